@@ -1,0 +1,190 @@
+"""One table of Chat's error codes: what each means, which exception, retry or not.
+
+Every code the project knows is here once. ``describe(code)`` gives the text a
+person reads in the admin; ``exception_for(code)`` the class to raise;
+``is_retryable(code)`` whether trying again can help. A code missing from the table
+is a failure with its ``ErrorInfo`` shown, never a success.
+"""
+
+from dataclasses import dataclass
+
+from contactgroups import limits
+
+OK = 0
+
+
+class ChatError(Exception):
+    """A Chat call that failed. Carries what Chat said and what was sent.
+
+    ``request`` is the JSON body that was sent (it never holds the UserSig, which
+    travels in the query string and is not kept), ``response`` the parsed answer.
+    """
+
+    retryable = False
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        code: int | None = None,
+        info: str = "",
+        endpoint: str = "",
+        http_status: int | None = None,
+        request: dict | None = None,
+        response: dict | None = None,
+    ):
+        self.code = code
+        self.info = info
+        self.endpoint = endpoint
+        self.http_status = http_status
+        self.request = request
+        self.response = response
+        super().__init__(message or self._default_message())
+
+    def _default_message(self) -> str:
+        where = f" from {self.endpoint}" if self.endpoint else ""
+        if self.code is None:
+            return f"Chat call failed{where}"
+        text = f"Chat error {self.code}{where}: {describe(self.code)}"
+        if self.info:
+            text += f" (Chat said: {self.info})"
+        return text
+
+
+class ChatRetryableError(ChatError):
+    """A failure that a later attempt may not meet (server busy, timeout)."""
+
+    retryable = True
+
+
+class ChatThrottledError(ChatRetryableError):
+    """Chat refused the call for its frequency; back off before trying again."""
+
+
+class ChatTransportError(ChatRetryableError):
+    """No answer from Chat: timeout, refused or dropped connection, HTTP 5xx, bad JSON."""
+
+
+class ChatAuthError(ChatError):
+    """The app's credentials were refused: UserSig, SDKAppID or admin identifier."""
+
+
+class ChatAccountNotImportedError(ChatError):
+    """A UserID in the request was never imported into Chat."""
+
+
+class ChatInvalidRequestError(ChatError):
+    """Chat refused the request's content."""
+
+
+class ChatLimitError(ChatInvalidRequestError):
+    """The request went past one of Chat's documented limits."""
+
+
+class ChatGroupNotFoundError(ChatInvalidRequestError):
+    """The conversation group named in the request does not exist in Chat."""
+
+
+@dataclass(frozen=True)
+class ErrorCode:
+    code: int
+    text: str
+    exception: type[ChatError]
+    retryable: bool
+
+
+def _entry(code: int, text: str, exception: type[ChatError]) -> ErrorCode:
+    return ErrorCode(code, text, exception, exception.retryable)
+
+
+_TABLE = [
+    _entry(50001, "The UserID has not been imported into Chat; import the account first.",
+           ChatAccountNotImportedError),
+    _entry(50002, "Chat refused a request parameter.", ChatInvalidRequestError),
+    _entry(50003, "The call needs the app administrator account.", ChatAuthError),
+    _entry(50004, "Chat had an internal error; trying again usually works.", ChatRetryableError),
+    _entry(50005, "Chat timed out inside its network; trying again usually works.", ChatRetryableError),
+    _entry(51006, f"Too many conversations in one request (at most "
+                  f"{limits.CONVERSATIONS_PER_REQUEST_MAX}).", ChatLimitError),
+    _entry(51007, "Chat could not use this group conversation: the group may be disbanded.",
+           ChatInvalidRequestError),
+    _entry(51008, f"The user already has the most grouped conversations Chat allows "
+                  f"({limits.GROUPED_CONVERSATIONS_PER_USER_MAX}).", ChatLimitError),
+    _entry(51009, "No conversation group of that name exists for this user in Chat.", ChatGroupNotFoundError),
+    _entry(51010, f"The user already has the most conversation groups Chat allows "
+                  f"({limits.GROUPS_PER_USER_MAX}).", ChatLimitError),
+    _entry(51011, f"The group name is longer than {limits.GROUP_NAME_MAX_BYTES} bytes.", ChatLimitError),
+    _entry(51013, "This Chat edition does not include conversation groups (Pro, Pro Plus or Enterprise "
+                  "needed).", ChatInvalidRequestError),
+    _entry(60002, "Chat could not parse the request URL or JSON body.", ChatInvalidRequestError),
+    _entry(60003, "Chat found the request's JSON body malformed.", ChatInvalidRequestError),
+    _entry(60004, "Chat refused the account or signature in the request.", ChatAuthError),
+    _entry(60005, "Chat refused the account or signature in the request body.", ChatAuthError),
+    _entry(60006, "The SDKAppID is not valid.", ChatAuthError),
+    _entry(60007, "The call rate limit of this REST API was exceeded.", ChatThrottledError),
+    _entry(60008, "Chat timed out serving the request; trying again usually works.", ChatRetryableError),
+    _entry(60009, "The request addressed an unknown Chat resource.", ChatInvalidRequestError),
+    _entry(60010, "The request must be made as the app administrator.", ChatAuthError),
+    _entry(60011, "The SDKAppID's call rate limit was exceeded.", ChatThrottledError),
+    _entry(60012, "The request URL has no SDKAppID.", ChatInvalidRequestError),
+    _entry(60013, "Chat could not parse the JSON of its own answer.", ChatRetryableError),
+    _entry(60014, "Chat timed out swapping the account.", ChatRetryableError),
+    _entry(60015, "An account in the request is not a string.", ChatInvalidRequestError),
+    _entry(60016, "The SDKAppID is disabled.", ChatAuthError),
+    _entry(60017, "The request is disabled for this app.", ChatAuthError),
+    _entry(60018, "Requests are too frequent; try again later.", ChatThrottledError),
+    _entry(60019, "Requests are too frequent; try again later.", ChatThrottledError),
+    _entry(60020, "The app's Pro package has expired.", ChatAuthError),
+    _entry(60021, "The caller's IP address is not allowed.", ChatAuthError),
+    _entry(70001, "The administrator UserSig has expired.", ChatAuthError),
+    _entry(70003, "The administrator UserSig is not valid.", ChatAuthError),
+]
+
+TABLE: dict[int, ErrorCode] = {entry.code: entry for entry in _TABLE}
+
+# Codes the sandbox answers with; named here so both sides use the same numbers.
+ACCOUNT_NOT_IMPORTED = 50001
+INVALID_PARAMETER = 50002
+INTERNAL_ERROR = 50004
+NETWORK_TIMEOUT = 50005
+TOO_MANY_IN_REQUEST = 51006
+GROUP_CONVERSATION_FAILED = 51007
+TOO_MANY_GROUPED = 51008
+GROUP_NOT_FOUND = 51009
+TOO_MANY_GROUPS = 51010
+GROUP_NAME_TOO_LONG = 51011
+BAD_REQUEST_BODY = 60002
+SDKAPPID_INVALID = 60006
+RATE_LIMITED = 60007
+ADMIN_REQUIRED = 60010
+USERSIG_EXPIRED = 70001
+USERSIG_INVALID = 70003
+
+THROTTLING_CODES = frozenset(code for code, entry in TABLE.items() if entry.exception is ChatThrottledError)
+
+
+def describe(code: int | None) -> str:
+    """What ``code`` means, in words a support person reads."""
+    if code is None:
+        return "No answer from Chat."
+    if code == OK:
+        return "Accepted by Chat."
+    entry = TABLE.get(code)
+    if entry is None:
+        return f"Chat error {code}, not documented; see the text Chat sent with it."
+    return entry.text
+
+
+def exception_for(code: int) -> type[ChatError]:
+    entry = TABLE.get(code)
+    return entry.exception if entry else ChatError
+
+
+def is_retryable(code: int | None) -> bool:
+    entry = TABLE.get(code) if code is not None else None
+    return bool(entry and entry.retryable)
+
+
+def error_from_code(code: int, **details) -> ChatError:
+    """The exception for a non-zero ``code``, carrying ``details`` (see ChatError)."""
+    return exception_for(code)(code=code, **details)

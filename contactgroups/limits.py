@@ -1,0 +1,171 @@
+"""Every documented limit of the Chat conversation-group API, and pure validators.
+
+This module is the one home of these numbers. Forms, the CSV import, the sync, the
+management commands and the Chat sandbox import them from here. It knows nothing of
+Django models or of HTTP, so any layer may use it.
+
+Each validator returns a list of readable messages (empty when the value is fine),
+so callers decide how to show them: a form error, a CSV report line, a sandbox
+``ErrorInfo``.
+"""
+
+from collections.abc import Iterable
+
+# create_contact_group / update_contact_group: GroupName and NewGroupName, counted in
+# UTF-8 bytes (seed page; exceeding it is 51011).
+GROUP_NAME_MAX_BYTES = 64
+
+# Each user can have at most 20 conversation groups (exceeding it is 51010).
+GROUPS_PER_USER_MAX = 20
+
+# At most 1,000 distinct conversations of one user can be grouped, across all of the
+# user's groups (exceeding it is 51008).
+GROUPED_CONVERSATIONS_PER_USER_MAX = 1000
+
+# One create or update request carries at most 100 conversations (exceeding it is 51006).
+CONVERSATIONS_PER_REQUEST_MAX = 100
+
+# create_contact_group takes one group per call; del_contact_group one name per call.
+GROUPS_PER_CREATE_MAX = 1
+GROUPS_PER_DELETE_MAX = 1
+
+# A UserID (From_Account, To_Account, account_import UserID) is at most 32 bytes.
+USER_ID_MAX_BYTES = 32
+
+# multiaccount_import and account_check take at most 100 accounts a call.
+ACCOUNTS_PER_IMPORT_MAX = 100
+ACCOUNTS_PER_CHECK_MAX = 100
+
+# search_contact_group looks up at most 300 conversations a call.
+CONVERSATIONS_PER_SEARCH_MAX = 300
+
+# mark_contact takes at most 100 MarkItem entries; a CustomMark is at most 256 bytes.
+MARK_ITEMS_PER_REQUEST_MAX = 100
+CUSTOM_MARK_MAX_BYTES = 256
+
+# Documented call frequency of every recentcontact endpoint, per SDKAppID and endpoint.
+CALLS_PER_SECOND_MAX = 200
+# account_check has its own, lower frequency.
+ACCOUNT_CHECK_CALLS_PER_SECOND_MAX = 100
+
+# Conversation types (ContactItem.Type).
+TYPE_C2C = 1
+TYPE_GROUP = 2
+
+# The UserSig is a signed token; Tencent's libraries default to 180 days.
+USERSIG_DEFAULT_EXPIRE_SECONDS = 180 * 86400
+
+# A group id of a Chat group conversation (ToGroupId). Chat documents no byte limit
+# for it; 48 bytes leaves room for every id form Chat issues (for example @TGS#...).
+GROUP_CONVERSATION_ID_MAX_BYTES = 48
+
+
+def utf8_length(text: str) -> int:
+    """Number of bytes ``text`` takes in UTF-8, the unit Chat counts limits in."""
+    return len(text.encode("utf-8"))
+
+
+def _has_control_characters(text: str) -> bool:
+    return any(ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 for ch in text)
+
+
+def validate_group_name(name: str) -> list[str]:
+    """Messages for a conversation-group name that Chat would refuse."""
+    if not name or not name.strip():
+        return ["A group name cannot be empty."]
+    messages = []
+    if name != name.strip():
+        messages.append("A group name cannot start or end with spaces.")
+    if _has_control_characters(name):
+        messages.append("A group name cannot contain control characters such as tabs or line breaks.")
+    size = utf8_length(name)
+    if size > GROUP_NAME_MAX_BYTES:
+        messages.append(
+            f"This name is {size} bytes in UTF-8; a group name may have at most "
+            f"{GROUP_NAME_MAX_BYTES} bytes ({len(name)} characters here: CJK characters take 3 bytes "
+            f"each, emoji 4)."
+        )
+    return messages
+
+
+def validate_user_id(user_id: str) -> list[str]:
+    """Messages for a Chat UserID that Chat would refuse."""
+    if not user_id or not user_id.strip():
+        return ["A UserID cannot be empty."]
+    messages = []
+    if user_id != user_id.strip():
+        messages.append("A UserID cannot start or end with spaces.")
+    if _has_control_characters(user_id):
+        messages.append("A UserID cannot contain control characters.")
+    size = utf8_length(user_id)
+    if size > USER_ID_MAX_BYTES:
+        messages.append(f"This UserID is {size} bytes in UTF-8; a UserID may have at most {USER_ID_MAX_BYTES}.")
+    return messages
+
+
+def validate_group_conversation_id(group_id: str) -> list[str]:
+    """Messages for the id of a Chat group conversation (a ToGroupId)."""
+    if not group_id or not group_id.strip():
+        return ["A group conversation needs its Chat group id."]
+    messages = []
+    if group_id != group_id.strip() or _has_control_characters(group_id):
+        messages.append("A Chat group id cannot contain spaces at its ends or control characters.")
+    size = utf8_length(group_id)
+    if size > GROUP_CONVERSATION_ID_MAX_BYTES:
+        messages.append(
+            f"This group id is {size} bytes; a Chat group id may have at most {GROUP_CONVERSATION_ID_MAX_BYTES}."
+        )
+    return messages
+
+
+def validate_conversation(conversation_type: int, to_account: str, to_group_id: str) -> list[str]:
+    """Messages for one conversation: a type and exactly the matching target."""
+    if conversation_type == TYPE_C2C:
+        if to_group_id:
+            return ["A one-to-one conversation names a user (To_Account), not a group id (ToGroupId)."]
+        if not to_account:
+            return ["A one-to-one conversation needs the UserID of the other user (To_Account)."]
+        return validate_user_id(to_account)
+    if conversation_type == TYPE_GROUP:
+        if to_account:
+            return ["A group conversation names a group id (ToGroupId), not a user (To_Account)."]
+        if not to_group_id:
+            return ["A group conversation needs its Chat group id (ToGroupId)."]
+        return validate_group_conversation_id(to_group_id)
+    return [f"Unknown conversation type {conversation_type!r}: use 1 (one-to-one) or 2 (group)."]
+
+
+def validate_group_count(count: int) -> list[str]:
+    """Messages when a user would own ``count`` conversation groups."""
+    if count > GROUPS_PER_USER_MAX:
+        return [
+            f"This user would have {count} conversation groups; Chat allows at most {GROUPS_PER_USER_MAX} per user."
+        ]
+    return []
+
+
+def validate_grouped_conversation_count(count: int) -> list[str]:
+    """Messages when ``count`` distinct conversations of one user would be grouped."""
+    if count > GROUPED_CONVERSATIONS_PER_USER_MAX:
+        return [
+            f"This user would have {count} distinct conversations in groups; Chat allows at most "
+            f"{GROUPED_CONVERSATIONS_PER_USER_MAX} per user, counted across all of the user's groups."
+        ]
+    return []
+
+
+def find_duplicates(conversations: Iterable[tuple[int, str]]) -> list[tuple[int, str]]:
+    """The (type, target) pairs that appear more than once, in first-seen order."""
+    seen: set[tuple[int, str]] = set()
+    repeated: list[tuple[int, str]] = []
+    for key in conversations:
+        if key in seen and key not in repeated:
+            repeated.append(key)
+        seen.add(key)
+    return repeated
+
+
+def chunks(items: list, size: int = CONVERSATIONS_PER_REQUEST_MAX) -> Iterable[list]:
+    """Split ``items`` into consecutive lists of at most ``size`` (one request each)."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,12 @@
+"""Test settings: the project's settings with a fixed Chat app and fast password hashing."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "imadmin-test-secret-key-not-for-production")
+os.environ.setdefault("CHAT_SDKAPPID", "1400000000")
+os.environ.setdefault("CHAT_SECRET_KEY", "test-chat-secret-key-0123456789abcdef")
+os.environ.setdefault("CHAT_ADMIN_IDENTIFIER", "administrator")
+
+from imadmin.settings import *  # noqa: E402,F401,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
