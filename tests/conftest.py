@@ -1,0 +1,30 @@
+"""Fixtures shared by the whole suite."""
+
+import pytest
+
+from contactgroups.models import ChatUser, ContactGroup, ContactItem
+
+
+@pytest.fixture
+def owner(db):
+    return ChatUser.objects.create(user_id="user_0001", nickname="Alice")
+
+
+@pytest.fixture
+def make_group(db):
+    """Create a group straight in the database, bypassing the forms."""
+
+    def make(owner, name, conversations=(), **fields):
+        group = ContactGroup.objects.create(owner=owner, name=name, **fields)
+        ContactItem.objects.bulk_create(
+            ContactItem(
+                group=group,
+                type=kind,
+                to_account=target if kind == ContactItem.Type.C2C else "",
+                to_group_id=target if kind == ContactItem.Type.GROUP else "",
+            )
+            for kind, target in conversations
+        )
+        return group
+
+    return make

@@ -2,6 +2,7 @@
 
 import os
 
+os.environ["IMADMIN_ENV_FILE"] = ""
 os.environ.setdefault("SECRET_KEY", "imadmin-test-secret-key-not-for-production")
 os.environ.setdefault("CHAT_SDKAPPID", "1400000000")
 os.environ.setdefault("CHAT_SECRET_KEY", "test-chat-secret-key-0123456789abcdef")

@@ -1,0 +1,199 @@
+"""Local mirror of Chat users, their conversation groups and the conversations in them.
+
+Each row keeps a local primary key and, separately, what Chat assigned or last
+confirmed (GroupId, the confirmed name and conversations, each conversation's last
+ResultCode), so the admin can show what Chat said and the sync can tell the staff's
+change from the end user's. Models never call Chat; contactgroups.sync does.
+"""
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from contactgroups import limits
+from contactgroups.chat import errors
+from contactgroups.validators import validate_group_name, validate_user_id
+
+
+class ChatUser(models.Model):
+    """A Chat account (UserID), the owner of conversation groups."""
+
+    class ImportState(models.TextChoices):
+        UNKNOWN = "unknown", _("Not checked")
+        IMPORTED = "imported", _("Imported")
+        NOT_IMPORTED = "not_imported", _("Not imported")
+        FAILED = "failed", _("Import failed")
+
+    user_id = models.CharField(
+        _("UserID"),
+        max_length=limits.USER_ID_MAX_BYTES,
+        unique=True,
+        validators=[validate_user_id],
+        help_text=_("The Chat UserID, at most %(max)d bytes.") % {"max": limits.USER_ID_MAX_BYTES},
+    )
+    nickname = models.CharField(_("nickname"), max_length=100, blank=True)
+    import_state = models.CharField(
+        _("in Chat"), max_length=16, choices=ImportState.choices, default=ImportState.UNKNOWN, db_index=True
+    )
+    imported_at = models.DateTimeField(_("imported at"), null=True, blank=True)
+    checked_at = models.DateTimeField(_("last checked"), null=True, blank=True)
+    last_error_code = models.IntegerField(_("last error code"), null=True, blank=True)
+    last_error_info = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("Chat user")
+        ordering = ["user_id"]
+        permissions = [
+            ("import_chatuser", _("Can import users into Chat and check them")),
+        ]
+
+    def __str__(self):
+        if self.nickname:
+            return f"{self.user_id} ({self.nickname})"
+        return self.user_id
+
+
+class ContactGroup(models.Model):
+    """One conversation group of one Chat user, as imadmin wants it in Chat."""
+
+    class State(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        QUEUED = "queued", _("Queued")
+        SYNCING = "syncing", _("Syncing")
+        SYNCED = "synced", _("Synced")
+        PARTIAL = "partial", _("Partly refused")
+        FAILED = "failed", _("Failed")
+        DELETING = "deleting", _("Deleting")
+        DELETED = "deleted", _("Deleted")
+
+    owner = models.ForeignKey(
+        ChatUser, on_delete=models.PROTECT, related_name="contact_groups", verbose_name=_("owner")
+    )
+    name = models.CharField(
+        _("group name"),
+        max_length=limits.GROUP_NAME_MAX_BYTES,
+        validators=[validate_group_name],
+        help_text=_("At most %(max)d bytes of UTF-8: a CJK character takes 3 bytes, an emoji 4.")
+        % {"max": limits.GROUP_NAME_MAX_BYTES},
+    )
+    chat_group_id = models.PositiveIntegerField(_("GroupId"), null=True, blank=True, editable=False)
+    confirmed_name = models.CharField(
+        _("name in Chat"), max_length=limits.GROUP_NAME_MAX_BYTES, blank=True, editable=False,
+        help_text=_("The name Chat last confirmed; requests address the group by it."),
+    )
+    confirmed_conversations = models.JSONField(
+        _("conversations in Chat"), default=list, blank=True, editable=False,
+        help_text=_("The [type, target] pairs Chat last confirmed in this group."),
+    )
+    state = models.CharField(
+        _("state"), max_length=16, choices=State.choices, default=State.DRAFT, editable=False
+    )
+    last_error_code = models.IntegerField(_("last error code"), null=True, blank=True, editable=False)
+    last_error_info = models.TextField(_("last error"), blank=True, editable=False)
+    last_synced_at = models.DateTimeField(_("last synced"), null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("conversation group")
+        ordering = ["owner__user_id", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "name"],
+                condition=~Q(state="deleted"),
+                name="contactgroup_unique_name_per_owner",
+                violation_error_message=_("This user already has a conversation group with this name."),
+            ),
+            models.UniqueConstraint(
+                fields=["owner", "chat_group_id"],
+                condition=Q(chat_group_id__isnull=False) & ~Q(state="deleted"),
+                name="contactgroup_unique_groupid_per_owner",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["state", "owner"], name="contactgroup_state_owner"),
+            models.Index(fields=["name"], name="contactgroup_name"),
+            models.Index(fields=["updated_at"], name="contactgroup_updated"),
+        ]
+        permissions = [
+            ("sync_contactgroup", _("Can sync conversation groups to Chat")),
+            ("pull_contactgroup", _("Can pull conversation groups from Chat")),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.owner.user_id})" if self.owner_id else self.name
+
+    @property
+    def last_error_meaning(self) -> str:
+        if self.last_error_code is None:
+            return ""
+        return errors.describe(self.last_error_code)
+
+
+class ContactItem(models.Model):
+    """One conversation in a group: a one-to-one chat with a user, or a group chat."""
+
+    class Type(models.IntegerChoices):
+        C2C = limits.TYPE_C2C, _("One-to-one")
+        GROUP = limits.TYPE_GROUP, _("Group conversation")
+
+    group = models.ForeignKey(ContactGroup, on_delete=models.CASCADE, related_name="items", verbose_name=_("group"))
+    type = models.PositiveSmallIntegerField(_("type"), choices=Type.choices, default=Type.C2C)
+    to_account = models.CharField(
+        _("To_Account (UserID)"), max_length=limits.USER_ID_MAX_BYTES, blank=True,
+        help_text=_("For a one-to-one conversation: the other user's UserID."),
+    )
+    to_group_id = models.CharField(
+        _("ToGroupId"), max_length=limits.GROUP_CONVERSATION_ID_MAX_BYTES, blank=True,
+        help_text=_("For a group conversation: the Chat group id, such as @TGS#1B2AUI7RZ."),
+    )
+    result_code = models.IntegerField(_("ResultCode"), null=True, blank=True, editable=False)
+    result_info = models.TextField(_("ResultInfo"), blank=True, editable=False)
+    result_at = models.DateTimeField(_("answered at"), null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("conversation")
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(type=limits.TYPE_C2C) & ~Q(to_account="") & Q(to_group_id="")
+                )
+                | (Q(type=limits.TYPE_GROUP) & ~Q(to_group_id="") & Q(to_account="")),
+                name="contactitem_target_matches_type",
+                violation_error_message=_(
+                    "A one-to-one conversation needs To_Account only; a group conversation ToGroupId only."
+                ),
+            ),
+            models.UniqueConstraint(
+                fields=["group", "type", "to_account", "to_group_id"],
+                name="contactitem_unique_per_group",
+                violation_error_message=_("This conversation is already in the group."),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["to_account"], name="contactitem_to_account"),
+            models.Index(fields=["to_group_id"], name="contactitem_to_group_id"),
+            models.Index(fields=["group", "result_code"], name="contactitem_group_result"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_type_display()}: {self.target}"
+
+    @property
+    def target(self) -> str:
+        return self.to_account if self.type == limits.TYPE_C2C else self.to_group_id
+
+    @property
+    def key(self) -> tuple[int, str]:
+        """(type, target): how Chat tells two conversations apart."""
+        return (self.type, self.target)
+
+    @property
+    def result_meaning(self) -> str:
+        if self.result_code is None:
+            return ""
+        return errors.describe(self.result_code)

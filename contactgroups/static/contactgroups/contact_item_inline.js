@@ -1,0 +1,36 @@
+'use strict';
+// Show the target field that matches each conversation's type: To_Account for a
+// one-to-one conversation, ToGroupId for a group conversation. A field that holds a
+// value stays visible, so the server's refusal of a mismatched value can be read.
+(function () {
+  const TYPE_C2C = '1';
+
+  function sync(row) {
+    const select = row.querySelector('select[name$="-type"]');
+    if (!select) return;
+    const account = row.querySelector('input[name$="-to_account"]');
+    const group = row.querySelector('input[name$="-to_group_id"]');
+    const oneToOne = select.value === TYPE_C2C;
+    for (const [input, wanted] of [[account, oneToOne], [group, !oneToOne]]) {
+      if (!input) continue;
+      const show = wanted || input.value !== '';
+      input.style.display = show ? '' : 'none';
+      input.classList.toggle('mismatched', !wanted && input.value !== '');
+    }
+  }
+
+  function bind(row) {
+    const select = row.querySelector('select[name$="-type"]');
+    if (!select || select.dataset.bound) return;
+    select.dataset.bound = '1';
+    select.addEventListener('change', () => sync(row));
+    row.querySelectorAll('input[name$="-to_account"], input[name$="-to_group_id"]').forEach(
+      (input) => input.addEventListener('input', () => sync(row)));
+    sync(row);
+  }
+
+  document.addEventListener('DOMContentLoaded', () => {
+    document.querySelectorAll('.inline-related tr.form-row, .inline-related .inline-related').forEach(bind);
+  });
+  document.addEventListener('formset:added', (event) => bind(event.target));
+})();

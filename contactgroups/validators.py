@@ -1,0 +1,18 @@
+"""Django validators built on the pure checks in limits.py."""
+
+from django.core.exceptions import ValidationError
+
+from contactgroups import limits
+
+
+def _raise_if(messages: list[str], code: str) -> None:
+    if messages:
+        raise ValidationError(messages, code=code)
+
+
+def validate_group_name(value: str) -> None:
+    _raise_if(limits.validate_group_name(value), "group_name")
+
+
+def validate_user_id(value: str) -> None:
+    _raise_if(limits.validate_user_id(value), "user_id")

@@ -1,0 +1,44 @@
+"""The group changelist makes the same number of queries however many groups it lists."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from contactgroups import limits
+from contactgroups.models import ChatUser
+
+pytestmark = pytest.mark.django_db
+CHANGELIST = reverse("admin:contactgroups_contactgroup_changelist")
+
+
+def seed(make_group, count):
+    for number in range(count):
+        owner = ChatUser.objects.create(user_id=f"owner_{count}_{number}")
+        make_group(owner, f"group {number}", [(limits.TYPE_C2C, f"peer_{n}") for n in range(3)])
+
+
+def changelist_queries(client, **params):
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(CHANGELIST, params)
+    assert response.status_code == 200
+    return len(queries), response
+
+
+@pytest.mark.parametrize("params", [{}, {"state__exact": "draft"}, {"q": "owner_"}])
+def test_query_count_does_not_grow_from_5_to_50_groups(admin_client, make_group, params):
+    seed(make_group, 5)
+    with_five, response = changelist_queries(admin_client, **params)
+    assert response.context["cl"].result_count == 5
+    seed(make_group, 45)
+    with_fifty, response = changelist_queries(admin_client, **params)
+    assert response.context["cl"].result_count == 50
+    assert with_fifty == with_five
+
+
+def test_changelist_shows_each_group_with_owner_and_conversation_count(admin_client, make_group):
+    seed(make_group, 2)
+    _count, response = changelist_queries(admin_client)
+    page = response.content.decode()
+    assert "owner_2_0" in page and "owner_2_1" in page
+    assert response.context["cl"].result_list[0]._conversation_count == 3
