@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Install the Debian packages a make target needs, when they are missing.
+#   scripts/system_deps.sh run    the virtualenv module only
+#   scripts/system_deps.sh test   also Redis, PostgreSQL 15, Chromium and wrk
+set -euo pipefail
+target=${1:-test}
+
+missing=()
+python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+if [ "$target" = test ]; then
+  command -v redis-server >/dev/null || missing+=(redis-server)
+  [ -x /usr/lib/postgresql/15/bin/initdb ] || missing+=(postgresql)
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  command -v wrk >/dev/null || missing+=(wrk)
+fi
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "Missing Debian packages: ${missing[*]}. Install them (sudo apt-get install ${missing[*]}) or run as root." >&2
+  exit 1
+fi
+echo "Installing Debian packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >/dev/null
+apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
