@@ -42,6 +42,10 @@ CONVERSATIONS_PER_SEARCH_MAX = 300
 # mark_contact takes at most 100 MarkItem entries; a CustomMark is at most 256 bytes.
 MARK_ITEMS_PER_REQUEST_MAX = 100
 CUSTOM_MARK_MAX_BYTES = 256
+# A standard mark is one of 64 bits, numbered 0 to 63 in SetMark and ClearMark.
+STANDARD_MARK_BITS = 64
+# At most 1,000 conversations of one user can carry marks or custom data (exceeding it is 51008).
+MARKED_CONVERSATIONS_PER_USER_MAX = 1000
 
 # Documented call frequency of every recentcontact endpoint, per SDKAppID and endpoint.
 CALLS_PER_SECOND_MAX = 200

@@ -156,9 +156,17 @@ GROUP_NAME_TOO_LONG = 51011
 BAD_REQUEST_BODY = 60002
 SDKAPPID_INVALID = 60006
 RATE_LIMITED = 60007
+SERVICE_TIMEOUT = 60008
+UNKNOWN_RESOURCE = 60009
 ADMIN_REQUIRED = 60010
+SDKAPPID_MISSING = 60012
 USERSIG_EXPIRED = 70001
 USERSIG_INVALID = 70003
+
+# Chat documents no code for creating a group under a name the user already has, or
+# renaming onto one; the sandbox answers INVALID_PARAMETER (50002) with an ErrorInfo
+# that says the name is taken. Read ErrorInfo to tell it from other 50002 refusals.
+GROUP_NAME_TAKEN = INVALID_PARAMETER
 
 THROTTLING_CODES = frozenset(code for code, entry in TABLE.items() if entry.exception is ChatThrottledError)
 
