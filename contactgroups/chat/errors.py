@@ -65,6 +65,13 @@ class ChatTransportError(ChatRetryableError):
     """No answer from Chat: timeout, refused or dropped connection, HTTP 5xx, bad JSON."""
 
 
+class ChatConnectError(ChatTransportError):
+    """Chat could not be reached at all (connection refused, connect timeout): the request was never sent.
+
+    Unlike other transport errors, this one proves that a write did not take effect, so it is safe to send again.
+    """
+
+
 class ChatAuthError(ChatError):
     """The app's credentials were refused: UserSig, SDKAppID or admin identifier."""
 

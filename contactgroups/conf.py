@@ -1,0 +1,66 @@
+"""The one place that turns Django settings into a Chat client configuration.
+
+Settings are read when these functions are called, never at import time, so tests and commands that change
+settings see the change.
+"""
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from contactgroups.chat.client import REGION_DOMAINS, ChatClient, ChatConfig
+
+
+def chat_config(**overrides) -> ChatConfig:
+    """A ChatConfig from the CHAT_* settings; ``overrides`` (ChatConfig field names) win over them.
+
+    Raises ImproperlyConfigured naming every missing or invalid setting at once.
+    """
+    values = {
+        "sdkappid": getattr(settings, "CHAT_SDKAPPID", None) or None,
+        "secret_key": getattr(settings, "CHAT_SECRET_KEY", None) or None,
+        "admin_identifier": getattr(settings, "CHAT_ADMIN_IDENTIFIER", None) or None,
+        "region": (getattr(settings, "CHAT_REGION", None) or "").strip().lower() or None,
+        "base_url": getattr(settings, "CHAT_API_BASE_URL", None) or None,
+        "rate_limit": getattr(settings, "CHAT_RATE_LIMIT", None) or None,
+    }
+    values.update(overrides)
+
+    missing = [
+        setting
+        for setting, key in (
+            ("CHAT_SDKAPPID", "sdkappid"),
+            ("CHAT_SECRET_KEY", "secret_key"),
+            ("CHAT_ADMIN_IDENTIFIER", "admin_identifier"),
+        )
+        if not values.get(key)
+    ]
+    if not values.get("region") and not values.get("base_url"):
+        missing.append("CHAT_REGION or CHAT_API_BASE_URL")
+    if missing:
+        raise ImproperlyConfigured(
+            f"Tencent Cloud Chat is not configured: set {', '.join(missing)} in the environment or in .env "
+            f"(see .env.example)."
+        )
+    if values.get("region") and not values.get("base_url") and values["region"] not in REGION_DOMAINS:
+        raise ImproperlyConfigured(
+            f"CHAT_REGION {values['region']!r} is not a Chat region; use one of: {', '.join(REGION_DOMAINS)}."
+        )
+    if values.get("rate_limit") is None:
+        values.pop("rate_limit")
+    try:
+        values["sdkappid"] = int(values["sdkappid"])
+    except (TypeError, ValueError):
+        raise ImproperlyConfigured(f"CHAT_SDKAPPID must be a number, not {values['sdkappid']!r}.") from None
+    try:
+        return ChatConfig(**values)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"Tencent Cloud Chat settings are invalid. {exc}") from None
+
+
+def chat_client(**kwargs) -> ChatClient:
+    """A ChatClient for the configured app. ``on_call``, ``session``, ``clock`` and ``sleep`` go to the client;
+    anything else overrides a ChatConfig field."""
+    client_keys = {"on_call", "session", "clock", "sleep"}
+    client_kwargs = {key: value for key, value in kwargs.items() if key in client_keys}
+    config_overrides = {key: value for key, value in kwargs.items() if key not in client_keys}
+    return ChatClient(chat_config(**config_overrides), **client_kwargs)

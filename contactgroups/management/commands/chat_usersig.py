@@ -1,0 +1,33 @@
+"""Print a UserSig for the configured Chat app, for trying the REST API by hand or logging in a test client."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from contactgroups import limits
+from contactgroups.chat.usersig import generate_usersig
+from contactgroups.conf import chat_config
+
+
+class Command(BaseCommand):
+    help = (
+        "Print a UserSig (TLSSigAPIv2) for the configured SDKAppID on stdout, and nothing else. "
+        "The identifier defaults to the configured Chat administrator."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--identifier", help="UserID to sign for (default: CHAT_ADMIN_IDENTIFIER).")
+        parser.add_argument(
+            "--expire",
+            type=int,
+            default=limits.USERSIG_DEFAULT_EXPIRE_SECONDS,
+            help=f"Validity in seconds (default: {limits.USERSIG_DEFAULT_EXPIRE_SECONDS}, 180 days).",
+        )
+
+    def handle(self, *args, identifier=None, expire, **options):
+        config = chat_config()
+        identifier = config.admin_identifier if identifier is None else identifier
+        problems = limits.validate_user_id(identifier)
+        if problems:
+            raise CommandError(" ".join(problems))
+        if expire <= 0:
+            raise CommandError("--expire must be a positive number of seconds.")
+        self.stdout.write(generate_usersig(config.sdkappid, config.secret_key, identifier, expire))
