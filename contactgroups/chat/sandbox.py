@@ -62,8 +62,10 @@ Control endpoints (no UserSig; the sandbox listens on loopback by default):
 - ``GET /__sandbox__/calls[?endpoint=..&actor=..&since=..]``: the calls received, oldest first, each
   ``{"seq", "time", "endpoint", "actor", "identifier", "body", "outcome", "injected", "applied", "http_status",
   "error_code", "response"}``. ``outcome`` is ``ok`` (ErrorCode 0), ``error`` (an error body, injected or
-  not), ``dropped``, ``timed_out`` or ``http_error``; ``applied`` says whether the state saw the call. The
-  UserSig is never recorded. ``DELETE /__sandbox__/calls`` empties the log.
+  not), ``dropped``, ``timed_out`` or ``http_error``; ``applied`` is true when the call reached Chat's logic (its
+  answer, success or refusal, is the real one; with ``ambiguous`` the answer may then be lost) and false when
+  it was stopped before (path, UserSig, JSON, rate limit, or an injected fault). The UserSig is never
+  recorded. ``DELETE /__sandbox__/calls`` empties the log.
 
 A call sent with the header ``X-Sandbox-Actor: app`` (as ``SandboxServer.post`` does) stands for the end user's
 own app changing Chat, which does not go through the REST API: it is logged with ``actor: "app"`` and is exempt
