@@ -406,6 +406,21 @@ class CallRecord:
     duration: float
     error: errors.ChatError | None = None
 
+    @property
+    def refused_items(self) -> int:
+        """How many conversations or accounts the answer refused (a non-zero ResultCode, a FailAccounts entry)."""
+        return _count_refused(self.response)
+
+
+def _count_refused(answer) -> int:
+    if isinstance(answer, list):
+        return sum(_count_refused(entry) for entry in answer)
+    if not isinstance(answer, dict):
+        return 0
+    own = 1 if answer.get("ResultCode") not in (None, errors.OK) else 0
+    failed = len(answer.get("FailAccounts") or ())
+    return own + failed + sum(_count_refused(value) for value in answer.values() if isinstance(value, (dict, list)))
+
 
 # --------------------------------------------------------------------------------------------------------------
 # Validation

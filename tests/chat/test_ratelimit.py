@@ -1,0 +1,130 @@
+"""The per-endpoint rate limiter: blocks until a call fits Chat's documented frequency."""
+
+import itertools
+import os
+import time
+
+import pytest
+
+from contactgroups import limits
+from contactgroups.chat.client import ACCOUNT_CHECK, GET_LIST, ChatConfig
+from contactgroups.chat.ratelimit import EndpointRateLimiter, rate_item
+
+# Each test uses its own SDKAppID, so the process-wide memory storage never carries counts between tests.
+_app_ids = itertools.count(1500000000)
+
+
+class Waited(Exception):
+    """Raised by a limiter's sleep in tests: the limiter decided to wait this long."""
+
+
+def refuse_to_sleep(seconds: float) -> None:
+    raise Waited(seconds)
+
+
+def most_in_any_second(timestamps: list[float], window: float = 1.0) -> int:
+    """The largest number of ``timestamps`` inside any half-open interval of ``window`` seconds."""
+    ordered = sorted(timestamps)
+    most = 0
+    for index, start in enumerate(ordered):
+        most = max(most, sum(1 for moment in ordered[index:] if moment < start + window))
+    return most
+
+
+def test_a_burst_stays_under_the_rate_of_its_endpoint():
+    limiter = EndpointRateLimiter(next(_app_ids), "memory://", default_rate=20)
+    taken = []
+
+    for _ in range(30):
+        limiter.wait(GET_LIST)
+        taken.append(time.time())
+
+    assert most_in_any_second(taken) <= 20
+
+
+def test_calls_within_the_rate_do_not_wait():
+    limiter = EndpointRateLimiter(next(_app_ids), "memory://", default_rate=5)
+
+    assert [limiter.wait(GET_LIST) for _ in range(5)] == [0.0] * 5
+
+
+def test_the_call_past_the_rate_waits_at_most_a_second():
+    limiter = EndpointRateLimiter(next(_app_ids), "memory://", default_rate=2, sleep=refuse_to_sleep)
+    limiter.wait(GET_LIST)
+    limiter.wait(GET_LIST)
+
+    with pytest.raises(Waited) as waited:
+        limiter.wait(GET_LIST)
+    assert 0 < waited.value.args[0] <= 1
+
+
+def test_each_endpoint_has_its_own_window():
+    limiter = EndpointRateLimiter(next(_app_ids), "memory://", default_rate=1, sleep=refuse_to_sleep)
+    limiter.wait(GET_LIST)
+
+    assert limiter.wait("recentcontact/get_contact_group") == 0.0
+
+
+def test_limiters_of_one_app_share_the_window():
+    app = next(_app_ids)
+    EndpointRateLimiter(app, "memory://", default_rate=1).wait(GET_LIST)
+
+    with pytest.raises(Waited):
+        EndpointRateLimiter(app, "memory://", default_rate=1, sleep=refuse_to_sleep).wait(GET_LIST)
+
+
+def test_limiters_of_different_apps_do_not_share_the_window():
+    EndpointRateLimiter(next(_app_ids), "memory://", default_rate=1).wait(GET_LIST)
+
+    other_app = EndpointRateLimiter(next(_app_ids), "memory://", default_rate=1, sleep=refuse_to_sleep)
+    assert other_app.wait(GET_LIST) == 0.0
+
+
+def test_an_endpoint_can_have_its_own_rate():
+    limiter = EndpointRateLimiter(
+        next(_app_ids), "memory://", default_rate=10, rates={ACCOUNT_CHECK: 1}, sleep=refuse_to_sleep
+    )
+    limiter.wait(ACCOUNT_CHECK)
+
+    with pytest.raises(Waited):
+        limiter.wait(ACCOUNT_CHECK)
+
+
+def test_account_check_is_held_to_its_lower_documented_rate():
+    config = ChatConfig(1, "key", "administrator", base_url="http://127.0.0.1:1")
+
+    assert config.rate_for(ACCOUNT_CHECK) == limits.ACCOUNT_CHECK_CALLS_PER_SECOND_MAX
+    assert config.rate_for(GET_LIST) == limits.CALLS_PER_SECOND_MAX
+
+
+def test_a_lower_configured_rate_also_holds_for_account_check():
+    config = ChatConfig(1, "key", "administrator", base_url="http://127.0.0.1:1", rate_limit=20)
+
+    assert config.rate_for(ACCOUNT_CHECK) == 20
+
+
+def test_a_fractional_rate_is_never_rounded_up():
+    assert (rate_item(2.5).amount, rate_item(2.5).get_expiry()) == (2, 1)
+    assert (rate_item(0.25).amount, rate_item(0.25).get_expiry()) == (1, 4)
+
+
+def test_a_rate_must_be_positive():
+    with pytest.raises(ValueError, match="positive"):
+        rate_item(0)
+
+
+def _redis_url() -> str:
+    url = os.environ.get("REDIS_URL") or os.environ.get("CELERY_BROKER_URL") or ""
+    if not url.startswith("redis://"):
+        pytest.skip("needs REDIS_URL (or CELERY_BROKER_URL) pointing at a Redis server")
+    return url
+
+
+@pytest.mark.services
+def test_a_redis_storage_shares_the_window_between_limiters():
+    url = _redis_url()
+    app = int(time.time() * 1000) % 10**9  # fresh keys in a Redis that outlives the test run
+    EndpointRateLimiter(app, url, default_rate=1).wait(GET_LIST)
+
+    with pytest.raises(Waited):
+        EndpointRateLimiter(app, url, default_rate=1, sleep=refuse_to_sleep).wait(GET_LIST)
