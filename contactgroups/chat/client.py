@@ -947,7 +947,6 @@ class ChatClient:
             # Built here, raised by the caller outside this block, so the requests exception (whose text holds
             # the URL and with it the UserSig) is neither the cause nor the context of what the caller sees.
             error = self._transport_error(endpoint, body, exc)
-        del url
         answer = None
         if response is not None:
             answer, error = self._read_answer(endpoint, body, response)

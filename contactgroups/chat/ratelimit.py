@@ -7,17 +7,23 @@ because of its own pace.
 
 The window lives in a ``limits`` storage named by URI. ``memory://`` counts within this process (every client of
 the process built with that URI shares one count); ``redis://host:port/db`` shares the count across processes
-and machines, which is what several Celery workers calling one app need.
+and machines, which is what several Celery workers calling one app need. If the storage cannot be reached the
+limiter lets the call through and logs a warning: Chat's own throttling answers, which the client retries after
+a longer backoff, still keep the pace, and an unreachable Redis does not stop every call to Chat.
 """
 
+import logging
 import math
 import threading
 import time
 from collections.abc import Callable
 
 from limits import RateLimitItem, RateLimitItemPerSecond
+from limits.errors import StorageError
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
+
+logger = logging.getLogger(__name__)
 
 NAMESPACE = "imadmin-chat"
 
@@ -30,7 +36,7 @@ def shared_storage(uri: str):
     with _storages_lock:
         storage = _storages.get(uri)
         if storage is None:
-            storage = storage_from_string(uri)
+            storage = storage_from_string(uri, wrap_exceptions=True)
             _storages[uri] = storage
         return storage
 
@@ -77,12 +83,15 @@ class EndpointRateLimiter:
         item = self.item_for(endpoint)
         key = (str(self.sdkappid), endpoint)
         slept = 0.0
-        while not self._limiter.hit(item, *key):
-            stats = self._limiter.get_window_stats(item, *key)
-            # The oldest call in the window leaves it at reset_time; a tiny floor keeps the loop from spinning.
-            delay = min(max(stats.reset_time - time.time(), 0.001), item.get_expiry())
-            self._sleep(delay)
-            slept += delay
+        try:
+            while not self._limiter.hit(item, *key):
+                stats = self._limiter.get_window_stats(item, *key)
+                # The oldest call in the window leaves it at reset_time; a small floor keeps the loop from spinning.
+                delay = min(max(stats.reset_time - time.time(), 0.001), item.get_expiry())
+                self._sleep(delay)
+                slept += delay
+        except StorageError as exc:
+            logger.warning("Rate limit storage unreachable (%s); calling %s without waiting.", exc, endpoint)
         return slept
 
     def __repr__(self) -> str:

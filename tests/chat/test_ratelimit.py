@@ -2,6 +2,7 @@
 
 import itertools
 import os
+import socket
 import time
 
 import pytest
@@ -128,3 +129,13 @@ def test_a_redis_storage_shares_the_window_between_limiters():
 
     with pytest.raises(Waited):
         EndpointRateLimiter(app, url, default_rate=1, sleep=refuse_to_sleep).wait(GET_LIST)
+
+
+def test_an_unreachable_storage_lets_the_call_through_with_a_warning(caplog):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    limiter = EndpointRateLimiter(next(_app_ids), f"redis://127.0.0.1:{port}/0", default_rate=1)
+
+    assert limiter.wait(GET_LIST) == 0.0
+    assert "Rate limit storage unreachable" in caplog.text
