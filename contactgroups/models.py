@@ -6,6 +6,7 @@ ResultCode), so the admin can show what Chat said and the sync can tell the staf
 change from the end user's. Models never call Chat; contactgroups.sync does.
 """
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -93,6 +94,17 @@ class ContactGroup(models.Model):
     last_error_code = models.IntegerField(_("last error code"), null=True, blank=True, editable=False)
     last_error_info = models.TextField(_("last error"), blank=True, editable=False)
     last_synced_at = models.DateTimeField(_("last synced"), null=True, blank=True, editable=False)
+    last_sync_summary = models.TextField(_("last sync"), blank=True, editable=False)
+    last_conflict = models.TextField(
+        _("last conflict"), blank=True, editable=False,
+        help_text=_("Where the user changed in the app what staff changed here, and whose change won."),
+    )
+    delete_requested = models.BooleanField(
+        _("deletion requested"), default=False, editable=False,
+        help_text=_("Staff deleted this group; the next sync deletes it from Chat."),
+    )
+    sync_lock_token = models.CharField(max_length=32, blank=True, editable=False)
+    sync_lock_until = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -197,3 +209,54 @@ class ContactItem(models.Model):
         if self.result_code is None:
             return ""
         return errors.describe(self.result_code)
+
+
+class SyncAttempt(models.Model):
+    """One call to Chat, kept for audit: who caused it, what was sent, what Chat answered.
+
+    Written as soon as the call returns, outside any transaction of the sync, so it
+    survives whatever happens to the sync afterwards. Never holds the UserSig, which
+    travels in the query string and is not stored. Survives the deletion of its group.
+    """
+
+    class Outcome(models.TextChoices):
+        OK = "ok", _("Accepted")
+        PARTIAL = "partial", _("Partly refused")
+        REFUSED = "refused", _("Refused")
+        NO_ANSWER = "no_answer", _("No answer")
+
+    group = models.ForeignKey(
+        ContactGroup, on_delete=models.SET_NULL, null=True, blank=True, related_name="sync_attempts",
+        verbose_name=_("group"),
+    )
+    owner_user_id = models.CharField(_("owner"), max_length=limits.USER_ID_MAX_BYTES, blank=True, db_index=True)
+    group_name = models.CharField(_("group name"), max_length=limits.GROUP_NAME_MAX_BYTES, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("staff user"),
+    )
+    operation = models.CharField(_("operation"), max_length=64, db_index=True)
+    request = models.JSONField(_("request body"))
+    response = models.JSONField(_("response body"), null=True, blank=True)
+    http_status = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
+    action_status = models.CharField(_("ActionStatus"), max_length=8, blank=True)
+    error_code = models.IntegerField(_("ErrorCode"), null=True, blank=True, db_index=True)
+    error_info = models.TextField(_("ErrorInfo"), blank=True)
+    refused_items = models.PositiveIntegerField(_("refused conversations"), default=0)
+    outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices, db_index=True)
+    started_at = models.DateTimeField(_("started"), db_index=True)
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"))
+
+    class Meta:
+        verbose_name = _("Chat call")
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["group", "-started_at"], name="syncattempt_group_started")]
+
+    def __str__(self):
+        return f"{self.operation} at {self.started_at:%Y-%m-%d %H:%M:%S}: {self.get_outcome_display()}"
+
+    @property
+    def error_meaning(self) -> str:
+        if self.error_code is None:
+            return ""
+        return errors.describe(self.error_code)

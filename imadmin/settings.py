@@ -101,15 +101,22 @@ CHAT_API_BASE_URL = env.str("CHAT_API_BASE_URL", default="")
 CHAT_RATE_LIMIT = env.float("CHAT_RATE_LIMIT", default=0) or None
 CHAT_SANDBOX_STATE = env.str("CHAT_SANDBOX_STATE", default=str(BASE_DIR / "var" / "chat-sandbox.json"))
 
-# Celery. Unset broker: tasks run in this process after the transaction commits.
+# Celery. Unset broker: a sync runs in this process right after the transaction commits.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
-CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
-CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A redelivered task must not wait for Redis's default one-hour visibility timeout.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=300)}
+
+# Retries of a sync that failed for a reason that may pass (timeouts, throttling, 5xx):
+# exponential backoff with full jitter, SYNC_RETRY_BASE_SECONDS doubling up to the cap.
+SYNC_MAX_ATTEMPTS = env.int("SYNC_MAX_ATTEMPTS", default=10)
+SYNC_RETRY_BASE_SECONDS = env.float("SYNC_RETRY_BASE_SECONDS", default=1.0)
+SYNC_RETRY_CAP_SECONDS = env.float("SYNC_RETRY_CAP_SECONDS", default=300.0)
 
 LOGGING = {
     "version": 1,

@@ -28,3 +28,21 @@ def make_group(db):
         return group
 
     return make
+
+
+@pytest.fixture
+def chat_sandbox(settings):
+    """A running Chat sandbox the whole project talks to (CHAT_API_BASE_URL points at it)."""
+    from contactgroups.chat.sandbox import SandboxServer
+
+    server = SandboxServer(settings.CHAT_SDKAPPID, settings.CHAT_SECRET_KEY, settings.CHAT_ADMIN_IDENTIFIER).start()
+    settings.CHAT_API_BASE_URL = server.base_url
+    settings.CELERY_BROKER_URL = ""
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def staff(django_user_model):
+    """A superuser acting in the admin."""
+    return django_user_model.objects.create_superuser("support", password="support-password")

@@ -11,3 +11,7 @@ os.environ.setdefault("CHAT_ADMIN_IDENTIFIER", "administrator")
 from imadmin.settings import *  # noqa: E402,F401,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Retries in tests wait milliseconds, not seconds.
+SYNC_RETRY_BASE_SECONDS = 0.01
+SYNC_RETRY_CAP_SECONDS = 0.05

@@ -1,0 +1,36 @@
+"""Celery tasks: thin, retrying wrappers around contactgroups.sync. Ids in, never instances.
+
+``queue_*`` functions are what the admin and the commands call: the work starts only
+after the current transaction commits. With CELERY_BROKER_URL set, a worker does it and
+the caller returns at once; unset, it runs in this process (the one-machine default).
+"""
+
+from celery import shared_task
+from django.conf import settings
+from django.db import transaction
+
+from contactgroups import sync
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+def sync_group_task(self, group_id: int, actor_id: int | None) -> None:
+    try:
+        sync.sync_group(group_id, actor_id)
+    except sync.ContactGroup.DoesNotExist:
+        return
+    except Exception as exc:
+        if not sync.is_retryable(exc):
+            sync.log_unexpected(group_id, exc)
+            return
+        if self.request.retries + 1 >= settings.SYNC_MAX_ATTEMPTS:
+            sync.give_up(group_id, actor_id, exc)
+            return
+        raise self.retry(exc=exc, countdown=sync.retry_delay(self.request.retries)) from exc
+
+
+def queue_group_sync(group_id: int, actor_id: int | None) -> None:
+    """Sync one group once the current transaction commits."""
+    if settings.CELERY_BROKER_URL:
+        transaction.on_commit(lambda: sync_group_task.delay(group_id, actor_id))
+    else:
+        transaction.on_commit(lambda: sync.sync_with_retries(group_id, actor_id))

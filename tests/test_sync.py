@@ -1,0 +1,294 @@
+"""Syncing a group brings Chat (the sandbox, over HTTP) to match, and keeps what Chat said."""
+
+import pytest
+from django.contrib.admin.models import LogEntry
+
+from contactgroups import limits, sync
+from contactgroups.models import ContactGroup, SyncAttempt
+
+C2C, GROUP = limits.TYPE_C2C, limits.TYPE_GROUP
+CREATE = "recentcontact/create_contact_group"
+UPDATE = "recentcontact/update_contact_group"
+GET = "recentcontact/get_contact_group"
+DELETE = "recentcontact/del_contact_group"
+
+pytestmark = pytest.mark.django_db
+
+
+def chat_groups(server, owner):
+    """{name: (GroupId, {(type, target), ...})} of ``owner`` as Chat holds them now."""
+    answer = server.post(GET, {"From_Account": owner, "StartIndex": 0})
+    groups = {item["GroupName"]: item["GroupId"] for item in answer["GroupItem"]}
+    members = {group_id: set() for group_id in groups.values()}
+    while True:
+        for contact in answer["ContactItem"]:
+            key = (contact["Type"], contact.get("To_Account") or contact.get("ToGroupId"))
+            for group_id in contact["ContactGroupId"]:
+                members[group_id].add(key)
+        if answer["CompleteFlag"] == 1:
+            break
+        answer = server.post(GET, {"From_Account": owner, "StartIndex": answer["NextStartIndex"]})
+    return {name: (group_id, members[group_id]) for name, group_id in groups.items()}
+
+
+def change_members(group_name, operation, kind, target):
+    return {"UpdateGroupType": 2, "OldGroupName": group_name,
+            "ContactUpdateItem": [{"ContactOptType": operation, "ContactItem": contact(kind, target)}]}
+
+
+def as_app(server, owner, update):
+    """The end user changes a group in their app."""
+    answer = server.post(UPDATE, {"From_Account": owner, "UpdateType": 1, "UpdateGroup": update})
+    assert answer["ErrorCode"] == 0, answer
+
+
+def contact(kind, target):
+    return {"Type": kind, "To_Account": target} if kind == C2C else {"Type": kind, "ToGroupId": target}
+
+
+@pytest.fixture
+def alice(owner, chat_sandbox):
+    chat_sandbox.import_accounts(owner.user_id, "user_0002", "user_0003", "user_0004")
+    return owner
+
+
+def history(group):
+    entries = LogEntry.objects.filter(object_id=str(group.pk)).order_by("id")
+    return list(entries.values_list("change_message", flat=True))
+
+
+def test_new_group_is_created_with_its_conversations(alice, make_group, chat_sandbox, staff):
+    group = make_group(alice, "会议", [(C2C, "user_0002"), (GROUP, "@TGS#1B2AUI7RZ")])
+    sync.sync_group(group.pk, staff.pk)
+    group.refresh_from_db()
+    assert group.state == ContactGroup.State.SYNCED
+    assert chat_groups(chat_sandbox, "user_0001") == {
+        "会议": (group.chat_group_id, {(C2C, "user_0002"), (GROUP, "@TGS#1B2AUI7RZ")})
+    }
+    assert [(item.result_code, item.result_info) for item in group.items.all()] == [(0, ""), (0, "")]
+    assert group.confirmed_name == "会议"
+    assert [call["endpoint"] for call in chat_sandbox.calls_to()] == [CREATE]
+
+
+def test_every_call_is_audited_under_the_staff_user(alice, make_group, chat_sandbox, staff):
+    group = make_group(alice, "work", [(C2C, "user_0002")])
+    sync.sync_group(group.pk, staff.pk)
+    group.refresh_from_db()
+    [attempt] = SyncAttempt.objects.all()
+    assert attempt.group == group and attempt.actor == staff
+    assert attempt.operation == "create_contact_group"
+    assert attempt.request == chat_sandbox.calls_to()[0]["body"]
+    assert attempt.response["GroupResultItem"][0]["GroupItem"]["GroupId"] == group.chat_group_id
+    assert (attempt.http_status, attempt.action_status, attempt.error_code) == (200, "OK", 0)
+    assert attempt.outcome == SyncAttempt.Outcome.OK
+
+
+def test_history_entry_names_the_group_id_under_the_staff_user(alice, make_group, chat_sandbox, staff):
+    group = make_group(alice, "work", [(C2C, "user_0002"), (C2C, "user_0003")])
+    sync.sync_group(group.pk, staff.pk)
+    group.refresh_from_db()
+    entry = LogEntry.objects.get(object_id=str(group.pk))
+    assert entry.user == staff
+    assert entry.get_change_message() == (
+        f"Created in Chat as GroupId {group.chat_group_id}: 2 conversations added."
+    )
+
+
+def test_150_conversations_take_two_calls(alice, make_group, chat_sandbox, staff):
+    chat_sandbox.import_accounts(*[f"peer_{n}" for n in range(100)])
+    chat_sandbox.import_accounts(*[f"peer_{n}" for n in range(100, 150)])
+    group = make_group(alice, "big", [(C2C, f"peer_{n}") for n in range(150)])
+    sync.sync_group(group.pk, staff.pk)
+    calls = chat_sandbox.calls_to()
+    assert [call["endpoint"] for call in calls] == [CREATE, UPDATE]
+    assert len(calls[0]["body"]["GroupContactItem"][0]["ContactItem"]) == limits.CONVERSATIONS_PER_REQUEST_MAX
+    assert len(chat_groups(chat_sandbox, "user_0001")["big"][1]) == 150
+    group.refresh_from_db()
+    assert group.state == ContactGroup.State.SYNCED
+    assert set(group.items.values_list("result_code", flat=True)) == {0}
+
+
+def test_unimported_conversation_leaves_the_group_partial(alice, make_group, chat_sandbox, staff):
+    group = make_group(alice, "work", [(C2C, "user_0002"), (C2C, "user_9"), (C2C, "user_0003")])
+    sync.sync_group(group.pk, staff.pk)
+    group.refresh_from_db()
+    assert group.state == ContactGroup.State.PARTIAL
+    codes = {item.to_account: item.result_code for item in group.items.all()}
+    assert codes == {"user_0002": 0, "user_9": 50001, "user_0003": 0}
+    assert chat_groups(chat_sandbox, "user_0001")["work"][1] == {(C2C, "user_0002"), (C2C, "user_0003")}
+    [message] = history(group)
+    assert "2 conversations added, 1 refused: user_9, 50001" in message
+    assert "not been imported" in message
+
+
+def test_refused_conversation_is_sent_again_once_imported(alice, make_group, chat_sandbox, staff):
+    group = make_group(alice, "work", [(C2C, "user_9")])
+    sync.sync_group(group.pk, staff.pk)
+    chat_sandbox.import_accounts("user_9")
+    sync.sync_group(group.pk, staff.pk)
+    group.refresh_from_db()
+    assert group.state == ContactGroup.State.SYNCED
+    assert group.items.get().result_code == 0
+
+
+def test_rename_addresses_the_group_by_its_old_name(alice, make_group, chat_sandbox, staff):
+    group = make_group(alice, "work", [(C2C, "user_0002")])
+    sync.sync_group(group.pk, staff.pk)
+    ContactGroup.objects.filter(pk=group.pk).update(name="office")
+    sync.sync_group(group.pk, staff.pk)
+    rename = [c for c in chat_sandbox.calls_to(UPDATE)][-1]["body"]["UpdateGroup"]
+    assert (rename["UpdateGroupType"], rename["OldGroupName"], rename["NewGroupName"]) == (1, "work", "office")
+    assert set(chat_groups(chat_sandbox, "user_0001")) == {"office"}
+    group.refresh_from_db()
+    assert group.confirmed_name == "office" and group.state == ContactGroup.State.SYNCED
+
+
+def test_removed_and_added_conversations_follow(alice, make_group, chat_sandbox, staff):
+    group = make_group(alice, "work", [(C2C, "user_0002"), (C2C, "user_0003")])
+    sync.sync_group(group.pk, staff.pk)
+    group.items.filter(to_account="user_0002").delete()
+    group.items.create(type=C2C, to_account="user_0004")
+    sync.sync_group(group.pk, staff.pk)
+    assert chat_groups(chat_sandbox, "user_0001")["work"][1] == {(C2C, "user_0003"), (C2C, "user_0004")}
+    assert "1 conversation added, 1 conversation removed" in history(group)[-1]
+
+
+def test_sync_without_changes_sends_nothing_but_a_read(alice, make_group, chat_sandbox, staff):
+    group = make_group(alice, "work", [(C2C, "user_0002")])
+    sync.sync_group(group.pk, staff.pk)
+    chat_sandbox.clear_calls()
+    sync.sync_group(group.pk, staff.pk)
+    assert [call["endpoint"] for call in chat_sandbox.calls_to()] == [GET]
+    assert "Chat already matched" in history(group)[-1]
+
+
+def test_conversation_the_user_added_in_the_app_is_adopted(alice, make_group, chat_sandbox, staff):
+    group = make_group(alice, "work", [(C2C, "user_0002")])
+    sync.sync_group(group.pk, staff.pk)
+    as_app(chat_sandbox, "user_0001", change_members("work", 1, C2C, "user_0003"))
+    group.items.create(type=C2C, to_account="user_0004")
+    sync.sync_group(group.pk, staff.pk)
+    expected = {(C2C, "user_0002"), (C2C, "user_0003"), (C2C, "user_0004")}
+    assert chat_groups(chat_sandbox, "user_0001")["work"][1] == expected
+    assert {item.key for item in group.items.all()} == expected
+    assert "In the app, user_0001 added user_0003" in history(group)[-1]
+
+
+def test_conversation_the_user_removed_in_the_app_is_not_put_back(alice, make_group, chat_sandbox, staff):
+    group = make_group(alice, "work", [(C2C, "user_0002"), (C2C, "user_0003")])
+    sync.sync_group(group.pk, staff.pk)
+    as_app(chat_sandbox, "user_0001", change_members("work", 2, C2C, "user_0003"))
+    ContactGroup.objects.filter(pk=group.pk).update(name="office")
+    sync.sync_group(group.pk, staff.pk)
+    group.refresh_from_db()
+    assert chat_groups(chat_sandbox, "user_0001") == {"office": (group.chat_group_id, {(C2C, "user_0002")})}
+    assert {item.key for item in group.items.all()} == {(C2C, "user_0002")}
+    assert "removed user_0003" in history(group)[-1]
+
+
+def test_rename_made_in_the_app_is_adopted(alice, make_group, chat_sandbox, staff):
+    group = make_group(alice, "work", [(C2C, "user_0002")])
+    sync.sync_group(group.pk, staff.pk)
+    as_app(chat_sandbox, "user_0001", {"UpdateGroupType": 1, "OldGroupName": "work", "NewGroupName": "job"})
+    sync.sync_group(group.pk, staff.pk)
+    group.refresh_from_db()
+    assert (group.name, group.confirmed_name) == ("job", "job")
+    assert set(chat_groups(chat_sandbox, "user_0001")) == {"job"}
+    assert "renamed the group to “job”" in history(group)[-1]
+
+
+def test_when_both_renamed_the_staff_name_wins_and_the_conflict_is_shown(alice, make_group, chat_sandbox, staff):
+    group = make_group(alice, "work", [(C2C, "user_0002")])
+    sync.sync_group(group.pk, staff.pk)
+    as_app(chat_sandbox, "user_0001", {"UpdateGroupType": 1, "OldGroupName": "work", "NewGroupName": "job"})
+    ContactGroup.objects.filter(pk=group.pk).update(name="office")
+    sync.sync_group(group.pk, staff.pk)
+    group.refresh_from_db()
+    assert set(chat_groups(chat_sandbox, "user_0001")) == {"office"}
+    assert "renamed the group to “job” in the app; the staff's name “office” wins" in group.last_conflict
+    assert "Conflict" in history(group)[-1]
+
+
+def test_group_deleted_in_the_app_is_marked_deleted(alice, make_group, chat_sandbox, staff):
+    group = make_group(alice, "work", [(C2C, "user_0002")])
+    sync.sync_group(group.pk, staff.pk)
+    chat_sandbox.post(DELETE, {"From_Account": "user_0001", "GroupName": ["work"]})
+    sync.sync_group(group.pk, staff.pk)
+    group.refresh_from_db()
+    assert group.state == ContactGroup.State.DELETED
+    assert chat_groups(chat_sandbox, "user_0001") == {}
+    assert "deleted this group in the app" in history(group)[-1]
+
+
+def test_group_deleted_in_the_app_but_edited_by_staff_is_created_again(alice, make_group, chat_sandbox, staff):
+    group = make_group(alice, "work", [(C2C, "user_0002")])
+    sync.sync_group(group.pk, staff.pk)
+    chat_sandbox.post(DELETE, {"From_Account": "user_0001", "GroupName": ["work"]})
+    group.items.create(type=C2C, to_account="user_0003")
+    sync.sync_group(group.pk, staff.pk)
+    group.refresh_from_db()
+    assert group.state == ContactGroup.State.SYNCED
+    assert chat_groups(chat_sandbox, "user_0001")["work"][1] == {(C2C, "user_0002"), (C2C, "user_0003")}
+    assert "the staff's change wins" in group.last_conflict
+
+
+def test_deleting_removes_the_group_from_chat_and_keeps_the_audit(alice, make_group, chat_sandbox, staff):
+    group = make_group(alice, "work", [(C2C, "user_0002")])
+    sync.sync_group(group.pk, staff.pk)
+    ContactGroup.objects.filter(pk=group.pk).update(delete_requested=True, state=ContactGroup.State.DELETING)
+    sync.sync_group(group.pk, staff.pk)
+    group.refresh_from_db()
+    assert group.state == ContactGroup.State.DELETED
+    assert chat_groups(chat_sandbox, "user_0001") == {}
+    assert list(SyncAttempt.objects.filter(group=group).values_list("operation", flat=True).order_by("id")) == [
+        "create_contact_group", "get_contact_group", "del_contact_group"]
+
+
+def test_permanent_error_is_stored_and_shown(alice, make_group, chat_sandbox, staff):
+    for number in range(limits.GROUPS_PER_USER_MAX):
+        chat_sandbox.post(CREATE, {"From_Account": "user_0001", "GroupContactItem": [{"GroupName": f"app {number}"}]})
+    group = make_group(alice, "one too many")
+    with pytest.raises(Exception) as raised:
+        sync.sync_group(group.pk, staff.pk)
+    assert not sync.is_retryable(raised.value)
+    group.refresh_from_db()
+    assert group.state == ContactGroup.State.FAILED
+    assert group.last_error_code == 51010
+    assert "at most" in group.last_error_meaning or "most conversation groups" in group.last_error_meaning
+    assert "51010" in history(group)[-1]
+
+
+def test_create_whose_answer_was_lost_is_not_sent_twice(alice, make_group, chat_sandbox, staff):
+    group = make_group(alice, "work", [(C2C, "user_0002")])
+    chat_sandbox.set_faults(drop_rate=1.0, ambiguous=True, endpoints=[CREATE], max_faults=1)
+    with pytest.raises(Exception) as raised:
+        sync.sync_group(group.pk, staff.pk)
+    assert sync.is_retryable(raised.value)
+    sync.sync_group(group.pk, staff.pk)
+    assert len(chat_sandbox.calls_to(CREATE)) == 1
+    group.refresh_from_db()
+    assert group.state == ContactGroup.State.SYNCED
+    assert chat_groups(chat_sandbox, "user_0001") == {"work": (group.chat_group_id, {(C2C, "user_0002")})}
+    assert SyncAttempt.objects.filter(group=group, outcome=SyncAttempt.Outcome.NO_ANSWER).count() == 1
+
+
+def test_retries_in_process_until_chat_answers(alice, make_group, chat_sandbox, staff):
+    group = make_group(alice, "work", [(C2C, "user_0002")])
+    chat_sandbox.set_faults(fail_rate=1.0, fail_codes=[50004], endpoints=[CREATE], max_faults=2)
+    sync.sync_with_retries(group.pk, staff.pk, sleep=lambda seconds: None)
+    group.refresh_from_db()
+    assert group.state == ContactGroup.State.SYNCED
+    outcomes = list(SyncAttempt.objects.filter(group=group).order_by("id").values_list("operation", "error_code"))
+    assert outcomes[:2] == [("create_contact_group", 50004), ("get_contact_group", 0)]
+    assert outcomes[-1] == ("create_contact_group", 0)
+
+
+def test_gives_up_after_the_last_attempt_and_says_so(alice, make_group, chat_sandbox, staff, settings):
+    settings.SYNC_MAX_ATTEMPTS = 3
+    group = make_group(alice, "work", [(C2C, "user_0002")])
+    chat_sandbox.set_faults(fail_rate=1.0, fail_codes=[50005], endpoints=[CREATE])
+    sync.sync_with_retries(group.pk, staff.pk, sleep=lambda seconds: None)
+    group.refresh_from_db()
+    assert group.state == ContactGroup.State.FAILED
+    assert group.last_error_code == 50005
+    assert history(group)[-1].startswith("Gave up after 3 attempts")
