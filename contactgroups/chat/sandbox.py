@@ -305,7 +305,7 @@ class _User:
             self.grouped[key] = remaining
         else:
             del self.grouped[key]
-        self.touch(key, now)
+        self.contacts[key].timestamp = now
         self.forget_if_unused(key)
 
 
@@ -557,6 +557,8 @@ class ChatState:
             if limits.utf8_length(custom) > limits.CUSTOM_MARK_MAX_BYTES:
                 raise _Refusal(errors.INVALID_PARAMETER,
                                f"CustomMark has more than {limits.CUSTOM_MARK_MAX_BYTES} bytes")
+        if not (standard or custom) and key not in user.contacts:
+            return
         if (standard or custom) and not current.marked:
             if user.marked_count() >= limits.MARKED_CONVERSATIONS_PER_USER_MAX:
                 raise _Refusal(errors.TOO_MANY_GROUPED,

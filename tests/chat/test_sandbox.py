@@ -453,6 +453,32 @@ def test_removing_a_grouped_conversation_makes_room_under_the_1000_cap(sandbox):
     assert codes == [errors.TOO_MANY_GROUPED, 0, 0]
 
 
+def test_marking_past_1000_conversations_fails_per_item_with_51008(sandbox):
+    import_accounts(sandbox, "user_0001")
+    marks = [{"OptType": 2, "ContactItem": conversation(kind, target), "CustomMark": "m"}
+             for kind, target in group_conversations(limits.MARKED_CONVERSATIONS_PER_USER_MAX + 1)]
+    per_call = limits.MARK_ITEMS_PER_REQUEST_MAX
+    for start in range(0, limits.MARKED_CONVERSATIONS_PER_USER_MAX, per_call):
+        call(sandbox, MARK, {"From_Account": "user_0001", "MarkItem": marks[start : start + per_call]})
+
+    answer = call(sandbox, MARK, {"From_Account": "user_0001", "MarkItem": [marks[0], marks[-1]]})
+
+    assert [item["ResultCode"] for item in answer["ResultItem"]] == [0, errors.TOO_MANY_GROUPED]
+
+
+@pytest.mark.parametrize(("endpoint", "field", "most"), [
+    (MARK, "MarkItem", limits.MARK_ITEMS_PER_REQUEST_MAX),
+    (SEARCH, "ContactItem", limits.CONVERSATIONS_PER_SEARCH_MAX),
+])
+def test_too_many_conversations_in_a_mark_or_search_is_51006(sandbox, endpoint, field, most):
+    import_accounts(sandbox, "user_0001")
+    items = [conversation(kind, target) for kind, target in group_conversations(most + 1)]
+    if endpoint == MARK:
+        items = [{"OptType": 2, "ContactItem": item, "CustomMark": "m"} for item in items]
+
+    assert_refused(call(sandbox, endpoint, {"From_Account": "user_0001", field: items}), errors.TOO_MANY_IN_REQUEST)
+
+
 def test_unknown_group_name_is_51009(sandbox):
     import_accounts(sandbox, "user_0001")
 

@@ -1,5 +1,6 @@
 """Serve the local Chat sandbox (contactgroups.chat.sandbox) until SIGTERM or SIGINT."""
 
+import argparse
 import signal
 import threading
 
@@ -13,7 +14,7 @@ def _codes(text: str) -> list[int]:
     try:
         return [int(code) for code in text.split(",") if code.strip()]
     except ValueError as exc:
-        raise CommandError(f"--fail-codes takes integer codes separated by commas, not {text!r}") from exc
+        raise argparse.ArgumentTypeError(f"integer codes separated by commas, not {text!r}") from exc
 
 
 class Command(BaseCommand):
