@@ -46,3 +46,62 @@ def chat_sandbox(settings):
 def staff(django_user_model):
     """A superuser acting in the admin."""
     return django_user_model.objects.create_superuser("support", password="support-password")
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """A real Redis on a free loopback port for the whole run."""
+    from tests.services import RedisServer
+
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def celery_worker(redis_server, chat_sandbox, settings, transactional_db, tmp_path):
+    """A real Celery worker process on the Redis broker, using the test database and the sandbox.
+
+    The admin (in this process) queues to the same broker. Yields a callable that starts
+    another worker, for tests that kill one.
+    """
+    from django.db import connection
+
+    from imadmin.celery import app
+    from tests.services import CeleryWorker, database_url
+
+    settings.CELERY_BROKER_URL = redis_server.url
+    previous = app.conf.broker_url
+    app.conf.broker_url = redis_server.url
+    env = {
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": database_url(connection.settings_dict),
+        "CELERY_BROKER_URL": redis_server.url,
+        "CHAT_API_BASE_URL": chat_sandbox.base_url,
+        "CELERY_VISIBILITY_TIMEOUT": "5",
+    }
+    workers = []
+
+    def start(name="worker"):
+        worker = CeleryWorker(tmp_path, env, name=f"{name}{len(workers)}")
+        workers.append(worker)
+        return worker
+
+    start()
+    yield start
+    for worker in workers:
+        worker.stop()
+    app.conf.broker_url = previous
+    app.pool.force_close_all()
+
+
+def wait_until(predicate, timeout=30.0, interval=0.1):
+    """Poll ``predicate`` until it is true; fail the test with a clear message otherwise."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"Not true after {timeout} s: {predicate.__doc__ or predicate}")

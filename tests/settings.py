@@ -10,6 +10,11 @@ os.environ.setdefault("CHAT_ADMIN_IDENTIFIER", "administrator")
 
 from imadmin.settings import *  # noqa: E402,F401,F403
 
+# A file, not memory, so a Celery worker in another process sees the test database.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    (BASE_DIR / "var").mkdir(exist_ok=True)  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test-db.sqlite3")}  # noqa: F405
+
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # Retries in tests wait milliseconds, not seconds.

@@ -1,7 +1,6 @@
 """The per-endpoint rate limiter: blocks until a call fits Chat's documented frequency."""
 
 import itertools
-import os
 import socket
 import time
 
@@ -114,16 +113,9 @@ def test_a_rate_must_be_positive():
         rate_item(0)
 
 
-def _redis_url() -> str:
-    url = os.environ.get("REDIS_URL") or os.environ.get("CELERY_BROKER_URL") or ""
-    if not url.startswith("redis://"):
-        pytest.skip("needs REDIS_URL (or CELERY_BROKER_URL) pointing at a Redis server")
-    return url
-
-
 @pytest.mark.services
-def test_a_redis_storage_shares_the_window_between_limiters():
-    url = _redis_url()
+def test_a_redis_storage_shares_the_window_between_limiters(redis_server):
+    url = redis_server.url
     app = int(time.time() * 1000) % 10**9  # fresh keys in a Redis that outlives the test run
     EndpointRateLimiter(app, url, default_rate=1).wait(GET_LIST)
 

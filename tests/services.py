@@ -1,0 +1,101 @@
+"""Real services for the tests: a Redis server and a Celery worker, each on its own, stopped at the end.
+
+Nothing here is skipped when a binary is missing: the fixture fails and says what to install
+(`make test` installs it).
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(predicate, timeout: float, what: str, process: subprocess.Popen | None = None, log: Path | None = None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        if process is not None and process.poll() is not None:
+            break
+        time.sleep(0.05)
+    detail = log.read_text()[-3000:] if log and log.exists() else ""
+    raise RuntimeError(f"{what} did not start.\n{detail}")
+
+
+def stop(process: subprocess.Popen, sig=signal.SIGTERM, timeout: float = 15) -> None:
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+class RedisServer:
+    def __init__(self, directory: Path):
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed: run `make test`, or apt-get install redis-server.")
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.directory = directory
+        self.log = directory / "redis.log"
+        self.process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(directory), "--logfile", str(self.log)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        )
+        wait_for(self.ping, 10, "redis-server", self.process, self.log)
+
+    def ping(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as conn:
+                conn.sendall(b"PING\r\n")
+                return conn.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self):
+        stop(self.process)
+
+
+class CeleryWorker:
+    """`celery -A imadmin worker` in its own process, with the test database and Chat sandbox."""
+
+    def __init__(self, directory: Path, env: dict[str, str], name: str = "worker"):
+        self.log = directory / f"celery-{name}-{time.monotonic_ns()}.log"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "imadmin", "worker", "--pool=solo", "--without-gossip",
+             "--without-mingle", "--without-heartbeat", "--loglevel=INFO", f"--hostname={name}@%h",
+             f"--logfile={self.log}"],
+            cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        )
+        wait_for(lambda: self.log.exists() and " ready." in self.log.read_text(), 60, "The Celery worker",
+                 self.process, self.log)
+
+    def stop(self, sig=signal.SIGTERM):
+        stop(self.process, sig)
+
+
+def database_url(settings_dict: dict) -> str:
+    """A DATABASE_URL for another process to reach the database the tests use."""
+    engine = settings_dict["ENGINE"]
+    if engine.endswith("sqlite3"):
+        return f"sqlite:///{settings_dict['NAME']}"
+    if engine.endswith("postgresql"):
+        return (f"postgres://{settings_dict['USER']}:{settings_dict['PASSWORD']}@{settings_dict['HOST']}:"
+                f"{settings_dict['PORT']}/{settings_dict['NAME']}")
+    raise RuntimeError(f"No URL form for database engine {engine}.")
