@@ -22,6 +22,9 @@ def chat_config(**overrides) -> ChatConfig:
         "region": (getattr(settings, "CHAT_REGION", None) or "").strip().lower() or None,
         "base_url": getattr(settings, "CHAT_API_BASE_URL", None) or None,
         "rate_limit": getattr(settings, "CHAT_RATE_LIMIT", None) or None,
+        "rate_limit_storage": getattr(settings, "CHAT_RATE_LIMIT_STORAGE", None) or None,
+        "connect_timeout": getattr(settings, "CHAT_CONNECT_TIMEOUT", None) or None,
+        "read_timeout": getattr(settings, "CHAT_READ_TIMEOUT", None) or None,
     }
     values.update(overrides)
 
@@ -45,8 +48,9 @@ def chat_config(**overrides) -> ChatConfig:
         raise ImproperlyConfigured(
             f"CHAT_REGION {values['region']!r} is not a Chat region; use one of: {', '.join(REGION_DOMAINS)}."
         )
-    if values.get("rate_limit") is None:
-        values.pop("rate_limit")
+    for optional in ("rate_limit", "rate_limit_storage", "connect_timeout", "read_timeout"):
+        if values.get(optional) is None:
+            values.pop(optional)
     try:
         values["sdkappid"] = int(values["sdkappid"])
     except (TypeError, ValueError):

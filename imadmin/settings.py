@@ -99,10 +99,17 @@ CHAT_ADMIN_IDENTIFIER = env.str("CHAT_ADMIN_IDENTIFIER", default="administrator"
 CHAT_REGION = env.str("CHAT_REGION", default="")
 CHAT_API_BASE_URL = env.str("CHAT_API_BASE_URL", default="")
 CHAT_RATE_LIMIT = env.float("CHAT_RATE_LIMIT", default=0) or None
+# Where the client counts calls against the rate limit: this process (memory://), or a
+# Redis shared by every worker. Unset: the Celery broker's Redis when there is one.
+CHAT_RATE_LIMIT_STORAGE = env.str("CHAT_RATE_LIMIT_STORAGE", default="")
+CHAT_CONNECT_TIMEOUT = env.float("CHAT_CONNECT_TIMEOUT", default=0) or None
+CHAT_READ_TIMEOUT = env.float("CHAT_READ_TIMEOUT", default=0) or None
 CHAT_SANDBOX_STATE = env.str("CHAT_SANDBOX_STATE", default=str(BASE_DIR / "var" / "chat-sandbox.json"))
 
 # Celery. Unset broker: a sync runs in this process right after the transaction commits.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
+if not CHAT_RATE_LIMIT_STORAGE and CELERY_BROKER_URL.startswith("redis://"):
+    CHAT_RATE_LIMIT_STORAGE = CELERY_BROKER_URL
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
