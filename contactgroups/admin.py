@@ -227,7 +227,7 @@ class ContactGroupAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Sync to Chat"), permissions=["sync"])
     def sync_to_chat(self, request, queryset):
-        groups = list(queryset.exclude(state=ContactGroup.State.DELETED).only("pk", "state"))
+        groups = list(queryset.exclude(state=ContactGroup.State.DELETED))
         for group in groups:
             if not group.delete_requested:
                 group.state = ContactGroup.State.QUEUED
