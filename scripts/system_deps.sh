@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages a make target needs, when they are missing.
 #   scripts/system_deps.sh run    the virtualenv module only
-#   scripts/system_deps.sh test   also Redis, PostgreSQL 15, Chromium and wrk
+#   scripts/system_deps.sh test   also Redis, PostgreSQL 15, Chromium, a CJK font and wrk
 set -euo pipefail
 target=${1:-test}
 
@@ -12,6 +12,8 @@ if [ "$target" = test ]; then
   [ -x /usr/lib/postgresql/15/bin/initdb ] || missing+=(postgresql)
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   command -v wrk >/dev/null || missing+=(wrk)
+  # CJK glyphs for the browser tests' screenshots.
+  [ -d /usr/share/fonts/truetype/wqy ] || missing+=(fonts-wqy-zenhei)
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
