@@ -41,6 +41,12 @@ class ChatError(Exception):
         self.response = response
         super().__init__(message or self._default_message())
 
+    def __reduce__(self):
+        # Keep the code and details when the error crosses a process (Celery pickles it).
+        details = {name: getattr(self, name) for name in
+                   ("code", "info", "endpoint", "http_status", "request", "response")}
+        return (_rebuild, (type(self), str(self), details))
+
     def _default_message(self) -> str:
         where = f" from {self.endpoint}" if self.endpoint else ""
         if self.code is None:
@@ -49,6 +55,10 @@ class ChatError(Exception):
         if self.info:
             text += f" (Chat said: {self.info})"
         return text
+
+
+def _rebuild(cls, message, details):
+    return cls(message, **details)
 
 
 class ChatRetryableError(ChatError):
