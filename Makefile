@@ -4,9 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test deps lint bench clean
+.PHONY: run test deps lint audit bench clean
 
-$(BIN)/.installed: requirements.txt
+$(BIN)/.installed: requirements.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
@@ -31,6 +31,10 @@ test:
 
 lint: deps
 	$(BIN)/ruff check .
+
+# Known vulnerabilities in any pinned package (pip-audit; needs PyPI's JSON API).
+audit: deps
+	scripts/audit_deps.sh
 
 clean:
 	rm -rf $(VENV) var artifacts .pytest_cache
