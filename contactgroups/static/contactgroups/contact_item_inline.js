@@ -19,10 +19,14 @@
     }
   }
 
+  // Not a data- attribute: Django adds a row by cloning the empty-form template, attributes included, and a
+  // copied mark would leave the new row without its listeners.
+  const bound = new WeakSet();
+
   function bind(row) {
     const select = row.querySelector('select[name$="-type"]');
-    if (!select || select.dataset.bound) return;
-    select.dataset.bound = '1';
+    if (!select || bound.has(select)) return;
+    bound.add(select);
     select.addEventListener('change', () => sync(row));
     row.querySelectorAll('input[name$="-to_account"], input[name$="-to_group_id"]').forEach(
       (input) => input.addEventListener('input', () => sync(row)));
@@ -30,7 +34,9 @@
   }
 
   document.addEventListener('DOMContentLoaded', () => {
-    document.querySelectorAll('.inline-related tr.form-row, .inline-related .inline-related').forEach(bind);
+    document.querySelectorAll(
+      '.inline-related tr.form-row:not(.empty-form), .inline-related .inline-related:not(.empty-form)'
+    ).forEach(bind);
   });
   document.addEventListener('formset:added', (event) => bind(event.target));
 })();
