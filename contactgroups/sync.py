@@ -362,8 +362,11 @@ def _reconcile(client, group: ContactGroup, progress: Progress) -> None:
     remote_set = {key_of(conversation) for conversation in remote.members(found.group_id)}
     progress.base = set(remote_set)
     if not base_name:
-        # Created by an earlier attempt whose answer was lost: Chat's copy is the base.
+        # Created by an earlier attempt whose answer was lost: Chat's copy is the base, and the conversations
+        # in it that the mirror asks for were accepted by that lost answer.
         base, base_name = set(remote_set), found.name
+        for key in desired_set & remote_set:
+            progress.results[key] = (errors.OK, "")
     progress.confirmed_name = found.name
 
     current_name = found.name
