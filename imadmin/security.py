@@ -47,11 +47,26 @@ class SecretRedactingExceptionReporter(ExceptionReporter):
     redacted, so no representation of it escapes.
     """
 
+    def get_traceback_data(self):
+        # Before rendering: the template engine logs its whole context at DEBUG when a variable is missing.
+        return _redacted(super().get_traceback_data())
+
     def get_traceback_html(self):
         return redact_secrets(super().get_traceback_html()).replace(REDACTED, escape(REDACTED))
 
     def get_traceback_text(self):
         return redact_secrets(super().get_traceback_text())
+
+
+def _redacted(value):
+    """``value`` with every string in it, however deep in dicts, lists and tuples, redacted."""
+    if isinstance(value, str):  # lazy strings too, which say they are str
+        return redact_secrets(str(value))
+    if type(value) is dict:
+        return {key: _redacted(item) for key, item in value.items()}
+    if type(value) in (list, tuple):
+        return type(value)(_redacted(item) for item in value)
+    return value
 
 
 def client_ip(request) -> str | None:
@@ -78,10 +93,11 @@ def lockout_response(request, original_response=None, credentials=None):
     from django.utils.timesince import timeuntil
 
     cool_off = get_cool_off(request)
+    now = timezone.now()
     context = {
         **admin.site.each_context(request),
         "title": _("Too many failed logins"),
         "failure_limit": get_failure_limit(request, credentials),
-        "cool_off": timeuntil(timezone.now() + cool_off) if cool_off else None,
+        "cool_off": timeuntil(now + cool_off, now) if cool_off else None,
     }
     return TemplateResponse(request, "imadmin/lockout.html", context, status=settings.AXES_HTTP_RESPONSE_CODE).render()
