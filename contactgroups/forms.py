@@ -25,9 +25,35 @@ def lock_owner(owner: ChatUser) -> None:
         list(ChatUser.objects.select_for_update().filter(pk=owner.pk).values_list("pk"))
 
 
-def live_groups(owner: ChatUser):
-    """The owner's groups that count against Chat's limits (not deleted)."""
+def live_groups(owner):
+    """The owner's groups (a ChatUser or its pk) that count against Chat's limits (not deleted)."""
     return ContactGroup.objects.filter(owner=owner).exclude(state=ContactGroup.State.DELETED)
+
+
+def group_count(owner, exclude_group_id: int | None = None) -> int:
+    """How many groups count against the owner's limit of groups, leaving out ``exclude_group_id``.
+
+    The admin form and the CSV import both count with this, so they refuse the same 21st group.
+    """
+    groups = live_groups(owner)
+    if exclude_group_id is not None:
+        groups = groups.exclude(pk=exclude_group_id)
+    return groups.count()
+
+
+def grouped_conversations(owner, exclude_group_id: int | None = None) -> set[tuple[int, str]]:
+    """The distinct (type, target) conversations in the owner's live groups, leaving out ``exclude_group_id``.
+
+    Chat counts a conversation once however many of the user's groups hold it; the admin formset
+    and the CSV import add their own conversations to this set and check its size.
+    """
+    items = ContactItem.objects.filter(group__owner=owner).exclude(group__state=ContactGroup.State.DELETED)
+    if exclude_group_id is not None:
+        items = items.exclude(group_id=exclude_group_id)
+    return {
+        (kind, account or group_id)
+        for kind, account, group_id in items.values_list("type", "to_account", "to_group_id").distinct()
+    }
 
 
 class ContactGroupForm(forms.ModelForm):
@@ -51,7 +77,7 @@ class ContactGroupForm(forms.ModelForm):
                 % {"user": owner.user_id, "name": name}
             )
         if self.instance.pk is None or self.instance.owner_id != owner.pk:
-            for message in limits.validate_group_count(others.count() + 1):
+            for message in limits.validate_group_count(group_count(owner, self.instance.pk) + 1):
                 self.add_error("owner", message)
         return cleaned
 
@@ -110,15 +136,7 @@ class ContactItemFormSet(BaseInlineFormSet):
             )
         owner_id = self.instance.owner_id
         if owner_id:
-            elsewhere = ContactItem.objects.filter(group__owner_id=owner_id).exclude(
-                group__state=ContactGroup.State.DELETED
-            )
-            if self.instance.pk:
-                elsewhere = elsewhere.exclude(group_id=self.instance.pk)
-            distinct = set(
-                (kind, account or group_id)
-                for kind, account, group_id in elsewhere.values_list("type", "to_account", "to_group_id").distinct()
-            )
+            distinct = grouped_conversations(owner_id, self.instance.pk)
             distinct.update(keys)
             messages = limits.validate_grouped_conversation_count(len(distinct))
             if messages:

@@ -76,8 +76,15 @@ WSGI_APPLICATION = "imadmin.wsgi.application"
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    sqlite_options = DATABASES["default"].setdefault("OPTIONS", {})
     # Wait for a writer instead of failing at once when the worker and the admin write together.
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("timeout", 20)
+    sqlite_options.setdefault("timeout", 20)
+    # Several writers at once (a worker, the admin, sync_contact_groups' threads): a transaction takes the write
+    # lock when it begins, so two never deadlock upgrading a read lock (which SQLite answers at once with "database
+    # is locked", without waiting); the write-ahead log lets readers go on while one writes, and commits without
+    # an fsync each (synchronous=NORMAL: a power cut may lose the last commits, never corrupt the file).
+    sqlite_options.setdefault("transaction_mode", "IMMEDIATE")
+    sqlite_options.setdefault("init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
