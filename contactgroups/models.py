@@ -8,7 +8,7 @@ change from the end user's. Models never call Chat; contactgroups.sync does.
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils.translation import gettext_lazy as _
 
 from contactgroups import limits
@@ -103,6 +103,11 @@ class ContactGroup(models.Model):
         _("deletion requested"), default=False, editable=False,
         help_text=_("Staff deleted this group; the next sync deletes it from Chat."),
     )
+    # The changelist's columns, kept on the row so a page of 100 groups never counts a million conversations;
+    # refresh_counts() is the one place that sets them.
+    conversation_count = models.PositiveIntegerField(_("conversations"), default=0, editable=False)
+    accepted_count = models.PositiveIntegerField(_("accepted"), default=0, editable=False)
+    refused_count = models.PositiveIntegerField(_("refused"), default=0, editable=False)
     sync_lock_token = models.CharField(max_length=32, blank=True, editable=False)
     sync_lock_until = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
@@ -127,7 +132,8 @@ class ContactGroup(models.Model):
         indexes = [
             models.Index(fields=["state", "owner"], name="contactgroup_state_owner"),
             models.Index(fields=["name"], name="contactgroup_name"),
-            models.Index(fields=["updated_at"], name="contactgroup_updated"),
+            # The admin lists groups most recently changed first, pk breaking ties.
+            models.Index(fields=["updated_at", "id"], name="contactgroup_updated_id"),
         ]
         permissions = [
             ("sync_contactgroup", _("Can sync conversation groups to Chat")),
@@ -142,6 +148,27 @@ class ContactGroup(models.Model):
         if self.last_error_code is None:
             return ""
         return errors.describe(self.last_error_code)
+
+    def refresh_counts(self, save: bool = True) -> None:
+        """Recount the group's conversations and Chat's accepted and refused answers among them.
+
+        Called wherever conversations change: the admin's save, a sync's save, a pull, an adoption.
+        ``save=False`` leaves the write to the caller's own ``save()``.
+        """
+        counts = self.items.aggregate(
+            conversations=Count("pk"),
+            accepted=Count("pk", filter=Q(result_code=errors.OK)),
+            refused=Count("pk", filter=Q(result_code__gt=errors.OK)),
+        )
+        self.conversation_count = counts["conversations"]
+        self.accepted_count = counts["accepted"]
+        self.refused_count = counts["refused"]
+        if save:
+            ContactGroup.objects.filter(pk=self.pk).update(
+                conversation_count=self.conversation_count,
+                accepted_count=self.accepted_count,
+                refused_count=self.refused_count,
+            )
 
 
 class ContactItem(models.Model):

@@ -503,6 +503,7 @@ def _save(group: ContactGroup, progress: Progress, error: BaseException | None =
             group.state = ContactGroup.State.SYNCED
         else:
             group.state = ContactGroup.State.PARTIAL
+    group.refresh_counts(save=False)
     try:
         with transaction.atomic():
             group.save()
@@ -639,6 +640,7 @@ def _adopt_group(owner: ChatUser, name: str, group_id: int, members: set[Key]) -
             ContactItem(group=group, type=kind, result_code=errors.OK, result_at=now, **_target_filter(kind, target))
             for kind, target in sorted(members)
         )
+        group.refresh_counts()
     return group
 
 
@@ -681,6 +683,7 @@ def _pull_into(group: ContactGroup, name: str, group_id: int, members: set[Key])
             group.last_error_code, group.last_error_info = None, ""
             text = ", ".join(differences)
             group.last_sync_summary = f"Pulled from Chat: {text or 'no difference'}."
+            group.refresh_counts(save=False)
             group.save()
         return text
     finally:

@@ -25,6 +25,7 @@ def make_group(db):
             )
             for kind, target in conversations
         )
+        group.refresh_counts()
         return group
 
     return make

@@ -1,0 +1,312 @@
+"""The admin at scale: pages make the same number of queries however many rows there are, filters and searches
+use what an index answers, and the counts the changelist shows stay right when conversations change.
+
+bench/admin_scale.py times the same pages on 100,000 groups and 1,000,000 conversations.
+"""
+
+from datetime import timedelta
+
+import pytest
+from django import forms
+from django.contrib.admin.widgets import AdminTextInputWidget
+from django.db import connection
+from django.test.html import parse_html
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from contactgroups import limits, sync
+from contactgroups.admin import FastCheckboxInput, FastHiddenInput, FastSelect, FastTextInput
+from contactgroups.models import ChatUser, ContactGroup, ContactItem, SyncAttempt
+from tests.admin_forms import group_form_data
+
+pytestmark = pytest.mark.django_db
+
+C2C, GROUP = limits.TYPE_C2C, limits.TYPE_GROUP
+GROUPS = reverse("admin:contactgroups_contactgroup_changelist")
+USERS = reverse("admin:contactgroups_chatuser_changelist")
+CALLS = reverse("admin:contactgroups_syncattempt_changelist")
+
+
+def change_url(group):
+    return reverse("admin:contactgroups_contactgroup_change", args=[group.pk])
+
+
+def get(client, url, params=None):
+    """The page and the number of queries it took."""
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url, params or {})
+    assert response.status_code == 200
+    return response, queries
+
+
+def listed(response) -> list[str]:
+    return sorted(str(row) for row in response.context["cl"].result_list)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Constant queries
+
+
+def add_groups(make_group, count, start=0, owner=None):
+    """``count`` groups, each of another owner unless ``owner`` is given, each holding the same two targets."""
+    for number in range(start, start + count):
+        group_owner = owner or ChatUser.objects.create(user_id=f"owner_{number}")
+        make_group(group_owner, f"group {number}",
+                   [(C2C, "shared_peer"), (GROUP, "@TGS#shared"), (C2C, f"peer_{number}")])
+
+
+@pytest.mark.parametrize("params", [
+    {},
+    {"state": "draft", "owner": "busy_owner"},
+    {"q": "busy_owner"},
+    {"q": "shared_peer"},
+    {"q": "@TGS#shared"},
+], ids=["changelist", "state and owner", "search by owner", "search by target", "search by group id"])
+def test_group_pages_take_as_many_queries_for_50_groups_as_for_5(admin_client, make_group, params):
+    busy = ChatUser.objects.create(user_id="busy_owner")
+    owner = busy if params else None
+    add_groups(make_group, 5, owner=owner)
+    five, five_queries = get(admin_client, GROUPS, params)
+    add_groups(make_group, 45, start=5, owner=owner)
+    fifty, fifty_queries = get(admin_client, GROUPS, params)
+    assert (five.context["cl"].result_count, fifty.context["cl"].result_count) == (5, 50)
+    assert len(fifty_queries) == len(five_queries)
+
+
+def test_group_page_takes_as_many_queries_for_150_conversations_as_for_10(admin_client, owner, make_group):
+    small = make_group(owner, "small", [(C2C, f"peer_{n}") for n in range(10)])
+    large = make_group(owner, "large", [(C2C, f"peer_{n}") for n in range(150)])
+    ContactItem.objects.filter(group=large, to_account="peer_7").update(result_code=50001)
+    get(admin_client, change_url(small))  # the first page of a process also caches the content types
+    _small_page, small_queries = get(admin_client, change_url(small))
+    large_page, large_queries = get(admin_client, change_url(large))
+    assert len(large_queries) == len(small_queries)
+    html = large_page.content.decode()
+    assert 'name="items-149-to_account"' in html
+    assert '<strong class="refused">50001:' in html
+
+
+def test_chat_user_changelist_takes_as_many_queries_for_50_users_as_for_5(admin_client):
+    ChatUser.objects.bulk_create(ChatUser(user_id=f"user_{n}") for n in range(5))
+    _five, five_queries = get(admin_client, USERS)
+    ChatUser.objects.bulk_create(ChatUser(user_id=f"user_{n}") for n in range(5, 50))
+    fifty, fifty_queries = get(admin_client, USERS)
+    assert len(fifty.context["cl"].result_list) == 50
+    assert len(fifty_queries) == len(five_queries)
+
+
+def add_calls(count, start=0, **fields):
+    now = timezone.now()
+    SyncAttempt.objects.bulk_create(
+        SyncAttempt(owner_user_id=f"owner_{n % 3}", operation="update_contact_group", request={}, outcome="ok",
+                    started_at=now - timedelta(minutes=n), duration_ms=20, **fields)
+        for n in range(start, start + count)
+    )
+
+
+@pytest.mark.parametrize("params", [{}, {"error_code": "50001", "operation": "update_contact_group",
+                                         "started": "day"}], ids=["all", "filtered"])
+def test_chat_call_changelist_takes_as_many_queries_for_50_calls_as_for_5(admin_client, params):
+    add_calls(5, error_code=50001)
+    _five, five_queries = get(admin_client, CALLS, params)
+    add_calls(45, start=5, error_code=50001)
+    fifty, fifty_queries = get(admin_client, CALLS, params)
+    assert len(fifty.context["cl"].result_list) == 50
+    assert len(fifty_queries) == len(five_queries)
+
+
+def test_chat_call_filters_read_no_column_of_the_whole_table(admin_client):
+    add_calls(5, error_code=50001)
+    _page, queries = get(admin_client, CALLS)
+    statements = [query["sql"].upper() for query in queries.captured_queries]
+    assert not [sql for sql in statements if "DISTINCT" in sql or "MIN(" in sql]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The owner filter
+
+
+def test_owner_filter_lists_the_groups_of_that_userid_only(admin_client, make_group):
+    alice, alicia = ChatUser.objects.create(user_id="alice"), ChatUser.objects.create(user_id="alice2")
+    make_group(alice, "work")
+    make_group(alice, "family")
+    make_group(alicia, "work")
+    response, _queries = get(admin_client, GROUPS, {"owner": "alice"})
+    assert listed(response) == ["family (alice)", "work (alice)"]
+
+
+def test_owner_filter_is_a_box_not_a_list_of_every_owner(admin_client, make_group):
+    add_groups(make_group, 3)
+    html = get(admin_client, GROUPS)[0].content.decode()
+    assert '<input type="search" name="owner" value=""' in html
+    assert "owner__id__exact" not in html and "?owner=owner_1" not in html
+
+
+def test_owner_filter_box_sends_the_other_filters_and_the_search_along(admin_client):
+    html = get(admin_client, GROUPS, {"state": "failed", "q": "work", "owner": "alice"})[0].content.decode()
+    form = html[html.index('<form method="get" class="input-filter">'):]
+    form = form[: form.index("</form>")]
+    assert '<input type="hidden" name="state" value="failed">' in form
+    assert '<input type="hidden" name="q" value="work">' in form
+    assert 'name="owner" value="alice"' in form
+
+
+def test_state_filter_still_hides_deleted_groups_by_default(admin_client, owner, make_group):
+    make_group(owner, "kept")
+    make_group(owner, "gone", state=ContactGroup.State.DELETED)
+    assert listed(get(admin_client, GROUPS)[0]) == ["kept (user_0001)"]
+    assert listed(get(admin_client, GROUPS, {"state": "all"})[0]) == ["gone (user_0001)", "kept (user_0001)"]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Search
+
+
+def test_search_by_owner_takes_the_exact_userid(admin_client, make_group):
+    make_group(ChatUser.objects.create(user_id="user_1"), "one")
+    make_group(ChatUser.objects.create(user_id="user_10"), "ten")
+    assert listed(get(admin_client, GROUPS, {"q": "user_1"})[0]) == ["one (user_1)"]
+
+
+def test_search_by_name_takes_its_beginning_in_any_case(admin_client, owner, make_group):
+    make_group(owner, "Family photos")
+    make_group(owner, "my family")
+    assert listed(get(admin_client, GROUPS, {"q": "family"})[0]) == ["Family photos (user_0001)"]
+
+
+def test_search_by_conversation_takes_the_exact_userid_or_group_id(admin_client, owner, make_group):
+    make_group(owner, "a", [(C2C, "user_42")])
+    make_group(owner, "b", [(C2C, "user_421")])
+    make_group(owner, "c", [(GROUP, "@TGS#42")])
+    assert listed(get(admin_client, GROUPS, {"q": "user_42"})[0]) == ["a (user_0001)"]
+    assert listed(get(admin_client, GROUPS, {"q": "@TGS#42"})[0]) == ["c (user_0001)"]
+
+
+def test_search_lists_a_group_once_when_it_matches_in_several_ways(admin_client, make_group):
+    owner = ChatUser.objects.create(user_id="user_7")
+    make_group(owner, "user_7 chats", [(C2C, "user_7"), (GROUP, "user_7")])
+    response = get(admin_client, GROUPS, {"q": "user_7"})[0]
+    assert response.context["cl"].result_count == 1
+    assert listed(response) == ["user_7 chats (user_7)"]
+
+
+def test_search_box_says_what_it_searches(admin_client):
+    html = get(admin_client, GROUPS)[0].content.decode()
+    assert "name starts with the text (any case)" in html
+    assert "exactly this UserID or group id" in html
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Chat call filters
+
+
+def test_chat_calls_filter_by_the_errorcode_typed_in(admin_client):
+    add_calls(2, error_code=50001)
+    add_calls(3, start=2)
+    assert len(get(admin_client, CALLS, {"error_code": "50001"})[0].context["cl"].result_list) == 2
+    assert len(get(admin_client, CALLS, {"error_code": "not a code"})[0].context["cl"].result_list) == 0
+
+
+def test_chat_calls_filter_by_age(admin_client):
+    now = timezone.now()
+    for hours in (2, 50):
+        SyncAttempt.objects.create(owner_user_id=f"{hours}h", operation="get_contact_group", request={},
+                                   outcome="ok", started_at=now - timedelta(hours=hours), duration_ms=5)
+    response = get(admin_client, CALLS, {"started": "day"})[0]
+    assert [attempt.owner_user_id for attempt in response.context["cl"].result_list] == ["2h"]
+
+
+def test_chat_call_search_takes_the_exact_owner_userid(admin_client):
+    add_calls(6)
+    response = get(admin_client, CALLS, {"q": "owner_1"})[0]
+    assert {attempt.owner_user_id for attempt in response.context["cl"].result_list} == {"owner_1"}
+    assert len(response.context["cl"].result_list) == 2
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The counts on the group row
+
+
+def counts(group) -> tuple[int, int, int]:
+    group.refresh_from_db()
+    return (group.conversation_count, group.accepted_count, group.refused_count)
+
+
+def test_changelist_shows_the_counts_kept_on_the_group(admin_client, owner, make_group):
+    group = make_group(owner, "work", [(C2C, "a"), (C2C, "b"), (C2C, "c")])
+    ContactItem.objects.filter(group=group, to_account="a").update(result_code=0)
+    ContactItem.objects.filter(group=group, to_account="b").update(result_code=50001)
+    group.refresh_counts()
+    html = get(admin_client, GROUPS)[0].content.decode()
+    assert '<td class="field-conversation_count">3</td>' in html
+    assert '<td class="field-accepted_count">1</td>' in html
+    assert '<td class="field-refused"><strong class="refused">1</strong></td>' in html
+
+
+def test_counts_follow_an_admin_save(admin_client, owner, make_group):
+    group = make_group(owner, "work", [(C2C, "user_0002"), (C2C, "user_0003")])
+    kept, dropped = group.items.order_by("id")
+    ContactItem.objects.filter(pk=kept.pk).update(result_code=0)
+    ContactItem.objects.filter(pk=dropped.pk).update(result_code=50001)
+    group.refresh_counts()
+    response = admin_client.post(change_url(group), group_form_data(
+        name="work", existing=[kept, dropped], deleted={dropped.pk},
+        items=[(C2C, "user_0004", ""), (GROUP, "", "@TGS#1")]))
+    assert response.status_code == 302
+    assert counts(group) == (3, 1, 0)
+
+
+@pytest.fixture
+def alice(owner, chat_sandbox):
+    chat_sandbox.import_accounts(owner.user_id, "user_0002", "user_0003")
+    return owner
+
+
+def test_counts_follow_a_sync_with_a_refused_conversation(alice, make_group, staff):
+    group = make_group(alice, "work", [(C2C, "user_0002"), (C2C, "user_9"), (GROUP, "@TGS#1")])
+    assert counts(group) == (3, 0, 0)
+    sync.sync_group(group.pk, staff.pk)
+    assert counts(group) == (3, 2, 1)
+
+
+def test_counts_follow_a_pull(alice, make_group, chat_sandbox, staff):
+    group = make_group(alice, "work", [(C2C, "user_0002")])
+    sync.sync_group(group.pk, staff.pk)
+    chat_sandbox.post("recentcontact/update_contact_group", {
+        "From_Account": alice.user_id, "UpdateType": 1, "UpdateGroup": {
+            "UpdateGroupType": 2, "OldGroupName": "work",
+            "ContactUpdateItem": [{"ContactOptType": 1, "ContactItem": {"Type": C2C, "To_Account": "user_0003"}}],
+        },
+    })
+    sync.pull_owner(alice.pk, staff.pk)
+    assert counts(group) == (2, 2, 0)
+
+
+def test_counts_of_a_group_adopted_from_chat(alice, chat_sandbox, staff):
+    chat_sandbox.post("recentcontact/create_contact_group", {
+        "From_Account": alice.user_id,
+        "GroupContactItem": [{"GroupName": "from the app", "ContactItem": [
+            {"Type": C2C, "To_Account": "user_0002"}, {"Type": GROUP, "ToGroupId": "@TGS#1"}]}],
+    })
+    sync.pull_owner(alice.pk, staff.pk)
+    assert counts(ContactGroup.objects.get(name="from the app")) == (2, 2, 0)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The group page's inputs
+
+
+@pytest.mark.parametrize(("fast", "django_widget", "value", "attrs"), [
+    (FastTextInput(attrs={"maxlength": 32}), AdminTextInputWidget(attrs={"maxlength": 32}), 'a"<b',
+     {"id": "id_items-0-to_account", "aria-describedby": "help"}),
+    (FastTextInput(), AdminTextInputWidget(), None, {"disabled": True}),
+    (FastSelect(choices=[(1, "One-to-one"), (2, "Group <chat>")]),
+     forms.Select(choices=[(1, "One-to-one"), (2, "Group <chat>")]), 2, {"id": "id_items-0-type"}),
+    (FastHiddenInput(), forms.HiddenInput(), 17, {"id": "id_items-0-id"}),
+    (FastCheckboxInput(), forms.CheckboxInput(), True, {"id": "id_items-0-DELETE"}),
+    (FastCheckboxInput(), forms.CheckboxInput(), False, {}),
+], ids=["text", "text disabled", "select", "hidden", "checkbox checked", "checkbox"])
+def test_group_page_inputs_are_the_html_djangos_widgets_write(fast, django_widget, value, attrs):
+    name = "items-0-field"
+    assert parse_html(fast.render(name, value, attrs)) == parse_html(django_widget.render(name, value, attrs))
