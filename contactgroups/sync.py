@@ -20,6 +20,7 @@ import logging
 import random
 import secrets
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -42,6 +43,8 @@ logger = logging.getLogger(__name__)
 Key = tuple[int, str]
 
 LEASE_SECONDS = 60
+# A lease is renewed after a Chat call only once it is this old, so a quick sync writes no renewal at all.
+LEASE_RENEW_AFTER_SECONDS = 10
 LEASE_WAIT_SECONDS = 30
 LEASE_POLL_SECONDS = 0.1
 
@@ -131,6 +134,7 @@ class AuditRecorder:
         self.group = group
         self.lease_token = lease_token
         self.calls = 0
+        self._lease_renewed = time.monotonic()
 
     def __call__(self, record: CallRecord) -> None:
         self.calls += 1
@@ -152,7 +156,9 @@ class AuditRecorder:
             duration_ms=round(record.duration * 1000),
         )
         if self.group is not None and self.lease_token:
-            _renew_lease(self.group.pk, self.lease_token)
+            if time.monotonic() - self._lease_renewed >= LEASE_RENEW_AFTER_SECONDS:
+                _renew_lease(self.group.pk, self.lease_token)
+                self._lease_renewed = time.monotonic()
 
 
 def log_history(actor_id: int | None, obj, message: str) -> None:
@@ -263,11 +269,13 @@ def summarize(group: ContactGroup, progress: Progress) -> str:
 # The sync
 
 
-def sync_group(group_id: int, actor_id: int | None) -> str:
+def sync_group(group_id: int, actor_id: int | None, client: chat.ChatClient | None = None) -> str:
     """Bring Chat to the group's desired state; return the summary also written to the history.
 
     Raises the Chat error when a call fails (``is_retryable`` tells whether to try again);
-    what Chat confirmed before the failure is kept all the same.
+    what Chat confirmed before the failure is kept all the same. ``client`` is a ChatClient to reuse
+    (``sync_contact_groups`` gives each thread one, with its rate and kept-alive connections); by
+    default the sync makes its own from the settings.
     """
     token = _acquire_lease(group_id)
     try:
@@ -284,11 +292,11 @@ def sync_group(group_id: int, actor_id: int | None) -> str:
         )
         recorder = AuditRecorder(actor_id, group.owner.user_id, group, token)
         try:
-            with chat_client(on_call=recorder) as client:
+            with _client_for(recorder, client) as chat_api:
                 if group.delete_requested:
-                    _delete(client, group, progress)
+                    _delete(chat_api, group, progress)
                 else:
-                    _reconcile(client, group, progress)
+                    _reconcile(chat_api, group, progress)
         except Exception as exc:
             _save(group, progress, error=exc)
             message = f"Sync to Chat stopped: {exc}"
@@ -301,6 +309,20 @@ def sync_group(group_id: int, actor_id: int | None) -> str:
         return summary
     finally:
         _release_lease(group_id, token)
+
+
+@contextmanager
+def _client_for(recorder: AuditRecorder, client: chat.ChatClient | None):
+    """``client`` with ``recorder`` as its audit hook for this one sync, or a new client of the settings."""
+    if client is None:
+        with chat_client(on_call=recorder) as own:
+            yield own
+        return
+    previous, client.on_call = client.on_call, recorder
+    try:
+        yield client
+    finally:
+        client.on_call = previous
 
 
 def _partial_summary(group: ContactGroup, progress: Progress, message: str) -> str:
@@ -465,15 +487,19 @@ def _save(group: ContactGroup, progress: Progress, error: BaseException | None =
     ).exclude(state=ContactGroup.State.DELETED).exists():
         group.name = progress.adopted_name
 
+    keys = {
+        pk: (kind, to_account if kind == limits.TYPE_C2C else to_group_id)
+        for pk, kind, to_account, to_group_id in group.items.values_list("pk", "type", "to_account", "to_group_id")
+    }
     if progress.results:
-        changed = []
-        for item in group.items.all():
-            answer = progress.results.get(item.key)
+        # One UPDATE per distinct answer (usually one: every conversation accepted), not a CASE for each row.
+        answered: dict[tuple[int, str], list[int]] = {}
+        for pk, key in keys.items():
+            answer = progress.results.get(key)
             if answer is not None:
-                item.result_code, item.result_info = answer
-                item.result_at = now
-                changed.append(item)
-        ContactItem.objects.bulk_update(changed, ["result_code", "result_info", "result_at"], batch_size=500)
+                answered.setdefault(answer, []).append(pk)
+        for (code, info), pks in answered.items():
+            ContactItem.objects.filter(pk__in=pks).update(result_code=code, result_info=info, result_at=now)
 
     group.confirmed_conversations = sorted([list(key) for key in progress.base])
     group.confirmed_name = progress.confirmed_name
@@ -499,7 +525,7 @@ def _save(group: ContactGroup, progress: Progress, error: BaseException | None =
         group.last_sync_summary = summary
         if progress.deleted:
             group.state = ContactGroup.State.DELETED
-        elif group.name == progress.confirmed_name and {item.key for item in group.items.all()} == progress.base:
+        elif group.name == progress.confirmed_name and set(keys.values()) == progress.base:
             group.state = ContactGroup.State.SYNCED
         else:
             group.state = ContactGroup.State.PARTIAL
@@ -531,11 +557,12 @@ def give_up(group_id: int, actor_id: int | None, exc: BaseException) -> None:
     log_history(actor_id, group, group.last_sync_summary)
 
 
-def sync_with_retries(group_id: int, actor_id: int | None, sleep=time.sleep) -> None:
-    """Sync here and now, retrying retryable failures with backoff (the no-broker path)."""
+def sync_with_retries(group_id: int, actor_id: int | None, sleep=time.sleep,
+                      client: chat.ChatClient | None = None) -> None:
+    """Sync here and now, retrying retryable failures with backoff (the no-broker path); ``client`` as in sync_group."""
     for attempt in range(settings.SYNC_MAX_ATTEMPTS):
         try:
-            sync_group(group_id, actor_id)
+            sync_group(group_id, actor_id, client=client)
             return
         except ContactGroup.DoesNotExist:
             return
