@@ -1,0 +1,95 @@
+"""Write the mirror of conversation groups, with Chat's GroupIds and ResultCodes, as CSV for audits."""
+
+import csv
+import logging
+
+from django.core.management.base import CommandError
+
+from contactgroups import operations
+from contactgroups.models import ContactGroup, ContactItem
+from contactgroups.operations import counted
+
+logger = logging.getLogger(__name__)
+
+EXPORT_COLUMNS = [
+    "owner", "group_name", "group_id", "state", "type", "target", "result_code", "result_info",
+]
+# Groups read at a time; their conversations are read with one query per chunk.
+GROUP_CHUNK = 500
+
+
+class Command(operations.ActorCommand):
+    help = (
+        "Write conversation groups as CSV to standard output (or --output FILE), one row per conversation "
+        "(a group without any has one row with empty conversation columns): owner, group_name, group_id (Chat's "
+        "GroupId), state, type, target, result_code and result_info (Chat's last answer for the conversation). "
+        "Streams, so any number of groups fits. --actor needs the permission to view conversation groups. "
+        "Changes nothing."
+    )
+    permissions = (operations.VIEW_GROUP_PERMISSION,)
+
+    def add_arguments(self, parser):
+        super().add_arguments(parser)
+        parser.add_argument("--owner", action="extend", nargs="+", default=[], metavar="USERID",
+                            help="Only the groups of these Chat users.")
+        parser.add_argument("--include-deleted", action="store_true", help="Also the groups deleted from Chat.")
+        parser.add_argument("--output", metavar="FILE", help="Write to FILE instead of standard output.")
+
+    def handle(self, *args, **options):
+        actor = self.actor(options)
+        unknown = operations.unknown_user_ids(options["owner"])
+        if unknown:
+            raise CommandError(f"No Chat user with UserID {', '.join(unknown)}.")
+        groups = ContactGroup.objects.all()
+        if not options["include_deleted"]:
+            groups = groups.exclude(state=ContactGroup.State.DELETED)
+        if options["owner"]:
+            groups = groups.filter(owner__user_id__in=options["owner"])
+        total = groups.count()
+        progress = self.progress(total, "export_contact_groups", "group")
+        if options["output"]:
+            try:
+                with open(options["output"], "w", encoding="utf-8", newline="") as stream:
+                    rows = self.write(stream, groups, progress)
+            except OSError as exc:
+                raise CommandError(f"Cannot write {options['output']}: {exc.strerror}.") from None
+        else:
+            rows = self.write(operations.RawStream(self.stdout), groups, progress)
+        progress.close()
+        logger.info("%s exported %s (%s)", actor.get_username(), counted(total, "conversation group"),
+                    counted(rows, "row"))
+        self.stderr.write(f"Exported {counted(progress.done, 'group')} in {counted(rows, 'row')}.",
+                          style_func=lambda text: text)
+
+    def write(self, stream, groups, progress) -> int:
+        writer = csv.writer(stream, lineterminator="\n")
+        writer.writerow(EXPORT_COLUMNS)
+        rows = 0
+        chunk = []
+        for row in operations.stream_rows(groups, ["owner__user_id", "name", "chat_group_id", "state"]):
+            chunk.append(row)
+            if len(chunk) == GROUP_CHUNK:
+                rows += self.write_chunk(writer, chunk)
+                progress.advance(len(chunk))
+                chunk = []
+        if chunk:
+            rows += self.write_chunk(writer, chunk)
+            progress.advance(len(chunk))
+        return rows
+
+    def write_chunk(self, writer, groups: list[tuple]) -> int:
+        items: dict[int, list[tuple]] = {}
+        conversations = (
+            ContactItem.objects.filter(group_id__in=[group[0] for group in groups])
+            .order_by("group_id", "pk")
+            .values_list("group_id", "type", "to_account", "to_group_id", "result_code", "result_info")
+        )
+        for group_id, kind, to_account, to_group_id, code, info in conversations:
+            items.setdefault(group_id, []).append((kind, to_account or to_group_id, code, info))
+        rows = 0
+        for pk, owner, name, chat_group_id, state in groups:
+            group = [owner, name, "" if chat_group_id is None else chat_group_id, state]
+            for kind, target, code, info in items.get(pk) or [("", "", None, "")]:
+                writer.writerow(group + [kind, target, "" if code is None else code, info])
+                rows += 1
+        return rows

@@ -1,0 +1,79 @@
+"""Replace the mirror of some Chat users' groups with what Chat holds, and report what differed."""
+
+from django.core.management.base import CommandError
+
+from contactgroups import operations, sync
+from contactgroups.models import ChatUser
+
+# At most this many failed owners are listed one by one; the summary counts them all.
+FAILURES_LISTED_MAX = 100
+
+
+class Command(operations.ActorCommand):
+    help = (
+        "Pull conversation groups from Chat (get_contact_group) into the mirror for the given Chat users, or for "
+        "every one not known to be missing from Chat: groups made in the app are adopted, groups gone from Chat "
+        "are marked deleted, names and conversations are taken from Chat (unsynced local edits are replaced). "
+        "Each difference is written to the admin history under --actor, who needs the permission to pull. "
+        "Keeps going past a user that fails and exits non-zero if any did."
+    )
+    permissions = (operations.PULL_PERMISSION,)
+
+    def add_arguments(self, parser):
+        super().add_arguments(parser)
+        who = parser.add_mutually_exclusive_group(required=True)
+        who.add_argument("--owner", action="extend", nargs="+", metavar="USERID",
+                         help="The Chat users whose groups to pull.")
+        who.add_argument("--all-owners", action="store_true",
+                         help="Every Chat user in the mirror except those Chat said it does not have.")
+        parser.add_argument("--dry-run", action="store_true",
+                            help="List the users that would be pulled; change nothing and call Chat not at all.")
+
+    def handle(self, *args, **options):
+        actor = self.actor(options)
+        if options["owner"]:
+            unknown = operations.unknown_user_ids(options["owner"])
+            if unknown:
+                raise CommandError(f"No Chat user with UserID {', '.join(unknown)}.")
+            owners = ChatUser.objects.filter(user_id__in=options["owner"])
+        else:
+            owners = ChatUser.objects.exclude(import_state=ChatUser.ImportState.NOT_IMPORTED)
+        total = owners.count()
+        if options["dry_run"]:
+            for _pk, user_id in operations.stream_rows(owners, ["user_id"]):
+                self.stdout.write(f"Would pull the groups of {user_id} from Chat.")
+            self.stdout.write(f"Dry run: {total} Chat user{'s' if total != 1 else ''} would be pulled; nothing was "
+                              "changed and Chat was not called.")
+            return
+
+        progress = self.progress(total, "pull_contact_groups", "user")
+        adopted = changed = deleted = unchanged = skipped = failed = 0
+        for owner_pk, user_id in operations.stream_rows(owners, ["user_id"]):
+            try:
+                report = sync.pull_owner(owner_pk, actor.pk)
+            except Exception as exc:  # a failing user never stops the others; the summary counts it
+                failed += 1
+                if failed <= FAILURES_LISTED_MAX:
+                    progress.note(f"{user_id}: the pull failed: {exc}", self.stdout)
+                progress.advance(failed=1)
+                continue
+            for line in report.lines():
+                progress.note(line, self.stdout)
+            adopted += len(report.adopted)
+            changed += len(report.changed)
+            deleted += len(report.deleted)
+            unchanged += report.unchanged
+            skipped += len(report.skipped)
+            progress.advance()
+        progress.close()
+        differed = adopted + changed + deleted
+        self.stdout.write(
+            f"Pulled {progress.done - failed} of {total} Chat user{'s' if total != 1 else ''} in "
+            f"{progress.elapsed:.1f} s: {differed} group{'s' if differed != 1 else ''} differed ({adopted} new from "
+            f"Chat, {changed} changed, {deleted} gone from Chat), {unchanged} unchanged"
+            + (f", {skipped} skipped while another sync ran" if skipped else "")
+            + (f"; {failed} failed" if failed else "") + "."
+        )
+        if failed:
+            raise CommandError(f"The pull failed for {failed} of {total} Chat users; see the lines above.",
+                               returncode=1)
