@@ -56,10 +56,25 @@ def grouped_conversations(owner, exclude_group_id: int | None = None) -> set[tup
     }
 
 
+class OwnerChoiceField(forms.ModelChoiceField):
+    """The owner chooser. A posted value that cannot be a ChatUser id is refused as any unknown choice is, and
+    not shown again: the admin's autocomplete widget would look it up and fail with a server error."""
+
+    def bound_data(self, data, initial):
+        connection = connections[router.db_for_read(ChatUser)]
+        low, high = connection.ops.integer_field_range(ChatUser._meta.pk.get_internal_type())
+        try:
+            fits = low <= int(data) <= high
+        except (TypeError, ValueError):
+            fits = False
+        return data if fits else None
+
+
 class ContactGroupForm(forms.ModelForm):
     class Meta:
         model = ContactGroup
         fields = ["owner", "name"]
+        field_classes = {"owner": OwnerChoiceField}
 
     def clean(self):
         cleaned = super().clean()
