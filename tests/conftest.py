@@ -1,5 +1,6 @@
 """Fixtures shared by the whole suite."""
 
+import kombu.pools
 import pytest
 
 from contactgroups.models import ChatUser, ContactGroup, ContactItem
@@ -93,7 +94,11 @@ def celery_worker(redis_server, chat_sandbox, settings, transactional_db, tmp_pa
     for worker in workers:
         worker.stop()
     app.conf.broker_url = previous
+    # Forget this broker's connection and producer pools, so the next test opens its own.
     app.pool.force_close_all()
+    kombu.pools.reset()
+    app._pool = None
+    app.amqp._producer_pool = None
 
 
 def wait_until(predicate, timeout=30.0, interval=0.1):

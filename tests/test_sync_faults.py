@@ -10,7 +10,6 @@ import functools
 import random
 import time
 
-import kombu.pools
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.db import transaction
@@ -19,7 +18,6 @@ from contactgroups import conf, limits, sync, tasks
 from contactgroups.chat import errors
 from contactgroups.chat.sandbox import CALL_LOG_MAX
 from contactgroups.models import ChatUser, ContactGroup, ContactItem, SyncAttempt
-from imadmin.celery import app as celery_app
 from tests.conftest import wait_until
 
 C2C, GROUP = limits.TYPE_C2C, limits.TYPE_GROUP
@@ -48,21 +46,12 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def faulty_chat_settings(settings, monkeypatch):
-    """Short read timeouts and enough attempts, here and in any worker process the test starts.
-
-    Set up before, so torn down after, the ``celery_worker`` fixture. That fixture's teardown force-closes the
-    broker connection pool but leaves it registered in kombu and cached on the Celery app, so the next test that
-    queues a task would get "Acquire on closed pool"; forget the closed pools so that test opens new ones.
-    """
+    """Short read timeouts and enough attempts, here and in any worker process the test starts."""
     settings.CHAT_READ_TIMEOUT = READ_TIMEOUT
     monkeypatch.setattr(sync, "chat_client", functools.partial(conf.chat_client, backoff_base=CLIENT_BACKOFF_BASE))
     settings.SYNC_MAX_ATTEMPTS = MAX_ATTEMPTS
     monkeypatch.setenv("CHAT_READ_TIMEOUT", str(READ_TIMEOUT))
     monkeypatch.setenv("SYNC_MAX_ATTEMPTS", str(MAX_ATTEMPTS))
-    yield
-    kombu.pools.reset()
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
 
 
 def import_accounts(server, user_ids):
