@@ -160,11 +160,14 @@ class ContactGroup(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["state", "owner"], name="contactgroup_state_owner"),
             models.Index(fields=["name"], name="contactgroup_name"),
             PrefixSearchIndex(field="name", name="contactgroup_name_prefix"),
-            # The admin lists groups most recently changed first, pk breaking ties.
+            # The admin lists groups most recently changed first, pk breaking ties: all of them, those in one
+            # state, those of one owner in one state. Each filter has an index in that order, so neither
+            # database sorts a whole state's rows or reads a whole state to find one owner's groups.
             models.Index(fields=["updated_at", "id"], name="contactgroup_updated_id"),
+            models.Index(fields=["state", "updated_at", "id"], name="contactgroup_state_updated"),
+            models.Index(fields=["owner", "state", "updated_at", "id"], name="contactgroup_owner_state"),
         ]
         permissions = [
             ("sync_contactgroup", _("Can sync conversation groups to Chat")),

@@ -35,6 +35,10 @@ class Migration(migrations.Migration):
             model_name='contactgroup',
             name='contactgroup_updated',
         ),
+        migrations.RemoveIndex(
+            model_name='contactgroup',
+            name='contactgroup_state_owner',
+        ),
         migrations.AddField(
             model_name='contactgroup',
             name='accepted_count',
@@ -57,6 +61,14 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name='contactgroup',
             index=contactgroups.models.PrefixSearchIndex(field='name', name='contactgroup_name_prefix'),
+        ),
+        migrations.AddIndex(
+            model_name='contactgroup',
+            index=models.Index(fields=['state', 'updated_at', 'id'], name='contactgroup_state_updated'),
+        ),
+        migrations.AddIndex(
+            model_name='contactgroup',
+            index=models.Index(fields=['owner', 'state', 'updated_at', 'id'], name='contactgroup_owner_state'),
         ),
         migrations.RunPython(count_conversations, migrations.RunPython.noop, elidable=True),
     ]
