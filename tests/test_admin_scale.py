@@ -16,7 +16,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from contactgroups import limits, sync
-from contactgroups.admin import FastCheckboxInput, FastHiddenInput, FastSelect, FastTextInput
+from contactgroups.admin import (
+    EstimatedCountPaginator,
+    FastCheckboxInput,
+    FastHiddenInput,
+    FastSelect,
+    FastTextInput,
+)
 from contactgroups.models import ChatUser, ContactGroup, ContactItem, SyncAttempt
 from tests.admin_forms import group_form_data
 
@@ -222,6 +228,25 @@ def test_chat_call_search_takes_the_exact_owner_userid(admin_client):
     response = get(admin_client, CALLS, {"q": "owner_1"})[0]
     assert {attempt.owner_user_id for attempt in response.context["cl"].result_list} == {"owner_1"}
     assert len(response.context["cl"].result_list) == 2
+
+
+def test_chat_call_count_of_the_whole_table_is_postgresqls_estimate(admin_client, monkeypatch):
+    if connection.vendor != "postgresql":
+        pytest.skip("only PostgreSQL keeps an estimate of a table's rows")
+    add_calls(5)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE contactgroups_syncattempt")
+    SyncAttempt.objects.filter(owner_user_id="owner_0").delete()
+    monkeypatch.setattr(EstimatedCountPaginator, "EXACT_BELOW", 1)
+    assert get(admin_client, CALLS)[0].context["cl"].result_count == 5
+    assert get(admin_client, CALLS, {"outcome": "ok"})[0].context["cl"].result_count == 3
+
+
+def test_chat_call_count_of_a_filtered_list_is_exact(admin_client, monkeypatch):
+    monkeypatch.setattr(EstimatedCountPaginator, "EXACT_BELOW", 1)
+    add_calls(5, error_code=50001)
+    add_calls(2, start=5)
+    assert get(admin_client, CALLS, {"error_code": "50001"})[0].context["cl"].result_count == 5
 
 
 # ----------------------------------------------------------------------------------------------------------------
