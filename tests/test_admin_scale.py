@@ -93,6 +93,43 @@ def test_group_page_takes_as_many_queries_for_150_conversations_as_for_10(admin_
     assert '<strong class="refused">50001:' in html
 
 
+def save_queries(client, group, new_target):
+    """Queries of saving the group page with its rows as they are and one new conversation."""
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(change_url(group), group_form_data(
+            name=group.name, existing=list(group.items.all()), items=[(C2C, new_target, "")]))
+    assert response.status_code == 302
+    return len(queries)
+
+
+def test_saving_150_conversations_takes_as_many_queries_as_saving_10(admin_client, owner, make_group):
+    small = make_group(owner, "small", [(C2C, f"peer_{n}") for n in range(10)])
+    large = make_group(owner, "large", [(C2C, f"peer_{n}") for n in range(150)])
+    save_queries(admin_client, small, "warm_up")
+    assert save_queries(admin_client, large, "new_large") == save_queries(admin_client, small, "new_small")
+    assert counts(large) == (151, 0, 0)
+
+
+def test_a_row_of_another_group_cannot_be_saved_into_this_one(admin_client, owner, make_group):
+    group = make_group(owner, "mine", [(C2C, "user_0002")])
+    other = make_group(owner, "other", [(C2C, "user_0003")])
+    [foreign] = other.items.all()
+    response = admin_client.post(change_url(group), group_form_data(name="mine", existing=[foreign]))
+    assert response.status_code == 200
+    assert [item.to_account for item in other.items.all()] == ["user_0003"]
+    assert [item.to_account for item in group.items.all()] == ["user_0002"]
+
+
+def test_changing_a_rows_type_without_its_target_is_refused(admin_client, owner, make_group):
+    group = make_group(owner, "mine", [(C2C, "user_0002")])
+    [item] = group.items.all()
+    item.type = GROUP
+    response = admin_client.post(change_url(group), group_form_data(name="mine", existing=[item]))
+    assert response.status_code == 200
+    assert "A group conversation names a group id (ToGroupId), not a user (To_Account)." in response.content.decode()
+    assert group.items.get().type == C2C
+
+
 def test_chat_user_changelist_takes_as_many_queries_for_50_users_as_for_5(admin_client):
     ChatUser.objects.bulk_create(ChatUser(user_id=f"user_{n}") for n in range(5))
     _five, five_queries = get(admin_client, USERS)
