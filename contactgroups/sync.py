@@ -353,8 +353,10 @@ def _find_remote(remote, group: ContactGroup, create_name: str | None):
 
 def _reconcile(client, group: ContactGroup, progress: Progress) -> None:
     owner = group.owner.user_id
-    items = list(group.items.order_by("id"))
-    desired = [item.key for item in items]
+    desired = [
+        (kind, to_account if kind == limits.TYPE_C2C else to_group_id)
+        for kind, to_account, to_group_id in group.items.order_by("id").values_list("type", "to_account", "to_group_id")
+    ]
     desired_set = set(desired)
     base = set(progress.base)
     base_name = group.confirmed_name
@@ -530,12 +532,15 @@ def _save(group: ContactGroup, progress: Progress, error: BaseException | None =
         else:
             group.state = ContactGroup.State.PARTIAL
     group.refresh_counts(save=False)
-    try:
-        with transaction.atomic():
+    if progress.adopted_name and group.name == progress.adopted_name:
+        try:
+            with transaction.atomic():
+                group.save()
+        except IntegrityError:
+            # The name the user gave the group in the app is taken by another group of the mirror.
+            group.name = ContactGroup.objects.values_list("name", flat=True).get(pk=group.pk)
             group.save()
-    except IntegrityError:
-        # The name the user gave the group in the app is taken by another group of the mirror.
-        group.name = ContactGroup.objects.values_list("name", flat=True).get(pk=group.pk)
+    else:
         group.save()
     return summary
 

@@ -5,11 +5,19 @@ Chat allows a number of calls a second for each REST endpoint of an app (``limit
 blocks the caller until the call fits in a moving one-second window, so the client never meets that refusal
 because of its own pace.
 
-The window lives in a ``limits`` storage named by URI. ``memory://`` counts within this process (every client of
-the process built with that URI shares one count); ``redis://host:port/db`` shares the count across processes
-and machines, which is what several Celery workers calling one app need. If the storage cannot be reached the
-limiter lets the call through and logs a warning: Chat's own throttling answers, which the client retries after
-a longer backoff, still keep the pace, and an unreachable Redis does not stop every call to Chat.
+Calls are also spaced evenly, ``1 / (rate * PACING_SHARE)`` seconds apart (a caller waits for the next free
+moment). Chat counts a call when it arrives: a client that sends a second's worth of calls in a burst, and the
+next burst as soon as the first leaves its own window, is seen by Chat with 201 calls in one second whenever the
+network delays the first burst a millisecond more than the second. Spaced at 95% of the rate, 201 consecutive
+calls span 1.05 s, so Chat's count stays under its limit unless arrival times jitter by more than 50 ms. This
+gives up 5% of the allowed rate; a lone call never waits.
+
+The window and the spacing live in a ``limits`` storage named by URI. ``memory://`` counts within this process
+(every client of the process built with that URI shares one count); ``redis://host:port/db`` shares the count
+across processes and machines, which is what several Celery workers calling one app need (the spacing goes by
+Redis's clock). If the storage cannot be reached the limiter lets the call through and logs a warning: Chat's own
+throttling answers, which the client retries after a longer backoff, still keep the pace, and an unreachable
+Redis does not stop every call to Chat.
 """
 
 import logging
@@ -17,6 +25,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.errors import StorageError
@@ -26,6 +35,9 @@ from limits.strategies import MovingWindowRateLimiter
 logger = logging.getLogger(__name__)
 
 NAMESPACE = "imadmin-chat"
+
+# Calls are spaced evenly at this share of the rate (see the module docstring).
+PACING_SHARE = 0.95
 
 _storages: dict[str, object] = {}
 _storages_lock = threading.Lock()
@@ -54,10 +66,67 @@ def rate_item(calls_per_second: float) -> RateLimitItem:
     return RateLimitItemPerSecond(1, math.ceil(1 / calls_per_second), namespace=NAMESPACE)
 
 
-class EndpointRateLimiter:
-    """Blocks until a call to an endpoint of one app fits under that endpoint's rate.
+class _MemoryPacer:
+    """The next free moment of each endpoint, in this process."""
 
-    ``rates`` maps an endpoint to its calls a second; endpoints not in it get ``default_rate``.
+    def __init__(self):
+        self._next: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def reserve(self, key: str, interval: float) -> float:
+        """Take the next free moment of ``key``; seconds to wait for it."""
+        with self._lock:
+            now = time.monotonic()
+            moment = max(self._next.get(key, 0.0), now)
+            self._next[key] = moment + interval
+            return moment - now
+
+
+# Takes the next free moment of KEYS[1] by Redis's own clock, so workers on several machines agree.
+_RESERVE_SCRIPT = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local moment = tonumber(redis.call('GET', KEYS[1]) or '0')
+if moment < now then moment = now end
+local after = moment + tonumber(ARGV[1])
+redis.call('SET', KEYS[1], string.format('%.6f', after), 'PX', math.ceil((after - now) * 1000) + 1000)
+return string.format('%.6f', moment - now)
+"""
+
+
+class _RedisPacer:
+    """The next free moment of each endpoint, in Redis, shared by every process that uses it."""
+
+    def __init__(self, storage):
+        self._script = storage.get_connection().register_script(_RESERVE_SCRIPT)
+
+    def reserve(self, key: str, interval: float) -> float:
+        try:
+            return float(self._script(keys=[key], args=[f"{interval:.6f}"]))
+        except Exception as exc:  # redis raises its own errors; any of them means the storage is unreachable
+            raise StorageError(exc) from exc
+
+
+_pacers: dict[str, object] = {}
+
+
+def shared_pacer(uri: str):
+    """The one pacer of this process for ``uri``: in memory, or in the Redis the URI names."""
+    with _storages_lock:
+        pacer = _pacers.get(uri)
+    if pacer is None:
+        storage = shared_storage(uri)
+        pacer = _RedisPacer(storage) if urlsplit(uri).scheme.startswith("redis") else _MemoryPacer()
+        with _storages_lock:
+            pacer = _pacers.setdefault(uri, pacer)
+    return pacer
+
+
+class EndpointRateLimiter:
+    """Blocks until a call to an endpoint of one app fits under that endpoint's rate, spaced evenly.
+
+    ``rates`` maps an endpoint to its calls a second; endpoints not in it get ``default_rate``. ``pace=False``
+    keeps only the window, which lets a whole second's worth of calls through at once.
     """
 
     def __init__(
@@ -67,12 +136,16 @@ class EndpointRateLimiter:
         default_rate: float,
         rates: dict[str, float] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        pace: bool = True,
     ):
         self.sdkappid = int(sdkappid)
         self.storage_uri = storage_uri
         self._default_item = rate_item(default_rate)
         self._items = {endpoint: rate_item(rate) for endpoint, rate in (rates or {}).items()}
+        self._default_interval = 1 / (default_rate * PACING_SHARE)
+        self._intervals = {endpoint: 1 / (rate * PACING_SHARE) for endpoint, rate in (rates or {}).items()}
         self._limiter = MovingWindowRateLimiter(shared_storage(storage_uri))
+        self._pacer = shared_pacer(storage_uri) if pace else None
         self._sleep = sleep
 
     def item_for(self, endpoint: str) -> RateLimitItem:
@@ -84,6 +157,12 @@ class EndpointRateLimiter:
         key = (str(self.sdkappid), endpoint)
         slept = 0.0
         try:
+            if self._pacer is not None:
+                interval = self._intervals.get(endpoint, self._default_interval)
+                delay = self._pacer.reserve(f"{NAMESPACE}/pace/{self.sdkappid}/{endpoint}", interval)
+                if delay > 0:
+                    self._sleep(delay)
+                    slept += delay
             while not self._limiter.hit(item, *key):
                 stats = self._limiter.get_window_stats(item, *key)
                 # The oldest call in the window leaves it at reset_time; a small floor keeps the loop from spinning.

@@ -8,7 +8,7 @@ import pytest
 
 from contactgroups import limits
 from contactgroups.chat.client import ACCOUNT_CHECK, GET_LIST, ChatConfig
-from contactgroups.chat.ratelimit import EndpointRateLimiter, rate_item
+from contactgroups.chat.ratelimit import PACING_SHARE, EndpointRateLimiter, rate_item
 
 # Each test uses its own SDKAppID, so the process-wide memory storage never carries counts between tests.
 _app_ids = itertools.count(1500000000)
@@ -42,20 +42,48 @@ def test_a_burst_stays_under_the_rate_of_its_endpoint():
     assert most_in_any_second(taken) <= 20
 
 
-def test_calls_within_the_rate_do_not_wait():
-    limiter = EndpointRateLimiter(next(_app_ids), "memory://", default_rate=5)
+def test_calls_within_the_rate_do_not_wait_when_not_paced():
+    limiter = EndpointRateLimiter(next(_app_ids), "memory://", default_rate=5, pace=False)
 
     assert [limiter.wait(GET_LIST) for _ in range(5)] == [0.0] * 5
 
 
 def test_the_call_past_the_rate_waits_at_most_a_second():
-    limiter = EndpointRateLimiter(next(_app_ids), "memory://", default_rate=2, sleep=refuse_to_sleep)
+    limiter = EndpointRateLimiter(next(_app_ids), "memory://", default_rate=2, sleep=refuse_to_sleep, pace=False)
     limiter.wait(GET_LIST)
     limiter.wait(GET_LIST)
 
     with pytest.raises(Waited) as waited:
         limiter.wait(GET_LIST)
     assert 0 < waited.value.args[0] <= 1
+
+
+def test_calls_are_spaced_evenly_just_under_the_rate():
+    waits = []
+    limiter = EndpointRateLimiter(next(_app_ids), "memory://", default_rate=5, sleep=waits.append)
+    for _ in range(3):
+        limiter.wait(GET_LIST)
+
+    spacing = 1 / (5 * PACING_SHARE)
+    assert waits[0] == pytest.approx(spacing, abs=0.01) and waits[1] == pytest.approx(2 * spacing, abs=0.01)
+
+
+def test_paced_calls_never_put_more_than_the_rate_in_any_second_even_with_arrival_jitter():
+    limiter = EndpointRateLimiter(next(_app_ids), "memory://", default_rate=20)
+    sent = []
+    for _ in range(45):
+        limiter.wait(GET_LIST)
+        sent.append(time.monotonic())
+
+    # Chat counts arrivals: give the calls of the first second 20 ms of extra delay, the others none.
+    arrivals = [moment + (0.02 if moment - sent[0] < 1 else 0.0) for moment in sent]
+    assert most_in_any_second(arrivals) <= 20
+
+
+def test_a_lone_call_does_not_wait():
+    limiter = EndpointRateLimiter(next(_app_ids), "memory://", default_rate=1, sleep=refuse_to_sleep)
+
+    assert limiter.wait(GET_LIST) == 0.0
 
 
 def test_each_endpoint_has_its_own_window():
