@@ -1,0 +1,485 @@
+"""The admin at scale: ``.venv/bin/python bench/admin_scale.py [--database-url URL ...]``.
+
+Seeds 20,000 Chat users with 5 conversation groups of 10 conversations each (100,000 groups, 1,000,000
+conversations), one more group with 150 conversations, and 1,000,000 audit rows of Chat calls, then drives the
+real admin (``django.test.Client`` logged in as a superuser: every middleware, view and template) and prints,
+for each page, the number of queries and the median and 90th percentile of the time to answer. It exits non-zero
+when any page's median is 300 ms or more, or when a page lists the wrong rows.
+
+Without ``--database-url`` it runs twice: on a fresh SQLite file in a temporary folder, and on PostgreSQL in a new
+database ``imadmin_bench`` on the server of ``IMADMIN_BENCH_POSTGRES`` (default
+``postgres://postgres:cipass@127.0.0.1:5440/postgres``). Each database is created for the run and dropped at the
+end, unless ``--keep``. ``--reuse`` measures again a database kept by an earlier run (migrating it first), which
+saves the seeding while tuning. Seeding writes rows in large batches (``executemany`` on SQLite, ``COPY`` on
+PostgreSQL): 30 to 40 s a database on a quiet 2-core machine.
+"""
+
+import argparse
+import functools
+import json
+import logging
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_POSTGRES = "postgres://postgres:cipass@127.0.0.1:5440/postgres"
+BENCH_DATABASE = "imadmin_bench"
+LIMIT_MS = 300.0
+
+OWNERS = 20_000
+GROUPS_PER_OWNER = 5
+CONVERSATIONS_PER_GROUP = 10
+BIG_GROUP_CONVERSATIONS = 150
+DEFAULT_ATTEMPTS = 1_000_000
+PEERS = 250_000  # distinct one-to-one targets: each one sits in about four groups
+GROUP_NAMES = ["work", "family", "friends", "clients", "archive"]
+BATCH = 20_000
+
+# One group in fifty of each of these states; the rest synced.
+STATE_CYCLE = ["synced"] * 45 + ["partial", "partial", "failed", "draft", "deleted"]
+OPERATIONS = ["create_contact_group", "update_contact_group", "get_contact_group", "del_contact_group"]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The parent: create each database, run a child process on it, drop it
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", action="append", default=[],
+                        help="a database to create, seed and measure (repeatable); default: SQLite and PostgreSQL")
+    parser.add_argument("--runs", type=int, default=25, help="timed requests a page (default 25)")
+    parser.add_argument("--attempts", type=int, default=DEFAULT_ATTEMPTS, help="audit rows to seed")
+    parser.add_argument("--keep", action="store_true", help="keep the databases after the run")
+    parser.add_argument("--reuse", action="store_true",
+                        help="measure databases kept by an earlier run (name them with --database-url)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--seed", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        return child(args.child, args.seed, args.runs, args.attempts)
+
+    tmp = None
+    urls = args.database_url
+    if not urls:
+        tmp = tempfile.mkdtemp(prefix="imadmin-bench-")
+        server = os.environ.get("IMADMIN_BENCH_POSTGRES", DEFAULT_POSTGRES)
+        urls = [f"sqlite:///{tmp}/admin_scale.sqlite3", _with_database(server, BENCH_DATABASE)]
+    failed = False
+    for url in urls:
+        existed = _exists(url)
+        if existed and not args.reuse:
+            print(f"{_safe(url)} already exists: pass --reuse to measure it again, or drop it.", file=sys.stderr)
+            failed = True
+            continue
+        if not existed:
+            _create(url)
+        try:
+            command = [sys.executable, __file__, "--child", url, "--runs", str(args.runs),
+                       "--attempts", str(args.attempts)]
+            if not existed:
+                command.append("--seed")
+            failed |= subprocess.call(command) != 0
+        finally:
+            if not args.keep and not existed:
+                _drop(url)
+    if tmp and args.keep:
+        print(f"Kept: {', '.join(_safe(url) for url in urls)}")
+    elif tmp:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 1 if failed else 0
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit(parts._replace(path="/" + name))
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for messages."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password:
+        parts = parts._replace(netloc=parts.netloc.replace(":" + parts.password + "@", ":***@"))
+    return urllib.parse.urlunsplit(parts)
+
+
+def _is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite:")
+
+
+def _sqlite_path(url: str) -> Path:
+    return Path(urllib.parse.urlsplit(url).path)
+
+
+def _server(url: str):
+    """An autocommit connection to the maintenance database of the URL's server, and the URL's database name."""
+    import psycopg
+
+    name = urllib.parse.urlsplit(url).path.lstrip("/")
+    return psycopg.connect(_with_database(url, "postgres"), autocommit=True), name
+
+
+def _exists(url: str) -> bool:
+    if _is_sqlite(url):
+        return _sqlite_path(url).exists()
+    connection, name = _server(url)
+    with connection:
+        return connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is not None
+
+
+def _create(url: str) -> None:
+    if _is_sqlite(url):
+        return
+    from psycopg import sql
+
+    connection, name = _server(url)
+    with connection:
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def _drop(url: str) -> None:
+    if _is_sqlite(url):
+        path = _sqlite_path(url)
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+        return
+    from psycopg import sql
+
+    connection, name = _server(url)
+    with connection:
+        connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The child: Django on one database
+
+
+def child(url: str, seed_it: bool, runs: int, attempts: int) -> int:
+    os.environ.update({
+        "DJANGO_SETTINGS_MODULE": "imadmin.settings",
+        "IMADMIN_ENV_FILE": "",
+        "DATABASE_URL": url,
+        "SECRET_KEY": "imadmin-bench-secret-key-not-for-production",
+        "DEBUG": "off",
+        "ALLOWED_HOSTS": "testserver",
+        "CELERY_BROKER_URL": "",
+    })
+    import django
+
+    logging.getLogger("axes").setLevel(logging.WARNING)  # it greets every process and every login
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("migrate", verbosity=0)
+    vendor = "SQLite" if connection.vendor == "sqlite" else f"PostgreSQL {connection.pg_version // 10000}"
+    seconds = None
+    if seed_it:
+        started = time.monotonic()
+        seed(connection, attempts)
+        seconds = time.monotonic() - started
+    counts = _table_counts()
+    print(f"\n{vendor}: {counts['groups']:,} groups, {counts['conversations']:,} conversations, "
+          f"{counts['users']:,} Chat users, {counts['attempts']:,} Chat calls"
+          + (f" (seeded in {seconds:.0f} s)" if seconds is not None else " (reused)"))
+    load = os.getloadavg()
+    results = measure(runs)
+    print(f"{'page':<44} {'queries':>7} {'rows':>5} {'median ms':>10} {'p90 ms':>8}")
+    failed = False
+    for page in results:
+        flag = ""
+        if page["median"] >= LIMIT_MS:
+            flag, failed = "  <- over 300 ms", True
+        if page["problem"]:
+            flag, failed = f"  <- {page['problem']}", True
+        print(f"{page['name']:<44} {page['queries']:>7} {page['rows']:>5} {page['median']:>10.1f} "
+              f"{page['p90']:>8.1f}{flag}")
+    print(f"load average before/after: {load[0]:.2f} / {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    return 1 if failed else 0
+
+
+def _table_counts() -> dict:
+    from contactgroups.models import ChatUser, ContactGroup, ContactItem, SyncAttempt
+
+    return {"groups": ContactGroup.objects.count(), "conversations": ContactItem.objects.count(),
+            "users": ChatUser.objects.count(), "attempts": SyncAttempt.objects.count()}
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Seeding
+
+
+class Writer:
+    """Writes rows of one model's table in large batches: ``executemany`` on SQLite, ``COPY`` on PostgreSQL.
+
+    Every concrete column gets a value: the varying ones from each row, the others from ``fixed`` or the field's
+    default, prepared for the database once.
+    """
+
+    def __init__(self, connection, model, varying: list[str], fixed: dict | None = None):
+        self.connection = connection
+        fixed = fixed or {}
+        fields = {field.attname: field for field in model._meta.concrete_fields}
+        self.varying = varying
+        self.constant = {}
+        for attname, field in fields.items():
+            if attname in varying or (field.primary_key and attname not in fixed):
+                continue
+            value = fixed[attname] if attname in fixed else field.get_default()
+            self.constant[attname] = self.prepare(field, value)
+        self.datetime_fields = {name for name in varying if fields[name].get_internal_type() == "DateTimeField"}
+        columns = [*varying, *self.constant]
+        quoted = ", ".join(connection.ops.quote_name(fields[name].column) for name in columns)
+        self.table = connection.ops.quote_name(model._meta.db_table)
+        self.columns = quoted
+        self.tail = tuple(self.constant.values())
+
+    def prepare(self, field, value):
+        if field.get_internal_type() == "JSONField":
+            return json.dumps(value)
+        if field.get_internal_type() == "DateTimeField" and value is not None:
+            return self.connection.ops.adapt_datetimefield_value(value)
+        return value
+
+    def write(self, rows) -> int:
+        written = 0
+        batch = []
+        for row in rows:
+            batch.append(row + self.tail)
+            if len(batch) >= BATCH:
+                written += self._flush(batch)
+                batch = []
+        return written + self._flush(batch)
+
+    def _flush(self, batch) -> int:
+        if not batch:
+            return 0
+        raw = self.connection.connection
+        if self.connection.vendor == "sqlite":
+            marks = ", ".join("?" * len(batch[0]))
+            raw.executemany(f"INSERT INTO {self.table} ({self.columns}) VALUES ({marks})", batch)
+        else:
+            with raw.cursor() as cursor, cursor.copy(f"COPY {self.table} ({self.columns}) FROM STDIN") as copy:
+                for row in batch:
+                    copy.write_row(row)
+        return len(batch)
+
+
+def _times(connection, count: int, start: datetime, step: timedelta) -> list:
+    """``count`` distinct moments, prepared for the database."""
+    adapt = connection.ops.adapt_datetimefield_value
+    return [adapt(start + step * n) for n in range(count)]
+
+
+def peer(group_index: int, position: int) -> str:
+    return f"peer_{(group_index * CONVERSATIONS_PER_GROUP + position) * 7919 % PEERS:06d}"
+
+
+def conversation(group_index: int, position: int, big: bool) -> tuple:
+    """(type, target, type, To_Account, ToGroupId) of one seeded conversation: the last of a group is a group chat."""
+    if position == CONVERSATIONS_PER_GROUP - 1 and not big:
+        target = f"@TGS#bench{group_index % 30000:05d}"
+        return (2, target, 2, "", target)
+    return (1, peer(group_index, position), 1, peer(group_index, position), "")
+
+
+def seed(connection, attempts: int) -> None:
+    from django.contrib.auth import get_user_model
+    from django.core.management.color import no_style
+    from django.db import transaction
+
+    from contactgroups.models import ChatUser, ContactGroup, ContactItem, SyncAttempt
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    user_count = OWNERS
+    group_count = OWNERS * GROUPS_PER_OWNER
+    moments = _times(connection, group_count + 1, now - timedelta(days=60), timedelta(seconds=50))
+    group_fields = {field.attname for field in ContactGroup._meta.concrete_fields}
+    counted = {"conversation_count", "accepted_count", "refused_count"} <= group_fields
+
+    if connection.vendor == "sqlite":
+        connection.connection.execute("PRAGMA journal_mode=WAL")
+    with transaction.atomic():
+        get_user_model().objects.create_superuser("bench", password="bench-password")
+        Writer(connection, ChatUser, ["id", "user_id", "nickname"], {
+            "import_state": "imported", "created_at": now, "updated_at": now,
+        }).write((n + 1, f"owner_{n:05d}", f"Owner {n}") for n in range(user_count))
+
+        def group_rows():
+            for index in range(group_count + 1):
+                big = index == group_count
+                state = "synced" if big else STATE_CYCLE[index % len(STATE_CYCLE)]
+                synced = state in ("synced", "partial", "deleted")
+                size = BIG_GROUP_CONVERSATIONS if big else CONVERSATIONS_PER_GROUP
+                refused = 1 if state == "partial" else 0
+                owner = 1 if big else index // GROUPS_PER_OWNER + 1
+                name = "big group" if big else f"{GROUP_NAMES[index % GROUPS_PER_OWNER]} {index // 7 % 1000}"
+                # What a synced group's row holds: Chat's copy of its conversations and a summary in words.
+                confirmed = [list(conversation(index, position, big)[:2]) for position in range(refused, size)]
+                summary = (f"Synced to Chat as GroupId {index + 1}: {size - refused} conversations added"
+                           + (f", 1 refused: {peer(index, 0)}, 50001 The UserID has not been imported into Chat; "
+                              "import the account first." if refused else ".")) if synced else ""
+                row = (index + 1, owner, name, name if synced else "", json.dumps(confirmed if synced else []),
+                       summary, state, index + 1 if synced else None, moments[index], moments[index])
+                if counted:
+                    row += (size, size - refused if synced else 0, refused)
+                yield row
+
+        varying = ["id", "owner_id", "name", "confirmed_name", "confirmed_conversations", "last_sync_summary",
+                   "state", "chat_group_id", "created_at", "updated_at"]
+        if counted:
+            varying += ["conversation_count", "accepted_count", "refused_count"]
+        Writer(connection, ContactGroup, varying).write(group_rows())
+
+        def item_rows():
+            item_id = 0
+            for index in range(group_count + 1):
+                big = index == group_count
+                state = "synced" if big else STATE_CYCLE[index % len(STATE_CYCLE)]
+                synced = state in ("synced", "partial", "deleted")
+                size = BIG_GROUP_CONVERSATIONS if big else CONVERSATIONS_PER_GROUP
+                for position in range(size):
+                    item_id += 1
+                    kind, account, group_id = conversation(index, position, big)[2:]
+                    code = None
+                    if synced:
+                        code = 50001 if state == "partial" and position == 0 else 0
+                    yield (item_id, index + 1, kind, account, group_id, code, moments[index] if synced else None,
+                           moments[index])
+
+        Writer(connection, ContactItem, ["id", "group_id", "type", "to_account", "to_group_id", "result_code",
+                                         "result_at", "created_at"]).write(item_rows())
+
+        attempt_moments = _times(connection, 100_000, now - timedelta(days=90), timedelta(seconds=77))
+
+        def attempt_rows():
+            for n in range(attempts):
+                index = n % group_count
+                owner = f"owner_{index // GROUPS_PER_OWNER:05d}"
+                operation = OPERATIONS[n % len(OPERATIONS)]
+                code = 50001 if n % 97 == 0 else (60007 if n % 389 == 0 else None)
+                outcome = "refused" if code else ("partial" if n % 53 == 0 else "ok")
+                request = json.dumps({"From_Account": owner})
+                response = json.dumps({"ActionStatus": "FAIL" if code else "OK", "ErrorCode": code or 0})
+                yield (n + 1, index + 1, owner, GROUP_NAMES[index % GROUPS_PER_OWNER], operation, request, response,
+                       200, "FAIL" if code else "OK", code, outcome, attempt_moments[n % len(attempt_moments)],
+                       20 + n % 50)
+
+        Writer(connection, SyncAttempt, [
+            "id", "group_id", "owner_user_id", "group_name", "operation", "request", "response", "http_status",
+            "action_status", "error_code", "outcome", "started_at", "duration_ms",
+        ]).write(attempt_rows())
+        with connection.cursor() as cursor:
+            for statement in connection.ops.sequence_reset_sql(no_style(), [ChatUser, ContactGroup, ContactItem,
+                                                                              SyncAttempt]):
+                cursor.execute(statement)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Measuring
+
+
+def pages() -> list[tuple[str, str, str]]:
+    """(name, URL, what must be on the page) of every page measured."""
+    from django.urls import reverse
+
+    from contactgroups.models import ContactGroup, SyncAttempt
+
+    def page_of(count: int) -> int:
+        return min(count, 100)
+
+    groups = reverse("admin:contactgroups_contactgroup_changelist")
+    users = reverse("admin:contactgroups_chatuser_changelist")
+    attempts = reverse("admin:contactgroups_syncattempt_changelist")
+    big = ContactGroup.objects.get(name="big group")
+    # How many Chat calls there are depends on --attempts: these pages must list what the ORM counts.
+    error_calls = SyncAttempt.objects.filter(error_code=50001).count()
+    owner_calls = SyncAttempt.objects.filter(owner_user_id="owner_00246").count()
+    group_calls = SyncAttempt.objects.filter(group_id=1234).count()
+    target = peer(12_345, 3)
+    return [
+        ("group changelist", groups, "rows:100"),
+        ("group changelist, page 10", f"{groups}?p=10", "rows:100"),
+        ("groups filtered by state and owner", f"{groups}?state=synced&owner=owner_01234", "rows:5"),
+        ("groups filtered by state", f"{groups}?state=failed", "rows:100"),
+        ("groups searched by owner", f"{groups}?q=owner_01234", "rows:5"),
+        ("groups searched by conversation target", f"{groups}?q={target}", "rows:4"),
+        ("groups searched by name prefix", f"{groups}?q=family+12", "rows:100"),
+        ("groups sorted by name", f"{groups}?o=1", "rows:100"),
+        ("group page, 150 conversations", reverse("admin:contactgroups_contactgroup_change", args=[big.pk]),
+         "text:peer_"),
+        ("owner autocomplete", reverse("admin:autocomplete") + "?app_label=contactgroups&model_name=contactgroup"
+         "&field_name=owner&term=owner_0123", "text:owner_01234"),
+        ("Chat user changelist", users, "rows:100"),
+        ("Chat users searched by UserID", f"{users}?q=owner_01234", "rows:1"),
+        ("Chat call changelist", attempts, "rows:100"),
+        ("Chat calls filtered by ErrorCode", f"{attempts}?error_code=50001", f"rows:{page_of(error_calls)}"),
+        ("Chat calls of one group", f"{attempts}?group__id__exact=1234", f"rows:{page_of(group_calls)}"),
+        ("Chat calls searched by owner", f"{attempts}?q=owner_00246", f"rows:{page_of(owner_calls)}"),
+    ]
+
+
+def _rows(html: str) -> int:
+    """Rows of the changelist's result table."""
+    body = re.search(r'<table id="result_list">.*?<tbody>(.*?)</tbody>', html, re.S)
+    return body.group(1).count("<tr") if body else 0
+
+
+def _check(expect: str, html: str) -> str:
+    kind, _, value = expect.partition(":")
+    if kind == "rows":
+        rows = _rows(html)
+        return "" if rows == int(value) else f"{rows} rows, expected {value}"
+    return "" if value in html else f"{value!r} not on the page"
+
+
+def _p90(times: list[float]) -> float:
+    return statistics.quantiles(times, n=10, method="inclusive")[-1] if len(times) > 1 else times[0]
+
+
+def measure(runs: int) -> list[dict]:
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client()
+    client.force_login(get_user_model().objects.get(username="bench"))
+    get = functools.partial(client.get, secure=True)  # HTTPS, as the settings ask for when DEBUG is off
+    results = []
+    for name, url, expect in pages():
+        with CaptureQueriesContext(connection) as queries:
+            response = get(url)
+        query_count = len(queries)  # now: the next request empties the log the count is read from
+        html = response.content.decode()
+        problem = f"HTTP {response.status_code}" if response.status_code != 200 else _check(expect, html)
+        for _ in range(2):
+            get(url)
+        times = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            get(url)
+            times.append((time.perf_counter() - started) * 1000)
+        results.append({
+            "name": name, "queries": query_count, "rows": _rows(html),
+            "median": statistics.median(times), "p90": _p90(times), "problem": problem,
+        })
+    return results
+
+
+if __name__ == "__main__":
+    sys.exit(main())
