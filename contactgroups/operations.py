@@ -714,6 +714,7 @@ def _create_group(group: PlannedGroup, owner: ChatUser, actor_id: int, source: s
                     to_group_id=target if kind == limits.TYPE_GROUP else "")
         for kind, target in group.keys
     )
+    created.refresh_counts()
     rows = f"row {group.rows[0]}" if len(group.rows) == 1 else f"rows {group.rows[0]}-{group.rows[-1]}"
     log_addition(actor_id, created, f"Imported from {source} ({rows}) with {len(group.keys)} conversations.")
     if queue_sync:

@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from contactgroups import limits, sync
+from contactgroups import limits, operations, sync
 from contactgroups.admin import (
     EstimatedCountPaginator,
     FastCheckboxInput,
@@ -353,6 +353,13 @@ def test_counts_of_a_group_adopted_from_chat(alice, chat_sandbox, staff):
     })
     sync.pull_owner(alice.pk, staff.pk)
     assert counts(ContactGroup.objects.get(name="from the app")) == (2, 2, 0)
+
+
+def test_counts_of_a_group_imported_from_csv(owner, staff):
+    csv = "owner,group_name,type,target\nuser_0001,imported,1,user_0002\nuser_0001,imported,2,@TGS#1\n"
+    plan = operations.plan_group_import(csv.encode(), "groups.csv")
+    operations.apply_group_import(plan, staff.pk, "groups.csv", queue_sync=False)
+    assert counts(ContactGroup.objects.get(name="imported")) == (2, 0, 0)
 
 
 # ----------------------------------------------------------------------------------------------------------------
