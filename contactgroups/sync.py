@@ -28,7 +28,6 @@ from django.conf import settings
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from contactgroups import limits
@@ -42,9 +41,9 @@ logger = logging.getLogger(__name__)
 
 Key = tuple[int, str]
 
-LEASE_SECONDS = 60
-# A lease is renewed after a Chat call only once it is this old, so a quick sync writes no renewal at all.
-LEASE_RENEW_AFTER_SECONDS = 10
+# A sync's lease lasts settings.SYNC_LEASE_SECONDS unless renewed. It is renewed after a Chat call only once this
+# share of it has passed, so a quick sync writes no renewal at all.
+LEASE_RENEW_AFTER_SHARE = 1 / 6
 LEASE_WAIT_SECONDS = 30
 LEASE_POLL_SECONDS = 0.1
 
@@ -82,19 +81,22 @@ def describe_target(key: Key) -> str:
 # The lease
 
 
-def _acquire_lease(group_id: int, wait_seconds: float = LEASE_WAIT_SECONDS) -> str:
-    """Take the group's sync lease, waiting up to ``wait_seconds`` for another sync to end."""
+def _acquire_lease(group_id: int, wait_seconds: float = LEASE_WAIT_SECONDS) -> tuple[str, bool]:
+    """Take the group's sync lease, waiting up to ``wait_seconds`` for another sync to end.
+
+    Returns the lease's token, and whether the lease was taken over from a sync that never released it (its
+    worker was killed, or its lease lapsed): that sync may have changed Chat without recording Chat's answer.
+    """
     token = secrets.token_hex(8)
     deadline = time.monotonic() + wait_seconds
     while True:
         now = timezone.now()
-        taken = (
-            ContactGroup.objects.filter(pk=group_id)
-            .filter(Q(sync_lock_until__isnull=True) | Q(sync_lock_until__lt=now))
-            .update(sync_lock_token=token, sync_lock_until=now + timedelta(seconds=LEASE_SECONDS))
-        )
-        if taken:
-            return token
+        lease = {"sync_lock_token": token, "sync_lock_until": now + timedelta(seconds=settings.SYNC_LEASE_SECONDS)}
+        group = ContactGroup.objects.filter(pk=group_id)
+        if group.filter(sync_lock_until__isnull=True).update(**lease):
+            return token, False
+        if group.filter(sync_lock_until__lt=now).update(**lease):
+            return token, True
         if not ContactGroup.objects.filter(pk=group_id).exists():
             raise ContactGroup.DoesNotExist(f"No conversation group with id {group_id}.")
         if time.monotonic() >= deadline:
@@ -104,7 +106,7 @@ def _acquire_lease(group_id: int, wait_seconds: float = LEASE_WAIT_SECONDS) -> s
 
 def _renew_lease(group_id: int, token: str) -> None:
     ContactGroup.objects.filter(pk=group_id, sync_lock_token=token).update(
-        sync_lock_until=timezone.now() + timedelta(seconds=LEASE_SECONDS)
+        sync_lock_until=timezone.now() + timedelta(seconds=settings.SYNC_LEASE_SECONDS)
     )
 
 
@@ -135,6 +137,7 @@ class AuditRecorder:
         self.lease_token = lease_token
         self.calls = 0
         self._lease_renewed = time.monotonic()
+        self._lease_renew_after = settings.SYNC_LEASE_SECONDS * LEASE_RENEW_AFTER_SHARE
 
     def __call__(self, record: CallRecord) -> None:
         self.calls += 1
@@ -156,7 +159,7 @@ class AuditRecorder:
             duration_ms=round(record.duration * 1000),
         )
         if self.group is not None and self.lease_token:
-            if time.monotonic() - self._lease_renewed >= LEASE_RENEW_AFTER_SECONDS:
+            if time.monotonic() - self._lease_renewed >= self._lease_renew_after:
                 _renew_lease(self.group.pk, self.lease_token)
                 self._lease_renewed = time.monotonic()
 
@@ -190,6 +193,7 @@ class Progress:
     results: dict[Key, tuple[int, str]] = field(default_factory=dict)
     deleted: bool = False
     deleted_in_app: bool = False
+    interrupted: bool = False
     created: bool = False
     renamed_from: str = ""
     adopted_name: str = ""
@@ -223,14 +227,18 @@ def _count(number: int, singular: str, plural: str) -> str:
     return f"{number} {singular if number == 1 else plural}"
 
 
+INTERRUPTED_NOTE = "An earlier sync stopped before it could record Chat's answer, so Chat was read first."
+
+
 def summarize(group: ContactGroup, progress: Progress) -> str:
     """One paragraph a person reads at a glance: what Chat did and what it refused."""
     owner = group.owner.user_id
+    notes = [*progress.conflicts, *([INTERRUPTED_NOTE] if progress.interrupted else [])]
     if progress.deleted_in_app:
         return f"{owner} deleted this group in the app (GroupId {progress.group_id}); the mirror now shows it deleted."
     if progress.deleted:
         text = "Deleted from Chat" + (f" (GroupId {progress.group_id})" if progress.group_id else "") + "."
-        return " ".join([text, *progress.conflicts])
+        return " ".join([text, *notes])
     if progress.created:
         parts = [f"Created in Chat as GroupId {progress.group_id}"]
     else:
@@ -260,8 +268,8 @@ def summarize(group: ContactGroup, progress: Progress) -> str:
         adopted.append(f"removed {_join(progress.adopted_removed)}")
     if adopted:
         text += f" In the app, {owner} " + " and ".join(adopted) + "; the mirror now shows it."
-    if progress.conflicts:
-        text += " " + " ".join(progress.conflicts)
+    if notes:
+        text += " " + " ".join(notes)
     return text
 
 
@@ -277,7 +285,7 @@ def sync_group(group_id: int, actor_id: int | None, client: chat.ChatClient | No
     (``sync_contact_groups`` gives each thread one, with its rate and kept-alive connections); by
     default the sync makes its own from the settings.
     """
-    token = _acquire_lease(group_id)
+    token, interrupted = _acquire_lease(group_id)
     try:
         group = ContactGroup.objects.select_related("owner").get(pk=group_id)
         if group.state == ContactGroup.State.DELETED:
@@ -289,6 +297,7 @@ def sync_group(group_id: int, actor_id: int | None, client: chat.ChatClient | No
             base={tuple(pair) for pair in group.confirmed_conversations},
             confirmed_name=group.confirmed_name,
             group_id=group.chat_group_id,
+            interrupted=interrupted,
         )
         recorder = AuditRecorder(actor_id, group.owner.user_id, group, token)
         try:
@@ -362,7 +371,8 @@ def _reconcile(client, group: ContactGroup, progress: Progress) -> None:
     base_name = group.confirmed_name
     create_name = _create_attempt_name(group)
 
-    if group.chat_group_id is None and create_name is None:
+    # Unless an earlier sync was interrupted, a group with no GroupId and no create ever sent is not in Chat.
+    if group.chat_group_id is None and create_name is None and not progress.interrupted:
         _create(client, owner, group.name, desired, progress)
         return
 
@@ -447,7 +457,7 @@ def _update_members(client, owner: str, name: str, to_add: list[Key], to_remove:
 def _delete(client, group: ContactGroup, progress: Progress) -> None:
     owner = group.owner.user_id
     create_name = _create_attempt_name(group)
-    if group.chat_group_id is None and create_name is None:
+    if group.chat_group_id is None and create_name is None and not progress.interrupted:
         progress.deleted = True
         return
     remote = client.get_contact_group(owner)
@@ -460,7 +470,7 @@ def _delete(client, group: ContactGroup, progress: Progress) -> None:
             )
         result = client.del_contact_group(owner, found.name)
         progress.group_id = result.group_id or found.group_id
-    else:
+    elif group.chat_group_id is not None or create_name is not None:
         progress.conflicts.append("It was already gone from Chat.")
     progress.deleted = True
 
@@ -679,7 +689,7 @@ def _adopt_group(owner: ChatUser, name: str, group_id: int, members: set[Key]) -
 def _pull_into(group: ContactGroup, name: str, group_id: int, members: set[Key]) -> str | None:
     """Replace the group's name and conversations with Chat's; the differences in words, or None if busy."""
     try:
-        token = _acquire_lease(group.pk, wait_seconds=0)
+        token, _ = _acquire_lease(group.pk, wait_seconds=0)
     except SyncBusy:
         return None
     try:

@@ -194,6 +194,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBIL
 SYNC_MAX_ATTEMPTS = env.int("SYNC_MAX_ATTEMPTS", default=10)
 SYNC_RETRY_BASE_SECONDS = env.float("SYNC_RETRY_BASE_SECONDS", default=1.0)
 SYNC_RETRY_CAP_SECONDS = env.float("SYNC_RETRY_CAP_SECONDS", default=300.0)
+# How long a sync holds its group's lease without renewing it: after a worker dies mid-sync, the group waits
+# this long before another sync may take it.
+SYNC_LEASE_SECONDS = env.float("SYNC_LEASE_SECONDS", default=60.0)
 
 LOGGING = {
     "version": 1,
