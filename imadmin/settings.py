@@ -186,8 +186,16 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# A redelivered task must not wait for Redis's default one-hour visibility timeout.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=300)}
+# A redelivered task must not wait for Redis's default one-hour visibility timeout. Workers look for tasks left
+# unacknowledged longer than that (a worker killed mid-task) every unacked_restore_interval seconds times
+# unacked_restore_throttle: kombu's 10 x 10 would add up to 100 s to a short timeout, so look every tenth of
+# the timeout, between 1 and 10 s.
+_visibility_timeout = env.int("CELERY_VISIBILITY_TIMEOUT", default=300)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": _visibility_timeout,
+    "unacked_restore_interval": max(1, min(10, _visibility_timeout // 10)),
+    "unacked_restore_throttle": 1,
+}
 
 # Retries of a sync that failed for a reason that may pass (timeouts, throttling, 5xx):
 # exponential backoff with full jitter, SYNC_RETRY_BASE_SECONDS doubling up to the cap.
