@@ -512,7 +512,11 @@ class ContactGroupAdmin(ContactGroupImportMixin, admin.ModelAdmin):
         group = form.instance
         group.refresh_counts()
         if self.has_sync_permission(request):
-            tasks.queue_group_sync(group.pk, request.user.pk)
+            tasks.queue_group_sync(group.pk, request.user.pk, on_not_queued=lambda exc: self.message_user(
+                request, _("“%(group)s” is saved, but its sync to Chat could not be queued (%(error)s), so it is "
+                           "marked failed. Use “Sync to Chat” once the task queue is back.")
+                % {"group": group, "error": exc}, messages.ERROR,
+            ))
         else:
             self.message_user(request, _(
                 "Saved as a draft: you may not sync to Chat, so someone who may must sync it."
@@ -536,14 +540,23 @@ class ContactGroupAdmin(ContactGroupImportMixin, admin.ModelAdmin):
     @admin.action(description=_("Sync to Chat"), permissions=["sync"])
     def sync_to_chat(self, request, queryset):
         groups = list(queryset.exclude(state=ContactGroup.State.DELETED))
+        not_queued = []
         for group in groups:
             if not group.delete_requested:
                 group.state = ContactGroup.State.QUEUED
                 group.save(update_fields=["state", "updated_at"])
-            tasks.queue_group_sync(group.pk, request.user.pk)
-        self.message_user(request, ngettext(
-            "%(count)d group queued for sync to Chat.", "%(count)d groups queued for sync to Chat.", len(groups)
-        ) % {"count": len(groups)}, messages.SUCCESS)
+            tasks.queue_group_sync(group.pk, request.user.pk, on_not_queued=not_queued.append)
+        queued = len(groups) - len(not_queued)
+        if queued:
+            self.message_user(request, ngettext(
+                "%(count)d group queued for sync to Chat.", "%(count)d groups queued for sync to Chat.", queued
+            ) % {"count": queued}, messages.SUCCESS)
+        if not_queued:
+            self.message_user(request, ngettext(
+                "%(count)d group could not be queued for sync to Chat (%(error)s) and is marked failed.",
+                "%(count)d groups could not be queued for sync to Chat (%(error)s) and are marked failed.",
+                len(not_queued),
+            ) % {"count": len(not_queued), "error": not_queued[-1]}, messages.ERROR)
 
     @admin.action(description=_("Pull from Chat (replaces local edits with Chat's state)"), permissions=["pull"])
     def pull_from_chat(self, request, queryset):

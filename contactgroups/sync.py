@@ -572,6 +572,22 @@ def give_up(group_id: int, actor_id: int | None, exc: BaseException) -> None:
     log_history(actor_id, group, group.last_sync_summary)
 
 
+def not_queued(group_id: int, actor_id: int | None, exc: BaseException) -> None:
+    """The broker could not take the group's sync task: mark the group failed, saying so, and in the history."""
+    group = ContactGroup.objects.select_related("owner").filter(pk=group_id).first()
+    if group is None:
+        return
+    group.state = ContactGroup.State.FAILED
+    group.last_error_code = None
+    group.last_error_info = f"The sync could not be queued: {exc}"
+    group.last_sync_summary = (
+        f"Not synced: the task queue could not be reached ({exc}), so nothing was sent to Chat. "
+        "“Sync to Chat” queues it again."
+    )
+    group.save(update_fields=["state", "last_error_code", "last_error_info", "last_sync_summary", "updated_at"])
+    log_history(actor_id, group, group.last_sync_summary)
+
+
 def sync_with_retries(group_id: int, actor_id: int | None, sleep=time.sleep,
                       client: chat.ChatClient | None = None) -> None:
     """Sync here and now, retrying retryable failures with backoff (the no-broker path); ``client`` as in sync_group."""

@@ -8,6 +8,7 @@ the caller returns at once; unset, it runs in this process (the one-machine defa
 from celery import shared_task
 from django.conf import settings
 from django.db import transaction
+from kombu.exceptions import OperationalError
 
 from contactgroups import sync
 
@@ -28,9 +29,23 @@ def sync_group_task(self, group_id: int, actor_id: int | None) -> None:
         raise self.retry(exc=exc, countdown=sync.retry_delay(self.request.retries)) from exc
 
 
-def queue_group_sync(group_id: int, actor_id: int | None) -> None:
-    """Sync one group once the current transaction commits."""
+def queue_group_sync(group_id: int, actor_id: int | None, on_not_queued=None) -> None:
+    """Sync one group once the current transaction commits.
+
+    If the broker cannot take the task then, what was saved stays saved and nothing reaches Chat: the group is
+    marked failed, saying why (``sync.not_queued``), rather than left "queued" with no task behind it, and
+    ``on_not_queued(error)`` lets the caller tell the user.
+    """
     if settings.CELERY_BROKER_URL:
-        transaction.on_commit(lambda: sync_group_task.delay(group_id, actor_id))
+        transaction.on_commit(lambda: _send(group_id, actor_id, on_not_queued))
     else:
         transaction.on_commit(lambda: sync.sync_with_retries(group_id, actor_id))
+
+
+def _send(group_id: int, actor_id: int | None, on_not_queued) -> None:
+    try:
+        sync_group_task.delay(group_id, actor_id)
+    except OperationalError as exc:  # the broker could not be reached, after Celery's own publish retries
+        sync.not_queued(group_id, actor_id, exc)
+        if on_not_queued is not None:
+            on_not_queued(exc)
