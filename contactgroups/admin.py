@@ -505,7 +505,14 @@ class ContactGroupAdmin(ContactGroupImportMixin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         obj.state = ContactGroup.State.QUEUED if self.has_sync_permission(request) else ContactGroup.State.DRAFT
-        super().save_model(request, obj, form, change)
+        if change:
+            # Only what the page edits, and the state. Saving the whole row would write back, as this request read
+            # them, the columns a sync may have changed since: what Chat confirmed, and the sync's lease, so that
+            # the next sync would start while the running one still calls Chat.
+            edited = [name for name in form.changed_data if name in form._meta.fields]
+            obj.save(update_fields=[*edited, "state", "updated_at"])
+        else:
+            super().save_model(request, obj, form, change)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
