@@ -53,11 +53,9 @@ class RedisServer:
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.directory = directory
         self.log = directory / "redis.log"
-        self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(directory), "--logfile", str(self.log)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-        )
+        self.command = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                        "--dir", str(directory), "--logfile", str(self.log)]
+        self.process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         wait_for(self.ping, 10, "redis-server", self.process, self.log)
 
     def ping(self) -> bool:
@@ -70,6 +68,25 @@ class RedisServer:
 
     def stop(self):
         stop(self.process)
+
+    # An outage: shut_down() then start_again(), on the same port, with the same data.
+
+    def shut_down(self) -> None:
+        """Stop the way a Redis with persistence stops: write the data set to disk (SHUTDOWN SAVE), then exit.
+
+        Clients see the connection refused until ``start_again()``.
+        """
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as conn:
+            conn.sendall(b"SHUTDOWN SAVE\r\n")
+            conn.recv(64)  # Redis closes the connection as it exits; it answers only if it could not save.
+        self.process.wait(15)
+
+    def start_again(self) -> None:
+        """Start on the same port and directory, loading the data set ``shut_down()`` saved."""
+        if self.process.poll() is None:
+            raise RuntimeError("redis-server is still running")
+        self.process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        wait_for(self.ping, 10, "redis-server", self.process, self.log)
 
 
 class CeleryWorker:
