@@ -478,6 +478,18 @@ class ContactGroupAdmin(ContactGroupImportMixin, admin.ModelAdmin):
             inline_admin_formset.__class__ = ContactItemInlineAdminFormSet
         return inline_admin_formsets
 
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            # Nothing is in Chat before the first save.
+            return self.fieldsets[:1]
+        return self.fieldsets
+
+    def get_deleted_objects(self, objs, request):
+        # The rows are kept, marked deleted, and the group is deleted from Chat: list only the groups, and ask
+        # for no permission on their conversations (the confirmation templates say what happens).
+        groups = list(objs)
+        return [str(group) for group in groups], {self.opts.verbose_name_plural: len(groups)}, set(), []
+
     def get_readonly_fields(self, request, obj=None):
         if obj is not None:
             # A group belongs to its owner in Chat; moving it would be a delete and a create.
@@ -697,10 +709,7 @@ class SyncAttemptAdmin(admin.ModelAdmin):
 
     paginator = EstimatedCountPaginator
 
-    list_display = [
-        "started_at", "operation", "owner_user_id", "group_name", "actor", "outcome", "error_code", "refused_items",
-        "http_status", "duration_ms",
-    ]
+    list_display = ["started_at", "operation", "owner_user_id", "group_name", "actor", "result"]
     list_filter = ["outcome", OperationFilter, ErrorCodeFilter, StartedFilter]
     list_select_related = ["actor"]
     search_fields = ["owner_user_id"]
@@ -734,6 +743,21 @@ class SyncAttemptAdmin(admin.ModelAdmin):
     @admin.display(description=_("meaning"))
     def error_meaning(self, attempt):
         return attempt.error_meaning or "—"
+
+    @admin.display(description=_("result"), ordering="outcome")
+    def result(self, attempt):
+        parts = [attempt.get_outcome_display()]
+        if attempt.error_code:
+            parts.append(f"ErrorCode {attempt.error_code}")
+        if attempt.refused_items:
+            parts.append(ngettext("%(count)d refused", "%(count)d refused", attempt.refused_items)
+                         % {"count": attempt.refused_items})
+        if attempt.http_status and attempt.http_status != 200:
+            parts.append(f"HTTP {attempt.http_status}")
+        text = " · ".join(parts)
+        if attempt.outcome == SyncAttempt.Outcome.OK:
+            return text
+        return format_html('<strong class="refused">{}</strong>', text)
 
     @admin.display(description=_("request body"))
     def request_json(self, attempt):

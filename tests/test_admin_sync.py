@@ -176,3 +176,20 @@ def test_editor_without_sync_permission_saves_a_draft(client, django_user_model,
     assert "Sync to Chat" not in page
     assert client.get(reverse("admin:contactgroups_contactgroup_delete",
                               args=[ContactGroup.objects.get().pk])).status_code == 403
+
+
+def test_the_add_page_shows_nothing_of_chat_before_the_first_save(support):
+    page = support.get(ADD_URL).content.decode()
+    assert "Group name" in page and "In Chat" not in page and "GroupId" not in page
+
+
+def test_deleting_several_groups_asks_once_then_deletes_each_from_chat(support, owner, make_group, chat_sandbox):
+    groups = [make_group(owner, f"group {n}", [(C2C, "user_0002")]) for n in range(2)]
+    support.post(CHANGELIST, {"action": "sync_to_chat", "_selected_action": [g.pk for g in groups]})
+    selection = {"action": "delete_selected", "_selected_action": [g.pk for g in groups]}
+    confirm = support.post(CHANGELIST, selection).content.decode()
+    assert "Delete these 2 conversation groups from Chat?" in confirm
+    assert "marked deleted" in confirm
+    support.post(CHANGELIST, {**selection, "post": "yes"})
+    assert set(ContactGroup.objects.values_list("state", flat=True)) == {ContactGroup.State.DELETED}
+    assert len(chat_sandbox.calls_to("recentcontact/del_contact_group")) == 2

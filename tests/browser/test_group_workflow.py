@@ -254,8 +254,9 @@ def test_deleting_a_group_removes_it_from_chat(page, staff, synced_group, chat_s
     open_group(page, CJK_NAME)
     page.get_by_role("link", name="Delete", exact=True).click()
     expect(page.locator("#content")).to_contain_text(
-        f'Are you sure you want to delete the conversation group "{CJK_NAME} (user_0001)"?')
-    page.get_by_role("button", name="Yes, I’m sure").click()
+        f"Delete the conversation group “{CJK_NAME} (user_0001)” from Chat?")
+    expect(page.locator("#content")).to_contain_text("stays listed here, marked deleted")
+    page.get_by_role("button", name="Yes, delete it from Chat").click()
 
     expect(page.locator(".messagelist .success")).to_contain_text("was deleted successfully")
     expect(page.locator("#result_list").get_by_role("link", name=CJK_NAME)).to_have_count(0)
@@ -295,7 +296,7 @@ def test_history_and_chat_calls_show_each_change_under_its_staff_user(page, staf
     # Newest first: the removal, then the rename, each a call of its own.
     updates = calls.filter(has_text="update_contact_group")
     expect(column(page, updates, "staff user")).to_have_text(["support", "support"])
-    expect(column(page, updates, "outcome")).to_have_text(["Accepted", "Accepted"])
+    expect(column(page, updates, "result")).to_have_text(["Accepted", "Accepted"])
     screenshot(page, "chat-calls")
 
     updates.last.locator("th a").click()
