@@ -180,7 +180,8 @@ def test_editor_without_sync_permission_saves_a_draft(client, django_user_model,
 
 def test_the_add_page_shows_nothing_of_chat_before_the_first_save(support):
     page = support.get(ADD_URL).content.decode()
-    assert "Group name" in page and "In Chat" not in page and "GroupId" not in page
+    assert "Group name" in page
+    assert "Name in Chat" not in page and "Last sync" not in page and "field-chat_group_id" not in page
 
 
 def test_deleting_several_groups_asks_once_then_deletes_each_from_chat(support, owner, make_group, chat_sandbox):
