@@ -209,15 +209,14 @@ class ProgressReporter:
         )
         self.stream.flush()
 
-    def note(self, line: str, out=None) -> None:
-        """Write ``line`` to ``out`` (a command's stdout) without breaking the bar."""
-        target = out if out is not None else self.stream
-        if self.bar is not None and (out is None or getattr(out, "isatty", lambda: False)()):
+    def note(self, line: str, out) -> None:
+        """Write ``line`` to ``out`` (a command's stdout); on a terminal the bar steps aside for it."""
+        if self.bar is not None and out.isatty():
             self.bar.clear()
-            target.write(line)
+            out.write(line)
             self.bar.refresh()
         else:
-            target.write(line)
+            out.write(line)
 
     def close(self) -> None:
         if self.bar is not None:

@@ -457,3 +457,65 @@ def test_export_of_many_groups_stays_in_order_across_chunks(owner, staff):
     assert len(rows) == 1200 > export.GROUP_CHUNK
     assert [(row["owner"], row["group_name"]) for row in rows] == list(
         ContactGroup.objects.order_by("pk").values_list("owner__user_id", "name"))
+
+
+# The shared helpers ------------------------------------------------------------------------------------------
+
+
+class Terminal(io.StringIO):
+    """A text stream that says it is a terminal, as a command's stderr does in an operator's shell."""
+
+    def isatty(self):
+        return True
+
+
+def test_a_terminal_gets_a_progress_bar_instead_of_lines():
+    from contactgroups.operations import ProgressReporter
+
+    screen = Terminal()
+    progress = ProgressReporter(screen, 3, "sync_contact_groups", "group")
+    for _ in range(3):
+        progress.advance()
+    progress.close()
+    assert "\r" in screen.getvalue() and "3/3" in screen.getvalue()
+    assert "groups (100%)" not in screen.getvalue()
+
+
+def test_the_runner_reads_items_only_a_little_ahead_of_the_work():
+    import threading
+
+    from contactgroups.operations import run_concurrently
+
+    taken, release = [], threading.Event()
+
+    def items():
+        for number in range(1000):
+            taken.append(number)
+            yield number
+
+    def work(number):
+        release.wait(10)
+        return number * 2
+
+    def look_then_release():
+        seen.append(len(taken))
+        release.set()
+
+    seen = []
+    # While the work is held, the feeder fills the queue and takes no more.
+    threading.Timer(0.5, look_then_release).start()
+    doubled = sorted(result for _number, result in run_concurrently(items(), work, concurrency=4))
+    assert seen[0] <= 2 * 4 + 4 + 1  # the queue, one item in each worker's hand, one waiting to be queued
+    assert doubled == [2 * n for n in range(1000)]
+
+
+def test_the_runner_hands_back_an_items_exception_and_goes_on():
+    from contactgroups.operations import run_concurrently
+
+    def work(number):
+        if number == 2:
+            raise ValueError("no two")
+        return number
+
+    outcomes = dict(run_concurrently(range(5), work, concurrency=3))
+    assert isinstance(outcomes.pop(2), ValueError) and outcomes == {0: 0, 1: 1, 3: 3, 4: 4}

@@ -151,6 +151,16 @@ def test_a_redis_storage_shares_the_window_between_limiters(redis_server):
         EndpointRateLimiter(app, url, default_rate=1, sleep=refuse_to_sleep).wait(GET_LIST)
 
 
+@pytest.mark.services
+def test_a_redis_storage_shares_the_spacing_between_limiters(redis_server):
+    app = int(time.time() * 1000) % 10**9 + 1  # fresh keys in a Redis that outlives the test run
+    EndpointRateLimiter(app, redis_server.url, default_rate=10).wait(GET_LIST)
+    waits = []
+
+    EndpointRateLimiter(app, redis_server.url, default_rate=10, sleep=waits.append).wait(GET_LIST)
+    assert waits and 0.05 < waits[0] <= 1 / (10 * PACING_SHARE) + 0.01
+
+
 def test_an_unreachable_storage_lets_the_call_through_with_a_warning(caplog):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
