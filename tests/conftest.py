@@ -65,7 +65,7 @@ def celery_worker(redis_server, chat_sandbox, settings, transactional_db, tmp_pa
     """A real Celery worker process on the Redis broker, using the test database and the sandbox.
 
     The admin (in this process) queues to the same broker. Yields a callable that starts
-    another worker, for tests that kill one.
+    another worker, for tests that kill one; its ``workers`` lists every worker started so far.
     """
     from django.db import connection
 
@@ -89,6 +89,7 @@ def celery_worker(redis_server, chat_sandbox, settings, transactional_db, tmp_pa
         workers.append(worker)
         return worker
 
+    start.workers = workers
     start()
     yield start
     for worker in workers:

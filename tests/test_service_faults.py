@@ -12,7 +12,6 @@ Each test reads Chat's own state and call log (the sandbox's) and compares them 
 history and the SyncAttempt audit.
 """
 
-import inspect
 import json
 import random
 import re
@@ -190,12 +189,6 @@ def worker_logs(tmp_path):
     return "".join(path.read_text() for path in sorted(tmp_path.glob("celery-*.log")))
 
 
-def workers_started_by(start):
-    """The CeleryWorkers the ``celery_worker`` fixture's ``start`` has started so far, its first one included
-    (the fixture yields only ``start``; its list of workers is in the closure)."""
-    return inspect.getclosurevars(start).nonlocals["workers"]
-
-
 def task_ids(log, event):
     """The ids of the sync tasks a worker's log shows as ``event`` ("received", "succeeded"), in order."""
     return re.findall(rf"sync_group_task\[([0-9a-f-]+)\] {event}", log.read_text())
@@ -232,7 +225,7 @@ def test_worker_killed_mid_sync_loses_nothing_and_doubles_nothing(celery_worker,
         return calls[-1]["endpoint"] == CREATE and time.time() - calls[-1]["time"] < KILL_WITHIN_MS / 1000
 
     wait_until(create_in_flight, timeout=10, interval=0.002)
-    [killed] = workers_started_by(celery_worker)
+    [killed] = celery_worker.workers
     killed.stop(signal.SIGKILL)
     killed_at = time.monotonic()
     calls_at_kill = chat_sandbox.calls_to()
@@ -340,7 +333,7 @@ def test_redis_outage_mid_run_loses_no_queued_task(redis_server, celery_worker, 
     groups = make_groups(make_group, plan)
     chat_sandbox.set_faults(latency_ms=LATENCY_MS)
     client.force_login(staff)
-    [worker] = workers_started_by(celery_worker)
+    [worker] = celery_worker.workers
     broker = redis.Redis.from_url(redis_server.url)
 
     sync_in_admin(client, groups.values())
