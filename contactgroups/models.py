@@ -183,15 +183,17 @@ class ContactGroup(models.Model):
             return ""
         return errors.describe(self.last_error_code)
 
-    def refresh_counts(self, save: bool = True) -> None:
+    def refresh_counts(self, save: bool = True, codes: list[int | None] | None = None) -> None:
         """Recount the group's conversations and Chat's accepted and refused answers among them.
 
         Called wherever conversations change: the admin's save, a sync's save, a pull, an adoption.
-        ``save=False`` leaves the write to the caller's own ``save()``.
+        ``save=False`` leaves the write to the caller's own ``save()``. ``codes``, the ResultCode of every
+        conversation of the group, spares the query when the caller has just read them (a sync's save).
         """
         # Counted here, not by the database: a group holds at most 1,000 conversations, and reading their codes
         # costs a bulk sync less than building a three-way filtered aggregate.
-        codes = list(self.items.values_list("result_code", flat=True))
+        if codes is None:
+            codes = list(self.items.values_list("result_code", flat=True))
         self.conversation_count = len(codes)
         self.accepted_count = sum(1 for code in codes if code == errors.OK)
         self.refused_count = sum(1 for code in codes if code is not None and code > errors.OK)

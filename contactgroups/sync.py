@@ -499,10 +499,12 @@ def _save(group: ContactGroup, progress: Progress, error: BaseException | None =
     ).exclude(state=ContactGroup.State.DELETED).exists():
         group.name = progress.adopted_name
 
-    keys = {
-        pk: (kind, to_account if kind == limits.TYPE_C2C else to_group_id)
-        for pk, kind, to_account, to_group_id in group.items.values_list("pk", "type", "to_account", "to_group_id")
-    }
+    keys, codes = {}, {}
+    for pk, kind, to_account, to_group_id, code in group.items.values_list(
+        "pk", "type", "to_account", "to_group_id", "result_code"
+    ):
+        keys[pk] = (kind, to_account if kind == limits.TYPE_C2C else to_group_id)
+        codes[pk] = code
     if progress.results:
         # One UPDATE per distinct answer (usually one: every conversation accepted), not a CASE for each row.
         answered: dict[tuple[int, str], list[int]] = {}
@@ -512,6 +514,7 @@ def _save(group: ContactGroup, progress: Progress, error: BaseException | None =
                 answered.setdefault(answer, []).append(pk)
         for (code, info), pks in answered.items():
             ContactItem.objects.filter(pk__in=pks).update(result_code=code, result_info=info, result_at=now)
+            codes.update(dict.fromkeys(pks, code))
 
     group.confirmed_conversations = sorted([list(key) for key in progress.base])
     group.confirmed_name = progress.confirmed_name
@@ -541,7 +544,7 @@ def _save(group: ContactGroup, progress: Progress, error: BaseException | None =
             group.state = ContactGroup.State.SYNCED
         else:
             group.state = ContactGroup.State.PARTIAL
-    group.refresh_counts(save=False)
+    group.refresh_counts(save=False, codes=list(codes.values()))
     if progress.adopted_name and group.name == progress.adopted_name:
         try:
             with transaction.atomic():
