@@ -36,5 +36,11 @@ lint: deps
 audit: deps
 	scripts/audit_deps.sh
 
+# Every benchmark (sandbox load, admin save, bulk sync, admin at scale); on a quiet machine.
+bench:
+	scripts/system_deps.sh test
+	$(MAKE) --no-print-directory deps
+	scripts/bench.sh
+
 clean:
 	rm -rf $(VENV) var artifacts .pytest_cache
