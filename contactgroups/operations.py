@@ -15,10 +15,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import requests
-from django.contrib.admin.models import ADDITION, LogEntry
+from django.contrib.admin.models import ADDITION
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
-from django.contrib.contenttypes.models import ContentType
 from django.core.management.base import BaseCommand, CommandError
 from django.db import IntegrityError, connections, transaction
 from tqdm import tqdm
@@ -98,18 +97,6 @@ def permission_name(permission: str) -> str:
         .first()
     )
     return name or permission
-
-
-def log_addition(actor_id: int, obj, message: str) -> None:
-    """An admin history entry saying that ``actor_id`` added ``obj`` (``sync.log_history`` records changes)."""
-    LogEntry.objects.create(
-        user_id=actor_id,
-        content_type=ContentType.objects.get_for_model(obj, for_concrete_model=False),
-        object_id=str(obj.pk),
-        object_repr=str(obj)[:200],
-        action_flag=ADDITION,
-        change_message=message,
-    )
 
 
 class ActorCommand(BaseCommand):
@@ -725,7 +712,8 @@ def _create_group(group: PlannedGroup, owner: ChatUser, actor_id: int, source: s
     )
     created.refresh_counts()
     rows = f"row {group.rows[0]}" if len(group.rows) == 1 else f"rows {group.rows[0]}-{group.rows[-1]}"
-    log_addition(actor_id, created, f"Imported from {source} ({rows}) with {len(group.keys)} conversations.")
+    sync.log_history(actor_id, created, f"Imported from {source} ({rows}) with {len(group.keys)} conversations.",
+                     action_flag=ADDITION)
     if queue_sync:
         tasks.queue_group_sync(created.pk, actor_id)
     return created.pk
@@ -791,5 +779,5 @@ def create_users(plan: UserImportPlan, actor_id: int, source: str) -> list[int]:
         )
         created = ChatUser.objects.filter(user_id__in=[user.user_id for user in users])
         for user in created:
-            log_addition(actor_id, user, f"Added from {source}.")
+            sync.log_history(actor_id, user, f"Added from {source}.", action_flag=ADDITION)
     return list(ChatUser.objects.filter(user_id__in=plan.user_ids).order_by("user_id").values_list("pk", flat=True))

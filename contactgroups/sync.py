@@ -164,8 +164,8 @@ class AuditRecorder:
                 self._lease_renewed = time.monotonic()
 
 
-def log_history(actor_id: int | None, obj, message: str) -> None:
-    """An admin history entry for ``obj`` under the staff user who caused the change."""
+def log_history(actor_id: int | None, obj, message: str, action_flag: int = CHANGE) -> None:
+    """An admin history entry for ``obj`` under the staff user who caused the change (or the addition)."""
     if actor_id is None:
         logger.info("%s: %s", obj, message)
         return
@@ -174,7 +174,7 @@ def log_history(actor_id: int | None, obj, message: str) -> None:
         content_type=ContentType.objects.get_for_model(obj, for_concrete_model=False),
         object_id=str(obj.pk),
         object_repr=str(obj)[:200],
-        action_flag=CHANGE,
+        action_flag=action_flag,
         change_message=message,
     )
 
