@@ -348,14 +348,21 @@ class ChatState:
             return _Refusal(errors.ACCOUNT_NOT_IMPORTED, f"To_Account {target} is not imported")
         return None
 
-    def _add(self, user: _User, group: _Group, item, now: int) -> dict:
+    def _checked(self, item) -> tuple[Conversation | None, dict | None]:
+        """The conversation ``item`` names, or the per-item refusal to answer instead."""
         try:
             key = _conversation(item)
         except _Refusal as refusal:
-            return _result(refusal.code, refusal.info)
+            return None, _result(refusal.code, refusal.info)
         refusal = self._item_refusal(key)
         if refusal:
-            return _result(refusal.code, refusal.info)
+            return None, _result(refusal.code, refusal.info)
+        return key, None
+
+    def _add(self, user: _User, group: _Group, item, now: int) -> dict:
+        key, refused = self._checked(item)
+        if refused:
+            return refused
         if key in group.members:
             return _result()
         if key not in user.grouped and len(user.grouped) >= limits.GROUPED_CONVERSATIONS_PER_USER_MAX:
@@ -368,13 +375,9 @@ class ChatState:
         return _result()
 
     def _remove(self, user: _User, group: _Group, item, now: int) -> dict:
-        try:
-            key = _conversation(item)
-        except _Refusal as refusal:
-            return _result(refusal.code, refusal.info)
-        refusal = self._item_refusal(key)
-        if refusal:
-            return _result(refusal.code, refusal.info)
+        key, refused = self._checked(item)
+        if refused:
+            return refused
         if key in group.members:
             user.remove_member(group, key, now)
         return _result()
