@@ -121,6 +121,11 @@ class ActorCommand(BaseCommand):
         except ActorRefused as exc:
             raise CommandError(str(exc)) from None
 
+    def fail_if(self, problems: list[str]) -> None:
+        """Exit non-zero, naming each problem, when there are any (the details were printed above)."""
+        if problems:
+            raise CommandError("; ".join(problems) + "; see the lines above.", returncode=1)
+
     def progress(self, total: int | None, label: str, unit: str) -> "ProgressReporter":
         """A progress bar on stderr when it is a terminal, plain progress lines there otherwise."""
         return ProgressReporter(self.stderr, total, label, unit)

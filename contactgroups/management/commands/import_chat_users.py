@@ -109,5 +109,4 @@ class Command(operations.ActorCommand):
             problems.append(f"{counted(refused_rows, 'row')} of the file refused")
         if failed_users:
             problems.append(f"{counted(failed_users, 'user')} not in Chat")
-        if problems:
-            raise CommandError("; ".join(problems) + "; see the lines above.", returncode=1)
+        self.fail_if(problems)

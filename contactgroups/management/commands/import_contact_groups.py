@@ -98,5 +98,4 @@ class Command(operations.ActorCommand):
             problems.append(f"{counted(len(rejected_rows), 'row')} refused")
         if failed_syncs:
             problems.append(f"{counted(failed_syncs, 'group')} did not sync fully")
-        if problems:
-            raise CommandError("; ".join(problems) + "; see the lines above.", returncode=1)
+        self.fail_if(problems)
