@@ -131,12 +131,12 @@ def seed(owners: list[str], groups_per_owner: int) -> None:
     """Import owners and peers into the sandbox, then bulk-create queued groups of five conversations each."""
     from django.contrib.auth import get_user_model
 
-    from contactgroups import limits
+    from contactgroups.chat import protocol
     from contactgroups.conf import chat_client
     from contactgroups.models import ChatUser, ContactGroup, ContactItem
 
     with chat_client(rate_limit=100_000) as client:
-        for batch in limits.chunks(owners + PEERS, limits.ACCOUNTS_PER_IMPORT_MAX):
+        for batch in protocol.chunks(owners + PEERS, protocol.ACCOUNTS_PER_IMPORT_MAX):
             refused = client.multiaccount_import(batch)
             if refused:
                 raise SystemExit(f"the sandbox refused to import {refused}")
@@ -148,7 +148,7 @@ def seed(owners: list[str], groups_per_owner: int) -> None:
         ignore_conflicts=True,
     )
     by_user_id = dict(ChatUser.objects.filter(user_id__in=owners).values_list("user_id", "pk"))
-    for owner_batch in limits.chunks(owners, 200):
+    for owner_batch in protocol.chunks(owners, 200):
         groups = ContactGroup.objects.bulk_create(
             [
                 ContactGroup(owner_id=by_user_id[owner], name=f"bench group {number:02d}",
@@ -163,7 +163,7 @@ def seed(owners: list[str], groups_per_owner: int) -> None:
             groups = list(ContactGroup.objects.filter(owner__user_id__in=owner_batch).order_by("pk"))
         ContactItem.objects.bulk_create(
             [
-                ContactItem(group=group, type=limits.TYPE_C2C,
+                ContactItem(group=group, type=protocol.TYPE_C2C,
                             to_account=PEERS[(group.pk * 7 + offset) % len(PEERS)])
                 for group in groups
                 for offset in range(CONVERSATIONS_PER_GROUP)

@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from contactgroups import limits  # noqa: E402
+from contactgroups.chat import protocol  # noqa: E402
 from contactgroups.chat.usersig import generate_usersig  # noqa: E402
 
 SDKAPPID = 1400000000
@@ -114,7 +114,7 @@ def workload() -> list[tuple[str, dict]]:
     calls = []
     for number, user in enumerate(USERS):
         peer = PEERS[number % len(PEERS)]
-        item = {"Type": limits.TYPE_C2C, "To_Account": peer}
+        item = {"Type": protocol.TYPE_C2C, "To_Account": peer}
         calls.append(("recentcontact/get_contact_group", {"From_Account": user, "StartIndex": 0}))
         for opt in (1, 2):
             calls.append(("recentcontact/update_contact_group", {
@@ -184,7 +184,7 @@ def post(base_url: str, endpoint: str, body: dict) -> dict:
 def prepare(base_url: str) -> None:
     post(base_url, "im_open_login_svc/multiaccount_import", {"Accounts": USERS + PEERS})
     for user in USERS:
-        items = [{"Type": limits.TYPE_C2C, "To_Account": peer} for peer in PEERS[-5:]]
+        items = [{"Type": protocol.TYPE_C2C, "To_Account": peer} for peer in PEERS[-5:]]
         post(base_url, "recentcontact/create_contact_group",
              {"From_Account": user, "GroupContactItem": [{"GroupName": GROUP, "ContactItem": items}]})
 

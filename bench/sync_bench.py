@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 
-from contactgroups import limits  # noqa: E402
+from contactgroups.chat import protocol  # noqa: E402
 from contactgroups.chat.usersig import generate_usersig  # noqa: E402
 from tests.admin_forms import group_form_data  # noqa: E402
 from tests.services import CeleryWorker, RedisServer, free_port, stop, wait_for  # noqa: E402
@@ -149,7 +149,7 @@ class Sandbox:
     def import_accounts(self, user_ids: list[str]) -> None:
         """As the app would, before its users have conversations (exempt from latency: not a client call)."""
         usersig = generate_usersig(SDKAPPID, self.env["CHAT_SECRET_KEY"], ADMIN_IDENTIFIER)
-        for batch in limits.chunks(user_ids, limits.ACCOUNTS_PER_IMPORT_MAX):
+        for batch in protocol.chunks(user_ids, protocol.ACCOUNTS_PER_IMPORT_MAX):
             query = urllib.parse.urlencode({"sdkappid": SDKAPPID, "identifier": ADMIN_IDENTIFIER, "usersig": usersig,
                                             "random": secrets.randbits(32), "contenttype": "json"})
             answer = self.session.post(f"{self.url}/v4/im_open_login_svc/multiaccount_import?{query}",
@@ -193,7 +193,7 @@ class Admin:
         """Open the add page, as staff do, then POST the form; the seconds from the POST to the admin's redirect."""
         self.session.get(f"{self.url}{ADD_URL}", timeout=10).raise_for_status()
         data = group_form_data(
-            name=name, items=[(kind, target, "") if kind == limits.TYPE_C2C else (kind, "", target)
+            name=name, items=[(kind, target, "") if kind == protocol.TYPE_C2C else (kind, "", target)
                               for kind, target in conversations],
         )
         data["owner"] = str(owner_pk)
@@ -261,7 +261,7 @@ def run(directory: Path) -> int:
         for number in range(SAVES):
             owner = owners[SMALL_OWNERS[number % len(SMALL_OWNERS)]]
             peers = PEERS[number : number + 5]
-            saves.append(admin.save_new_group(owner.pk, f"bench {number:02d}", [(limits.TYPE_C2C, p) for p in peers]))
+            saves.append(admin.save_new_group(owner.pk, f"bench {number:02d}", [(protocol.TYPE_C2C, p) for p in peers]))
         small = list(ContactGroup.objects.filter(owner__user_id__in=SMALL_OWNERS).values_list("pk", flat=True))
         queued_right_after = ContactGroup.objects.filter(pk__in=small).exclude(state=ContactGroup.State.SYNCED).count()
         sandbox.set_latency(FAST_LATENCY_MS)
@@ -270,7 +270,7 @@ def run(directory: Path) -> int:
         # 2. One save of 150 conversations with 50 ms latency, the worker idle.
         since = sandbox.last_seq()
         save_started = time.perf_counter()
-        big_save = admin.save_new_group(owners[BIG_OWNER].pk, "bench big", [(limits.TYPE_C2C, p) for p in PEERS])
+        big_save = admin.save_new_group(owners[BIG_OWNER].pk, "bench big", [(protocol.TYPE_C2C, p) for p in PEERS])
         big = ContactGroup.objects.get(owner__user_id=BIG_OWNER)
         big_states = wait_synced([big.pk])
         big_wall = time.perf_counter() - save_started

@@ -31,9 +31,9 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from contactgroups import limits, operations, sync, tasks
+from contactgroups import operations, sync, tasks
 from contactgroups.chat import client as chat
-from contactgroups.chat import errors
+from contactgroups.chat import errors, protocol
 from contactgroups.forms import ContactGroupForm, ContactItemForm, ContactItemFormSet
 from contactgroups.models import ChatUser, ContactGroup, ContactItem, SyncAttempt
 
@@ -213,7 +213,7 @@ class ContactItemInline(admin.TabularInline):
     fields = ["type", "to_account", "to_group_id", "result"]
     readonly_fields = ["result"]
     extra = 1
-    max_num = limits.GROUPED_CONVERSATIONS_PER_USER_MAX
+    max_num = protocol.GROUPED_CONVERSATIONS_PER_USER_MAX
     verbose_name = _("conversation")
     verbose_name_plural = _("conversations")
 

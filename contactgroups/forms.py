@@ -1,6 +1,6 @@
 """Admin forms that refuse, before anything reaches Chat, what Chat would refuse.
 
-Every number comes from limits.py. The group form checks the name and the owner's
+Every number comes from chat/protocol.py. The group form checks the name and the owner's
 group count; the conversation formset checks each conversation, duplicates, and the
 owner's count of distinct grouped conversations across all of their groups.
 """
@@ -11,49 +11,9 @@ from django.forms.models import BaseInlineFormSet
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from contactgroups import limits
+from contactgroups.chat import protocol
+from contactgroups.chat.client import Conversation
 from contactgroups.models import ChatUser, ContactGroup, ContactItem
-
-
-def lock_owner(owner: ChatUser) -> None:
-    """Serialise saves for one owner, so two staff cannot both add the 20th group.
-
-    Only inside a transaction (the admin's change view is one); elsewhere a no-op.
-    """
-    connection = connections[router.db_for_write(ChatUser)]
-    if connection.in_atomic_block:
-        list(ChatUser.objects.select_for_update().filter(pk=owner.pk).values_list("pk"))
-
-
-def live_groups(owner):
-    """The owner's groups (a ChatUser or its pk) that count against Chat's limits (not deleted)."""
-    return ContactGroup.objects.filter(owner=owner).exclude(state=ContactGroup.State.DELETED)
-
-
-def group_count(owner, exclude_group_id: int | None = None) -> int:
-    """How many groups count against the owner's limit of groups, leaving out ``exclude_group_id``.
-
-    The admin form and the CSV import both count with this, so they refuse the same 21st group.
-    """
-    groups = live_groups(owner)
-    if exclude_group_id is not None:
-        groups = groups.exclude(pk=exclude_group_id)
-    return groups.count()
-
-
-def grouped_conversations(owner, exclude_group_id: int | None = None) -> set[tuple[int, str]]:
-    """The distinct (type, target) conversations in the owner's live groups, leaving out ``exclude_group_id``.
-
-    Chat counts a conversation once however many of the user's groups hold it; the admin formset
-    and the CSV import add their own conversations to this set and check its size.
-    """
-    items = ContactItem.objects.filter(group__owner=owner).exclude(group__state=ContactGroup.State.DELETED)
-    if exclude_group_id is not None:
-        items = items.exclude(group_id=exclude_group_id)
-    return {
-        (kind, account or group_id)
-        for kind, account, group_id in items.values_list("type", "to_account", "to_group_id").distinct()
-    }
 
 
 class OwnerChoiceField(forms.ModelChoiceField):
@@ -82,8 +42,8 @@ class ContactGroupForm(forms.ModelForm):
         name = cleaned.get("name")
         if owner is None:
             return cleaned
-        lock_owner(owner)
-        others = live_groups(owner)
+        ChatUser.objects.lock(owner)
+        others = ContactGroup.objects.live().filter(owner=owner)
         if self.instance.pk:
             others = others.exclude(pk=self.instance.pk)
         if name and others.filter(name=name).exists():
@@ -92,7 +52,8 @@ class ContactGroupForm(forms.ModelForm):
                 % {"user": owner.user_id, "name": name}
             )
         if self.instance.pk is None or self.instance.owner_id != owner.pk:
-            for message in limits.validate_group_count(group_count(owner, self.instance.pk) + 1):
+            count = ContactGroup.objects.count_for_owner(owner, self.instance.pk) + 1
+            for message in protocol.validate_group_count(count):
                 self.add_error("owner", message)
         return cleaned
 
@@ -109,11 +70,11 @@ class ContactItemForm(forms.ModelForm):
             return cleaned
         to_account = cleaned.get("to_account", "")
         to_group_id = cleaned.get("to_group_id", "")
-        messages = limits.validate_conversation(conversation_type, to_account, to_group_id)
-        field = "to_account" if conversation_type == limits.TYPE_C2C else "to_group_id"
-        if conversation_type == limits.TYPE_C2C and to_group_id:
+        messages = protocol.validate_conversation(conversation_type, to_account, to_group_id)
+        field = "to_account" if conversation_type == protocol.TYPE_C2C else "to_group_id"
+        if conversation_type == protocol.TYPE_C2C and to_group_id:
             field = "to_group_id"
-        elif conversation_type == limits.TYPE_GROUP and to_account:
+        elif conversation_type == protocol.TYPE_GROUP and to_account:
             field = "to_account"
         for message in messages:
             self.add_error(field, message)
@@ -123,23 +84,23 @@ class ContactItemForm(forms.ModelForm):
 class ContactItemFormSet(BaseInlineFormSet):
     """The conversations of one group, checked together and against the owner's other groups."""
 
-    def kept_keys(self) -> list[tuple[int, str]]:
+    def kept_conversations(self) -> list[Conversation]:
         keys = []
         for form in self.forms:
             data = getattr(form, "cleaned_data", None)
             if not data or self._should_delete_form(form) or data.get("type") is None:
                 continue
-            target = data.get("to_account") if data["type"] == limits.TYPE_C2C else data.get("to_group_id")
-            keys.append((data["type"], target or ""))
+            target_fields = (data.get("to_account") or "", data.get("to_group_id") or "")
+            keys.append(ContactItem.conversation_of(data["type"], *target_fields))
         return keys
 
     def clean(self):
         if any(self.errors):
             return
-        keys = self.kept_keys()
-        repeated = limits.find_duplicates(keys)
+        keys = self.kept_conversations()
+        repeated = protocol.find_duplicates(keys)
         if repeated:
-            listed = ", ".join(target for _type, target in repeated)
+            listed = ", ".join(conversation.target for conversation in repeated)
             raise forms.ValidationError(
                 ngettext(
                     "This conversation is listed twice in the group: %(list)s.",
@@ -151,9 +112,9 @@ class ContactItemFormSet(BaseInlineFormSet):
             )
         owner_id = self.instance.owner_id
         if owner_id:
-            distinct = grouped_conversations(owner_id, self.instance.pk)
+            distinct = ContactItem.objects.grouped_for_owner(owner_id, self.instance.pk)
             distinct.update(keys)
-            messages = limits.validate_grouped_conversation_count(len(distinct))
+            messages = protocol.validate_grouped_conversation_count(len(distinct))
             if messages:
                 raise forms.ValidationError(messages, code="too_many_grouped")
         super().clean()

@@ -7,14 +7,14 @@ change from the end user's. Models never call Chat; contactgroups.sync does.
 """
 
 from django.conf import settings
-from django.db import models
+from django.db import connections, models, router
 from django.db.backends.ddl_references import Statement, Table
 from django.db.models import Q
 from django.db.models.functions import Collate
 from django.utils.translation import gettext_lazy as _
 
-from contactgroups import limits
-from contactgroups.chat import errors
+from contactgroups.chat import errors, protocol
+from contactgroups.chat.client import Conversation
 from contactgroups.validators import validate_group_name, validate_user_id
 
 
@@ -46,6 +46,16 @@ class PrefixSearchIndex(models.Index):
         return models.Index(Collate(field, "NOCASE"), name=self.name).create_sql(model, schema_editor, using, **kwargs)
 
 
+class ChatUserQuerySet(models.QuerySet):
+    def lock(self, owner) -> None:
+        """Serialise saves for one owner (a ChatUser or its pk), so two staff cannot both add the 20th group.
+
+        Only inside a transaction (the admin's change view is one); elsewhere a no-op.
+        """
+        if connections[router.db_for_write(self.model)].in_atomic_block:
+            list(self.select_for_update().filter(pk=getattr(owner, "pk", owner)).values_list("pk"))
+
+
 class ChatUser(models.Model):
     """A Chat account (UserID), the owner of conversation groups."""
 
@@ -57,10 +67,10 @@ class ChatUser(models.Model):
 
     user_id = models.CharField(
         _("UserID"),
-        max_length=limits.USER_ID_MAX_BYTES,
+        max_length=protocol.USER_ID_MAX_BYTES,
         unique=True,
         validators=[validate_user_id],
-        help_text=_("The Chat UserID, at most %(max)d bytes.") % {"max": limits.USER_ID_MAX_BYTES},
+        help_text=_("The Chat UserID, at most %(max)d bytes.") % {"max": protocol.USER_ID_MAX_BYTES},
     )
     nickname = models.CharField(_("nickname"), max_length=100, blank=True)
     import_state = models.CharField(
@@ -73,6 +83,8 @@ class ChatUser(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = ChatUserQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("Chat user")
         ordering = ["user_id"]
@@ -84,6 +96,22 @@ class ChatUser(models.Model):
         if self.nickname:
             return f"{self.user_id} ({self.nickname})"
         return self.user_id
+
+
+class ContactGroupQuerySet(models.QuerySet):
+    def live(self):
+        """Groups that are not deleted: the ones that count against Chat's limits and hold a name."""
+        return self.exclude(state=ContactGroup.State.DELETED)
+
+    def count_for_owner(self, owner, exclude_pk: int | None = None) -> int:
+        """How many live groups the owner (a ChatUser or its pk) has, leaving out ``exclude_pk``.
+
+        The admin form and the CSV import both count with this, so they refuse the same 21st group.
+        """
+        groups = self.live().filter(owner=owner)
+        if exclude_pk is not None:
+            groups = groups.exclude(pk=exclude_pk)
+        return groups.count()
 
 
 class ContactGroup(models.Model):
@@ -104,14 +132,14 @@ class ContactGroup(models.Model):
     )
     name = models.CharField(
         _("group name"),
-        max_length=limits.GROUP_NAME_MAX_BYTES,
+        max_length=protocol.GROUP_NAME_MAX_BYTES,
         validators=[validate_group_name],
         help_text=_("At most %(max)d bytes of UTF-8: a CJK character takes 3 bytes, an emoji 4.")
-        % {"max": limits.GROUP_NAME_MAX_BYTES},
+        % {"max": protocol.GROUP_NAME_MAX_BYTES},
     )
     chat_group_id = models.PositiveIntegerField(_("GroupId"), null=True, blank=True, editable=False)
     confirmed_name = models.CharField(
-        _("name in Chat"), max_length=limits.GROUP_NAME_MAX_BYTES, blank=True, editable=False,
+        _("name in Chat"), max_length=protocol.GROUP_NAME_MAX_BYTES, blank=True, editable=False,
         help_text=_("The name Chat last confirmed; requests address the group by it."),
     )
     confirmed_conversations = models.JSONField(
@@ -142,6 +170,8 @@ class ContactGroup(models.Model):
     sync_lock_until = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = ContactGroupQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("conversation group")
@@ -205,21 +235,45 @@ class ContactGroup(models.Model):
             )
 
 
+class ContactItemQuerySet(models.QuerySet):
+    def live(self):
+        """Conversations of groups that are not deleted."""
+        return self.exclude(group__state=ContactGroup.State.DELETED)
+
+    def conversations(self) -> list[Conversation]:
+        """The rows as Chat conversations, in the queryset's order (one query, no model instances)."""
+        return [
+            ContactItem.conversation_of(kind, to_account, to_group_id)
+            for kind, to_account, to_group_id in self.values_list("type", "to_account", "to_group_id")
+        ]
+
+    def grouped_for_owner(self, owner, exclude_group_pk: int | None = None) -> set[Conversation]:
+        """The distinct conversations in the owner's live groups, leaving out the group ``exclude_group_pk``.
+
+        Chat counts a conversation once however many of the user's groups hold it; the admin formset and the
+        CSV import add their own conversations to this set and check its size.
+        """
+        items = self.live().filter(group__owner=owner)
+        if exclude_group_pk is not None:
+            items = items.exclude(group_id=exclude_group_pk)
+        return set(items.distinct().conversations())
+
+
 class ContactItem(models.Model):
     """One conversation in a group: a one-to-one chat with a user, or a group chat."""
 
     class Type(models.IntegerChoices):
-        C2C = limits.TYPE_C2C, _("One-to-one")
-        GROUP = limits.TYPE_GROUP, _("Group conversation")
+        C2C = protocol.TYPE_C2C, _("One-to-one")
+        GROUP = protocol.TYPE_GROUP, _("Group conversation")
 
     group = models.ForeignKey(ContactGroup, on_delete=models.CASCADE, related_name="items", verbose_name=_("group"))
     type = models.PositiveSmallIntegerField(_("type"), choices=Type.choices, default=Type.C2C)
     to_account = models.CharField(
-        _("To_Account (UserID)"), max_length=limits.USER_ID_MAX_BYTES, blank=True,
+        _("To_Account (UserID)"), max_length=protocol.USER_ID_MAX_BYTES, blank=True,
         help_text=_("For a one-to-one conversation: the other user's UserID."),
     )
     to_group_id = models.CharField(
-        _("ToGroupId"), max_length=limits.GROUP_CONVERSATION_ID_MAX_BYTES, blank=True,
+        _("ToGroupId"), max_length=protocol.GROUP_CONVERSATION_ID_MAX_BYTES, blank=True,
         help_text=_("For a group conversation: the Chat group id, such as @TGS#1B2AUI7RZ."),
     )
     result_code = models.IntegerField(_("ResultCode"), null=True, blank=True, editable=False)
@@ -227,15 +281,17 @@ class ContactItem(models.Model):
     result_at = models.DateTimeField(_("answered at"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = ContactItemQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("conversation")
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(
                 condition=(
-                    Q(type=limits.TYPE_C2C) & ~Q(to_account="") & Q(to_group_id="")
+                    Q(type=protocol.TYPE_C2C) & ~Q(to_account="") & Q(to_group_id="")
                 )
-                | (Q(type=limits.TYPE_GROUP) & ~Q(to_group_id="") & Q(to_account="")),
+                | (Q(type=protocol.TYPE_GROUP) & ~Q(to_group_id="") & Q(to_account="")),
                 name="contactitem_target_matches_type",
                 violation_error_message=_(
                     "A one-to-one conversation needs To_Account only; a group conversation ToGroupId only."
@@ -258,12 +314,23 @@ class ContactItem(models.Model):
 
     @property
     def target(self) -> str:
-        return self.to_account if self.type == limits.TYPE_C2C else self.to_group_id
+        return self.to_account if self.type == protocol.TYPE_C2C else self.to_group_id
 
     @property
-    def key(self) -> tuple[int, str]:
-        """(type, target): how Chat tells two conversations apart."""
-        return (self.type, self.target)
+    def conversation(self) -> Conversation:
+        """The row as a Chat conversation: how Chat tells two conversations apart."""
+        return Conversation(self.type, self.target)
+
+    @staticmethod
+    def conversation_of(kind: int, to_account: str, to_group_id: str) -> Conversation:
+        """A conversation from the row's columns: the one place that reads a row's target."""
+        return Conversation(kind, to_account if kind == protocol.TYPE_C2C else to_group_id)
+
+    @staticmethod
+    def fields_of(conversation: Conversation) -> dict:
+        """The row's columns for ``conversation``: its type and the one target column that type uses."""
+        target = "to_group_id" if conversation.is_group else "to_account"
+        return {"type": conversation.type, target: conversation.target}
 
     @property
     def result_meaning(self) -> str:
@@ -290,8 +357,8 @@ class SyncAttempt(models.Model):
         ContactGroup, on_delete=models.SET_NULL, null=True, blank=True, related_name="sync_attempts",
         verbose_name=_("group"),
     )
-    owner_user_id = models.CharField(_("owner"), max_length=limits.USER_ID_MAX_BYTES, blank=True, db_index=True)
-    group_name = models.CharField(_("group name"), max_length=limits.GROUP_NAME_MAX_BYTES, blank=True)
+    owner_user_id = models.CharField(_("owner"), max_length=protocol.USER_ID_MAX_BYTES, blank=True, db_index=True)
+    group_name = models.CharField(_("group name"), max_length=protocol.GROUP_NAME_MAX_BYTES, blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
         verbose_name=_("staff user"),

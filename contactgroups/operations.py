@@ -2,7 +2,7 @@
 
 Plain functions and small classes, each tested on its own; the commands in ``management/commands/`` and the
 admin's CSV upload are thin wrappers around them. They change Chat only through ``sync`` and ``tasks``, and take
-every Chat limit from ``limits`` and every counting rule from ``forms``, like the admin does.
+every Chat limit from ``chat.protocol`` and every counting rule from ``forms``, like the admin does.
 """
 
 import codecs
@@ -22,12 +22,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import IntegrityError, connections, transaction
 from tqdm import tqdm
 
-from contactgroups import limits, sync, tasks
+from contactgroups import sync, tasks
+from contactgroups.chat import protocol
+from contactgroups.chat.client import Conversation
 from contactgroups.conf import chat_client, chat_config
-from contactgroups.forms import group_count, grouped_conversations, live_groups, lock_owner
 from contactgroups.models import ChatUser, ContactGroup, ContactItem
-
-Key = tuple[int, str]
 
 # Permissions the commands need, the same the matching admin pages and actions need.
 SYNC_PERMISSION = "contactgroups.sync_contactgroup"
@@ -489,7 +488,7 @@ def read_csv(data, columns: list[str], optional: list[str] = (), source: str = "
         expected = ", ".join(columns + [f"{name} (optional)" for name in optional])
         unknown = [name for name in names if name not in columns and name not in optional]
         missing = [name for name in columns if name not in names]
-        repeated = limits.find_duplicates(names)
+        repeated = protocol.find_duplicates(names)
         if unknown or missing or repeated:
             problems = []
             if missing:
@@ -522,8 +521,8 @@ def read_csv(data, columns: list[str], optional: list[str] = (), source: str = "
 
 GROUP_COLUMNS = ["owner", "group_name", "type", "target"]
 TYPE_WORDS = {
-    "1": limits.TYPE_C2C, "c2c": limits.TYPE_C2C, "one-to-one": limits.TYPE_C2C,
-    "2": limits.TYPE_GROUP, "group": limits.TYPE_GROUP,
+    "1": protocol.TYPE_C2C, "c2c": protocol.TYPE_C2C, "one-to-one": protocol.TYPE_C2C,
+    "2": protocol.TYPE_GROUP, "group": protocol.TYPE_GROUP,
 }
 
 
@@ -534,12 +533,12 @@ class PlannedGroup:
     owner_user_id: str
     name: str
     rows: list[int] = field(default_factory=list)
-    conversations: list[tuple[int, Key]] = field(default_factory=list)  # (row, (type, target))
+    conversations: list[tuple[int, Conversation]] = field(default_factory=list)  # (row, (type, target))
     problems: list[RowProblem] = field(default_factory=list)
     owner_pk: int | None = None
 
     @property
-    def keys(self) -> list[Key]:
+    def keys(self) -> list[Conversation]:
         return [key for _row, key in self.conversations]
 
     @property
@@ -580,10 +579,12 @@ class GroupImportPlan:
         return sum(len(group.conversations) for group in self.accepted)
 
 
-def _parse_group_row(row: int, values: dict[str, str]) -> tuple[list[RowProblem], Key | None]:
+def _parse_group_row(row: int, values: dict[str, str]) -> tuple[list[RowProblem], Conversation | None]:
     """The problems of one row on its own, and its conversation (None for a row naming only its group)."""
-    problems = [RowProblem(row, "owner", message) for message in limits.validate_user_id(values["owner"])]
-    problems += [RowProblem(row, "group_name", message) for message in limits.validate_group_name(values["group_name"])]
+    problems = [RowProblem(row, "owner", message) for message in protocol.validate_user_id(values["owner"])]
+    problems += [
+        RowProblem(row, "group_name", message) for message in protocol.validate_group_name(values["group_name"])
+    ]
     kind_text, target = values["type"].strip().lower(), values["target"]
     if not kind_text and not target:
         return problems, None
@@ -592,17 +593,17 @@ def _parse_group_row(row: int, values: dict[str, str]) -> tuple[list[RowProblem]
         problems.append(RowProblem(row, "type", f"Unknown conversation type {values['type']!r}: use 1 (one-to-one) "
                                                 "or 2 (group conversation)."))
         return problems, None
-    to_account, to_group_id = (target, "") if kind == limits.TYPE_C2C else ("", target)
+    to_account, to_group_id = (target, "") if kind == protocol.TYPE_C2C else ("", target)
     problems += [RowProblem(row, "target", message)
-                 for message in limits.validate_conversation(kind, to_account, to_group_id)]
-    return problems, (kind, target)
+                 for message in protocol.validate_conversation(kind, to_account, to_group_id)]
+    return problems, Conversation(kind, target)
 
 
 def plan_group_import(data, source: str = "the file") -> GroupImportPlan:
     """Read a CSV of (owner, group_name, type, target) rows and decide, group by group, what can be imported.
 
     Rows are grouped by owner and name. A group is accepted whole or refused whole: every row must pass the
-    admin's checks (limits.py's validators), the owner must be a known Chat user without a live group of that
+    admin's checks (protocol.py's validators), the owner must be a known Chat user without a live group of that
     name, no conversation may be listed twice, and the owner's group count and distinct grouped conversations
     (counted as the admin form counts them, with the groups accepted earlier in the file) must stay within
     Chat's limits. Changes nothing. Raises CsvError for a file that cannot be read at all.
@@ -623,7 +624,7 @@ def plan_group_import(data, source: str = "the file") -> GroupImportPlan:
 
     owners = dict(ChatUser.objects.filter(user_id__in={owner for owner, _name in groups}).values_list("user_id", "pk"))
     counts: dict[int, int] = {}
-    grouped: dict[int, set[Key]] = {}
+    grouped: dict[int, set[Conversation]] = {}
     for group in groups.values():
         group.owner_pk = owners.get(group.owner_user_id)
         if group.owner_pk is None and not any(p.column == "owner" for p in group.problems):
@@ -639,30 +640,31 @@ def plan_group_import(data, source: str = "the file") -> GroupImportPlan:
     return plan
 
 
-def group_problems(group: PlannedGroup, counts: dict[int, int], grouped: dict[int, set[Key]]) -> list[RowProblem]:
+def group_problems(group: PlannedGroup, counts: dict[int, int],
+                   grouped: dict[int, set[Conversation]]) -> list[RowProblem]:
     """The checks of a whole group against its owner's other groups, as the admin form makes them.
 
     ``counts`` and ``grouped`` carry, per owner pk, the group count and the grouped conversations including
     the groups accepted so far; they are updated when this group passes.
     """
     problems = []
-    first_seen: dict[Key, int] = {}
+    first_seen: dict[Conversation, int] = {}
     for row, key in group.conversations:
         if key in first_seen:
             problems.append(RowProblem(row, "target", f"This conversation is already listed for this group in row "
                                                       f"{first_seen[key]}."))
         first_seen.setdefault(key, row)
-    if live_groups(group.owner_pk).filter(name=group.name).exists():
+    if ContactGroup.objects.live().filter(owner=group.owner_pk, name=group.name).exists():
         problems.append(RowProblem(group.first_row, "group_name",
                                    f"{group.owner_user_id} already has a conversation group named “{group.name}”."))
     if group.owner_pk not in counts:
-        counts[group.owner_pk] = group_count(group.owner_pk)
-        grouped[group.owner_pk] = grouped_conversations(group.owner_pk)
+        counts[group.owner_pk] = ContactGroup.objects.count_for_owner(group.owner_pk)
+        grouped[group.owner_pk] = ContactItem.objects.grouped_for_owner(group.owner_pk)
     problems += [RowProblem(group.first_row, "owner", message)
-                 for message in limits.validate_group_count(counts[group.owner_pk] + 1)]
+                 for message in protocol.validate_group_count(counts[group.owner_pk] + 1)]
     distinct = grouped[group.owner_pk] | set(first_seen)
     problems += [RowProblem(group.first_row, "target", message)
-                 for message in limits.validate_grouped_conversation_count(len(distinct))]
+                 for message in protocol.validate_grouped_conversation_count(len(distinct))]
     if not problems:
         counts[group.owner_pk] += 1
         grouped[group.owner_pk] = distinct
@@ -690,7 +692,7 @@ def apply_group_import(plan: GroupImportPlan, actor_id: int, source: str, queue_
         try:
             with transaction.atomic():
                 owner = ChatUser.objects.get(pk=group.owner_pk)
-                lock_owner(owner)
+                ChatUser.objects.lock(owner)
                 problems = group_problems(group, {}, {})
                 if problems:
                     group.problems = problems
@@ -711,9 +713,7 @@ def _create_group(group: PlannedGroup, owner: ChatUser, actor_id: int, source: s
     state = ContactGroup.State.QUEUED if queue_sync else ContactGroup.State.DRAFT
     created = ContactGroup.objects.create(owner=owner, name=group.name, state=state)
     ContactItem.objects.bulk_create(
-        ContactItem(group=created, type=kind, to_account=target if kind == limits.TYPE_C2C else "",
-                    to_group_id=target if kind == limits.TYPE_GROUP else "")
-        for kind, target in group.keys
+        ContactItem(group=created, **ContactItem.fields_of(conversation)) for conversation in group.keys
     )
     created.refresh_counts()
     rows = f"row {group.rows[0]}" if len(group.rows) == 1 else f"rows {group.rows[0]}-{group.rows[-1]}"
@@ -746,7 +746,7 @@ class UserImportPlan:
 
 
 def plan_user_import(data, source: str = "the file") -> UserImportPlan:
-    """Read a CSV of (user_id[, nickname]) rows, checking each UserID with limits.validate_user_id. Changes nothing."""
+    """Read a CSV of (user_id[, nickname]) rows, checking each UserID as Chat would. Changes nothing."""
     plan = UserImportPlan()
     seen: dict[str, int] = {}
     rows = []
@@ -755,7 +755,7 @@ def plan_user_import(data, source: str = "the file") -> UserImportPlan:
             plan.problems.append(RowProblem(row, "", values[""]))
             continue
         user_id, nickname = values["user_id"], values.get("nickname", "")
-        problems = [RowProblem(row, "user_id", message) for message in limits.validate_user_id(user_id)]
+        problems = [RowProblem(row, "user_id", message) for message in protocol.validate_user_id(user_id)]
         if len(nickname) > NICKNAME_MAX_LENGTH:
             problems.append(RowProblem(row, "nickname", f"A nickname may have at most {NICKNAME_MAX_LENGTH} "
                                                         f"characters; this one has {len(nickname)}."))

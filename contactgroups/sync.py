@@ -30,9 +30,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from contactgroups import limits
 from contactgroups.chat import client as chat
-from contactgroups.chat import errors
+from contactgroups.chat import errors, protocol
 from contactgroups.chat.client import CallRecord, Conversation, ItemResult
 from contactgroups.conf import chat_client
 from contactgroups.models import ChatUser, ContactGroup, ContactItem, SyncAttempt
@@ -74,7 +73,7 @@ def conversation_of(key: Key) -> Conversation:
 
 def describe_target(key: Key) -> str:
     kind, target = key
-    return target if kind == limits.TYPE_C2C else f"group {target}"
+    return target if kind == protocol.TYPE_C2C else f"group {target}"
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -363,7 +362,7 @@ def _find_remote(remote, group: ContactGroup, create_name: str | None):
 def _reconcile(client, group: ContactGroup, progress: Progress) -> None:
     owner = group.owner.user_id
     desired = [
-        (kind, to_account if kind == limits.TYPE_C2C else to_group_id)
+        (kind, to_account if kind == protocol.TYPE_C2C else to_group_id)
         for kind, to_account, to_group_id in group.items.order_by("id").values_list("type", "to_account", "to_group_id")
     ]
     desired_set = set(desired)
@@ -428,7 +427,7 @@ def _reconcile(client, group: ContactGroup, progress: Progress) -> None:
 
 
 def _create(client, owner: str, name: str, desired: list[Key], progress: Progress) -> None:
-    first = desired[: limits.CONVERSATIONS_PER_REQUEST_MAX]
+    first = desired[: protocol.CONVERSATIONS_PER_REQUEST_MAX]
     result = client.create_contact_group(owner, name, [conversation_of(key) for key in first])
     progress.created = True
     progress.group_id = result.group_id
@@ -436,14 +435,14 @@ def _create(client, owner: str, name: str, desired: list[Key], progress: Progres
     progress.base = set()
     for item in result.results:
         progress.take(item, chat.OPERATION_ADD)
-    rest = desired[limits.CONVERSATIONS_PER_REQUEST_MAX :]
+    rest = desired[protocol.CONVERSATIONS_PER_REQUEST_MAX :]
     _update_members(client, owner, progress.confirmed_name, rest, [], progress)
 
 
 def _update_members(client, owner: str, name: str, to_add: list[Key], to_remove: list[Key],
                     progress: Progress) -> None:
     operations = [(chat.OPERATION_ADD, key) for key in to_add] + [(chat.OPERATION_REMOVE, key) for key in to_remove]
-    for chunk in limits.chunks(operations):
+    for chunk in protocol.chunks(operations):
         result = client.update_contact_group(
             owner,
             name,
@@ -503,7 +502,7 @@ def _save(group: ContactGroup, progress: Progress, error: BaseException | None =
     for pk, kind, to_account, to_group_id, code in group.items.values_list(
         "pk", "type", "to_account", "to_group_id", "result_code"
     ):
-        keys[pk] = (kind, to_account if kind == limits.TYPE_C2C else to_group_id)
+        keys[pk] = (kind, to_account if kind == protocol.TYPE_C2C else to_group_id)
         codes[pk] = code
     if progress.results:
         # One UPDATE per distinct answer (usually one: every conversation accepted), not a CASE for each row.
@@ -559,7 +558,7 @@ def _save(group: ContactGroup, progress: Progress, error: BaseException | None =
 
 
 def _target_filter(kind: int, target: str) -> dict:
-    return {"to_account": target} if kind == limits.TYPE_C2C else {"to_group_id": target}
+    return {"to_account": target} if kind == protocol.TYPE_C2C else {"to_group_id": target}
 
 
 def give_up(group_id: int, actor_id: int | None, exc: BaseException) -> None:
@@ -715,7 +714,7 @@ def _pull_into(group: ContactGroup, name: str, group_id: int, members: set[Key])
         now = timezone.now()
         with transaction.atomic():
             group = ContactGroup.objects.select_for_update().get(pk=group.pk)
-            local = {item.key: item for item in group.items.all()}
+            local = {(item.type, item.target): item for item in group.items.all()}
             added = members - set(local)
             removed = set(local) - members
             differences = []
@@ -769,7 +768,7 @@ def import_users(user_pks, actor_id: int | None) -> AccountReport:
     now = timezone.now()
     refused: dict[str, str] = {}
     with chat_client(on_call=recorder) as client:
-        for batch in limits.chunks(users, limits.ACCOUNTS_PER_IMPORT_MAX):
+        for batch in protocol.chunks(users, protocol.ACCOUNTS_PER_IMPORT_MAX):
             try:
                 for user_id in client.multiaccount_import([user.user_id for user in batch]):
                     refused[user_id] = "Chat refused to import this UserID."
@@ -789,7 +788,7 @@ def check_users(user_pks, actor_id: int | None, refused: dict[str, str] | None =
     recorder = AuditRecorder(actor_id, "")
     now = timezone.now()
     with chat_client(on_call=recorder) as client:
-        for batch in limits.chunks(users, limits.ACCOUNTS_PER_CHECK_MAX):
+        for batch in protocol.chunks(users, protocol.ACCOUNTS_PER_CHECK_MAX):
             try:
                 answers = {status.user_id: status for status in client.account_check([u.user_id for u in batch])}
             except errors.ChatError as exc:

@@ -1,8 +1,8 @@
-"""Django validators built on the pure checks in limits.py."""
+"""Django validators built on the pure checks in protocol.py."""
 
 from django.core.exceptions import ValidationError
 
-from contactgroups import limits
+from contactgroups.chat import protocol
 
 
 def _raise_if(messages: list[str], code: str) -> None:
@@ -11,8 +11,8 @@ def _raise_if(messages: list[str], code: str) -> None:
 
 
 def validate_group_name(value: str) -> None:
-    _raise_if(limits.validate_group_name(value), "group_name")
+    _raise_if(protocol.validate_group_name(value), "group_name")
 
 
 def validate_user_id(value: str) -> None:
-    _raise_if(limits.validate_user_id(value), "user_id")
+    _raise_if(protocol.validate_user_id(value), "user_id")

@@ -3,12 +3,12 @@
 import pytest
 from django.urls import reverse
 
-from contactgroups import limits
+from contactgroups.chat import protocol
 from contactgroups.models import ChatUser, ContactGroup, ContactItem
 from tests.admin_forms import form_errors, group_form_data
 
 ADD_URL = reverse("admin:contactgroups_contactgroup_add")
-C2C, GROUP = limits.TYPE_C2C, limits.TYPE_GROUP
+C2C, GROUP = protocol.TYPE_C2C, protocol.TYPE_GROUP
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +22,7 @@ def test_cjk_name_of_63_bytes_saves(admin_client, owner):
     assert response.status_code == 302
     group = ContactGroup.objects.get()
     assert group.name == "会" * 21
-    assert [item.key for item in group.items.all()] == [(C2C, "user_0002")]
+    assert [(item.type, item.target) for item in group.items.all()] == [(C2C, "user_0002")]
 
 
 def test_cjk_name_of_66_bytes_is_refused_and_nothing_saved(admin_client, owner):
@@ -144,7 +144,7 @@ def test_removing_and_adding_conversations_on_the_change_page(admin_client, owne
     data = group_form_data(name="work", existing=[first, second], deleted={first.pk}, items=[(GROUP, "", "@TGS#9")])
     response = admin_client.post(url, data)
     assert response.status_code == 302, form_errors(response)
-    assert sorted(item.key for item in group.items.all()) == [(C2C, "user_0003"), (GROUP, "@TGS#9")]
+    assert sorted((item.type, item.target) for item in group.items.all()) == [(C2C, "user_0003"), (GROUP, "@TGS#9")]
 
 
 def test_owner_cannot_be_changed_after_creation(admin_client, owner, make_group):

@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from contactgroups import limits, operations, sync
+from contactgroups import operations, sync
 from contactgroups.admin import (
     EstimatedCountPaginator,
     FastCheckboxInput,
@@ -23,12 +23,13 @@ from contactgroups.admin import (
     FastSelect,
     FastTextInput,
 )
+from contactgroups.chat import protocol
 from contactgroups.models import ChatUser, ContactGroup, ContactItem, SyncAttempt
 from tests.admin_forms import group_form_data
 
 pytestmark = pytest.mark.django_db
 
-C2C, GROUP = limits.TYPE_C2C, limits.TYPE_GROUP
+C2C, GROUP = protocol.TYPE_C2C, protocol.TYPE_GROUP
 GROUPS = reverse("admin:contactgroups_contactgroup_changelist")
 USERS = reverse("admin:contactgroups_chatuser_changelist")
 CALLS = reverse("admin:contactgroups_syncattempt_changelist")

@@ -7,11 +7,11 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
-from contactgroups import limits
+from contactgroups.chat import protocol
 from contactgroups.models import ChatUser, ContactGroup, SyncAttempt
 from tests.admin_forms import group_form_data
 
-C2C, GROUP = limits.TYPE_C2C, limits.TYPE_GROUP
+C2C, GROUP = protocol.TYPE_C2C, protocol.TYPE_GROUP
 ADD_URL = reverse("admin:contactgroups_contactgroup_add")
 CHANGELIST = reverse("admin:contactgroups_contactgroup_changelist")
 
@@ -95,7 +95,7 @@ def test_pull_action_adopts_what_the_user_made_in_the_app(support, owner, make_g
     assert "user_0001: new from Chat: from the app" in [str(m) for m in response.context["messages"]]
     adopted = ContactGroup.objects.get(name="from the app")
     assert adopted.state == ContactGroup.State.SYNCED and adopted.chat_group_id == 1
-    assert [item.key for item in adopted.items.all()] == [(C2C, "user_0003")]
+    assert [(item.type, item.target) for item in adopted.items.all()] == [(C2C, "user_0003")]
 
 
 def test_import_action_imports_and_checks_users(support, chat_sandbox):

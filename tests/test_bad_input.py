@@ -23,13 +23,13 @@ from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contactgroups import limits
 from contactgroups.admin import ContactItemInline
+from contactgroups.chat import protocol
 from contactgroups.forms import ContactGroupForm
 from contactgroups.models import ChatUser, ContactGroup, ContactItem
 from tests.admin_forms import form_errors, group_form_data
 
-C2C, GROUP = limits.TYPE_C2C, limits.TYPE_GROUP
+C2C, GROUP = protocol.TYPE_C2C, protocol.TYPE_GROUP
 ADD_URL = reverse("admin:contactgroups_contactgroup_add")
 
 pytestmark = pytest.mark.django_db
@@ -46,7 +46,7 @@ settings.register_profile(
 )
 PROFILE = settings.get_profile("imadmin-bad-input")
 
-# Every message the admin may show for bad input: Chat's limits (limits.py) and Django's own.
+# Every message the admin may show for bad input: Chat's limits (protocol.py) and Django's own.
 KNOWN_MESSAGES = [re.compile(pattern, re.DOTALL) for pattern in (
     r"A group name cannot be empty\.",
     r"A group name cannot start or end with spaces\.",
@@ -151,9 +151,9 @@ def row_is_valid(kind: str, account: str, group_id: str) -> bool:
         return True
     account, group_id = account.strip(), group_id.strip()
     if kind == str(C2C):
-        return not group_id and fits(account, limits.USER_ID_MAX_BYTES)
+        return not group_id and fits(account, protocol.USER_ID_MAX_BYTES)
     if kind == str(GROUP):
-        return not account and fits(group_id, limits.GROUP_CONVERSATION_ID_MAX_BYTES)
+        return not account and fits(group_id, protocol.GROUP_CONVERSATION_ID_MAX_BYTES)
     return False
 
 
@@ -231,7 +231,7 @@ def test_a_group_name_is_accepted_exactly_when_it_fits_in_64_bytes(owner):
     def check(count, name):
         count()
         form = group_form(owner, name)
-        assert form.is_valid() == fits(name, limits.GROUP_NAME_MAX_BYTES), (name, form.errors)
+        assert form.is_valid() == fits(name, protocol.GROUP_NAME_MAX_BYTES), (name, form.errors)
         assert not unknown_messages(form.errors.get("name", []))
 
     run_cases("name near the 64-byte limit (form)", check, 300)
@@ -242,7 +242,7 @@ def test_any_text_as_a_group_name_gets_a_verdict_and_a_readable_message(owner):
     def check(count, name):
         count()
         form = group_form(owner, name)
-        assert form.is_valid() == fits(name, limits.GROUP_NAME_MAX_BYTES), (name, form.errors)
+        assert form.is_valid() == fits(name, protocol.GROUP_NAME_MAX_BYTES), (name, form.errors)
         for messages in form.errors.values():
             assert not unknown_messages(messages)
 
@@ -278,7 +278,7 @@ def test_a_list_with_repeated_conversations_is_refused_naming_the_repeats(owner,
         count()
         rows = [(kind, target, "") if kind == C2C else (kind, "", target) for kind, target in conversations]
         formset = item_formset(rows, ContactGroup(owner=owner), admin_user)
-        repeated = limits.find_duplicates(conversations)
+        repeated = protocol.find_duplicates(conversations)
         assert formset.is_valid() == (not repeated), (conversations, formset.non_form_errors())
         if repeated:
             [message] = formset.non_form_errors()
@@ -304,7 +304,7 @@ def test_the_add_page_saves_a_name_exactly_when_it_fits_and_nothing_otherwise(ad
             before = counts()
             response = admin_client.post(ADD_URL, group_form_data(owner=owner, name=name,
                                                                   items=[(C2C, "user_0002", "")]))
-            if fits(name, limits.GROUP_NAME_MAX_BYTES):
+            if fits(name, protocol.GROUP_NAME_MAX_BYTES):
                 assert response.status_code == 302, (name, form_errors(response))
                 assert ContactGroup.objects.get().name == name.strip()
             else:
@@ -345,9 +345,9 @@ def test_the_add_page_answers_any_post_without_a_server_error_or_a_half_saved_gr
                 assert counts() == before
             else:
                 group = ContactGroup.objects.get()
-                assert not limits.validate_group_name(group.name)
+                assert not protocol.validate_group_name(group.name)
                 for item in group.items.all():
-                    assert not limits.validate_conversation(item.type, item.to_account, item.to_group_id)
+                    assert not protocol.validate_conversation(item.type, item.to_account, item.to_group_id)
 
     run_cases("any POST to the admin add page", check, 80)
 
@@ -372,7 +372,7 @@ def test_the_change_page_refuses_a_bad_edit_and_keeps_the_group_as_it_was(admin_
             response = admin_client.post(change_url, group_form_data(name=name, existing=existing, deleted=deleted,
                                                                      items=rows))
             assert response.status_code in (200, 302)
-            valid = fits(name, limits.GROUP_NAME_MAX_BYTES) and all(row_is_valid(*row) for row in rows)
+            valid = fits(name, protocol.GROUP_NAME_MAX_BYTES) and all(row_is_valid(*row) for row in rows)
             if response.status_code == 200:
                 assert form_errors(response) and not unknown_messages(form_errors(response))
                 assert snapshot() == before
@@ -383,7 +383,7 @@ def test_the_change_page_refuses_a_bad_edit_and_keeps_the_group_as_it_was(admin_
 
 
 def test_a_thousand_and_one_conversations_in_one_group_are_refused(owner, admin_user):
-    rows = [(C2C, f"user_{n:04}", "") for n in range(limits.GROUPED_CONVERSATIONS_PER_USER_MAX + 1)]
+    rows = [(C2C, f"user_{n:04}", "") for n in range(protocol.GROUPED_CONVERSATIONS_PER_USER_MAX + 1)]
     formset = item_formset(rows, ContactGroup(owner=owner), admin_user)
     assert not formset.is_valid()
     assert formset.non_form_errors() == [

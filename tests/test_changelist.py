@@ -5,7 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from contactgroups import limits
+from contactgroups.chat import protocol
 from contactgroups.models import ChatUser, ContactGroup, ContactItem
 
 pytestmark = pytest.mark.django_db
@@ -15,7 +15,7 @@ CHANGELIST = reverse("admin:contactgroups_contactgroup_changelist")
 def seed(make_group, count):
     for number in range(count):
         owner = ChatUser.objects.create(user_id=f"owner_{count}_{number}")
-        make_group(owner, f"group {number}", [(limits.TYPE_C2C, f"peer_{n}") for n in range(3)])
+        make_group(owner, f"group {number}", [(protocol.TYPE_C2C, f"peer_{n}") for n in range(3)])
 
 
 def changelist_queries(client, **params):

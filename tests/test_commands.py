@@ -16,12 +16,11 @@ from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from contactgroups import limits
-from contactgroups.chat import errors
+from contactgroups.chat import errors, protocol
 from contactgroups.models import ChatUser, ContactGroup, SyncAttempt
 from tests.services import ROOT, database_url
 
-C2C, GROUP = limits.TYPE_C2C, limits.TYPE_GROUP
+C2C, GROUP = protocol.TYPE_C2C, protocol.TYPE_GROUP
 CREATE = "recentcontact/create_contact_group"
 GET = "recentcontact/get_contact_group"
 IMPORT = "im_open_login_svc/multiaccount_import"
@@ -336,11 +335,11 @@ def test_import_users_sends_them_in_batches_of_chat_maximum(chat_sandbox, staff,
 
 
 def test_import_users_refuses_bad_rows_by_number_and_imports_the_rest(chat_sandbox, staff, tmp_path):
-    long_id = "x" * (limits.USER_ID_MAX_BYTES + 1)
+    long_id = "x" * (protocol.USER_ID_MAX_BYTES + 1)
     path = write(tmp_path, "users.csv", f"user_id\nalice\n{long_id}\nalice\nbob\n")
     failure, out = run_failing("import_chat_users", path, "--actor", staff.username)
     assert failure.returncode == 1
-    assert f"Row 3, user_id: This UserID is {limits.USER_ID_MAX_BYTES + 1} bytes in UTF-8" in out
+    assert f"Row 3, user_id: This UserID is {protocol.USER_ID_MAX_BYTES + 1} bytes in UTF-8" in out
     assert "Row 4, user_id: alice is already listed in row 2." in out
     assert sorted(ChatUser.objects.values_list("user_id", flat=True)) == ["alice", "bob"]
 
@@ -443,7 +442,7 @@ def test_export_can_be_read_back_by_the_import(chat, owner, make_group, staff, t
         f"{row['owner']},{row['group_name']},{row['type']},{row['target']}\n" for row in rows)
     run("import_contact_groups", write(tmp_path, "again.csv", text), "--actor", staff.username)
     [group] = ContactGroup.objects.all()
-    assert sorted(item.key for item in group.items.all()) == [(C2C, "user_0002"), (GROUP, "@TGS#1")]
+    assert sorted((item.type, item.target) for item in group.items.all()) == [(C2C, "user_0002"), (GROUP, "@TGS#1")]
 
 
 def test_export_of_many_groups_stays_in_order_across_chunks(owner, staff):

@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
-from contactgroups import limits
+from contactgroups.chat import protocol
 from contactgroups.chat.client import ChatClient
 from contactgroups.conf import chat_client, chat_config
 
@@ -45,7 +45,7 @@ def test_region_is_read_without_regard_to_case_or_spaces():
 
 @override_settings(**COMPLETE)
 def test_unset_rate_limit_means_chats_documented_rate():
-    assert chat_config().rate_limit == limits.CALLS_PER_SECOND_MAX
+    assert chat_config().rate_limit == protocol.CALLS_PER_SECOND_MAX
 
 
 @override_settings(**{**COMPLETE, "CHAT_RATE_LIMIT": 50.0})

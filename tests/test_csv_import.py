@@ -12,11 +12,13 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from contactgroups import limits, operations
+from contactgroups import operations
+from contactgroups.chat import protocol
+from contactgroups.chat.client import Conversation
 from contactgroups.forms import ContactGroupForm
 from contactgroups.models import ChatUser, ContactGroup, ContactItem
 
-C2C, GROUP = limits.TYPE_C2C, limits.TYPE_GROUP
+C2C, GROUP = protocol.TYPE_C2C, protocol.TYPE_GROUP
 HEADER = "owner,group_name,type,target\n"
 IMPORT_URL = reverse("admin:contactgroups_contactgroup_import")
 CHANGELIST = reverse("admin:contactgroups_contactgroup_changelist")
@@ -74,7 +76,7 @@ def test_a_file_with_a_broken_quote_is_refused(db):
 def test_a_byte_order_mark_and_any_column_order_are_fine(owner):
     result = operations.plan_group_import("\ufefftarget,type,group_name,owner\nuser_0002,1,work,user_0001\n"
                                           .encode("utf-8"), "groups.csv")
-    assert [(group.name, group.keys) for group in result.accepted] == [("work", [(C2C, "user_0002")])]
+    assert [(group.name, group.keys) for group in result.accepted] == [("work", [Conversation(C2C, "user_0002")])]
 
 
 # Checks of each row, by row number and column ------------------------------------------------------------------
@@ -83,7 +85,7 @@ def test_a_byte_order_mark_and_any_column_order_are_fine(owner):
 def test_a_name_over_64_bytes_is_refused_with_its_row_and_column(owner):
     name = "会" * 22  # 66 bytes
     result = plan(HEADER + f"user_0001,ok,1,user_0002\nuser_0001,{name},1,user_0002\n")
-    assert lines(result) == [f"Row 3, group_name: {limits.validate_group_name(name)[0]}"]
+    assert lines(result) == [f"Row 3, group_name: {protocol.validate_group_name(name)[0]}"]
     assert [group.name for group in result.accepted] == ["ok"]
 
 
@@ -106,7 +108,7 @@ def test_a_row_with_too_few_cells_is_refused(owner):
 
 def test_type_may_be_written_as_a_word(owner):
     result = plan(HEADER + "user_0001,work,c2c,user_0002\nuser_0001,work,group,@TGS#1\n")
-    assert result.accepted[0].keys == [(C2C, "user_0002"), (GROUP, "@TGS#1")]
+    assert result.accepted[0].keys == [Conversation(C2C, "user_0002"), Conversation(GROUP, "@TGS#1")]
 
 
 def test_a_row_without_a_conversation_makes_an_empty_group(owner):
@@ -151,15 +153,15 @@ def test_a_deleted_group_does_not_hold_its_name(owner, make_group):
 
 
 def test_the_owner_group_limit_counts_existing_groups_and_earlier_rows(owner, make_group):
-    for number in range(limits.GROUPS_PER_USER_MAX - 1):
+    for number in range(protocol.GROUPS_PER_USER_MAX - 1):
         make_group(owner, f"existing {number}")
     result = plan(HEADER + "user_0001,twentieth,1,user_0002\nuser_0001,twenty-first,1,user_0002\n")
     assert [group.name for group in result.accepted] == ["twentieth"]
-    assert lines(result) == [f"Row 3, owner: {limits.validate_group_count(limits.GROUPS_PER_USER_MAX + 1)[0]}"]
+    assert lines(result) == [f"Row 3, owner: {protocol.validate_group_count(protocol.GROUPS_PER_USER_MAX + 1)[0]}"]
 
 
 def test_the_group_limit_is_the_one_the_admin_form_applies(owner, make_group):
-    for number in range(limits.GROUPS_PER_USER_MAX):
+    for number in range(protocol.GROUPS_PER_USER_MAX):
         make_group(owner, f"existing {number}")
     form = ContactGroupForm(data={"owner": owner.pk, "name": "one more"})
     assert not form.is_valid()
@@ -168,7 +170,7 @@ def test_the_group_limit_is_the_one_the_admin_form_applies(owner, make_group):
 
 
 def test_the_grouped_conversation_limit_counts_distinct_conversations_across_groups(owner, make_group):
-    per_group = limits.GROUPED_CONVERSATIONS_PER_USER_MAX // 2
+    per_group = protocol.GROUPED_CONVERSATIONS_PER_USER_MAX // 2
     make_group(owner, "a", [(C2C, f"peer_{n}") for n in range(per_group)])
     make_group(owner, "b", [(C2C, f"peer_{n}") for n in range(per_group, 2 * per_group - 1)])
     text = HEADER + "user_0001,c,1,peer_0\nuser_0001,c,1,peer_new_1\n" + "user_0001,d,1,peer_new_2\n"
@@ -176,7 +178,8 @@ def test_the_grouped_conversation_limit_counts_distinct_conversations_across_gro
     # "c" adds one new conversation (peer_0 is grouped already): 1,000. "d" would make 1,001.
     assert [group.name for group in result.accepted] == ["c"]
     assert lines(result) == [
-        f"Row 4, target: {limits.validate_grouped_conversation_count(limits.GROUPED_CONVERSATIONS_PER_USER_MAX + 1)[0]}"
+        "Row 4, target: "
+        + protocol.validate_grouped_conversation_count(protocol.GROUPED_CONVERSATIONS_PER_USER_MAX + 1)[0]
     ]
 
 

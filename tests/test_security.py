@@ -33,13 +33,13 @@ from django.utils import timezone
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from contactgroups import limits
 from contactgroups.chat import client as chat_client_module
+from contactgroups.chat import protocol
 from contactgroups.models import ChatUser, ContactGroup, ContactItem, SyncAttempt
 from tests.admin_forms import group_form_data
 
 ROOT = Path(__file__).resolve().parent.parent
-C2C, GROUP = limits.TYPE_C2C, limits.TYPE_GROUP
+C2C, GROUP = protocol.TYPE_C2C, protocol.TYPE_GROUP
 LOGIN_URL = "/admin/login/"
 PASSWORD = "support-password"  # the staff fixture's
 

@@ -27,8 +27,8 @@ from django.db import connections
 from django.urls import reverse
 from django.utils import timezone
 
-from contactgroups import limits, sync
-from contactgroups.chat import errors
+from contactgroups import sync
+from contactgroups.chat import errors, protocol
 from contactgroups.chat.sandbox import SandboxServer
 from contactgroups.models import ChatUser, ContactGroup, ContactItem, SyncAttempt
 from tests.admin_forms import group_form_data
@@ -36,7 +36,7 @@ from tests.conftest import wait_until
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
-C2C, GROUP = limits.TYPE_C2C, limits.TYPE_GROUP
+C2C, GROUP = protocol.TYPE_C2C, protocol.TYPE_GROUP
 CREATE = "recentcontact/create_contact_group"
 SEED = 20240612
 
@@ -116,7 +116,7 @@ def make_groups(make_group, plan):
 
 
 def import_accounts(server, user_ids):
-    for batch in limits.chunks(list(user_ids), limits.ACCOUNTS_PER_IMPORT_MAX):
+    for batch in protocol.chunks(list(user_ids), protocol.ACCOUNTS_PER_IMPORT_MAX):
         answer = server.import_accounts(*batch)
         assert answer["ErrorCode"] == 0, answer
 
@@ -524,7 +524,7 @@ def test_two_staff_saving_one_group_at_once_last_save_wins_and_syncs_never_inter
         last_save = LogEntry.objects.filter(object_id=str(group.pk), change_message__startswith="[").latest("id")
         assert group.name == f"客户 {users[last_save.user.username]}{round_}"
         assert group.state == ContactGroup.State.SYNCED
-        desired = {item.key for item in group.items.all()}
+        desired = {(item.type, item.target) for item in group.items.all()}
         assert len(desired) == 2 + 2 * (round_ + 1)
         assert chat_groups(chat_sandbox)[0]["user_0001"] == {group.name: (group.chat_group_id, desired)}
 

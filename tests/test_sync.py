@@ -3,10 +3,11 @@
 import pytest
 from django.contrib.admin.models import LogEntry
 
-from contactgroups import limits, sync
+from contactgroups import sync
+from contactgroups.chat import protocol
 from contactgroups.models import ContactGroup, SyncAttempt
 
-C2C, GROUP = limits.TYPE_C2C, limits.TYPE_GROUP
+C2C, GROUP = protocol.TYPE_C2C, protocol.TYPE_GROUP
 CREATE = "recentcontact/create_contact_group"
 UPDATE = "recentcontact/update_contact_group"
 GET = "recentcontact/get_contact_group"
@@ -101,7 +102,7 @@ def test_150_conversations_take_two_calls(alice, make_group, chat_sandbox, staff
     sync.sync_group(group.pk, staff.pk)
     calls = chat_sandbox.calls_to()
     assert [call["endpoint"] for call in calls] == [CREATE, UPDATE]
-    assert len(calls[0]["body"]["GroupContactItem"][0]["ContactItem"]) == limits.CONVERSATIONS_PER_REQUEST_MAX
+    assert len(calls[0]["body"]["GroupContactItem"][0]["ContactItem"]) == protocol.CONVERSATIONS_PER_REQUEST_MAX
     assert len(chat_groups(chat_sandbox, "user_0001")["big"][1]) == 150
     group.refresh_from_db()
     assert group.state == ContactGroup.State.SYNCED
@@ -170,7 +171,7 @@ def test_conversation_the_user_added_in_the_app_is_adopted(alice, make_group, ch
     sync.sync_group(group.pk, staff.pk)
     expected = {(C2C, "user_0002"), (C2C, "user_0003"), (C2C, "user_0004")}
     assert chat_groups(chat_sandbox, "user_0001")["work"][1] == expected
-    assert {item.key for item in group.items.all()} == expected
+    assert {(item.type, item.target) for item in group.items.all()} == expected
     assert "In the app, user_0001 added user_0003" in history(group)[-1]
 
 
@@ -182,7 +183,7 @@ def test_conversation_the_user_removed_in_the_app_is_not_put_back(alice, make_gr
     sync.sync_group(group.pk, staff.pk)
     group.refresh_from_db()
     assert chat_groups(chat_sandbox, "user_0001") == {"office": (group.chat_group_id, {(C2C, "user_0002")})}
-    assert {item.key for item in group.items.all()} == {(C2C, "user_0002")}
+    assert {(item.type, item.target) for item in group.items.all()} == {(C2C, "user_0002")}
     assert "removed user_0003" in history(group)[-1]
 
 
@@ -245,7 +246,7 @@ def test_deleting_removes_the_group_from_chat_and_keeps_the_audit(alice, make_gr
 
 
 def test_permanent_error_is_stored_and_shown(alice, make_group, chat_sandbox, staff):
-    for number in range(limits.GROUPS_PER_USER_MAX):
+    for number in range(protocol.GROUPS_PER_USER_MAX):
         chat_sandbox.post(CREATE, {"From_Account": "user_0001", "GroupContactItem": [{"GroupName": f"app {number}"}]})
     group = make_group(alice, "one too many")
     with pytest.raises(Exception) as raised:

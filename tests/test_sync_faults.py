@@ -14,13 +14,13 @@ import pytest
 from django.contrib.admin.models import LogEntry
 from django.db import transaction
 
-from contactgroups import conf, limits, sync, tasks
-from contactgroups.chat import errors
+from contactgroups import conf, sync, tasks
+from contactgroups.chat import errors, protocol
 from contactgroups.chat.sandbox import CALL_LOG_MAX
 from contactgroups.models import ChatUser, ContactGroup, ContactItem, SyncAttempt
 from tests.conftest import wait_until
 
-C2C, GROUP = limits.TYPE_C2C, limits.TYPE_GROUP
+C2C, GROUP = protocol.TYPE_C2C, protocol.TYPE_GROUP
 CREATE = "recentcontact/create_contact_group"
 
 SEED = 20240611
@@ -55,7 +55,7 @@ def faulty_chat_settings(settings, monkeypatch):
 
 
 def import_accounts(server, user_ids):
-    for batch in limits.chunks(list(user_ids), limits.ACCOUNTS_PER_IMPORT_MAX):
+    for batch in protocol.chunks(list(user_ids), protocol.ACCOUNTS_PER_IMPORT_MAX):
         answer = server.import_accounts(*batch)
         assert answer["ErrorCode"] == 0, answer
 
@@ -67,8 +67,8 @@ def plan_groups(rng, owners, groups_per_owner, peers, group_conversations):
     distinct grouped conversations than the pool holds.
     """
     pool = [(C2C, peer) for peer in peers] + [(GROUP, group_id) for group_id in group_conversations]
-    assert len(pool) <= limits.GROUPED_CONVERSATIONS_PER_USER_MAX
-    assert groups_per_owner <= limits.GROUPS_PER_USER_MAX
+    assert len(pool) <= protocol.GROUPED_CONVERSATIONS_PER_USER_MAX
+    assert groups_per_owner <= protocol.GROUPS_PER_USER_MAX
     count = len(owners) * groups_per_owner
     sizes = [FEWEST, MOST] + [rng.randint(FEWEST, MOST) for _ in range(count - 2)]
     rng.shuffle(sizes)
@@ -205,7 +205,7 @@ def test_unimported_peer_leaves_each_group_partial_through_faults(chat_sandbox, 
     for (owner, name), group in groups.items():
         group.refresh_from_db()
         assert group.state == ContactGroup.State.PARTIAL
-        codes = {item.key: item.result_code for item in group.items.all()}
+        codes = {(item.type, item.target): item.result_code for item in group.items.all()}
         assert codes.pop(stranger) == errors.ACCOUNT_NOT_IMPORTED
         assert set(codes.values()) == {errors.OK}
         assert in_chat[owner][name] == (group.chat_group_id, set(plan[(owner, name)]) - {stranger})

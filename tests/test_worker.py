@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from contactgroups import limits
+from contactgroups.chat import protocol
 from contactgroups.models import ContactGroup, SyncAttempt
 from tests.admin_forms import group_form_data
 from tests.conftest import wait_until
@@ -16,8 +16,8 @@ def test_admin_save_is_synced_by_the_worker(celery_worker, chat_sandbox, owner, 
     client.force_login(staff)
     response = client.post(
         reverse("admin:contactgroups_contactgroup_add"),
-        group_form_data(owner=owner, name="会议", items=[(limits.TYPE_C2C, "user_0002", ""),
-                                                        (limits.TYPE_C2C, "user_9", "")]),
+        group_form_data(owner=owner, name="会议", items=[(protocol.TYPE_C2C, "user_0002", ""),
+                                                        (protocol.TYPE_C2C, "user_9", "")]),
     )
     assert response.status_code == 302
     group = ContactGroup.objects.get()

@@ -41,8 +41,7 @@ from urllib.parse import quote, urlencode
 import requests
 import urllib3.exceptions
 
-from contactgroups import limits
-from contactgroups.chat import errors
+from contactgroups.chat import errors, protocol
 from contactgroups.chat.ratelimit import EndpointRateLimiter
 from contactgroups.chat.usersig import generate_usersig
 
@@ -157,7 +156,7 @@ class ChatConfig:
     base_url: str | None = None
     connect_timeout: float = 3.05
     read_timeout: float = 10.0
-    rate_limit: float = limits.CALLS_PER_SECOND_MAX
+    rate_limit: float = protocol.CALLS_PER_SECOND_MAX
     rate_limit_storage: str = field(default="memory://", repr=False)
     max_retries: int = 3
     backoff_base: float = 0.2
@@ -169,7 +168,7 @@ class ChatConfig:
             problems.append(f"sdkappid must be a positive integer, not {self.sdkappid!r}.")
         if not isinstance(self.secret_key, str) or not self.secret_key:
             problems.append("secret_key must be the app's non-empty secret key.")
-        problems += [f"admin_identifier: {m}" for m in limits.validate_user_id(self.admin_identifier or "")]
+        problems += [f"admin_identifier: {m}" for m in protocol.validate_user_id(self.admin_identifier or "")]
         if self.base_url:
             if not self.base_url.startswith(("http://", "https://")):
                 problems.append(f"base_url must start with http:// or https://, not {self.base_url!r}.")
@@ -203,11 +202,11 @@ class ChatConfig:
     def rate_for(self, endpoint: str) -> float:
         """Calls a second allowed to ``endpoint``: the configured rate, capped for account_check."""
         if endpoint == ACCOUNT_CHECK:
-            return min(self.rate_limit, limits.ACCOUNT_CHECK_CALLS_PER_SECOND_MAX)
+            return min(self.rate_limit, protocol.ACCOUNT_CHECK_CALLS_PER_SECOND_MAX)
         return self.rate_limit
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class Conversation:
     """One conversation (Chat's ContactItem): a one-to-one chat with a user, or a group chat."""
 
@@ -216,23 +215,23 @@ class Conversation:
 
     @classmethod
     def c2c(cls, user_id: str) -> "Conversation":
-        return cls(limits.TYPE_C2C, user_id)
+        return cls(protocol.TYPE_C2C, user_id)
 
     @classmethod
     def group(cls, group_id: str) -> "Conversation":
-        return cls(limits.TYPE_GROUP, group_id)
+        return cls(protocol.TYPE_GROUP, group_id)
 
     @property
     def is_group(self) -> bool:
-        return self.type == limits.TYPE_GROUP
+        return self.type == protocol.TYPE_GROUP
 
     def problems(self) -> list[str]:
         """Why Chat would refuse this conversation (empty when it is fine)."""
-        if self.type == limits.TYPE_GROUP:
-            return limits.validate_conversation(self.type, "", self.target)
-        if self.type == limits.TYPE_C2C:
-            return limits.validate_conversation(self.type, self.target, "")
-        return limits.validate_conversation(self.type, "", "")
+        if self.type == protocol.TYPE_GROUP:
+            return protocol.validate_conversation(self.type, "", self.target)
+        if self.type == protocol.TYPE_C2C:
+            return protocol.validate_conversation(self.type, self.target, "")
+        return protocol.validate_conversation(self.type, "", "")
 
     def to_json(self, group_key: str = TO_GROUP_ID) -> dict:
         """Chat's JSON for this conversation; ``group_key`` is the spelling of the group id the endpoint wants."""
@@ -243,7 +242,7 @@ class Conversation:
     def from_json(cls, data: dict) -> "Conversation":
         """A conversation from any of Chat's spellings: To_Account, ToGroupId, ToGroupid or GroupId."""
         conversation_type = int(data["Type"])
-        if conversation_type == limits.TYPE_C2C:
+        if conversation_type == protocol.TYPE_C2C:
             target = data[TO_ACCOUNT]
         else:
             target = next(data[key] for key in (TO_GROUP_ID, TO_GROUP_ID_DELETE, GROUP_ID_GET_LIST) if key in data)
@@ -432,19 +431,19 @@ def _require(messages: list[str], what: str) -> None:
 
 
 def _check_owner(owner: str) -> None:
-    _require(limits.validate_user_id(owner), f"UserID {owner!r}")
+    _require(protocol.validate_user_id(owner), f"UserID {owner!r}")
 
 
 def _check_new_group_name(name: str) -> None:
-    _require(limits.validate_group_name(name), f"Group name {name!r}")
+    _require(protocol.validate_group_name(name), f"Group name {name!r}")
 
 
 def _check_existing_group_name(name: str) -> None:
     """A name that addresses a group Chat already has: it may have been made in an app, so only Chat's limits."""
     if not name:
         raise ValueError("A group name cannot be empty.")
-    if limits.utf8_length(name) > limits.GROUP_NAME_MAX_BYTES:
-        _require(limits.validate_group_name(name), f"Group name {name!r}")
+    if protocol.utf8_length(name) > protocol.GROUP_NAME_MAX_BYTES:
+        _require(protocol.validate_group_name(name), f"Group name {name!r}")
 
 
 def _check_conversations(conversations: Sequence[Conversation], maximum: int, what: str) -> list[Conversation]:
@@ -455,7 +454,7 @@ def _check_conversations(conversations: Sequence[Conversation], maximum: int, wh
         _require(conversation.problems(), f"Conversation {conversation}")
     if len(items) > maximum:
         raise ValueError(f"{what} has {len(items)} conversations; Chat takes at most {maximum} in one request.")
-    repeated = limits.find_duplicates((conversation.type, conversation.target) for conversation in items)
+    repeated = protocol.find_duplicates((conversation.type, conversation.target) for conversation in items)
     if repeated:
         names = ", ".join(str(Conversation(*key)) for key in repeated)
         raise ValueError(f"{what} names the same conversation more than once: {names}.")
@@ -571,7 +570,7 @@ class ChatClient:
         """Create ``owner``'s group ``name`` holding ``conversations`` (at most 100; none makes an empty group)."""
         _check_owner(owner)
         _check_new_group_name(name)
-        items = _check_conversations(conversations, limits.CONVERSATIONS_PER_REQUEST_MAX, "A new group")
+        items = _check_conversations(conversations, protocol.CONVERSATIONS_PER_REQUEST_MAX, "A new group")
         group = {"GroupName": name}
         if items:
             group["ContactItem"] = [conversation.to_json() for conversation in items]
@@ -614,7 +613,7 @@ class ChatClient:
         _check_existing_group_name(name)
         to_add = list(add)
         to_remove = list(remove)
-        _check_conversations(to_add + to_remove, limits.CONVERSATIONS_PER_REQUEST_MAX, "An update")
+        _check_conversations(to_add + to_remove, protocol.CONVERSATIONS_PER_REQUEST_MAX, "An update")
         if not to_add and not to_remove:
             raise ValueError("An update needs at least one conversation to add or remove.")
         operations = [(OPERATION_ADD, conversation) for conversation in to_add]
@@ -679,7 +678,7 @@ class ChatClient:
     def search_contact_group(self, owner: str, conversations: Sequence[Conversation]) -> ContactGroups:
         """The groups and marks of ``conversations`` (at most 300) of ``owner``, with the groups they name."""
         _check_owner(owner)
-        items = _check_conversations(conversations, limits.CONVERSATIONS_PER_SEARCH_MAX, "A search")
+        items = _check_conversations(conversations, protocol.CONVERSATIONS_PER_SEARCH_MAX, "A search")
         if not items:
             raise ValueError("A search needs at least one conversation.")
         body = {"From_Account": owner, "ContactItem": [conversation.to_json() for conversation in items]}
@@ -691,7 +690,7 @@ class ChatClient:
         """Set or clear standard marks and custom marks of ``owner``'s conversations (at most 100 items)."""
         _check_owner(owner)
         updates = list(items)
-        _check_conversations([update.conversation for update in updates], limits.MARK_ITEMS_PER_REQUEST_MAX,
+        _check_conversations([update.conversation for update in updates], protocol.MARK_ITEMS_PER_REQUEST_MAX,
                              "A mark request")
         if not updates:
             raise ValueError("A mark request needs at least one conversation.")
@@ -700,18 +699,18 @@ class ChatClient:
             mark_item = {"OptType": update.opt_type, "ContactItem": update.conversation.to_json()}
             for bits, key in ((update.set_marks, "SetMark"), (update.clear_marks, "ClearMark")):
                 if any(
-                    isinstance(bit, bool) or not isinstance(bit, int) or not 0 <= bit < limits.STANDARD_MARK_BITS
+                    isinstance(bit, bool) or not isinstance(bit, int) or not 0 <= bit < protocol.STANDARD_MARK_BITS
                     for bit in bits
                 ):
                     raise ValueError(
-                        f"Standard marks are bits 0 to {limits.STANDARD_MARK_BITS - 1}, not {list(bits)!r}."
+                        f"Standard marks are bits 0 to {protocol.STANDARD_MARK_BITS - 1}, not {list(bits)!r}."
                     )
                 if bits:
                     mark_item[key] = list(bits)
             if update.custom_mark is not None:
-                size = limits.utf8_length(update.custom_mark)
-                if size > limits.CUSTOM_MARK_MAX_BYTES:
-                    raise ValueError(f"A custom mark may have at most {limits.CUSTOM_MARK_MAX_BYTES} bytes; "
+                size = protocol.utf8_length(update.custom_mark)
+                if size > protocol.CUSTOM_MARK_MAX_BYTES:
+                    raise ValueError(f"A custom mark may have at most {protocol.CUSTOM_MARK_MAX_BYTES} bytes; "
                                      f"this one has {size}.")
                 mark_item["CustomMark"] = update.custom_mark
             mark_items.append(mark_item)
@@ -771,7 +770,7 @@ class ChatClient:
         Importing is idempotent, so after an error the whole list can simply be imported again.
         """
         failed: list[str] = []
-        for chunk in limits.chunks(_check_user_ids(user_ids), limits.ACCOUNTS_PER_IMPORT_MAX):
+        for chunk in protocol.chunks(_check_user_ids(user_ids), protocol.ACCOUNTS_PER_IMPORT_MAX):
             failed += self._call(
                 MULTIACCOUNT_IMPORT,
                 {"Accounts": chunk},
@@ -782,7 +781,7 @@ class ChatClient:
     def account_check(self, user_ids: Sequence[str]) -> list[AccountStatus]:
         """Whether each of ``user_ids`` is imported, in calls of at most ACCOUNTS_PER_CHECK_MAX."""
         statuses: list[AccountStatus] = []
-        for chunk in limits.chunks(_check_user_ids(user_ids), limits.ACCOUNTS_PER_CHECK_MAX):
+        for chunk in protocol.chunks(_check_user_ids(user_ids), protocol.ACCOUNTS_PER_CHECK_MAX):
             statuses += self._call(
                 ACCOUNT_CHECK,
                 {"CheckItem": [{"UserID": user_id} for user_id in chunk]},

@@ -8,7 +8,7 @@ is a failure with its ``ErrorInfo`` shown, never a success.
 
 from dataclasses import dataclass
 
-from contactgroups import limits
+from contactgroups.chat import protocol
 
 OK = 0
 
@@ -122,15 +122,15 @@ _TABLE = [
     _entry(50004, "Chat had an internal error; trying again usually works.", ChatRetryableError),
     _entry(50005, "Chat timed out inside its network; trying again usually works.", ChatRetryableError),
     _entry(51006, f"Too many conversations in one request (at most "
-                  f"{limits.CONVERSATIONS_PER_REQUEST_MAX}).", ChatLimitError),
+                  f"{protocol.CONVERSATIONS_PER_REQUEST_MAX}).", ChatLimitError),
     _entry(51007, "Chat could not use this group conversation: the group may be disbanded.",
            ChatInvalidRequestError),
     _entry(51008, f"The user already has the most grouped conversations Chat allows "
-                  f"({limits.GROUPED_CONVERSATIONS_PER_USER_MAX}).", ChatLimitError),
+                  f"({protocol.GROUPED_CONVERSATIONS_PER_USER_MAX}).", ChatLimitError),
     _entry(51009, "No conversation group of that name exists for this user in Chat.", ChatGroupNotFoundError),
     _entry(51010, f"The user already has the most conversation groups Chat allows "
-                  f"({limits.GROUPS_PER_USER_MAX}).", ChatLimitError),
-    _entry(51011, f"The group name is longer than {limits.GROUP_NAME_MAX_BYTES} bytes.", ChatLimitError),
+                  f"({protocol.GROUPS_PER_USER_MAX}).", ChatLimitError),
+    _entry(51011, f"The group name is longer than {protocol.GROUP_NAME_MAX_BYTES} bytes.", ChatLimitError),
     _entry(51013, "This Chat edition does not include conversation groups (Pro, Pro Plus or Enterprise "
                   "needed).", ChatInvalidRequestError),
     _entry(60002, "Chat could not parse the request URL or JSON body.", ChatInvalidRequestError),

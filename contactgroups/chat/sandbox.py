@@ -10,7 +10,7 @@ for the endpoints this project uses, with Chat's JSON shapes and error codes:
 
 Like Chat, it checks the SDKAppID (60012 missing, 60006 wrong), the UserSig (70001 expired, 70003 not valid),
 that the identifier is the app administrator (60010), the JSON body (60002) and the path (60009); it needs
-accounts imported (50001), enforces every limit in ``contactgroups.limits`` with its documented code, assigns
+accounts imported (50001), enforces every limit in ``contactgroups.chat.protocol`` with its documented code, assigns
 integer ``GroupId``s per user (1, 2, 3, ... never reused) and answers business errors with HTTP 200 and an error
 body. Where Chat documents no behaviour the sandbox picks a plain one and says so:
 
@@ -89,8 +89,7 @@ from collections import deque
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from contactgroups import limits
-from contactgroups.chat import errors
+from contactgroups.chat import errors, protocol
 from contactgroups.chat.usersig import UserSigError, generate_usersig, verify_usersig
 
 # Chat does not document its page size for get_contact_group and get_list; a small one makes callers page.
@@ -204,11 +203,11 @@ def _items(value, name: str, most: int, too_many_code: int, required: bool = Tru
 
 def _group_name(value, name: str) -> str:
     text = _text(value, name)
-    size = limits.utf8_length(text)
-    if size > limits.GROUP_NAME_MAX_BYTES:
+    size = protocol.utf8_length(text)
+    if size > protocol.GROUP_NAME_MAX_BYTES:
         raise _Refusal(
             errors.GROUP_NAME_TOO_LONG,
-            f"{name} is {size} bytes; a group name has at most {limits.GROUP_NAME_MAX_BYTES} bytes",
+            f"{name} is {size} bytes; a group name has at most {protocol.GROUP_NAME_MAX_BYTES} bytes",
         )
     return text
 
@@ -220,20 +219,20 @@ def _conversation(item, group_field: str = "ToGroupId") -> Conversation:
     kind = item.get("Type")
     to_account = item.get("To_Account")
     to_group = item.get(group_field)
-    if kind == limits.TYPE_C2C and _is_int(kind):
+    if kind == protocol.TYPE_C2C and _is_int(kind):
         if to_group is not None:
             raise _Refusal(errors.INVALID_PARAMETER, f"a one-to-one conversation takes To_Account, not {group_field}")
         return kind, _text(to_account, "To_Account")
-    if kind == limits.TYPE_GROUP and _is_int(kind):
+    if kind == protocol.TYPE_GROUP and _is_int(kind):
         if to_account is not None:
             raise _Refusal(errors.INVALID_PARAMETER, f"a group conversation takes {group_field}, not To_Account")
         return kind, _text(to_group, group_field)
-    raise _Refusal(errors.INVALID_PARAMETER, f"Type must be {limits.TYPE_C2C} or {limits.TYPE_GROUP}")
+    raise _Refusal(errors.INVALID_PARAMETER, f"Type must be {protocol.TYPE_C2C} or {protocol.TYPE_GROUP}")
 
 
 def _conversation_fields(key: Conversation, group_field: str = "ToGroupId") -> dict:
     kind, target = key
-    return {"Type": kind, ("To_Account" if kind == limits.TYPE_C2C else group_field): target}
+    return {"Type": kind, ("To_Account" if kind == protocol.TYPE_C2C else group_field): target}
 
 
 def _mark_text(mark: int) -> str:
@@ -344,7 +343,7 @@ class ChatState:
 
     def _item_refusal(self, key: Conversation) -> _Refusal | None:
         kind, target = key
-        if kind == limits.TYPE_C2C and not self.is_imported(target):
+        if kind == protocol.TYPE_C2C and not self.is_imported(target):
             return _Refusal(errors.ACCOUNT_NOT_IMPORTED, f"To_Account {target} is not imported")
         return None
 
@@ -365,11 +364,11 @@ class ChatState:
             return refused
         if key in group.members:
             return _result()
-        if key not in user.grouped and len(user.grouped) >= limits.GROUPED_CONVERSATIONS_PER_USER_MAX:
+        if key not in user.grouped and len(user.grouped) >= protocol.GROUPED_CONVERSATIONS_PER_USER_MAX:
             return _result(
                 errors.TOO_MANY_GROUPED,
                 f"the user already has {len(user.grouped)} grouped conversations; at most "
-                f"{limits.GROUPED_CONVERSATIONS_PER_USER_MAX} are allowed",
+                f"{protocol.GROUPED_CONVERSATIONS_PER_USER_MAX} are allowed",
             )
         user.add_member(group, key, now)
         return _result()
@@ -398,20 +397,20 @@ class ChatState:
 
     def create_contact_group(self, body: dict, now: int) -> dict:
         owner, user = self._owner(body)
-        entries = _items(body.get("GroupContactItem"), "GroupContactItem", limits.GROUPS_PER_CREATE_MAX,
+        entries = _items(body.get("GroupContactItem"), "GroupContactItem", protocol.GROUPS_PER_CREATE_MAX,
                          errors.INVALID_PARAMETER)
         if not entries or not isinstance(entries[0], dict):
             raise _Refusal(errors.INVALID_PARAMETER, "GroupContactItem must hold one group object")
         entry = entries[0]
         name = _group_name(entry.get("GroupName"), "GroupName")
-        items = _items(entry.get("ContactItem"), "ContactItem", limits.CONVERSATIONS_PER_REQUEST_MAX,
+        items = _items(entry.get("ContactItem"), "ContactItem", protocol.CONVERSATIONS_PER_REQUEST_MAX,
                        errors.TOO_MANY_IN_REQUEST, required=False)
         if user.group_named(name):
             raise _Refusal(errors.GROUP_NAME_TAKEN, f"the user already has a group named {name}")
-        if len(user.groups) >= limits.GROUPS_PER_USER_MAX:
+        if len(user.groups) >= protocol.GROUPS_PER_USER_MAX:
             raise _Refusal(
                 errors.TOO_MANY_GROUPS,
-                f"the user already has {len(user.groups)} groups; at most {limits.GROUPS_PER_USER_MAX} are allowed",
+                f"the user already has {len(user.groups)} groups; at most {protocol.GROUPS_PER_USER_MAX} are allowed",
             )
         self.users[owner] = user
         group = _Group(user.next_group_id, name)
@@ -444,7 +443,7 @@ class ChatState:
             result = {"UpdateGroupType": kind, "GroupName": group.name, "GroupId": group.group_id,
                       "OldGroupName": old_name}
             return {"UpdateType": update_type, "UpdateGroupResult": result}
-        items = _items(update.get("ContactUpdateItem"), "ContactUpdateItem", limits.CONVERSATIONS_PER_REQUEST_MAX,
+        items = _items(update.get("ContactUpdateItem"), "ContactUpdateItem", protocol.CONVERSATIONS_PER_REQUEST_MAX,
                        errors.TOO_MANY_IN_REQUEST)
         group = self._existing_group(user, old_name)
         results = [self._update_item(user, group, item, now) for item in items]
@@ -478,7 +477,7 @@ class ChatState:
 
     def del_contact_group(self, body: dict, now: int) -> dict:
         owner, user = self._owner(body)
-        names = _items(body.get("GroupName"), "GroupName", limits.GROUPS_PER_DELETE_MAX, errors.INVALID_PARAMETER)
+        names = _items(body.get("GroupName"), "GroupName", protocol.GROUPS_PER_DELETE_MAX, errors.INVALID_PARAMETER)
         if not names:
             raise _Refusal(errors.INVALID_PARAMETER, "GroupName must hold one group name")
         group = self._existing_group(user, _text(names[0], "GroupName"))
@@ -504,7 +503,7 @@ class ChatState:
 
     def search_contact_group(self, body: dict, now: int) -> dict:
         owner, user = self._owner(body)
-        items = _items(body.get("ContactItem"), "ContactItem", limits.CONVERSATIONS_PER_SEARCH_MAX,
+        items = _items(body.get("ContactItem"), "ContactItem", protocol.CONVERSATIONS_PER_SEARCH_MAX,
                        errors.TOO_MANY_IN_REQUEST)
         keys = [_conversation(item) for item in items]
         found = [self._contact_fields(user, key) for key in keys]
@@ -516,7 +515,7 @@ class ChatState:
 
     def mark_contact(self, body: dict, now: int) -> dict:
         owner, user = self._owner(body)
-        entries = _items(body.get("MarkItem"), "MarkItem", limits.MARK_ITEMS_PER_REQUEST_MAX,
+        entries = _items(body.get("MarkItem"), "MarkItem", protocol.MARK_ITEMS_PER_REQUEST_MAX,
                          errors.TOO_MANY_IN_REQUEST)
         self.users[owner] = user
         results = []
@@ -557,15 +556,15 @@ class ChatState:
             custom = entry.get("CustomMark") or ""
             if not isinstance(custom, str):
                 raise _Refusal(errors.INVALID_PARAMETER, "CustomMark must be a string")
-            if limits.utf8_length(custom) > limits.CUSTOM_MARK_MAX_BYTES:
+            if protocol.utf8_length(custom) > protocol.CUSTOM_MARK_MAX_BYTES:
                 raise _Refusal(errors.INVALID_PARAMETER,
-                               f"CustomMark has more than {limits.CUSTOM_MARK_MAX_BYTES} bytes")
+                               f"CustomMark has more than {protocol.CUSTOM_MARK_MAX_BYTES} bytes")
         if not (standard or custom) and key not in user.contacts:
             return
         if (standard or custom) and not current.marked:
-            if user.marked_count() >= limits.MARKED_CONVERSATIONS_PER_USER_MAX:
+            if user.marked_count() >= protocol.MARKED_CONVERSATIONS_PER_USER_MAX:
                 raise _Refusal(errors.TOO_MANY_GROUPED,
-                               f"at most {limits.MARKED_CONVERSATIONS_PER_USER_MAX} conversations can be marked")
+                               f"at most {protocol.MARKED_CONVERSATIONS_PER_USER_MAX} conversations can be marked")
         contact = user.touch(key, now)
         contact.standard_mark, contact.custom_mark = standard, custom
         user.forget_if_unused(key)
@@ -575,10 +574,10 @@ class ChatState:
         if value is None:
             return []
         if not isinstance(value, list) or not all(
-            _is_int(bit) and 0 <= bit < limits.STANDARD_MARK_BITS for bit in value
+            _is_int(bit) and 0 <= bit < protocol.STANDARD_MARK_BITS for bit in value
         ):
             raise _Refusal(errors.INVALID_PARAMETER,
-                           f"{name} must list bit numbers from 0 to {limits.STANDARD_MARK_BITS - 1}")
+                           f"{name} must list bit numbers from 0 to {protocol.STANDARD_MARK_BITS - 1}")
         return value
 
     def get_list(self, body: dict, now: int) -> dict:
@@ -616,7 +615,7 @@ class ChatState:
 
     def delete(self, body: dict, now: int) -> dict:
         owner, user = self._owner(body)
-        if body.get("Type") == limits.TYPE_GROUP and "ToGroupId" in body and "ToGroupid" not in body:
+        if body.get("Type") == protocol.TYPE_GROUP and "ToGroupId" in body and "ToGroupid" not in body:
             raise _Refusal(errors.INVALID_PARAMETER, "recentcontact/delete spells the group field ToGroupid")
         key = _conversation(body, group_field="ToGroupid")
         clear = body.get("ClearRamble", 0)
@@ -627,8 +626,8 @@ class ChatState:
         return {}
 
     def _import(self, user_id, nick=None, face_url=None) -> None:
-        if not isinstance(user_id, str) or limits.validate_user_id(user_id):
-            messages = limits.validate_user_id(user_id) if isinstance(user_id, str) else ["must be a string"]
+        if not isinstance(user_id, str) or protocol.validate_user_id(user_id):
+            messages = protocol.validate_user_id(user_id) if isinstance(user_id, str) else ["must be a string"]
             raise _Refusal(errors.INVALID_PARAMETER, f"UserID {user_id!r}: {' '.join(messages)}")
         account = self.accounts.setdefault(user_id, {"Nick": "", "FaceUrl": ""})
         if nick is not None:
@@ -646,7 +645,7 @@ class ChatState:
         return {}
 
     def multiaccount_import(self, body: dict, now: int) -> dict:
-        accounts = _items(body.get("Accounts"), "Accounts", limits.ACCOUNTS_PER_IMPORT_MAX, errors.INVALID_PARAMETER)
+        accounts = _items(body.get("Accounts"), "Accounts", protocol.ACCOUNTS_PER_IMPORT_MAX, errors.INVALID_PARAMETER)
         failed = []
         for user_id in accounts:
             try:
@@ -656,7 +655,7 @@ class ChatState:
         return {"FailAccounts": failed}
 
     def account_check(self, body: dict, now: int) -> dict:
-        entries = _items(body.get("CheckItem"), "CheckItem", limits.ACCOUNTS_PER_CHECK_MAX, errors.INVALID_PARAMETER)
+        entries = _items(body.get("CheckItem"), "CheckItem", protocol.ACCOUNTS_PER_CHECK_MAX, errors.INVALID_PARAMETER)
         results = []
         for entry in entries:
             user_id = entry.get("UserID") if isinstance(entry, dict) else None

@@ -15,7 +15,7 @@ import time
 import zlib
 from dataclasses import dataclass
 
-from contactgroups.limits import USERSIG_DEFAULT_EXPIRE_SECONDS
+from contactgroups.chat.protocol import USERSIG_DEFAULT_EXPIRE_SECONDS
 
 _TO_SIG = str.maketrans({"+": "*", "/": "-", "=": "_"})
 _FROM_SIG = str.maketrans({"*": "+", "-": "/", "_": "="})

@@ -12,7 +12,8 @@ import pytest
 from django.db import connections
 from playwright.sync_api import expect, sync_playwright
 
-from contactgroups import limits, sync
+from contactgroups import sync
+from contactgroups.chat import protocol
 from contactgroups.models import ChatUser
 
 CHROMIUM = "/usr/bin/chromium"
@@ -24,7 +25,7 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 VIEWPORT = {"width": 1280, "height": 900}
 TIMEOUT_MS = 10_000
 
-C2C, GROUP = limits.TYPE_C2C, limits.TYPE_GROUP
+C2C, GROUP = protocol.TYPE_C2C, protocol.TYPE_GROUP
 CJK_NAME = "项目组 Project team"
 CHAT_GROUP_ID = "@TGS#1B2AUI7RZ"
 _REPORTS = pytest.StashKey[dict]()

@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from contactgroups import limits
+from contactgroups.chat import protocol
 from contactgroups.models import ContactGroup
 from tests.browser.conftest import C2C, CHAT_GROUP_ID, CJK_NAME, GROUP, chat_groups, column, log_in, screenshot
 
@@ -163,7 +163,7 @@ def test_a_name_of_66_bytes_is_refused_on_the_page(page, staff, imported_owner, 
 
 @pytest.fixture
 def owner_with_twenty_groups(imported_owner, make_group):
-    for number in range(limits.GROUPS_PER_USER_MAX):
+    for number in range(protocol.GROUPS_PER_USER_MAX):
         make_group(imported_owner, f"group {number + 1}")
     return imported_owner
 

@@ -111,7 +111,7 @@ def test_view_only_staff_posting_changes_directly_is_refused(page, auditor, audi
 
     group.refresh_from_db()
     assert (group.name, group.state, group.delete_requested) == (CJK_NAME, ContactGroup.State.SYNCED, False)
-    assert sorted(item.key for item in group.items.all()) == [(C2C, "user_0002"), (C2C, "user_0003"),
+    assert sorted((item.type, item.target) for item in group.items.all()) == [(C2C, "user_0002"), (C2C, "user_0003"),
                                                               (GROUP, CHAT_GROUP_ID)]
     assert ContactGroup.objects.count() == 1
     assert list(ChatUser.objects.values_list("user_id", "nickname")) == [("user_0001", "Alice")]

@@ -9,8 +9,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 
-from contactgroups import limits
-from contactgroups.chat import errors
+from contactgroups.chat import errors, protocol
 from contactgroups.chat.client import (
     ACCOUNT_CHECK,
     CREATE_CONTACT_GROUP,
@@ -367,7 +366,7 @@ def test_updating_a_missing_group_raises_group_not_found(client):
 
 
 def test_the_twenty_first_group_raises_a_limit_error(client):
-    for number in range(limits.GROUPS_PER_USER_MAX):
+    for number in range(protocol.GROUPS_PER_USER_MAX):
         client.create_contact_group(OWNER, f"Group {number}")
 
     with pytest.raises(errors.ChatLimitError) as caught:
@@ -377,7 +376,7 @@ def test_the_twenty_first_group_raises_a_limit_error(client):
 
 
 def test_a_conversation_past_the_grouped_limit_is_refused_per_item(client):
-    batches = limits.GROUPED_CONVERSATIONS_PER_USER_MAX // limits.CONVERSATIONS_PER_REQUEST_MAX
+    batches = protocol.GROUPED_CONVERSATIONS_PER_USER_MAX // protocol.CONVERSATIONS_PER_REQUEST_MAX
     for batch in range(batches):
         client.create_contact_group(OWNER, f"Batch {batch}", group_chats(100, f"@{batch}#"))
 
@@ -636,7 +635,7 @@ def test_more_than_a_hundred_conversations_are_refused_before_sending(records):
     client = closed_port_client(records)
 
     with pytest.raises(ValueError, match="at most 100"):
-        client.create_contact_group(OWNER, "Family", group_chats(limits.CONVERSATIONS_PER_REQUEST_MAX + 1))
+        client.create_contact_group(OWNER, "Family", group_chats(protocol.CONVERSATIONS_PER_REQUEST_MAX + 1))
 
     assert records == []
 
@@ -654,7 +653,7 @@ def test_a_rename_to_a_name_over_64_bytes_is_refused_before_sending(records):
     client = closed_port_client(records)
 
     with pytest.raises(ValueError, match="bytes"):
-        client.rename_contact_group(OWNER, "Family", "x" * (limits.GROUP_NAME_MAX_BYTES + 1))
+        client.rename_contact_group(OWNER, "Family", "x" * (protocol.GROUP_NAME_MAX_BYTES + 1))
 
     assert records == []
 
@@ -672,7 +671,7 @@ def test_a_search_of_more_than_three_hundred_conversations_is_refused(records):
     client = closed_port_client(records)
 
     with pytest.raises(ValueError, match="at most 300"):
-        client.search_contact_group(OWNER, group_chats(limits.CONVERSATIONS_PER_SEARCH_MAX + 1))
+        client.search_contact_group(OWNER, group_chats(protocol.CONVERSATIONS_PER_SEARCH_MAX + 1))
 
     assert records == []
 
@@ -690,7 +689,7 @@ def test_a_userid_over_32_bytes_is_refused_before_sending(records):
     client = closed_port_client(records)
 
     with pytest.raises(ValueError, match="at most 32"):
-        client.get_contact_group("u" * (limits.USER_ID_MAX_BYTES + 1))
+        client.get_contact_group("u" * (protocol.USER_ID_MAX_BYTES + 1))
 
     assert records == []
 
@@ -699,7 +698,7 @@ def test_a_mark_bit_past_63_is_refused_before_sending(records):
     client = closed_port_client(records)
 
     with pytest.raises(ValueError, match="bits 0 to 63"):
-        client.mark_contact(OWNER, [MarkUpdate(GROUP_CHAT, set_marks=(limits.STANDARD_MARK_BITS,))])
+        client.mark_contact(OWNER, [MarkUpdate(GROUP_CHAT, set_marks=(protocol.STANDARD_MARK_BITS,))])
 
     assert records == []
 

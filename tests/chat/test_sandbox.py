@@ -18,8 +18,7 @@ import pytest
 import requests
 from django.conf import settings
 
-from contactgroups import limits
-from contactgroups.chat import errors
+from contactgroups.chat import errors, protocol
 from contactgroups.chat.usersig import generate_usersig
 
 CREATE = "recentcontact/create_contact_group"
@@ -93,7 +92,7 @@ def create(sandbox, owner, name, conversations=()):
 
 
 def conversation(kind, target) -> dict:
-    return {"Type": kind, ("To_Account" if kind == limits.TYPE_C2C else "ToGroupId"): target}
+    return {"Type": kind, ("To_Account" if kind == protocol.TYPE_C2C else "ToGroupId"): target}
 
 
 def update_members(sandbox, owner, group_name, *operations):
@@ -117,7 +116,7 @@ def all_groups(sandbox, owner) -> dict:
 
 
 def group_conversations(count, prefix="@TGS#g"):
-    return [(limits.TYPE_GROUP, f"{prefix}{number:04d}") for number in range(count)]
+    return [(protocol.TYPE_GROUP, f"{prefix}{number:04d}") for number in range(count)]
 
 
 def assert_refused(answer, code):
@@ -320,7 +319,7 @@ def test_account_import_then_account_check_reports_imported_and_not_imported(san
 
 
 def test_multiaccount_import_lists_the_accounts_it_could_not_import(sandbox):
-    too_long = "u" * (limits.USER_ID_MAX_BYTES + 1)
+    too_long = "u" * (protocol.USER_ID_MAX_BYTES + 1)
 
     answer = call(sandbox, MULTI_IMPORT, {"Accounts": ["user_0001", too_long, "user_0002"]})
 
@@ -377,7 +376,7 @@ def test_rename_onto_an_existing_name_is_refused(sandbox):
 
 def test_group_name_of_64_bytes_is_accepted_and_65_refused_with_51011(sandbox):
     import_accounts(sandbox, "user_0001")
-    longest = "组" * (limits.GROUP_NAME_MAX_BYTES // 3) + "x" * (limits.GROUP_NAME_MAX_BYTES % 3)
+    longest = "组" * (protocol.GROUP_NAME_MAX_BYTES // 3) + "x" * (protocol.GROUP_NAME_MAX_BYTES % 3)
 
     accepted = create(sandbox, "user_0001", longest)
     refused = create(sandbox, "user_0001", longest + "x")
@@ -391,14 +390,14 @@ def test_rename_to_a_too_long_name_is_51011(sandbox):
     create(sandbox, "user_0001", "a")
 
     answer = call(sandbox, UPDATE, {"From_Account": "user_0001", "UpdateType": 1, "UpdateGroup": {
-        "UpdateGroupType": 1, "OldGroupName": "a", "NewGroupName": "x" * (limits.GROUP_NAME_MAX_BYTES + 1)}})
+        "UpdateGroupType": 1, "OldGroupName": "a", "NewGroupName": "x" * (protocol.GROUP_NAME_MAX_BYTES + 1)}})
 
     assert_refused(answer, errors.GROUP_NAME_TOO_LONG)
 
 
 def test_more_than_100_conversations_in_a_create_is_51006(sandbox):
     import_accounts(sandbox, "user_0001")
-    conversations = group_conversations(limits.CONVERSATIONS_PER_REQUEST_MAX + 1)
+    conversations = group_conversations(protocol.CONVERSATIONS_PER_REQUEST_MAX + 1)
 
     refused = create(sandbox, "user_0001", "big", conversations)
     accepted = create(sandbox, "user_0001", "big", conversations[:-1])
@@ -410,7 +409,7 @@ def test_more_than_100_conversations_in_a_create_is_51006(sandbox):
 def test_more_than_100_conversations_in_an_update_is_51006(sandbox):
     import_accounts(sandbox, "user_0001")
     create(sandbox, "user_0001", "big")
-    operations = [(1, kind, target) for kind, target in group_conversations(limits.CONVERSATIONS_PER_REQUEST_MAX + 1)]
+    operations = [(1, kind, target) for kind, target in group_conversations(protocol.CONVERSATIONS_PER_REQUEST_MAX + 1)]
 
     answer = update_members(sandbox, "user_0001", "big", *operations)
 
@@ -420,7 +419,7 @@ def test_more_than_100_conversations_in_an_update_is_51006(sandbox):
 
 def test_a_21st_group_is_51010(sandbox):
     import_accounts(sandbox, "user_0001")
-    for number in range(limits.GROUPS_PER_USER_MAX):
+    for number in range(protocol.GROUPS_PER_USER_MAX):
         assert create(sandbox, "user_0001", f"g{number}")["ErrorCode"] == 0
 
     assert_refused(create(sandbox, "user_0001", "one too many"), errors.TOO_MANY_GROUPS)
@@ -428,8 +427,8 @@ def test_a_21st_group_is_51010(sandbox):
 
 def test_grouped_conversations_past_1000_fail_per_item_with_51008(sandbox):
     import_accounts(sandbox, "user_0001")
-    conversations = group_conversations(limits.GROUPED_CONVERSATIONS_PER_USER_MAX)
-    per_call = limits.CONVERSATIONS_PER_REQUEST_MAX
+    conversations = group_conversations(protocol.GROUPED_CONVERSATIONS_PER_USER_MAX)
+    per_call = protocol.CONVERSATIONS_PER_REQUEST_MAX
     for number, start in enumerate(range(0, len(conversations), per_call)):
         create(sandbox, "user_0001", f"g{number}", conversations[start : start + per_call])
 
@@ -441,8 +440,8 @@ def test_grouped_conversations_past_1000_fail_per_item_with_51008(sandbox):
 
 def test_removing_a_grouped_conversation_makes_room_under_the_1000_cap(sandbox):
     import_accounts(sandbox, "user_0001")
-    conversations = group_conversations(limits.GROUPED_CONVERSATIONS_PER_USER_MAX)
-    per_call = limits.CONVERSATIONS_PER_REQUEST_MAX
+    conversations = group_conversations(protocol.GROUPED_CONVERSATIONS_PER_USER_MAX)
+    per_call = protocol.CONVERSATIONS_PER_REQUEST_MAX
     for number, start in enumerate(range(0, len(conversations), per_call)):
         create(sandbox, "user_0001", f"g{number}", conversations[start : start + per_call])
 
@@ -456,9 +455,9 @@ def test_removing_a_grouped_conversation_makes_room_under_the_1000_cap(sandbox):
 def test_marking_past_1000_conversations_fails_per_item_with_51008(sandbox):
     import_accounts(sandbox, "user_0001")
     marks = [{"OptType": 2, "ContactItem": conversation(kind, target), "CustomMark": "m"}
-             for kind, target in group_conversations(limits.MARKED_CONVERSATIONS_PER_USER_MAX + 1)]
-    per_call = limits.MARK_ITEMS_PER_REQUEST_MAX
-    for start in range(0, limits.MARKED_CONVERSATIONS_PER_USER_MAX, per_call):
+             for kind, target in group_conversations(protocol.MARKED_CONVERSATIONS_PER_USER_MAX + 1)]
+    per_call = protocol.MARK_ITEMS_PER_REQUEST_MAX
+    for start in range(0, protocol.MARKED_CONVERSATIONS_PER_USER_MAX, per_call):
         call(sandbox, MARK, {"From_Account": "user_0001", "MarkItem": marks[start : start + per_call]})
 
     answer = call(sandbox, MARK, {"From_Account": "user_0001", "MarkItem": [marks[0], marks[-1]]})
@@ -467,8 +466,8 @@ def test_marking_past_1000_conversations_fails_per_item_with_51008(sandbox):
 
 
 @pytest.mark.parametrize(("endpoint", "field", "most"), [
-    (MARK, "MarkItem", limits.MARK_ITEMS_PER_REQUEST_MAX),
-    (SEARCH, "ContactItem", limits.CONVERSATIONS_PER_SEARCH_MAX),
+    (MARK, "MarkItem", protocol.MARK_ITEMS_PER_REQUEST_MAX),
+    (SEARCH, "ContactItem", protocol.CONVERSATIONS_PER_SEARCH_MAX),
 ])
 def test_too_many_conversations_in_a_mark_or_search_is_51006(sandbox, endpoint, field, most):
     import_accounts(sandbox, "user_0001")

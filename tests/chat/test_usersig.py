@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import override_settings
 
-from contactgroups import limits
+from contactgroups.chat import protocol
 from contactgroups.chat.usersig import UserSigError, decode_usersig, generate_usersig, verify_usersig
 
 # Tencent's demo app (reference §4), signed with the official Python library at a pinned time.
@@ -147,7 +147,7 @@ def test_command_prints_only_a_usersig_for_the_configured_administrator():
     usersig = output.strip()
     assert output == usersig + "\n"
     info = verify_usersig(usersig, 1400000001, "command-test-secret-key", "administrator")
-    assert info.expire == limits.USERSIG_DEFAULT_EXPIRE_SECONDS
+    assert info.expire == protocol.USERSIG_DEFAULT_EXPIRE_SECONDS
 
 
 @override_settings(**CHAT_SETTINGS)
@@ -168,4 +168,4 @@ def test_command_signs_for_another_identifier_and_lifetime():
 @override_settings(**CHAT_SETTINGS)
 def test_command_refuses_an_identifier_chat_would_refuse():
     with pytest.raises(CommandError, match="at most 32"):
-        run_chat_usersig("--identifier", "x" * (limits.USER_ID_MAX_BYTES + 1))
+        run_chat_usersig("--identifier", "x" * (protocol.USER_ID_MAX_BYTES + 1))

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from contactgroups import limits
+from contactgroups.chat import protocol
 from contactgroups.chat.usersig import generate_usersig
 from contactgroups.conf import chat_config
 
@@ -18,14 +18,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--expire",
             type=int,
-            default=limits.USERSIG_DEFAULT_EXPIRE_SECONDS,
-            help=f"Validity in seconds (default: {limits.USERSIG_DEFAULT_EXPIRE_SECONDS}, 180 days).",
+            default=protocol.USERSIG_DEFAULT_EXPIRE_SECONDS,
+            help=f"Validity in seconds (default: {protocol.USERSIG_DEFAULT_EXPIRE_SECONDS}, 180 days).",
         )
 
     def handle(self, *args, identifier=None, expire, **options):
         config = chat_config()
         identifier = config.admin_identifier if identifier is None else identifier
-        problems = limits.validate_user_id(identifier)
+        problems = protocol.validate_user_id(identifier)
         if problems:
             raise CommandError(" ".join(problems))
         if expire <= 0:

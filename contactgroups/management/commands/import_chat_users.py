@@ -4,7 +4,8 @@ import sys
 
 from django.core.management.base import CommandError
 
-from contactgroups import limits, operations, sync
+from contactgroups import operations, sync
+from contactgroups.chat import protocol
 from contactgroups.models import ChatUser
 from contactgroups.operations import counted
 
@@ -80,7 +81,7 @@ class Command(operations.ActorCommand):
         user_pks = list(user_pks)
         progress = self.progress(len(user_pks), "import_chat_users", "user")
         imported = not_imported = failed = 0
-        for batch in limits.chunks(user_pks, limits.ACCOUNTS_PER_IMPORT_MAX):
+        for batch in protocol.chunks(user_pks, protocol.ACCOUNTS_PER_IMPORT_MAX):
             try:
                 report = sync.import_users(batch, actor.pk)
             except Exception as exc:  # a failing batch never stops the others; the summary counts it

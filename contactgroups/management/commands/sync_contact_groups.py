@@ -4,7 +4,8 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import CommandError
 
-from contactgroups import limits, operations
+from contactgroups import operations
+from contactgroups.chat import protocol
 from contactgroups.conf import chat_config
 from contactgroups.models import ContactGroup
 
@@ -38,7 +39,7 @@ class Command(operations.ActorCommand):
                                  "(default 8).")
         parser.add_argument("--rate", type=float, default=None,
                             help="Chat calls a second per endpoint, at most (default CHAT_RATE_LIMIT, else Chat's "
-                                 f"documented {limits.CALLS_PER_SECOND_MAX}).")
+                                 f"documented {protocol.CALLS_PER_SECOND_MAX}).")
         parser.add_argument("--dry-run", action="store_true",
                             help="List the groups that would be synced; change nothing and call Chat not at all.")
 
@@ -49,8 +50,8 @@ class Command(operations.ActorCommand):
             raise CommandError("--concurrency must be at least 1.")
         if rate is not None and rate <= 0:
             raise CommandError("--rate must be a positive number of calls a second.")
-        if rate is not None and rate > limits.CALLS_PER_SECOND_MAX:
-            self.stderr.write(f"Warning: --rate {rate:g} is above Chat's documented {limits.CALLS_PER_SECOND_MAX} "
+        if rate is not None and rate > protocol.CALLS_PER_SECOND_MAX:
+            self.stderr.write(f"Warning: --rate {rate:g} is above Chat's documented {protocol.CALLS_PER_SECOND_MAX} "
                               "calls a second; Chat will refuse calls beyond it.")
         try:
             chat_config(**({"rate_limit": rate} if rate else {}))
@@ -64,7 +65,7 @@ class Command(operations.ActorCommand):
         if options["dry_run"]:
             return self.dry_run(groups, total, options["selection"])
 
-        effective = rate or getattr(settings, "CHAT_RATE_LIMIT", None) or limits.CALLS_PER_SECOND_MAX
+        effective = rate or getattr(settings, "CHAT_RATE_LIMIT", None) or protocol.CALLS_PER_SECOND_MAX
         self.stdout.write(
             f"Syncing {total} {options['selection']} group{'s' if total != 1 else ''} as {actor.get_username()}, "
             f"{concurrency} at a time, at most {effective:g} Chat calls a second per endpoint."
