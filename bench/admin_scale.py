@@ -325,18 +325,19 @@ def seed(connection, attempts: int) -> None:
                 refused = 1 if state == "partial" else 0
                 owner = 1 if big else index // GROUPS_PER_OWNER + 1
                 name = "big group" if big else f"{GROUP_NAMES[index % GROUPS_PER_OWNER]} {index // 7 % 1000}"
-                # What a synced group's row holds: Chat's copy of its conversations and a summary in words.
+                # What a synced group's row holds: Chat's copy of its conversations and the outcome of its sync.
                 confirmed = [list(conversation(index, position, big)[:2]) for position in range(refused, size)]
-                summary = (f"Synced to Chat as GroupId {index + 1}: {size - refused} conversations added"
-                           + (f", 1 refused: {peer(index, 0)}, 50001 The UserID has not been imported into Chat; "
-                              "import the account first." if refused else ".")) if synced else ""
+                outcome = {"code": "synced", "group_id": index + 1, "added": size - refused}
+                if refused:
+                    outcome["refused"] = [[1, peer(index, 0), 50001, ""]]
                 row = (index + 1, owner, name, name if synced else "", json.dumps(confirmed if synced else []),
-                       summary, state, index + 1 if synced else None, moments[index], moments[index])
+                       json.dumps(outcome if synced else {}), state, index + 1 if synced else None, moments[index],
+                       moments[index])
                 if counted:
                     row += (size, size - refused if synced else 0, refused)
                 yield row
 
-        varying = ["id", "owner_id", "name", "confirmed_name", "confirmed_conversations", "last_sync_summary",
+        varying = ["id", "owner_id", "name", "confirmed_name", "confirmed_conversations", "last_outcome",
                    "state", "chat_group_id", "created_at", "updated_at"]
         if counted:
             varying += ["conversation_count", "accepted_count", "refused_count"]

@@ -31,7 +31,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from contactgroups import operations, sync, tasks
+from contactgroups import operations, sync, tasks, words
 from contactgroups.chat import client as chat
 from contactgroups.chat import errors, protocol
 from contactgroups.forms import ContactGroupForm, ContactItemForm, ContactItemFormSet
@@ -445,13 +445,13 @@ class ContactGroupAdmin(ContactGroupImportMixin, admin.ModelAdmin):
     autocomplete_fields = ["owner"]
     actions = ["sync_to_chat", "pull_from_chat"]
     readonly_fields = [
-        "state_badge", "chat_group_id", "confirmed_name", "last_sync_summary", "last_conflict", "last_error",
+        "state_badge", "chat_group_id", "confirmed_name", "last_sync", "last_conflict", "last_error",
         "last_synced_at", "audit_link", "created_at", "updated_at",
     ]
     fieldsets = [
         (None, {"fields": ["owner", "name"]}),
         (_("In Chat"), {"fields": [
-            "state_badge", "chat_group_id", "confirmed_name", "last_sync_summary", "last_conflict", "last_error",
+            "state_badge", "chat_group_id", "confirmed_name", "last_sync", "last_conflict", "last_error",
             "last_synced_at", "audit_link",
         ]}),
         (_("Record"), {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
@@ -588,7 +588,7 @@ class ContactGroupAdmin(ContactGroupImportMixin, admin.ModelAdmin):
                 self.message_user(request, _("Pull failed: %(error)s") % {"error": exc}, messages.ERROR)
                 continue
             differed += report.differed
-            for line in report.lines():
+            for line in words.pull_report_lines(report):
                 self.message_user(request, line, messages.INFO)
         self.message_user(request, ngettext(
             "Pulled from Chat: %(count)d group differed.", "Pulled from Chat: %(count)d groups differed.", differed
@@ -605,6 +605,14 @@ class ContactGroupAdmin(ContactGroupImportMixin, admin.ModelAdmin):
         if not group.refused_count:
             return 0
         return format_html('<strong class="refused">{}</strong>', group.refused_count)
+
+    @admin.display(description=_("last sync"))
+    def last_sync(self, group):
+        return words.outcome_text(group.last_outcome) or "—"
+
+    @admin.display(description=_("last conflict"))
+    def last_conflict(self, group):
+        return words.conflicts_text(group.conflicts, group.owner.user_id) if group.conflicts else "—"
 
     @admin.display(description=_("last error"))
     def last_error(self, group):

@@ -152,10 +152,16 @@ class ContactGroup(models.Model):
     last_error_code = models.IntegerField(_("last error code"), null=True, blank=True, editable=False)
     last_error_info = models.TextField(_("last error"), blank=True, editable=False)
     last_synced_at = models.DateTimeField(_("last synced"), null=True, blank=True, editable=False)
-    last_sync_summary = models.TextField(_("last sync"), blank=True, editable=False)
-    last_conflict = models.TextField(
-        _("last conflict"), blank=True, editable=False,
+    # What the last sync, pull or failure did, and the last conflicts: data (codes and parameters), made into
+    # words when shown (contactgroups.words).
+    last_outcome = models.JSONField(_("last sync"), default=dict, blank=True, editable=False)
+    conflicts = models.JSONField(
+        _("last conflict"), default=list, blank=True, editable=False,
         help_text=_("Where the user changed in the app what staff changed here, and whose change won."),
+    )
+    create_intent = models.CharField(
+        _("create sent as"), max_length=protocol.GROUP_NAME_MAX_BYTES, blank=True, editable=False,
+        help_text=_("Written before a create is sent, with the name it sends; cleared once Chat's answer is kept."),
     )
     delete_requested = models.BooleanField(
         _("deletion requested"), default=False, editable=False,

@@ -716,9 +716,8 @@ def _create_group(group: PlannedGroup, owner: ChatUser, actor_id: int, source: s
         ContactItem(group=created, **ContactItem.fields_of(conversation)) for conversation in group.keys
     )
     created.refresh_counts()
-    rows = f"row {group.rows[0]}" if len(group.rows) == 1 else f"rows {group.rows[0]}-{group.rows[-1]}"
-    sync.log_history(actor_id, created, f"Imported from {source} ({rows}) with {len(group.keys)} conversations.",
-                     action_flag=ADDITION)
+    imported = {"source": source, "rows": [group.rows[0], group.rows[-1]], "conversations": len(group.keys)}
+    sync.log_history(actor_id, created, [{"added": {}}, {"import": imported}], action_flag=ADDITION)
     if queue_sync:
         tasks.queue_group_sync(created.pk, actor_id)
     return created.pk
@@ -784,5 +783,5 @@ def create_users(plan: UserImportPlan, actor_id: int, source: str) -> list[int]:
         )
         created = ChatUser.objects.filter(user_id__in=[user.user_id for user in users])
         for user in created:
-            sync.log_history(actor_id, user, f"Added from {source}.", action_flag=ADDITION)
+            sync.log_history(actor_id, user, [{"added": {}}, {"import": {"source": source}}], action_flag=ADDITION)
     return list(ChatUser.objects.filter(user_id__in=plan.user_ids).order_by("user_id").values_list("pk", flat=True))

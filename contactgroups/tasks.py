@@ -11,25 +11,26 @@ from django.db import transaction
 from kombu.exceptions import OperationalError
 
 from contactgroups import sync
+from contactgroups.models import ContactGroup
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
-def sync_group_task(self, group_id: int, actor_id: int | None) -> None:
+def sync_group_task(self, group_pk: int, actor_id: int | None) -> None:
     try:
-        sync.sync_group(group_id, actor_id)
-    except sync.ContactGroup.DoesNotExist:
+        sync.sync_group(group_pk, actor_id)
+    except ContactGroup.DoesNotExist:
         return
     except Exception as exc:
         if not sync.is_retryable(exc):
-            sync.log_unexpected(group_id, exc)
+            sync.log_unexpected(group_pk, exc)
             return
         if self.request.retries + 1 >= settings.SYNC_MAX_ATTEMPTS:
-            sync.give_up(group_id, actor_id, exc)
+            sync.give_up(group_pk, actor_id, exc)
             return
         raise self.retry(exc=exc, countdown=sync.retry_delay(self.request.retries)) from exc
 
 
-def queue_group_sync(group_id: int, actor_id: int | None, on_not_queued=None) -> None:
+def queue_group_sync(group_pk: int, actor_id: int | None, on_not_queued=None) -> None:
     """Sync one group once the current transaction commits.
 
     If the broker cannot take the task then, what was saved stays saved and nothing reaches Chat: the group is
@@ -37,15 +38,15 @@ def queue_group_sync(group_id: int, actor_id: int | None, on_not_queued=None) ->
     ``on_not_queued(error)`` lets the caller tell the user.
     """
     if settings.CELERY_BROKER_URL:
-        transaction.on_commit(lambda: _send(group_id, actor_id, on_not_queued))
+        transaction.on_commit(lambda: _send(group_pk, actor_id, on_not_queued))
     else:
-        transaction.on_commit(lambda: sync.sync_with_retries(group_id, actor_id))
+        transaction.on_commit(lambda: sync.sync_with_retries(group_pk, actor_id))
 
 
-def _send(group_id: int, actor_id: int | None, on_not_queued) -> None:
+def _send(group_pk: int, actor_id: int | None, on_not_queued) -> None:
     try:
-        sync_group_task.delay(group_id, actor_id)
+        sync_group_task.delay(group_pk, actor_id)
     except OperationalError as exc:  # the broker could not be reached, after Celery's own publish retries
-        sync.not_queued(group_id, actor_id, exc)
+        sync.not_queued(group_pk, actor_id, exc)
         if on_not_queued is not None:
             on_not_queued(exc)

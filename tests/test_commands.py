@@ -16,6 +16,7 @@ from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+from contactgroups import words
 from contactgroups.chat import errors, protocol
 from contactgroups.models import ChatUser, ContactGroup, SyncAttempt
 from tests.services import ROOT, database_url
@@ -66,7 +67,7 @@ def make_staff(django_user_model):
 
 
 def history(user):
-    return list(LogEntry.objects.filter(user=user).order_by("id").values_list("change_message", flat=True))
+    return [words.history_text(entry) for entry in LogEntry.objects.filter(user=user).order_by("id")]
 
 
 # Who acts ----------------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from contactgroups import operations
+from contactgroups import operations, words
 from contactgroups.chat import protocol
 from contactgroups.chat.client import Conversation
 from contactgroups.forms import ContactGroupForm
@@ -213,8 +213,8 @@ def test_the_command_creates_the_groups_and_syncs_them_after_commit(chat, staff,
     assert len(chat.calls_to("recentcontact/create_contact_group")) == 2
     assert "Created 2 groups" in out and "Synced to Chat: 2 synced." in out
     work = ContactGroup.objects.get(name="work")
-    assert LogEntry.objects.get(object_id=str(work.pk), action_flag=ADDITION).change_message == (
-        f"Imported from {path} (rows 2-3) with 2 conversations.")
+    entry = LogEntry.objects.get(object_id=str(work.pk), action_flag=ADDITION)
+    assert words.history_text(entry) == f"Imported from {path} (rows 2-3) with 2 conversations."
 
 
 @pytest.mark.django_db(transaction=True)

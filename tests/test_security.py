@@ -561,7 +561,7 @@ def test_no_secret_reaches_the_database_the_logs_or_an_error_page(
         settings.SYNC_MAX_ATTEMPTS = 2
         client.post(changelist, {"action": "sync_to_chat", "_selected_action": [group.pk]})
         group.refresh_from_db()
-        assert group.state == ContactGroup.State.FAILED and "Could not connect to Chat" in group.last_error_info
+        assert group.state == ContactGroup.State.FAILED and group.last_outcome["error"]["kind"] == "connect"
         settings.CHAT_API_BASE_URL = sandbox_url
         client.post(changelist, {"action": "sync_to_chat", "_selected_action": [group.pk]})
 
@@ -597,7 +597,7 @@ def test_no_secret_reaches_the_database_the_logs_or_an_error_page(
     # What was looked through really held the Chat calls.
     assert "usersig=<redacted>" in places["the logs"] and logs.loggers.get("urllib3.connectionpool")
     assert '"model": "contactgroups.syncattempt"' in places["the database"]
-    assert LogEntry.objects.filter(change_message__contains="Could not connect to Chat").exists()
+    assert LogEntry.objects.filter(change_message__contains='"kind": "connect"').exists()
     assert generated_usersigs
 
     secrets_ = {"the Chat secret key": settings.CHAT_SECRET_KEY, "Django's SECRET_KEY": settings.SECRET_KEY}

@@ -27,7 +27,7 @@ from django.db import connections
 from django.urls import reverse
 from django.utils import timezone
 
-from contactgroups import sync
+from contactgroups import words
 from contactgroups.chat import errors, protocol
 from contactgroups.chat.sandbox import SandboxServer
 from contactgroups.models import ChatUser, ContactGroup, ContactItem, SyncAttempt
@@ -195,7 +195,7 @@ def task_ids(log, event):
 
 
 def last_history(group):
-    return LogEntry.objects.filter(object_id=str(group.pk)).latest("id").change_message
+    return words.history_text(LogEntry.objects.filter(object_id=str(group.pk)).latest("id"))
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -254,7 +254,8 @@ def test_worker_killed_mid_sync_loses_nothing_and_doubles_nothing(celery_worker,
     lost_group.refresh_from_db()
     history = last_history(lost_group)
     assert history.startswith(f"Synced to Chat as GroupId {lost_group.chat_group_id}: nothing to change")
-    assert sync.INTERRUPTED_NOTE in history
+    assert lost_group.last_outcome["interrupted"] is True
+    assert "An earlier sync stopped before it could record Chat's answer, so Chat was read first." in history
     assert set(lost_group.items.values_list("result_code", flat=True)) == {errors.OK}
     # Every call is in the audit but the one whose answer died with the worker; the new sync read Chat once more.
     calls = chat_sandbox.calls_to()
@@ -309,14 +310,14 @@ def test_chat_restarting_mid_run_is_retried_and_shows_in_the_audit(celery_worker
     assert len(calls) - answered.count() in (0, 1)
     # The groups the outage caught say so in their history, then say what the retry did.
     stopped = {
-        int(entry.object_id) for entry in LogEntry.objects.filter(change_message__startswith="Sync to Chat stopped")
+        int(entry.object_id) for entry in LogEntry.objects.filter(change_message__contains='"code": "stopped"')
     }
     assert stopped
     for group in groups.values():
         if group.pk in stopped:
             entries = list(LogEntry.objects.filter(object_id=str(group.pk)).order_by("id"))
-            assert "It will be tried again" in entries[0].change_message
-            assert entries[-1].change_message.startswith(("Created in Chat", "Synced to Chat"))
+            assert "It will be tried again" in words.history_text(entries[0])
+            assert words.history_text(entries[-1]).startswith(("Created in Chat", "Synced to Chat"))
     retries = worker_logs(tmp_path).count("retry: Retry in")
     assert retries >= len(stopped)
     print(f"\nChat restarted: {len(groups)} groups, {len(calls)} Chat calls received, {no_answer.count()} "
@@ -360,8 +361,10 @@ def test_redis_outage_mid_run_loses_no_queued_task(redis_server, celery_worker, 
     ran = task_ids(worker.log, "succeeded")
     again = {task for task in ran if ran.count(task) > 1}
     assert len(ran) == len(groups) + len(again)
-    synced_twice = [group for group in groups.values()
-                    if LogEntry.objects.filter(object_id=str(group.pk), change_message__startswith="Synced").exists()]
+    synced_twice = [
+        group for group in groups.values()
+        if LogEntry.objects.filter(object_id=str(group.pk), change_message__contains='"code": "synced"').exists()
+    ]
     assert len(synced_twice) == len(again)
     for group in synced_twice:
         assert "nothing to change, Chat already matched" in last_history(group)
@@ -394,7 +397,7 @@ def test_saving_while_redis_is_down_says_so_and_marks_the_group_failed(redis_ser
     assert any("could not be queued" in text and "marked failed" in text for text in shown), shown
     group.refresh_from_db()
     assert group.name == "客户 VIP" and group.state == ContactGroup.State.FAILED
-    assert group.last_error_info.startswith("The sync could not be queued")
+    assert group.last_outcome["code"] == "not_queued" and group.last_error_info == ""
     assert last_history(group).startswith("Not synced: the task queue could not be reached")
     assert chat_sandbox.calls_to() == [] and chat_groups(chat_sandbox)[0] == {}
 
@@ -466,7 +469,7 @@ def post_at_once(browsers, url, forms):
 
 def wait_for_syncs(group, count):
     def synced():
-        done = LogEntry.objects.filter(object_id=str(group.pk), change_message__startswith="Synced to Chat")
+        done = LogEntry.objects.filter(object_id=str(group.pk), change_message__contains='"code": "synced"')
         return done.count() >= count and set(states()) <= SETTLED
 
     synced.__doc__ = f"{count} syncs of {group.pk} done"
@@ -521,7 +524,7 @@ def test_two_staff_saving_one_group_at_once_last_save_wins_and_syncs_never_inter
         assert post_at_once(browsers, url, forms) == {username: 302 for username in browsers}
         wait_for_syncs(group, 2 * (round_ + 1))
         group.refresh_from_db()
-        last_save = LogEntry.objects.filter(object_id=str(group.pk), change_message__startswith="[").latest("id")
+        last_save = LogEntry.objects.filter(object_id=str(group.pk), change_message__contains='"changed"').latest("id")
         assert group.name == f"客户 {users[last_save.user.username]}{round_}"
         assert group.state == ContactGroup.State.SYNCED
         desired = {(item.type, item.target) for item in group.items.all()}

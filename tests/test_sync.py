@@ -1,10 +1,12 @@
 """Syncing a group brings Chat (the sandbox, over HTTP) to match, and keeps what Chat said."""
 
+import json
+
 import pytest
 from django.contrib.admin.models import LogEntry
 
-from contactgroups import sync
-from contactgroups.chat import protocol
+from contactgroups import sync, words
+from contactgroups.chat import errors, protocol
 from contactgroups.models import ContactGroup, SyncAttempt
 
 C2C, GROUP = protocol.TYPE_C2C, protocol.TYPE_GROUP
@@ -55,7 +57,7 @@ def alice(owner, chat_sandbox):
 
 def history(group):
     entries = LogEntry.objects.filter(object_id=str(group.pk)).order_by("id")
-    return list(entries.values_list("change_message", flat=True))
+    return [words.history_text(entry) for entry in entries]
 
 
 def test_new_group_is_created_with_its_conversations(alice, make_group, chat_sandbox, staff):
@@ -90,9 +92,9 @@ def test_history_entry_names_the_group_id_under_the_staff_user(alice, make_group
     group.refresh_from_db()
     entry = LogEntry.objects.get(object_id=str(group.pk))
     assert entry.user == staff
-    assert entry.get_change_message() == (
-        f"Created in Chat as GroupId {group.chat_group_id}: 2 conversations added."
-    )
+    assert json.loads(entry.change_message) == [{"sync": group.last_outcome}]
+    assert group.last_outcome == {"code": "created", "owner": "user_0001", "group_id": group.chat_group_id, "added": 2}
+    assert words.history_text(entry) == f"Created in Chat as GroupId {group.chat_group_id}: 2 conversations added."
 
 
 def test_150_conversations_take_two_calls(alice, make_group, chat_sandbox, staff):
@@ -206,7 +208,9 @@ def test_when_both_renamed_the_staff_name_wins_and_the_conflict_is_shown(alice, 
     sync.sync_group(group.pk, staff.pk)
     group.refresh_from_db()
     assert set(chat_groups(chat_sandbox, "user_0001")) == {"office"}
-    assert "renamed the group to “job” in the app; the staff's name “office” wins" in group.last_conflict
+    assert group.conflicts == [{"code": "renamed_in_app", "app_name": "job", "staff_name": "office"}]
+    assert "renamed the group to “job” in the app; the staff's name “office” wins" in words.conflicts_text(
+        group.conflicts, group.owner.user_id)
     assert "Conflict" in history(group)[-1]
 
 
@@ -230,7 +234,7 @@ def test_group_deleted_in_the_app_but_edited_by_staff_is_created_again(alice, ma
     group.refresh_from_db()
     assert group.state == ContactGroup.State.SYNCED
     assert chat_groups(chat_sandbox, "user_0001")["work"][1] == {(C2C, "user_0002"), (C2C, "user_0003")}
-    assert "the staff's change wins" in group.last_conflict
+    assert group.conflicts == [{"code": "deleted_in_app"}]
 
 
 def test_deleting_removes_the_group_from_chat_and_keeps_the_audit(alice, make_group, chat_sandbox, staff):
@@ -293,3 +297,43 @@ def test_gives_up_after_the_last_attempt_and_says_so(alice, make_group, chat_san
     assert group.state == ContactGroup.State.FAILED
     assert group.last_error_code == 50005
     assert history(group)[-1].startswith("Gave up after 3 attempts")
+
+
+def test_a_lost_create_is_found_by_the_name_it_sent_after_a_rename_here(alice, make_group, chat_sandbox, staff):
+    """The create's answer is lost, then staff rename the group before the retry: the retry finds the group Chat
+    made under the name the create sent (kept on the row before the call), renames it, and creates nothing."""
+    group = make_group(alice, "work", [(C2C, "user_0002")])
+    chat_sandbox.set_faults(drop_rate=1.0, ambiguous=True, endpoints=[CREATE], max_faults=1)
+    with pytest.raises(errors.ChatTransportError):
+        sync.sync_group(group.pk, staff.pk)
+    group.refresh_from_db()
+    assert group.create_intent == "work" and group.chat_group_id is None
+    assert group.last_outcome["code"] == "stopped" and group.last_outcome["retrying"] is True
+
+    ContactGroup.objects.filter(pk=group.pk).update(name="office")
+    result = sync.sync_group(group.pk, staff.pk)
+
+    assert [call["endpoint"] for call in chat_sandbox.calls_to() if call["endpoint"] != GET] == [CREATE, UPDATE]
+    assert chat_groups(chat_sandbox, "user_0001") == {"office": (result.group_id, {(C2C, "user_0002")})}
+    group.refresh_from_db()
+    assert (group.state, group.create_intent, group.confirmed_name) == (ContactGroup.State.SYNCED, "", "office")
+    assert result.outcome == group.last_outcome and result.outcome["renamed_from"] == "work"
+
+
+def test_sync_group_returns_what_it_left_on_the_group(alice, make_group, chat_sandbox, staff):
+    group = make_group(alice, "work", [(C2C, "user_0002"), (C2C, "user_9")])
+    result = sync.sync_group(group.pk, staff.pk)
+    group.refresh_from_db()
+    assert (result.group_pk, result.state, result.group_id) == (group.pk, "partial", group.chat_group_id)
+    assert result.outcome["refused"] == [[C2C, "user_9", 50001, result.outcome["refused"][0][3]]]
+    assert result.calls == 1 and not result.failed
+
+
+def test_the_history_page_says_each_entry_in_words(alice, make_group, chat_sandbox, staff, client):
+    group = make_group(alice, "work", [(C2C, "user_0002")])
+    sync.sync_group(group.pk, staff.pk)
+    group.refresh_from_db()
+    client.force_login(staff)
+    page = client.get(f"/admin/contactgroups/contactgroup/{group.pk}/history/").content.decode()
+    assert f"Created in Chat as GroupId {group.chat_group_id}: 1 conversation added." in page
+    assert '"sync"' not in page

@@ -14,7 +14,7 @@ import pytest
 from django.contrib.admin.models import LogEntry
 from django.db import transaction
 
-from contactgroups import conf, sync, tasks
+from contactgroups import conf, sync, tasks, words
 from contactgroups.chat import errors, protocol
 from contactgroups.chat.sandbox import CALL_LOG_MAX
 from contactgroups.models import ChatUser, ContactGroup, ContactItem, SyncAttempt
@@ -48,7 +48,8 @@ pytestmark = pytest.mark.django_db
 def faulty_chat_settings(settings, monkeypatch):
     """Short read timeouts and enough attempts, here and in any worker process the test starts."""
     settings.CHAT_READ_TIMEOUT = READ_TIMEOUT
-    monkeypatch.setattr(sync, "chat_client", functools.partial(conf.chat_client, backoff_base=CLIENT_BACKOFF_BASE))
+    monkeypatch.setattr(sync.execute, "chat_client", functools.partial(conf.chat_client,
+                                                                       backoff_base=CLIENT_BACKOFF_BASE))
     settings.SYNC_MAX_ATTEMPTS = MAX_ATTEMPTS
     monkeypatch.setenv("CHAT_READ_TIMEOUT", str(READ_TIMEOUT))
     monkeypatch.setenv("SYNC_MAX_ATTEMPTS", str(MAX_ATTEMPTS))
@@ -162,7 +163,7 @@ def test_two_hundred_groups_all_end_synced_through_thirty_percent_faults(chat_sa
     duration = time.monotonic() - started
 
     unsynced = ContactGroup.objects.exclude(state=ContactGroup.State.SYNCED)
-    assert not unsynced.exists(), list(unsynced.values_list("name", "state", "last_sync_summary"))
+    assert not unsynced.exists(), list(unsynced.values_list("name", "state", "last_outcome"))
     in_chat, next_group_id = chat_groups(chat_sandbox)
     for owner in owners:
         mine = {name: group for (who, name), group in groups.items() if who == owner}
@@ -209,7 +210,8 @@ def test_unimported_peer_leaves_each_group_partial_through_faults(chat_sandbox, 
         assert codes.pop(stranger) == errors.ACCOUNT_NOT_IMPORTED
         assert set(codes.values()) == {errors.OK}
         assert in_chat[owner][name] == (group.chat_group_id, set(plan[(owner, name)]) - {stranger})
-        assert "1 refused: never_imported, 50001" in group.last_sync_summary
+        assert [1, "never_imported", 50001] == group.last_outcome["refused"][0][:3]
+        assert "1 refused: never_imported, 50001" in words.outcome_text(group.last_outcome)
     assert next_group_id == {owner: 11 for owner in owners}
     calls = assert_audit_matches_chat_log(chat_sandbox)
     assert_faults_were_injected(chat_sandbox, calls)
@@ -284,11 +286,11 @@ def test_worker_syncs_twenty_groups_through_thirty_percent_faults(celery_worker,
     # The worker retried the task: the history of some groups shows a stopped sync before the one that worked.
     retried = [
         group for group in groups.values()
-        if LogEntry.objects.filter(object_id=str(group.pk), change_message__contains="It will be tried again").exists()
+        if LogEntry.objects.filter(object_id=str(group.pk), change_message__contains='"retrying": true').exists()
     ]
     assert retried
     for group in groups.values():
         last = LogEntry.objects.filter(object_id=str(group.pk)).latest("id")
-        assert last.user == staff and last.change_message.startswith(("Created in Chat", "Synced to Chat"))
+        assert last.user == staff and words.history_text(last).startswith(("Created in Chat", "Synced to Chat"))
     worker_log = "".join(path.read_text() for path in tmp_path.glob("celery-*.log"))
     assert worker_log.count("retry: Retry in") >= len(retried)

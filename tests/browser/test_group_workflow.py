@@ -128,7 +128,7 @@ def test_a_new_group_is_created_in_chat_and_shows_its_group_id_and_each_code(pag
 
     expect(field(page, "chat_group_id")).to_have_text("1")
     expect(field(page, "state_badge")).to_have_text("Partly refused")
-    expect(field(page, "last_sync_summary")).to_contain_text(
+    expect(field(page, "last_sync")).to_contain_text(
         "Created in Chat as GroupId 1: 2 conversations added, 1 refused: user_9, 50001")
     expect(result_of(page, "user_0002")).to_have_text("0: Accepted by Chat.")
     expect(result_of(page, CHAT_GROUP_ID)).to_have_text("0: Accepted by Chat.")
@@ -240,7 +240,7 @@ def test_renaming_a_group_and_removing_a_conversation_changes_chat(page, staff, 
     open_group(page, "项目组 Renamed")
     expect(field(page, "state_badge")).to_have_text("Synced")
     expect(field(page, "confirmed_name")).to_contain_text("项目组 Renamed")
-    expect(field(page, "last_sync_summary")).to_have_text(
+    expect(field(page, "last_sync")).to_have_text(
         f"Synced to Chat as GroupId 1: renamed from “{CJK_NAME}” to “项目组 Renamed”, 1 conversation removed.")
     expect(page.locator("tr.form-row").filter(has=page.locator("input[value='user_0003']"))).to_have_count(0)
     expect(result_of(page, "user_0002")).to_have_text("0: Accepted by Chat.")

@@ -2,7 +2,7 @@
 
 from django.core.management.base import CommandError
 
-from contactgroups import operations, sync
+from contactgroups import operations, sync, words
 from contactgroups.models import ChatUser
 
 # At most this many failed owners are listed one by one; the summary counts them all.
@@ -57,7 +57,7 @@ class Command(operations.ActorCommand):
                     progress.note(f"{user_id}: the pull failed: {exc}", self.stdout)
                 progress.advance(failed=1)
                 continue
-            for line in report.lines():
+            for line in words.pull_report_lines(report):
                 progress.note(line, self.stdout)
             adopted += len(report.adopted)
             changed += len(report.changed)

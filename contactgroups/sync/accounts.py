@@ -1,0 +1,85 @@
+"""Accounts: import Chat users (multiaccount_import) and ask Chat which exist (account_check), keeping its answer."""
+
+from dataclasses import dataclass, field
+
+from django.utils import timezone
+
+from contactgroups.chat import errors, protocol
+from contactgroups.conf import chat_client
+from contactgroups.models import ChatUser
+from contactgroups.sync.audit import AuditRecorder, log_history
+
+IMPORTED = "imported"
+NOT_IMPORTED = "not_imported"
+CHECK_FAILED = "check_failed"
+# Why an import left a user out: Chat listed it in FailAccounts, or the whole call failed (with its error).
+REFUSED_BY_CHAT = "refused"
+
+
+@dataclass
+class AccountReport:
+    imported: list[str] = field(default_factory=list)
+    not_imported: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+def import_users(user_pks, actor_id: int | None) -> AccountReport:
+    """Import the users into Chat (multiaccount_import, 100 a call), then confirm with account_check."""
+    users = list(ChatUser.objects.filter(pk__in=user_pks).order_by("user_id"))
+    recorder = AuditRecorder(actor_id, "")
+    now = timezone.now()
+    refused: dict[str, dict] = {}
+    with chat_client(on_call=recorder) as client:
+        for batch in protocol.chunks(users, protocol.ACCOUNTS_PER_IMPORT_MAX):
+            try:
+                for user_id in client.multiaccount_import([user.user_id for user in batch]):
+                    refused[user_id] = {"reason": REFUSED_BY_CHAT}
+            except errors.ChatError as exc:
+                for user in batch:
+                    refused[user.user_id] = {"reason": "error", "code": exc.code, "info": exc.info}
+    return check_users([user.pk for user in users], actor_id, refused=refused, imported_at=now)
+
+
+def check_users(user_pks, actor_id: int | None, refused: dict[str, dict] | None = None,
+                imported_at=None) -> AccountReport:
+    """Ask Chat which of the users exist (account_check, 100 a call) and store the answer on each."""
+    users = list(ChatUser.objects.filter(pk__in=user_pks).order_by("user_id"))
+    refused = refused or {}
+    report = AccountReport()
+    recorder = AuditRecorder(actor_id, "")
+    now = timezone.now()
+    with chat_client(on_call=recorder) as client:
+        for batch in protocol.chunks(users, protocol.ACCOUNTS_PER_CHECK_MAX):
+            try:
+                answers = {status.user_id: status for status in client.account_check([u.user_id for u in batch])}
+            except errors.ChatError as exc:
+                answers = {}
+                for user in batch:
+                    refused.setdefault(user.user_id, {"reason": "error", "code": exc.code, "info": exc.info})
+            for user in batch:
+                status = answers.get(user.user_id)
+                why = refused.get(user.user_id)
+                user.checked_at = now
+                if status is not None and status.imported:
+                    user.import_state = ChatUser.ImportState.IMPORTED
+                    if imported_at and user.imported_at is None:
+                        user.imported_at = imported_at
+                    user.last_error_code, user.last_error_info = None, ""
+                    report.imported.append(user.user_id)
+                    data = {"code": IMPORTED}
+                elif status is not None and status.result_code == errors.OK:
+                    user.import_state = ChatUser.ImportState.FAILED if why else ChatUser.ImportState.NOT_IMPORTED
+                    user.last_error_code = why.get("code") if why else None
+                    user.last_error_info = (why.get("info") or "") if why else ""
+                    report.not_imported.append(user.user_id)
+                    data = {"code": NOT_IMPORTED, **({"import": why} if why else {})}
+                else:
+                    user.import_state = ChatUser.ImportState.FAILED
+                    user.last_error_code = status.result_code if status else (why or {}).get("code")
+                    user.last_error_info = (status.result_info if status else "") or (why or {}).get("info") or ""
+                    report.failed.append(user.user_id)
+                    data = {"code": CHECK_FAILED, "result_code": user.last_error_code, "info": user.last_error_info}
+                user.save(update_fields=["import_state", "imported_at", "checked_at", "last_error_code",
+                                         "last_error_info", "updated_at"])
+                log_history(actor_id, user, [{"account": data}])
+    return report

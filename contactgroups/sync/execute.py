@@ -1,0 +1,280 @@
+"""Sync one group: take its lease, read Chat, plan, send the plan, and store what Chat answered.
+
+Every Chat call is audited as it returns (audit.AuditRecorder); what Chat confirmed is saved even when a later
+call fails; the outcome is stored on the group and in its history as data, under the staff user who caused it.
+"""
+
+import logging
+import random
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from contactgroups.chat import client as chat
+from contactgroups.chat import errors
+from contactgroups.conf import chat_client
+from contactgroups.models import ContactGroup, ContactItem
+from contactgroups.sync import outcome, plan
+from contactgroups.sync.audit import AuditRecorder, log_history
+from contactgroups.sync.lease import Lease
+from contactgroups.sync.outcome import Progress, error_data
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What a sync left on the group: its state, Chat's GroupId, the outcome (data) and the calls it made."""
+
+    group_pk: int
+    state: str
+    group_id: int | None
+    outcome: dict
+    calls: int = 0
+
+    @property
+    def failed(self) -> bool:
+        return self.state == ContactGroup.State.FAILED
+
+
+def is_retryable(exc: BaseException) -> bool:
+    return bool(getattr(exc, "retryable", False))
+
+
+def retry_delay(attempt: int) -> float:
+    """Seconds to wait before retry number ``attempt`` (0-based): exponential, full jitter."""
+    base = settings.SYNC_RETRY_BASE_SECONDS
+    return random.uniform(0, min(settings.SYNC_RETRY_CAP_SECONDS, base * 2**attempt))
+
+
+def sync_group(group_pk: int, actor_id: int | None, client: chat.ChatClient | None = None) -> SyncResult:
+    """Bring Chat to the group's desired state; return what the sync left on the group.
+
+    Raises the Chat error when a call fails (``is_retryable`` tells whether to try again); what Chat confirmed
+    before the failure is kept all the same. ``client`` is a ChatClient to reuse (the bulk runner gives each
+    thread one); by default the sync makes its own from the settings.
+    """
+    lease = Lease.take(group_pk)
+    try:
+        group = ContactGroup.objects.select_related("owner").get(pk=group_pk)
+        if group.state == ContactGroup.State.DELETED:
+            return SyncResult(group.pk, group.state, group.chat_group_id, {"code": outcome.ALREADY_DELETED})
+        if not group.delete_requested:
+            group.state = ContactGroup.State.SYNCING
+            group.save(update_fields=["state"])
+        progress = Progress(
+            owner=group.owner.user_id,
+            base={chat.Conversation(*pair) for pair in group.confirmed_conversations},
+            confirmed_name=group.confirmed_name,
+            group_id=group.chat_group_id,
+            interrupted=lease.interrupted,
+        )
+        recorder = AuditRecorder(actor_id, group.owner.user_id, group)
+        try:
+            with _client_for(recorder, client) as chat_api:
+                _run(chat_api, group, progress, lease)
+        except Exception as exc:
+            result = _save(group, progress, recorder.calls, error=exc)
+            log_history(actor_id, group, [{"sync": result.outcome}])
+            raise
+        result = _save(group, progress, recorder.calls)
+        log_history(actor_id, group, [{"sync": result.outcome}])
+        return result
+    finally:
+        lease.release()
+
+
+@contextmanager
+def _client_for(recorder: AuditRecorder, client: chat.ChatClient | None):
+    """``client`` with ``recorder`` as its audit hook for this one sync, or a new client of the settings."""
+    if client is None:
+        with chat_client(on_call=recorder) as own:
+            yield own
+        return
+    previous, client.on_call = client.on_call, recorder
+    try:
+        yield client
+    finally:
+        client.on_call = previous
+
+
+def _run(client: chat.ChatClient, group: ContactGroup, progress: Progress, lease: Lease) -> None:
+    """Read Chat unless the group was certainly never sent, plan, and send the plan call by call."""
+    owner = group.owner.user_id
+    desired = plan.Desired(group.name, tuple(group.items.order_by("id").conversations()), group.delete_requested)
+    base = plan.Base(group.confirmed_name, frozenset(progress.base))
+    ever_sent = group.chat_group_id is not None or bool(group.create_intent) or lease.interrupted
+    remote = plan.NOT_READ
+    if ever_sent:
+        groups = client.get_contact_group(owner)
+        lease.keep()
+        found, from_lost_create = plan.locate(groups.groups, group.chat_group_id, group.create_intent, group.name)
+        if found is not None:
+            members = frozenset(groups.members(found.group_id))
+            remote = plan.Remote(found.group_id, found.name, members, from_lost_create)
+        elif group.chat_group_id is not None or group.create_intent or not desired.delete:
+            # Not there. (A deletion after an interrupted sync that never reached Chat has nothing to delete.)
+            remote = plan.MISSING
+    steps = plan.plan(base, desired, remote)
+    progress.start(steps)
+
+    if steps.create is not None:
+        # Written before the call: if its answer is lost, the next sync looks for the group by this name.
+        ContactGroup.objects.filter(pk=group.pk).update(create_intent=steps.create.name)
+        progress.create_sent = True
+        answer = client.create_contact_group(owner, steps.create.name, list(steps.create.conversations))
+        lease.keep()
+        progress.created = True
+        progress.group_id = answer.group_id
+        progress.confirmed_name = answer.group_name or steps.create.name
+        progress.base = set()
+        for item in answer.results:
+            progress.take(item, adding=True)
+    if steps.rename is not None:
+        old, new = steps.rename
+        client.rename_contact_group(owner, old, new)
+        lease.keep()
+        progress.renamed_from, progress.confirmed_name = old, new
+    for update in steps.updates:
+        answer = client.update_contact_group(owner, update.name, add=list(update.add), remove=list(update.remove))
+        lease.keep()
+        for item in answer.results:
+            progress.take(item, adding=(item.operation or chat.OPERATION_ADD) == chat.OPERATION_ADD)
+    if steps.delete is not None:
+        answer = client.del_contact_group(owner, steps.delete)
+        progress.group_id = answer.group_id or progress.group_id
+    progress.deleted = steps.deleted
+
+
+@transaction.atomic
+def _save(group: ContactGroup, progress: Progress, calls: int, error: BaseException | None = None) -> SyncResult:
+    group = ContactGroup.objects.select_for_update().select_related("owner").get(pk=group.pk)
+    now = timezone.now()
+
+    for conversation in progress.adopted_removed:
+        group.items.filter(**ContactItem.fields_of(conversation)).delete()
+    if progress.adopted_added:
+        ContactItem.objects.bulk_create(
+            [ContactItem(group=group, result_code=errors.OK, result_at=now, **ContactItem.fields_of(conversation))
+             for conversation in sorted(progress.adopted_added)],
+            ignore_conflicts=True,
+        )
+    if progress.adopted_name and not ContactGroup.objects.live().filter(
+        owner=group.owner, name=progress.adopted_name
+    ).exclude(pk=group.pk).exists():
+        group.name = progress.adopted_name
+
+    conversations, codes = {}, {}
+    for pk, kind, to_account, to_group_id, code in group.items.values_list(
+        "pk", "type", "to_account", "to_group_id", "result_code"
+    ):
+        conversations[pk] = ContactItem.conversation_of(kind, to_account, to_group_id)
+        codes[pk] = code
+    if progress.results:
+        # One UPDATE per distinct answer (usually one: every conversation accepted), not a CASE for each row.
+        answered: dict[tuple[int, str], list[int]] = {}
+        for pk, conversation in conversations.items():
+            answer = progress.results.get(conversation)
+            if answer is not None:
+                answered.setdefault(answer, []).append(pk)
+        for (code, info), pks in answered.items():
+            ContactItem.objects.filter(pk__in=pks).update(result_code=code, result_info=info, result_at=now)
+            codes.update(dict.fromkeys(pks, code))
+
+    group.confirmed_conversations = [[c.type, c.target] for c in sorted(progress.base)]
+    group.confirmed_name = progress.confirmed_name
+    if progress.group_id is not None:
+        group.chat_group_id = progress.group_id
+        if progress.created or not progress.create_sent:
+            group.create_intent = ""
+    if progress.conflicts:
+        group.conflicts = [conflict.as_data() for conflict in progress.conflicts]
+
+    if error is not None:
+        group.last_error_code = getattr(error, "code", None)
+        group.last_error_info = getattr(error, "info", "") or ""
+        if not is_retryable(error):
+            group.state = ContactGroup.State.FAILED
+        elif group.delete_requested:
+            group.state = ContactGroup.State.DELETING
+        else:
+            group.state = ContactGroup.State.QUEUED
+        group.last_outcome = progress.as_data(error, retrying=is_retryable(error))
+    else:
+        group.last_error_code = None
+        group.last_error_info = ""
+        group.last_synced_at = now
+        group.last_outcome = progress.as_data()
+        if progress.deleted:
+            group.state = ContactGroup.State.DELETED
+        elif group.name == progress.confirmed_name and set(conversations.values()) == progress.base:
+            group.state = ContactGroup.State.SYNCED
+        else:
+            group.state = ContactGroup.State.PARTIAL
+    group.refresh_counts(save=False, codes=list(codes.values()))
+    if progress.adopted_name and group.name == progress.adopted_name:
+        try:
+            with transaction.atomic():
+                group.save()
+        except IntegrityError:
+            # The name the user gave the group in the app is taken by another group of the mirror.
+            group.name = ContactGroup.objects.values_list("name", flat=True).get(pk=group.pk)
+            group.save()
+    else:
+        group.save()
+    return SyncResult(group.pk, group.state, group.chat_group_id, group.last_outcome, calls)
+
+
+def _mark_failed(group_pk: int, actor_id: int | None, data: dict, error: BaseException | None) -> None:
+    group = ContactGroup.objects.select_related("owner").filter(pk=group_pk).first()
+    if group is None:
+        return
+    group.state = ContactGroup.State.FAILED
+    group.last_error_code = getattr(error, "code", None)
+    group.last_error_info = getattr(error, "info", "") or ""
+    group.last_outcome = data
+    group.save(update_fields=["state", "last_error_code", "last_error_info", "last_outcome", "updated_at"])
+    log_history(actor_id, group, [{"sync": data}])
+
+
+def give_up(group_pk: int, actor_id: int | None, exc: BaseException) -> None:
+    """After the last retry: mark the group failed with the last error, and say so in the history."""
+    data = {"code": outcome.GAVE_UP, "attempts": settings.SYNC_MAX_ATTEMPTS, "error": error_data(exc)}
+    _mark_failed(group_pk, actor_id, data, exc)
+
+
+def not_queued(group_pk: int, actor_id: int | None, exc: BaseException) -> None:
+    """The broker could not take the group's sync task: mark the group failed, saying so, and in the history."""
+    data = {"code": outcome.NOT_QUEUED, "error": {"kind": "queue", "type": type(exc).__name__}}
+    _mark_failed(group_pk, actor_id, data, None)
+
+
+def sync_with_retries(group_pk: int, actor_id: int | None, sleep=time.sleep,
+                      client: chat.ChatClient | None = None) -> SyncResult | None:
+    """Sync here and now, retrying retryable failures with backoff (the no-broker path); ``client`` as in sync_group."""
+    for attempt in range(settings.SYNC_MAX_ATTEMPTS):
+        try:
+            return sync_group(group_pk, actor_id, client=client)
+        except ContactGroup.DoesNotExist:
+            return None
+        except Exception as exc:
+            if not is_retryable(exc):
+                log_unexpected(group_pk, exc)
+                return None
+            if attempt + 1 == settings.SYNC_MAX_ATTEMPTS:
+                give_up(group_pk, actor_id, exc)
+                return None
+            sleep(retry_delay(attempt))
+    return None
+
+
+def log_unexpected(group_pk: int, exc: BaseException) -> None:
+    """A permanent failure is stored on the group; one that is not Chat's is a bug: log its traceback."""
+    if isinstance(exc, errors.ChatError):
+        logger.warning("Sync of group %s failed: %s", group_pk, exc)
+    else:
+        logger.error("Sync of group %s failed unexpectedly", group_pk, exc_info=exc)

@@ -1,0 +1,69 @@
+"""A group's sync lease: a short claim in its row, so two syncs of one group never interleave their Chat calls.
+
+No database transaction is held across HTTP: the lease is taken, renewed and released with single UPDATEs.
+"""
+
+import secrets
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from contactgroups.models import ContactGroup
+
+# The lease lasts settings.SYNC_LEASE_SECONDS unless renewed; a sync renews it between calls once this share of it
+# has passed, so a quick sync writes no renewal at all.
+RENEW_AFTER_SHARE = 1 / 6
+WAIT_SECONDS = 30
+POLL_SECONDS = 0.1
+
+
+class SyncBusy(Exception):
+    """Another sync of the same group holds its lease; try again later."""
+
+    retryable = True
+
+
+class Lease:
+    """The lease of one group, taken by ``Lease.take``; ``interrupted`` when it was taken over from a dead sync.
+
+    A sync that took over a lease may follow one that changed Chat without recording Chat's answer.
+    """
+
+    def __init__(self, group_pk: int, token: str, interrupted: bool):
+        self.group_pk = group_pk
+        self.token = token
+        self.interrupted = interrupted
+        self._renewed = time.monotonic()
+
+    @classmethod
+    def take(cls, group_pk: int, wait_seconds: float = WAIT_SECONDS) -> "Lease":
+        """Take the group's lease, waiting up to ``wait_seconds`` for another sync to end (then SyncBusy)."""
+        token = secrets.token_hex(8)
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            now = timezone.now()
+            claim = {"sync_lock_token": token, "sync_lock_until": now + timedelta(seconds=settings.SYNC_LEASE_SECONDS)}
+            row = ContactGroup.objects.filter(pk=group_pk)
+            if row.filter(sync_lock_until__isnull=True).update(**claim):
+                return cls(group_pk, token, interrupted=False)
+            if row.filter(sync_lock_until__lt=now).update(**claim):
+                return cls(group_pk, token, interrupted=True)
+            if not row.exists():
+                raise ContactGroup.DoesNotExist(f"No conversation group with id {group_pk}.")
+            if time.monotonic() >= deadline:
+                raise SyncBusy(f"Conversation group {group_pk} is being synced by another worker.")
+            time.sleep(POLL_SECONDS)
+
+    def keep(self) -> None:
+        """Renew the lease if enough of it has passed; the sync calls this after each Chat call."""
+        if time.monotonic() - self._renewed >= settings.SYNC_LEASE_SECONDS * RENEW_AFTER_SHARE:
+            self._mine().update(sync_lock_until=timezone.now() + timedelta(seconds=settings.SYNC_LEASE_SECONDS))
+            self._renewed = time.monotonic()
+
+    def release(self) -> None:
+        self._mine().update(sync_lock_token="", sync_lock_until=None)
+
+    def _mine(self):
+        return ContactGroup.objects.filter(pk=self.group_pk, sync_lock_token=self.token)

@@ -1,0 +1,196 @@
+"""The sync planner: from base, desired and remote, what to send to Chat and what to adopt. Pure: no I/O, no clock.
+
+Three states meet (docs/architecture.md, "Sync"):
+
+- ``Base``: what Chat last confirmed (the confirmed name and the conversations Chat accepted);
+- ``Desired``: the mirror after the staff's save;
+- ``Remote``: the group as Chat holds it now, ``MISSING`` when Chat has no such group, or ``NOT_READ`` when the
+  group was certainly never sent (so reading Chat would tell nothing).
+
+``plan()`` sends only the staff's change (desired minus base) that Chat does not already hold, and adopts what
+the end user changed in their app (remote minus base). Where both changed the same thing, the staff's change wins
+and the plan carries the conflict. Applying a plan and planning again finds nothing to do.
+"""
+
+from dataclasses import dataclass, field
+
+from contactgroups.chat import protocol
+from contactgroups.chat.client import Conversation, GroupInfo
+
+
+@dataclass(frozen=True)
+class Base:
+    name: str = ""
+    conversations: frozenset[Conversation] = frozenset()
+
+
+@dataclass(frozen=True)
+class Desired:
+    name: str
+    conversations: tuple[Conversation, ...] = ()
+    delete: bool = False
+
+
+@dataclass(frozen=True)
+class Remote:
+    group_id: int
+    name: str
+    conversations: frozenset[Conversation] = frozenset()
+    # Found by the name a create sent, not by its GroupId: that create's answer was lost.
+    from_lost_create: bool = False
+
+
+NOT_READ = "not read"
+MISSING = None
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Where the user changed in the app what staff changed here; the staff's change won. Stored as data."""
+
+    code: str
+    params: dict = field(default_factory=dict, hash=False, compare=True)
+
+    DELETED_IN_APP = "deleted_in_app"  # staff's change re-created a group the user deleted
+    RENAMED_IN_APP = "renamed_in_app"  # params: app_name, staff_name
+    RENAMED_BEFORE_DELETE = "renamed_before_delete"  # params: app_name
+    ALREADY_GONE = "already_gone"  # staff deleted a group Chat no longer had
+
+    def as_data(self) -> dict:
+        return {"code": self.code, **self.params}
+
+
+@dataclass(frozen=True)
+class Create:
+    name: str
+    conversations: tuple[Conversation, ...]
+
+
+@dataclass(frozen=True)
+class Update:
+    """One update_contact_group call: conversations to add and remove, at most 100 together."""
+
+    name: str
+    add: tuple[Conversation, ...] = ()
+    remove: tuple[Conversation, ...] = ()
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one sync sends, in order (create, rename, updates, delete), and what it adopts from the app."""
+
+    group_id: int | None = None
+    # The state to start recording from: Chat's copy of the group as it was read (or nothing, before a create).
+    base: Base = Base()
+    create: Create | None = None
+    rename: tuple[str, str] | None = None
+    updates: tuple[Update, ...] = ()
+    delete: str | None = None
+    # Desired conversations Chat already holds: accepted without being sent.
+    accepted: frozenset[Conversation] = frozenset()
+    adopt_name: str | None = None
+    adopt_added: frozenset[Conversation] = frozenset()
+    adopt_removed: frozenset[Conversation] = frozenset()
+    deleted_in_app: bool = False
+    deleted: bool = False
+    conflicts: tuple[Conflict, ...] = ()
+
+    @property
+    def calls(self) -> int:
+        """How many writes the plan sends."""
+        return sum(1 for step in (self.create, self.rename, self.delete) if step is not None) + len(self.updates)
+
+
+def locate(groups: list[GroupInfo], group_id: int | None, create_intent: str,
+           name: str) -> tuple[GroupInfo | None, bool]:
+    """Find the mirror's group among the owner's groups in Chat; also say whether a lost create's answer found it.
+
+    By GroupId when the mirror has one. Otherwise (or when that id is gone and a create was sent since) by the
+    name the last create sent, then, for a group that never got a GroupId, by its name.
+    """
+    if group_id is not None:
+        found = next((group for group in groups if group.group_id == group_id), None)
+        if found is not None or not create_intent:
+            return found, False
+        candidates = (create_intent,)
+    else:
+        candidates = tuple(dict.fromkeys(name for name in (create_intent, name) if name))
+    for candidate in candidates:
+        found = next((group for group in groups if group.name == candidate), None)
+        if found is not None:
+            return found, True
+    return None, False
+
+
+def chunked_updates(name: str, add: list[Conversation], remove: list[Conversation]) -> tuple[Update, ...]:
+    """Adds then removes, mixed in calls of at most Chat's per-request number of conversations."""
+    operations = [(True, conversation) for conversation in add] + [(False, conversation) for conversation in remove]
+    return tuple(
+        Update(name, tuple(c for is_add, c in chunk if is_add), tuple(c for is_add, c in chunk if not is_add))
+        for chunk in protocol.chunks(operations, protocol.CONVERSATIONS_PER_REQUEST_MAX)
+    )
+
+
+def _create(desired: Desired, **extra) -> Plan:
+    first = desired.conversations[: protocol.CONVERSATIONS_PER_REQUEST_MAX]
+    rest = list(desired.conversations[protocol.CONVERSATIONS_PER_REQUEST_MAX :])
+    return Plan(create=Create(desired.name, first), updates=chunked_updates(desired.name, rest, []), **extra)
+
+
+def plan(base: Base, desired: Desired, remote) -> Plan:
+    """What to send so Chat holds ``desired``, given what it confirmed (``base``) and holds now (``remote``)."""
+    if desired.delete:
+        return _plan_delete(base, remote)
+    if remote == NOT_READ:
+        return _create(desired)
+    wanted = frozenset(desired.conversations)
+    if remote is MISSING:
+        staff_changed = desired.name != base.name or wanted != base.conversations
+        if base.name and not staff_changed:
+            return Plan(deleted_in_app=True, deleted=True)
+        conflicts = (Conflict(Conflict.DELETED_IN_APP),) if base.name else ()
+        return _create(desired, conflicts=conflicts)
+
+    if remote.from_lost_create or not base.name:
+        # Created by an earlier attempt whose answer was lost: Chat's copy is the base.
+        base = Base(remote.name, remote.conversations)
+        accepted = wanted & remote.conversations
+    else:
+        accepted = (wanted - base.conversations) & remote.conversations
+    conflicts = []
+    rename = adopt_name = None
+    current_name = remote.name
+    if desired.name != remote.name:
+        if desired.name != base.name:
+            if remote.name != base.name:
+                conflicts.append(Conflict(Conflict.RENAMED_IN_APP, {"app_name": remote.name,
+                                                                    "staff_name": desired.name}))
+            rename = (remote.name, desired.name)
+            current_name = desired.name
+        else:
+            adopt_name = remote.name
+    to_add = [c for c in desired.conversations if c not in base.conversations and c not in remote.conversations]
+    to_remove = sorted((base.conversations - wanted) & remote.conversations)
+    return Plan(
+        group_id=remote.group_id,
+        base=Base(remote.name, remote.conversations),
+        rename=rename,
+        updates=chunked_updates(current_name, to_add, to_remove),
+        accepted=accepted,
+        adopt_name=adopt_name,
+        adopt_added=(remote.conversations - base.conversations) - wanted,
+        adopt_removed=(base.conversations & wanted) - remote.conversations,
+        conflicts=tuple(conflicts),
+    )
+
+
+def _plan_delete(base: Base, remote) -> Plan:
+    if remote == NOT_READ:
+        return Plan(deleted=True)
+    if remote is MISSING:
+        return Plan(deleted=True, conflicts=(Conflict(Conflict.ALREADY_GONE),))
+    conflicts = ()
+    if base.name and remote.name != base.name:
+        conflicts = (Conflict(Conflict.RENAMED_BEFORE_DELETE, {"app_name": remote.name}),)
+    return Plan(group_id=remote.group_id, base=Base(remote.name, remote.conversations), delete=remote.name,
+                deleted=True, conflicts=conflicts)

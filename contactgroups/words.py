@@ -1,0 +1,240 @@
+"""Stored outcomes and history entries made into sentences, in the reader's language, when they are shown.
+
+The sync, pull and account code store what happened as data (contactgroups.sync.outcome); the admin pages and
+the management commands call these functions to say it. Rows written before outcomes were data hold their old
+text under the ``legacy`` code and are shown as they are.
+"""
+
+import json
+
+from django.contrib.admin.models import LogEntry
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from contactgroups.chat import errors, protocol
+
+LEGACY = "legacy"
+
+
+def conversation_text(conversation) -> str:
+    """A conversation as staff read it: the UserID, or "group <ToGroupId>"."""
+    kind, target = conversation[0], conversation[1]
+    return target if kind == protocol.TYPE_C2C else _("group %(id)s") % {"id": target}
+
+
+def _join(conversations) -> str:
+    return ", ".join(conversation_text(c) for c in conversations)
+
+
+def code_text(code: int | None, info: str = "") -> str:
+    """Chat's code with its meaning, and Chat's own text when it sent one."""
+    text = f"{code} {errors.describe(code)}" if code is not None else errors.describe(code)
+    return text + (f" ({info})" if info else "")
+
+
+def error_text(error: dict) -> str:
+    """A stored failure (sync.outcome.error_data) in words."""
+    kind, code, info = error.get("kind"), error.get("code"), error.get("info") or ""
+    if kind == "connect":
+        return _("Could not connect to Chat; nothing was sent.")
+    if kind == "transport":
+        if error.get("http_status"):
+            return _("Chat answered with HTTP %(status)s; the change may have been made.") % {
+                "status": error["http_status"]}
+        return _("No answer from Chat; the change may have been made.")
+    if kind == "throttled":
+        return _("Chat asked for fewer calls a second (%(code)s).") % {"code": code_text(code, info)}
+    if kind == "busy":
+        return _("Another sync of this group was running.")
+    if kind == "queue":
+        return _("The task queue could not be reached, so nothing was sent to Chat.")
+    if kind == "internal":
+        return _("An unexpected error stopped it (%(type)s); see the server log.") % {"type": error.get("type", "")}
+    return _("Chat error %(code)s.") % {"code": code_text(code, info)}
+
+
+def conflict_text(conflict: dict, owner: str) -> str:
+    code = conflict.get("code")
+    if code == "deleted_in_app":
+        return _("Conflict: %(owner)s had deleted this group in the app; the staff's change wins, so it was "
+                 "created again.") % {"owner": owner}
+    if code == "renamed_in_app":
+        return _("Conflict: %(owner)s renamed the group to “%(app_name)s” in the app; the staff's name "
+                 "“%(staff_name)s” wins.") % {"owner": owner, **conflict}
+    if code == "renamed_before_delete":
+        return _("Conflict: %(owner)s had renamed the group to “%(app_name)s” in the app; it was deleted as the "
+                 "staff asked.") % {"owner": owner, **conflict}
+    if code == "already_gone":
+        return _("It was already gone from Chat.")
+    return conflict.get("text", "")
+
+
+def conflicts_text(conflicts: list, owner: str) -> str:
+    return " ".join(conflict_text(conflict, owner) for conflict in conflicts)
+
+
+def _sync_text(data: dict) -> str:
+    owner = data.get("owner", "")
+    group_id = data.get("group_id")
+    notes = [conflict_text(c, owner) for c in data.get("conflicts", [])]
+    if data.get("interrupted"):
+        notes.append(_("An earlier sync stopped before it could record Chat's answer, so Chat was read first."))
+    code = data["code"]
+    if code == "deleted_in_app":
+        return _("%(owner)s deleted this group in the app (GroupId %(id)s); the mirror now shows it deleted.") % {
+            "owner": owner, "id": group_id}
+    if code == "deleted":
+        text = _("Deleted from Chat (GroupId %(id)s).") % {"id": group_id} if group_id else _("Deleted from Chat.")
+        return " ".join([text, *notes])
+    changes = []
+    if data.get("renamed_from"):
+        changes.append(_("renamed from “%(old)s” to “%(new)s”") % {"old": data["renamed_from"], "new": data["name"]})
+    if data.get("added"):
+        changes.append(ngettext("%(count)d conversation added", "%(count)d conversations added", data["added"])
+                       % {"count": data["added"]})
+    if data.get("removed"):
+        changes.append(ngettext("%(count)d conversation removed", "%(count)d conversations removed",
+                                data["removed"]) % {"count": data["removed"]})
+    if data.get("refused"):
+        refused = "; ".join(f"{conversation_text((kind, target))}, {code_text(result, info)}"
+                            for kind, target, result, info in data["refused"])
+        changes.append(_("%(count)d refused: %(list)s") % {"count": len(data["refused"]), "list": refused})
+    if not changes:
+        changes.append(_("nothing to change, Chat already matched"))
+    if code == "created":
+        text = _("Created in Chat as GroupId %(id)s: %(changes)s.")
+    else:
+        text = _("Synced to Chat as GroupId %(id)s: %(changes)s.")
+    text = text % {"id": group_id, "changes": ", ".join(changes)}
+    adopted = data.get("adopted", {})
+    done = []
+    if adopted.get("name"):
+        done.append(_("renamed the group to “%(name)s”") % {"name": adopted["name"]})
+    if adopted.get("added"):
+        done.append(_("added %(list)s") % {"list": _join(adopted["added"])})
+    if adopted.get("removed"):
+        done.append(_("removed %(list)s") % {"list": _join(adopted["removed"])})
+    if done:
+        text += " " + _("In the app, %(owner)s %(changes)s; the mirror now shows it.") % {
+            "owner": owner, "changes": _(" and ").join(done)}
+    return " ".join([text, *notes])
+
+
+def outcome_text(data: dict) -> str:
+    """A group's stored outcome (``ContactGroup.last_outcome`` or a history entry's) in words; "" when none."""
+    if not data:
+        return ""
+    code = data.get("code")
+    if code == LEGACY:
+        return data.get("text", "")
+    if code in ("created", "synced", "deleted", "deleted_in_app"):
+        return _sync_text(data)
+    if code == "stopped":
+        text = _("Sync to Chat stopped: %(error)s") % {"error": error_text(data.get("error", {}))}
+        if data.get("retrying"):
+            text += " " + _("It will be tried again.")
+        if data.get("partial"):
+            done = dict(data, code="created" if data.get("created") else "synced")
+            text += " " + _("Done before it stopped: %(summary)s") % {"summary": _sync_text(done)}
+        return text
+    if code == "gave_up":
+        return ngettext("Gave up after %(count)d attempt: %(error)s", "Gave up after %(count)d attempts: %(error)s",
+                        data["attempts"]) % {"count": data["attempts"], "error": error_text(data.get("error", {}))}
+    if code == "not_queued":
+        return _("Not synced: the task queue could not be reached, so nothing was sent to Chat. “Sync to Chat” "
+                 "queues it again.")
+    if code == "already_deleted":
+        return _("Already deleted.")
+    if code == "adopted":
+        return ngettext(
+            "Pulled from Chat: %(owner)s created this group in the app (GroupId %(id)s, %(count)d conversation).",
+            "Pulled from Chat: %(owner)s created this group in the app (GroupId %(id)s, %(count)d conversations).",
+            data["conversations"],
+        ) % {"owner": data.get("owner", ""), "id": data["group_id"], "count": data["conversations"]}
+    if code == "pulled":
+        return _("Pulled from Chat: %(changes)s.") % {"changes": pull_changes_text(data) or _("no difference")}
+    if code == "gone_from_chat":
+        return _("Pulled from Chat: the group is no longer in Chat.")
+    return ""
+
+
+def pull_changes_text(data: dict) -> str:
+    """What a pull changed in one group, as a list of clauses."""
+    changes = []
+    if data.get("renamed_from"):
+        changes.append(_("renamed from “%(old)s” to “%(new)s”") % {"old": data["renamed_from"], "new": data["name"]})
+    if data.get("added"):
+        changes.append(_("added %(list)s") % {"list": _join(data["added"])})
+    if data.get("removed"):
+        changes.append(_("removed %(list)s") % {"list": _join(data["removed"])})
+    if data.get("group_id"):
+        changes.append(_("GroupId %(id)s") % {"id": data["group_id"]})
+    return ", ".join(changes)
+
+
+def pull_report_lines(report) -> list[str]:
+    """A pull's report (sync.PullReport), one line a difference, for a page or a command."""
+    owner = report.owner
+    lines = [_("%(owner)s: new from Chat: %(name)s") % {"owner": owner, "name": data["name"]}
+             for data in report.adopted]
+    lines += [_("%(owner)s: “%(name)s”: %(changes)s") % {
+        "owner": owner, "name": data.get("renamed_from", data["name"]), "changes": pull_changes_text(data)}
+        for data in report.changed]
+    lines += [_("%(owner)s: gone from Chat: %(name)s") % {"owner": owner, "name": data["name"]}
+              for data in report.deleted]
+    lines += [_("%(owner)s: skipped while another sync runs: %(name)s") % {"owner": owner, "name": name}
+              for name in report.skipped]
+    return lines
+
+
+def account_text(data: dict) -> str:
+    code = data.get("code")
+    if code == "imported":
+        return _("Checked in Chat: imported.")
+    if code == "not_imported":
+        why = data.get("import")
+        text = _("Checked in Chat: not imported.")
+        if why and why.get("reason") == "refused":
+            text += " " + _("Chat refused to import this UserID.")
+        elif why:
+            text += " " + error_text({"kind": "chat", "code": why.get("code"), "info": why.get("info")})
+        return text
+    if code == "check_failed":
+        return _("Check in Chat failed: %(code)s") % {"code": code_text(data.get("result_code"), data.get("info"))}
+    return ""
+
+
+def import_text(data: dict) -> str:
+    if "rows" not in data:
+        return _("Added from %(source)s.") % {"source": data["source"]}
+    rows = data["rows"]
+    where = (_("row %(row)d") % {"row": rows[0]} if rows[0] == rows[-1]
+             else _("rows %(first)d-%(last)d") % {"first": rows[0], "last": rows[-1]})
+    return ngettext("Imported from %(source)s (%(rows)s) with %(count)d conversation.",
+                    "Imported from %(source)s (%(rows)s) with %(count)d conversations.",
+                    data["conversations"]) % {"source": data["source"], "rows": where, "count": data["conversations"]}
+
+
+def history_text(entry: LogEntry) -> str:
+    """An admin history entry in words: the project's own entries from their data, Django's as Django says them."""
+    message = entry.change_message
+    if not message.startswith("["):
+        return entry.get_change_message()
+    try:
+        parts = json.loads(message)
+    except ValueError:
+        return message
+    own = [part for part in parts if isinstance(part, dict) and part.keys() & {"sync", "pull", "account", "import"}]
+    if not own:
+        return entry.get_change_message()
+    texts = []
+    for part in own:
+        if "sync" in part:
+            texts.append(outcome_text(part["sync"]))
+        elif "pull" in part:
+            texts.append(outcome_text(part["pull"]))
+        elif "account" in part:
+            texts.append(account_text(part["account"]))
+        else:
+            texts.append(import_text(part["import"]))
+    return " ".join(text for text in texts if text)
