@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from contactgroups import limits
+from contactgroups.chat import protocol
 from contactgroups.chat.client import ACCOUNT_CHECK, GET_LIST, ChatConfig
 from contactgroups.chat.ratelimit import PACING_SHARE, EndpointRateLimiter, rate_item
 
@@ -121,8 +121,8 @@ def test_an_endpoint_can_have_its_own_rate():
 def test_account_check_is_held_to_its_lower_documented_rate():
     config = ChatConfig(1, "key", "administrator", base_url="http://127.0.0.1:1")
 
-    assert config.rate_for(ACCOUNT_CHECK) == limits.ACCOUNT_CHECK_CALLS_PER_SECOND_MAX
-    assert config.rate_for(GET_LIST) == limits.CALLS_PER_SECOND_MAX
+    assert config.rate_for(ACCOUNT_CHECK) == protocol.ACCOUNT_CHECK_CALLS_PER_SECOND_MAX
+    assert config.rate_for(GET_LIST) == protocol.CALLS_PER_SECOND_MAX
 
 
 def test_a_lower_configured_rate_also_holds_for_account_check():
