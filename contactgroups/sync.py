@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from contactgroups.chat import client as chat
 from contactgroups.chat import errors, protocol
-from contactgroups.chat.client import CallRecord, Conversation, ItemResult
+from contactgroups.chat.types import CallRecord, Conversation, ItemResult
 from contactgroups.conf import chat_client
 from contactgroups.models import ChatUser, ContactGroup, ContactItem, SyncAttempt
 
@@ -206,7 +206,7 @@ class Progress:
 
     def take(self, result: ItemResult, operation: int) -> None:
         key = key_of(result.conversation)
-        if operation == chat.OPERATION_ADD:
+        if operation == protocol.OPERATION_ADD:
             self.results[key] = (result.result_code, result.result_info)
             if result.ok:
                 self.base.add(key)
@@ -342,7 +342,7 @@ def _partial_summary(group: ContactGroup, progress: Progress, message: str) -> s
 def _create_attempt_name(group: ContactGroup) -> str | None:
     """The name sent by the last create call for this group, if one was ever sent."""
     attempt = (
-        SyncAttempt.objects.filter(group=group, operation=chat.CREATE_CONTACT_GROUP.rsplit("/", 1)[-1])
+        SyncAttempt.objects.filter(group=group, operation=protocol.CREATE_CONTACT_GROUP.rsplit("/", 1)[-1])
         .order_by("-started_at", "-id")
         .values_list("group_name", flat=True)
         .first()
@@ -434,23 +434,24 @@ def _create(client, owner: str, name: str, desired: list[Key], progress: Progres
     progress.confirmed_name = result.group_name or name
     progress.base = set()
     for item in result.results:
-        progress.take(item, chat.OPERATION_ADD)
+        progress.take(item, protocol.OPERATION_ADD)
     rest = desired[protocol.CONVERSATIONS_PER_REQUEST_MAX :]
     _update_members(client, owner, progress.confirmed_name, rest, [], progress)
 
 
 def _update_members(client, owner: str, name: str, to_add: list[Key], to_remove: list[Key],
                     progress: Progress) -> None:
-    operations = [(chat.OPERATION_ADD, key) for key in to_add] + [(chat.OPERATION_REMOVE, key) for key in to_remove]
+    operations = ([(protocol.OPERATION_ADD, key) for key in to_add]
+                  + [(protocol.OPERATION_REMOVE, key) for key in to_remove])
     for chunk in protocol.chunks(operations):
         result = client.update_contact_group(
             owner,
             name,
-            add=[conversation_of(key) for op, key in chunk if op == chat.OPERATION_ADD],
-            remove=[conversation_of(key) for op, key in chunk if op == chat.OPERATION_REMOVE],
+            add=[conversation_of(key) for op, key in chunk if op == protocol.OPERATION_ADD],
+            remove=[conversation_of(key) for op, key in chunk if op == protocol.OPERATION_REMOVE],
         )
         for item in result.results:
-            progress.take(item, item.operation or chat.OPERATION_ADD)
+            progress.take(item, item.operation or protocol.OPERATION_ADD)
 
 
 def _delete(client, group: ContactGroup, progress: Progress) -> None:
