@@ -1,4 +1,4 @@
-"""The client's data: Conversation, each endpoint's request and answer types, and CallRecord of one HTTP attempt."""
+"""The client's data: Conversation, each endpoint's request and answer types read from Chat's JSON, CallRecord."""
 
 from dataclasses import dataclass
 from datetime import datetime

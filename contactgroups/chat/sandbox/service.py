@@ -1,8 +1,4 @@
-"""The sandbox without sockets: it answers one HTTP request, to Chat's REST API or to a control endpoint.
-
-An API call is checked as Chat does (path, SDKAppID, UserSig, administrator, JSON body), then counted against the
-rate limit, then may meet an injected fault, then reaches ChatState; every call is logged.
-"""
+"""The sandbox without sockets: it answers one HTTP request, to Chat's REST API or to a control endpoint."""
 
 import http
 import json
@@ -39,6 +35,8 @@ ACTOR_APP = "app"
 
 @dataclass
 class Reply:
+    """What the handler sends after waiting ``wait`` seconds: a status and body, or nothing (``drop``)."""
+
     status: int = http.HTTPStatus.OK
     body: bytes = b""
     content_type: str = "application/json; charset=utf-8"
@@ -184,6 +182,9 @@ class Sandbox:
         return None
 
     def _api(self, method: str, path: str, query_text: str, raw: bytes, actor: str) -> Reply:
+        """Chat's checks (path, SDKAppID, UserSig, administrator, JSON body), the rate limit, an injected fault,
+        then ChatState; every call is logged.
+        """
         endpoint = path[len(API_PREFIX):] if path.startswith(API_PREFIX) else path.lstrip("/")
         query = {name: values[0] for name, values in urllib.parse.parse_qs(query_text, keep_blank_values=True).items()}
         body = None
