@@ -32,7 +32,6 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from contactgroups import operations, sync, tasks, words
-from contactgroups.chat import client as chat
 from contactgroups.chat import errors, protocol
 from contactgroups.forms import ContactGroupForm, ContactItemForm, ContactItemFormSet
 from contactgroups.models import ChatUser, ContactGroup, ContactItem, SyncAttempt
@@ -637,9 +636,9 @@ class OperationFilter(admin.SimpleListFilter):
     title = _("operation")
     parameter_name = "operation"
     OPERATIONS = sorted(endpoint.rsplit("/", 1)[-1] for endpoint in [
-        chat.CREATE_CONTACT_GROUP, chat.UPDATE_CONTACT_GROUP, chat.DEL_CONTACT_GROUP, chat.GET_CONTACT_GROUP,
-        chat.SEARCH_CONTACT_GROUP, chat.MARK_CONTACT, chat.GET_LIST, chat.DELETE_CONVERSATION, chat.ACCOUNT_IMPORT,
-        chat.MULTIACCOUNT_IMPORT, chat.ACCOUNT_CHECK,
+        protocol.CREATE_CONTACT_GROUP, protocol.UPDATE_CONTACT_GROUP, protocol.DEL_CONTACT_GROUP,
+        protocol.GET_CONTACT_GROUP, protocol.SEARCH_CONTACT_GROUP, protocol.MARK_CONTACT, protocol.GET_LIST,
+        protocol.DELETE_CONVERSATION, protocol.ACCOUNT_IMPORT, protocol.MULTIACCOUNT_IMPORT, protocol.ACCOUNT_CHECK,
     ])
 
     def lookups(self, request, model_admin):

@@ -7,7 +7,8 @@ settings see the change.
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from contactgroups.chat.client import REGION_DOMAINS, ChatClient, ChatConfig
+from contactgroups.chat.client import ChatClient
+from contactgroups.chat.config import REGION_DOMAINS, ChatConfig
 
 
 def chat_config(**overrides) -> ChatConfig:

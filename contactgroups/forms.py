@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from contactgroups.chat import protocol
-from contactgroups.chat.client import Conversation
+from contactgroups.chat.types import Conversation
 from contactgroups.models import ChatUser, ContactGroup, ContactItem
 
 

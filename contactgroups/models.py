@@ -14,7 +14,7 @@ from django.db.models.functions import Collate
 from django.utils.translation import gettext_lazy as _
 
 from contactgroups.chat import errors, protocol
-from contactgroups.chat.client import Conversation
+from contactgroups.chat.types import Conversation
 from contactgroups.validators import validate_group_name, validate_user_id
 
 

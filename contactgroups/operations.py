@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from contactgroups import sync, tasks
 from contactgroups.chat import protocol
-from contactgroups.chat.client import Conversation
+from contactgroups.chat.types import Conversation
 from contactgroups.conf import chat_client, chat_config
 from contactgroups.models import ChatUser, ContactGroup, ContactItem
 

@@ -7,7 +7,7 @@ from django.utils.html import escape
 from django.utils.translation import gettext as _
 from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
 
-from contactgroups.chat.client import REDACTED, redact_usersig
+from contactgroups.chat.redaction import REDACTED, redact_usersig
 
 
 def redact_secrets(text: str) -> str:

@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from contactgroups import operations, words
 from contactgroups.chat import protocol
-from contactgroups.chat.client import Conversation
+from contactgroups.chat.types import Conversation
 from contactgroups.forms import ContactGroupForm
 from contactgroups.models import ChatUser, ContactGroup, ContactItem
 

@@ -33,8 +33,8 @@ from django.utils import timezone
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from contactgroups.chat import client as chat_client_module
 from contactgroups.chat import protocol
+from contactgroups.chat import transport as chat_transport_module
 from contactgroups.models import ChatUser, ContactGroup, ContactItem, SyncAttempt
 from tests.admin_forms import group_form_data
 
@@ -504,14 +504,14 @@ UNREDACTED_USERSIG = re.compile(r"usersig=(?!<redacted>)", re.IGNORECASE)
 def generated_usersigs(monkeypatch):
     """Every UserSig the Chat client makes in the test."""
     made = []
-    real = chat_client_module.generate_usersig
+    real = chat_transport_module.generate_usersig
 
     def spy(*args, **kwargs):
         usersig = real(*args, **kwargs)
         made.append(usersig)
         return usersig
 
-    monkeypatch.setattr(chat_client_module, "generate_usersig", spy)
+    monkeypatch.setattr(chat_transport_module, "generate_usersig", spy)
     return made
 
 

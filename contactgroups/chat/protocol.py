@@ -1,8 +1,8 @@
-"""Every documented limit of the Chat conversation-group API, and pure validators.
+"""Chat's protocol facts: every documented limit, the endpoints, field spellings and flags, and pure validators.
 
-This module is the one home of these numbers. Forms, the CSV import, the sync, the
-management commands and the Chat sandbox import them from here. It knows nothing of
-Django models or of HTTP, so any layer may use it.
+This module is the one home of these facts. Forms, the CSV import, the sync, the
+management commands, the client and the Chat sandbox import them from here. It knows
+nothing of Django models or of HTTP, so any layer may use it.
 
 Each validator returns a list of readable messages (empty when the value is fine),
 so callers decide how to show them: a form error, a CSV report line, a sandbox
@@ -63,6 +63,54 @@ USERSIG_DEFAULT_EXPIRE_SECONDS = 180 * 86400
 # for it; 48 bytes leaves room for every id form Chat issues (for example @TGS#...).
 GROUP_CONVERSATION_ID_MAX_BYTES = 48
 
+
+# Endpoints, as they appear after /v4/ in the URL.
+CREATE_CONTACT_GROUP = "recentcontact/create_contact_group"
+UPDATE_CONTACT_GROUP = "recentcontact/update_contact_group"
+DEL_CONTACT_GROUP = "recentcontact/del_contact_group"
+GET_CONTACT_GROUP = "recentcontact/get_contact_group"
+SEARCH_CONTACT_GROUP = "recentcontact/search_contact_group"
+MARK_CONTACT = "recentcontact/mark_contact"
+GET_LIST = "recentcontact/get_list"
+DELETE_CONVERSATION = "recentcontact/delete"
+ACCOUNT_IMPORT = "im_open_login_svc/account_import"
+MULTIACCOUNT_IMPORT = "im_open_login_svc/multiaccount_import"
+ACCOUNT_CHECK = "im_open_login_svc/account_check"
+# Every endpoint this project uses.
+ENDPOINTS = (
+    CREATE_CONTACT_GROUP, UPDATE_CONTACT_GROUP, DEL_CONTACT_GROUP, GET_CONTACT_GROUP, SEARCH_CONTACT_GROUP,
+    MARK_CONTACT, GET_LIST, DELETE_CONVERSATION, ACCOUNT_IMPORT, MULTIACCOUNT_IMPORT, ACCOUNT_CHECK,
+)
+# Endpoints that change nothing in Chat.
+READ_ENDPOINTS = frozenset({GET_CONTACT_GROUP, SEARCH_CONTACT_GROUP, GET_LIST, ACCOUNT_CHECK})
+# Endpoints whose documented answers carry ErrorDisplay next to ErrorInfo.
+ERROR_DISPLAY_ENDPOINTS = frozenset({CREATE_CONTACT_GROUP, DELETE_CONVERSATION})
+
+# update_contact_group: UpdateType 1 is the only documented value ("update by group").
+UPDATE_BY_GROUP = 1
+# UpdateGroup.UpdateGroupType.
+RENAME_GROUP = 1
+CHANGE_MEMBERS = 2
+# ContactUpdateItem.ContactOptType (and ItemResult.operation of an update).
+OPERATION_ADD = 1
+OPERATION_REMOVE = 2
+# mark_contact MarkItem.OptType.
+MARK_STANDARD = 1
+MARK_CUSTOM = 2
+MARK_BOTH = 3
+# get_list AssistFlags: the current page asks for 63 "for complete data" (bit 0 pinned conversations,
+# bit 1 empty conversations, bit 2 paged pinned conversations, higher bits marks and groups).
+GET_LIST_ASSIST_FLAGS = 63
+# account_check AccountStatus.
+ACCOUNT_IMPORTED = "Imported"
+ACCOUNT_NOT_IMPORTED = "NotImported"
+
+# Key spellings of a conversation's target. Requests use To_Account / ToGroupId; recentcontact/delete spells
+# the group id ToGroupid; get_list answers with GroupId.
+TO_ACCOUNT = "To_Account"
+TO_GROUP_ID = "ToGroupId"
+TO_GROUP_ID_DELETE = "ToGroupid"
+GROUP_ID_GET_LIST = "GroupId"
 
 def utf8_length(text: str) -> int:
     """Number of bytes ``text`` takes in UTF-8, the unit Chat counts limits in."""

@@ -11,7 +11,7 @@ import logging
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
 
-from contactgroups.chat.client import CallRecord
+from contactgroups.chat.types import CallRecord
 from contactgroups.models import ContactGroup, SyncAttempt
 
 logger = logging.getLogger(__name__)

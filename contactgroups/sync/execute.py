@@ -14,8 +14,9 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from contactgroups.chat import client as chat
-from contactgroups.chat import errors
+from contactgroups.chat import errors, protocol
+from contactgroups.chat.client import ChatClient
+from contactgroups.chat.types import Conversation
 from contactgroups.conf import chat_client
 from contactgroups.models import ContactGroup, ContactItem
 from contactgroups.sync import outcome, plan
@@ -51,7 +52,7 @@ def retry_delay(attempt: int) -> float:
     return random.uniform(0, min(settings.SYNC_RETRY_CAP_SECONDS, base * 2**attempt))
 
 
-def sync_group(group_pk: int, actor_id: int | None, client: chat.ChatClient | None = None) -> SyncResult:
+def sync_group(group_pk: int, actor_id: int | None, client: ChatClient | None = None) -> SyncResult:
     """Bring Chat to the group's desired state; return what the sync left on the group.
 
     Raises the Chat error when a call fails (``is_retryable`` tells whether to try again); what Chat confirmed
@@ -68,7 +69,7 @@ def sync_group(group_pk: int, actor_id: int | None, client: chat.ChatClient | No
             group.save(update_fields=["state"])
         progress = Progress(
             owner=group.owner.user_id,
-            base={chat.Conversation(*pair) for pair in group.confirmed_conversations},
+            base={Conversation(*pair) for pair in group.confirmed_conversations},
             confirmed_name=group.confirmed_name,
             group_id=group.chat_group_id,
             interrupted=lease.interrupted,
@@ -89,7 +90,7 @@ def sync_group(group_pk: int, actor_id: int | None, client: chat.ChatClient | No
 
 
 @contextmanager
-def _client_for(recorder: AuditRecorder, client: chat.ChatClient | None):
+def _client_for(recorder: AuditRecorder, client: ChatClient | None):
     """``client`` with ``recorder`` as its audit hook for this one sync, or a new client of the settings."""
     if client is None:
         with chat_client(on_call=recorder) as own:
@@ -102,7 +103,7 @@ def _client_for(recorder: AuditRecorder, client: chat.ChatClient | None):
         client.on_call = previous
 
 
-def _run(client: chat.ChatClient, group: ContactGroup, progress: Progress, lease: Lease) -> None:
+def _run(client: ChatClient, group: ContactGroup, progress: Progress, lease: Lease) -> None:
     """Read Chat unless the group was certainly never sent, plan, and send the plan call by call."""
     owner = group.owner.user_id
     desired = plan.Desired(group.name, tuple(group.items.order_by("id").conversations()), group.delete_requested)
@@ -143,7 +144,7 @@ def _run(client: chat.ChatClient, group: ContactGroup, progress: Progress, lease
         answer = client.update_contact_group(owner, update.name, add=list(update.add), remove=list(update.remove))
         lease.keep()
         for item in answer.results:
-            progress.take(item, adding=(item.operation or chat.OPERATION_ADD) == chat.OPERATION_ADD)
+            progress.take(item, adding=(item.operation or protocol.OPERATION_ADD) == protocol.OPERATION_ADD)
     if steps.delete is not None:
         answer = client.del_contact_group(owner, steps.delete)
         progress.group_id = answer.group_id or progress.group_id
@@ -254,7 +255,7 @@ def not_queued(group_pk: int, actor_id: int | None, exc: BaseException) -> None:
 
 
 def sync_with_retries(group_pk: int, actor_id: int | None, sleep=time.sleep,
-                      client: chat.ChatClient | None = None) -> SyncResult | None:
+                      client: ChatClient | None = None) -> SyncResult | None:
     """Sync here and now, retrying retryable failures with backoff (the no-broker path); ``client`` as in sync_group."""
     for attempt in range(settings.SYNC_MAX_ATTEMPTS):
         try:

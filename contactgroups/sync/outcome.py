@@ -9,7 +9,7 @@ conflicts, the error. Never a finished sentence.
 from dataclasses import dataclass, field
 
 from contactgroups.chat import errors
-from contactgroups.chat.client import Conversation, ItemResult
+from contactgroups.chat.types import Conversation, ItemResult
 from contactgroups.sync.plan import Conflict, Plan
 
 CREATED = "created"

@@ -15,7 +15,7 @@ and the plan carries the conflict. Applying a plan and planning again finds noth
 from dataclasses import dataclass, field
 
 from contactgroups.chat import protocol
-from contactgroups.chat.client import Conversation, GroupInfo
+from contactgroups.chat.types import Conversation, GroupInfo
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from contactgroups.chat import errors
-from contactgroups.chat.client import Conversation
+from contactgroups.chat.types import Conversation
 from contactgroups.conf import chat_client
 from contactgroups.models import ChatUser, ContactGroup, ContactItem
 from contactgroups.sync.audit import AuditRecorder, log_history

@@ -10,7 +10,9 @@ import pytest
 import requests
 
 from contactgroups.chat import errors, protocol
-from contactgroups.chat.client import (
+from contactgroups.chat.client import ChatClient
+from contactgroups.chat.config import REGION_DOMAINS, ChatConfig
+from contactgroups.chat.protocol import (
     ACCOUNT_CHECK,
     CREATE_CONTACT_GROUP,
     DEL_CONTACT_GROUP,
@@ -20,15 +22,10 @@ from contactgroups.chat.client import (
     MULTIACCOUNT_IMPORT,
     OPERATION_ADD,
     OPERATION_REMOVE,
-    REGION_DOMAINS,
-    THROTTLE_BACKOFF_FACTOR,
     UPDATE_CONTACT_GROUP,
-    ChatClient,
-    ChatConfig,
-    Conversation,
-    MarkUpdate,
-    backoff_delay,
 )
+from contactgroups.chat.transport import THROTTLE_BACKOFF_FACTOR, backoff_delay
+from contactgroups.chat.types import Conversation, MarkUpdate
 from contactgroups.chat.usersig import decode_usersig
 
 OWNER = "user_0001"

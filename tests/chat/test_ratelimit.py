@@ -7,7 +7,8 @@ import time
 import pytest
 
 from contactgroups.chat import protocol
-from contactgroups.chat.client import ACCOUNT_CHECK, GET_LIST, ChatConfig
+from contactgroups.chat.config import ChatConfig
+from contactgroups.chat.protocol import ACCOUNT_CHECK, GET_LIST
 from contactgroups.chat.ratelimit import PACING_SHARE, EndpointRateLimiter, rate_item
 
 # Each test uses its own SDKAppID, so the process-wide memory storage never carries counts between tests.

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contactgroups.chat import protocol
-from contactgroups.chat.client import Conversation, GroupInfo
+from contactgroups.chat.types import Conversation, GroupInfo
 from contactgroups.sync.plan import MISSING, NOT_READ, Base, Conflict, Desired, Remote, locate, plan
 
 A, B, C, D = (Conversation(protocol.TYPE_C2C, f"user_{n}") for n in range(4))

@@ -1,0 +1,84 @@
+"""How to reach one Chat app: its credentials, address, timeouts, rate and retry settings."""
+
+from dataclasses import dataclass, field
+
+from contactgroups.chat import protocol
+
+# Chat's regional API domains (the seed page's seven).
+REGION_DOMAINS = {
+    "china": "console.tim.qq.com",
+    "singapore": "adminapisgp.im.qcloud.com",
+    "seoul": "adminapikr.im.qcloud.com",
+    "tokyo": "adminapijpn.im.qcloud.com",
+    "frankfurt": "adminapiger.im.qcloud.com",
+    "silicon-valley": "adminapiusa.im.qcloud.com",
+    "jakarta": "adminapiidn.im.qcloud.com",
+}
+
+
+@dataclass(frozen=True)
+class ChatConfig:
+    """Everything a ChatClient needs to reach one Chat app.
+
+    ``base_url`` (scheme, host and port, e.g. the sandbox ``http://127.0.0.1:8081``) wins over ``region``.
+    ``rate_limit`` is calls a second per endpoint (account_check never exceeds its own documented lower rate).
+    ``rate_limit_storage`` is a ``limits`` storage URI: ``memory://`` counts in this process,
+    ``redis://host:port/db`` across processes. The secret key (and the storage URI, which may hold a password)
+    never appear in the repr.
+    """
+
+    sdkappid: int
+    secret_key: str = field(repr=False)
+    admin_identifier: str
+    region: str | None = None
+    base_url: str | None = None
+    connect_timeout: float = 3.05
+    read_timeout: float = 10.0
+    rate_limit: float = protocol.CALLS_PER_SECOND_MAX
+    rate_limit_storage: str = field(default="memory://", repr=False)
+    max_retries: int = 3
+    backoff_base: float = 0.2
+    usersig_ttl: int = 86400
+
+    def __post_init__(self):
+        problems = []
+        if isinstance(self.sdkappid, bool) or not isinstance(self.sdkappid, int) or self.sdkappid <= 0:
+            problems.append(f"sdkappid must be a positive integer, not {self.sdkappid!r}.")
+        if not isinstance(self.secret_key, str) or not self.secret_key:
+            problems.append("secret_key must be the app's non-empty secret key.")
+        problems += [f"admin_identifier: {m}" for m in protocol.validate_user_id(self.admin_identifier or "")]
+        if self.base_url:
+            if not self.base_url.startswith(("http://", "https://")):
+                problems.append(f"base_url must start with http:// or https://, not {self.base_url!r}.")
+        elif self.region:
+            if self.region not in REGION_DOMAINS:
+                problems.append(f"region {self.region!r} is not one of: {', '.join(REGION_DOMAINS)}.")
+        else:
+            problems.append(f"Give a region ({', '.join(REGION_DOMAINS)}) or a base_url.")
+        if not (self.connect_timeout > 0 and self.read_timeout > 0):
+            problems.append("connect_timeout and read_timeout must be positive.")
+        if not self.rate_limit > 0:
+            problems.append("rate_limit must be a positive number of calls a second.")
+        if self.max_retries < 0 or self.backoff_base < 0:
+            problems.append("max_retries and backoff_base cannot be negative.")
+        if self.usersig_ttl <= 0:
+            problems.append("usersig_ttl must be a positive number of seconds.")
+        if problems:
+            raise ValueError("Invalid Chat configuration: " + " ".join(problems))
+
+    @property
+    def api_base(self) -> str:
+        """``scheme://host[:port]`` that the endpoint paths are appended to."""
+        if self.base_url:
+            return self.base_url.rstrip("/")
+        return f"https://{REGION_DOMAINS[self.region]}"
+
+    def endpoint_url(self, endpoint: str) -> str:
+        """The URL of ``endpoint`` without its query string."""
+        return f"{self.api_base}/v4/{endpoint}"
+
+    def rate_for(self, endpoint: str) -> float:
+        """Calls a second allowed to ``endpoint``: the configured rate, capped for account_check."""
+        if endpoint == protocol.ACCOUNT_CHECK:
+            return min(self.rate_limit, protocol.ACCOUNT_CHECK_CALLS_PER_SECOND_MAX)
+        return self.rate_limit

@@ -1,0 +1,257 @@
+"""The sandbox over HTTP: a keep-alive request handler, a threading server, and SandboxServer with its state file."""
+
+import http
+import http.server
+import json
+import os
+import random
+import socket
+import socketserver
+import sys
+import threading
+import traceback
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from contactgroups.chat import errors, protocol
+from contactgroups.chat.sandbox.faults import DEFAULT_TIMEOUT_SECONDS
+from contactgroups.chat.sandbox.parsing import error_body
+from contactgroups.chat.sandbox.service import (
+    ACTOR_APP,
+    ACTOR_HEADER,
+    API_PREFIX,
+    CALL_LOG_MAX,
+    Sandbox,
+    json_reply,
+)
+from contactgroups.chat.sandbox.state import DEFAULT_PAGE_SIZE
+from contactgroups.chat.usersig import generate_usersig
+
+FLUSH_INTERVAL_SECONDS = 0.5
+# An idle keep-alive connection is closed after this long, so its thread ends.
+IDLE_CONNECTION_SECONDS = 120
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """One keep-alive connection; every request goes to ``SandboxServer.respond``."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    timeout = IDLE_CONNECTION_SECONDS
+    server_version = "ChatSandbox"
+
+    def setup(self):
+        super().setup()
+        self.server.sandbox._connections.add(self.connection)
+
+    def finish(self):
+        try:
+            super().finish()
+        finally:
+            self.server.sandbox._connections.discard(self.connection)
+
+    def log_message(self, format, *args):
+        """Stay silent: a line per request would cost more than serving it."""
+
+    def do_GET(self):
+        self._serve("GET")
+
+    def do_POST(self):
+        self._serve("POST")
+
+    def do_DELETE(self):
+        self._serve("DELETE")
+
+    def _serve(self, method: str) -> None:
+        sandbox = self.server.sandbox
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length > 0 else b""
+            reply = sandbox.respond(method, self.path, raw, self.headers.get(ACTOR_HEADER, ""))
+        except Exception:
+            traceback.print_exc(file=sys.stderr)
+            self.close_connection = True
+            reply = json_reply(error_body("", errors.INTERNAL_ERROR, "sandbox internal error"),
+                               http.HTTPStatus.INTERNAL_SERVER_ERROR)
+        if reply.wait > 0:
+            sandbox._stopping.wait(reply.wait)
+        if reply.drop:
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        head = (
+            f"HTTP/1.1 {int(reply.status)} {http.HTTPStatus(reply.status).phrase}\r\n"
+            f"Server: {self.server_version}\r\n"
+            f"Content-Type: {reply.content_type}\r\n"
+            f"Content-Length: {len(reply.body)}\r\n"
+        )
+        if self.close_connection:
+            head += "Connection: close\r\n"
+        self.wfile.write(head.encode("latin-1") + b"\r\n" + reply.body)
+
+
+class _HTTPServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 256
+
+    def __init__(self, address, sandbox: "SandboxServer"):
+        self.sandbox = sandbox
+        super().__init__(address, _Handler)
+
+    def server_bind(self):
+        """Bind without the reverse DNS lookup HTTPServer does for its name."""
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+
+    def handle_error(self, request, client_address):
+        """Ignore clients that went away; report anything else."""
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
+
+
+class SandboxServer(Sandbox):
+    """The sandbox over HTTP: ``SandboxServer(...).start()`` serves in a background thread until ``stop()``.
+
+    ``base_url`` is where it listens, ``post()`` calls it as the end user's app would, ``set_faults()``,
+    ``clear_faults()``, ``reset()``, ``calls`` and ``snapshot()`` do in-process what the control endpoints do.
+    With a ``state_path`` the state is written there at most every FLUSH_INTERVAL_SECONDS and on ``stop()``.
+    """
+
+    def __init__(
+        self,
+        sdkappid: int,
+        secret_key: str,
+        admin_identifier: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        state_path: str | os.PathLike | None = None,
+        latency_ms: float = 0,
+        fail_rate: float = 0.0,
+        fail_codes=(),
+        rate_limit: int = 0,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+        calls_max: int = CALL_LOG_MAX,
+    ):
+        super().__init__(
+            sdkappid, secret_key, admin_identifier, latency_ms=latency_ms, fail_rate=fail_rate,
+            fail_codes=fail_codes, rate_limit=rate_limit, page_size=page_size, timeout_seconds=timeout_seconds,
+            calls_max=calls_max,
+        )
+        self.host = host
+        self.port = port
+        self.state_path = Path(state_path) if state_path else None
+        self._save_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._connections: set[socket.socket] = set()
+        self._httpd: _HTTPServer | None = None
+        self._threads: list[threading.Thread] = []
+        self._admin_usersig = generate_usersig(self.sdkappid, secret_key, admin_identifier)
+
+    # Life cycle
+
+    def start(self) -> "SandboxServer":
+        """Load the state file (if any), listen and serve in background threads."""
+        if self._httpd is not None:
+            raise RuntimeError("the sandbox is already started")
+        if self.state_path and self.state_path.exists():
+            self._state.load(json.loads(self.state_path.read_text(encoding="utf-8")))
+        self._stopping.clear()
+        self._httpd = _HTTPServer((self.host, self.port), self)
+        self.port = self._httpd.server_address[1]
+        serve = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
+                                 name="chat-sandbox", daemon=True)
+        self._threads = [serve]
+        if self.state_path:
+            self._threads.append(threading.Thread(target=self._flush_loop, name="chat-sandbox-flush", daemon=True))
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, close open connections and save the state. Safe to call twice."""
+        if self._httpd is None:
+            return
+        self._stopping.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        for connection in list(self._connections):
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        for thread in self._threads:
+            thread.join()
+        self._httpd = None
+        self.save()
+
+    def __enter__(self) -> "SandboxServer":
+        return self if self._httpd is not None else self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    # Persistence
+
+    def save(self) -> None:
+        """Write the state file now (temporary file, then rename), if there is one."""
+        if not self.state_path:
+            return
+        with self._save_lock:
+            with self._lock:
+                document = self._state.snapshot()
+                self._dirty = False
+            self.state_path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = self.state_path.with_name(f".{self.state_path.name}.{os.getpid()}.tmp")
+            with open(temporary, "w", encoding="utf-8") as stream:
+                json.dump(document, stream, ensure_ascii=False)
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.replace(temporary, self.state_path)
+
+    def _flush_loop(self) -> None:
+        while not self._stopping.wait(FLUSH_INTERVAL_SECONDS):
+            if self._dirty:
+                self.save()
+
+    # Calling it
+
+    def signed_url(self, endpoint: str, identifier: str | None = None, usersig: str | None = None,
+                   sdkappid: int | str | None = None) -> str:
+        """The URL of ``endpoint`` with the admin's (or the given) credentials in the query string."""
+        query = urllib.parse.urlencode({
+            "sdkappid": self.sdkappid if sdkappid is None else sdkappid,
+            "identifier": self.admin_identifier if identifier is None else identifier,
+            "usersig": self._admin_usersig if usersig is None else usersig,
+            "random": random.randint(0, 2**32 - 1),
+            "contenttype": "json",
+        }, safe="*")
+        return f"{self.base_url}{API_PREFIX}{endpoint}?{query}"
+
+    def post(self, endpoint: str, body, actor: str = ACTOR_APP, timeout: float = 10.0) -> dict:
+        """Send ``body`` to ``endpoint`` over HTTP as the admin and return Chat's parsed answer.
+
+        By default the call is marked as the end user's app (exempt from faults and not a client call).
+        """
+        data = body if isinstance(body, bytes) else (body if isinstance(body, str) else json.dumps(body)).encode()
+        request = urllib.request.Request(
+            self.signed_url(endpoint), data=data, method="POST",
+            headers={"Content-Type": "application/json", ACTOR_HEADER: actor},
+        )
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(request, timeout=timeout) as response:
+            return json.loads(response.read())
+
+    def import_accounts(self, *user_ids: str) -> dict:
+        """Import ``user_ids`` into the sandbox as the app would before using them."""
+        return self.post(protocol.MULTIACCOUNT_IMPORT, {"Accounts": list(user_ids)})

@@ -1,0 +1,281 @@
+"""How a request reaches Chat: the admin's UserSig, the rate limiter, the POST, reading the answer, the retries.
+
+Errors. A non-zero top-level ``ErrorCode`` raises the exception that ``errors.error_from_code`` picks for it (a
+plain ``ChatError`` for a code the table does not know: a failure, never a success). HTTP 5xx, an answer that is
+not JSON, a timeout or a dropped connection raise ``errors.ChatTransportError``; a connection that could not even
+be opened raises its subclass ``errors.ChatConnectError``. Per-conversation ``ResultCode``s are returned in
+``ItemResult``s and never raised: the caller decides what a partial success means.
+
+Retries (exponential backoff with full jitter, at most ``ChatConfig.max_retries`` after the first attempt):
+
+- Reads (get_contact_group, search_contact_group, get_list, account_check) are retried on every retryable error:
+  throttling, 50004, 50005, 60008, HTTP 5xx, timeouts, connection errors.
+- Writes (everything else) are retried only when Chat certainly did not act on the request: a throttling answer
+  (``errors.THROTTLING_CODES``, after a longer backoff) or a connection that was never opened
+  (``ChatConnectError``). A write that timed out after it was sent, a 50004/50005/60008 answer, HTTP 5xx or a
+  dropped connection may have taken effect, so the retryable error is raised instead; the sync layer reads Chat's
+  state before it decides what to send again. A write is never silently sent twice.
+- A 70001 answer (UserSig expired, for instance after a clock jump) renews the UserSig and tries once more; Chat
+  refused the request before acting on it.
+"""
+
+import copy
+import logging
+import random
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from urllib.parse import quote, urlencode
+
+import requests
+import urllib3.exceptions
+
+from contactgroups.chat import errors, protocol
+from contactgroups.chat.config import ChatConfig
+from contactgroups.chat.ratelimit import EndpointRateLimiter
+from contactgroups.chat.redaction import REDACTED, install_log_redaction, redact_usersig
+from contactgroups.chat.types import CallRecord, as_int
+from contactgroups.chat.usersig import generate_usersig
+
+logger = logging.getLogger(__name__)
+
+# Backoff between attempts. A throttled call waits THROTTLE_BACKOFF_FACTOR times longer, at least half of that.
+BACKOFF_CAP_SECONDS = 20.0
+THROTTLE_BACKOFF_FACTOR = 5
+
+
+def backoff_delay(attempt: int, base: float, *, throttled: bool = False, rng: random.Random | None = None) -> float:
+    """Seconds to wait before retry number ``attempt`` (1 for the first retry).
+
+    Exponential with full jitter: uniform between 0 and ``base * 2**(attempt - 1)``, capped at
+    BACKOFF_CAP_SECONDS. After a throttling answer the ceiling is THROTTLE_BACKOFF_FACTOR times higher and the
+    wait is at least half of it, so a throttled caller always slows down.
+    """
+    rng = rng or random
+    ceiling = base * 2 ** (attempt - 1)
+    if throttled:
+        ceiling = min(BACKOFF_CAP_SECONDS, ceiling * THROTTLE_BACKOFF_FACTOR)
+        return rng.uniform(ceiling / 2, ceiling)
+    return rng.uniform(0, min(BACKOFF_CAP_SECONDS, ceiling))
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """Whether ``exc`` happened before a connection was open, so the request cannot have reached Chat."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.ConnectionError) and not isinstance(exc, requests.exceptions.SSLError):
+        reason = exc.args[0] if exc.args else None
+        if isinstance(reason, urllib3.exceptions.MaxRetryError):
+            reason = reason.reason
+        return isinstance(reason, urllib3.exceptions.ConnectTimeoutError)  # includes NewConnectionError
+    return False
+
+
+class Transport:
+    """Sends JSON bodies to one Chat app's endpoints as its administrator; see the module docstring for the policy.
+
+    Holds the HTTP session, the administrator's UserSig (renewed before it expires) and the rate limiter.
+    ``on_call`` receives a CallRecord after every HTTP attempt (each page, each retry); an exception it raises
+    propagates.
+    """
+
+    def __init__(
+        self,
+        config: ChatConfig,
+        *,
+        on_call: Callable[[CallRecord], None] | None = None,
+        session: requests.Session | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.config = config
+        self.on_call = on_call
+        self._session = session or requests.Session()
+        self._owns_session = session is None
+        self._clock = clock
+        self._sleep = sleep
+        self._random = random.Random()
+        self._usersig_lock = threading.Lock()
+        self._usersig: str | None = None
+        self._usersig_renew_at = 0.0
+        self._limiter = EndpointRateLimiter(
+            config.sdkappid,
+            config.rate_limit_storage,
+            config.rate_limit,
+            {protocol.ACCOUNT_CHECK: config.rate_for(protocol.ACCOUNT_CHECK)},
+        )
+        install_log_redaction()
+
+    def close(self) -> None:
+        if self._owns_session:
+            self._session.close()
+
+    def admin_usersig(self) -> str:
+        """The administrator's UserSig, made from the config and renewed well before it expires."""
+        now = self._clock()
+        with self._usersig_lock:
+            if self._usersig is None or now >= self._usersig_renew_at:
+                ttl = self.config.usersig_ttl
+                issued = int(now)
+                self._usersig = generate_usersig(
+                    self.config.sdkappid, self.config.secret_key, self.config.admin_identifier, ttl, now=issued
+                )
+                # Renew when a tenth of the lifetime is left, or an hour, whichever is more, but at half-life at
+                # the latest, so a sig in flight never expires on the way.
+                margin = min(max(ttl / 10, 3600), ttl / 2)
+                self._usersig_renew_at = issued + ttl - margin
+            return self._usersig
+
+    def _forget_usersig(self) -> None:
+        with self._usersig_lock:
+            self._usersig = None
+
+    def _url(self, endpoint: str) -> str:
+        query = urlencode(
+            [
+                ("sdkappid", str(self.config.sdkappid)),
+                ("identifier", self.config.admin_identifier),
+                ("usersig", self.admin_usersig()),
+                ("random", str(secrets.randbits(32))),
+                ("contenttype", "json"),
+            ],
+            quote_via=quote,
+            safe="*",
+        )
+        return f"{self.config.endpoint_url(endpoint)}?{query}"
+
+    def _redact(self, text: str) -> str:
+        text = redact_usersig(text)
+        for secret in (self._usersig, self.config.secret_key):
+            if secret:
+                text = text.replace(secret, REDACTED)
+        return text
+
+    def call(self, endpoint: str, body: dict, parse: Callable[[dict], object] | None = None):
+        """POST ``body`` to ``endpoint`` under the retry policy; return ``parse(answer)`` or the answer."""
+        read = endpoint in protocol.READ_ENDPOINTS
+        retries = 0
+        renewed_usersig = False
+        while True:
+            answer, error = self._attempt(endpoint, body)
+            if error is None:
+                return self.parse(endpoint, body, answer, parse) if parse else answer
+            if error.code == errors.USERSIG_EXPIRED and not renewed_usersig:
+                renewed_usersig = True
+                self._forget_usersig()
+                continue
+            if read:
+                may_retry = error.retryable
+            else:
+                may_retry = isinstance(error, errors.ChatThrottledError | errors.ChatConnectError)
+            if not may_retry or retries >= self.config.max_retries:
+                raise error
+            retries += 1
+            delay = backoff_delay(
+                retries, self.config.backoff_base,
+                throttled=isinstance(error, errors.ChatThrottledError), rng=self._random,
+            )
+            logger.info("Retrying %s in %.2f s (retry %d of %d) after: %s",
+                        endpoint, delay, retries, self.config.max_retries, error)
+            self._sleep(delay)
+
+    def parse(self, endpoint: str, body: dict, answer: dict, parse: Callable[[dict], object]):
+        """``parse(answer)``, or a ChatError if a successful answer does not have the shape ``parse`` expects."""
+        try:
+            return parse(answer)
+        except (KeyError, IndexError, TypeError, ValueError, StopIteration) as exc:
+            raise errors.ChatError(
+                f"Chat's answer to {endpoint} reported success but had an unexpected shape "
+                f"({type(exc).__name__}: {exc}).",
+                endpoint=endpoint, request=body, response=answer,
+            ) from exc
+
+    def _attempt(self, endpoint: str, body: dict) -> tuple[dict | None, errors.ChatError | None]:
+        """One POST. Returns (answer, None) on success, (answer or None, error) otherwise; raises nothing itself."""
+        self._limiter.wait(endpoint)
+        url = self._url(endpoint)
+        timeout = (self.config.connect_timeout, self.config.read_timeout)
+        started_at = datetime.now(UTC)
+        began = time.monotonic()
+        response = None
+        error = None
+        try:
+            response = self._session.post(url, json=body, timeout=timeout)
+        except requests.RequestException as exc:
+            # Built here, raised by the caller outside this block, so the requests exception (whose text holds
+            # the URL and with it the UserSig) is neither the cause nor the context of what the caller sees.
+            error = self._transport_error(endpoint, body, exc)
+        answer = None
+        if response is not None:
+            answer, error = self._read_answer(endpoint, body, response)
+        duration = time.monotonic() - began
+        record = CallRecord(
+            endpoint=endpoint,
+            request=copy.deepcopy(body),
+            response=answer,
+            http_status=response.status_code if response is not None else None,
+            action_status=str(answer.get("ActionStatus", "")) if answer else "",
+            error_code=as_int(answer.get("ErrorCode")) if answer else None,
+            error_info=str(answer.get("ErrorInfo", "")) if answer else "",
+            started_at=started_at,
+            duration=duration,
+            error=error,
+        )
+        logger.debug(
+            "Chat %s: HTTP %s, %s %s %r in %.3f s; sent %s; answer %s",
+            endpoint, record.http_status, record.action_status or "-", record.error_code, record.error_info,
+            duration, body, answer if answer is not None else (str(error) if error else None),
+        )
+        if self.on_call is not None:
+            self.on_call(record)
+        return answer, error
+
+    def _transport_error(self, endpoint: str, body: dict, exc: requests.RequestException) -> errors.ChatError:
+        detail = self._redact(f"{type(exc).__name__}: {exc}")
+        if _never_sent(exc):
+            return errors.ChatConnectError(
+                f"Could not connect to Chat for {endpoint}; the request was not sent ({detail}).",
+                endpoint=endpoint, request=body,
+            )
+        if isinstance(exc, requests.ReadTimeout):
+            message = (f"Chat did not answer {endpoint} within {self.config.read_timeout} s; the request may "
+                       f"have taken effect ({detail}).")
+        else:
+            message = f"No answer from Chat for {endpoint}; the request may have taken effect ({detail})."
+        return errors.ChatTransportError(message, endpoint=endpoint, request=body)
+
+    def _read_answer(
+        self, endpoint: str, body: dict, response: requests.Response
+    ) -> tuple[dict | None, errors.ChatError | None]:
+        status = response.status_code
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            answer = None
+        details = {"endpoint": endpoint, "http_status": status, "request": body, "response": answer}
+        if status >= 500:
+            return answer, errors.ChatTransportError(
+                f"Chat answered {endpoint} with HTTP {status}; the request may have taken effect.", **details
+            )
+        if answer is None:
+            if status != 200:
+                return None, errors.ChatError(f"Chat answered {endpoint} with HTTP {status} and no JSON.", **details)
+            return None, errors.ChatTransportError(
+                f"Chat's answer to {endpoint} was not a JSON object; the request may have taken effect.", **details
+            )
+        code = as_int(answer.get("ErrorCode"))
+        if code is None:
+            return answer, errors.ChatError(f"Chat's answer to {endpoint} has no ErrorCode.", **details)
+        if code != errors.OK:
+            return answer, errors.error_from_code(code, info=str(answer.get("ErrorInfo", "")), **details)
+        if answer.get("ActionStatus") != "OK" or status != 200:
+            return answer, errors.ChatError(
+                f"Chat answered {endpoint} with ErrorCode 0 but ActionStatus {answer.get('ActionStatus')!r} "
+                f"and HTTP {status}; treated as a failure.",
+                **details,
+            )
+        return answer, None
