@@ -36,10 +36,7 @@ from contactgroups.chat import client as chat
 from contactgroups.chat import errors, protocol
 from contactgroups.forms import ContactGroupForm, ContactItemForm, ContactItemFormSet
 from contactgroups.models import ChatUser, ContactGroup, ContactItem, SyncAttempt
-
-
-def _has_perm(request, codename: str) -> bool:
-    return request.user.has_perm(f"contactgroups.{codename}")
+from contactgroups.permissions import IMPORT_USERS_PERMISSION, PULL_PERMISSION, SYNC_PERMISSION
 
 
 def _code_with_meaning(code, info="") -> str:
@@ -69,7 +66,7 @@ class ChatUserAdmin(admin.ModelAdmin):
         return self.readonly_fields
 
     def has_import_permission(self, request):
-        return _has_perm(request, "import_chatuser")
+        return request.user.has_perm(IMPORT_USERS_PERMISSION)
 
     @admin.display(description=_("last error"))
     def last_error(self, user):
@@ -334,7 +331,7 @@ class ContactGroupImportMixin:
 
     def has_import_permission(self, request):
         """Importing creates groups and syncs them: both permissions, as for adding a group in the form."""
-        return self.has_add_permission(request) and _has_perm(request, "sync_contactgroup")
+        return self.has_add_permission(request) and request.user.has_perm(SYNC_PERMISSION)
 
     def import_view(self, request):
         if not self.has_import_permission(request):
@@ -497,10 +494,10 @@ class ContactGroupAdmin(ContactGroupImportMixin, admin.ModelAdmin):
         return self.readonly_fields
 
     def has_sync_permission(self, request):
-        return _has_perm(request, "sync_contactgroup")
+        return request.user.has_perm(SYNC_PERMISSION)
 
     def has_pull_permission(self, request):
-        return _has_perm(request, "pull_contactgroup")
+        return request.user.has_perm(PULL_PERMISSION)
 
     def has_change_permission(self, request, obj=None):
         if obj is not None and (obj.state == ContactGroup.State.DELETED or obj.delete_requested):

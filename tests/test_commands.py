@@ -469,7 +469,7 @@ class Terminal(io.StringIO):
 
 
 def test_a_terminal_gets_a_progress_bar_instead_of_lines():
-    from contactgroups.operations import ProgressReporter
+    from contactgroups.management.base import ProgressReporter
 
     screen = Terminal()
     progress = ProgressReporter(screen, 3, "sync_contact_groups", "group")

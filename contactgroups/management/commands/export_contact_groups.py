@@ -6,8 +6,9 @@ import logging
 from django.core.management.base import CommandError
 
 from contactgroups import operations
+from contactgroups.management.base import ActorCommand, RawStream, counted
 from contactgroups.models import ContactGroup, ContactItem
-from contactgroups.operations import counted
+from contactgroups.permissions import VIEW_GROUP_PERMISSION
 
 logger = logging.getLogger(__name__)
 
@@ -18,7 +19,7 @@ EXPORT_COLUMNS = [
 GROUP_CHUNK = 500
 
 
-class Command(operations.ActorCommand):
+class Command(ActorCommand):
     help = (
         "Write conversation groups as CSV to standard output (or --output FILE), one row per conversation "
         "(a group without any has one row with empty conversation columns): owner, group_name, group_id (Chat's "
@@ -26,7 +27,7 @@ class Command(operations.ActorCommand):
         "Streams, so any number of groups fits. --actor needs the permission to view conversation groups. "
         "Changes nothing."
     )
-    permissions = (operations.VIEW_GROUP_PERMISSION,)
+    permissions = (VIEW_GROUP_PERMISSION,)
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
@@ -37,9 +38,7 @@ class Command(operations.ActorCommand):
 
     def handle(self, *args, **options):
         actor = self.actor(options)
-        unknown = operations.unknown_user_ids(options["owner"])
-        if unknown:
-            raise CommandError(f"No Chat user with UserID {', '.join(unknown)}.")
+        self.require_known_owners(options["owner"])
         groups = ContactGroup.objects.all()
         if not options["include_deleted"]:
             groups = groups.exclude(state=ContactGroup.State.DELETED)
@@ -54,7 +53,7 @@ class Command(operations.ActorCommand):
             except OSError as exc:
                 raise CommandError(f"Cannot write {options['output']}: {exc.strerror}.") from None
         else:
-            rows = self.write(operations.RawStream(self.stdout), groups, progress)
+            rows = self.write(RawStream(self.stdout), groups, progress)
         progress.close()
         logger.info("%s exported %s (%s)", actor.get_username(), counted(total, "conversation group"),
                     counted(rows, "row"))

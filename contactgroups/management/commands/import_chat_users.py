@@ -6,11 +6,12 @@ from django.core.management.base import CommandError
 
 from contactgroups import operations, sync
 from contactgroups.chat import protocol
+from contactgroups.management.base import ActorCommand, counted
 from contactgroups.models import ChatUser
-from contactgroups.operations import counted
+from contactgroups.permissions import ADD_USER_PERMISSION, IMPORT_USERS_PERMISSION
 
 
-class Command(operations.ActorCommand):
+class Command(ActorCommand):
     help = (
         "Create Chat users from a CSV file whose first row names the columns user_id and, optionally, nickname "
         "(every UserID checked as the admin checks it), or take every user not yet imported (--unimported); "
@@ -18,7 +19,7 @@ class Command(operations.ActorCommand):
         "rows are listed with their row number. Everything is recorded under --actor, who needs the permission "
         "to import users (and to add users, for a file). Exits non-zero if a row or a user failed."
     )
-    permissions = (operations.IMPORT_USERS_PERMISSION,)
+    permissions = (IMPORT_USERS_PERMISSION,)
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
@@ -32,7 +33,7 @@ class Command(operations.ActorCommand):
         if bool(options["file"]) == options["unimported"]:
             raise CommandError("Give either a CSV file or --unimported.")
         if options["file"]:
-            actor = self.actor(options, operations.ADD_USER_PERMISSION)
+            actor = self.actor(options, ADD_USER_PERMISSION)
             source = "standard input" if options["file"] == "-" else options["file"]
             plan = self.read_plan(options["file"], source)
             for problem in plan.problems:

@@ -6,11 +6,12 @@ from django.conf import settings
 from django.core.management.base import CommandError
 
 from contactgroups import operations
+from contactgroups.management.base import ActorCommand, counted
 from contactgroups.models import ContactGroup
-from contactgroups.operations import counted
+from contactgroups.permissions import ADD_GROUP_PERMISSION, SYNC_PERMISSION
 
 
-class Command(operations.ActorCommand):
+class Command(ActorCommand):
     help = (
         "Create conversation groups from a CSV file whose first row names the columns owner, group_name, type "
         "(1 one-to-one, 2 group conversation) and target (the other user's UserID, or the Chat group id); one "
@@ -20,7 +21,7 @@ class Command(operations.ActorCommand):
         "who needs the permissions to add and to sync conversation groups. Exits non-zero if a row was refused "
         "or a sync failed."
     )
-    permissions = (operations.ADD_GROUP_PERMISSION, operations.SYNC_PERMISSION)
+    permissions = (ADD_GROUP_PERMISSION, SYNC_PERMISSION)
 
     def add_arguments(self, parser):
         super().add_arguments(parser)

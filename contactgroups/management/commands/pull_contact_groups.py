@@ -3,13 +3,15 @@
 from django.core.management.base import CommandError
 
 from contactgroups import operations, sync
+from contactgroups.management.base import ActorCommand
 from contactgroups.models import ChatUser
+from contactgroups.permissions import PULL_PERMISSION
 
 # At most this many failed owners are listed one by one; the summary counts them all.
 FAILURES_LISTED_MAX = 100
 
 
-class Command(operations.ActorCommand):
+class Command(ActorCommand):
     help = (
         "Pull conversation groups from Chat (get_contact_group) into the mirror for the given Chat users, or for "
         "every one not known to be missing from Chat: groups made in the app are adopted, groups gone from Chat "
@@ -17,7 +19,7 @@ class Command(operations.ActorCommand):
         "Each difference is written to the admin history under --actor, who needs the permission to pull. "
         "Keeps going past a user that fails and exits non-zero if any did."
     )
-    permissions = (operations.PULL_PERMISSION,)
+    permissions = (PULL_PERMISSION,)
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
@@ -32,9 +34,7 @@ class Command(operations.ActorCommand):
     def handle(self, *args, **options):
         actor = self.actor(options)
         if options["owner"]:
-            unknown = operations.unknown_user_ids(options["owner"])
-            if unknown:
-                raise CommandError(f"No Chat user with UserID {', '.join(unknown)}.")
+            self.require_known_owners(options["owner"])
             owners = ChatUser.objects.filter(user_id__in=options["owner"])
         else:
             owners = ChatUser.objects.exclude(import_state=ChatUser.ImportState.NOT_IMPORTED)

@@ -7,20 +7,22 @@ from django.core.management.base import CommandError
 from contactgroups import operations
 from contactgroups.chat import protocol
 from contactgroups.conf import chat_config
+from contactgroups.management.base import ActorCommand
 from contactgroups.models import ContactGroup
+from contactgroups.permissions import SYNC_PERMISSION
 
 # At most this many failed groups are listed one by one; the summary counts them all.
 FAILURES_LISTED_MAX = 100
 
 
-class Command(operations.ActorCommand):
+class Command(ActorCommand):
     help = (
         "Sync conversation groups to Chat in this process, CONCURRENCY at a time, at most RATE Chat calls a "
         "second per endpoint: the pending ones (draft, queued or being deleted; the default), the failed ones, or "
         "all. Each sync is audited and written to the admin history under --actor, who needs the permission "
         "to sync. Keeps going past a group that fails and exits non-zero if any did."
     )
-    permissions = (operations.SYNC_PERMISSION,)
+    permissions = (SYNC_PERMISSION,)
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
@@ -57,9 +59,7 @@ class Command(operations.ActorCommand):
             chat_config(**({"rate_limit": rate} if rate else {}))
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from None
-        unknown = operations.unknown_user_ids(options["owner"])
-        if unknown:
-            raise CommandError(f"No Chat user with UserID {', '.join(unknown)}.")
+        self.require_known_owners(options["owner"])
         groups = operations.groups_to_sync(options["selection"], options["owner"])
         total = groups.count()
         if options["dry_run"]:
