@@ -5,7 +5,7 @@ import logging
 
 from django.core.management.base import CommandError
 
-from contactgroups import operations
+from contactgroups import bulk
 from contactgroups.management.base import ActorCommand, RawStream, counted
 from contactgroups.models import ContactGroup, ContactItem
 from contactgroups.permissions import VIEW_GROUP_PERMISSION
@@ -65,7 +65,7 @@ class Command(ActorCommand):
         writer.writerow(EXPORT_COLUMNS)
         rows = 0
         chunk = []
-        for row in operations.stream_rows(groups, ["owner__user_id", "name", "chat_group_id", "state"]):
+        for row in bulk.stream_rows(groups, ["owner__user_id", "name", "chat_group_id", "state"]):
             chunk.append(row)
             if len(chunk) == GROUP_CHUNK:
                 rows += self.write_chunk(writer, chunk)

@@ -4,7 +4,7 @@ import sys
 
 from django.core.management.base import CommandError
 
-from contactgroups import operations, sync
+from contactgroups import bulk, operations, sync
 from contactgroups.chat import protocol
 from contactgroups.management.base import ActorCommand, counted
 from contactgroups.models import ChatUser
@@ -56,13 +56,13 @@ class Command(ActorCommand):
             unimported = ChatUser.objects.exclude(import_state=ChatUser.ImportState.IMPORTED)
             if options["dry_run"]:
                 count = 0
-                for _pk, user_id in operations.stream_rows(unimported, ["user_id"]):
+                for _pk, user_id in bulk.stream_rows(unimported, ["user_id"]):
                     self.stdout.write(f"Would import {user_id}.")
                     count += 1
                 self.stdout.write(f"Dry run: {counted(count, 'user')} would be imported into Chat. Nothing was "
                                   "changed and Chat was not called.")
                 return
-            user_pks = operations.stream_ids(unimported)
+            user_pks = bulk.stream_ids(unimported)
             refused_rows = 0
         self.import_users(user_pks, actor, refused_rows)
 

@@ -5,7 +5,7 @@ import sys
 from django.conf import settings
 from django.core.management.base import CommandError
 
-from contactgroups import operations
+from contactgroups import bulk, operations
 from contactgroups.management.base import ActorCommand, counted
 from contactgroups.models import ContactGroup
 from contactgroups.permissions import ADD_GROUP_PERMISSION, SYNC_PERMISSION
@@ -83,8 +83,8 @@ class Command(ActorCommand):
     def report_syncs(self, created: list[int]) -> int:
         """Without a broker the syncs ran as each group was saved: say how they ended."""
         states: dict[str, int] = {}
-        for chunk_start in range(0, len(created), operations.ID_CHUNK):
-            chunk = created[chunk_start : chunk_start + operations.ID_CHUNK]
+        for chunk_start in range(0, len(created), bulk.ID_CHUNK):
+            chunk = created[chunk_start : chunk_start + bulk.ID_CHUNK]
             for state in ContactGroup.objects.filter(pk__in=chunk).values_list("state", flat=True):
                 states[state] = states.get(state, 0) + 1
         self.stdout.write("Synced to Chat: " + ", ".join(

@@ -2,7 +2,7 @@
 
 from django.core.management.base import CommandError
 
-from contactgroups import operations, sync
+from contactgroups import bulk, sync
 from contactgroups.management.base import ActorCommand
 from contactgroups.models import ChatUser
 from contactgroups.permissions import PULL_PERMISSION
@@ -40,7 +40,7 @@ class Command(ActorCommand):
             owners = ChatUser.objects.exclude(import_state=ChatUser.ImportState.NOT_IMPORTED)
         total = owners.count()
         if options["dry_run"]:
-            for _pk, user_id in operations.stream_rows(owners, ["user_id"]):
+            for _pk, user_id in bulk.stream_rows(owners, ["user_id"]):
                 self.stdout.write(f"Would pull the groups of {user_id} from Chat.")
             self.stdout.write(f"Dry run: {total} Chat user{'s' if total != 1 else ''} would be pulled; nothing was "
                               "changed and Chat was not called.")
@@ -48,7 +48,7 @@ class Command(ActorCommand):
 
         progress = self.progress(total, "pull_contact_groups", "user")
         adopted = changed = deleted = unchanged = skipped = failed = 0
-        for owner_pk, user_id in operations.stream_rows(owners, ["user_id"]):
+        for owner_pk, user_id in bulk.stream_rows(owners, ["user_id"]):
             try:
                 report = sync.pull_owner(owner_pk, actor.pk)
             except Exception as exc:  # a failing user never stops the others; the summary counts it

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import CommandError
 
-from contactgroups import operations
+from contactgroups import bulk
 from contactgroups.chat import protocol
 from contactgroups.conf import chat_config
 from contactgroups.management.base import ActorCommand
@@ -60,7 +60,7 @@ class Command(ActorCommand):
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from None
         self.require_known_owners(options["owner"])
-        groups = operations.groups_to_sync(options["selection"], options["owner"])
+        groups = bulk.groups_to_sync(options["selection"], options["owner"])
         total = groups.count()
         if options["dry_run"]:
             return self.dry_run(groups, total, options["selection"])
@@ -73,11 +73,11 @@ class Command(ActorCommand):
         progress = self.progress(total, "sync_contact_groups", "group")
         counts = {state: 0 for state in ContactGroup.State.values}
         failed = crashed = 0
-        clients = operations.ThreadClients(**({"rate_limit": rate} if rate else {}))
+        clients = bulk.ThreadClients(**({"rate_limit": rate} if rate else {}))
         try:
-            results = operations.run_concurrently(
-                operations.stream_ids(groups),
-                lambda group_id: operations.sync_and_report(group_id, actor.pk, client=clients.get()),
+            results = bulk.run_concurrently(
+                bulk.stream_ids(groups),
+                lambda group_id: bulk.sync_and_report(group_id, actor.pk, client=clients.get()),
                 concurrency,
             )
             for group_id, outcome in results:
@@ -118,7 +118,7 @@ class Command(ActorCommand):
 
     def dry_run(self, groups, total: int, selection: str) -> None:
         fields = ("owner__user_id", "name", "state", "chat_group_id", "confirmed_name", "delete_requested")
-        for pk, owner, name, state, chat_group_id, confirmed_name, delete_requested in operations.stream_rows(
+        for pk, owner, name, state, chat_group_id, confirmed_name, delete_requested in bulk.stream_rows(
             groups, fields
         ):
             if delete_requested:
