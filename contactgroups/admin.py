@@ -31,10 +31,12 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from contactgroups import operations, sync, tasks
+from contactgroups import sync, tasks
 from contactgroups.chat import client as chat
 from contactgroups.chat import errors, protocol
 from contactgroups.forms import ContactGroupForm, ContactItemForm, ContactItemFormSet
+from contactgroups.imports import csvfile
+from contactgroups.imports.groups import GroupImportPlan, apply_group_import, plan_group_import
 from contactgroups.models import ChatUser, ContactGroup, ContactItem, SyncAttempt
 from contactgroups.permissions import IMPORT_USERS_PERMISSION, PULL_PERMISSION, SYNC_PERMISSION
 
@@ -301,7 +303,7 @@ class OwnerFilter(InputFilter):
 
 
 # CSV import of conversation groups ---------------------------------------------------------------------------
-# An upload with a preview, then a confirmation that creates the groups; contactgroups.operations does the work
+# An upload with a preview, then a confirmation that creates the groups; contactgroups.imports does the work
 # (the same checks and counting as the group form, the same code as `manage.py import_contact_groups`).
 
 IMPORT_PAYLOAD_SALT = "contactgroups.import"
@@ -315,7 +317,7 @@ class ContactGroupImportForm(forms.Form):
     file = forms.FileField(
         label=_("CSV file"),
         help_text=_("UTF-8, at most %(mb)d MB and %(rows)s rows.") % {
-            "mb": operations.CSV_MAX_BYTES // (1024 * 1024), "rows": f"{operations.CSV_MAX_ROWS:,}"},
+            "mb": csvfile.CSV_MAX_BYTES // (1024 * 1024), "rows": f"{csvfile.CSV_MAX_ROWS:,}"},
     )
 
 
@@ -353,14 +355,14 @@ class ContactGroupImportMixin:
 
     def _import_preview(self, form, upload) -> dict:
         """Check the upload without saving anything: the preview's context, or {} with the form's error set."""
-        if upload.size > operations.CSV_MAX_BYTES:
+        if upload.size > csvfile.CSV_MAX_BYTES:
             form.add_error("file", _("This file is larger than %(mb)d MB; split it into smaller files.")
-                           % {"mb": operations.CSV_MAX_BYTES // (1024 * 1024)})
+                           % {"mb": csvfile.CSV_MAX_BYTES // (1024 * 1024)})
             return {}
         raw = upload.read()
         try:
-            plan = operations.plan_group_import(raw, upload.name)
-        except operations.CsvError as exc:
+            plan = plan_group_import(raw, upload.name)
+        except csvfile.CsvError as exc:
             form.add_error("file", str(exc))
             return {}
         payload = signing.dumps({"name": upload.name, "csv": raw.decode("utf-8-sig")}, salt=IMPORT_PAYLOAD_SALT,
@@ -395,15 +397,15 @@ class ContactGroupImportMixin:
                               messages.ERROR)
             return HttpResponseRedirect(here)
         source = gettext("the upload %(name)s") % {"name": payload["name"]}
-        plan = operations.plan_group_import(payload["csv"].encode("utf-8"), payload["name"])
-        result = operations.apply_group_import(plan, request.user.pk, source)
+        plan = plan_group_import(payload["csv"].encode("utf-8"), payload["name"])
+        result = apply_group_import(plan, request.user.pk, source)
         created = len(result.created)
         self.message_user(request, ngettext(
             "%(count)d conversation group imported from %(name)s and queued for sync to Chat.",
             "%(count)d conversation groups imported from %(name)s and queued for sync to Chat.", created,
         ) % {"count": created, "name": payload["name"]}, messages.SUCCESS if created else messages.WARNING)
         if result.rejected:
-            refused = operations.GroupImportPlan(rejected=result.rejected, problems=plan.problems).rejected_rows()
+            refused = GroupImportPlan(rejected=result.rejected, problems=plan.problems).rejected_rows()
             self.message_user(request, ngettext(
                 "%(count)d group was refused: %(rows)s",
                 "%(count)d groups were refused: %(rows)s", len(result.rejected),

@@ -4,8 +4,10 @@ import sys
 
 from django.core.management.base import CommandError
 
-from contactgroups import bulk, operations, sync
+from contactgroups import bulk, sync
 from contactgroups.chat import protocol
+from contactgroups.imports.csvfile import CsvError
+from contactgroups.imports.users import create_users, plan_user_import
 from contactgroups.management.base import ActorCommand, counted
 from contactgroups.models import ChatUser
 from contactgroups.permissions import ADD_USER_PERMISSION, IMPORT_USERS_PERMISSION
@@ -47,7 +49,7 @@ class Command(ActorCommand):
                     "and Chat was not called."
                 )
                 return self.finish(refused_rows=len(plan.problems))
-            user_pks = operations.create_users(plan, actor.pk, source)
+            user_pks = create_users(plan, actor.pk, source)
             self.stdout.write(f"Added {counted(len(plan.new), 'new Chat user')} from {source}; "
                               f"{counted(len(plan.known), 'other was', 'others were')} known already.")
             refused_rows = len(plan.problems)
@@ -69,12 +71,12 @@ class Command(ActorCommand):
     def read_plan(self, path: str, source: str):
         try:
             if path == "-":
-                return operations.plan_user_import(sys.stdin.buffer, source)
+                return plan_user_import(sys.stdin.buffer, source)
             with open(path, "rb") as stream:
-                return operations.plan_user_import(stream, source)
+                return plan_user_import(stream, source)
         except OSError as exc:
             raise CommandError(f"Cannot read {source}: {exc.strerror}.") from None
-        except operations.CsvError as exc:
+        except CsvError as exc:
             raise CommandError(f"{exc} Nothing was changed.") from None
 
     def import_users(self, user_pks, actor, refused_rows: int) -> None:

@@ -5,7 +5,9 @@ import sys
 from django.conf import settings
 from django.core.management.base import CommandError
 
-from contactgroups import bulk, operations
+from contactgroups import bulk
+from contactgroups.imports.csvfile import CsvError
+from contactgroups.imports.groups import GroupImportPlan, apply_group_import, plan_group_import
 from contactgroups.management.base import ActorCommand, counted
 from contactgroups.models import ContactGroup
 from contactgroups.permissions import ADD_GROUP_PERMISSION, SYNC_PERMISSION
@@ -37,13 +39,13 @@ class Command(ActorCommand):
         source = "standard input" if options["file"] == "-" else options["file"]
         try:
             if options["file"] == "-":
-                plan = operations.plan_group_import(sys.stdin.buffer, source)
+                plan = plan_group_import(sys.stdin.buffer, source)
             else:
                 with open(options["file"], "rb") as stream:
-                    plan = operations.plan_group_import(stream, source)
+                    plan = plan_group_import(stream, source)
         except OSError as exc:
             raise CommandError(f"Cannot read {source}: {exc.strerror}.") from None
-        except operations.CsvError as exc:
+        except CsvError as exc:
             raise CommandError(f"{exc} Nothing was changed.") from None
 
         if options["dry_run"]:
@@ -58,12 +60,12 @@ class Command(ActorCommand):
             return self.finish(plan.rejected_rows(), 0)
 
         progress = self.progress(len(plan.accepted), "import_contact_groups", "group")
-        result = operations.apply_group_import(
+        result = apply_group_import(
             plan, actor.pk, source, queue_sync=not options["no_sync"],
             on_group=lambda group, pk: progress.advance(failed=int(pk is None)),
         )
         progress.close()
-        rejected_rows = operations.GroupImportPlan(rejected=result.rejected, problems=plan.problems).rejected_rows()
+        rejected_rows = GroupImportPlan(rejected=result.rejected, problems=plan.problems).rejected_rows()
         self.report_rejected(rejected_rows)
         self.stdout.write(
             f"Created {counted(len(result.created), 'group')} from {source}; "

@@ -1,14 +1,6 @@
-"""What the management commands and the admin share: the CSV imports.
+"""Importing conversation groups from CSV: a plan checked as the admin form checks, then the groups created."""
 
-Plain functions and small classes, each tested on its own; the commands in ``management/commands/`` and the
-admin's CSV upload are thin wrappers around them. They change Chat only through ``sync`` and ``tasks``, and take
-every Chat limit from ``chat.protocol`` and every counting rule from ``forms``, like the admin does.
-"""
-
-import codecs
-import csv
-import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.contrib.admin.models import ADDITION
@@ -17,94 +9,8 @@ from django.db import IntegrityError, transaction
 from contactgroups import sync, tasks
 from contactgroups.chat import protocol
 from contactgroups.chat.client import Conversation
+from contactgroups.imports.csvfile import RowProblem, read_csv
 from contactgroups.models import ChatUser, ContactGroup, ContactItem
-
-# What one CSV import accepts at most: imadmin's own caps, not Chat's, so a mistaken file fails fast and clearly.
-CSV_MAX_BYTES = 20 * 1024 * 1024
-CSV_MAX_ROWS = 100_000
-
-
-# --------------------------------------------------------------------------------------------------------------
-# CSV files
-
-
-class CsvError(Exception):
-    """The file as a whole cannot be imported (encoding, columns, size); nothing was changed."""
-
-
-@dataclass(frozen=True)
-class RowProblem:
-    """Why a row was refused: its row number in the file (the header is row 1), the column and a message."""
-
-    row: int
-    column: str
-    message: str
-
-    def line(self) -> str:
-        column = f", {self.column}" if self.column else ""
-        return f"Row {self.row}{column}: {self.message}"
-
-
-def read_csv(data, columns: list[str], optional: list[str] = (), source: str = "the file") -> Iterator[
-        tuple[int, dict[str, str]]]:
-    """Check ``data`` (bytes or a binary file) and yield ``(row number, {column: value})`` for each record.
-
-    The first row names the columns: every one of ``columns``, any of ``optional``, nothing else, in any
-    order. The text must be UTF-8 (a byte-order mark is allowed). Raises CsvError for a file that is too big,
-    not UTF-8, not CSV or has the wrong columns; the whole file is checked before the first row is yielded, so
-    a caller that acts on rows never acts on part of a bad file. Blank lines are skipped.
-    """
-    raw = data if isinstance(data, bytes) else data.read(CSV_MAX_BYTES + 1)
-    if len(raw) > CSV_MAX_BYTES:
-        raise CsvError(f"{source} is larger than {CSV_MAX_BYTES // (1024 * 1024)} MB; split it into smaller files.")
-    try:
-        text = codecs.decode(raw, "utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise CsvError(
-            f"{source} is not UTF-8 text: byte 0x{raw[exc.start]:02x} on line {line} cannot be read. "
-            "Save it as CSV UTF-8."
-        ) from None
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    records = []
-    try:
-        header = next(reader, None)
-        if header is None or not any(cell.strip() for cell in header):
-            raise CsvError(f"{source} is empty; its first row must name the columns: {', '.join(columns)}.")
-        names = [cell.strip().lower() for cell in header]
-        expected = ", ".join(columns + [f"{name} (optional)" for name in optional])
-        unknown = [name for name in names if name not in columns and name not in optional]
-        missing = [name for name in columns if name not in names]
-        repeated = protocol.find_duplicates(names)
-        if unknown or missing or repeated:
-            problems = []
-            if missing:
-                problems.append(f"missing {', '.join(missing)}")
-            if unknown:
-                problems.append(f"unknown {', '.join(unknown)}")
-            if repeated:
-                problems.append(f"named twice: {', '.join(repeated)}")
-            raise CsvError(
-                f"The first row of {source} must name the columns {expected}; found {', '.join(names) or 'none'} "
-                f"({'; '.join(problems)})."
-            )
-        for cells in reader:
-            if not cells or (len(cells) == 1 and not cells[0].strip()):
-                continue
-            if len(records) >= CSV_MAX_ROWS:
-                raise CsvError(f"{source} has more than {CSV_MAX_ROWS:,} rows; split it into smaller files.")
-            records.append((reader.line_num, cells))
-    except csv.Error as exc:
-        raise CsvError(f"{source} is not a valid CSV file: line {reader.line_num}: {exc}.") from None
-    for row, cells in records:
-        if len(cells) != len(names):
-            yield row, {"": f"This row has {len(cells)} columns; the first row names {len(names)}."}
-            continue
-        yield row, dict(zip(names, cells, strict=True))
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Importing conversation groups
 
 GROUP_COLUMNS = ["owner", "group_name", "type", "target"]
 TYPE_WORDS = {
@@ -309,67 +215,3 @@ def _create_group(group: PlannedGroup, owner: ChatUser, actor_id: int, source: s
     if queue_sync:
         tasks.queue_group_sync(created.pk, actor_id)
     return created.pk
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Importing Chat users
-
-USER_COLUMNS = ["user_id"]
-USER_OPTIONAL_COLUMNS = ["nickname"]
-NICKNAME_MAX_LENGTH = ChatUser._meta.get_field("nickname").max_length
-
-
-@dataclass
-class UserImportPlan:
-    """The users a CSV names: new ones to create, known ones, and refused rows."""
-
-    new: list[tuple[int, str, str]] = field(default_factory=list)  # (row, user_id, nickname)
-    known: list[str] = field(default_factory=list)
-    problems: list[RowProblem] = field(default_factory=list)
-
-    @property
-    def user_ids(self) -> list[str]:
-        return [user_id for _row, user_id, _nickname in self.new] + self.known
-
-
-def plan_user_import(data, source: str = "the file") -> UserImportPlan:
-    """Read a CSV of (user_id[, nickname]) rows, checking each UserID as Chat would. Changes nothing."""
-    plan = UserImportPlan()
-    seen: dict[str, int] = {}
-    rows = []
-    for row, values in read_csv(data, USER_COLUMNS, USER_OPTIONAL_COLUMNS, source=source):
-        if "" in values:
-            plan.problems.append(RowProblem(row, "", values[""]))
-            continue
-        user_id, nickname = values["user_id"], values.get("nickname", "")
-        problems = [RowProblem(row, "user_id", message) for message in protocol.validate_user_id(user_id)]
-        if len(nickname) > NICKNAME_MAX_LENGTH:
-            problems.append(RowProblem(row, "nickname", f"A nickname may have at most {NICKNAME_MAX_LENGTH} "
-                                                        f"characters; this one has {len(nickname)}."))
-        if not problems and user_id in seen:
-            problems.append(RowProblem(row, "user_id", f"{user_id} is already listed in row {seen[user_id]}."))
-        if problems:
-            plan.problems += problems
-            continue
-        seen[user_id] = row
-        rows.append((row, user_id, nickname))
-    known = set(ChatUser.objects.filter(user_id__in=list(seen)).values_list("user_id", flat=True))
-    for row, user_id, nickname in rows:
-        if user_id in known:
-            plan.known.append(user_id)
-        else:
-            plan.new.append((row, user_id, nickname))
-    return plan
-
-
-def create_users(plan: UserImportPlan, actor_id: int, source: str) -> list[int]:
-    """Create the plan's new ChatUser rows (in one transaction), each with an admin history entry."""
-    with transaction.atomic():
-        users = ChatUser.objects.bulk_create(
-            [ChatUser(user_id=user_id, nickname=nickname) for _row, user_id, nickname in plan.new],
-            ignore_conflicts=True,
-        )
-        created = ChatUser.objects.filter(user_id__in=[user.user_id for user in users])
-        for user in created:
-            sync.log_history(actor_id, user, f"Added from {source}.", action_flag=ADDITION)
-    return list(ChatUser.objects.filter(user_id__in=plan.user_ids).order_by("user_id").values_list("pk", flat=True))
