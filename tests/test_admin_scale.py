@@ -16,13 +16,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from contactgroups import sync
-from contactgroups.admin import (
-    EstimatedCountPaginator,
-    FastCheckboxInput,
-    FastHiddenInput,
-    FastSelect,
-    FastTextInput,
-)
+from contactgroups.admin.audit import EstimatedCountPaginator
+from contactgroups.admin.widgets import FastCheckboxInput, FastHiddenInput, FastSelect, FastTextInput
 from contactgroups.chat import protocol
 from contactgroups.imports.groups import apply_group_import, plan_group_import
 from contactgroups.models import ChatUser, ContactGroup, ContactItem, SyncAttempt
