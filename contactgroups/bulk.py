@@ -20,6 +20,8 @@ from contactgroups.models import ContactGroup, ContactItem
 # The states ``sync_contact_groups`` picks. Pending: waiting for a first or another sync, or for deletion.
 PENDING_STATES = (ContactGroup.State.DRAFT, ContactGroup.State.QUEUED, ContactGroup.State.DELETING)
 FAILED_STATES = (ContactGroup.State.FAILED,)
+# Where a sync that went well leaves a group.
+DONE_STATES = (ContactGroup.State.SYNCED, ContactGroup.State.DELETED)
 
 # Ids are read this many at a time (keyset pagination), so a run never holds every row.
 ID_CHUNK = 1000
@@ -138,7 +140,7 @@ def stream_ids(queryset, chunk: int = ID_CHUNK) -> Iterator[int]:
 
 def groups_to_sync(selection: str, owners: Iterable[str] = ()):
     """The groups ``sync_contact_groups`` syncs: ``pending``, ``failed`` or ``all`` (never deleted ones)."""
-    groups = ContactGroup.objects.exclude(state=ContactGroup.State.DELETED)
+    groups = ContactGroup.objects.live()
     if selection == "pending":
         groups = groups.filter(state__in=PENDING_STATES)
     elif selection == "failed":
@@ -164,7 +166,7 @@ class SyncOutcome:
 
     @property
     def failed(self) -> bool:
-        return self.state not in (ContactGroup.State.SYNCED, ContactGroup.State.DELETED)
+        return self.state not in DONE_STATES
 
     def line(self) -> str:
         state = ContactGroup.State(self.state).label
@@ -218,13 +220,16 @@ def sync_and_report(group_id: int, actor_id: int, client=None) -> SyncOutcome:
     sync.sync_with_retries(group_id, actor_id, client=client)
     state, code, info = ContactGroup.objects.values_list("state", "last_error_code", "last_error_info").get(
         pk=group_id)
-    if state in (ContactGroup.State.SYNCED, ContactGroup.State.DELETED):
+    if state in DONE_STATES:
         return SyncOutcome(group_id, "", "", state, code, info)
     owner, name = ContactGroup.objects.values_list("owner__user_id", "name").get(pk=group_id)
     if state == ContactGroup.State.PARTIAL and not info:
         refused = (
             ContactItem.objects.filter(group_id=group_id, result_code__gt=0)
-            .values_list("to_account", "to_group_id", "result_code")
+            .values_list("type", "to_account", "to_group_id", "result_code")
         )
-        info = "refused: " + ", ".join(f"{account or chat_group} {code}" for account, chat_group, code in refused)
+        info = "refused: " + ", ".join(
+            f"{ContactItem.conversation_of(kind, to_account, to_group_id).target} {code}"
+            for kind, to_account, to_group_id, code in refused
+        )
     return SyncOutcome(group_id, owner, name, state, code, info)

@@ -36,7 +36,7 @@ class StateFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         value = self.value()
         if value is None:
-            return queryset.exclude(state=ContactGroup.State.DELETED)
+            return queryset.live()
         if value == "all":
             return queryset
         return queryset.filter(state=value)

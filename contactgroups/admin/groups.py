@@ -240,7 +240,7 @@ class ContactGroupAdmin(ContactGroupImportMixin, admin.ModelAdmin):
 
     @admin.action(description=_("Sync to Chat"), permissions=["sync"])
     def sync_to_chat(self, request, queryset):
-        groups = list(queryset.exclude(state=ContactGroup.State.DELETED))
+        groups = list(queryset.live())
         not_queued = []
         for group in groups:
             if not group.delete_requested:

@@ -38,11 +38,15 @@ class PlannedGroup:
     def first_row(self) -> int:
         return self.rows[0]
 
+    @property
+    def row_span(self) -> str:
+        """Where the group is in the file: "row 2", "rows 2-7"."""
+        return f"row {self.rows[0]}" if len(self.rows) == 1 else f"rows {self.rows[0]}-{self.rows[-1]}"
+
     def describe(self) -> str:
-        rows = f"row {self.rows[0]}" if len(self.rows) == 1 else f"rows {self.rows[0]}-{self.rows[-1]}"
         count = len(self.conversations)
         return (f"“{self.name}” of {self.owner_user_id} ({count} conversation{'s' if count != 1 else ''}, "
-                f"{rows})")
+                f"{self.row_span})")
 
 
 @dataclass
@@ -86,10 +90,9 @@ def _parse_group_row(row: int, values: dict[str, str]) -> tuple[list[RowProblem]
         problems.append(RowProblem(row, "type", f"Unknown conversation type {values['type']!r}: use 1 (one-to-one) "
                                                 "or 2 (group conversation)."))
         return problems, None
-    to_account, to_group_id = (target, "") if kind == protocol.TYPE_C2C else ("", target)
-    problems += [RowProblem(row, "target", message)
-                 for message in protocol.validate_conversation(kind, to_account, to_group_id)]
-    return problems, Conversation(kind, target)
+    conversation = Conversation(kind, target)
+    problems += [RowProblem(row, "target", message) for message in conversation.problems()]
+    return problems, conversation
 
 
 def plan_group_import(data, source: str = "the file") -> GroupImportPlan:
@@ -209,9 +212,8 @@ def _create_group(group: PlannedGroup, owner: ChatUser, actor_id: int, source: s
         ContactItem(group=created, **ContactItem.fields_of(conversation)) for conversation in group.keys
     )
     created.refresh_counts()
-    rows = f"row {group.rows[0]}" if len(group.rows) == 1 else f"rows {group.rows[0]}-{group.rows[-1]}"
-    sync.log_history(actor_id, created, f"Imported from {source} ({rows}) with {len(group.keys)} conversations.",
-                     action_flag=ADDITION)
+    message = f"Imported from {source} ({group.row_span}) with {len(group.keys)} conversations."
+    sync.log_history(actor_id, created, message, action_flag=ADDITION)
     if queue_sync:
         tasks.queue_group_sync(created.pk, actor_id)
     return created.pk

@@ -39,9 +39,7 @@ class Command(ActorCommand):
     def handle(self, *args, **options):
         actor = self.actor(options)
         self.require_known_owners(options["owner"])
-        groups = ContactGroup.objects.all()
-        if not options["include_deleted"]:
-            groups = groups.exclude(state=ContactGroup.State.DELETED)
+        groups = ContactGroup.objects.all() if options["include_deleted"] else ContactGroup.objects.live()
         if options["owner"]:
             groups = groups.filter(owner__user_id__in=options["owner"])
         total = groups.count()
@@ -84,7 +82,8 @@ class Command(ActorCommand):
             .values_list("group_id", "type", "to_account", "to_group_id", "result_code", "result_info")
         )
         for group_id, kind, to_account, to_group_id, code, info in conversations:
-            items.setdefault(group_id, []).append((kind, to_account or to_group_id, code, info))
+            target = ContactItem.conversation_of(kind, to_account, to_group_id).target
+            items.setdefault(group_id, []).append((kind, target, code, info))
         rows = 0
         for pk, owner, name, chat_group_id, state in groups:
             group = [owner, name, "" if chat_group_id is None else chat_group_id, state]

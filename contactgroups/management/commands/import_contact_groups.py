@@ -93,7 +93,7 @@ class Command(ActorCommand):
             f"{count} {ContactGroup.State(state).label.lower()}" for state, count in sorted(states.items())
         ) + ".")
         return sum(count for state, count in states.items()
-                   if state not in (ContactGroup.State.SYNCED, ContactGroup.State.DELETED))
+                   if state not in bulk.DONE_STATES)
 
     def finish(self, rejected_rows, failed_syncs: int) -> None:
         problems = []
