@@ -10,6 +10,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from contactgroups.admin.django_internals import is_filtered
 from contactgroups.admin.filters import ErrorCodeFilter, OperationFilter, StartedFilter
 from contactgroups.models import SyncAttempt
 
@@ -28,7 +29,7 @@ class EstimatedCountPaginator(Paginator):
     def count(self):
         queryset = self.object_list
         connection = connections[queryset.db]
-        if connection.vendor == "postgresql" and not queryset.query.where:
+        if connection.vendor == "postgresql" and not is_filtered(queryset):
             with connection.cursor() as cursor:
                 cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass",
                                [queryset.model._meta.db_table])

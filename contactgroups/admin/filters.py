@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from contactgroups.admin.django_internals import filter_params
 from contactgroups.chat import client as chat
 from contactgroups.models import ContactGroup
 
@@ -62,7 +63,7 @@ class InputFilter(admin.SimpleListFilter):
             # again at page 1.
             "hidden": [
                 (name, value)
-                for name, values in changelist.filter_params.items()
+                for name, values in filter_params(changelist).items()
                 if name != self.parameter_name
                 for value in values
             ],

@@ -7,10 +7,10 @@ row's constraint.
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.urls import reverse
+from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
@@ -18,6 +18,7 @@ from django.utils.translation import ngettext
 
 from contactgroups import sync, tasks
 from contactgroups.admin.display import code_with_meaning
+from contactgroups.admin.django_internals import SkipsModelValidation, count_inline_media_once, inline_foreign_key_name
 from contactgroups.admin.filters import OwnerFilter, StateFilter
 from contactgroups.admin.import_view import ContactGroupImportMixin
 from contactgroups.admin.widgets import FastCheckboxInput, FastErrorList, FastHiddenInput, FastSelect, FastTextInput
@@ -28,7 +29,7 @@ from contactgroups.permissions import PULL_PERMISSION, SYNC_PERMISSION
 
 
 class ExistingRowField(forms.ModelChoiceField):
-    """A row's hidden id, found among the rows the formset has read, where Django makes a query a row."""
+    """A row's hidden id, found among the rows the formset has read, where Django's field makes a query a row."""
 
     def __init__(self, formset, field):
         super().__init__(field.queryset, initial=field.initial, required=False, widget=field.widget)
@@ -38,7 +39,7 @@ class ExistingRowField(forms.ModelChoiceField):
         if value in self.empty_values:
             return None
         try:
-            row = self.formset._existing_object(self.queryset.model._meta.pk.to_python(value))
+            row = self.formset.existing_rows.get(self.queryset.model._meta.pk.to_python(value))
         except ValidationError:
             row = None
         if row is None:
@@ -46,11 +47,10 @@ class ExistingRowField(forms.ModelChoiceField):
         return row
 
 
-class ContactItemInlineForm(ContactItemForm):
-    def _get_validation_exclusions(self):
-        # ContactItemForm.clean checks the type with its target in Python; left in, Django checks the constraint
-        # contactitem_target_matches_type again in SQL, three queries a row. The constraint still guards the table.
-        return {*super()._get_validation_exclusions(), "type"}
+class ContactItemInlineForm(SkipsModelValidation, ContactItemForm):
+    # ContactItemForm.clean checks the type with its target in Python, and the formset the duplicates; left in,
+    # Django checks the constraints on the type again in SQL, three queries a row. They still guard the table.
+    skip_model_validation = ("type",)
 
 
 class ContactItemInlineFormSet(ContactItemFormSet):
@@ -60,19 +60,17 @@ class ContactItemInlineFormSet(ContactItemFormSet):
         kwargs.setdefault("error_class", FastErrorList)
         super().__init__(*args, **kwargs)
 
+    @cached_property
+    def existing_rows(self) -> dict:
+        """The group's rows by primary key, from the one query that reads them all."""
+        return {row.pk: row for row in self.get_queryset()}
+
     def add_fields(self, form, index):
         super().add_fields(form, index)
-        form.fields[self.fk.name].widget = FastHiddenInput()
+        form.fields[inline_foreign_key_name(self)].widget = FastHiddenInput()
         pk_name = self.model._meta.pk.name
         if isinstance(form.fields.get(pk_name), forms.ModelChoiceField):
             form.fields[pk_name] = ExistingRowField(self, form.fields[pk_name])
-
-
-class ContactItemInlineAdminFormSet(helpers.InlineAdminFormSet):
-    @property
-    def media(self):
-        # Every row has the same inputs, so the formset's media is every row's; Django adds it up row by row.
-        return self.opts.media + self.formset.media
 
 
 class ContactItemInline(admin.TabularInline):
@@ -155,10 +153,7 @@ class ContactGroupAdmin(ContactGroupImportMixin, admin.ModelAdmin):
         return queryset.filter(pk__in=named.union(owned, holding)), False
 
     def get_inline_formsets(self, request, formsets, inline_instances, obj=None):
-        inline_admin_formsets = super().get_inline_formsets(request, formsets, inline_instances, obj)
-        for inline_admin_formset in inline_admin_formsets:
-            inline_admin_formset.__class__ = ContactItemInlineAdminFormSet
-        return inline_admin_formsets
+        return count_inline_media_once(super().get_inline_formsets(request, formsets, inline_instances, obj))
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
@@ -203,7 +198,8 @@ class ContactGroupAdmin(ContactGroupImportMixin, admin.ModelAdmin):
             # Only what the page edits, and the state. Saving the whole row would write back, as this request read
             # them, the columns a sync may have changed since: what Chat confirmed, and the sync's lease, so that
             # the next sync would start while the running one still calls Chat.
-            edited = [name for name in form.changed_data if name in form._meta.fields]
+            columns = {field.name for field in obj._meta.get_fields() if field.concrete}
+            edited = [name for name in form.changed_data if name in columns]
             obj.save(update_fields=[*edited, "state", "updated_at"])
         else:
             super().save_model(request, obj, form, change)
