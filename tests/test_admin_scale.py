@@ -15,15 +15,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from contactgroups import operations, sync
-from contactgroups.admin import (
-    EstimatedCountPaginator,
-    FastCheckboxInput,
-    FastHiddenInput,
-    FastSelect,
-    FastTextInput,
-)
+from contactgroups import sync
+from contactgroups.admin.audit import EstimatedCountPaginator
+from contactgroups.admin.widgets import FastCheckboxInput, FastHiddenInput, FastSelect, FastTextInput
 from contactgroups.chat import protocol
+from contactgroups.imports.groups import apply_group_import, plan_group_import
 from contactgroups.models import ChatUser, ContactGroup, ContactItem, SyncAttempt
 from tests.admin_forms import group_form_data
 
@@ -358,8 +354,8 @@ def test_counts_of_a_group_adopted_from_chat(alice, chat_sandbox, staff):
 
 def test_counts_of_a_group_imported_from_csv(owner, staff):
     csv = "owner,group_name,type,target\nuser_0001,imported,1,user_0002\nuser_0001,imported,2,@TGS#1\n"
-    plan = operations.plan_group_import(csv.encode(), "groups.csv")
-    operations.apply_group_import(plan, staff.pk, "groups.csv", queue_sync=False)
+    plan = plan_group_import(csv.encode(), "groups.csv")
+    apply_group_import(plan, staff.pk, "groups.csv", queue_sync=False)
     assert counts(ContactGroup.objects.get(name="imported")) == (2, 0, 0)
 
 

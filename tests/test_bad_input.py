@@ -23,7 +23,7 @@ from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contactgroups.admin import ContactItemInline
+from contactgroups.admin.groups import ContactItemInline
 from contactgroups.chat import protocol
 from contactgroups.forms import ContactGroupForm
 from contactgroups.models import ChatUser, ContactGroup, ContactItem

@@ -470,7 +470,7 @@ class Terminal(io.StringIO):
 
 
 def test_a_terminal_gets_a_progress_bar_instead_of_lines():
-    from contactgroups.operations import ProgressReporter
+    from contactgroups.management.base import ProgressReporter
 
     screen = Terminal()
     progress = ProgressReporter(screen, 3, "sync_contact_groups", "group")
@@ -484,7 +484,7 @@ def test_a_terminal_gets_a_progress_bar_instead_of_lines():
 def test_the_runner_reads_items_only_a_little_ahead_of_the_work():
     import threading
 
-    from contactgroups.operations import run_concurrently
+    from contactgroups.bulk import run_concurrently
 
     taken, release = [], threading.Event()
 
@@ -510,7 +510,7 @@ def test_the_runner_reads_items_only_a_little_ahead_of_the_work():
 
 
 def test_the_runner_hands_back_an_items_exception_and_goes_on():
-    from contactgroups.operations import run_concurrently
+    from contactgroups.bulk import run_concurrently
 
     def work(number):
         if number == 2:

@@ -12,10 +12,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from contactgroups import operations, words
+from contactgroups import words
 from contactgroups.chat import protocol
 from contactgroups.chat.types import Conversation
 from contactgroups.forms import ContactGroupForm
+from contactgroups.imports import csvfile
+from contactgroups.imports.groups import GroupImportPlan, apply_group_import, plan_group_import
 from contactgroups.models import ChatUser, ContactGroup, ContactItem
 
 C2C, GROUP = protocol.TYPE_C2C, protocol.TYPE_GROUP
@@ -24,8 +26,8 @@ IMPORT_URL = reverse("admin:contactgroups_contactgroup_import")
 CHANGELIST = reverse("admin:contactgroups_contactgroup_changelist")
 
 
-def plan(text: str) -> operations.GroupImportPlan:
-    return operations.plan_group_import(text.encode("utf-8"), "groups.csv")
+def plan(text: str) -> GroupImportPlan:
+    return plan_group_import(text.encode("utf-8"), "groups.csv")
 
 
 def lines(import_plan) -> list[str]:
@@ -41,40 +43,40 @@ def lines(import_plan) -> list[str]:
     ("owner,group_name,type,target,target\n", "named twice: target"),
 ])
 def test_a_file_with_wrong_columns_is_refused_whole(db, header, complaint):
-    with pytest.raises(operations.CsvError, match=complaint):
+    with pytest.raises(csvfile.CsvError, match=complaint):
         plan(header + "user_0001,work,1,user_0002\n")
 
 
 def test_a_file_that_is_not_utf8_is_refused_with_its_line(db):
     raw = (HEADER + "user_0001,work,1,user_0002\nuser_0001,caf\xe9,1,user_0003\n").encode("latin-1")
-    with pytest.raises(operations.CsvError, match=r"not UTF-8 text: byte 0xe9 on line 3"):
-        operations.plan_group_import(raw, "groups.csv")
+    with pytest.raises(csvfile.CsvError, match=r"not UTF-8 text: byte 0xe9 on line 3"):
+        plan_group_import(raw, "groups.csv")
 
 
 def test_an_empty_file_is_refused(db):
-    with pytest.raises(operations.CsvError, match="is empty"):
+    with pytest.raises(csvfile.CsvError, match="is empty"):
         plan("")
 
 
 def test_a_file_over_the_row_cap_is_refused(db, monkeypatch):
-    monkeypatch.setattr(operations, "CSV_MAX_ROWS", 3)
-    with pytest.raises(operations.CsvError, match="more than 3 rows"):
+    monkeypatch.setattr(csvfile, "CSV_MAX_ROWS", 3)
+    with pytest.raises(csvfile.CsvError, match="more than 3 rows"):
         plan(HEADER + "user_0001,work,1,user_0002\n" * 4)
 
 
 def test_a_file_over_the_byte_cap_is_refused(db, monkeypatch):
-    monkeypatch.setattr(operations, "CSV_MAX_BYTES", 100)
-    with pytest.raises(operations.CsvError, match="larger than"):
+    monkeypatch.setattr(csvfile, "CSV_MAX_BYTES", 100)
+    with pytest.raises(csvfile.CsvError, match="larger than"):
         plan(HEADER + "user_0001,work,1,user_0002\n" * 10)
 
 
 def test_a_file_with_a_broken_quote_is_refused(db):
-    with pytest.raises(operations.CsvError, match="not a valid CSV file"):
+    with pytest.raises(csvfile.CsvError, match="not a valid CSV file"):
         plan(HEADER + 'user_0001,"work,1,user_0002\n')
 
 
 def test_a_byte_order_mark_and_any_column_order_are_fine(owner):
-    result = operations.plan_group_import("\ufefftarget,type,group_name,owner\nuser_0002,1,work,user_0001\n"
+    result = plan_group_import("\ufefftarget,type,group_name,owner\nuser_0002,1,work,user_0001\n"
                                           .encode("utf-8"), "groups.csv")
     assert [(group.name, group.keys) for group in result.accepted] == [("work", [Conversation(C2C, "user_0002")])]
 
@@ -254,7 +256,7 @@ def test_the_command_no_sync_leaves_drafts_for_a_later_bulk_sync(chat, staff, tm
 def test_a_group_taken_between_preview_and_save_is_refused_whole(owner, make_group, staff):
     import_plan = plan(HEADER + "user_0001,work,1,user_0002\n")
     make_group(owner, "work")
-    result = operations.apply_group_import(import_plan, staff.pk, "groups.csv", queue_sync=False)
+    result = apply_group_import(import_plan, staff.pk, "groups.csv", queue_sync=False)
     assert result.created == []
     assert [problem.line() for problem in result.rejected[0].problems] == [
         "Row 2, group_name: user_0001 already has a conversation group named “work”."]

@@ -5,9 +5,10 @@ import logging
 
 from django.core.management.base import CommandError
 
-from contactgroups import operations
+from contactgroups import bulk
+from contactgroups.management.base import ActorCommand, RawStream, counted
 from contactgroups.models import ContactGroup, ContactItem
-from contactgroups.operations import counted
+from contactgroups.permissions import VIEW_GROUP_PERMISSION
 
 logger = logging.getLogger(__name__)
 
@@ -18,7 +19,7 @@ EXPORT_COLUMNS = [
 GROUP_CHUNK = 500
 
 
-class Command(operations.ActorCommand):
+class Command(ActorCommand):
     help = (
         "Write conversation groups as CSV to standard output (or --output FILE), one row per conversation "
         "(a group without any has one row with empty conversation columns): owner, group_name, group_id (Chat's "
@@ -26,7 +27,7 @@ class Command(operations.ActorCommand):
         "Streams, so any number of groups fits. --actor needs the permission to view conversation groups. "
         "Changes nothing."
     )
-    permissions = (operations.VIEW_GROUP_PERMISSION,)
+    permissions = (VIEW_GROUP_PERMISSION,)
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
@@ -37,12 +38,8 @@ class Command(operations.ActorCommand):
 
     def handle(self, *args, **options):
         actor = self.actor(options)
-        unknown = operations.unknown_user_ids(options["owner"])
-        if unknown:
-            raise CommandError(f"No Chat user with UserID {', '.join(unknown)}.")
-        groups = ContactGroup.objects.all()
-        if not options["include_deleted"]:
-            groups = groups.exclude(state=ContactGroup.State.DELETED)
+        self.require_known_owners(options["owner"])
+        groups = ContactGroup.objects.all() if options["include_deleted"] else ContactGroup.objects.live()
         if options["owner"]:
             groups = groups.filter(owner__user_id__in=options["owner"])
         total = groups.count()
@@ -54,7 +51,7 @@ class Command(operations.ActorCommand):
             except OSError as exc:
                 raise CommandError(f"Cannot write {options['output']}: {exc.strerror}.") from None
         else:
-            rows = self.write(operations.RawStream(self.stdout), groups, progress)
+            rows = self.write(RawStream(self.stdout), groups, progress)
         progress.close()
         logger.info("%s exported %s (%s)", actor.get_username(), counted(total, "conversation group"),
                     counted(rows, "row"))
@@ -66,7 +63,7 @@ class Command(operations.ActorCommand):
         writer.writerow(EXPORT_COLUMNS)
         rows = 0
         chunk = []
-        for row in operations.stream_rows(groups, ["owner__user_id", "name", "chat_group_id", "state"]):
+        for row in bulk.stream_rows(groups, ["owner__user_id", "name", "chat_group_id", "state"]):
             chunk.append(row)
             if len(chunk) == GROUP_CHUNK:
                 rows += self.write_chunk(writer, chunk)
@@ -85,7 +82,8 @@ class Command(operations.ActorCommand):
             .values_list("group_id", "type", "to_account", "to_group_id", "result_code", "result_info")
         )
         for group_id, kind, to_account, to_group_id, code, info in conversations:
-            items.setdefault(group_id, []).append((kind, to_account or to_group_id, code, info))
+            target = ContactItem.conversation_of(kind, to_account, to_group_id).target
+            items.setdefault(group_id, []).append((kind, target, code, info))
         rows = 0
         for pk, owner, name, chat_group_id, state in groups:
             group = [owner, name, "" if chat_group_id is None else chat_group_id, state]

@@ -4,13 +4,16 @@ import sys
 
 from django.core.management.base import CommandError
 
-from contactgroups import operations, sync
+from contactgroups import bulk, sync
 from contactgroups.chat import protocol
+from contactgroups.imports.csvfile import CsvError
+from contactgroups.imports.users import create_users, plan_user_import
+from contactgroups.management.base import ActorCommand, counted
 from contactgroups.models import ChatUser
-from contactgroups.operations import counted
+from contactgroups.permissions import ADD_USER_PERMISSION, IMPORT_USERS_PERMISSION
 
 
-class Command(operations.ActorCommand):
+class Command(ActorCommand):
     help = (
         "Create Chat users from a CSV file whose first row names the columns user_id and, optionally, nickname "
         "(every UserID checked as the admin checks it), or take every user not yet imported (--unimported); "
@@ -18,7 +21,7 @@ class Command(operations.ActorCommand):
         "rows are listed with their row number. Everything is recorded under --actor, who needs the permission "
         "to import users (and to add users, for a file). Exits non-zero if a row or a user failed."
     )
-    permissions = (operations.IMPORT_USERS_PERMISSION,)
+    permissions = (IMPORT_USERS_PERMISSION,)
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
@@ -32,7 +35,7 @@ class Command(operations.ActorCommand):
         if bool(options["file"]) == options["unimported"]:
             raise CommandError("Give either a CSV file or --unimported.")
         if options["file"]:
-            actor = self.actor(options, operations.ADD_USER_PERMISSION)
+            actor = self.actor(options, ADD_USER_PERMISSION)
             source = "standard input" if options["file"] == "-" else options["file"]
             plan = self.read_plan(options["file"], source)
             for problem in plan.problems:
@@ -46,7 +49,7 @@ class Command(operations.ActorCommand):
                     "and Chat was not called."
                 )
                 return self.finish(refused_rows=len(plan.problems))
-            user_pks = operations.create_users(plan, actor.pk, source)
+            user_pks = create_users(plan, actor.pk, source)
             self.stdout.write(f"Added {counted(len(plan.new), 'new Chat user')} from {source}; "
                               f"{counted(len(plan.known), 'other was', 'others were')} known already.")
             refused_rows = len(plan.problems)
@@ -55,25 +58,25 @@ class Command(operations.ActorCommand):
             unimported = ChatUser.objects.exclude(import_state=ChatUser.ImportState.IMPORTED)
             if options["dry_run"]:
                 count = 0
-                for _pk, user_id in operations.stream_rows(unimported, ["user_id"]):
+                for _pk, user_id in bulk.stream_rows(unimported, ["user_id"]):
                     self.stdout.write(f"Would import {user_id}.")
                     count += 1
                 self.stdout.write(f"Dry run: {counted(count, 'user')} would be imported into Chat. Nothing was "
                                   "changed and Chat was not called.")
                 return
-            user_pks = operations.stream_ids(unimported)
+            user_pks = bulk.stream_ids(unimported)
             refused_rows = 0
         self.import_users(user_pks, actor, refused_rows)
 
     def read_plan(self, path: str, source: str):
         try:
             if path == "-":
-                return operations.plan_user_import(sys.stdin.buffer, source)
+                return plan_user_import(sys.stdin.buffer, source)
             with open(path, "rb") as stream:
-                return operations.plan_user_import(stream, source)
+                return plan_user_import(stream, source)
         except OSError as exc:
             raise CommandError(f"Cannot read {source}: {exc.strerror}.") from None
-        except operations.CsvError as exc:
+        except CsvError as exc:
             raise CommandError(f"{exc} Nothing was changed.") from None
 
     def import_users(self, user_pks, actor, refused_rows: int) -> None:

@@ -5,12 +5,15 @@ import sys
 from django.conf import settings
 from django.core.management.base import CommandError
 
-from contactgroups import operations
+from contactgroups import bulk
+from contactgroups.imports.csvfile import CsvError
+from contactgroups.imports.groups import GroupImportPlan, apply_group_import, plan_group_import
+from contactgroups.management.base import ActorCommand, counted
 from contactgroups.models import ContactGroup
-from contactgroups.operations import counted
+from contactgroups.permissions import ADD_GROUP_PERMISSION, SYNC_PERMISSION
 
 
-class Command(operations.ActorCommand):
+class Command(ActorCommand):
     help = (
         "Create conversation groups from a CSV file whose first row names the columns owner, group_name, type "
         "(1 one-to-one, 2 group conversation) and target (the other user's UserID, or the Chat group id); one "
@@ -20,7 +23,7 @@ class Command(operations.ActorCommand):
         "who needs the permissions to add and to sync conversation groups. Exits non-zero if a row was refused "
         "or a sync failed."
     )
-    permissions = (operations.ADD_GROUP_PERMISSION, operations.SYNC_PERMISSION)
+    permissions = (ADD_GROUP_PERMISSION, SYNC_PERMISSION)
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
@@ -36,13 +39,13 @@ class Command(operations.ActorCommand):
         source = "standard input" if options["file"] == "-" else options["file"]
         try:
             if options["file"] == "-":
-                plan = operations.plan_group_import(sys.stdin.buffer, source)
+                plan = plan_group_import(sys.stdin.buffer, source)
             else:
                 with open(options["file"], "rb") as stream:
-                    plan = operations.plan_group_import(stream, source)
+                    plan = plan_group_import(stream, source)
         except OSError as exc:
             raise CommandError(f"Cannot read {source}: {exc.strerror}.") from None
-        except operations.CsvError as exc:
+        except CsvError as exc:
             raise CommandError(f"{exc} Nothing was changed.") from None
 
         if options["dry_run"]:
@@ -57,12 +60,12 @@ class Command(operations.ActorCommand):
             return self.finish(plan.rejected_rows(), 0)
 
         progress = self.progress(len(plan.accepted), "import_contact_groups", "group")
-        result = operations.apply_group_import(
+        result = apply_group_import(
             plan, actor.pk, source, queue_sync=not options["no_sync"],
             on_group=lambda group, pk: progress.advance(failed=int(pk is None)),
         )
         progress.close()
-        rejected_rows = operations.GroupImportPlan(rejected=result.rejected, problems=plan.problems).rejected_rows()
+        rejected_rows = GroupImportPlan(rejected=result.rejected, problems=plan.problems).rejected_rows()
         self.report_rejected(rejected_rows)
         self.stdout.write(
             f"Created {counted(len(result.created), 'group')} from {source}; "
@@ -82,15 +85,15 @@ class Command(operations.ActorCommand):
     def report_syncs(self, created: list[int]) -> int:
         """Without a broker the syncs ran as each group was saved: say how they ended."""
         states: dict[str, int] = {}
-        for chunk_start in range(0, len(created), operations.ID_CHUNK):
-            chunk = created[chunk_start : chunk_start + operations.ID_CHUNK]
+        for chunk_start in range(0, len(created), bulk.ID_CHUNK):
+            chunk = created[chunk_start : chunk_start + bulk.ID_CHUNK]
             for state in ContactGroup.objects.filter(pk__in=chunk).values_list("state", flat=True):
                 states[state] = states.get(state, 0) + 1
         self.stdout.write("Synced to Chat: " + ", ".join(
             f"{count} {ContactGroup.State(state).label.lower()}" for state, count in sorted(states.items())
         ) + ".")
         return sum(count for state, count in states.items()
-                   if state not in (ContactGroup.State.SYNCED, ContactGroup.State.DELETED))
+                   if state not in bulk.DONE_STATES)
 
     def finish(self, rejected_rows, failed_syncs: int) -> None:
         problems = []

@@ -2,14 +2,16 @@
 
 from django.core.management.base import CommandError
 
-from contactgroups import operations, sync, words
+from contactgroups import bulk, sync, words
+from contactgroups.management.base import ActorCommand
 from contactgroups.models import ChatUser
+from contactgroups.permissions import PULL_PERMISSION
 
 # At most this many failed owners are listed one by one; the summary counts them all.
 FAILURES_LISTED_MAX = 100
 
 
-class Command(operations.ActorCommand):
+class Command(ActorCommand):
     help = (
         "Pull conversation groups from Chat (get_contact_group) into the mirror for the given Chat users, or for "
         "every one not known to be missing from Chat: groups made in the app are adopted, groups gone from Chat "
@@ -17,7 +19,7 @@ class Command(operations.ActorCommand):
         "Each difference is written to the admin history under --actor, who needs the permission to pull. "
         "Keeps going past a user that fails and exits non-zero if any did."
     )
-    permissions = (operations.PULL_PERMISSION,)
+    permissions = (PULL_PERMISSION,)
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
@@ -32,15 +34,13 @@ class Command(operations.ActorCommand):
     def handle(self, *args, **options):
         actor = self.actor(options)
         if options["owner"]:
-            unknown = operations.unknown_user_ids(options["owner"])
-            if unknown:
-                raise CommandError(f"No Chat user with UserID {', '.join(unknown)}.")
+            self.require_known_owners(options["owner"])
             owners = ChatUser.objects.filter(user_id__in=options["owner"])
         else:
             owners = ChatUser.objects.exclude(import_state=ChatUser.ImportState.NOT_IMPORTED)
         total = owners.count()
         if options["dry_run"]:
-            for _pk, user_id in operations.stream_rows(owners, ["user_id"]):
+            for _pk, user_id in bulk.stream_rows(owners, ["user_id"]):
                 self.stdout.write(f"Would pull the groups of {user_id} from Chat.")
             self.stdout.write(f"Dry run: {total} Chat user{'s' if total != 1 else ''} would be pulled; nothing was "
                               "changed and Chat was not called.")
@@ -48,7 +48,7 @@ class Command(operations.ActorCommand):
 
         progress = self.progress(total, "pull_contact_groups", "user")
         adopted = changed = deleted = unchanged = skipped = failed = 0
-        for owner_pk, user_id in operations.stream_rows(owners, ["user_id"]):
+        for owner_pk, user_id in bulk.stream_rows(owners, ["user_id"]):
             try:
                 report = sync.pull_owner(owner_pk, actor.pk)
             except Exception as exc:  # a failing user never stops the others; the summary counts it

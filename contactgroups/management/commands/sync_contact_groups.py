@@ -4,23 +4,25 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import CommandError
 
-from contactgroups import operations
+from contactgroups import bulk
 from contactgroups.chat import protocol
 from contactgroups.conf import chat_config
+from contactgroups.management.base import ActorCommand
 from contactgroups.models import ContactGroup
+from contactgroups.permissions import SYNC_PERMISSION
 
 # At most this many failed groups are listed one by one; the summary counts them all.
 FAILURES_LISTED_MAX = 100
 
 
-class Command(operations.ActorCommand):
+class Command(ActorCommand):
     help = (
         "Sync conversation groups to Chat in this process, CONCURRENCY at a time, at most RATE Chat calls a "
         "second per endpoint: the pending ones (draft, queued or being deleted; the default), the failed ones, or "
         "all. Each sync is audited and written to the admin history under --actor, who needs the permission "
         "to sync. Keeps going past a group that fails and exits non-zero if any did."
     )
-    permissions = (operations.SYNC_PERMISSION,)
+    permissions = (SYNC_PERMISSION,)
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
@@ -57,10 +59,8 @@ class Command(operations.ActorCommand):
             chat_config(**({"rate_limit": rate} if rate else {}))
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from None
-        unknown = operations.unknown_user_ids(options["owner"])
-        if unknown:
-            raise CommandError(f"No Chat user with UserID {', '.join(unknown)}.")
-        groups = operations.groups_to_sync(options["selection"], options["owner"])
+        self.require_known_owners(options["owner"])
+        groups = bulk.groups_to_sync(options["selection"], options["owner"])
         total = groups.count()
         if options["dry_run"]:
             return self.dry_run(groups, total, options["selection"])
@@ -73,11 +73,11 @@ class Command(operations.ActorCommand):
         progress = self.progress(total, "sync_contact_groups", "group")
         counts = {state: 0 for state in ContactGroup.State.values}
         failed = crashed = 0
-        clients = operations.ThreadClients(**({"rate_limit": rate} if rate else {}))
+        clients = bulk.ThreadClients(**({"rate_limit": rate} if rate else {}))
         try:
-            results = operations.run_concurrently(
-                operations.stream_ids(groups),
-                lambda group_id: operations.sync_and_report(group_id, actor.pk, client=clients.get()),
+            results = bulk.run_concurrently(
+                bulk.stream_ids(groups),
+                lambda group_id: bulk.sync_and_report(group_id, actor.pk, client=clients.get()),
                 concurrency,
             )
             for group_id, outcome in results:
@@ -118,7 +118,7 @@ class Command(operations.ActorCommand):
 
     def dry_run(self, groups, total: int, selection: str) -> None:
         fields = ("owner__user_id", "name", "state", "chat_group_id", "confirmed_name", "delete_requested")
-        for pk, owner, name, state, chat_group_id, confirmed_name, delete_requested in operations.stream_rows(
+        for pk, owner, name, state, chat_group_id, confirmed_name, delete_requested in bulk.stream_rows(
             groups, fields
         ):
             if delete_requested:

@@ -1,0 +1,106 @@
+"""The audit of every call made to Chat: a read-only list of millions of rows, counted by estimate."""
+
+import json
+
+from django.contrib import admin
+from django.core.paginator import Paginator
+from django.db import connections
+from django.utils.functional import cached_property
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from contactgroups.admin.django_internals import is_filtered
+from contactgroups.admin.filters import ErrorCodeFilter, OperationFilter, StartedFilter
+from contactgroups.models import SyncAttempt
+
+
+class EstimatedCountPaginator(Paginator):
+    """Pages whose count, for a whole large table on PostgreSQL, is the planner's estimate.
+
+    Counting millions of audit rows exactly takes longer than everything else on the page, and grows with the
+    table; PostgreSQL keeps an estimate (pg_class.reltuples, refreshed by autovacuum). A filtered list, a small
+    table or another database is counted exactly.
+    """
+
+    EXACT_BELOW = 100_000
+
+    @cached_property
+    def count(self):
+        queryset = self.object_list
+        connection = connections[queryset.db]
+        if connection.vendor == "postgresql" and not is_filtered(queryset):
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass",
+                               [queryset.model._meta.db_table])
+                row = cursor.fetchone()
+            if row and row[0] >= self.EXACT_BELOW:
+                return int(row[0])
+        return super().count
+
+
+@admin.register(SyncAttempt)
+class SyncAttemptAdmin(admin.ModelAdmin):
+    """Every call made to Chat, read-only for everyone."""
+
+    paginator = EstimatedCountPaginator
+
+    list_display = ["started_at", "operation", "owner_user_id", "group_name", "actor", "result"]
+    list_filter = ["outcome", OperationFilter, ErrorCodeFilter, StartedFilter]
+    list_select_related = ["actor"]
+    search_fields = ["owner_user_id"]
+    search_help_text = _("Finds the calls made for the owner with exactly this UserID.")
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    fields = [
+        "started_at", "duration_ms", "actor", "group", "owner_user_id", "group_name", "operation", "outcome",
+        "http_status", "action_status", "error_code", "error_meaning", "error_info", "refused_items",
+        "request_json", "response_json",
+    ]
+    readonly_fields = fields
+
+    class Media:
+        css = {"all": ["contactgroups/admin.css"]}
+
+    def get_search_results(self, request, queryset, search_term):
+        # Exact, so the index answers it: a substring search would read every one of millions of rows.
+        term = search_term.strip()
+        return (queryset.filter(owner_user_id=term) if term else queryset), False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("meaning"))
+    def error_meaning(self, attempt):
+        return attempt.error_meaning or "—"
+
+    @admin.display(description=_("result"), ordering="outcome")
+    def result(self, attempt):
+        parts = [attempt.get_outcome_display()]
+        if attempt.error_code:
+            parts.append(f"ErrorCode {attempt.error_code}")
+        if attempt.refused_items:
+            parts.append(ngettext("%(count)d refused", "%(count)d refused", attempt.refused_items)
+                         % {"count": attempt.refused_items})
+        if attempt.http_status and attempt.http_status != 200:
+            parts.append(f"HTTP {attempt.http_status}")
+        text = " · ".join(parts)
+        if attempt.outcome == SyncAttempt.Outcome.OK:
+            return text
+        return format_html('<strong class="refused">{}</strong>', text)
+
+    @admin.display(description=_("request body"))
+    def request_json(self, attempt):
+        return format_html("<pre>{}</pre>", json.dumps(attempt.request, indent=2, ensure_ascii=False))
+
+    @admin.display(description=_("response body"))
+    def response_json(self, attempt):
+        if attempt.response is None:
+            return "—"
+        return format_html("<pre>{}</pre>", json.dumps(attempt.response, indent=2, ensure_ascii=False))

@@ -1,0 +1,134 @@
+"""The list filters: each one a query an index answers, and a box where a list of values would be too long."""
+
+from datetime import timedelta
+
+from django.contrib import admin
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from contactgroups.admin.django_internals import filter_params
+from contactgroups.chat import protocol
+from contactgroups.models import ContactGroup
+
+
+class StateFilter(admin.SimpleListFilter):
+    """Filter by sync state, leaving deleted groups out unless asked for."""
+
+    title = _("state")
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [*ContactGroup.State.choices, ("all", _("All, deleted included"))]
+
+    def choices(self, changelist):
+        value = self.value()
+        yield {
+            "selected": value is None,
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": _("Not deleted"),
+        }
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": value == str(lookup),
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value is None:
+            return queryset.live()
+        if value == "all":
+            return queryset
+        return queryset.filter(state=value)
+
+
+class InputFilter(admin.SimpleListFilter):
+    """A filter typed into a box, for a field with too many values to list (a UserID, an ErrorCode)."""
+
+    template = "admin/input_filter.html"
+
+    def lookups(self, request, model_admin):
+        return []
+
+    def has_output(self):
+        return True
+
+    def choices(self, changelist):
+        yield {
+            "selected": not self.value(),
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": _("All"),
+            # The box's form sends the other filters, the search and the ordering along; a new filter starts
+            # again at page 1.
+            "hidden": [
+                (name, value)
+                for name, values in filter_params(changelist).items()
+                if name != self.parameter_name
+                for value in values
+            ],
+        }
+
+
+class OwnerFilter(InputFilter):
+    """Groups of the owner with this exact UserID: a box, since a list of every owner would be 100,000 links."""
+
+    title = _("owner (UserID)")
+    parameter_name = "owner"
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(owner__user_id=self.value().strip())
+        return queryset
+
+
+class OperationFilter(admin.SimpleListFilter):
+    """The endpoint called, from the client's own list rather than the distinct values of millions of rows."""
+
+    title = _("operation")
+    parameter_name = "operation"
+    OPERATIONS = sorted(endpoint.rsplit("/", 1)[-1] for endpoint in protocol.ENDPOINTS)
+
+    def lookups(self, request, model_admin):
+        return [(operation, operation) for operation in self.OPERATIONS]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(operation=self.value())
+        return queryset
+
+
+class ErrorCodeFilter(InputFilter):
+    """Calls Chat answered with this ErrorCode."""
+
+    title = _("ErrorCode")
+    parameter_name = "error_code"
+
+    def queryset(self, request, queryset):
+        value = (self.value() or "").strip()
+        if not value:
+            return queryset
+        if not value.isdigit():
+            return queryset.none()
+        return queryset.filter(error_code=int(value))
+
+
+class StartedFilter(admin.SimpleListFilter):
+    """Recent calls; a date hierarchy would read the date of every row to build its links."""
+
+    title = _("started")
+    parameter_name = "started"
+    PERIODS = {
+        "hour": (timedelta(hours=1), _("Last hour")),
+        "day": (timedelta(days=1), _("Last 24 hours")),
+        "week": (timedelta(days=7), _("Last 7 days")),
+        "month": (timedelta(days=30), _("Last 30 days")),
+    }
+
+    def lookups(self, request, model_admin):
+        return [(key, title) for key, (_period, title) in self.PERIODS.items()]
+
+    def queryset(self, request, queryset):
+        if self.value() in self.PERIODS:
+            return queryset.filter(started_at__gte=timezone.now() - self.PERIODS[self.value()][0])
+        return queryset

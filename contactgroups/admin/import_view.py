@@ -1,0 +1,128 @@
+"""The CSV import page of conversation groups: an upload, a preview, then a confirmation that creates them.
+
+``contactgroups.imports`` does the work: the same checks and counting as the group form, the same code as
+``manage.py import_contact_groups``.
+"""
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.core import signing
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+
+from contactgroups.imports import csvfile
+from contactgroups.imports.groups import GroupImportPlan, apply_group_import, plan_group_import
+from contactgroups.permissions import SYNC_PERMISSION
+
+IMPORT_PAYLOAD_SALT = "contactgroups.import"
+# A preview stays valid this long; the confirmation checks every group again anyway.
+IMPORT_PAYLOAD_MAX_AGE_SECONDS = 3600
+# At most this many refusals are listed in messages after the confirmation (the preview lists them all).
+IMPORT_REFUSALS_LISTED_MAX = 20
+
+
+class ContactGroupImportForm(forms.Form):
+    file = forms.FileField(
+        label=_("CSV file"),
+        help_text=_("UTF-8, at most %(mb)d MB and %(rows)s rows.") % {
+            "mb": csvfile.CSV_MAX_BYTES // (1024 * 1024), "rows": f"{csvfile.CSV_MAX_ROWS:,}"},
+    )
+
+
+class ContactGroupImportMixin:
+    """Adds the CSV import page (``import/``) to the conversation-group admin."""
+
+    import_template = "admin/contactgroups/contactgroup/import.html"
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.import_view)
+        name = f"{self.opts.app_label}_{self.opts.model_name}_import"
+        return [path("import/", view, name=name), *super().get_urls()]
+
+    def has_import_permission(self, request):
+        """Importing creates groups and syncs them: both permissions, as for adding a group in the form."""
+        return self.has_add_permission(request) and request.user.has_perm(SYNC_PERMISSION)
+
+    def import_view(self, request):
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        if request.method == "POST" and "confirm" in request.POST:
+            return self._import_confirmed(request)
+        form = ContactGroupImportForm(request.POST or None, request.FILES or None)
+        context = {}
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            context = self._import_preview(form, upload)
+        return TemplateResponse(request, self.import_template, {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Import conversation groups from CSV"),
+            "form": form,
+            **context,
+        })
+
+    def _import_preview(self, form, upload) -> dict:
+        """Check the upload without saving anything: the preview's context, or {} with the form's error set."""
+        if upload.size > csvfile.CSV_MAX_BYTES:
+            form.add_error("file", _("This file is larger than %(mb)d MB; split it into smaller files.")
+                           % {"mb": csvfile.CSV_MAX_BYTES // (1024 * 1024)})
+            return {}
+        raw = upload.read()
+        try:
+            plan = plan_group_import(raw, upload.name)
+        except csvfile.CsvError as exc:
+            form.add_error("file", str(exc))
+            return {}
+        payload = signing.dumps({"name": upload.name, "csv": raw.decode("utf-8-sig")}, salt=IMPORT_PAYLOAD_SALT,
+                                compress=True)
+        if settings.DATA_UPLOAD_MAX_MEMORY_SIZE and len(payload) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 2:
+            form.add_error("file", _(
+                "This file is too large to import here; use `manage.py import_contact_groups`."))
+            return {}
+        accepted, rejected = len(plan.accepted), len(plan.rejected)
+        summary = gettext("%(groups)s with %(conversations)s would be created.") % {
+            "groups": ngettext("%(count)d group", "%(count)d groups", accepted) % {"count": accepted},
+            "conversations": ngettext("%(count)d conversation", "%(count)d conversations", plan.conversation_count)
+            % {"count": plan.conversation_count},
+        }
+        if rejected or plan.problems:
+            summary += " " + ngettext(
+                "%(count)d group is refused; its rows are listed below.",
+                "%(count)d groups are refused; their rows are listed below.", rejected,
+            ) % {"count": rejected}
+        summary += " " + gettext("Nothing is saved until you confirm.")
+        return {"plan": plan, "rejected_rows": plan.rejected_rows(), "payload": payload, "file_name": upload.name,
+                "summary": summary}
+
+    def _import_confirmed(self, request):
+        """Create the previewed groups (each checked again as it is saved) and queue each for sync."""
+        here = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_import")
+        try:
+            payload = signing.loads(request.POST.get("payload", ""), salt=IMPORT_PAYLOAD_SALT,
+                                    max_age=IMPORT_PAYLOAD_MAX_AGE_SECONDS)
+        except signing.BadSignature:
+            self.message_user(request, _("This preview has expired or was changed; upload the file again."),
+                              messages.ERROR)
+            return HttpResponseRedirect(here)
+        source = gettext("the upload %(name)s") % {"name": payload["name"]}
+        plan = plan_group_import(payload["csv"].encode("utf-8"), payload["name"])
+        result = apply_group_import(plan, request.user.pk, source)
+        created = len(result.created)
+        self.message_user(request, ngettext(
+            "%(count)d conversation group imported from %(name)s and queued for sync to Chat.",
+            "%(count)d conversation groups imported from %(name)s and queued for sync to Chat.", created,
+        ) % {"count": created, "name": payload["name"]}, messages.SUCCESS if created else messages.WARNING)
+        if result.rejected:
+            refused = GroupImportPlan(rejected=result.rejected, problems=plan.problems).rejected_rows()
+            self.message_user(request, ngettext(
+                "%(count)d group was refused: %(rows)s",
+                "%(count)d groups were refused: %(rows)s", len(result.rejected),
+            ) % {"count": len(result.rejected),
+                 "rows": " ".join(problem.line() for problem in refused[:IMPORT_REFUSALS_LISTED_MAX])
+                 + (" …" if len(refused) > IMPORT_REFUSALS_LISTED_MAX else "")}, messages.WARNING)
+        return HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist"))

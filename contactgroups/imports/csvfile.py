@@ -1,0 +1,88 @@
+"""Reading an uploaded CSV file: its size and row caps, its columns, and why a row or the file is refused."""
+
+import codecs
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from contactgroups.chat import protocol
+
+# What one CSV import accepts at most: imadmin's own caps, not Chat's, so a mistaken file fails fast and clearly.
+CSV_MAX_BYTES = 20 * 1024 * 1024
+CSV_MAX_ROWS = 100_000
+
+
+class CsvError(Exception):
+    """The file as a whole cannot be imported (encoding, columns, size); nothing was changed."""
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """Why a row was refused: its row number in the file (the header is row 1), the column and a message."""
+
+    row: int
+    column: str
+    message: str
+
+    def line(self) -> str:
+        column = f", {self.column}" if self.column else ""
+        return f"Row {self.row}{column}: {self.message}"
+
+
+def read_csv(data, columns: list[str], optional: list[str] = (), source: str = "the file") -> Iterator[
+        tuple[int, dict[str, str]]]:
+    """Check ``data`` (bytes or a binary file) and yield ``(row number, {column: value})`` for each record.
+
+    The first row names the columns: every one of ``columns``, any of ``optional``, nothing else, in any
+    order. The text must be UTF-8 (a byte-order mark is allowed). Raises CsvError for a file that is too big,
+    not UTF-8, not CSV or has the wrong columns; the whole file is checked before the first row is yielded, so
+    a caller that acts on rows never acts on part of a bad file. Blank lines are skipped.
+    """
+    raw = data if isinstance(data, bytes) else data.read(CSV_MAX_BYTES + 1)
+    if len(raw) > CSV_MAX_BYTES:
+        raise CsvError(f"{source} is larger than {CSV_MAX_BYTES // (1024 * 1024)} MB; split it into smaller files.")
+    try:
+        text = codecs.decode(raw, "utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise CsvError(
+            f"{source} is not UTF-8 text: byte 0x{raw[exc.start]:02x} on line {line} cannot be read. "
+            "Save it as CSV UTF-8."
+        ) from None
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    records = []
+    try:
+        header = next(reader, None)
+        if header is None or not any(cell.strip() for cell in header):
+            raise CsvError(f"{source} is empty; its first row must name the columns: {', '.join(columns)}.")
+        names = [cell.strip().lower() for cell in header]
+        expected = ", ".join(columns + [f"{name} (optional)" for name in optional])
+        unknown = [name for name in names if name not in columns and name not in optional]
+        missing = [name for name in columns if name not in names]
+        repeated = protocol.find_duplicates(names)
+        if unknown or missing or repeated:
+            problems = []
+            if missing:
+                problems.append(f"missing {', '.join(missing)}")
+            if unknown:
+                problems.append(f"unknown {', '.join(unknown)}")
+            if repeated:
+                problems.append(f"named twice: {', '.join(repeated)}")
+            raise CsvError(
+                f"The first row of {source} must name the columns {expected}; found {', '.join(names) or 'none'} "
+                f"({'; '.join(problems)})."
+            )
+        for cells in reader:
+            if not cells or (len(cells) == 1 and not cells[0].strip()):
+                continue
+            if len(records) >= CSV_MAX_ROWS:
+                raise CsvError(f"{source} has more than {CSV_MAX_ROWS:,} rows; split it into smaller files.")
+            records.append((reader.line_num, cells))
+    except csv.Error as exc:
+        raise CsvError(f"{source} is not a valid CSV file: line {reader.line_num}: {exc}.") from None
+    for row, cells in records:
+        if len(cells) != len(names):
+            yield row, {"": f"This row has {len(cells)} columns; the first row names {len(names)}."}
+            continue
+        yield row, dict(zip(names, cells, strict=True))
