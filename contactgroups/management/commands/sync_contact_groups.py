@@ -77,12 +77,12 @@ class Command(ActorCommand):
         try:
             results = bulk.run_concurrently(
                 bulk.stream_ids(groups),
-                lambda group_id: bulk.sync_and_report(group_id, actor.pk, client=clients.get()),
+                lambda group_pk: bulk.sync_and_report(group_pk, actor.pk, client=clients.get()),
                 concurrency,
             )
-            for group_id, outcome in results:
+            for group_pk, outcome in results:
                 if isinstance(outcome, Exception):
-                    line = f"Group {group_id}: the sync stopped: {type(outcome).__name__}: {outcome}"
+                    line = f"Group {group_pk}: the sync stopped: {type(outcome).__name__}: {outcome}"
                     is_failure = True
                     crashed += 1
                 else:
