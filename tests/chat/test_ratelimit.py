@@ -119,10 +119,14 @@ def test_an_endpoint_can_have_its_own_rate():
         limiter.wait(ACCOUNT_CHECK)
 
 
-def test_account_check_is_held_to_its_lower_documented_rate():
+def test_account_check_and_multiaccount_import_are_held_to_their_lower_documented_rate():
+    """100 calls a second: "查询账号" (https://cloud.tencent.com/document/product/269/38417) and "导入多个账号"
+    (https://cloud.tencent.com/document/product/269/4919); 200 on the recentcontact pages and account_import."""
     config = ChatConfig(1, "key", "administrator", base_url="http://127.0.0.1:1")
 
-    assert config.rate_for(ACCOUNT_CHECK) == protocol.ACCOUNT_CHECK_CALLS_PER_SECOND_MAX
+    assert config.rate_for(ACCOUNT_CHECK) == protocol.ACCOUNT_BATCH_CALLS_PER_SECOND_MAX
+    assert config.rate_for(protocol.MULTIACCOUNT_IMPORT) == protocol.ACCOUNT_BATCH_CALLS_PER_SECOND_MAX
+    assert config.rate_for(protocol.ACCOUNT_IMPORT) == protocol.CALLS_PER_SECOND_MAX
     assert config.rate_for(GET_LIST) == protocol.CALLS_PER_SECOND_MAX
 
 
