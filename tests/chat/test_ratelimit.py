@@ -10,6 +10,7 @@ from contactgroups.chat import protocol
 from contactgroups.chat.config import ChatConfig
 from contactgroups.chat.protocol import ACCOUNT_CHECK, GET_LIST
 from contactgroups.chat.ratelimit import PACING_SHARE, EndpointRateLimiter, rate_item
+from contactgroups.chat.transport import Transport
 
 # Each test uses its own SDKAppID, so the process-wide memory storage never carries counts between tests.
 _app_ids = itertools.count(1500000000)
@@ -174,3 +175,13 @@ def test_an_unreachable_storage_lets_the_call_through_with_a_warning(caplog):
 
     assert limiter.wait(GET_LIST) == 0.0
     assert "Rate limit storage unreachable" in caplog.text
+
+
+def test_the_clients_limiter_caps_multiaccount_import_at_its_documented_rate():
+    """"导入多个账号" (https://cloud.tencent.com/document/product/269/4919): at most 100 calls a second."""
+    transport = Transport(ChatConfig(next(_app_ids), "key", "administrator", base_url="http://127.0.0.1:1"))
+
+    assert transport._limiter.item_for(protocol.MULTIACCOUNT_IMPORT).amount == 100
+    assert transport._limiter.item_for(ACCOUNT_CHECK).amount == 100
+    assert transport._limiter.item_for(protocol.ACCOUNT_IMPORT).amount == 200
+    assert transport._limiter.item_for(GET_LIST).amount == 200
