@@ -62,6 +62,29 @@ def chat_config(**overrides) -> ChatConfig:
         raise ImproperlyConfigured(f"Tencent Cloud Chat settings are invalid. {exc}") from None
 
 
+def usersig_credentials() -> tuple[int, str, str]:
+    """The SDKAppID, secret key and administrator identifier: all a UserSig depends on (no region or base URL).
+
+    Raises ImproperlyConfigured naming every missing setting at once.
+    """
+    values = {
+        "CHAT_SDKAPPID": getattr(settings, "CHAT_SDKAPPID", None) or None,
+        "CHAT_SECRET_KEY": getattr(settings, "CHAT_SECRET_KEY", None) or None,
+        "CHAT_ADMIN_IDENTIFIER": getattr(settings, "CHAT_ADMIN_IDENTIFIER", None) or None,
+    }
+    missing = [name for name, value in values.items() if not value]
+    if missing:
+        raise ImproperlyConfigured(
+            f"Tencent Cloud Chat is not configured: set {', '.join(missing)} in the environment or in .env "
+            f"(see .env.example)."
+        )
+    try:
+        sdkappid = int(values["CHAT_SDKAPPID"])
+    except (TypeError, ValueError):
+        raise ImproperlyConfigured(f"CHAT_SDKAPPID must be a number, not {values['CHAT_SDKAPPID']!r}.") from None
+    return sdkappid, str(values["CHAT_SECRET_KEY"]), str(values["CHAT_ADMIN_IDENTIFIER"])
+
+
 def chat_client(**kwargs) -> ChatClient:
     """A ChatClient for the configured app. ``on_call``, ``session``, ``clock`` and ``sleep`` go to the client;
     anything else overrides a ChatConfig field."""

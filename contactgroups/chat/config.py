@@ -21,7 +21,8 @@ class ChatConfig:
     """Everything a ChatClient needs to reach one Chat app.
 
     ``base_url`` (scheme, host and port, e.g. the sandbox ``http://127.0.0.1:8081``) wins over ``region``.
-    ``rate_limit`` is calls a second per endpoint (account_check never exceeds its own documented lower rate).
+    ``rate_limit`` is calls a second per endpoint; no endpoint goes past its own documented rate
+    (``protocol.CALLS_PER_SECOND``: 100 for multiaccount_import and account_check).
     ``rate_limit_storage`` is a ``limits`` storage URI: ``memory://`` counts in this process,
     ``redis://host:port/db`` across processes. The secret key (and the storage URI, which may hold a password)
     never appear in the repr.
@@ -78,7 +79,6 @@ class ChatConfig:
         return f"{self.api_base}/v4/{endpoint}"
 
     def rate_for(self, endpoint: str) -> float:
-        """Calls a second allowed to ``endpoint``: the configured rate, capped for account_check."""
-        if endpoint == protocol.ACCOUNT_CHECK:
-            return min(self.rate_limit, protocol.ACCOUNT_CHECK_CALLS_PER_SECOND_MAX)
-        return self.rate_limit
+        """Calls a second allowed to ``endpoint``: the configured rate, capped at the endpoint's documented one."""
+        documented = protocol.CALLS_PER_SECOND.get(endpoint, protocol.CALLS_PER_SECOND_MAX)
+        return min(self.rate_limit, documented)

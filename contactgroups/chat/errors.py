@@ -114,6 +114,10 @@ def _entry(code: int, text: str, exception: type[ChatError]) -> ErrorCode:
     return ErrorCode(code, text, exception, exception.retryable)
 
 
+# Sources: the recentcontact pages' own tables (e.g. https://cloud.tencent.com/document/product/269/85791); the
+# public REST table "REST API 公共错误码" and its account (70000s) part (https://cloud.tencent.com/document/product/269/1671,
+# mirrored at https://cloud.tencent.com/document/product/679/131708); the account pages' tables ("导入多个账号",
+# https://www.tencentcloud.com/zh/document/product/1047/34954). The texts are our own words.
 _TABLE = [
     _entry(50001, "The UserID has not been imported into Chat; import the account first.",
            ChatAccountNotImportedError),
@@ -122,7 +126,7 @@ _TABLE = [
     _entry(50004, "Chat had an internal error; trying again usually works.", ChatRetryableError),
     _entry(50005, "Chat timed out inside its network; trying again usually works.", ChatRetryableError),
     _entry(51006, f"Too many conversations in one request (at most "
-                  f"{protocol.CONVERSATIONS_PER_REQUEST_MAX}).", ChatLimitError),
+                  f"{protocol.CONVERSATIONS_PER_REQUEST_MAX}), or none where some are needed.", ChatLimitError),
     _entry(51007, "Chat could not use this group conversation: the group may be disbanded.",
            ChatInvalidRequestError),
     _entry(51008, f"The user already has the most grouped conversations Chat allows "
@@ -133,8 +137,8 @@ _TABLE = [
     _entry(51011, f"The group name is longer than {protocol.GROUP_NAME_MAX_BYTES} bytes.", ChatLimitError),
     _entry(51013, "This Chat edition does not include conversation groups (Pro, Pro Plus or Enterprise "
                   "needed).", ChatInvalidRequestError),
-    _entry(60002, "Chat could not parse the request URL or JSON body.", ChatInvalidRequestError),
-    _entry(60003, "Chat found the request's JSON body malformed.", ChatInvalidRequestError),
+    _entry(60002, "Chat could not parse the request URL.", ChatInvalidRequestError),
+    _entry(60003, "The request body is not valid JSON.", ChatInvalidRequestError),
     _entry(60004, "Chat refused the account or signature in the request.", ChatAuthError),
     _entry(60005, "Chat refused the account or signature in the request body.", ChatAuthError),
     _entry(60006, "The SDKAppID is not valid.", ChatAuthError),
@@ -153,8 +157,29 @@ _TABLE = [
     _entry(60019, "Requests are too frequent; try again later.", ChatThrottledError),
     _entry(60020, "The app's Pro package has expired.", ChatAuthError),
     _entry(60021, "The caller's IP address is not allowed.", ChatAuthError),
-    _entry(70001, "The administrator UserSig has expired.", ChatAuthError),
-    _entry(70003, "The administrator UserSig is not valid.", ChatAuthError),
+    _entry(70001, "The administrator UserSig has expired; a new one is needed.", ChatAuthError),
+    _entry(70003, "The administrator UserSig could not be read (it may be cut short or damaged).", ChatAuthError),
+    _entry(70009, "The administrator UserSig was signed with another key: check the secret key of this SDKAppID.",
+           ChatAuthError),
+    _entry(70013, "The administrator UserSig was made for another UserID than the one in the request.",
+           ChatAuthError),
+    _entry(70014, "The administrator UserSig was made for another SDKAppID than the one in the request.",
+           ChatAuthError),
+    _entry(70016, "Chat has no key for this SDKAppID here: check that the SDKAppID belongs to this region.",
+           ChatAuthError),
+    _entry(70020, "Chat does not know this SDKAppID here: check that the SDKAppID belongs to this region.",
+           ChatAuthError),
+    _entry(70050, "Too many UserSig failures: fix the UserSig, then wait a minute before trying again.",
+           ChatAuthError),
+    _entry(70051, "The account is on Chat's blacklist; it must be removed from it first.", ChatAuthError),
+    _entry(70107, "The UserID has not been imported into Chat; import the account first.",
+           ChatAccountNotImportedError),
+    _entry(70169, "Chat timed out inside its network; trying again later usually works.", ChatRetryableError),
+    _entry(70202, "Chat timed out inside its network; trying again later usually works.", ChatRetryableError),
+    _entry(70402, "A required account field is missing or does not have the form Chat expects.",
+           ChatInvalidRequestError),
+    _entry(70403, "The call needs the app administrator account.", ChatAuthError),
+    _entry(70500, "Chat had an internal error; trying again later usually works.", ChatRetryableError),
 ]
 
 TABLE: dict[int, ErrorCode] = {entry.code: entry for entry in _TABLE}
@@ -170,7 +195,8 @@ TOO_MANY_GROUPED = 51008
 GROUP_NOT_FOUND = 51009
 TOO_MANY_GROUPS = 51010
 GROUP_NAME_TOO_LONG = 51011
-BAD_REQUEST_BODY = 60002
+BAD_URL = 60002
+BAD_JSON_BODY = 60003
 SDKAPPID_INVALID = 60006
 RATE_LIMITED = 60007
 SERVICE_TIMEOUT = 60008
@@ -179,6 +205,10 @@ ADMIN_REQUIRED = 60010
 SDKAPPID_MISSING = 60012
 USERSIG_EXPIRED = 70001
 USERSIG_INVALID = 70003
+USERSIG_OTHER_KEY = 70009
+USERSIG_OTHER_IDENTIFIER = 70013
+USERSIG_OTHER_SDKAPPID = 70014
+ACCOUNT_INVALID_PARAMETER = 70402
 
 # Chat documents no code for creating a group under a name the user already has, or
 # renaming onto one; the sandbox answers INVALID_PARAMETER (50002) with an ErrorInfo

@@ -47,10 +47,11 @@ STANDARD_MARK_BITS = 64
 # At most 1,000 conversations of one user can carry marks or custom data (exceeding it is 51008).
 MARKED_CONVERSATIONS_PER_USER_MAX = 1000
 
-# Documented call frequency of every recentcontact endpoint, per SDKAppID and endpoint.
+# Documented call frequency, per SDKAppID and endpoint ("maximum call frequency" on each endpoint's page): 200
+# calls a second for every recentcontact endpoint and account_import, 100 for multiaccount_import and
+# account_check. CALLS_PER_SECOND (below ENDPOINTS) gives each endpoint its own.
 CALLS_PER_SECOND_MAX = 200
-# account_check has its own, lower frequency.
-ACCOUNT_CHECK_CALLS_PER_SECOND_MAX = 100
+ACCOUNT_BATCH_CALLS_PER_SECOND_MAX = 100
 
 # Conversation types (ContactItem.Type).
 TYPE_C2C = 1
@@ -81,6 +82,12 @@ ENDPOINTS = (
     CREATE_CONTACT_GROUP, UPDATE_CONTACT_GROUP, DEL_CONTACT_GROUP, GET_CONTACT_GROUP, SEARCH_CONTACT_GROUP,
     MARK_CONTACT, GET_LIST, DELETE_CONVERSATION, ACCOUNT_IMPORT, MULTIACCOUNT_IMPORT, ACCOUNT_CHECK,
 )
+# Each endpoint's documented call frequency.
+CALLS_PER_SECOND = {
+    endpoint: (ACCOUNT_BATCH_CALLS_PER_SECOND_MAX if endpoint in (MULTIACCOUNT_IMPORT, ACCOUNT_CHECK)
+               else CALLS_PER_SECOND_MAX)
+    for endpoint in ENDPOINTS
+}
 # Endpoints that change nothing in Chat.
 READ_ENDPOINTS = frozenset({GET_CONTACT_GROUP, SEARCH_CONTACT_GROUP, GET_LIST, ACCOUNT_CHECK})
 # Endpoints whose documented answers carry ErrorDisplay next to ErrorInfo.
@@ -104,6 +111,9 @@ GET_LIST_ASSIST_FLAGS = 63
 # account_check AccountStatus.
 ACCOUNT_IMPORTED = "Imported"
 ACCOUNT_NOT_IMPORTED = "NotImported"
+
+# get_contact_group: the last page (CompleteFlag 1) carries NextStartIndex 0, as the page's sample answer does.
+LAST_PAGE_NEXT_START_INDEX = 0
 
 # Key spellings of a conversation's target. Requests use To_Account / ToGroupId; recentcontact/delete spells
 # the group id ToGroupid; get_list answers with GroupId.

@@ -1,7 +1,7 @@
 """Keep calls under Chat's documented frequency, per SDKAppID and endpoint.
 
-Chat allows a number of calls a second for each REST endpoint of an app (``protocol.CALLS_PER_SECOND_MAX``,
-``protocol.ACCOUNT_CHECK_CALLS_PER_SECOND_MAX`` for account_check) and answers 60007/60011 beyond it. The limiter
+Chat allows a number of calls a second for each REST endpoint of an app (``protocol.CALLS_PER_SECOND``, lower for
+multiaccount_import and account_check) and answers 60007/60011 beyond it. The limiter
 blocks the caller until the call fits in a moving one-second window, so the client never meets that refusal
 because of its own pace.
 

@@ -104,7 +104,7 @@ class Transport:
             config.sdkappid,
             config.rate_limit_storage,
             config.rate_limit,
-            {protocol.ACCOUNT_CHECK: config.rate_for(protocol.ACCOUNT_CHECK)},
+            {endpoint: config.rate_for(endpoint) for endpoint in protocol.ENDPOINTS},
         )
         install_log_redaction()
 

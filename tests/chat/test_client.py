@@ -44,6 +44,16 @@ def import_accounts(sandbox, *user_ids: str) -> None:
     sandbox.post("im_open_login_svc/multiaccount_import", {"Accounts": list(user_ids)})
 
 
+def seed_conversations(sandbox, owner: str, conversations: list[Conversation], msg_time: int = 1_700_000_000):
+    """Give ``owner`` conversations with messages, which is what puts them in get_list."""
+    sandbox.seed_conversations(owner, [
+        {"Type": conversation.type,
+         ("To_Account" if conversation.type == protocol.TYPE_C2C else "GroupId"): conversation.target,
+         "MsgTime": msg_time + number}
+        for number, conversation in enumerate(conversations)
+    ])
+
+
 def client_calls(sandbox, endpoint: str | None = None) -> list[dict]:
     return [
         call for call in sandbox.calls
@@ -271,8 +281,7 @@ def test_mark_contact_sends_set_and_clear_bits_and_the_custom_mark(client, sandb
 
 
 def test_get_list_reads_every_page(client, sandbox):
-    client.create_contact_group(OWNER, "First", group_chats(100, "@A#"))
-    client.create_contact_group(OWNER, "Second", group_chats(20, "@B#"))
+    seed_conversations(sandbox, OWNER, group_chats(100, "@A#") + group_chats(20, "@B#"))
 
     listed = client.get_list(OWNER)
 
@@ -289,7 +298,8 @@ def test_get_list_asks_for_complete_data(client, sandbox):
     }
 
 
-def test_get_list_reads_the_group_conversation_spelled_group_id(client):
+def test_get_list_reads_the_group_conversation_spelled_group_id(client, sandbox):
+    seed_conversations(sandbox, OWNER, [GROUP_CHAT])
     client.create_contact_group(OWNER, "Family", [GROUP_CHAT])
 
     (entry,) = client.get_list(OWNER)
@@ -298,7 +308,7 @@ def test_get_list_reads_the_group_conversation_spelled_group_id(client):
 
 
 def test_delete_conversation_spells_the_group_to_group_id_lowercase(client, sandbox):
-    client.create_contact_group(OWNER, "Family", [GROUP_CHAT])
+    seed_conversations(sandbox, OWNER, [GROUP_CHAT])
 
     client.delete_conversation(OWNER, GROUP_CHAT, clear_roaming=True)
 
@@ -397,7 +407,8 @@ def test_a_wrong_secret_key_raises_an_auth_error(sandbox):
     with pytest.raises(errors.ChatAuthError) as caught:
         ChatClient(config).get_contact_group(OWNER)
 
-    assert caught.value.code == errors.USERSIG_INVALID
+    # 70009, a UserSig signed with another key ("REST API 公共错误码", cloud.tencent.com/document/product/269/1671).
+    assert caught.value.code == errors.USERSIG_OTHER_KEY
 
 
 def test_an_identifier_that_is_not_the_administrator_raises_an_auth_error(sandbox):

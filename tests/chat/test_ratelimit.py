@@ -10,6 +10,7 @@ from contactgroups.chat import protocol
 from contactgroups.chat.config import ChatConfig
 from contactgroups.chat.protocol import ACCOUNT_CHECK, GET_LIST
 from contactgroups.chat.ratelimit import PACING_SHARE, EndpointRateLimiter, rate_item
+from contactgroups.chat.transport import Transport
 
 # Each test uses its own SDKAppID, so the process-wide memory storage never carries counts between tests.
 _app_ids = itertools.count(1500000000)
@@ -119,10 +120,14 @@ def test_an_endpoint_can_have_its_own_rate():
         limiter.wait(ACCOUNT_CHECK)
 
 
-def test_account_check_is_held_to_its_lower_documented_rate():
+def test_account_check_and_multiaccount_import_are_held_to_their_lower_documented_rate():
+    """100 calls a second: "查询账号" (https://cloud.tencent.com/document/product/269/38417) and "导入多个账号"
+    (https://cloud.tencent.com/document/product/269/4919); 200 on the recentcontact pages and account_import."""
     config = ChatConfig(1, "key", "administrator", base_url="http://127.0.0.1:1")
 
-    assert config.rate_for(ACCOUNT_CHECK) == protocol.ACCOUNT_CHECK_CALLS_PER_SECOND_MAX
+    assert config.rate_for(ACCOUNT_CHECK) == protocol.ACCOUNT_BATCH_CALLS_PER_SECOND_MAX
+    assert config.rate_for(protocol.MULTIACCOUNT_IMPORT) == protocol.ACCOUNT_BATCH_CALLS_PER_SECOND_MAX
+    assert config.rate_for(protocol.ACCOUNT_IMPORT) == protocol.CALLS_PER_SECOND_MAX
     assert config.rate_for(GET_LIST) == protocol.CALLS_PER_SECOND_MAX
 
 
@@ -170,3 +175,13 @@ def test_an_unreachable_storage_lets_the_call_through_with_a_warning(caplog):
 
     assert limiter.wait(GET_LIST) == 0.0
     assert "Rate limit storage unreachable" in caplog.text
+
+
+def test_the_clients_limiter_caps_multiaccount_import_at_its_documented_rate():
+    """"导入多个账号" (https://cloud.tencent.com/document/product/269/4919): at most 100 calls a second."""
+    transport = Transport(ChatConfig(next(_app_ids), "key", "administrator", base_url="http://127.0.0.1:1"))
+
+    assert transport._limiter.item_for(protocol.MULTIACCOUNT_IMPORT).amount == 100
+    assert transport._limiter.item_for(ACCOUNT_CHECK).amount == 100
+    assert transport._limiter.item_for(protocol.ACCOUNT_IMPORT).amount == 200
+    assert transport._limiter.item_for(GET_LIST).amount == 200

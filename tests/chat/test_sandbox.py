@@ -218,10 +218,12 @@ def test_get_contact_group_shows_each_conversation_with_its_groups_and_marks(san
 
     (item,) = page["ContactItem"]
     assert item["Timestamp"] > 0
-    assert {**item, "Timestamp": 0} == {"Type": 1, "To_Account": "user_0002", "StandardMark": "", "CustomMark": "",
-                                        "ContactGroupId": [1, 2], "Timestamp": 0}
+    # Fields without a value are left out, and the last page's NextStartIndex is 0, as in the sample answer of
+    # "拉取会话分组标记数据" (https://cloud.tencent.com/document/product/269/85794).
+    assert {**item, "Timestamp": 0} == {"Type": 1, "To_Account": "user_0002", "ContactGroupId": [1, 2],
+                                        "Timestamp": 0}
     assert page["GroupItem"] == [{"GroupName": "a", "GroupId": 1}, {"GroupName": "b", "GroupId": 2}]
-    assert (page["CompleteFlag"], page["NextStartIndex"], page["ErrorCode"]) == (1, 1, 0)
+    assert (page["CompleteFlag"], page["NextStartIndex"], page["ErrorCode"]) == (1, 0, 0)
 
 
 def test_get_contact_group_pages_through_many_conversations(make_sandbox):
@@ -240,7 +242,7 @@ def test_get_contact_group_pages_through_many_conversations(make_sandbox):
             break
         start = page["NextStartIndex"]
 
-    assert pages == [(50, 0, 50), (50, 0, 100), (20, 1, 120)]
+    assert pages == [(50, 0, 50), (50, 0, 100), (20, 1, 0)]
     assert [item["ToGroupId"] for item in all_groups(sandbox, "user_0001")["items"]] == [t for _, t in conversations]
 
 
@@ -254,10 +256,8 @@ def test_search_answers_the_asked_conversations_and_the_groups_they_are_in(sandb
 
     found = [{**item, "Timestamp": 0} for item in answer["ContactResultItem"]]
     assert found == [
-        {"Type": 1, "To_Account": "user_0002", "StandardMark": "", "CustomMark": "", "ContactGroupId": [1],
-         "Timestamp": 0},
-        {"Type": 1, "To_Account": "user_0003", "StandardMark": "", "CustomMark": "", "ContactGroupId": [],
-         "Timestamp": 0},
+        {"Type": 1, "To_Account": "user_0002", "ContactGroupId": [1], "Timestamp": 0},
+        {"Type": 1, "To_Account": "user_0003", "Timestamp": 0},
     ]
     assert answer["GroupItem"] == [{"GroupName": "a", "GroupId": 1}]
     assert answer["ErrorCode"] == 0
@@ -274,11 +274,13 @@ def test_mark_contact_answers_each_item_and_the_marks_show_in_get_contact_group(
                                       "ResultCode": 0, "ResultInfo": ""}],
                       "ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": ""}
     (item,) = all_groups(sandbox, "user_0001")["items"]
-    assert (item["StandardMark"], item["CustomMark"], item["ContactGroupId"]) == ("10", "abcd", [])
+    assert (item["StandardMark"], item["CustomMark"], item.get("ContactGroupId")) == ("10", "abcd", None)
 
 
 def test_get_list_shows_sessions_and_delete_removes_one_spelled_togroupid(sandbox):
     import_accounts(sandbox, "user_0001", "user_0002")
+    sandbox.seed_conversations("user_0001", [{"Type": 1, "To_Account": "user_0002", "MsgTime": 1700000000},
+                                             {"Type": 2, "GroupId": "@TGS#1B2AUI7RZ", "MsgTime": 1700000001}])
     create(sandbox, "user_0001", "a", [(1, "user_0002"), (2, "@TGS#1B2AUI7RZ")])
     paging = {"TimeStamp": 0, "StartIndex": 0, "TopTimeStamp": 0, "TopStartIndex": 0, "AssistFlags": 7}
 
@@ -510,9 +512,11 @@ def test_a_conversation_with_a_bad_type_fails_only_its_item(sandbox):
     assert codes == [errors.INVALID_PARAMETER, errors.INVALID_PARAMETER, 0]
 
 
-def test_malformed_json_is_60002(sandbox):
-    assert_refused(call(sandbox, CREATE, '{"From_Account": '), errors.BAD_REQUEST_BODY)
-    assert_refused(call(sandbox, CREATE, "[1, 2]"), errors.BAD_REQUEST_BODY)
+def test_a_body_that_is_not_json_is_60003(sandbox):
+    """"REST API 公共错误码" (https://cloud.tencent.com/document/product/269/1671): 60003 is a JSON body that does
+    not parse; 60002 is the URL."""
+    assert_refused(call(sandbox, CREATE, '{"From_Account": '), errors.BAD_JSON_BODY)
+    assert_refused(call(sandbox, CREATE, "[1, 2]"), errors.BAD_JSON_BODY)
 
 
 def test_unknown_endpoint_is_60009_with_http_200(sandbox):
@@ -537,10 +541,12 @@ def test_expired_usersig_is_70001(sandbox):
     assert_refused(call(sandbox, CHECK, {"CheckItem": []}, usersig=expired), errors.USERSIG_EXPIRED)
 
 
-def test_usersig_signed_with_another_key_is_70003(sandbox):
+def test_usersig_signed_with_another_key_is_70009(sandbox):
+    """Account codes of "REST API 公共错误码" (https://cloud.tencent.com/document/product/269/1671): 70009 is a
+    UserSig made with another key."""
     forged = generate_usersig(settings.CHAT_SDKAPPID, "not-the-secret", settings.CHAT_ADMIN_IDENTIFIER)
 
-    assert_refused(call(sandbox, CHECK, {"CheckItem": []}, usersig=forged), errors.USERSIG_INVALID)
+    assert_refused(call(sandbox, CHECK, {"CheckItem": []}, usersig=forged), errors.USERSIG_OTHER_KEY)
 
 
 @pytest.mark.parametrize("usersig", ["garbage", None])
@@ -548,8 +554,18 @@ def test_unreadable_or_missing_usersig_is_70003(sandbox, usersig):
     assert_refused(call(sandbox, CHECK, {"CheckItem": []}, usersig=usersig), errors.USERSIG_INVALID)
 
 
-def test_usersig_of_another_identifier_is_70003(sandbox):
-    assert_refused(call(sandbox, CHECK, {"CheckItem": []}, identifier="someone_else"), errors.USERSIG_INVALID)
+def test_usersig_of_another_identifier_is_70013(sandbox):
+    """Same table: 70013 is a request whose UserID is not the one the UserSig was made for."""
+    answer = call(sandbox, CHECK, {"CheckItem": []}, identifier="someone_else")
+
+    assert_refused(answer, errors.USERSIG_OTHER_IDENTIFIER)
+
+
+def test_usersig_of_another_sdkappid_is_70014(sandbox):
+    """Same table: 70014 is a request whose SDKAppID is not the one the UserSig was made for."""
+    other_app = generate_usersig(1400000001, settings.CHAT_SECRET_KEY, settings.CHAT_ADMIN_IDENTIFIER)
+
+    assert_refused(call(sandbox, CHECK, {"CheckItem": []}, usersig=other_app), errors.USERSIG_OTHER_SDKAPPID)
 
 
 def test_wrong_sdkappid_is_60006(sandbox):

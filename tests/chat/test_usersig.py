@@ -169,3 +169,18 @@ def test_command_signs_for_another_identifier_and_lifetime():
 def test_command_refuses_an_identifier_chat_would_refuse():
     with pytest.raises(CommandError, match="at most 32"):
         run_chat_usersig("--identifier", "x" * (protocol.USER_ID_MAX_BYTES + 1))
+
+
+@override_settings(**{**CHAT_SETTINGS, "CHAT_REGION": "", "CHAT_API_BASE_URL": ""})
+def test_command_needs_neither_a_region_nor_a_base_url():
+    """A UserSig signs the identifier, SDKAppID, time and lifetime with the secret key, nothing else ("生成
+    UserSig", TLSSigAPIv2: https://github.com/tencentyun/tls-sig-api-v2-python), so no address is needed."""
+    usersig = run_chat_usersig().strip()
+
+    assert verify_usersig(usersig, 1400000001, "command-test-secret-key", "administrator").identifier == "administrator"
+
+
+@override_settings(**{**CHAT_SETTINGS, "CHAT_SECRET_KEY": ""})
+def test_command_without_the_secret_key_names_the_setting():
+    with pytest.raises(CommandError, match="CHAT_SECRET_KEY"):
+        run_chat_usersig()

@@ -69,6 +69,12 @@ class Faults:
             raise ValueError(f"{', '.join(self.RATES)} together must not exceed 1")
         return result
 
+    def rate_for(self, endpoint: str) -> int:
+        """Calls a second allowed to ``endpoint``: ``rate_limit``, never above the endpoint's documented rate."""
+        if not self.rate_limit:
+            return 0
+        return min(self.rate_limit, protocol.CALLS_PER_SECOND.get(endpoint, protocol.CALLS_PER_SECOND_MAX))
+
     def touches(self, endpoint: str) -> bool:
         return not self.endpoints or endpoint in self.endpoints
 

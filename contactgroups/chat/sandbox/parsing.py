@@ -47,12 +47,13 @@ def read_text(value, name: str) -> str:
     return value
 
 
-def read_array(value, name: str, most: int, too_many_code: int, required: bool = True) -> list:
-    """A list field of at most ``most`` entries."""
+def read_array(value, name: str, most: int, too_many_code: int, required: bool = True,
+               invalid_code: int = errors.INVALID_PARAMETER) -> list:
+    """A list field of at most ``most`` entries; ``invalid_code`` when it is missing or not a list."""
     if value is None and not required:
         return []
     if not isinstance(value, list):
-        raise Refusal(errors.INVALID_PARAMETER, f"{name} must be an array")
+        raise Refusal(invalid_code, f"{name} must be an array")
     if len(value) > most:
         raise Refusal(too_many_code, f"{name} holds {len(value)} entries; at most {most} are allowed")
     return value

@@ -68,7 +68,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         try:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length > 0 else b""
-            reply = sandbox.respond(method, self.path, raw, self.headers.get(ACTOR_HEADER, ""))
+            reply = sandbox.respond(method, self.path, raw, self.headers.get(ACTOR_HEADER, ""), self.headers)
         except Exception:
             traceback.print_exc(file=sys.stderr)
             self.close_connection = True
@@ -137,11 +137,14 @@ class SandboxServer(Sandbox):
         page_size: int = DEFAULT_PAGE_SIZE,
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
         calls_max: int = CALL_LOG_MAX,
+        allowed_hosts=(),
+        control_token: str | None = None,
     ):
+        own_host = () if host in ("", "0.0.0.0", "::") else (f"[{host}]" if ":" in host else host,)
         super().__init__(
             sdkappid, secret_key, admin_identifier, latency_ms=latency_ms, fail_rate=fail_rate,
             fail_codes=fail_codes, rate_limit=rate_limit, page_size=page_size, timeout_seconds=timeout_seconds,
-            calls_max=calls_max,
+            calls_max=calls_max, allowed_hosts=(*own_host, *allowed_hosts), control_token=control_token,
         )
         self.host = host
         self.port = port

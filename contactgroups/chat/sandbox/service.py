@@ -18,6 +18,7 @@ from contactgroups.chat.sandbox.faults import (
     FAULT_TIMEOUT,
     Faults,
 )
+from contactgroups.chat.sandbox.guard import ControlGuard
 from contactgroups.chat.sandbox.parsing import Refusal, error_body
 from contactgroups.chat.sandbox.state import DEFAULT_PAGE_SIZE, ChatState
 from contactgroups.chat.usersig import UserSigError, verify_usersig
@@ -31,6 +32,16 @@ CONTROL_PREFIX = "/__sandbox__/"
 ACTOR_HEADER = "X-Sandbox-Actor"
 ACTOR_CLIENT = "client"
 ACTOR_APP = "app"
+
+# What Chat answers for each way a UserSig fails to verify ("REST API 公共错误码", account codes:
+# https://cloud.tencent.com/document/product/269/1671).
+USERSIG_CODES = {
+    UserSigError.BAD_ENCODING: errors.USERSIG_INVALID,
+    UserSigError.BAD_SIGNATURE: errors.USERSIG_OTHER_KEY,
+    UserSigError.IDENTIFIER_MISMATCH: errors.USERSIG_OTHER_IDENTIFIER,
+    UserSigError.SDKAPPID_MISMATCH: errors.USERSIG_OTHER_SDKAPPID,
+    UserSigError.EXPIRED: errors.USERSIG_EXPIRED,
+}
 
 
 @dataclass
@@ -70,8 +81,13 @@ class Sandbox:
         page_size: int = DEFAULT_PAGE_SIZE,
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
         calls_max: int = CALL_LOG_MAX,
+        allowed_hosts=(),
+        control_token: str | None = None,
     ):
         self.sdkappid = int(sdkappid)
+        # The port it listens on (SandboxServer sets it); the control endpoints answer only for Hosts with it.
+        self.port: int | None = None
+        self._guard = ControlGuard(allowed_hosts, control_token)
         self.secret_key = secret_key
         self.admin_identifier = admin_identifier
         self._state = ChatState(admin_identifier, page_size)
@@ -141,6 +157,17 @@ class Sandbox:
         with self._lock:
             self._calls.clear()
 
+    def seed_conversations(self, owner: str, items: list) -> int:
+        """Put conversations with messages in ``owner``'s conversation list, as get_list answers them.
+
+        ``items`` are SessionItem entries of get_list (``Type``, ``To_Account`` or ``GroupId``, ``MsgTime``);
+        an entry for a conversation already listed sets its ``MsgTime``. ValueError names the first bad entry.
+        """
+        with self._lock:
+            count = self._state.seed_conversations(owner, items)
+            self._dirty = True
+            return count
+
     def snapshot(self) -> dict:
         """The whole state, as ``GET /__sandbox__/state`` shows it."""
         with self._lock:
@@ -148,10 +175,13 @@ class Sandbox:
 
     # Answering
 
-    def respond(self, method: str, target: str, raw: bytes, actor: str = "") -> "Reply":
-        """The reply to one HTTP request (called from the handler threads)."""
+    def respond(self, method: str, target: str, raw: bytes, actor: str = "", headers=None) -> "Reply":
+        """The reply to one HTTP request (called from the handler threads); ``headers`` are the request's."""
         parts = urllib.parse.urlsplit(target)
         if parts.path.startswith(CONTROL_PREFIX):
+            refused = self._guard.refusal(headers or {}, self.port)
+            if refused:
+                return json_reply({"error": refused[1]}, refused[0])
             return self._control(method, parts.path[len(CONTROL_PREFIX):].strip("/"), parts.query, raw)
         return self._api(method, parts.path, parts.query, raw, actor or ACTOR_CLIENT)
 
@@ -170,8 +200,7 @@ class Sandbox:
             try:
                 info = verify_usersig(usersig, self.sdkappid, self.secret_key, identifier)
             except UserSigError as exc:
-                code = errors.USERSIG_EXPIRED if exc.reason == UserSigError.EXPIRED else errors.USERSIG_INVALID
-                return Refusal(code, str(exc))
+                return Refusal(USERSIG_CODES.get(exc.reason, errors.USERSIG_INVALID), str(exc))
             if len(self._usersigs) >= USERSIG_CACHE_MAX:
                 self._usersigs.clear()
             expires_at = self._usersigs[(usersig, identifier)] = info.expires_at
@@ -196,17 +225,18 @@ class Sandbox:
             try:
                 body = json.loads(raw)
             except ValueError:
-                refusal = Refusal(errors.BAD_REQUEST_BODY, "the body is not valid JSON")
+                refusal = Refusal(errors.BAD_JSON_BODY, "the body is not valid JSON")
             else:
                 if not isinstance(body, dict):
-                    refusal = Refusal(errors.BAD_REQUEST_BODY, "the body must be a JSON object")
+                    refusal = Refusal(errors.BAD_JSON_BODY, "the body must be a JSON object")
         exempt = actor == ACTOR_APP
         fault = None
         applied = False
         with self._lock:
             faults = self._faults
-            if refusal is None and not exempt and self._over_rate_limit(endpoint, faults.rate_limit):
-                refusal = Refusal(errors.RATE_LIMITED, f"more than {faults.rate_limit} calls a second to {endpoint}")
+            rate = faults.rate_for(endpoint)
+            if refusal is None and not exempt and self._over_rate_limit(endpoint, rate):
+                refusal = Refusal(errors.RATE_LIMITED, f"more than {rate} calls a second to {endpoint}")
             if refusal is None and not exempt:
                 fault = self._draw_fault(endpoint, faults)
             if refusal is not None:
@@ -316,6 +346,15 @@ class Sandbox:
                 return json_reply({"error": "since must be an integer"}, http.HTTPStatus.BAD_REQUEST)
             calls = [call for call in self.calls_to(query.get("endpoint"), query.get("actor")) if call["seq"] > since]
             return json_reply({"calls": calls})
+        if (method, name) == ("POST", "conversations"):
+            try:
+                document = json.loads(raw or b"{}")
+                if not isinstance(document, dict):
+                    raise ValueError("the body must be a JSON object with From_Account and SessionItem")
+                count = self.seed_conversations(document.get("From_Account"), document.get("SessionItem"))
+            except ValueError as exc:
+                return json_reply({"error": str(exc)}, http.HTTPStatus.BAD_REQUEST)
+            return json_reply({"seeded": count})
         if (method, name) == ("DELETE", "calls"):
             self.clear_calls()
             return json_reply({"calls": []})

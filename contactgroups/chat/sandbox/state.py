@@ -11,7 +11,6 @@ from contactgroups.chat.sandbox.parsing import (
     error_body,
     is_int,
     item_result,
-    mark_text,
     ok_body,
     read_array,
     read_conversation,
@@ -117,12 +116,8 @@ class ChatState:
     def _contact_fields(self, user: User, key: ConversationKey) -> dict:
         contact = user.contacts.get(key) or Contact()
         fields = conversation_fields(key)
-        fields.update(
-            StandardMark=mark_text(contact.standard_mark),
-            CustomMark=contact.custom_mark,
-            ContactGroupId=user.group_ids_of(key),
-            Timestamp=contact.timestamp,
-        )
+        fields.update(user.marks_and_groups(key))
+        fields["Timestamp"] = contact.timestamp
         return fields
 
     def create_contact_group(self, body: dict, now: int) -> dict:
@@ -175,7 +170,7 @@ class ChatState:
                       "OldGroupName": old_name}
             return {"UpdateType": update_type, "UpdateGroupResult": result}
         items = read_array(update.get("ContactUpdateItem"), "ContactUpdateItem", protocol.CONVERSATIONS_PER_REQUEST_MAX,
-                           errors.TOO_MANY_IN_REQUEST)
+                           errors.TOO_MANY_IN_REQUEST, required=False)
         group = self._existing_group(user, old_name)
         results = [self._update_item(user, group, item, now) for item in items]
         result = {"UpdateGroupType": kind, "GroupName": group.name, "GroupId": group.group_id,
@@ -229,7 +224,7 @@ class ChatState:
             "ContactItem": [self._contact_fields(user, key) for key in page],
             "GroupItem": self._group_items(user.groups),
             "CompleteFlag": 1 if following >= len(keys) else 0,
-            "NextStartIndex": following,
+            "NextStartIndex": following if following < len(keys) else protocol.LAST_PAGE_NEXT_START_INDEX,
         }
 
     def search_contact_group(self, body: dict, now: int) -> dict:
@@ -238,7 +233,7 @@ class ChatState:
                            errors.TOO_MANY_IN_REQUEST)
         keys = [read_conversation(item) for item in items]
         found = [self._contact_fields(user, key) for key in keys]
-        ids = {group_id for fields in found for group_id in fields["ContactGroupId"]}
+        ids = {group_id for fields in found for group_id in fields.get("ContactGroupId", ())}
         return {
             "ContactResultItem": found,
             "GroupItem": self._group_items(group for group in user.groups if group.group_id in ids),
@@ -248,6 +243,8 @@ class ChatState:
         owner, user = self._owner(body)
         entries = read_array(body.get("MarkItem"), "MarkItem", protocol.MARK_ITEMS_PER_REQUEST_MAX,
                              errors.TOO_MANY_IN_REQUEST)
+        if not entries:
+            raise Refusal(errors.TOO_MANY_IN_REQUEST, "MarkItem must hold at least one conversation")
         self.users[owner] = user
         results = []
         for entry in entries:
@@ -325,15 +322,8 @@ class ChatState:
         page = ordered[start : start + self.page_size]
         items = []
         for key, msg_time in page:
-            contact = user.contacts.get(key) or Contact()
             fields = conversation_fields(key, protocol.GROUP_ID_GET_LIST)
-            fields.update(
-                MsgTime=msg_time,
-                TopFlag=0,
-                StandardMark=mark_text(contact.standard_mark),
-                CustomMark=contact.custom_mark,
-                ContactGroupId=user.group_ids_of(key),
-            )
+            fields.update(MsgTime=msg_time, TopFlag=0, **user.marks_and_groups(key))
             items.append(fields)
         following = start + len(page)
         return {
@@ -357,6 +347,26 @@ class ChatState:
         if owner in self.users:
             self.users[owner].sessions.pop(key, None)
         return {}
+
+    def seed_conversations(self, owner, items) -> int:
+        """List ``items`` (get_list SessionItem entries) in ``owner``'s conversation list; see Sandbox."""
+        if not isinstance(owner, str) or not owner:
+            raise ValueError("From_Account must be a non-empty string")
+        if not isinstance(items, list):
+            raise ValueError("SessionItem must be an array of conversations")
+        seeded = {}
+        for position, item in enumerate(items):
+            try:
+                key = read_conversation(item, group_field=protocol.GROUP_ID_GET_LIST)
+            except Refusal as refusal:
+                raise ValueError(f"SessionItem[{position}]: {refusal.info}") from None
+            msg_time = item.get("MsgTime")
+            if not is_int(msg_time) or msg_time < 0:
+                raise ValueError(f"SessionItem[{position}]: MsgTime must be an integer time, 0 or more")
+            seeded[key] = msg_time
+        user = self.users.setdefault(owner, User())
+        user.sessions.update(seeded)
+        return len(seeded)
 
     def snapshot(self) -> dict:
         """The whole state as a JSON-ready document (the state file's content)."""

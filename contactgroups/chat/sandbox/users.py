@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass, field
 
-from contactgroups.chat.sandbox.parsing import ConversationKey
+from contactgroups.chat.sandbox.parsing import ConversationKey, mark_text
 
 
 @dataclass
@@ -33,7 +33,8 @@ class User:
     contacts: dict[ConversationKey, Contact] = field(default_factory=dict)
     # How many of the user's groups hold each grouped conversation.
     grouped: dict[ConversationKey, int] = field(default_factory=dict)
-    # The recent-contact list: conversation -> MsgTime.
+    # The conversation list (get_list): conversations with messages -> MsgTime. Grouping or marking a
+    # conversation does not put it here; only messages do (the sandbox's seed control call stands for them).
     sessions: dict[ConversationKey, int] = field(default_factory=dict)
 
     def group_named(self, name: str) -> Group | None:
@@ -41,6 +42,25 @@ class User:
 
     def group_ids_of(self, key: ConversationKey) -> list[int]:
         return [group.group_id for group in self.groups if key in group.members]
+
+    def marks_and_groups(self, key: ConversationKey) -> dict:
+        """StandardMark, CustomMark and ContactGroupId of a conversation, each only when it has a value.
+
+        Chat leaves a field out when it has no value: the sample answers of get_contact_group
+        (https://cloud.tencent.com/document/product/269/85794) and get_list
+        (https://cloud.tencent.com/document/product/269/62118) show conversations without CustomMark, and
+        some without any mark or group.
+        """
+        contact = self.contacts.get(key) or Contact()
+        fields = {}
+        if contact.standard_mark:
+            fields["StandardMark"] = mark_text(contact.standard_mark)
+        if contact.custom_mark:
+            fields["CustomMark"] = contact.custom_mark
+        group_ids = self.group_ids_of(key)
+        if group_ids:
+            fields["ContactGroupId"] = group_ids
+        return fields
 
     def marked_count(self) -> int:
         return sum(1 for contact in self.contacts.values() if contact.marked)
@@ -50,7 +70,6 @@ class User:
         if contact is None:
             contact = self.contacts[key] = Contact()
         contact.timestamp = now
-        self.sessions.setdefault(key, now)
         return contact
 
     def forget_if_unused(self, key: ConversationKey) -> None:

@@ -1,6 +1,7 @@
 """Serve the local Chat sandbox (contactgroups.chat.sandbox) until SIGTERM or SIGINT."""
 
 import argparse
+import os
 import signal
 import threading
 
@@ -8,6 +9,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from contactgroups.chat.sandbox import DEFAULT_PAGE_SIZE, DEFAULT_TIMEOUT_SECONDS, SandboxServer
+
+# The control token can come from the environment, so it stays out of the process list.
+CONTROL_TOKEN_ENV = "CHAT_SANDBOX_CONTROL_TOKEN"
 
 
 def _codes(text: str) -> list[int]:
@@ -38,9 +42,16 @@ class Command(BaseCommand):
                             help="Share of calls (0 to 1) answered with one of --fail-codes.")
         parser.add_argument("--fail-codes", type=_codes, default=[], help="Codes to fail with, e.g. 50004,50005.")
         parser.add_argument("--rate-limit", type=int, default=0,
-                            help="Calls a second allowed per endpoint before answering 60007 (0: no limit).")
+                            help="Calls a second allowed per endpoint before answering 60007, never above the "
+                                 "endpoint's documented rate; 200 gives Chat's own rates (0: no limit).")
         parser.add_argument("--page-size", type=int, default=DEFAULT_PAGE_SIZE,
                             help=f"Conversations a get_contact_group page (default {DEFAULT_PAGE_SIZE}).")
+        parser.add_argument("--allowed-host", action="append", default=[], metavar="HOST[:PORT]",
+                            help="Another Host name the control endpoints answer for (loopback names with the "
+                                 "sandbox's port always work). Repeat for several.")
+        parser.add_argument("--control-token", default=None,
+                            help=f"Require this token (X-Sandbox-Token header) on /__sandbox__/* "
+                                 f"(default: the {CONTROL_TOKEN_ENV} environment variable; unset: none).")
         parser.add_argument("--timeout-seconds", type=float, default=DEFAULT_TIMEOUT_SECONDS,
                             help="How long an injected timeout holds the request.")
 
@@ -62,6 +73,8 @@ class Command(BaseCommand):
                 rate_limit=options["rate_limit"],
                 page_size=options["page_size"],
                 timeout_seconds=options["timeout_seconds"],
+                allowed_hosts=options["allowed_host"],
+                control_token=options["control_token"] or os.environ.get(CONTROL_TOKEN_ENV) or None,
             ).start()
         except (OSError, ValueError) as exc:
             raise CommandError(f"The Chat sandbox could not start: {exc}") from exc

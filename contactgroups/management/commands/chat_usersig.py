@@ -1,16 +1,18 @@
 """Print a UserSig for the configured Chat app, for trying the REST API by hand or logging in a test client."""
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
 from contactgroups.chat import protocol
 from contactgroups.chat.usersig import generate_usersig
-from contactgroups.conf import chat_config
+from contactgroups.conf import usersig_credentials
 
 
 class Command(BaseCommand):
     help = (
         "Print a UserSig (TLSSigAPIv2) for the configured SDKAppID on stdout, and nothing else. "
-        "The identifier defaults to the configured Chat administrator."
+        "The identifier defaults to the configured Chat administrator. Only CHAT_SDKAPPID, CHAT_SECRET_KEY and "
+        "CHAT_ADMIN_IDENTIFIER are needed: a UserSig does not depend on the region or the API address."
     )
 
     def add_arguments(self, parser):
@@ -23,11 +25,14 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, identifier=None, expire, **options):
-        config = chat_config()
-        identifier = config.admin_identifier if identifier is None else identifier
+        try:
+            sdkappid, secret_key, admin_identifier = usersig_credentials()
+        except ImproperlyConfigured as exc:
+            raise CommandError(str(exc)) from None
+        identifier = admin_identifier if identifier is None else identifier
         problems = protocol.validate_user_id(identifier)
         if problems:
             raise CommandError(" ".join(problems))
         if expire <= 0:
             raise CommandError("--expire must be a positive number of seconds.")
-        self.stdout.write(generate_usersig(config.sdkappid, config.secret_key, identifier, expire))
+        self.stdout.write(generate_usersig(sdkappid, secret_key, identifier, expire))
