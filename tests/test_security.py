@@ -8,7 +8,6 @@ import html
 import io
 import json
 import logging
-import os
 import re
 import secrets
 import socket
@@ -37,6 +36,7 @@ from contactgroups.chat import protocol
 from contactgroups.chat import transport as chat_transport_module
 from contactgroups.models import ChatUser, ContactGroup, ContactItem, SyncAttempt
 from tests.admin_forms import group_form_data
+from tests.make_run import clean_env, make_run_env, run
 
 ROOT = Path(__file__).resolve().parent.parent
 C2C, GROUP = protocol.TYPE_C2C, protocol.TYPE_GROUP
@@ -267,21 +267,9 @@ def test_behind_a_trusted_proxy_the_lockout_follows_the_forwarded_client_address
 # Settings from the environment: production with DEBUG off, `make run` with DEBUG on
 
 
-def clean_env(**values) -> dict:
-    """An environment holding only ``values``: no .env file, none of the test settings' variables."""
-    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), "LANG": "C.UTF-8",
-           "PYTHONDONTWRITEBYTECODE": "1", "IMADMIN_ENV_FILE": "", "DJANGO_SETTINGS_MODULE": "imadmin.settings"}
-    env.update(values)
-    return env
-
-
 def production_env(tmp_path, **values) -> dict:
     return clean_env(DEBUG="false", SECRET_KEY=secrets.token_urlsafe(64), ALLOWED_HOSTS="imadmin.example.com",
                      DATABASE_URL=f"sqlite:///{tmp_path / 'production.sqlite3'}", **values)
-
-
-def run(args, env, timeout=120) -> subprocess.CompletedProcess:
-    return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 # Run in a subprocess with a production environment: migrate, then request the login page as a browser would,
@@ -398,21 +386,6 @@ def test_a_malformed_proxy_ssl_header_stops_startup_with_a_clear_message(tmp_pat
     result = run([sys.executable, "manage.py", "check"], production_env(tmp_path, SECURE_PROXY_SSL_HEADER="https"))
     assert result.returncode != 0
     assert "SECURE_PROXY_SSL_HEADER must be a header and its value, such as X-Forwarded-Proto,https" in result.stderr
-
-
-def make_run_env(tmp_path) -> dict:
-    """The environment `make run` gives the admin: .env written from .env.example with fresh secrets."""
-    lines = []
-    for line in (ROOT / ".env.example").read_text().splitlines():
-        if line == "SECRET_KEY=":
-            line = f"SECRET_KEY={secrets.token_urlsafe(50)}"
-        elif line == "CHAT_SECRET_KEY=":
-            line = f"CHAT_SECRET_KEY={secrets.token_hex(32)}"
-        lines.append(line)
-    env_file = tmp_path / ".env"
-    env_file.write_text("\n".join(lines) + "\n")
-    return clean_env(IMADMIN_ENV_FILE=str(env_file), DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
-                     DJANGO_SUPERUSER_PASSWORD="make-run-password-1")
 
 
 def test_make_run_settings_pass_the_system_check(tmp_path):
