@@ -6,6 +6,7 @@ and the admin's upload page, against the real database.
 
 import csv
 import io
+from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 from contactgroups import spreadsheet
 from contactgroups.chat import protocol
 from contactgroups.imports.groups import REFUSALS_SHOWN_PER_REASON, plan_group_import
-from contactgroups.models import ChatUser, ContactGroup, ContactItem
+from contactgroups.models import ChatUser, ContactGroup, ContactItem, SyncAttempt
 
 C2C, GROUP = protocol.TYPE_C2C, protocol.TYPE_GROUP
 HEADER = "owner,group_name,type,target\n"
@@ -183,3 +184,24 @@ def test_a_preview_of_many_groups_lists_the_first_hundred_and_counts_the_rest(cl
     page = response.content.decode()
     assert "120 groups with 120 conversations would be created." in page
     assert page.count("<td>g0</td>") + page.count("<td>g1</td>") == 100 and "… and 20 more groups." in page
+
+
+# Without a broker the command syncs in bulk ------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_a_broker_the_command_syncs_the_new_groups_several_at_a_time(chat_sandbox, owner, staff, tmp_path):
+    chat_sandbox.import_accounts(owner.user_id, "user_0002")
+    chat_sandbox.set_faults(latency_ms=300)
+    path = tmp_path / "groups.csv"
+    path.write_text(HEADER + "".join(f"user_0001,g{n},1,user_0002\n" for n in range(6)), encoding="utf-8")
+    out = io.StringIO()
+    call_command("import_contact_groups", str(path), "--actor", staff.username, "--concurrency", "3", stdout=out,
+                 stderr=io.StringIO())
+    assert "Synced to Chat: 6 synced." in out.getvalue()
+    creates = SyncAttempt.objects.filter(operation__contains="create_contact_group").order_by("started_at")
+    spans = [(attempt.started_at, attempt.started_at + timedelta(milliseconds=attempt.duration_ms))
+             for attempt in creates]
+    assert len(spans) == 6
+    # Chat had more than one create in hand at once: the syncs overlapped, they did not run one after another.
+    assert max(sum(start <= other_start < end for other_start, _ in spans) for start, end in spans) >= 2

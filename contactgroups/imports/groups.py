@@ -258,13 +258,15 @@ class GroupImportResult:
 
 
 def apply_group_import(plan: GroupImportPlan, actor_id: int, source: str, queue_sync: bool = True,
-                       on_group: Callable[[PlannedGroup, int | None], None] | None = None) -> GroupImportResult:
+                       on_group: Callable[[PlannedGroup, int | None], None] | None = None,
+                       send_tasks: bool = True) -> GroupImportResult:
     """Create the plan's accepted groups, each in its own transaction, and queue each for sync after it commits.
 
     Each group is checked again under its owner's lock (another import or an admin save may have taken the
     name or the last of the owner's 20 groups since the plan was made); a group that no longer passes is
     refused whole, with its reason. Groups are created queued (``queue_sync``) or, if not, as drafts for a
-    later ``sync_contact_groups --pending``. ``on_group(group, pk or None)`` is told about each one.
+    later ``sync_contact_groups --pending``. ``on_group(group, pk or None)`` is told about each one. With
+    ``send_tasks`` false the queued groups get no sync of their own: the caller syncs them in bulk.
     """
     result = GroupImportResult(rejected=list(plan.rejected))
     for group in plan.accepted:
@@ -277,7 +279,7 @@ def apply_group_import(plan: GroupImportPlan, actor_id: int, source: str, queue_
                 if problems:
                     group.problems = problems
                 else:
-                    pk = _create_group(group, owner, actor_id, source, queue_sync)
+                    pk = _create_group(group, owner, actor_id, source, queue_sync, send_tasks)
         except (IntegrityError, ChatUser.DoesNotExist) as exc:
             group.problems = [RowProblem(group.first_row, "", gettext("Could not be saved: %(error)s")
                                          % {"error": exc}, "not_saved")]
@@ -290,7 +292,8 @@ def apply_group_import(plan: GroupImportPlan, actor_id: int, source: str, queue_
     return result
 
 
-def _create_group(group: PlannedGroup, owner: ChatUser, actor_id: int, source: str, queue_sync: bool) -> int:
+def _create_group(group: PlannedGroup, owner: ChatUser, actor_id: int, source: str, queue_sync: bool,
+                  send_tasks: bool) -> int:
     state = ContactGroup.State.QUEUED if queue_sync else ContactGroup.State.DRAFT
     created = ContactGroup.objects.create(owner=owner, name=group.name, state=state)
     ContactItem.objects.bulk_create(
@@ -299,6 +302,6 @@ def _create_group(group: PlannedGroup, owner: ChatUser, actor_id: int, source: s
     created.refresh_counts()
     imported = {"source": source, "rows": [group.rows[0], group.rows[-1]], "conversations": len(group.keys)}
     sync.log_history(actor_id, created, [{"added": {}}, {"import": imported}], action_flag=ADDITION)
-    if queue_sync:
+    if queue_sync and send_tasks:
         tasks.queue_group_sync(created.pk, actor_id)
     return created.pk
