@@ -22,6 +22,7 @@ from contactgroups.admin.display import code_with_meaning
 from contactgroups.admin.django_internals import SkipsModelValidation, count_inline_media_once, inline_foreign_key_name
 from contactgroups.admin.filters import OwnerFilter, StateFilter
 from contactgroups.admin.import_view import ContactGroupImportMixin
+from contactgroups.admin.selection import SelectedIdsChecked
 from contactgroups.admin.widgets import FastCheckboxInput, FastErrorList, FastHiddenInput, FastSelect, FastTextInput
 from contactgroups.chat import errors, protocol
 from contactgroups.forms import ContactGroupForm, ContactItemForm, ContactItemFormSet
@@ -126,7 +127,7 @@ class ContactItemInline(admin.TabularInline):
 
 
 @admin.register(ContactGroup)
-class ContactGroupAdmin(ContactGroupImportMixin, admin.ModelAdmin):
+class ContactGroupAdmin(SelectedIdsChecked, ContactGroupImportMixin, admin.ModelAdmin):
     form = ContactGroupForm
     inlines = [ContactItemInline]
     list_display = [
