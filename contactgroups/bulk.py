@@ -23,6 +23,8 @@ FAILED_STATES = (ContactGroup.State.FAILED,)
 # Where a sync that went well leaves a group.
 DONE_STATES = (ContactGroup.State.SYNCED, ContactGroup.State.DELETED)
 
+# Groups synced at once by the commands unless told otherwise (--concurrency).
+DEFAULT_CONCURRENCY = 8
 # Ids are read this many at a time (keyset pagination), so a run never holds every row.
 ID_CHUNK = 1000
 

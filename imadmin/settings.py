@@ -18,11 +18,12 @@ if ENV_FILE and Path(ENV_FILE).is_file():
     env.read_env(ENV_FILE, overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
+# No key is ever written in the source, not even for DEBUG: `make run` generates one into .env.
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("Set SECRET_KEY in the environment or in .env (see .env.example).")
-    SECRET_KEY = "imadmin-insecure-development-key-only-used-when-DEBUG-is-on"
+    raise ImproperlyConfigured(
+        "Set SECRET_KEY in the environment or in .env (see .env.example; `make run` writes one)."
+    )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -212,5 +213,7 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    # django-axes announces itself at INFO whenever Django starts, so every management command would print it
+    # first; its warnings (lockouts) still show.
+    "loggers": {"django.db.backends": {"level": "INFO"}, "axes.apps": {"level": "WARNING"}},
 }

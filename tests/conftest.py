@@ -2,8 +2,10 @@
 
 import kombu.pools
 import pytest
+from django.utils import timezone
 
-from contactgroups.models import ChatUser, ContactGroup, ContactItem
+from contactgroups.chat import protocol
+from contactgroups.models import ChatUser, ContactGroup, ContactItem, SyncAttempt
 
 
 @pytest.fixture
@@ -30,6 +32,19 @@ def make_group(db):
         return group
 
     return make
+
+
+@pytest.fixture
+def rows(db, owner, make_group, staff):
+    """One row of every model of the app, so every change, history and delete page has an object."""
+    group = make_group(owner, "work", [(protocol.TYPE_C2C, "user_0002")])
+    attempt = SyncAttempt.objects.create(
+        group=group, owner_user_id=owner.user_id, group_name=group.name, actor=staff, operation="get_contact_group",
+        request={"From_Account": owner.user_id}, outcome=SyncAttempt.Outcome.OK, started_at=timezone.now(),
+        duration_ms=3,
+    )
+    return {"chatuser": owner, "contactgroup": group, "contactitem": group.items.get(), "syncattempt": attempt,
+            "user": staff}
 
 
 @pytest.fixture

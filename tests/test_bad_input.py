@@ -80,7 +80,8 @@ KNOWN_MESSAGES = [re.compile(pattern, re.DOTALL) for pattern in (
     r"Select a valid choice\. That choice is not one of the available choices\.",
     r"ManagementForm data is missing or has been tampered with\. Missing fields: .+\. You may need to file a bug "
     r"report if the issue persists\.",
-    r"Please submit at most \d+ forms?\.",
+    r"A conversation group holds at most 1000 conversations \(Chat's limit\); this page sent more\. Open the "
+    r"group again and make your change there\.",
 )]
 
 # How many cases each property ran, written out at the end of the module.
@@ -382,8 +383,9 @@ def test_the_change_page_refuses_a_bad_edit_and_keeps_the_group_as_it_was(admin_
     run_cases("bad edits on the admin change page", check, 50)
 
 
-def test_a_thousand_and_one_conversations_in_one_group_are_refused(owner, admin_user):
-    rows = [(C2C, f"user_{n:04}", "") for n in range(protocol.GROUPED_CONVERSATIONS_PER_USER_MAX + 1)]
+def test_a_thousand_and_one_grouped_conversations_of_one_user_are_refused(owner, admin_user, make_group):
+    make_group(owner, "other", [(C2C, f"peer_{n:04}") for n in range(500)])
+    rows = [(C2C, f"user_{n:04}", "") for n in range(protocol.GROUPED_CONVERSATIONS_PER_USER_MAX + 1 - 500)]
     formset = item_formset(rows, ContactGroup(owner=owner), admin_user)
     assert not formset.is_valid()
     assert formset.non_form_errors() == [
@@ -418,3 +420,24 @@ def test_an_owner_that_cannot_exist_is_refused_as_an_unknown_choice(admin_client
     assert response.status_code == 200
     assert form_errors(response) == ["Select a valid choice. That choice is not one of the available choices."]
     assert counts() == (0, 0, 0)
+
+
+def test_a_post_claiming_ten_thousand_rows_is_refused_before_any_row_is_built(admin_client, owner, make_group):
+    group = make_group(owner, "work", [(C2C, "user_0002")])
+    data = group_form_data(name="work", existing=list(group.items.all()))
+    data["items-TOTAL_FORMS"] = "10000"
+    response = admin_client.post(reverse("admin:contactgroups_contactgroup_change", args=[group.pk]), data)
+    assert response.status_code == 200
+    assert form_errors(response) == [
+        "A conversation group holds at most 1000 conversations (Chat's limit); this page sent more. Open the group "
+        "again and make your change there."]
+    [inline] = response.context["inline_admin_formsets"]
+    assert inline.formset.forms == []
+    assert list(group.items.values_list("to_account", flat=True)) == ["user_0002"]
+
+
+def test_a_group_of_exactly_the_most_rows_a_page_may_send_is_not_refused_for_its_count(owner, admin_user):
+    rows = [(C2C, f"user_{n:04}", "") for n in range(protocol.GROUPED_CONVERSATIONS_PER_USER_MAX)]
+    formset = item_formset(rows, ContactGroup(owner=owner), admin_user)
+    assert formset.is_valid(), formset.non_form_errors()
+    assert len(formset.forms) == protocol.GROUPED_CONVERSATIONS_PER_USER_MAX

@@ -16,7 +16,7 @@ from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from contactgroups import words
+from contactgroups import spreadsheet, words
 from contactgroups.chat import errors, protocol
 from contactgroups.models import ChatUser, ContactGroup, SyncAttempt
 from tests.services import ROOT, database_url
@@ -403,7 +403,8 @@ def test_export_writes_one_row_per_conversation_as_the_database_holds_it(chat, o
                 "owner": group.owner.user_id, "group_name": group.name,
                 "group_id": str(group.chat_group_id) if group.chat_group_id is not None else "",
                 "state": group.state,
-                "type": str(item.type) if item else "", "target": item.target if item else "",
+                # A group id starts with @, so the cell carries the quote that keeps spreadsheets from running it.
+                "type": str(item.type) if item else "", "target": spreadsheet.neutralise(item.target if item else ""),
                 "result_code": str(item.result_code) if item and item.result_code is not None else "",
                 "result_info": item.result_info if item else "",
             })

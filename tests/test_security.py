@@ -8,7 +8,6 @@ import html
 import io
 import json
 import logging
-import os
 import re
 import secrets
 import socket
@@ -24,19 +23,19 @@ from pathlib import Path
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission
-from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
 from django.db import OperationalError
 from django.test import Client
-from django.urls import URLResolver, get_resolver, reverse
-from django.utils import timezone
+from django.urls import reverse
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from contactgroups.chat import protocol
 from contactgroups.chat import transport as chat_transport_module
-from contactgroups.models import ChatUser, ContactGroup, ContactItem, SyncAttempt
+from contactgroups.models import ChatUser, ContactGroup, SyncAttempt
 from tests.admin_forms import group_form_data
+from tests.admin_routes import ADMIN_ROUTES, APP_MODEL_ROUTES, concrete, counts, redirects_to_login
+from tests.make_run import clean_env, make_run_env, run
 
 ROOT = Path(__file__).resolve().parent.parent
 C2C, GROUP = protocol.TYPE_C2C, protocol.TYPE_GROUP
@@ -46,77 +45,6 @@ PASSWORD = "support-password"  # the staff fixture's
 
 # --------------------------------------------------------------------------------------------------------------
 # Every admin URL needs a staff login and the model's permission
-
-
-def _admin_routes() -> list[str]:
-    """Every URL of the admin site as a template ("/admin/contactgroups/contactgroup/{object_id}/change/"),
-    custom ones included; login and logout, which must answer anyone, left out."""
-    admin_resolver = next(p for p in get_resolver().url_patterns if getattr(p, "namespace", None) == "admin")
-    routes = []
-
-    def walk(patterns, prefix):
-        for pattern in patterns:
-            if isinstance(pattern, URLResolver):
-                walk(pattern.url_patterns, prefix + str(pattern.pattern))
-                continue
-            if pattern.name in ("login", "logout"):
-                continue
-            text = str(pattern.pattern)
-            if pattern.name == "app_list":
-                routes.append(prefix + "{app_label}/")
-            elif "(?P<url>" in text:
-                routes.append(prefix + "contactgroups/no-such-page/")
-            else:
-                routes.append(prefix + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", text))
-
-    walk(admin_resolver.url_patterns, "/admin/")
-    return routes
-
-
-ADMIN_ROUTES = _admin_routes()
-APP_MODEL_ROUTES = [route for route in ADMIN_ROUTES if re.match(r"/admin/contactgroups/\w+/", route)
-                    and "no-such-page" not in route]
-
-
-@pytest.fixture
-def rows(db, owner, make_group, staff):
-    """One row of every model of the app, so every change, history and delete page has an object."""
-    group = make_group(owner, "work", [(C2C, "user_0002")])
-    attempt = SyncAttempt.objects.create(
-        group=group, owner_user_id=owner.user_id, group_name=group.name, actor=staff, operation="get_contact_group",
-        request={"From_Account": owner.user_id}, outcome=SyncAttempt.Outcome.OK, started_at=timezone.now(),
-        duration_ms=3,
-    )
-    return {"chatuser": owner, "contactgroup": group, "contactitem": group.items.get(), "syncattempt": attempt,
-            "user": staff}
-
-
-def concrete(route: str, rows: dict) -> str:
-    """The URL of ``route`` for the rows: the object id of the model the route belongs to."""
-    model = re.match(r"/admin/\w+/(\w+)/", route)
-    obj = rows.get(model.group(1) if model else "contactgroup", rows["contactgroup"])
-    values = {"app_label": "contactgroups", "content_type_id": ContentType.objects.get_for_model(obj).pk}
-    return route.format_map(_Default(values, default=obj.pk))
-
-
-class _Default(dict):
-    """A mapping that answers ``default`` for any other name (the object id, whatever a view calls it)."""
-
-    def __init__(self, values, default):
-        super().__init__(values)
-        self.default = default
-
-    def __missing__(self, key):
-        return self.default
-
-
-def counts() -> tuple:
-    return (ChatUser.objects.count(), ContactGroup.objects.count(), ContactItem.objects.count(),
-            SyncAttempt.objects.count(), ContactGroup.objects.filter(state=ContactGroup.State.DELETED).count())
-
-
-def redirects_to_login(response) -> bool:
-    return response.status_code == 302 and response["Location"].startswith(f"{LOGIN_URL}?next=")
 
 
 def test_the_app_admin_pages_are_all_enumerated():
@@ -267,21 +195,9 @@ def test_behind_a_trusted_proxy_the_lockout_follows_the_forwarded_client_address
 # Settings from the environment: production with DEBUG off, `make run` with DEBUG on
 
 
-def clean_env(**values) -> dict:
-    """An environment holding only ``values``: no .env file, none of the test settings' variables."""
-    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), "LANG": "C.UTF-8",
-           "PYTHONDONTWRITEBYTECODE": "1", "IMADMIN_ENV_FILE": "", "DJANGO_SETTINGS_MODULE": "imadmin.settings"}
-    env.update(values)
-    return env
-
-
 def production_env(tmp_path, **values) -> dict:
     return clean_env(DEBUG="false", SECRET_KEY=secrets.token_urlsafe(64), ALLOWED_HOSTS="imadmin.example.com",
                      DATABASE_URL=f"sqlite:///{tmp_path / 'production.sqlite3'}", **values)
-
-
-def run(args, env, timeout=120) -> subprocess.CompletedProcess:
-    return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 # Run in a subprocess with a production environment: migrate, then request the login page as a browser would,
@@ -398,21 +314,6 @@ def test_a_malformed_proxy_ssl_header_stops_startup_with_a_clear_message(tmp_pat
     result = run([sys.executable, "manage.py", "check"], production_env(tmp_path, SECURE_PROXY_SSL_HEADER="https"))
     assert result.returncode != 0
     assert "SECURE_PROXY_SSL_HEADER must be a header and its value, such as X-Forwarded-Proto,https" in result.stderr
-
-
-def make_run_env(tmp_path) -> dict:
-    """The environment `make run` gives the admin: .env written from .env.example with fresh secrets."""
-    lines = []
-    for line in (ROOT / ".env.example").read_text().splitlines():
-        if line == "SECRET_KEY=":
-            line = f"SECRET_KEY={secrets.token_urlsafe(50)}"
-        elif line == "CHAT_SECRET_KEY=":
-            line = f"CHAT_SECRET_KEY={secrets.token_hex(32)}"
-        lines.append(line)
-    env_file = tmp_path / ".env"
-    env_file.write_text("\n".join(lines) + "\n")
-    return clean_env(IMADMIN_ENV_FILE=str(env_file), DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
-                     DJANGO_SUPERUSER_PASSWORD="make-run-password-1")
 
 
 def test_make_run_settings_pass_the_system_check(tmp_path):

@@ -12,6 +12,7 @@ from django.utils.translation import ngettext
 
 from contactgroups.admin.django_internals import is_filtered
 from contactgroups.admin.filters import ErrorCodeFilter, OperationFilter, StartedFilter
+from contactgroups.admin.selection import SelectedIdsChecked
 from contactgroups.models import SyncAttempt
 
 
@@ -40,7 +41,7 @@ class EstimatedCountPaginator(Paginator):
 
 
 @admin.register(SyncAttempt)
-class SyncAttemptAdmin(admin.ModelAdmin):
+class SyncAttemptAdmin(SelectedIdsChecked, admin.ModelAdmin):
     """Every call made to Chat, read-only for everyone."""
 
     paginator = EstimatedCountPaginator

@@ -9,18 +9,20 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Q
+from django.forms.formsets import TOTAL_FORM_COUNT
 from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, ngettext_lazy
 
 from contactgroups import sync, tasks, words
 from contactgroups.admin.display import code_with_meaning
 from contactgroups.admin.django_internals import SkipsModelValidation, count_inline_media_once, inline_foreign_key_name
 from contactgroups.admin.filters import OwnerFilter, StateFilter
 from contactgroups.admin.import_view import ContactGroupImportMixin
+from contactgroups.admin.selection import SelectedIdsChecked
 from contactgroups.admin.widgets import FastCheckboxInput, FastErrorList, FastHiddenInput, FastSelect, FastTextInput
 from contactgroups.chat import errors, protocol
 from contactgroups.forms import ContactGroupForm, ContactItemForm, ContactItemFormSet
@@ -55,10 +57,33 @@ class ContactItemInlineForm(SkipsModelValidation, ContactItemForm):
 
 class ContactItemInlineFormSet(ContactItemFormSet):
     deletion_widget = FastCheckboxInput
+    default_error_messages = {
+        "too_many_forms": ngettext_lazy(
+            "A conversation group holds at most %(num)d conversation (Chat's limit); this page sent more. "
+            "Open the group again and make your change there.",
+            "A conversation group holds at most %(num)d conversations (Chat's limit); this page sent more. "
+            "Open the group again and make your change there.",
+            "num",
+        ),
+    }
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("error_class", FastErrorList)
         super().__init__(*args, **kwargs)
+
+    def claims_too_many_forms(self) -> bool:
+        """A posted page that claims more rows than a group can hold: no browser sends it, so none are built."""
+        if not self.is_bound or not self.management_form.is_valid():
+            return False
+        return self.management_form.cleaned_data[TOTAL_FORM_COUNT] > self.absolute_max
+
+    def total_form_count(self):
+        # Django builds up to absolute_max forms before it refuses the count; this refuses it (the error is
+        # full_clean's "too_many_forms") without building any.
+        return 0 if self.claims_too_many_forms() else super().total_form_count()
+
+    def initial_form_count(self):
+        return 0 if self.claims_too_many_forms() else super().initial_form_count()
 
     @cached_property
     def existing_rows(self) -> dict:
@@ -85,6 +110,8 @@ class ContactItemInline(admin.TabularInline):
     verbose_name_plural = _("conversations")
 
     def get_formset(self, request, obj=None, **kwargs):
+        # No more forms built from a POST than a group may hold (Django's default allows max_num + 1,000).
+        kwargs.setdefault("absolute_max", self.max_num)
         kwargs["widgets"] = {"id": FastHiddenInput, "type": FastSelect, "to_account": FastTextInput,
                              "to_group_id": FastTextInput}
         return super().get_formset(request, obj, **kwargs)
@@ -100,7 +127,7 @@ class ContactItemInline(admin.TabularInline):
 
 
 @admin.register(ContactGroup)
-class ContactGroupAdmin(ContactGroupImportMixin, admin.ModelAdmin):
+class ContactGroupAdmin(SelectedIdsChecked, ContactGroupImportMixin, admin.ModelAdmin):
     form = ContactGroupForm
     inlines = [ContactItemInline]
     list_display = [

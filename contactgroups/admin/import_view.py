@@ -9,21 +9,27 @@ from django.conf import settings
 from django.contrib import messages
 from django.core import signing
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from contactgroups.imports import csvfile
-from contactgroups.imports.groups import GroupImportPlan, apply_group_import, plan_group_import
+from contactgroups.imports.groups import GroupImportPlan, apply_group_import, plan_group_import, reason_title
 from contactgroups.permissions import SYNC_PERMISSION
+from contactgroups.spreadsheet import SafeWriter
 
 IMPORT_PAYLOAD_SALT = "contactgroups.import"
 # A preview stays valid this long; the confirmation checks every group again anyway.
 IMPORT_PAYLOAD_MAX_AGE_SECONDS = 3600
-# At most this many refusals are listed in messages after the confirmation (the preview lists them all).
+# At most this many refusals are listed in messages after the confirmation; the preview groups them by reason
+# and offers the whole list as a CSV file.
 IMPORT_REFUSALS_LISTED_MAX = 20
+# The preview lists this many of the groups it would create, then says how many more.
+IMPORT_GROUPS_SHOWN_MAX = 100
+REFUSALS_COLUMNS = ["row", "column", "reason", "why"]
 
 
 class ContactGroupImportForm(forms.Form):
@@ -41,8 +47,10 @@ class ContactGroupImportMixin:
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.import_view)
+        refusals = self.admin_site.admin_view(self.import_refusals_view)
         name = f"{self.opts.app_label}_{self.opts.model_name}_import"
-        return [path("import/", view, name=name), *super().get_urls()]
+        return [path("import/", view, name=name), path("import/refusals/", refusals, name=f"{name}_refusals"),
+                *super().get_urls()]
 
     def has_import_permission(self, request):
         """Importing creates groups and syncs them: both permissions, as for adding a group in the form."""
@@ -90,24 +98,51 @@ class ContactGroupImportMixin:
             "conversations": ngettext("%(count)d conversation", "%(count)d conversations", plan.conversation_count)
             % {"count": plan.conversation_count},
         }
-        if rejected or plan.problems:
+        refusals = plan.refusals_by_reason()
+        refused_rows = sum(reasons.count for reasons in refusals)
+        if refusals:
             summary += " " + ngettext(
-                "%(count)d group is refused; its rows are listed below.",
-                "%(count)d groups are refused; their rows are listed below.", rejected,
-            ) % {"count": rejected}
+                "%(count)d group is refused", "%(count)d groups are refused", rejected,
+            ) % {"count": rejected} + ", " + ngettext(
+                "%(count)d row in all; the reasons are below.", "%(count)d rows in all; the reasons are below.",
+                refused_rows,
+            ) % {"count": refused_rows}
         summary += " " + gettext("Nothing is saved until you confirm.")
-        return {"plan": plan, "rejected_rows": plan.rejected_rows(), "payload": payload, "file_name": upload.name,
-                "summary": summary}
+        return {"plan": plan, "accepted_shown": plan.accepted[:IMPORT_GROUPS_SHOWN_MAX],
+                "accepted_more": max(0, accepted - IMPORT_GROUPS_SHOWN_MAX), "refusals": refusals,
+                "refused_rows": refused_rows, "payload": payload, "file_name": upload.name, "summary": summary}
+
+    def _signed_payload(self, request) -> dict | None:
+        """The file a preview signed, or None (and a message) when it expired or was changed."""
+        try:
+            return signing.loads(request.POST.get("payload", ""), salt=IMPORT_PAYLOAD_SALT,
+                                 max_age=IMPORT_PAYLOAD_MAX_AGE_SECONDS)
+        except signing.BadSignature:
+            self.message_user(request, _("This preview has expired or was changed; upload the file again."),
+                              messages.ERROR)
+            return None
+
+    def import_refusals_view(self, request):
+        """Every refused row of a previewed file, as CSV (``row,column,reason,why``), safe to open in a sheet."""
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        payload = self._signed_payload(request) if request.method == "POST" else None
+        if payload is None:
+            return HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_import"))
+        plan = plan_group_import(payload["csv"].encode("utf-8"), payload["name"])
+        response = HttpResponse(content_type="text/csv; charset=utf-8", headers={
+            "Content-Disposition": content_disposition_header(True, f"refused-rows-{payload['name']}")})
+        writer = SafeWriter(response)
+        writer.writerow(REFUSALS_COLUMNS)
+        for problem in plan.rejected_rows():
+            writer.writerow([problem.row, problem.column, reason_title(problem.reason), problem.message])
+        return response
 
     def _import_confirmed(self, request):
         """Create the previewed groups (each checked again as it is saved) and queue each for sync."""
         here = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_import")
-        try:
-            payload = signing.loads(request.POST.get("payload", ""), salt=IMPORT_PAYLOAD_SALT,
-                                    max_age=IMPORT_PAYLOAD_MAX_AGE_SECONDS)
-        except signing.BadSignature:
-            self.message_user(request, _("This preview has expired or was changed; upload the file again."),
-                              messages.ERROR)
+        payload = self._signed_payload(request)
+        if payload is None:
             return HttpResponseRedirect(here)
         source = gettext("the upload %(name)s") % {"name": payload["name"]}
         plan = plan_group_import(payload["csv"].encode("utf-8"), payload["name"])

@@ -6,12 +6,13 @@ from django.utils.translation import ngettext
 
 from contactgroups import sync
 from contactgroups.admin.display import code_with_meaning
+from contactgroups.admin.selection import SelectedIdsChecked
 from contactgroups.models import ChatUser
 from contactgroups.permissions import IMPORT_USERS_PERMISSION
 
 
 @admin.register(ChatUser)
-class ChatUserAdmin(admin.ModelAdmin):
+class ChatUserAdmin(SelectedIdsChecked, admin.ModelAdmin):
     list_display = ["user_id", "nickname", "import_state", "checked_at", "last_error_info"]
     list_filter = ["import_state"]
     search_fields = ["user_id", "nickname"]

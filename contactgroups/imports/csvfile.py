@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from contactgroups.chat import protocol
+from contactgroups.spreadsheet import restore
 
 # What one CSV import accepts at most: imadmin's own caps, not Chat's, so a mistaken file fails fast and clearly.
 CSV_MAX_BYTES = 20 * 1024 * 1024
@@ -24,6 +25,7 @@ class RowProblem:
     row: int
     column: str
     message: str
+    reason: str = ""  # the kind of problem (a key of imports.groups.REASONS), for grouping refusals
 
     def line(self) -> str:
         column = f", {self.column}" if self.column else ""
@@ -37,7 +39,9 @@ def read_csv(data, columns: list[str], optional: list[str] = (), source: str = "
     The first row names the columns: every one of ``columns``, any of ``optional``, nothing else, in any
     order. The text must be UTF-8 (a byte-order mark is allowed). Raises CsvError for a file that is too big,
     not UTF-8, not CSV or has the wrong columns; the whole file is checked before the first row is yielded, so
-    a caller that acts on rows never acts on part of a bad file. Blank lines are skipped.
+    a caller that acts on rows never acts on part of a bad file. Blank lines are skipped. Each cell is read
+    back as an export wrote it (``spreadsheet.restore``). A row with the wrong number of cells has its problem
+    under the key ``""``, beside the cells it has.
     """
     raw = data if isinstance(data, bytes) else data.read(CSV_MAX_BYTES + 1)
     if len(raw) > CSV_MAX_BYTES:
@@ -82,7 +86,8 @@ def read_csv(data, columns: list[str], optional: list[str] = (), source: str = "
     except csv.Error as exc:
         raise CsvError(f"{source} is not a valid CSV file: line {reader.line_num}: {exc}.") from None
     for row, cells in records:
+        values = dict(zip(names, (restore(cell) for cell in cells), strict=False))
         if len(cells) != len(names):
-            yield row, {"": f"This row has {len(cells)} columns; the first row names {len(names)}."}
-            continue
-        yield row, dict(zip(names, cells, strict=True))
+            # The cells it has are kept, so the row still counts against the group it names.
+            values[""] = f"This row has {len(cells)} columns; the first row names {len(names)}."
+        yield row, values

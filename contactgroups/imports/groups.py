@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 from django.contrib.admin.models import ADDITION
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext
 
 from contactgroups import sync, tasks
 from contactgroups.chat import protocol
@@ -13,10 +14,38 @@ from contactgroups.imports.csvfile import RowProblem, read_csv
 from contactgroups.models import ChatUser, ContactGroup, ContactItem
 
 GROUP_COLUMNS = ["owner", "group_name", "type", "target"]
+# What export_contact_groups writes: the import's columns and Chat's answers, which an import reads past, so an
+# export can be imported as it is.
+EXPORTED_COLUMNS = ["owner", "group_name", "group_id", "state", "type", "target", "result_code", "result_info"]
+IGNORED_COLUMNS = [column for column in EXPORTED_COLUMNS if column not in GROUP_COLUMNS]
 TYPE_WORDS = {
     "1": protocol.TYPE_C2C, "c2c": protocol.TYPE_C2C, "one-to-one": protocol.TYPE_C2C,
     "2": protocol.TYPE_GROUP, "group": protocol.TYPE_GROUP,
 }
+# Owners read at a time: the preview's queries grow with the owners a file names in steps of this, not per row.
+OWNER_CHUNK = 5000
+# The refused rows of each reason shown on a page; all of them are in the downloadable list.
+REFUSALS_SHOWN_PER_REASON = 5
+
+
+def reason_title(reason: str) -> str:
+    """What the refused rows of one ``RowProblem.reason`` have in common, in the reader's language."""
+    titles = {
+        "columns": gettext("Rows with the wrong number of columns"),
+        "owner": gettext("Owner UserIDs Chat would refuse"),
+        "group_name": gettext("Group names Chat would refuse"),
+        "type": gettext("Unknown conversation types"),
+        "target": gettext("Conversations Chat would refuse"),
+        "unknown_owner": gettext("Owners who are not Chat users"),
+        "name_taken": gettext("Names the owner already uses"),
+        "repeated": gettext("Conversations listed twice in one group"),
+        "group_limit": gettext("More than %(max)d groups for one user") % {"max": protocol.GROUPS_PER_USER_MAX},
+        "grouped_limit": gettext("More than %(max)s grouped conversations for one user")
+        % {"max": f"{protocol.GROUPED_CONVERSATIONS_PER_USER_MAX:,}"},
+        "with_group": gettext("Rows refused with their group"),
+        "not_saved": gettext("Groups that could not be saved"),
+    }
+    return titles.get(reason, gettext("Other reasons"))
 
 
 @dataclass
@@ -49,6 +78,16 @@ class PlannedGroup:
                 f"{self.row_span})")
 
 
+@dataclass(frozen=True)
+class RefusalsOfOneReason:
+    """The refused rows that share a reason: how many, and the first few."""
+
+    reason: str
+    title: str
+    count: int
+    first: list[RowProblem]
+
+
 @dataclass
 class GroupImportPlan:
     """What an import would do: the groups it accepts, the groups it refuses, and why, row by row."""
@@ -65,33 +104,73 @@ class GroupImportPlan:
             lines += group.problems
             reason_row = group.problems[0].row if group.problems else group.first_row
             lines += [
-                RowProblem(row, "", f"Not imported with its group “{group.name}” of {group.owner_user_id}, "
-                                    f"refused for row {reason_row}.")
+                RowProblem(row, "", gettext("Not imported with its group “%(name)s” of %(owner)s, refused for row "
+                                            "%(row)d.") % {"name": group.name, "owner": group.owner_user_id,
+                                                           "row": reason_row}, "with_group")
                 for row in group.rows if row not in flagged
             ]
         return sorted(lines, key=lambda problem: (problem.row, problem.column))
+
+    def refusals_by_reason(self, shown: int = REFUSALS_SHOWN_PER_REASON) -> list[RefusalsOfOneReason]:
+        """The refused rows grouped by reason, the most common first, with the first ``shown`` rows of each."""
+        by_reason: dict[str, list[RowProblem]] = {}
+        for problem in self.rejected_rows():
+            by_reason.setdefault(problem.reason, []).append(problem)
+        return [RefusalsOfOneReason(reason, reason_title(reason), len(rows), rows[:shown])
+                for reason, rows in sorted(by_reason.items(), key=lambda item: (-len(item[1]), item[1][0].row))]
 
     @property
     def conversation_count(self) -> int:
         return sum(len(group.conversations) for group in self.accepted)
 
 
+@dataclass
+class OwnerState:
+    """What one owner has: the names of their live groups, how many, and their distinct grouped conversations.
+
+    Read from the database (``owner_states``), then grown by each group of the file accepted for this owner.
+    """
+
+    names: set[str] = field(default_factory=set)
+    count: int = 0
+    grouped: set[Conversation] = field(default_factory=set)
+
+
+def owner_states(owner_pks) -> dict[int, OwnerState]:
+    """The ``OwnerState`` of each owner pk, in two queries per ``OWNER_CHUNK`` owners.
+
+    The same facts as ``count_for_owner`` and ``grouped_for_owner``, which the admin form uses, read in bulk.
+    """
+    states = {pk: OwnerState() for pk in owner_pks}
+    pks = list(states)
+    for start in range(0, len(pks), OWNER_CHUNK):
+        chunk = pks[start : start + OWNER_CHUNK]
+        for owner, name in ContactGroup.objects.live().filter(owner__in=chunk).values_list("owner", "name"):
+            states[owner].names.add(name)
+            states[owner].count += 1
+        with_groups = [pk for pk in chunk if states[pk].count]
+        if with_groups:
+            for owner, grouped in ContactItem.objects.grouped_by_owner(with_groups).items():
+                states[owner].grouped = grouped
+    return states
+
+
 def _parse_group_row(row: int, values: dict[str, str]) -> tuple[list[RowProblem], Conversation | None]:
     """The problems of one row on its own, and its conversation (None for a row naming only its group)."""
-    problems = [RowProblem(row, "owner", message) for message in protocol.validate_user_id(values["owner"])]
-    problems += [
-        RowProblem(row, "group_name", message) for message in protocol.validate_group_name(values["group_name"])
-    ]
+    problems = [RowProblem(row, "owner", message, "owner") for message in protocol.validate_user_id(values["owner"])]
+    problems += [RowProblem(row, "group_name", message, "group_name")
+                 for message in protocol.validate_group_name(values["group_name"])]
     kind_text, target = values["type"].strip().lower(), values["target"]
     if not kind_text and not target:
         return problems, None
     kind = TYPE_WORDS.get(kind_text)
     if kind is None:
-        problems.append(RowProblem(row, "type", f"Unknown conversation type {values['type']!r}: use 1 (one-to-one) "
-                                                "or 2 (group conversation)."))
+        problems.append(RowProblem(row, "type", gettext(
+            "Unknown conversation type %(type)s: use 1 (one-to-one) or 2 (group conversation).")
+            % {"type": repr(values["type"])}, "type"))
         return problems, None
     conversation = Conversation(kind, target)
-    problems += [RowProblem(row, "target", message) for message in conversation.problems()]
+    problems += [RowProblem(row, "target", message, "target") for message in conversation.problems()]
     return problems, conversation
 
 
@@ -99,71 +178,76 @@ def plan_group_import(data, source: str = "the file") -> GroupImportPlan:
     """Read a CSV of (owner, group_name, type, target) rows and decide, group by group, what can be imported.
 
     Rows are grouped by owner and name. A group is accepted whole or refused whole: every row must pass the
-    admin's checks (protocol.py's validators), the owner must be a known Chat user without a live group of that
-    name, no conversation may be listed twice, and the owner's group count and distinct grouped conversations
-    (counted as the admin form counts them, with the groups accepted earlier in the file) must stay within
-    Chat's limits. Changes nothing. Raises CsvError for a file that cannot be read at all.
+    admin's checks (protocol.py's validators) and have the file's columns (a row with too few or too many cells
+    still refuses the group its owner and name cells name), the owner must be a known Chat user without a live
+    group of that name, no conversation may be listed twice, and the owner's group count and distinct grouped
+    conversations (counted as the admin form counts them, with the groups accepted earlier in the file) must
+    stay within Chat's limits. Changes nothing; its queries grow with the owners, by ``OWNER_CHUNK``, not with
+    the rows. Raises CsvError for a file that cannot be read at all.
     """
     plan = GroupImportPlan()
     groups: dict[tuple[str, str], PlannedGroup] = {}
-    for row, values in read_csv(data, GROUP_COLUMNS, source=source):
+    for row, values in read_csv(data, GROUP_COLUMNS, IGNORED_COLUMNS, source=source):
+        owner, name = values.get("owner"), values.get("group_name")
+        if owner is None or name is None:
+            plan.problems.append(RowProblem(row, "", values[""], "columns"))
+            continue
+        group = groups.setdefault((owner, name), PlannedGroup(owner, name))
+        group.rows.append(row)
         if "" in values:
-            plan.problems.append(RowProblem(row, "", values[""]))
+            group.problems.append(RowProblem(row, "", values[""], "columns"))
             continue
         problems, key = _parse_group_row(row, values)
-        group = groups.setdefault((values["owner"], values["group_name"]),
-                                  PlannedGroup(values["owner"], values["group_name"]))
-        group.rows.append(row)
         group.problems += problems
         if key is not None and not problems:
             group.conversations.append((row, key))
 
-    owners = dict(ChatUser.objects.filter(user_id__in={owner for owner, _name in groups}).values_list("user_id", "pk"))
-    counts: dict[int, int] = {}
-    grouped: dict[int, set[Conversation]] = {}
+    user_ids = list({owner for owner, _name in groups})
+    owners = {}
+    for start in range(0, len(user_ids), OWNER_CHUNK):
+        chunk = user_ids[start : start + OWNER_CHUNK]
+        owners.update(ChatUser.objects.filter(user_id__in=chunk).values_list("user_id", "pk"))
+    states = owner_states(owners.values())
     for group in groups.values():
         group.owner_pk = owners.get(group.owner_user_id)
         if group.owner_pk is None and not any(p.column == "owner" for p in group.problems):
-            group.problems.append(RowProblem(
-                group.first_row, "owner",
-                f"There is no Chat user {group.owner_user_id!r}; add or import it first (import_chat_users).",
-            ))
+            group.problems.append(RowProblem(group.first_row, "owner", gettext(
+                "There is no Chat user %(owner)s; add or import it first (import_chat_users).")
+                % {"owner": repr(group.owner_user_id)}, "unknown_owner"))
         if group.problems:
             plan.rejected.append(group)
             continue
-        group.problems += group_problems(group, counts, grouped)
+        group.problems += group_problems(group, states[group.owner_pk])
         (plan.rejected if group.problems else plan.accepted).append(group)
     return plan
 
 
-def group_problems(group: PlannedGroup, counts: dict[int, int],
-                   grouped: dict[int, set[Conversation]]) -> list[RowProblem]:
+def group_problems(group: PlannedGroup, owner: OwnerState) -> list[RowProblem]:
     """The checks of a whole group against its owner's other groups, as the admin form makes them.
 
-    ``counts`` and ``grouped`` carry, per owner pk, the group count and the grouped conversations including
-    the groups accepted so far; they are updated when this group passes.
+    ``owner`` holds the owner's groups including those accepted so far; it grows when this group passes.
     """
     problems = []
     first_seen: dict[Conversation, int] = {}
     for row, key in group.conversations:
         if key in first_seen:
-            problems.append(RowProblem(row, "target", f"This conversation is already listed for this group in row "
-                                                      f"{first_seen[key]}."))
+            problems.append(RowProblem(row, "target", gettext(
+                "This conversation is already listed for this group in row %(row)d.") % {"row": first_seen[key]},
+                "repeated"))
         first_seen.setdefault(key, row)
-    if ContactGroup.objects.live().filter(owner=group.owner_pk, name=group.name).exists():
-        problems.append(RowProblem(group.first_row, "group_name",
-                                   f"{group.owner_user_id} already has a conversation group named “{group.name}”."))
-    if group.owner_pk not in counts:
-        counts[group.owner_pk] = ContactGroup.objects.count_for_owner(group.owner_pk)
-        grouped[group.owner_pk] = ContactItem.objects.grouped_for_owner(group.owner_pk)
-    problems += [RowProblem(group.first_row, "owner", message)
-                 for message in protocol.validate_group_count(counts[group.owner_pk] + 1)]
-    distinct = grouped[group.owner_pk] | set(first_seen)
-    problems += [RowProblem(group.first_row, "target", message)
+    if group.name in owner.names:
+        problems.append(RowProblem(group.first_row, "group_name", gettext(
+            "%(owner)s already has a conversation group named “%(name)s”.")
+            % {"owner": group.owner_user_id, "name": group.name}, "name_taken"))
+    problems += [RowProblem(group.first_row, "owner", message, "group_limit")
+                 for message in protocol.validate_group_count(owner.count + 1)]
+    distinct = owner.grouped | set(first_seen)
+    problems += [RowProblem(group.first_row, "target", message, "grouped_limit")
                  for message in protocol.validate_grouped_conversation_count(len(distinct))]
     if not problems:
-        counts[group.owner_pk] += 1
-        grouped[group.owner_pk] = distinct
+        owner.names.add(group.name)
+        owner.count += 1
+        owner.grouped = distinct
     return problems
 
 
@@ -174,13 +258,15 @@ class GroupImportResult:
 
 
 def apply_group_import(plan: GroupImportPlan, actor_id: int, source: str, queue_sync: bool = True,
-                       on_group: Callable[[PlannedGroup, int | None], None] | None = None) -> GroupImportResult:
+                       on_group: Callable[[PlannedGroup, int | None], None] | None = None,
+                       send_tasks: bool = True) -> GroupImportResult:
     """Create the plan's accepted groups, each in its own transaction, and queue each for sync after it commits.
 
     Each group is checked again under its owner's lock (another import or an admin save may have taken the
     name or the last of the owner's 20 groups since the plan was made); a group that no longer passes is
     refused whole, with its reason. Groups are created queued (``queue_sync``) or, if not, as drafts for a
-    later ``sync_contact_groups --pending``. ``on_group(group, pk or None)`` is told about each one.
+    later ``sync_contact_groups --pending``. ``on_group(group, pk or None)`` is told about each one. With
+    ``send_tasks`` false the queued groups get no sync of their own: the caller syncs them in bulk.
     """
     result = GroupImportResult(rejected=list(plan.rejected))
     for group in plan.accepted:
@@ -189,13 +275,14 @@ def apply_group_import(plan: GroupImportPlan, actor_id: int, source: str, queue_
             with transaction.atomic():
                 owner = ChatUser.objects.get(pk=group.owner_pk)
                 ChatUser.objects.lock(owner)
-                problems = group_problems(group, {}, {})
+                problems = group_problems(group, owner_states([owner.pk])[owner.pk])
                 if problems:
                     group.problems = problems
                 else:
-                    pk = _create_group(group, owner, actor_id, source, queue_sync)
+                    pk = _create_group(group, owner, actor_id, source, queue_sync, send_tasks)
         except (IntegrityError, ChatUser.DoesNotExist) as exc:
-            group.problems = [RowProblem(group.first_row, "", f"Could not be saved: {exc}")]
+            group.problems = [RowProblem(group.first_row, "", gettext("Could not be saved: %(error)s")
+                                         % {"error": exc}, "not_saved")]
         if pk is None:
             result.rejected.append(group)
         else:
@@ -205,7 +292,8 @@ def apply_group_import(plan: GroupImportPlan, actor_id: int, source: str, queue_
     return result
 
 
-def _create_group(group: PlannedGroup, owner: ChatUser, actor_id: int, source: str, queue_sync: bool) -> int:
+def _create_group(group: PlannedGroup, owner: ChatUser, actor_id: int, source: str, queue_sync: bool,
+                  send_tasks: bool) -> int:
     state = ContactGroup.State.QUEUED if queue_sync else ContactGroup.State.DRAFT
     created = ContactGroup.objects.create(owner=owner, name=group.name, state=state)
     ContactItem.objects.bulk_create(
@@ -214,6 +302,6 @@ def _create_group(group: PlannedGroup, owner: ChatUser, actor_id: int, source: s
     created.refresh_counts()
     imported = {"source": source, "rows": [group.rows[0], group.rows[-1]], "conversations": len(group.keys)}
     sync.log_history(actor_id, created, [{"added": {}}, {"import": imported}], action_flag=ADDITION)
-    if queue_sync:
+    if queue_sync and send_tasks:
         tasks.queue_group_sync(created.pk, actor_id)
     return created.pk

@@ -1,20 +1,18 @@
 """Write the mirror of conversation groups, with Chat's GroupIds and ResultCodes, as CSV for audits."""
 
-import csv
 import logging
 
 from django.core.management.base import CommandError
 
 from contactgroups import bulk
+from contactgroups.imports.groups import EXPORTED_COLUMNS
 from contactgroups.management.base import ActorCommand, RawStream, counted
 from contactgroups.models import ContactGroup, ContactItem
 from contactgroups.permissions import VIEW_GROUP_PERMISSION
+from contactgroups.spreadsheet import SafeWriter
 
 logger = logging.getLogger(__name__)
 
-EXPORT_COLUMNS = [
-    "owner", "group_name", "group_id", "state", "type", "target", "result_code", "result_info",
-]
 # Groups read at a time; their conversations are read with one query per chunk.
 GROUP_CHUNK = 500
 
@@ -24,8 +22,9 @@ class Command(ActorCommand):
         "Write conversation groups as CSV to standard output (or --output FILE), one row per conversation "
         "(a group without any has one row with empty conversation columns): owner, group_name, group_id (Chat's "
         "GroupId), state, type, target, result_code and result_info (Chat's last answer for the conversation). "
-        "Streams, so any number of groups fits. --actor needs the permission to view conversation groups. "
-        "Changes nothing."
+        "A cell that a spreadsheet would run as a formula (starting with =, +, -, @, a tab or a carriage return) "
+        "is written with a ' in front, which import_contact_groups takes off again. Streams, so any number of "
+        "groups fits. --actor needs the permission to view conversation groups. Changes nothing."
     )
     permissions = (VIEW_GROUP_PERMISSION,)
 
@@ -59,8 +58,8 @@ class Command(ActorCommand):
                           style_func=lambda text: text)
 
     def write(self, stream, groups, progress) -> int:
-        writer = csv.writer(stream, lineterminator="\n")
-        writer.writerow(EXPORT_COLUMNS)
+        writer = SafeWriter(stream)
+        writer.writerow(EXPORTED_COLUMNS)
         rows = 0
         chunk = []
         for row in bulk.stream_rows(groups, ["owner__user_id", "name", "chat_group_id", "state"]):

@@ -19,7 +19,8 @@ class Command(ActorCommand):
         "(1 one-to-one, 2 group conversation) and target (the other user's UserID, or the Chat group id); one "
         "row per conversation, rows of one owner and name make one group. Each group is checked as the admin "
         "checks it and imported whole or not at all; refused rows are listed with their row number, column and "
-        "reason. Imported groups are queued for sync to Chat once saved. Everything is recorded under --actor, "
+        "reason. Imported groups are queued for sync to Chat once saved; without a broker this command syncs them "
+        "itself once all are saved, --concurrency at a time. Everything is recorded under --actor, "
         "who needs the permissions to add and to sync conversation groups. Exits non-zero if a row was refused "
         "or a sync failed."
     )
@@ -33,9 +34,14 @@ class Command(ActorCommand):
         parser.add_argument("--no-sync", action="store_true",
                             help="Create the groups as drafts without syncing them, for a later "
                                  "`sync_contact_groups --pending --concurrency N`.")
+        parser.add_argument("--concurrency", type=int, default=bulk.DEFAULT_CONCURRENCY, metavar="N",
+                            help="Without a broker, groups synced at once once all are created, each in its own "
+                                 f"thread, as sync_contact_groups does (default {bulk.DEFAULT_CONCURRENCY}).")
 
     def handle(self, *args, **options):
         actor = self.actor(options)
+        if options["concurrency"] < 1:
+            raise CommandError("--concurrency must be at least 1.")
         source = "standard input" if options["file"] == "-" else options["file"]
         try:
             if options["file"] == "-":
@@ -59,10 +65,12 @@ class Command(ActorCommand):
             )
             return self.finish(plan.rejected_rows(), 0)
 
+        # Without a broker the groups are synced here, in bulk, once every one is saved.
+        bulk_sync = not options["no_sync"] and not settings.CELERY_BROKER_URL
         progress = self.progress(len(plan.accepted), "import_contact_groups", "group")
         result = apply_group_import(
             plan, actor.pk, source, queue_sync=not options["no_sync"],
-            on_group=lambda group, pk: progress.advance(failed=int(pk is None)),
+            on_group=lambda group, pk: progress.advance(failed=int(pk is None)), send_tasks=not bulk_sync,
         )
         progress.close()
         rejected_rows = GroupImportPlan(rejected=result.rejected, problems=plan.problems).rejected_rows()
@@ -72,8 +80,8 @@ class Command(ActorCommand):
             f"{counted(len(result.rejected), 'group')} refused."
         )
         failed_syncs = 0
-        if result.created and not options["no_sync"] and not settings.CELERY_BROKER_URL:
-            failed_syncs = self.report_syncs(result.created)
+        if result.created and bulk_sync:
+            failed_syncs = self.sync_created(result.created, actor.pk, options["concurrency"])
         elif result.created and not options["no_sync"]:
             self.stdout.write("Queued for sync to Chat; the Celery workers do it.")
         self.finish(rejected_rows, failed_syncs)
@@ -82,18 +90,33 @@ class Command(ActorCommand):
         for problem in rows:
             self.stdout.write(problem.line())
 
-    def report_syncs(self, created: list[int]) -> int:
-        """Without a broker the syncs ran as each group was saved: say how they ended."""
+    def sync_created(self, created: list[int], actor_id: int, concurrency: int) -> int:
+        """Sync the new groups ``concurrency`` at a time with the bulk runner, as sync_contact_groups does.
+
+        Says how they ended; returns how many did not sync fully.
+        """
         states: dict[str, int] = {}
-        for chunk_start in range(0, len(created), bulk.ID_CHUNK):
-            chunk = created[chunk_start : chunk_start + bulk.ID_CHUNK]
-            for state in ContactGroup.objects.filter(pk__in=chunk).values_list("state", flat=True):
-                states[state] = states.get(state, 0) + 1
+        failed = 0
+        progress = self.progress(len(created), "sync to Chat", "group")
+        clients = bulk.ThreadClients()
+        try:
+            results = bulk.run_concurrently(
+                created, lambda pk: bulk.sync_and_report(pk, actor_id, client=clients.get()), concurrency)
+            for pk, outcome in results:
+                if isinstance(outcome, Exception):
+                    progress.note(f"Group {pk}: the sync stopped: {type(outcome).__name__}: {outcome}", self.stdout)
+                    failed += 1
+                else:
+                    states[outcome.state] = states.get(outcome.state, 0) + 1
+                    failed += int(outcome.failed)
+                progress.advance(failed=int(isinstance(outcome, Exception) or outcome.failed))
+        finally:
+            clients.close()
+            progress.close()
         self.stdout.write("Synced to Chat: " + ", ".join(
             f"{count} {ContactGroup.State(state).label.lower()}" for state, count in sorted(states.items())
         ) + ".")
-        return sum(count for state, count in states.items()
-                   if state not in bulk.DONE_STATES)
+        return failed
 
     def finish(self, rejected_rows, failed_syncs: int) -> None:
         problems = []

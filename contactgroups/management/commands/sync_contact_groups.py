@@ -36,9 +36,9 @@ class Command(ActorCommand):
         parser.set_defaults(selection="pending")
         parser.add_argument("--owner", action="extend", nargs="+", default=[], metavar="USERID",
                             help="Only the groups of these Chat users.")
-        parser.add_argument("--concurrency", type=int, default=8,
+        parser.add_argument("--concurrency", type=int, default=bulk.DEFAULT_CONCURRENCY,
                             help="Groups synced at once, each in its own thread and database connection "
-                                 "(default 8).")
+                                 f"(default {bulk.DEFAULT_CONCURRENCY}).")
         parser.add_argument("--rate", type=float, default=None,
                             help="Chat calls a second per endpoint, at most (default CHAT_RATE_LIMIT, else Chat's "
                                  f"documented {protocol.CALLS_PER_SECOND_MAX}).")

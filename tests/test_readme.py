@@ -1,0 +1,78 @@
+"""Every README example of a management command runs as written right after `make run`.
+
+The setup is `make run`'s own: the .env scripts/make_env.py writes, a migrated SQLite file, the `admin` account
+from ``ensure_superuser`` and the Chat sandbox on a loopback port. Then each ```sh block of the README that
+runs ``.venv/bin/python manage.py`` is run by bash, in README order, in one scratch folder (the files one example
+writes are there for the next), with only the interpreter's path put in for ``.venv/bin/python manage.py``.
+"""
+
+import re
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.make_run import ROOT, make_run_env, run
+
+COMMAND = ".venv/bin/python manage.py"
+
+
+def readme_examples() -> list[str]:
+    blocks = re.findall(r"^```sh\n(.*?)^```", (ROOT / "README.md").read_text(), flags=re.DOTALL | re.MULTILINE)
+    return [block for block in blocks if any(line.startswith(COMMAND) for line in block.splitlines())]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def after_make_run(tmp_path):
+    """The environment right after `make run`, with its sandbox serving; yields (env, scratch folder)."""
+    env = make_run_env(tmp_path)
+    env.pop("DJANGO_SUPERUSER_PASSWORD")
+    for command in (["migrate", "--noinput"], ["ensure_superuser"]):
+        result = run([sys.executable, "manage.py", *command], env)
+        assert result.returncode == 0, result.stderr
+    port = free_port()
+    env["CHAT_API_BASE_URL"] = f"http://127.0.0.1:{port}"
+    env["CHAT_SANDBOX_STATE"] = str(tmp_path / "chat-sandbox.json")
+    sandbox = subprocess.Popen([sys.executable, "manage.py", "chat_sandbox", "--host", "127.0.0.1", "--port",
+                                str(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert sandbox.poll() is None and time.monotonic() < deadline, "the sandbox did not start"
+                time.sleep(0.1)
+        scratch = tmp_path / "scratch"
+        scratch.mkdir()
+        yield env, scratch
+    finally:
+        sandbox.terminate()
+        sandbox.wait(timeout=10)
+
+
+def test_the_readme_has_an_example_of_every_operator_command():
+    commands = {match for block in readme_examples() for match in re.findall(rf"{re.escape(COMMAND)} (\w+)", block)}
+    assert {"import_chat_users", "import_contact_groups", "sync_contact_groups", "pull_contact_groups",
+            "export_contact_groups"} <= commands
+
+
+def test_every_readme_command_example_runs_as_written_after_make_run(after_make_run):
+    env, scratch = after_make_run
+    for block in readme_examples():
+        script = block.replace(COMMAND, f"{sys.executable} {ROOT / 'manage.py'}")
+        result = run(["bash", "-euo", "pipefail", "-c", script], env, cwd=scratch)
+        assert result.returncode == 0, f"{block}\n{result.stdout}\n{result.stderr}"
+        assert "axes" not in result.stdout + result.stderr.lower(), result.stderr
+    [export] = scratch.glob("groups-*.csv")
+    assert export.read_text().splitlines()[1:] == [
+        "user_0001,Work,1,synced,1,user_0002,0,", "user_0001,Work,1,synced,2,'@TGS#1B2AUI7RZ,0,"]
