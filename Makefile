@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test deps lint audit bench clean
+.PHONY: run test deps messages catalogue lint audit bench clean
 
 $(BIN)/.installed: requirements.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -13,9 +13,20 @@ $(BIN)/.installed: requirements.txt constraints.txt
 
 deps: $(BIN)/.installed
 
+# The compiled translation catalogues (.mo), built from the .po files kept in locale/.
+messages: deps
+	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/python manage.py compilemessages --ignore '.venv' -v 0
+
+# The .po brought up to date with the code's messages (docs/glossary.md has the words to translate them with).
+catalogue: deps
+	for domain in django djangojs; do \
+	  DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/python manage.py makemessages -d $$domain -l zh_Hans \
+	    --no-obsolete -v 0 -i '.venv/*' -i 'tests/*' -i 'bench/*' -i 'var/*' -i 'scripts/*' -i 'artifacts/*'; \
+	done
+
 run:
 	scripts/system_deps.sh run
-	$(MAKE) --no-print-directory deps
+	$(MAKE) --no-print-directory messages
 	$(BIN)/python scripts/make_env.py
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py ensure_superuser
@@ -23,7 +34,7 @@ run:
 
 test:
 	scripts/system_deps.sh test
-	$(MAKE) --no-print-directory deps
+	$(MAKE) --no-print-directory messages
 	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/python manage.py check
 	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/ruff check .

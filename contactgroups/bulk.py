@@ -8,12 +8,13 @@ unless the group failed): measure before and after changing it (``bench/bulk_syn
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import requests
 from django.db import connections
+from django.utils.translation import gettext as _
 
-from contactgroups import sync
+from contactgroups import sync, words
 from contactgroups.conf import chat_client, chat_config
 from contactgroups.models import ContactGroup
 
@@ -157,7 +158,10 @@ def groups_to_sync(selection: str, owners: Iterable[str] = ()):
 
 @dataclass(frozen=True)
 class SyncOutcome:
-    """Where one group ended after a command's sync."""
+    """Where one group ended after a command's sync.
+
+    Facts only: the worker threads make it, and ``line()`` says it in the command's language when it is printed.
+    """
 
     group_pk: int
     owner: str
@@ -165,18 +169,36 @@ class SyncOutcome:
     state: str
     error_code: int | None
     error_info: str
+    # What Chat refused, ``(type, target, ResultCode, ResultInfo)`` each, and the stored failure (see
+    # sync.outcome.error_data), both from the group's stored outcome.
+    refused: tuple = ()
+    error: dict = field(default_factory=dict, compare=False)
 
     @property
     def failed(self) -> bool:
         return self.state not in DONE_STATES
 
+    def why(self) -> str:
+        """Why the group did not sync fully, in the project's words; "" when it did."""
+        if self.error_code is not None:
+            return words.code_text(self.error_code, self.error_info)
+        if self.error_info:
+            return self.error_info
+        if self.refused:
+            return _("refused: %(conversations)s") % {"conversations": "; ".join(
+                f"{words.conversation_text((kind, target))}, {words.code_text(code, info)}"
+                for kind, target, code, info in self.refused)}
+        if self.error:
+            return words.error_text(self.error)
+        return ""
+
     def line(self) -> str:
-        state = ContactGroup.State(self.state).label
-        text = f"Group {self.group_pk} “{self.name}” of {self.owner}: {state}"
-        if self.error_code is not None or self.error_info:
-            code = f"{self.error_code} " if self.error_code is not None else ""
-            text += f" ({code}{self.error_info})"
-        return text
+        params = {"pk": self.group_pk, "name": self.name, "owner": self.owner,
+                  "state": ContactGroup.State(self.state).label}
+        why = self.why()
+        if why:
+            return _("Group %(pk)d “%(name)s” of %(owner)s: %(state)s (%(why)s)") % {**params, "why": why}
+        return _("Group %(pk)d “%(name)s” of %(owner)s: %(state)s") % params
 
 
 class ThreadClients:
@@ -225,7 +247,6 @@ def sync_and_report(group_pk: int, actor_id: int, client=None) -> SyncOutcome:
         return SyncOutcome(group_pk, "", "", result.state, None, "")
     owner, name, state, code, info, outcome = ContactGroup.objects.values_list(
         "owner__user_id", "name", "state", "last_error_code", "last_error_info", "last_outcome").get(pk=group_pk)
-    if state == ContactGroup.State.PARTIAL and not info:
-        info = "refused: " + ", ".join(f"{target} {result_code}"
-                                       for _kind, target, result_code, _info in outcome.get("refused", []))
-    return SyncOutcome(group_pk, owner, name, state, code, info)
+    outcome = outcome or {}
+    refused = tuple(tuple(item) for item in outcome.get("refused", ())) if state == ContactGroup.State.PARTIAL else ()
+    return SyncOutcome(group_pk, owner, name, state, code, info, refused, outcome.get("error") or {})

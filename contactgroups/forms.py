@@ -11,6 +11,7 @@ from django.forms.models import BaseInlineFormSet
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from contactgroups import words
 from contactgroups.chat import protocol
 from contactgroups.chat.types import Conversation
 from contactgroups.models import ChatUser, ContactGroup, ContactItem
@@ -54,7 +55,7 @@ class ContactGroupForm(forms.ModelForm):
         if self.instance.pk is None or self.instance.owner_id != owner.pk:
             count = ContactGroup.objects.count_for_owner(owner, self.instance.pk) + 1
             for message in protocol.validate_group_count(count):
-                self.add_error("owner", message)
+                self.add_error("owner", words.say(message))
         return cleaned
 
 
@@ -77,7 +78,7 @@ class ContactItemForm(forms.ModelForm):
         elif conversation_type == protocol.TYPE_GROUP and to_account:
             field = "to_account"
         for message in messages:
-            self.add_error(field, message)
+            self.add_error(field, words.say(message))
         return cleaned
 
 
@@ -116,5 +117,5 @@ class ContactItemFormSet(BaseInlineFormSet):
             distinct.update(keys)
             messages = protocol.validate_grouped_conversation_count(len(distinct))
             if messages:
-                raise forms.ValidationError(messages, code="too_many_grouped")
+                raise forms.ValidationError([words.say(m) for m in messages], code="too_many_grouped")
         super().clean()

@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.db.models.functions import Collate
 from django.utils.translation import gettext_lazy as _
 
+from contactgroups import words
 from contactgroups.chat import errors, protocol
 from contactgroups.chat.types import Conversation
 from contactgroups.validators import validate_group_name, validate_user_id
@@ -70,7 +71,7 @@ class ChatUser(models.Model):
         max_length=protocol.USER_ID_MAX_BYTES,
         unique=True,
         validators=[validate_user_id],
-        help_text=_("The Chat UserID, at most %(max)d bytes.") % {"max": protocol.USER_ID_MAX_BYTES},
+        help_text=words.lazy_format(_("The Chat UserID, at most %(max)d bytes."), max=protocol.USER_ID_MAX_BYTES),
     )
     nickname = models.CharField(_("nickname"), max_length=100, blank=True)
     import_state = models.CharField(
@@ -87,6 +88,7 @@ class ChatUser(models.Model):
 
     class Meta:
         verbose_name = _("Chat user")
+        verbose_name_plural = _("Chat users")
         ordering = ["user_id"]
         permissions = [
             ("import_chatuser", _("Can import users into Chat and check them")),
@@ -134,8 +136,8 @@ class ContactGroup(models.Model):
         _("group name"),
         max_length=protocol.GROUP_NAME_MAX_BYTES,
         validators=[validate_group_name],
-        help_text=_("At most %(max)d bytes of UTF-8: a CJK character takes 3 bytes, an emoji 4.")
-        % {"max": protocol.GROUP_NAME_MAX_BYTES},
+        help_text=words.lazy_format(_("At most %(max)d bytes of UTF-8: a CJK character takes 3 bytes, an emoji 4."),
+                                    max=protocol.GROUP_NAME_MAX_BYTES),
     )
     chat_group_id = models.PositiveIntegerField(_("GroupId"), null=True, blank=True, editable=False)
     confirmed_name = models.CharField(
@@ -181,6 +183,7 @@ class ContactGroup(models.Model):
 
     class Meta:
         verbose_name = _("conversation group")
+        verbose_name_plural = _("conversation groups")
         ordering = ["owner__user_id", "name"]
         constraints = [
             models.UniqueConstraint(
@@ -217,7 +220,7 @@ class ContactGroup(models.Model):
     def last_error_meaning(self) -> str:
         if self.last_error_code is None:
             return ""
-        return errors.describe(self.last_error_code)
+        return words.meaning(self.last_error_code)
 
     def refresh_counts(self, save: bool = True, codes: list[int | None] | None = None) -> None:
         """Recount the group's conversations and Chat's accepted and refused answers among them.
@@ -300,6 +303,7 @@ class ContactItem(models.Model):
 
     class Meta:
         verbose_name = _("conversation")
+        verbose_name_plural = _("conversations")
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(
@@ -351,7 +355,7 @@ class ContactItem(models.Model):
     def result_meaning(self) -> str:
         if self.result_code is None:
             return ""
-        return errors.describe(self.result_code)
+        return words.meaning(self.result_code)
 
 
 class SyncAttempt(models.Model):
@@ -392,14 +396,33 @@ class SyncAttempt(models.Model):
 
     class Meta:
         verbose_name = _("Chat call")
+        verbose_name_plural = _("Chat calls")
         ordering = ["-started_at", "-id"]
         indexes = [models.Index(fields=["group", "-started_at"], name="syncattempt_group_started")]
 
     def __str__(self):
-        return f"{self.operation} at {self.started_at:%Y-%m-%d %H:%M:%S}: {self.get_outcome_display()}"
+        return _("%(operation)s at %(time)s: %(outcome)s") % {
+            "operation": self.operation, "time": f"{self.started_at:%Y-%m-%d %H:%M:%S}",
+            "outcome": self.get_outcome_display()}
 
     @property
     def error_meaning(self) -> str:
         if self.error_code is None:
             return ""
-        return errors.describe(self.error_code)
+        return words.meaning(self.error_code)
+
+
+class StaffPreference(models.Model):
+    """What one staff member chose for themselves: the language of the admin, kept across browsers."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="imadmin_preference", verbose_name=_("user")
+    )
+    language = models.CharField(_("language"), max_length=16, choices=settings.LANGUAGES)
+
+    class Meta:
+        verbose_name = _("staff preference")
+        verbose_name_plural = _("staff preferences")
+
+    def __str__(self):
+        return f"{self.user}: {self.language}"

@@ -2,12 +2,13 @@
 
 from django.core.exceptions import ValidationError
 
+from contactgroups import words
 from contactgroups.chat import protocol
 
 
 def _raise_if(messages: list[str], code: str) -> None:
     if messages:
-        raise ValidationError(messages, code=code)
+        raise ValidationError([words.say(message) for message in messages], code=code)
 
 
 def validate_group_name(value: str) -> None:

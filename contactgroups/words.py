@@ -8,12 +8,26 @@ text under the ``legacy`` code and are shown as they are.
 import json
 
 from django.contrib.admin.models import LogEntry
+from django.utils.functional import lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from contactgroups.chat import errors, protocol
 
 LEGACY = "legacy"
+
+
+def lazy_format(template, **params):
+    """``template % params``, made when shown: for a lazily translated text with numbers in it (a help text)."""
+    return lazy(lambda: str(template) % params, str)()
+
+
+def say(message) -> str:
+    """A message of the Chat layer (``protocol.Message``, an error's meaning) in the reader's language."""
+    template = getattr(message, "template", None)
+    if template is None:
+        return _(str(message)) if message else ""
+    return _(template) % message.params if message.params else _(template)
 
 
 def conversation_text(conversation) -> str:
@@ -26,9 +40,14 @@ def _join(conversations) -> str:
     return ", ".join(conversation_text(c) for c in conversations)
 
 
+def meaning(code: int | None) -> str:
+    """What Chat's code means, in the reader's language."""
+    return say(errors.describe(code))
+
+
 def code_text(code: int | None, info: str = "") -> str:
     """Chat's code with its meaning, and Chat's own text when it sent one."""
-    text = f"{code} {errors.describe(code)}" if code is not None else errors.describe(code)
+    text = f"{code} {meaning(code)}" if code is not None else meaning(code)
     return text + (f" ({info})" if info else "")
 
 
@@ -105,7 +124,7 @@ def _sync_text(data: dict) -> str:
         text = _("Created in Chat as GroupId %(id)s: %(changes)s.")
     else:
         text = _("Synced to Chat as GroupId %(id)s: %(changes)s.")
-    text = text % {"id": group_id, "changes": ", ".join(changes)}
+    text = text % {"id": group_id, "changes": ", ".join(changes).rstrip(".")}
     adopted = data.get("adopted", {})
     done = []
     if adopted.get("name"):

@@ -1,12 +1,19 @@
 from django.contrib import admin
 from django.urls import path
+from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
+from django.views.i18n import JavaScriptCatalog
 
-admin.site.site_header = "imadmin: Chat conversation groups"
+from contactgroups.language import set_language
+
+admin.site.site_header = _("imadmin: Chat conversation groups")
 admin.site.site_title = "imadmin"
-admin.site.index_title = "Conversation groups back-office"
+admin.site.index_title = _("Conversation groups back-office")
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
+    path("i18n/setlang/", set_language, name="set_language"),
+    # The catalogue of the pages' scripts: Django's and the project's (LOCALE_PATHS) messages of domain djangojs.
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("admin/", admin.site.urls),
 ]

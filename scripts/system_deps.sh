@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Install the Debian packages a make target needs, when they are missing.
-#   scripts/system_deps.sh run    the virtualenv module only
+#   scripts/system_deps.sh run    the virtualenv module and gettext
 #   scripts/system_deps.sh test   also Redis, PostgreSQL 15, Chromium, a CJK font and wrk
 set -euo pipefail
 target=${1:-test}
 
 missing=()
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+# msgfmt, to compile the translation catalogues.
+command -v msgfmt >/dev/null || missing+=(gettext)
 if [ "$target" = test ]; then
   command -v redis-server >/dev/null || missing+=(redis-server)
   [ -x /usr/lib/postgresql/15/bin/initdb ] || missing+=(postgresql)

@@ -2,10 +2,17 @@
 
 import kombu.pools
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from contactgroups.chat import protocol
 from contactgroups.models import ChatUser, ContactGroup, ContactItem, SyncAttempt
+
+
+@pytest.fixture(autouse=True)
+def default_language():
+    """Each test starts in the default language: a request in another leaves its language active in the thread."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ connection, and queue syncs to run after commit, as they do in production.
 import csv
 import io
 import os
+import re
 import subprocess
 import sys
 
@@ -15,6 +16,7 @@ from django.contrib.admin.models import ADDITION, LogEntry
 from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.utils import translation
 
 from contactgroups import spreadsheet, words
 from contactgroups.chat import errors, protocol
@@ -223,7 +225,33 @@ def test_sync_counts_a_partly_refused_group_as_failed(chat, owner, make_group, s
     group = make_group(owner, "mixed", [(C2C, "user_0002"), (C2C, "never_imported")])
     failure, out = run_failing("sync_contact_groups", "--actor", staff.username)
     assert failure.returncode == 1
-    assert f"Group {group.pk} “mixed” of user_0001: Partly refused (refused: never_imported 50001)" in out
+    refused = words.code_text(errors.ACCOUNT_NOT_IMPORTED, "To_Account never_imported is not imported")
+    line = f"Group {group.pk} “mixed” of user_0001: Partly refused (refused: never_imported, {refused})"
+    assert line in out.splitlines()
+
+
+def test_the_sync_summary_follows_language_code(chat, owner, make_group, staff, settings):
+    from contactgroups.management.commands.sync_contact_groups import starting_text
+
+    make_group(owner, "work", [(C2C, "user_0002")])
+    settings.LANGUAGE_CODE = "zh-hans"
+    translation.deactivate()  # no language active: the commands speak LANGUAGE_CODE's
+    out, _err = run("sync_contact_groups", "--actor", staff.username, "--pending")
+    with translation.override("zh-hans"):
+        opening = starting_text("pending", 1)
+        summary = translation.ngettext("Synced %(count)d group in %(seconds).1f s (%(rate).1f groups/s): %(states)s.",
+                                       "Synced %(count)d groups in %(seconds).1f s (%(rate).1f groups/s): %(states)s.",
+                                       1)
+        synced = translation.gettext("%(count)d %(state)s") % {
+            "count": 1, "state": str(ContactGroup.State.SYNCED.label).lower()}
+    first, last = out.splitlines()
+    for template, line in ((opening, first), (summary, last)):
+        for fragment in re.split(r"%\(\w+\)[.\d]*[dsf]", template):
+            assert fragment in line
+    assert synced in last
+    for english in ("Syncing", "pending group", "at a time", "Chat calls a second", "Synced", "groups/s", "1 synced"):
+        assert english not in out
+    assert re.search(r"[\u4e00-\u9fff]", first) and re.search(r"[\u4e00-\u9fff]", last)
 
 
 def test_sync_dry_run_changes_nothing_and_calls_chat_not_at_all(chat, owner, make_group, staff):

@@ -12,12 +12,13 @@ APP = ROOT / "contactgroups"
 # (and from its own package).
 FLOORS = {
     "chat": 0,
-    "validators": 1, "conf": 1, "words": 1, "permissions": 1, "spreadsheet": 1,
-    "models": 2, "templatetags": 2,
-    "sync": 3, "forms": 3,
-    "bulk": 4, "tasks": 4,
-    "imports": 5,
-    "admin": 6, "management": 6,
+    "words": 1, "spreadsheet": 1,
+    "validators": 2, "conf": 2, "permissions": 2,
+    "models": 3, "templatetags": 3,
+    "sync": 4, "forms": 4, "language": 4,
+    "bulk": 5, "tasks": 5,
+    "imports": 6,
+    "admin": 7, "management": 7,
 }
 
 

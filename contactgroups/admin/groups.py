@@ -10,7 +10,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.forms.formsets import TOTAL_FORM_COUNT
-from django.urls import reverse
+from django.urls import reverse, reverse_lazy
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.http import urlencode
@@ -28,6 +28,7 @@ from contactgroups.chat import errors, protocol
 from contactgroups.forms import ContactGroupForm, ContactItemForm, ContactItemFormSet
 from contactgroups.models import ContactGroup, ContactItem
 from contactgroups.permissions import PULL_PERMISSION, SYNC_PERMISSION
+from contactgroups.sync.outcome import error_data
 
 
 class ExistingRowField(forms.ModelChoiceField):
@@ -165,7 +166,7 @@ class ContactGroupAdmin(SelectedIdsChecked, ContactGroupImportMixin, admin.Model
     ]
 
     class Media:
-        js = ["contactgroups/contact_item_inline.js"]
+        js = [reverse_lazy("javascript-catalog"), "contactgroups/contact_item_inline.js"]
         css = {"all": ["contactgroups/admin.css"]}
 
     def get_search_results(self, request, queryset, search_term):
@@ -237,9 +238,9 @@ class ContactGroupAdmin(SelectedIdsChecked, ContactGroupImportMixin, admin.Model
         group.refresh_counts()
         if self.has_sync_permission(request):
             tasks.queue_group_sync(group.pk, request.user.pk, on_not_queued=lambda exc: self.message_user(
-                request, _("“%(group)s” is saved, but its sync to Chat could not be queued (%(error)s), so it is "
-                           "marked failed. Use “Sync to Chat” once the task queue is back.")
-                % {"group": group, "error": exc}, messages.ERROR,
+                request, _("“%(group)s” is saved, but its sync to Chat could not be queued, so it is marked failed. "
+                           "Use “Sync to Chat” once the task queue is back.")
+                % {"group": group}, messages.ERROR,
             ))
         else:
             self.message_user(request, _(
@@ -290,7 +291,8 @@ class ContactGroupAdmin(SelectedIdsChecked, ContactGroupImportMixin, admin.Model
             try:
                 report = sync.pull_owner(owner_pk, request.user.pk)
             except errors.ChatError as exc:
-                self.message_user(request, _("Pull failed: %(error)s") % {"error": exc}, messages.ERROR)
+                self.message_user(request, _("Pull failed: %(error)s") % {"error": words.error_text(error_data(exc))},
+                                  messages.ERROR)
                 continue
             differed += report.differed
             for line in words.pull_report_lines(report):

@@ -16,6 +16,7 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from contactgroups import words
 from contactgroups.imports import csvfile
 from contactgroups.imports.groups import GroupImportPlan, apply_group_import, plan_group_import, reason_title
 from contactgroups.permissions import SYNC_PERMISSION
@@ -35,8 +36,8 @@ REFUSALS_COLUMNS = ["row", "column", "reason", "why"]
 class ContactGroupImportForm(forms.Form):
     file = forms.FileField(
         label=_("CSV file"),
-        help_text=_("UTF-8, at most %(mb)d MB and %(rows)s rows.") % {
-            "mb": csvfile.CSV_MAX_BYTES // (1024 * 1024), "rows": f"{csvfile.CSV_MAX_ROWS:,}"},
+        help_text=words.lazy_format(_("UTF-8, at most %(mb)d MB and %(rows)s rows."),
+                                    mb=csvfile.CSV_MAX_BYTES // (1024 * 1024), rows=f"{csvfile.CSV_MAX_ROWS:,}"),
     )
 
 

@@ -9,6 +9,7 @@ is a failure with its ``ErrorInfo`` shown, never a success.
 from dataclasses import dataclass
 
 from contactgroups.chat import protocol
+from contactgroups.chat.protocol import Message, gettext_noop
 
 OK = 0
 
@@ -119,67 +120,77 @@ def _entry(code: int, text: str, exception: type[ChatError]) -> ErrorCode:
 # mirrored at https://cloud.tencent.com/document/product/679/131708); the account pages' tables ("导入多个账号",
 # https://www.tencentcloud.com/zh/document/product/1047/34954). The texts are our own words.
 _TABLE = [
-    _entry(50001, "The UserID has not been imported into Chat; import the account first.",
+    _entry(50001, gettext_noop("The UserID has not been imported into Chat; import the account first."),
            ChatAccountNotImportedError),
-    _entry(50002, "Chat refused a request parameter.", ChatInvalidRequestError),
-    _entry(50003, "The call needs the app administrator account.", ChatAuthError),
-    _entry(50004, "Chat had an internal error; trying again usually works.", ChatRetryableError),
-    _entry(50005, "Chat timed out inside its network; trying again usually works.", ChatRetryableError),
-    _entry(51006, f"Too many conversations in one request (at most "
-                  f"{protocol.CONVERSATIONS_PER_REQUEST_MAX}), or none where some are needed.", ChatLimitError),
-    _entry(51007, "Chat could not use this group conversation: the group may be disbanded.",
+    _entry(50002, gettext_noop("Chat refused a request parameter."), ChatInvalidRequestError),
+    _entry(50003, gettext_noop("The call needs the app administrator account."), ChatAuthError),
+    _entry(50004, gettext_noop("Chat had an internal error; trying again usually works."), ChatRetryableError),
+    _entry(50005, gettext_noop("Chat timed out inside its network; trying again usually works."), ChatRetryableError),
+    _entry(51006, Message(gettext_noop("Too many conversations in one request (at most %(max)d), or none where "
+                                       "some are needed."), max=protocol.CONVERSATIONS_PER_REQUEST_MAX),
+           ChatLimitError),
+    _entry(51007, gettext_noop("Chat could not use this group conversation: the group may be disbanded."),
            ChatInvalidRequestError),
-    _entry(51008, f"The user already has the most grouped conversations Chat allows "
-                  f"({protocol.GROUPED_CONVERSATIONS_PER_USER_MAX}).", ChatLimitError),
-    _entry(51009, "No conversation group of that name exists for this user in Chat.", ChatGroupNotFoundError),
-    _entry(51010, f"The user already has the most conversation groups Chat allows "
-                  f"({protocol.GROUPS_PER_USER_MAX}).", ChatLimitError),
-    _entry(51011, f"The group name is longer than {protocol.GROUP_NAME_MAX_BYTES} bytes.", ChatLimitError),
-    _entry(51013, "This Chat edition does not include conversation groups (Pro, Pro Plus or Enterprise "
-                  "needed).", ChatInvalidRequestError),
-    _entry(60002, "Chat could not parse the request URL.", ChatInvalidRequestError),
-    _entry(60003, "The request body is not valid JSON.", ChatInvalidRequestError),
-    _entry(60004, "Chat refused the account or signature in the request.", ChatAuthError),
-    _entry(60005, "Chat refused the account or signature in the request body.", ChatAuthError),
-    _entry(60006, "The SDKAppID is not valid.", ChatAuthError),
-    _entry(60007, "The call rate limit of this REST API was exceeded.", ChatThrottledError),
-    _entry(60008, "Chat timed out serving the request; trying again usually works.", ChatRetryableError),
-    _entry(60009, "The request addressed an unknown Chat resource.", ChatInvalidRequestError),
-    _entry(60010, "The request must be made as the app administrator.", ChatAuthError),
-    _entry(60011, "The SDKAppID's call rate limit was exceeded.", ChatThrottledError),
-    _entry(60012, "The request URL has no SDKAppID.", ChatInvalidRequestError),
-    _entry(60013, "Chat could not parse the JSON of its own answer.", ChatRetryableError),
-    _entry(60014, "Chat timed out swapping the account.", ChatRetryableError),
-    _entry(60015, "An account in the request is not a string.", ChatInvalidRequestError),
-    _entry(60016, "The SDKAppID is disabled.", ChatAuthError),
-    _entry(60017, "The request is disabled for this app.", ChatAuthError),
-    _entry(60018, "Requests are too frequent; try again later.", ChatThrottledError),
-    _entry(60019, "Requests are too frequent; try again later.", ChatThrottledError),
-    _entry(60020, "The app's Pro package has expired.", ChatAuthError),
-    _entry(60021, "The caller's IP address is not allowed.", ChatAuthError),
-    _entry(70001, "The administrator UserSig has expired; a new one is needed.", ChatAuthError),
-    _entry(70003, "The administrator UserSig could not be read (it may be cut short or damaged).", ChatAuthError),
-    _entry(70009, "The administrator UserSig was signed with another key: check the secret key of this SDKAppID.",
+    _entry(51008, Message(gettext_noop("The user already has the most grouped conversations Chat allows "
+                                       "(%(max)d)."), max=protocol.GROUPED_CONVERSATIONS_PER_USER_MAX),
+           ChatLimitError),
+    _entry(51009, gettext_noop("No conversation group of that name exists for this user in Chat."),
+           ChatGroupNotFoundError),
+    _entry(51010, Message(gettext_noop("The user already has the most conversation groups Chat allows (%(max)d)."),
+                          max=protocol.GROUPS_PER_USER_MAX), ChatLimitError),
+    _entry(51011, Message(gettext_noop("The group name is longer than %(max)d bytes."),
+                          max=protocol.GROUP_NAME_MAX_BYTES), ChatLimitError),
+    _entry(51013, gettext_noop("This Chat edition does not include conversation groups (Pro, Pro Plus or Enterprise "
+                  "needed)."), ChatInvalidRequestError),
+    _entry(60002, gettext_noop("Chat could not parse the request URL."), ChatInvalidRequestError),
+    _entry(60003, gettext_noop("The request body is not valid JSON."), ChatInvalidRequestError),
+    _entry(60004, gettext_noop("Chat refused the account or signature in the request."), ChatAuthError),
+    _entry(60005, gettext_noop("Chat refused the account or signature in the request body."), ChatAuthError),
+    _entry(60006, gettext_noop("The SDKAppID is not valid."), ChatAuthError),
+    _entry(60007, gettext_noop("The call rate limit of this REST API was exceeded."), ChatThrottledError),
+    _entry(60008, gettext_noop("Chat timed out serving the request; trying again usually works."), ChatRetryableError),
+    _entry(60009, gettext_noop("The request addressed an unknown Chat resource."), ChatInvalidRequestError),
+    _entry(60010, gettext_noop("The request must be made as the app administrator."), ChatAuthError),
+    _entry(60011, gettext_noop("The SDKAppID's call rate limit was exceeded."), ChatThrottledError),
+    _entry(60012, gettext_noop("The request URL has no SDKAppID."), ChatInvalidRequestError),
+    _entry(60013, gettext_noop("Chat could not parse the JSON of its own answer."), ChatRetryableError),
+    _entry(60014, gettext_noop("Chat timed out swapping the account."), ChatRetryableError),
+    _entry(60015, gettext_noop("An account in the request is not a string."), ChatInvalidRequestError),
+    _entry(60016, gettext_noop("The SDKAppID is disabled."), ChatAuthError),
+    _entry(60017, gettext_noop("The request is disabled for this app."), ChatAuthError),
+    _entry(60018, gettext_noop("Requests are too frequent; try again later."), ChatThrottledError),
+    _entry(60019, gettext_noop("Requests are too frequent; try again later."), ChatThrottledError),
+    _entry(60020, gettext_noop("The app's Pro package has expired."), ChatAuthError),
+    _entry(60021, gettext_noop("The caller's IP address is not allowed."), ChatAuthError),
+    _entry(70001, gettext_noop("The administrator UserSig has expired; a new one is needed."), ChatAuthError),
+    _entry(70003, gettext_noop("The administrator UserSig could not be read (it may be cut short or damaged)."),
            ChatAuthError),
-    _entry(70013, "The administrator UserSig was made for another UserID than the one in the request.",
+    _entry(70009, gettext_noop("The administrator UserSig was signed with another key: check the secret key of "
+                               "this SDKAppID."),
            ChatAuthError),
-    _entry(70014, "The administrator UserSig was made for another SDKAppID than the one in the request.",
+    _entry(70013, gettext_noop("The administrator UserSig was made for another UserID than the one in the request."),
            ChatAuthError),
-    _entry(70016, "Chat has no key for this SDKAppID here: check that the SDKAppID belongs to this region.",
+    _entry(70014, gettext_noop("The administrator UserSig was made for another SDKAppID than the one in the request."),
            ChatAuthError),
-    _entry(70020, "Chat does not know this SDKAppID here: check that the SDKAppID belongs to this region.",
+    _entry(70016, gettext_noop("Chat has no key for this SDKAppID here: check that the SDKAppID belongs to this "
+                               "region."),
            ChatAuthError),
-    _entry(70050, "Too many UserSig failures: fix the UserSig, then wait a minute before trying again.",
+    _entry(70020, gettext_noop("Chat does not know this SDKAppID here: check that the SDKAppID belongs to this "
+                               "region."),
            ChatAuthError),
-    _entry(70051, "The account is on Chat's blacklist; it must be removed from it first.", ChatAuthError),
-    _entry(70107, "The UserID has not been imported into Chat; import the account first.",
+    _entry(70050, gettext_noop("Too many UserSig failures: fix the UserSig, then wait a minute before trying again."),
+           ChatAuthError),
+    _entry(70051, gettext_noop("The account is on Chat's blacklist; it must be removed from it first."), ChatAuthError),
+    _entry(70107, gettext_noop("The UserID has not been imported into Chat; import the account first."),
            ChatAccountNotImportedError),
-    _entry(70169, "Chat timed out inside its network; trying again later usually works.", ChatRetryableError),
-    _entry(70202, "Chat timed out inside its network; trying again later usually works.", ChatRetryableError),
-    _entry(70402, "A required account field is missing or does not have the form Chat expects.",
+    _entry(70169, gettext_noop("Chat timed out inside its network; trying again later usually works."),
+           ChatRetryableError),
+    _entry(70202, gettext_noop("Chat timed out inside its network; trying again later usually works."),
+           ChatRetryableError),
+    _entry(70402, gettext_noop("A required account field is missing or does not have the form Chat expects."),
            ChatInvalidRequestError),
-    _entry(70403, "The call needs the app administrator account.", ChatAuthError),
-    _entry(70500, "Chat had an internal error; trying again later usually works.", ChatRetryableError),
+    _entry(70403, gettext_noop("The call needs the app administrator account."), ChatAuthError),
+    _entry(70500, gettext_noop("Chat had an internal error; trying again later usually works."), ChatRetryableError),
 ]
 
 TABLE: dict[int, ErrorCode] = {entry.code: entry for entry in _TABLE}
@@ -221,12 +232,12 @@ THROTTLING_CODES = frozenset(code for code, entry in TABLE.items() if entry.exce
 def describe(code: int | None) -> str:
     """What ``code`` means, in words a support person reads."""
     if code is None:
-        return "No answer from Chat."
+        return gettext_noop("No answer from Chat.")
     if code == OK:
-        return "Accepted by Chat."
+        return gettext_noop("Accepted by Chat.")
     entry = TABLE.get(code)
     if entry is None:
-        return f"Chat error {code}, not documented; see the text Chat sent with it."
+        return Message(gettext_noop("Chat error %(code)s, not documented; see the text Chat sent with it."), code=code)
     return entry.text
 
 

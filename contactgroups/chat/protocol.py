@@ -6,7 +6,8 @@ nothing of Django models or of HTTP, so any layer may use it.
 
 Each validator returns a list of readable messages (empty when the value is fine),
 so callers decide how to show them: a form error, a CSV report line, a sandbox
-``ErrorInfo``.
+``ErrorInfo``. A message is English text that keeps its template and parameters
+(``Message``), so the admin can say it in the reader's language (``contactgroups.words.say``).
 """
 
 from collections.abc import Iterable
@@ -127,92 +128,115 @@ def utf8_length(text: str) -> int:
     return len(text.encode("utf-8"))
 
 
+def gettext_noop(message: str) -> str:
+    """Marks ``message`` for the translation catalogue; it is translated where it is shown."""
+    return message
+
+
+class Message(str):
+    """English text that keeps its template and parameters, so it can be said again in another language."""
+
+    template: str
+    params: dict
+
+    def __new__(cls, template: str, **params):
+        text = super().__new__(cls, template % params if params else template)
+        text.template, text.params = template, params
+        return text
+
+
 def _has_control_characters(text: str) -> bool:
     return any(ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 for ch in text)
 
 
-def validate_group_name(name: str) -> list[str]:
+def validate_group_name(name: str) -> list[Message]:
     """Messages for a conversation-group name that Chat would refuse."""
     if not name or not name.strip():
-        return ["A group name cannot be empty."]
+        return [Message(gettext_noop("A group name cannot be empty."))]
     messages = []
     if name != name.strip():
-        messages.append("A group name cannot start or end with spaces.")
+        messages.append(Message(gettext_noop("A group name cannot start or end with spaces.")))
     if _has_control_characters(name):
-        messages.append("A group name cannot contain control characters such as tabs or line breaks.")
+        messages.append(Message(gettext_noop(
+            "A group name cannot contain control characters such as tabs or line breaks.")))
     size = utf8_length(name)
     if size > GROUP_NAME_MAX_BYTES:
-        messages.append(
-            f"This name is {size} bytes in UTF-8; a group name may have at most "
-            f"{GROUP_NAME_MAX_BYTES} bytes ({len(name)} characters here: CJK characters take 3 bytes "
-            f"each, emoji 4)."
-        )
+        messages.append(Message(gettext_noop(
+            "This name is %(size)d bytes in UTF-8; a group name may have at most %(max)d bytes (%(length)d "
+            "characters here: CJK characters take 3 bytes each, emoji 4)."),
+            size=size, max=GROUP_NAME_MAX_BYTES, length=len(name)))
     return messages
 
 
-def validate_user_id(user_id: str) -> list[str]:
+def validate_user_id(user_id: str) -> list[Message]:
     """Messages for a Chat UserID that Chat would refuse."""
     if not user_id or not user_id.strip():
-        return ["A UserID cannot be empty."]
+        return [Message(gettext_noop("A UserID cannot be empty."))]
     messages = []
     if user_id != user_id.strip():
-        messages.append("A UserID cannot start or end with spaces.")
+        messages.append(Message(gettext_noop("A UserID cannot start or end with spaces.")))
     if _has_control_characters(user_id):
-        messages.append("A UserID cannot contain control characters.")
+        messages.append(Message(gettext_noop("A UserID cannot contain control characters.")))
     size = utf8_length(user_id)
     if size > USER_ID_MAX_BYTES:
-        messages.append(f"This UserID is {size} bytes in UTF-8; a UserID may have at most {USER_ID_MAX_BYTES}.")
+        messages.append(Message(gettext_noop(
+            "This UserID is %(size)d bytes in UTF-8; a UserID may have at most %(max)d."),
+            size=size, max=USER_ID_MAX_BYTES))
     return messages
 
 
-def validate_group_conversation_id(group_id: str) -> list[str]:
+def validate_group_conversation_id(group_id: str) -> list[Message]:
     """Messages for the id of a Chat group conversation (a ToGroupId)."""
     if not group_id or not group_id.strip():
-        return ["A group conversation needs its Chat group id."]
+        return [Message(gettext_noop("A group conversation needs its Chat group id."))]
     messages = []
     if group_id != group_id.strip() or _has_control_characters(group_id):
-        messages.append("A Chat group id cannot contain spaces at its ends or control characters.")
+        messages.append(Message(gettext_noop(
+            "A Chat group id cannot contain spaces at its ends or control characters.")))
     size = utf8_length(group_id)
     if size > GROUP_CONVERSATION_ID_MAX_BYTES:
-        messages.append(
-            f"This group id is {size} bytes; a Chat group id may have at most {GROUP_CONVERSATION_ID_MAX_BYTES}."
-        )
+        messages.append(Message(gettext_noop(
+            "This group id is %(size)d bytes; a Chat group id may have at most %(max)d."),
+            size=size, max=GROUP_CONVERSATION_ID_MAX_BYTES))
     return messages
 
 
-def validate_conversation(conversation_type: int, to_account: str, to_group_id: str) -> list[str]:
+def validate_conversation(conversation_type: int, to_account: str, to_group_id: str) -> list[Message]:
     """Messages for one conversation: a type and exactly the matching target."""
     if conversation_type == TYPE_C2C:
         if to_group_id:
-            return ["A one-to-one conversation names a user (To_Account), not a group id (ToGroupId)."]
+            return [Message(gettext_noop(
+                "A one-to-one conversation names a user (To_Account), not a group id (ToGroupId)."))]
         if not to_account:
-            return ["A one-to-one conversation needs the UserID of the other user (To_Account)."]
+            return [Message(gettext_noop(
+                "A one-to-one conversation needs the UserID of the other user (To_Account)."))]
         return validate_user_id(to_account)
     if conversation_type == TYPE_GROUP:
         if to_account:
-            return ["A group conversation names a group id (ToGroupId), not a user (To_Account)."]
+            return [Message(gettext_noop(
+                "A group conversation names a group id (ToGroupId), not a user (To_Account)."))]
         if not to_group_id:
-            return ["A group conversation needs its Chat group id (ToGroupId)."]
+            return [Message(gettext_noop("A group conversation needs its Chat group id (ToGroupId)."))]
         return validate_group_conversation_id(to_group_id)
-    return [f"Unknown conversation type {conversation_type!r}: use 1 (one-to-one) or 2 (group)."]
+    return [Message(gettext_noop("Unknown conversation type %(type)r: use 1 (one-to-one) or 2 (group)."),
+                    type=conversation_type)]
 
 
-def validate_group_count(count: int) -> list[str]:
+def validate_group_count(count: int) -> list[Message]:
     """Messages when a user would own ``count`` conversation groups."""
     if count > GROUPS_PER_USER_MAX:
-        return [
-            f"This user would have {count} conversation groups; Chat allows at most {GROUPS_PER_USER_MAX} per user."
-        ]
+        return [Message(gettext_noop(
+            "This user would have %(count)d conversation groups; Chat allows at most %(max)d per user."),
+            count=count, max=GROUPS_PER_USER_MAX)]
     return []
 
 
-def validate_grouped_conversation_count(count: int) -> list[str]:
+def validate_grouped_conversation_count(count: int) -> list[Message]:
     """Messages when ``count`` distinct conversations of one user would be grouped."""
     if count > GROUPED_CONVERSATIONS_PER_USER_MAX:
-        return [
-            f"This user would have {count} distinct conversations in groups; Chat allows at most "
-            f"{GROUPED_CONVERSATIONS_PER_USER_MAX} per user, counted across all of the user's groups."
-        ]
+        return [Message(gettext_noop(
+            "This user would have %(count)d distinct conversations in groups; Chat allows at most %(max)d per "
+            "user, counted across all of the user's groups."), count=count, max=GROUPED_CONVERSATIONS_PER_USER_MAX)]
     return []
 
 

@@ -6,6 +6,8 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
+
 from contactgroups.chat import protocol
 from contactgroups.spreadsheet import restore
 
@@ -28,8 +30,10 @@ class RowProblem:
     reason: str = ""  # the kind of problem (a key of imports.groups.REASONS), for grouping refusals
 
     def line(self) -> str:
-        column = f", {self.column}" if self.column else ""
-        return f"Row {self.row}{column}: {self.message}"
+        if self.column:
+            return _("Row %(row)d, %(column)s: %(message)s") % {"row": self.row, "column": self.column,
+                                                                "message": self.message}
+        return _("Row %(row)d: %(message)s") % {"row": self.row, "message": self.message}
 
 
 def read_csv(data, columns: list[str], optional: list[str] = (), source: str = "the file") -> Iterator[
@@ -45,49 +49,55 @@ def read_csv(data, columns: list[str], optional: list[str] = (), source: str = "
     """
     raw = data if isinstance(data, bytes) else data.read(CSV_MAX_BYTES + 1)
     if len(raw) > CSV_MAX_BYTES:
-        raise CsvError(f"{source} is larger than {CSV_MAX_BYTES // (1024 * 1024)} MB; split it into smaller files.")
+        raise CsvError(_("%(source)s is larger than %(mb)d MB; split it into smaller files.")
+                       % {"source": source, "mb": CSV_MAX_BYTES // (1024 * 1024)})
     try:
         text = codecs.decode(raw, "utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise CsvError(
-            f"{source} is not UTF-8 text: byte 0x{raw[exc.start]:02x} on line {line} cannot be read. "
-            "Save it as CSV UTF-8."
+            _("%(source)s is not UTF-8 text: byte %(byte)s on line %(line)d cannot be read. Save it as CSV UTF-8.")
+            % {"source": source, "byte": f"0x{raw[exc.start]:02x}", "line": line}
         ) from None
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     records = []
     try:
         header = next(reader, None)
         if header is None or not any(cell.strip() for cell in header):
-            raise CsvError(f"{source} is empty; its first row must name the columns: {', '.join(columns)}.")
+            raise CsvError(_("%(source)s is empty; its first row must name the columns: %(columns)s.")
+                           % {"source": source, "columns": ", ".join(columns)})
         names = [cell.strip().lower() for cell in header]
-        expected = ", ".join(columns + [f"{name} (optional)" for name in optional])
+        expected = ", ".join(columns + [_("%(name)s (optional)") % {"name": name} for name in optional])
         unknown = [name for name in names if name not in columns and name not in optional]
         missing = [name for name in columns if name not in names]
         repeated = protocol.find_duplicates(names)
         if unknown or missing or repeated:
             problems = []
             if missing:
-                problems.append(f"missing {', '.join(missing)}")
+                problems.append(_("missing %(names)s") % {"names": ", ".join(missing)})
             if unknown:
-                problems.append(f"unknown {', '.join(unknown)}")
+                problems.append(_("unknown %(names)s") % {"names": ", ".join(unknown)})
             if repeated:
-                problems.append(f"named twice: {', '.join(repeated)}")
+                problems.append(_("named twice: %(names)s") % {"names": ", ".join(repeated)})
             raise CsvError(
-                f"The first row of {source} must name the columns {expected}; found {', '.join(names) or 'none'} "
-                f"({'; '.join(problems)})."
+                _("The first row of %(source)s must name the columns %(expected)s; found %(found)s (%(problems)s).")
+                % {"source": source, "expected": expected, "found": ", ".join(names) or _("none"),
+                   "problems": "; ".join(problems)}
             )
         for cells in reader:
             if not cells or (len(cells) == 1 and not cells[0].strip()):
                 continue
             if len(records) >= CSV_MAX_ROWS:
-                raise CsvError(f"{source} has more than {CSV_MAX_ROWS:,} rows; split it into smaller files.")
+                raise CsvError(_("%(source)s has more than %(rows)s rows; split it into smaller files.")
+                               % {"source": source, "rows": f"{CSV_MAX_ROWS:,}"})
             records.append((reader.line_num, cells))
     except csv.Error as exc:
-        raise CsvError(f"{source} is not a valid CSV file: line {reader.line_num}: {exc}.") from None
+        raise CsvError(_("%(source)s is not a valid CSV file: line %(line)d: %(error)s.")
+                       % {"source": source, "line": reader.line_num, "error": exc}) from None
     for row, cells in records:
         values = dict(zip(names, (restore(cell) for cell in cells), strict=False))
         if len(cells) != len(names):
             # The cells it has are kept, so the row still counts against the group it names.
-            values[""] = f"This row has {len(cells)} columns; the first row names {len(names)}."
+            values[""] = _("This row has %(cells)d columns; the first row names %(names)d.") % {
+                "cells": len(cells), "names": len(names)}
         yield row, values

@@ -5,9 +5,9 @@ from dataclasses import dataclass, field
 
 from django.contrib.admin.models import ADDITION
 from django.db import IntegrityError, transaction
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 
-from contactgroups import sync, tasks
+from contactgroups import sync, tasks, words
 from contactgroups.chat import protocol
 from contactgroups.chat.types import Conversation
 from contactgroups.imports.csvfile import RowProblem, read_csv
@@ -70,12 +70,14 @@ class PlannedGroup:
     @property
     def row_span(self) -> str:
         """Where the group is in the file: "row 2", "rows 2-7"."""
-        return f"row {self.rows[0]}" if len(self.rows) == 1 else f"rows {self.rows[0]}-{self.rows[-1]}"
+        if len(self.rows) == 1:
+            return gettext("row %(row)d") % {"row": self.rows[0]}
+        return gettext("rows %(first)d-%(last)d") % {"first": self.rows[0], "last": self.rows[-1]}
 
     def describe(self) -> str:
-        count = len(self.conversations)
-        return (f"“{self.name}” of {self.owner_user_id} ({count} conversation{'s' if count != 1 else ''}, "
-                f"{self.row_span})")
+        return ngettext("“%(name)s” of %(owner)s (%(count)d conversation, %(rows)s)",
+                        "“%(name)s” of %(owner)s (%(count)d conversations, %(rows)s)", len(self.conversations)) % {
+            "name": self.name, "owner": self.owner_user_id, "count": len(self.conversations), "rows": self.row_span}
 
 
 @dataclass(frozen=True)
@@ -157,8 +159,9 @@ def owner_states(owner_pks) -> dict[int, OwnerState]:
 
 def _parse_group_row(row: int, values: dict[str, str]) -> tuple[list[RowProblem], Conversation | None]:
     """The problems of one row on its own, and its conversation (None for a row naming only its group)."""
-    problems = [RowProblem(row, "owner", message, "owner") for message in protocol.validate_user_id(values["owner"])]
-    problems += [RowProblem(row, "group_name", message, "group_name")
+    problems = [RowProblem(row, "owner", words.say(message), "owner")
+                for message in protocol.validate_user_id(values["owner"])]
+    problems += [RowProblem(row, "group_name", words.say(message), "group_name")
                  for message in protocol.validate_group_name(values["group_name"])]
     kind_text, target = values["type"].strip().lower(), values["target"]
     if not kind_text and not target:
@@ -170,7 +173,7 @@ def _parse_group_row(row: int, values: dict[str, str]) -> tuple[list[RowProblem]
             % {"type": repr(values["type"])}, "type"))
         return problems, None
     conversation = Conversation(kind, target)
-    problems += [RowProblem(row, "target", message, "target") for message in conversation.problems()]
+    problems += [RowProblem(row, "target", words.say(message), "target") for message in conversation.problems()]
     return problems, conversation
 
 
@@ -239,10 +242,10 @@ def group_problems(group: PlannedGroup, owner: OwnerState) -> list[RowProblem]:
         problems.append(RowProblem(group.first_row, "group_name", gettext(
             "%(owner)s already has a conversation group named “%(name)s”.")
             % {"owner": group.owner_user_id, "name": group.name}, "name_taken"))
-    problems += [RowProblem(group.first_row, "owner", message, "group_limit")
+    problems += [RowProblem(group.first_row, "owner", words.say(message), "group_limit")
                  for message in protocol.validate_group_count(owner.count + 1)]
     distinct = owner.grouped | set(first_seen)
-    problems += [RowProblem(group.first_row, "target", message, "grouped_limit")
+    problems += [RowProblem(group.first_row, "target", words.say(message), "grouped_limit")
                  for message in protocol.validate_grouped_conversation_count(len(distinct))]
     if not problems:
         owner.names.add(group.name)

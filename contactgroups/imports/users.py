@@ -4,8 +4,9 @@ from dataclasses import dataclass, field
 
 from django.contrib.admin.models import ADDITION
 from django.db import transaction
+from django.utils.translation import gettext
 
-from contactgroups import sync
+from contactgroups import sync, words
 from contactgroups.chat import protocol
 from contactgroups.imports.csvfile import RowProblem, read_csv
 from contactgroups.models import ChatUser
@@ -38,12 +39,14 @@ def plan_user_import(data, source: str = "the file") -> UserImportPlan:
             plan.problems.append(RowProblem(row, "", values[""]))
             continue
         user_id, nickname = values["user_id"], values.get("nickname", "")
-        problems = [RowProblem(row, "user_id", message) for message in protocol.validate_user_id(user_id)]
+        problems = [RowProblem(row, "user_id", words.say(message)) for message in protocol.validate_user_id(user_id)]
         if len(nickname) > NICKNAME_MAX_LENGTH:
-            problems.append(RowProblem(row, "nickname", f"A nickname may have at most {NICKNAME_MAX_LENGTH} "
-                                                        f"characters; this one has {len(nickname)}."))
+            problems.append(RowProblem(row, "nickname", gettext(
+                "A nickname may have at most %(max)d characters; this one has %(length)d.")
+                % {"max": NICKNAME_MAX_LENGTH, "length": len(nickname)}))
         if not problems and user_id in seen:
-            problems.append(RowProblem(row, "user_id", f"{user_id} is already listed in row {seen[user_id]}."))
+            problems.append(RowProblem(row, "user_id", gettext("%(user_id)s is already listed in row %(row)d.")
+                                       % {"user_id": user_id, "row": seen[user_id]}))
         if problems:
             plan.problems += problems
             continue

@@ -1,7 +1,8 @@
-"""What every operator command shares: it acts as a named staff user, reports progress, counts in words.
+"""What every operator command shares: it acts as a named staff user, reports progress, says why things failed.
 
 The commands in ``commands/`` are thin over this and over ``contactgroups.bulk`` and ``contactgroups.imports``.
-Only the commands import it, so the web process never loads tqdm nor Django's command machinery.
+Only the commands import it, so the web process never loads tqdm nor Django's command machinery. Everything
+they print is translated when it is written, into the language of LANGUAGE_CODE (or the one active).
 """
 
 import time
@@ -10,14 +11,36 @@ from collections.abc import Iterable
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext, pgettext
 from tqdm import tqdm
 
-from contactgroups.models import ChatUser
+from contactgroups import sync, words
+from contactgroups.models import ChatUser, ContactGroup
 
 
-def counted(number: int, singular: str, plural: str | None = None) -> str:
-    """``number`` with the noun in the right form: "1 group", "2 groups" (the commands' summaries)."""
-    return f"{number} {singular if number == 1 else (plural or singular + 's')}"
+def clauses(parts: Iterable[str]) -> str:
+    """Independent clauses of one sentence, one after the other ("1 row refused; 2 users not in Chat")."""
+    return pgettext("separator between clauses", "; ").join(parts)
+
+
+def listed(parts: Iterable[str]) -> str:
+    """The items of a list inside a sentence ("2 synced, 1 failed")."""
+    return pgettext("separator between list items", ", ").join(parts)
+
+
+def state_counts(counts: dict[str, int]) -> list[str]:
+    """"2 synced", "1 failed": how many groups ended in each state that any did, in the states' order."""
+    return [_("%(count)d %(state)s") % {"count": counts[state], "state": str(ContactGroup.State(state).label).lower()}
+            for state in ContactGroup.State.values if counts.get(state)]
+
+
+def failure_text(exc: BaseException) -> str:
+    """Why ``exc`` stopped something, for staff: the project's words for a Chat failure, the exception for a bug."""
+    error = sync.outcome.error_data(exc)
+    if error["kind"] == "internal":
+        return f"{type(exc).__name__}: {exc}"
+    return words.error_text(error)
 
 
 class ActorRefused(Exception):
@@ -30,23 +53,28 @@ def find_actor(username: str, *permissions: str):
     Commands act under this user: the audit (SyncAttempt) and the admin history (LogEntry) name them.
     """
     if not username:
-        raise ActorRefused("Name the staff user you act as with --actor USERNAME.")
+        raise ActorRefused(_("Name the staff user you act as with --actor USERNAME."))
     User = get_user_model()
+    # The username as Python quotes it, so a name with spaces or quotes in it reads unambiguously.
+    quoted = {"username": repr(username)}
     try:
         user = User._default_manager.get_by_natural_key(username)
     except User.DoesNotExist:
-        raise ActorRefused(f"There is no user named {username!r}.") from None
+        raise ActorRefused(_("There is no user named %(username)s.") % quoted) from None
     if not user.is_active:
-        raise ActorRefused(f"The user {username!r} is not active.")
+        raise ActorRefused(_("The user %(username)s is not active.") % quoted)
     if not user.is_staff:
-        raise ActorRefused(f"The user {username!r} is not staff; only staff users may act on Chat.")
+        raise ActorRefused(_("The user %(username)s is not staff; only staff users may act on Chat.") % quoted)
     missing = [permission for permission in permissions if not user.has_perm(permission)]
     if missing:
-        raise ActorRefused(
-            f"The user {username!r} lacks the permission to do this: "
-            + "; ".join(f"“{permission_name(permission)}” ({permission})" for permission in missing)
-            + "."
-        )
+        listed = clauses(_("“%(name)s” (%(permission)s)") % {"name": permission_name(permission),
+                                                              "permission": permission}
+                         for permission in missing)
+        raise ActorRefused(ngettext(
+            "The user %(username)s lacks the permission to do this: %(permissions)s.",
+            "The user %(username)s lacks the permissions to do this: %(permissions)s.",
+            len(missing),
+        ) % {**quoted, "permissions": listed})
     return user
 
 
@@ -61,7 +89,16 @@ def permission_name(permission: str) -> str:
     return name or permission
 
 
-class ActorCommand(BaseCommand):
+class TranslatedCommand(BaseCommand):
+    """A command whose ``help`` is translated lazily (``gettext_lazy``): argparse is handed the text as a str."""
+
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        parser.description = str(self.help) if self.help else None
+        return parser
+
+
+class ActorCommand(TranslatedCommand):
     """A management command that acts under a staff user's name (``--actor``), with the admin's permissions.
 
     Subclasses name the permissions in ``permissions``; ``self.actor(options)`` returns the user or stops
@@ -73,8 +110,8 @@ class ActorCommand(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument(
             "--actor", required=True, metavar="USERNAME",
-            help="The active staff user you act as; the audit and the admin history name them, and they need "
-                 "the permission the matching admin action needs.",
+            help=_("The active staff user you act as; the audit and the admin history name them, and they need "
+                   "the permission the matching admin action needs."),
         )
 
     def actor(self, options, *more_permissions: str):
@@ -89,14 +126,16 @@ class ActorCommand(BaseCommand):
         known = set(ChatUser.objects.filter(user_id__in=user_ids).values_list("user_id", flat=True))
         unknown = [user_id for user_id in user_ids if user_id not in known]
         if unknown:
-            raise CommandError(f"No Chat user with UserID {', '.join(unknown)}.")
+            raise CommandError(ngettext("No Chat user with UserID %(user_ids)s.",
+                                        "No Chat users with UserIDs %(user_ids)s.", len(unknown))
+                               % {"user_ids": ", ".join(unknown)})
 
     def fail_if(self, problems: list[str]) -> None:
         """Exit non-zero, naming each problem, when there are any (the details were printed above)."""
         if problems:
-            raise CommandError("; ".join(problems) + "; see the lines above.", returncode=1)
+            raise CommandError(_("%(problems)s; see the lines above.") % {"problems": clauses(problems)}, returncode=1)
 
-    def progress(self, total: int | None, label: str, unit: str) -> "ProgressReporter":
+    def progress(self, total: int | None, label: str, unit: str = "group") -> "ProgressReporter":
         """A progress bar on stderr when it is a terminal, plain progress lines there otherwise."""
         return ProgressReporter(self.stderr, total, label, unit)
 
@@ -122,10 +161,15 @@ class ProgressReporter:
 
     Plain lines come at every tenth of the work and at least every ``interval`` seconds, and always at the
     end, so a log shows a run that is moving without drowning in it. ``stream`` is a Django OutputWrapper
-    (a command's ``self.stderr``) or any text stream.
+    (a command's ``self.stderr``) or any text stream. ``unit`` is what is counted, ``"group"`` or ``"user"``;
+    ``label`` names the work (the command's name, or words already translated).
     """
 
-    def __init__(self, stream, total: int | None, label: str, unit: str = "item", interval: float = 5.0):
+    UNITS = ("group", "user")
+
+    def __init__(self, stream, total: int | None, label: str, unit: str = "group", interval: float = 5.0):
+        if unit not in self.UNITS:
+            raise ValueError(f"Unknown unit {unit!r}: use one of {', '.join(self.UNITS)}.")
         self.stream = RawStream(stream) if hasattr(stream, "style_func") else stream
         self.total = total
         self.label = label
@@ -139,10 +183,16 @@ class ProgressReporter:
         self._step = max(1, (total or 0) // 10)
         isatty = getattr(self.stream, "isatty", None)
         self.bar = (
-            tqdm(total=total, desc=label, unit=unit, file=self.stream, dynamic_ncols=True, leave=True)
+            tqdm(total=total, desc=label, unit=self.unit_name(), file=self.stream, dynamic_ncols=True, leave=True)
             if isatty and isatty()
             else None
         )
+
+    def unit_name(self) -> str:
+        """The unit as the progress bar shows it, before "/s"."""
+        if self.unit == "user":
+            return pgettext("progress bar unit", "user")
+        return pgettext("progress bar unit", "group")
 
     def advance(self, count: int = 1, failed: int = 0) -> None:
         """Count ``count`` more items done, ``failed`` of them failed."""
@@ -160,13 +210,28 @@ class ProgressReporter:
     def _line(self, now: float) -> None:
         self._last_line, self._last_done = now, self.done
         elapsed = max(now - self.started, 1e-9)
-        of_total = f"/{self.total}" if self.total is not None else ""
-        share = f" ({100 * self.done // self.total}%)" if self.total else ""
-        self.stream.write(
-            f"{self.label}: {self.done}{of_total} {self.unit}s{share}, {self.failed} failed, "
-            f"{self.done / elapsed:.1f} {self.unit}s/s\n"
-        )
+        self.stream.write(self.text(self.done / elapsed) + "\n")
         self.stream.flush()
+
+    def text(self, rate: float) -> str:
+        """A plain progress line: "sync_contact_groups: 3/10 groups (30%), 0 failed, 4.2 groups/s"."""
+        params = {"label": self.label, "done": self.done, "total": self.total or 0, "failed": self.failed,
+                  "rate": rate, "percent": 100 * self.done // self.total if self.total else 0}
+        if self.unit == "user":
+            if self.total:
+                return ngettext("%(label)s: %(done)d/%(total)d user (%(percent)d%%), %(failed)d failed, "
+                                "%(rate).1f users/s",
+                                "%(label)s: %(done)d/%(total)d users (%(percent)d%%), %(failed)d failed, "
+                                "%(rate).1f users/s", self.total) % params
+            return ngettext("%(label)s: %(done)d user, %(failed)d failed, %(rate).1f users/s",
+                            "%(label)s: %(done)d users, %(failed)d failed, %(rate).1f users/s", self.done) % params
+        if self.total:
+            return ngettext("%(label)s: %(done)d/%(total)d group (%(percent)d%%), %(failed)d failed, "
+                            "%(rate).1f groups/s",
+                            "%(label)s: %(done)d/%(total)d groups (%(percent)d%%), %(failed)d failed, "
+                            "%(rate).1f groups/s", self.total) % params
+        return ngettext("%(label)s: %(done)d group, %(failed)d failed, %(rate).1f groups/s",
+                        "%(label)s: %(done)d groups, %(failed)d failed, %(rate).1f groups/s", self.done) % params
 
     def note(self, line: str, out) -> None:
         """Write ``line`` to ``out`` (a command's stdout); on a terminal the bar steps aside for it."""

@@ -4,11 +4,14 @@ import os
 import secrets
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from contactgroups.management.base import TranslatedCommand
 
 
-class Command(BaseCommand):
-    help = (
+class Command(TranslatedCommand):
+    help = gettext_lazy(
         "Create a superuser named DJANGO_SUPERUSER_USERNAME (default: admin) unless it exists. Its password is "
         "DJANGO_SUPERUSER_PASSWORD, or a generated one printed once."
     )
@@ -17,17 +20,20 @@ class Command(BaseCommand):
         User = get_user_model()
         username = os.environ.get("DJANGO_SUPERUSER_USERNAME", "admin")
         if User.objects.filter(username=username).exists():
-            self.stdout.write(f"Admin account “{username}” already exists; its password is unchanged.")
+            self.stdout.write(_("Admin account “%(username)s” already exists; its password is unchanged.")
+                              % {"username": username})
             return
         password = os.environ.get("DJANGO_SUPERUSER_PASSWORD")
         User.objects.create_superuser(username=username, email="", password=password or None)
         user = User.objects.get(username=username)
         if password:
-            self.stdout.write(f"Created admin account “{username}” with the password from DJANGO_SUPERUSER_PASSWORD.")
+            self.stdout.write(_("Created admin account “%(username)s” with the password from "
+                                "DJANGO_SUPERUSER_PASSWORD.") % {"username": username})
             return
         password = secrets.token_urlsafe(12)
         user.set_password(password)
         user.save(update_fields=["password"])
         self.stdout.write(self.style.SUCCESS(
-            f"Created admin account “{username}”. Its password, shown only this once: {password}"
+            _("Created admin account “%(username)s”. Its password, shown only this once: %(password)s")
+            % {"username": username, "password": password}
         ))

@@ -3,10 +3,12 @@
 import logging
 
 from django.core.management.base import CommandError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from contactgroups import bulk
 from contactgroups.imports.groups import EXPORTED_COLUMNS
-from contactgroups.management.base import ActorCommand, RawStream, counted
+from contactgroups.management.base import ActorCommand, RawStream
 from contactgroups.models import ContactGroup, ContactItem
 from contactgroups.permissions import VIEW_GROUP_PERMISSION
 from contactgroups.spreadsheet import SafeWriter
@@ -18,7 +20,7 @@ GROUP_CHUNK = 500
 
 
 class Command(ActorCommand):
-    help = (
+    help = gettext_lazy(
         "Write conversation groups as CSV to standard output (or --output FILE), one row per conversation "
         "(a group without any has one row with empty conversation columns): owner, group_name, group_id (Chat's "
         "GroupId), state, type, target, result_code and result_info (Chat's last answer for the conversation). "
@@ -31,9 +33,9 @@ class Command(ActorCommand):
     def add_arguments(self, parser):
         super().add_arguments(parser)
         parser.add_argument("--owner", action="extend", nargs="+", default=[], metavar="USERID",
-                            help="Only the groups of these Chat users.")
-        parser.add_argument("--include-deleted", action="store_true", help="Also the groups deleted from Chat.")
-        parser.add_argument("--output", metavar="FILE", help="Write to FILE instead of standard output.")
+                            help=_("Only the groups of these Chat users."))
+        parser.add_argument("--include-deleted", action="store_true", help=_("Also the groups deleted from Chat."))
+        parser.add_argument("--output", metavar="FILE", help=_("Write to FILE instead of standard output."))
 
     def handle(self, *args, **options):
         actor = self.actor(options)
@@ -42,20 +44,25 @@ class Command(ActorCommand):
         if options["owner"]:
             groups = groups.filter(owner__user_id__in=options["owner"])
         total = groups.count()
-        progress = self.progress(total, "export_contact_groups", "group")
+        progress = self.progress(total, "export_contact_groups")
         if options["output"]:
             try:
                 with open(options["output"], "w", encoding="utf-8", newline="") as stream:
                     rows = self.write(stream, groups, progress)
             except OSError as exc:
-                raise CommandError(f"Cannot write {options['output']}: {exc.strerror}.") from None
+                raise CommandError(_("Cannot write %(file)s: %(reason)s.")
+                                   % {"file": options["output"], "reason": exc.strerror}) from None
         else:
             rows = self.write(RawStream(self.stdout), groups, progress)
         progress.close()
-        logger.info("%s exported %s (%s)", actor.get_username(), counted(total, "conversation group"),
-                    counted(rows, "row"))
-        self.stderr.write(f"Exported {counted(progress.done, 'group')} in {counted(rows, 'row')}.",
-                          style_func=lambda text: text)
+        logger.info("%s exported %d conversation groups (%d rows)", actor.get_username(), total, rows)
+        self.stderr.write(
+            _("Exported %(groups)s in %(rows)s.") % {
+                "groups": ngettext("%(count)d group", "%(count)d groups", progress.done) % {"count": progress.done},
+                "rows": ngettext("%(count)d row", "%(count)d rows", rows) % {"count": rows},
+            },
+            style_func=lambda text: text,
+        )
 
     def write(self, stream, groups, progress) -> int:
         writer = SafeWriter(stream)

@@ -3,18 +3,20 @@
 import sys
 
 from django.core.management.base import CommandError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from contactgroups import bulk, sync
 from contactgroups.chat import protocol
 from contactgroups.imports.csvfile import CsvError
 from contactgroups.imports.users import create_users, plan_user_import
-from contactgroups.management.base import ActorCommand, counted
+from contactgroups.management.base import ActorCommand, failure_text
 from contactgroups.models import ChatUser
 from contactgroups.permissions import ADD_USER_PERMISSION, IMPORT_USERS_PERMISSION
 
 
 class Command(ActorCommand):
-    help = (
+    help = gettext_lazy(
         "Create Chat users from a CSV file whose first row names the columns user_id and, optionally, nickname "
         "(every UserID checked as the admin checks it), or take every user not yet imported (--unimported); "
         "then import them into Chat (multiaccount_import, 100 a call) and check them (account_check). Refused "
@@ -25,33 +27,45 @@ class Command(ActorCommand):
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
-        parser.add_argument("file", nargs="?", metavar="FILE.csv", help="The CSV file, or - for standard input.")
+        parser.add_argument("file", nargs="?", metavar="FILE.csv", help=_("The CSV file, or - for standard input."))
         parser.add_argument("--unimported", action="store_true",
-                            help="Import every Chat user of the mirror that Chat does not have yet.")
+                            help=_("Import every Chat user of the mirror that Chat does not have yet."))
         parser.add_argument("--dry-run", action="store_true",
-                            help="Check the file and say what would be done; change nothing and call Chat not at all.")
+                            help=_("Check the file and say what would be done; change nothing and call Chat not "
+                                   "at all."))
 
     def handle(self, *args, **options):
         if bool(options["file"]) == options["unimported"]:
-            raise CommandError("Give either a CSV file or --unimported.")
+            raise CommandError(_("Give either a CSV file or --unimported."))
         if options["file"]:
             actor = self.actor(options, ADD_USER_PERMISSION)
+            # ``source`` is stored in the history as it is; ``shown`` is how this run names it.
             source = "standard input" if options["file"] == "-" else options["file"]
-            plan = self.read_plan(options["file"], source)
+            shown = _("standard input") if options["file"] == "-" else options["file"]
+            plan = self.read_plan(options["file"], source, shown)
             for problem in plan.problems:
                 self.stdout.write(problem.line())
             if options["dry_run"]:
                 for row, user_id, _nickname in plan.new:
-                    self.stdout.write(f"Would add {user_id} (row {row}).")
-                self.stdout.write(
-                    f"Dry run: {counted(len(plan.new), 'new user')} and {counted(len(plan.known), 'known user')} "
-                    f"would be imported into Chat; {counted(len(plan.problems), 'row')} refused. Nothing was changed "
-                    "and Chat was not called."
-                )
+                    self.stdout.write(_("Would add %(user_id)s (row %(row)d).") % {"user_id": user_id, "row": row})
+                self.stdout.write(_(
+                    "Dry run: %(new)s and %(known)s would be imported into Chat; %(refused)s refused. Nothing was "
+                    "changed and Chat was not called."
+                ) % {
+                    "new": ngettext("%(count)d new user", "%(count)d new users", len(plan.new))
+                    % {"count": len(plan.new)},
+                    "known": ngettext("%(count)d known user", "%(count)d known users", len(plan.known))
+                    % {"count": len(plan.known)},
+                    "refused": ngettext("%(count)d row", "%(count)d rows", len(plan.problems))
+                    % {"count": len(plan.problems)},
+                })
                 return self.finish(refused_rows=len(plan.problems))
             user_pks = create_users(plan, actor.pk, source)
-            self.stdout.write(f"Added {counted(len(plan.new), 'new Chat user')} from {source}; "
-                              f"{counted(len(plan.known), 'other was', 'others were')} known already.")
+            known = ngettext("%(count)d other was known already", "%(count)d others were known already",
+                             len(plan.known)) % {"count": len(plan.known)}
+            self.stdout.write(ngettext("Added %(count)d new Chat user from %(source)s; %(known)s.",
+                                       "Added %(count)d new Chat users from %(source)s; %(known)s.",
+                                       len(plan.new)) % {"count": len(plan.new), "source": shown, "known": known})
             refused_rows = len(plan.problems)
         else:
             actor = self.actor(options)
@@ -59,25 +73,31 @@ class Command(ActorCommand):
             if options["dry_run"]:
                 count = 0
                 for _pk, user_id in bulk.stream_rows(unimported, ["user_id"]):
-                    self.stdout.write(f"Would import {user_id}.")
+                    self.stdout.write(_("Would import %(user_id)s.") % {"user_id": user_id})
                     count += 1
-                self.stdout.write(f"Dry run: {counted(count, 'user')} would be imported into Chat. Nothing was "
-                                  "changed and Chat was not called.")
+                self.stdout.write(ngettext(
+                    "Dry run: %(count)d user would be imported into Chat. Nothing was changed and Chat was not "
+                    "called.",
+                    "Dry run: %(count)d users would be imported into Chat. Nothing was changed and Chat was not "
+                    "called.",
+                    count,
+                ) % {"count": count})
                 return
             user_pks = bulk.stream_ids(unimported)
             refused_rows = 0
         self.import_users(user_pks, actor, refused_rows)
 
-    def read_plan(self, path: str, source: str):
+    def read_plan(self, path: str, source: str, shown: str):
         try:
             if path == "-":
                 return plan_user_import(sys.stdin.buffer, source)
             with open(path, "rb") as stream:
                 return plan_user_import(stream, source)
         except OSError as exc:
-            raise CommandError(f"Cannot read {source}: {exc.strerror}.") from None
+            raise CommandError(_("Cannot read %(file)s: %(reason)s.") % {"file": shown, "reason": exc.strerror}
+                               ) from None
         except CsvError as exc:
-            raise CommandError(f"{exc} Nothing was changed.") from None
+            raise CommandError(_("%(error)s Nothing was changed.") % {"error": exc}) from None
 
     def import_users(self, user_pks, actor, refused_rows: int) -> None:
         """Import and check the users in batches of Chat's maximum, reporting progress and every failure."""
@@ -89,28 +109,35 @@ class Command(ActorCommand):
                 report = sync.import_users(batch, actor.pk)
             except Exception as exc:  # a failing batch never stops the others; the summary counts it
                 failed += len(batch)
-                progress.note(f"A batch of {counted(len(batch), 'user')} failed: {exc}", self.stdout)
+                progress.note(ngettext("A batch of %(count)d user failed: %(error)s",
+                                       "A batch of %(count)d users failed: %(error)s", len(batch))
+                              % {"count": len(batch), "error": failure_text(exc)}, self.stdout)
                 progress.advance(len(batch), failed=len(batch))
                 continue
             for user_id in report.not_imported:
-                progress.note(f"{user_id}: Chat does not have it after the import.", self.stdout)
+                progress.note(_("%(user_id)s: Chat does not have it after the import.") % {"user_id": user_id},
+                              self.stdout)
             for user_id in report.failed:
-                progress.note(f"{user_id}: Chat could not say whether it has it.", self.stdout)
+                progress.note(_("%(user_id)s: Chat could not say whether it has it.") % {"user_id": user_id},
+                              self.stdout)
             imported += len(report.imported)
             not_imported += len(report.not_imported)
             failed += len(report.failed)
             progress.advance(len(batch), failed=len(report.not_imported) + len(report.failed))
         progress.close()
-        self.stdout.write(
-            f"Imported into Chat: {imported} of {counted(len(user_pks), 'user')}; {not_imported} not imported, "
-            f"{failed} failed."
-        )
+        self.stdout.write(ngettext(
+            "Imported into Chat: %(imported)d of %(count)d user; %(not_imported)d not imported, %(failed)d failed.",
+            "Imported into Chat: %(imported)d of %(count)d users; %(not_imported)d not imported, %(failed)d failed.",
+            len(user_pks),
+        ) % {"imported": imported, "count": len(user_pks), "not_imported": not_imported, "failed": failed})
         self.finish(refused_rows, not_imported + failed)
 
     def finish(self, refused_rows: int = 0, failed_users: int = 0) -> None:
         problems = []
         if refused_rows:
-            problems.append(f"{counted(refused_rows, 'row')} of the file refused")
+            problems.append(ngettext("%(count)d row of the file refused", "%(count)d rows of the file refused",
+                                     refused_rows) % {"count": refused_rows})
         if failed_users:
-            problems.append(f"{counted(failed_users, 'user')} not in Chat")
+            problems.append(ngettext("%(count)d user not in Chat", "%(count)d users not in Chat", failed_users)
+                            % {"count": failed_users})
         self.fail_if(problems)

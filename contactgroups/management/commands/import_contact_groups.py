@@ -4,17 +4,22 @@ import sys
 
 from django.conf import settings
 from django.core.management.base import CommandError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from contactgroups import bulk
 from contactgroups.imports.csvfile import CsvError
 from contactgroups.imports.groups import GroupImportPlan, apply_group_import, plan_group_import
-from contactgroups.management.base import ActorCommand, counted
-from contactgroups.models import ContactGroup
+from contactgroups.management.base import ActorCommand, failure_text, listed, state_counts
 from contactgroups.permissions import ADD_GROUP_PERMISSION, SYNC_PERMISSION
 
 
+def groups_text(count: int) -> str:
+    return ngettext("%(count)d group", "%(count)d groups", count) % {"count": count}
+
+
 class Command(ActorCommand):
-    help = (
+    help = gettext_lazy(
         "Create conversation groups from a CSV file whose first row names the columns owner, group_name, type "
         "(1 one-to-one, 2 group conversation) and target (the other user's UserID, or the Chat group id); one "
         "row per conversation, rows of one owner and name make one group. Each group is checked as the admin "
@@ -28,21 +33,25 @@ class Command(ActorCommand):
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
-        parser.add_argument("file", metavar="FILE.csv", help="The CSV file, or - for standard input.")
+        parser.add_argument("file", metavar="FILE.csv", help=_("The CSV file, or - for standard input."))
         parser.add_argument("--dry-run", action="store_true",
-                            help="Check the file and list what would be created; change nothing, call Chat not at all.")
+                            help=_("Check the file and list what would be created; change nothing, call Chat not "
+                                   "at all."))
         parser.add_argument("--no-sync", action="store_true",
-                            help="Create the groups as drafts without syncing them, for a later "
-                                 "`sync_contact_groups --pending --concurrency N`.")
+                            help=_("Create the groups as drafts without syncing them, for a later "
+                                   "`sync_contact_groups --pending --concurrency N`."))
         parser.add_argument("--concurrency", type=int, default=bulk.DEFAULT_CONCURRENCY, metavar="N",
-                            help="Without a broker, groups synced at once once all are created, each in its own "
-                                 f"thread, as sync_contact_groups does (default {bulk.DEFAULT_CONCURRENCY}).")
+                            help=_("Without a broker, groups synced at once once all are created, each in its own "
+                                   "thread, as sync_contact_groups does (default %(default)d).")
+                            % {"default": bulk.DEFAULT_CONCURRENCY})
 
     def handle(self, *args, **options):
         actor = self.actor(options)
         if options["concurrency"] < 1:
-            raise CommandError("--concurrency must be at least 1.")
+            raise CommandError(_("--concurrency must be at least 1."))
+        # ``source`` is stored in the history as it is; ``shown`` is how this run names it.
         source = "standard input" if options["file"] == "-" else options["file"]
+        shown = _("standard input") if options["file"] == "-" else options["file"]
         try:
             if options["file"] == "-":
                 plan = plan_group_import(sys.stdin.buffer, source)
@@ -50,24 +59,29 @@ class Command(ActorCommand):
                 with open(options["file"], "rb") as stream:
                     plan = plan_group_import(stream, source)
         except OSError as exc:
-            raise CommandError(f"Cannot read {source}: {exc.strerror}.") from None
+            raise CommandError(_("Cannot read %(file)s: %(reason)s.") % {"file": shown, "reason": exc.strerror}
+                               ) from None
         except CsvError as exc:
-            raise CommandError(f"{exc} Nothing was changed.") from None
+            raise CommandError(_("%(error)s Nothing was changed.") % {"error": exc}) from None
 
         if options["dry_run"]:
             for group in plan.accepted:
-                self.stdout.write(f"Would create {group.describe()}.")
+                self.stdout.write(_("Would create %(group)s.") % {"group": group.describe()})
             self.report_rejected(plan.rejected_rows())
-            self.stdout.write(
-                f"Dry run: {counted(len(plan.accepted), 'group')} with "
-                f"{counted(plan.conversation_count, 'conversation')} would be created, "
-                f"{counted(len(plan.rejected), 'group')} refused. Nothing was changed and Chat was not called."
-            )
+            self.stdout.write(_(
+                "Dry run: %(groups)s with %(conversations)s would be created, %(refused)s refused. Nothing was "
+                "changed and Chat was not called."
+            ) % {
+                "groups": groups_text(len(plan.accepted)),
+                "conversations": ngettext("%(count)d conversation", "%(count)d conversations",
+                                          plan.conversation_count) % {"count": plan.conversation_count},
+                "refused": groups_text(len(plan.rejected)),
+            })
             return self.finish(plan.rejected_rows(), 0)
 
         # Without a broker the groups are synced here, in bulk, once every one is saved.
         bulk_sync = not options["no_sync"] and not settings.CELERY_BROKER_URL
-        progress = self.progress(len(plan.accepted), "import_contact_groups", "group")
+        progress = self.progress(len(plan.accepted), "import_contact_groups")
         result = apply_group_import(
             plan, actor.pk, source, queue_sync=not options["no_sync"],
             on_group=lambda group, pk: progress.advance(failed=int(pk is None)), send_tasks=not bulk_sync,
@@ -75,15 +89,13 @@ class Command(ActorCommand):
         progress.close()
         rejected_rows = GroupImportPlan(rejected=result.rejected, problems=plan.problems).rejected_rows()
         self.report_rejected(rejected_rows)
-        self.stdout.write(
-            f"Created {counted(len(result.created), 'group')} from {source}; "
-            f"{counted(len(result.rejected), 'group')} refused."
-        )
+        self.stdout.write(_("Created %(groups)s from %(source)s; %(refused)s refused.") % {
+            "groups": groups_text(len(result.created)), "source": shown, "refused": groups_text(len(result.rejected))})
         failed_syncs = 0
         if result.created and bulk_sync:
             failed_syncs = self.sync_created(result.created, actor.pk, options["concurrency"])
         elif result.created and not options["no_sync"]:
-            self.stdout.write("Queued for sync to Chat; the Celery workers do it.")
+            self.stdout.write(_("Queued for sync to Chat; the Celery workers do it."))
         self.finish(rejected_rows, failed_syncs)
 
     def report_rejected(self, rows) -> None:
@@ -96,16 +108,18 @@ class Command(ActorCommand):
         Says how they ended; returns how many did not sync fully.
         """
         states: dict[str, int] = {}
-        failed = 0
-        progress = self.progress(len(created), "sync to Chat", "group")
+        failed = crashed = 0
+        progress = self.progress(len(created), _("sync to Chat"))
         clients = bulk.ThreadClients()
         try:
             results = bulk.run_concurrently(
                 created, lambda pk: bulk.sync_and_report(pk, actor_id, client=clients.get()), concurrency)
             for pk, outcome in results:
                 if isinstance(outcome, Exception):
-                    progress.note(f"Group {pk}: the sync stopped: {type(outcome).__name__}: {outcome}", self.stdout)
+                    progress.note(_("Group %(pk)d: the sync stopped: %(error)s")
+                                  % {"pk": pk, "error": failure_text(outcome)}, self.stdout)
                     failed += 1
+                    crashed += 1
                 else:
                     states[outcome.state] = states.get(outcome.state, 0) + 1
                     failed += int(outcome.failed)
@@ -113,15 +127,19 @@ class Command(ActorCommand):
         finally:
             clients.close()
             progress.close()
-        self.stdout.write("Synced to Chat: " + ", ".join(
-            f"{count} {ContactGroup.State(state).label.lower()}" for state, count in sorted(states.items())
-        ) + ".")
+        parts = state_counts(states)
+        if crashed:
+            parts.append(ngettext("%(count)d stopped by an error", "%(count)d stopped by an error", crashed)
+                         % {"count": crashed})
+        self.stdout.write(_("Synced to Chat: %(states)s.") % {"states": listed(parts)})
         return failed
 
     def finish(self, rejected_rows, failed_syncs: int) -> None:
         problems = []
         if rejected_rows:
-            problems.append(f"{counted(len(rejected_rows), 'row')} refused")
+            problems.append(ngettext("%(count)d row refused", "%(count)d rows refused", len(rejected_rows))
+                            % {"count": len(rejected_rows)})
         if failed_syncs:
-            problems.append(f"{counted(failed_syncs, 'group')} did not sync fully")
+            problems.append(ngettext("%(count)d group did not sync fully", "%(count)d groups did not sync fully",
+                                     failed_syncs) % {"count": failed_syncs})
         self.fail_if(problems)

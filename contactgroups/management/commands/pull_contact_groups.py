@@ -1,9 +1,11 @@
 """Replace the mirror of some Chat users' groups with what Chat holds, and report what differed."""
 
 from django.core.management.base import CommandError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from contactgroups import bulk, sync, words
-from contactgroups.management.base import ActorCommand
+from contactgroups.management.base import ActorCommand, failure_text, listed
 from contactgroups.models import ChatUser
 from contactgroups.permissions import PULL_PERMISSION
 
@@ -12,7 +14,7 @@ FAILURES_LISTED_MAX = 100
 
 
 class Command(ActorCommand):
-    help = (
+    help = gettext_lazy(
         "Pull conversation groups from Chat (get_contact_group) into the mirror for the given Chat users, or for "
         "every one not known to be missing from Chat: groups made in the app are adopted, groups gone from Chat "
         "are marked deleted, names and conversations are taken from Chat (unsynced local edits are replaced). "
@@ -25,11 +27,11 @@ class Command(ActorCommand):
         super().add_arguments(parser)
         who = parser.add_mutually_exclusive_group(required=True)
         who.add_argument("--owner", action="extend", nargs="+", metavar="USERID",
-                         help="The Chat users whose groups to pull.")
+                         help=_("The Chat users whose groups to pull."))
         who.add_argument("--all-owners", action="store_true",
-                         help="Every Chat user in the mirror except those Chat said it does not have.")
+                         help=_("Every Chat user in the mirror except those Chat said it does not have."))
         parser.add_argument("--dry-run", action="store_true",
-                            help="List the users that would be pulled; change nothing and call Chat not at all.")
+                            help=_("List the users that would be pulled; change nothing and call Chat not at all."))
 
     def handle(self, *args, **options):
         actor = self.actor(options)
@@ -41,9 +43,12 @@ class Command(ActorCommand):
         total = owners.count()
         if options["dry_run"]:
             for _pk, user_id in bulk.stream_rows(owners, ["user_id"]):
-                self.stdout.write(f"Would pull the groups of {user_id} from Chat.")
-            self.stdout.write(f"Dry run: {total} Chat user{'s' if total != 1 else ''} would be pulled; nothing was "
-                              "changed and Chat was not called.")
+                self.stdout.write(_("Would pull the groups of %(user_id)s from Chat.") % {"user_id": user_id})
+            self.stdout.write(ngettext(
+                "Dry run: %(count)d Chat user would be pulled; nothing was changed and Chat was not called.",
+                "Dry run: %(count)d Chat users would be pulled; nothing was changed and Chat was not called.",
+                total,
+            ) % {"count": total})
             return
 
         progress = self.progress(total, "pull_contact_groups", "user")
@@ -54,7 +59,8 @@ class Command(ActorCommand):
             except Exception as exc:  # a failing user never stops the others; the summary counts it
                 failed += 1
                 if failed <= FAILURES_LISTED_MAX:
-                    progress.note(f"{user_id}: the pull failed: {exc}", self.stdout)
+                    progress.note(_("%(user_id)s: the pull failed: %(error)s")
+                                  % {"user_id": user_id, "error": failure_text(exc)}, self.stdout)
                 progress.advance(failed=1)
                 continue
             for line in words.pull_report_lines(report):
@@ -67,13 +73,28 @@ class Command(ActorCommand):
             progress.advance()
         progress.close()
         differed = adopted + changed + deleted
-        self.stdout.write(
-            f"Pulled {progress.done - failed} of {total} Chat user{'s' if total != 1 else ''} in "
-            f"{progress.elapsed:.1f} s: {differed} group{'s' if differed != 1 else ''} differed ({adopted} new from "
-            f"Chat, {changed} changed, {deleted} gone from Chat), {unchanged} unchanged"
-            + (f", {skipped} skipped while another sync ran" if skipped else "")
-            + (f"; {failed} failed" if failed else "") + "."
-        )
+        results = [
+            ngettext("%(count)d group differed (%(adopted)d new from Chat, %(changed)d changed, %(deleted)d gone "
+                     "from Chat)",
+                     "%(count)d groups differed (%(adopted)d new from Chat, %(changed)d changed, %(deleted)d gone "
+                     "from Chat)", differed) % {"count": differed, "adopted": adopted, "changed": changed,
+                                                "deleted": deleted},
+            _("%(count)d unchanged") % {"count": unchanged},
+        ]
+        if skipped:
+            results.append(_("%(count)d skipped while another sync ran") % {"count": skipped})
+        params = {"pulled": progress.done - failed, "total": total, "seconds": progress.elapsed,
+                  "results": listed(results), "failed": failed}
         if failed:
-            raise CommandError(f"The pull failed for {failed} of {total} Chat users; see the lines above.",
-                               returncode=1)
+            summary = ngettext("Pulled %(pulled)d of %(total)d Chat user in %(seconds).1f s: %(results)s; "
+                               "%(failed)d failed.",
+                               "Pulled %(pulled)d of %(total)d Chat users in %(seconds).1f s: %(results)s; "
+                               "%(failed)d failed.", total)
+        else:
+            summary = ngettext("Pulled %(pulled)d of %(total)d Chat user in %(seconds).1f s: %(results)s.",
+                               "Pulled %(pulled)d of %(total)d Chat users in %(seconds).1f s: %(results)s.", total)
+        self.stdout.write(summary % params)
+        if failed:
+            raise CommandError(ngettext("The pull failed for %(failed)d of %(total)d Chat user; see the lines above.",
+                                        "The pull failed for %(failed)d of %(total)d Chat users; see the lines "
+                                        "above.", total) % {"failed": failed, "total": total}, returncode=1)

@@ -3,11 +3,13 @@
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import CommandError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from contactgroups import bulk
 from contactgroups.chat import protocol
 from contactgroups.conf import chat_config
-from contactgroups.management.base import ActorCommand
+from contactgroups.management.base import ActorCommand, failure_text, listed, state_counts
 from contactgroups.models import ContactGroup
 from contactgroups.permissions import SYNC_PERMISSION
 
@@ -15,8 +17,45 @@ from contactgroups.permissions import SYNC_PERMISSION
 FAILURES_LISTED_MAX = 100
 
 
+def starting_text(selection: str, total: int) -> str:
+    """The line that opens a run: which groups, how many, under whom and how fast (see ``handle``)."""
+    if selection == "failed":
+        return ngettext(
+            "Syncing %(count)d failed group as %(actor)s, %(concurrency)d at a time, at most %(rate)s Chat calls a "
+            "second per endpoint.",
+            "Syncing %(count)d failed groups as %(actor)s, %(concurrency)d at a time, at most %(rate)s Chat calls a "
+            "second per endpoint.", total)
+    if selection == "all":
+        return ngettext(
+            "Syncing %(count)d group (all not deleted) as %(actor)s, %(concurrency)d at a time, at most %(rate)s "
+            "Chat calls a second per endpoint.",
+            "Syncing %(count)d groups (all not deleted) as %(actor)s, %(concurrency)d at a time, at most %(rate)s "
+            "Chat calls a second per endpoint.", total)
+    return ngettext(
+        "Syncing %(count)d pending group as %(actor)s, %(concurrency)d at a time, at most %(rate)s Chat calls a "
+        "second per endpoint.",
+        "Syncing %(count)d pending groups as %(actor)s, %(concurrency)d at a time, at most %(rate)s Chat calls a "
+        "second per endpoint.", total)
+
+
+def dry_run_text(selection: str, total: int) -> str:
+    if selection == "failed":
+        return ngettext(
+            "Dry run: %(count)d failed group would be synced; nothing was changed and Chat was not called.",
+            "Dry run: %(count)d failed groups would be synced; nothing was changed and Chat was not called.", total)
+    if selection == "all":
+        return ngettext(
+            "Dry run: %(count)d group (all not deleted) would be synced; nothing was changed and Chat was not "
+            "called.",
+            "Dry run: %(count)d groups (all not deleted) would be synced; nothing was changed and Chat was not "
+            "called.", total)
+    return ngettext(
+        "Dry run: %(count)d pending group would be synced; nothing was changed and Chat was not called.",
+        "Dry run: %(count)d pending groups would be synced; nothing was changed and Chat was not called.", total)
+
+
 class Command(ActorCommand):
-    help = (
+    help = gettext_lazy(
         "Sync conversation groups to Chat in this process, CONCURRENCY at a time, at most RATE Chat calls a "
         "second per endpoint: the pending ones (draft, queued or being deleted; the default), the failed ones, or "
         "all. Each sync is audited and written to the admin history under --actor, who needs the permission "
@@ -28,33 +67,34 @@ class Command(ActorCommand):
         super().add_arguments(parser)
         which = parser.add_mutually_exclusive_group()
         which.add_argument("--pending", dest="selection", action="store_const", const="pending",
-                           help="Groups waiting for a sync: draft, queued or deleting (the default).")
+                           help=_("Groups waiting for a sync: draft, queued or deleting (the default)."))
         which.add_argument("--failed", dest="selection", action="store_const", const="failed",
-                           help="Groups whose last sync failed.")
+                           help=_("Groups whose last sync failed."))
         which.add_argument("--all", dest="selection", action="store_const", const="all",
-                           help="Every group not deleted.")
+                           help=_("Every group not deleted."))
         parser.set_defaults(selection="pending")
         parser.add_argument("--owner", action="extend", nargs="+", default=[], metavar="USERID",
-                            help="Only the groups of these Chat users.")
+                            help=_("Only the groups of these Chat users."))
         parser.add_argument("--concurrency", type=int, default=bulk.DEFAULT_CONCURRENCY,
-                            help="Groups synced at once, each in its own thread and database connection "
-                                 f"(default {bulk.DEFAULT_CONCURRENCY}).")
+                            help=_("Groups synced at once, each in its own thread and database connection "
+                                   "(default %(default)d).") % {"default": bulk.DEFAULT_CONCURRENCY})
         parser.add_argument("--rate", type=float, default=None,
-                            help="Chat calls a second per endpoint, at most (default CHAT_RATE_LIMIT, else Chat's "
-                                 f"documented {protocol.CALLS_PER_SECOND_MAX}).")
+                            help=_("Chat calls a second per endpoint, at most (default CHAT_RATE_LIMIT, else "
+                                   "Chat's documented %(max)d).") % {"max": protocol.CALLS_PER_SECOND_MAX})
         parser.add_argument("--dry-run", action="store_true",
-                            help="List the groups that would be synced; change nothing and call Chat not at all.")
+                            help=_("List the groups that would be synced; change nothing and call Chat not at all."))
 
     def handle(self, *args, **options):
         actor = self.actor(options)
         concurrency, rate = options["concurrency"], options["rate"]
         if concurrency < 1:
-            raise CommandError("--concurrency must be at least 1.")
+            raise CommandError(_("--concurrency must be at least 1."))
         if rate is not None and rate <= 0:
-            raise CommandError("--rate must be a positive number of calls a second.")
+            raise CommandError(_("--rate must be a positive number of calls a second."))
         if rate is not None and rate > protocol.CALLS_PER_SECOND_MAX:
-            self.stderr.write(f"Warning: --rate {rate:g} is above Chat's documented {protocol.CALLS_PER_SECOND_MAX} "
-                              "calls a second; Chat will refuse calls beyond it.")
+            self.stderr.write(_("Warning: --rate %(rate)s is above Chat's documented %(max)d calls a second; Chat "
+                                "will refuse calls beyond it.")
+                              % {"rate": format(rate, "g"), "max": protocol.CALLS_PER_SECOND_MAX})
         try:
             chat_config(**({"rate_limit": rate} if rate else {}))
         except ImproperlyConfigured as exc:
@@ -66,11 +106,10 @@ class Command(ActorCommand):
             return self.dry_run(groups, total, options["selection"])
 
         effective = rate or getattr(settings, "CHAT_RATE_LIMIT", None) or protocol.CALLS_PER_SECOND_MAX
-        self.stdout.write(
-            f"Syncing {total} {options['selection']} group{'s' if total != 1 else ''} as {actor.get_username()}, "
-            f"{concurrency} at a time, at most {effective:g} Chat calls a second per endpoint."
-        )
-        progress = self.progress(total, "sync_contact_groups", "group")
+        self.stdout.write(starting_text(options["selection"], total) % {
+            "count": total, "actor": actor.get_username(), "concurrency": concurrency,
+            "rate": format(effective, "g")})
+        progress = self.progress(total, "sync_contact_groups")
         counts = {state: 0 for state in ContactGroup.State.values}
         failed = crashed = 0
         clients = bulk.ThreadClients(**({"rate_limit": rate} if rate else {}))
@@ -82,7 +121,8 @@ class Command(ActorCommand):
             )
             for group_pk, outcome in results:
                 if isinstance(outcome, Exception):
-                    line = f"Group {group_pk}: the sync stopped: {type(outcome).__name__}: {outcome}"
+                    line = _("Group %(pk)d: the sync stopped: %(error)s") % {
+                        "pk": group_pk, "error": failure_text(outcome)}
                     is_failure = True
                     crashed += 1
                 else:
@@ -93,11 +133,13 @@ class Command(ActorCommand):
                     if failed <= FAILURES_LISTED_MAX:
                         progress.note(line, self.stdout)
                     elif failed == FAILURES_LISTED_MAX + 1:
-                        progress.note("More groups failed; the admin lists them (filter by state).", self.stdout)
+                        progress.note(_("More groups failed; the admin lists them (filter by state)."), self.stdout)
                 progress.advance(failed=int(is_failure))
         except KeyboardInterrupt:
             progress.close()
-            message = f"Interrupted after {progress.done} of {total} groups; the rest are untouched."
+            message = ngettext("Interrupted after %(done)d of %(total)d group; the rest are untouched.",
+                               "Interrupted after %(done)d of %(total)d groups; the rest are untouched.",
+                               total) % {"done": progress.done, "total": total}
             raise CommandError(message) from None
         finally:
             clients.close()
@@ -105,31 +147,36 @@ class Command(ActorCommand):
 
         done = progress.done
         per_second = done / progress.elapsed if progress.elapsed else 0.0
-        parts = [f"{counts[state]} {ContactGroup.State(state).label.lower()}" for state in counts if counts[state]]
+        parts = state_counts(counts)
         if crashed:
-            parts.append(f"{crashed} stopped by an error")
-        self.stdout.write(
-            f"Synced {done} group{'s' if done != 1 else ''} in {progress.elapsed:.1f} s ({per_second:.1f} groups/s): "
-            + (", ".join(parts) or "nothing to do") + "."
-        )
+            parts.append(ngettext("%(count)d stopped by an error", "%(count)d stopped by an error", crashed)
+                         % {"count": crashed})
+        self.stdout.write(ngettext(
+            "Synced %(count)d group in %(seconds).1f s (%(rate).1f groups/s): %(states)s.",
+            "Synced %(count)d groups in %(seconds).1f s (%(rate).1f groups/s): %(states)s.",
+            done,
+        ) % {"count": done, "seconds": progress.elapsed, "rate": per_second,
+             "states": listed(parts) or _("nothing to do")})
         if failed:
-            raise CommandError(f"{failed} of {done} groups did not sync fully; see the lines above and the admin.",
-                               returncode=1)
+            raise CommandError(ngettext(
+                "%(failed)d of %(done)d group did not sync fully; see the lines above and the admin.",
+                "%(failed)d of %(done)d groups did not sync fully; see the lines above and the admin.",
+                done,
+            ) % {"failed": failed, "done": done}, returncode=1)
 
     def dry_run(self, groups, total: int, selection: str) -> None:
         fields = ("owner__user_id", "name", "state", "chat_group_id", "confirmed_name", "delete_requested")
         for pk, owner, name, state, chat_group_id, confirmed_name, delete_requested in bulk.stream_rows(
             groups, fields
         ):
+            params = {"pk": pk, "name": name, "owner": owner, "state": str(ContactGroup.State(state).label).lower(),
+                      "group_id": chat_group_id}
             if delete_requested:
-                action = "delete it from Chat"
+                line = _("Would sync group %(pk)d “%(name)s” of %(owner)s (%(state)s): delete it from Chat.")
             elif chat_group_id is None and not confirmed_name:
-                action = "create it in Chat"
+                line = _("Would sync group %(pk)d “%(name)s” of %(owner)s (%(state)s): create it in Chat.")
             else:
-                action = f"bring Chat's GroupId {chat_group_id} to match"
-            label = ContactGroup.State(state).label.lower()
-            self.stdout.write(f"Would sync group {pk} “{name}” of {owner} ({label}): {action}.")
-        self.stdout.write(
-            f"Dry run: {total} {selection} group{'s' if total != 1 else ''} would be synced; nothing was changed "
-            "and Chat was not called."
-        )
+                line = _("Would sync group %(pk)d “%(name)s” of %(owner)s (%(state)s): bring Chat's GroupId "
+                         "%(group_id)s to match.")
+            self.stdout.write(line % params)
+        self.stdout.write(dry_run_text(selection, total) % {"count": total})

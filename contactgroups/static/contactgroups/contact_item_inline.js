@@ -4,6 +4,8 @@
 // value stays visible, so the server's refusal of a mismatched value can be read.
 (function () {
   const TYPE_C2C = '1';
+  // Words from the page's translation catalogue (the jsi18n script), as they are when it is missing.
+  const gettext = typeof window.gettext === 'function' ? window.gettext : (text) => text;
 
   function sync(row) {
     const select = row.querySelector('select[name$="-type"]');
@@ -14,8 +16,10 @@
     for (const [input, wanted] of [[account, oneToOne], [group, !oneToOne]]) {
       if (!input) continue;
       const show = wanted || input.value !== '';
+      const mismatched = !wanted && input.value !== '';
       input.style.display = show ? '' : 'none';
-      input.classList.toggle('mismatched', !wanted && input.value !== '');
+      input.classList.toggle('mismatched', mismatched);
+      input.title = mismatched ? gettext('This field does not belong to the chosen type; the save will refuse it.') : '';
     }
   }
 
