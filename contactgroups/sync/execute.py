@@ -108,18 +108,11 @@ def _run(client: ChatClient, group: ContactGroup, progress: Progress, lease: Lea
     owner = group.owner.user_id
     desired = plan.Desired(group.name, tuple(group.items.order_by("id").conversations()), group.delete_requested)
     base = plan.Base(group.confirmed_name, frozenset(progress.base))
-    ever_sent = group.chat_group_id is not None or bool(group.create_intent) or lease.interrupted
     remote = plan.NOT_READ
-    if ever_sent:
-        groups = client.get_contact_group(owner)
+    if plan.must_read(group.chat_group_id, group.create_intent, lease.interrupted):
+        chat = client.get_contact_group(owner)
         lease.keep()
-        found, from_lost_create = plan.locate(groups.groups, group.chat_group_id, group.create_intent, group.name)
-        if found is not None:
-            members = frozenset(groups.members(found.group_id))
-            remote = plan.Remote(found.group_id, found.name, members, from_lost_create)
-        elif group.chat_group_id is not None or group.create_intent or not desired.delete:
-            # Not there. (A deletion after an interrupted sync that never reached Chat has nothing to delete.)
-            remote = plan.MISSING
+        remote = plan.remote_of(chat, group.chat_group_id, group.create_intent, group.name, desired.delete)
     steps = plan.plan(base, desired, remote)
     progress.start(steps)
 
