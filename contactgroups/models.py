@@ -383,6 +383,29 @@ class SyncAttempt(models.Model):
         return words.meaning(self.error_code)
 
 
+class SyncAttemptRefusal(models.Model):
+    """A code a Chat call refused one or more of its conversations with: one row per call and distinct code.
+
+    Written with its SyncAttempt, and only for calls that refused something, so that the ErrorCode filter finds
+    the calls that refused an item with a code through an index on (code, attempt), on any database.
+    """
+
+    attempt = models.ForeignKey(
+        SyncAttempt, on_delete=models.CASCADE, related_name="refusals", db_index=False, verbose_name=_("Chat call"),
+    )
+    code = models.IntegerField(_("ResultCode"))
+
+    class Meta:
+        verbose_name = _("refusal code of a Chat call")
+        verbose_name_plural = _("refusal codes of Chat calls")
+        ordering = ["attempt", "code"]
+        constraints = [models.UniqueConstraint(fields=["attempt", "code"], name="syncattemptrefusal_attempt_code")]
+        indexes = [models.Index(fields=["code", "attempt"], name="syncattemptrefusal_code")]
+
+    def __str__(self):
+        return f"{self.attempt_id}: {self.code}"
+
+
 class StaffPreference(models.Model):
     """What one staff member chose for themselves: the language of the admin, kept across browsers."""
 
