@@ -30,17 +30,23 @@ def sync_group_task(self, group_pk: int, actor_id: int | None) -> None:
         raise self.retry(exc=exc, countdown=sync.retry_delay(self.request.retries)) from exc
 
 
-def queue_group_sync(group_pk: int, actor_id: int | None, on_not_queued=None) -> None:
+def queue_group_sync(group_pk: int, actor_id: int | None, on_not_queued=None, on_synced=None) -> None:
     """Sync one group once the current transaction commits.
 
     If the broker cannot take the task then, what was saved stays saved and nothing reaches Chat: the group is
     marked failed, saying why (``sync.not_queued``), rather than left "queued" with no task behind it, and
-    ``on_not_queued(error)`` lets the caller tell the user.
+    ``on_not_queued(error)`` lets the caller tell the user. Without a broker the sync runs here, and
+    ``on_synced(group_pk)`` lets the caller say how it ended; with one, nobody knows yet.
     """
     if settings.CELERY_BROKER_URL:
         transaction.on_commit(lambda: _send(group_pk, actor_id, on_not_queued))
     else:
-        transaction.on_commit(lambda: sync.sync_with_retries(group_pk, actor_id))
+        def run_here():
+            sync.sync_with_retries(group_pk, actor_id)
+            if on_synced is not None:
+                on_synced(group_pk)
+
+        transaction.on_commit(run_here)
 
 
 def _send(group_pk: int, actor_id: int | None, on_not_queued) -> None:

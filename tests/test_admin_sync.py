@@ -66,23 +66,53 @@ def test_changing_a_group_in_the_admin_changes_it_in_chat(support, owner, chat_s
 def test_deleting_in_the_admin_deletes_in_chat_and_keeps_the_audit(support, owner, chat_sandbox):
     support.post(ADD_URL, group_form_data(owner=owner, name="work", items=[(C2C, "user_0002", "")]))
     group = ContactGroup.objects.get()
-    response = support.post(reverse("admin:contactgroups_contactgroup_delete", args=[group.pk]), {"post": "yes"})
-    assert response.status_code == 302
+    response = support.post(reverse("admin:contactgroups_contactgroup_delete", args=[group.pk]), {"post": "yes"},
+                            follow=True)
     group.refresh_from_db()
     assert group.state == ContactGroup.State.DELETED
+    assert ("success", f"Deleted from Chat (GroupId {group.chat_group_id}).") in messages_shown(response)
     assert len(chat_sandbox.calls_to("recentcontact/del_contact_group")) == 1
     assert SyncAttempt.objects.filter(group=group).count() == 3
     page = support.get(CHANGELIST, {"state": "deleted"}).content.decode()
     assert "work" in page
 
 
-def test_sync_action_queues_and_reports_a_count(support, owner, make_group, chat_sandbox):
-    groups = [make_group(owner, f"group {n}", [(C2C, "user_0002")]) for n in range(3)]
+def messages_shown(response) -> list[tuple[str, str]]:
+    return [(message.level_tag, str(message)) for message in response.context["messages"]]
+
+
+def test_sync_action_says_how_each_sync_ended_when_it_ran_in_the_request(support, owner, make_group, chat_sandbox):
+    groups = [make_group(owner, f"group {n}", [(C2C, "user_0002")]) for n in range(2)]
+    groups.append(make_group(owner, "partly", [(C2C, "user_0002"), (C2C, "never_imported")]))
+    stranger = ChatUser.objects.create(user_id="not_in_chat")
+    groups.append(make_group(stranger, "refused", [(C2C, "user_0002")]))
     response = support.post(CHANGELIST, {"action": "sync_to_chat", "_selected_action": [g.pk for g in groups]},
                             follow=True)
-    assert "3 groups queued for sync to Chat." in response.content.decode()
-    assert set(ContactGroup.objects.values_list("state", flat=True)) == {ContactGroup.State.SYNCED}
-    assert len(chat_sandbox.calls_to("recentcontact/create_contact_group")) == 3
+    assert messages_shown(response) == [
+        ("success", "2 groups synced to Chat."),
+        ("warning", "1 group synced, but Chat refused some of its conversations: see the group."),
+        ("error", "1 group failed to sync: see the group for Chat's answer."),
+    ]
+    assert dict(ContactGroup.objects.values_list("name", "state")) == {
+        "group 0": "synced", "group 1": "synced", "partly": "partial", "refused": "failed"}
+
+
+def test_a_save_whose_sync_fails_says_so_as_an_error_under_the_saved_banner(support, make_group, chat_sandbox):
+    stranger = ChatUser.objects.create(user_id="not_in_chat")
+    response = support.post(ADD_URL, group_form_data(owner=stranger, name="work", items=[(C2C, "user_0002", "")]),
+                            follow=True)
+    shown = messages_shown(response)
+    assert shown[0][0] == "success" and "was added successfully" in shown[0][1]
+    assert shown[1][0] == "error" and shown[1][1].startswith("Sync to Chat stopped: Chat error 50001")
+    assert len(shown) == 2
+
+
+def test_a_save_that_syncs_says_what_chat_did(support, owner, chat_sandbox):
+    response = support.post(ADD_URL, group_form_data(owner=owner, name="work", items=[(C2C, "user_0002", "")]),
+                            follow=True)
+    group = ContactGroup.objects.get()
+    assert messages_shown(response)[1] == (
+        "success", f"Created in Chat as GroupId {group.chat_group_id}: 1 conversation added.")
 
 
 def test_pull_action_adopts_what_the_user_made_in_the_app(support, owner, make_group, chat_sandbox):
@@ -191,6 +221,7 @@ def test_deleting_several_groups_asks_once_then_deletes_each_from_chat(support, 
     confirm = support.post(CHANGELIST, selection).content.decode()
     assert "Delete these 2 conversation groups from Chat?" in confirm
     assert "marked deleted" in confirm
-    support.post(CHANGELIST, {**selection, "post": "yes"})
+    done = support.post(CHANGELIST, {**selection, "post": "yes"}, follow=True)
+    assert ("success", "2 groups synced to Chat.") in messages_shown(done)
     assert set(ContactGroup.objects.values_list("state", flat=True)) == {ContactGroup.State.DELETED}
     assert len(chat_sandbox.calls_to("recentcontact/del_contact_group")) == 2

@@ -5,6 +5,8 @@ a thousand rows: fast widgets, and, saving, neither a query a row to find each r
 row's constraint.
 """
 
+from collections import Counter
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -241,47 +243,97 @@ class ContactGroupAdmin(SelectedIdsChecked, ContactGroupImportMixin, admin.Model
                 request, _("“%(group)s” is saved, but its sync to Chat could not be queued, so it is marked failed. "
                            "Use “Sync to Chat” once the task queue is back.")
                 % {"group": group}, messages.ERROR,
-            ))
+            ), on_synced=lambda pk: self._say_how_the_sync_ended(request, pk))
         else:
             self.message_user(request, _(
                 "Saved as a draft: you may not sync to Chat, so someone who may must sync it."
             ), messages.WARNING)
 
     def delete_model(self, request, obj):
-        self._request_deletion(obj, request.user.pk)
+        self._request_deletion(obj, request, on_synced=lambda pk: self._say_how_the_sync_ended(request, pk))
 
     def delete_queryset(self, request, queryset):
+        synced = []
         for group in queryset:
-            self._request_deletion(group, request.user.pk)
+            self._request_deletion(group, request, on_synced=synced.append)
+        if synced:
+            self._say_how_the_syncs_ended(request, synced)
 
-    def _request_deletion(self, group, actor_id):
+    def _request_deletion(self, group, request, on_synced):
         group.delete_requested = True
         group.state = ContactGroup.State.DELETING
         group.save(update_fields=["delete_requested", "state", "updated_at"])
-        tasks.queue_group_sync(group.pk, actor_id)
+        tasks.queue_group_sync(group.pk, request.user.pk, on_synced=on_synced, on_not_queued=lambda exc: (
+            self.message_user(request, _("“%(group)s” is marked for deletion, but its deletion from Chat could not "
+                                         "be queued, so it is marked failed. Use “Sync to Chat” once the task queue "
+                                         "is back.") % {"group": group}, messages.ERROR)))
 
     # Actions -------------------------------------------------------------------------------------------------
 
     @admin.action(description=_("Sync to Chat"), permissions=["sync"])
     def sync_to_chat(self, request, queryset):
         groups = list(queryset.live())
-        not_queued = []
+        not_queued, synced = [], []
         for group in groups:
             if not group.delete_requested:
                 group.state = ContactGroup.State.QUEUED
                 group.save(update_fields=["state", "updated_at"])
-            tasks.queue_group_sync(group.pk, request.user.pk, on_not_queued=not_queued.append)
-        queued = len(groups) - len(not_queued)
+            tasks.queue_group_sync(group.pk, request.user.pk, on_not_queued=not_queued.append,
+                                   on_synced=synced.append)
+        queued = len(groups) - len(not_queued) - len(synced)
         if queued:
             self.message_user(request, ngettext(
                 "%(count)d group queued for sync to Chat.", "%(count)d groups queued for sync to Chat.", queued
             ) % {"count": queued}, messages.SUCCESS)
+        if synced:
+            self._say_how_the_syncs_ended(request, synced)
         if not_queued:
             self.message_user(request, ngettext(
                 "%(count)d group could not be queued for sync to Chat (%(error)s) and is marked failed.",
                 "%(count)d groups could not be queued for sync to Chat (%(error)s) and are marked failed.",
                 len(not_queued),
             ) % {"count": len(not_queued), "error": not_queued[-1]}, messages.ERROR)
+
+    # How a sync that ran in this request ended, as the level of its message says: an error is an error.
+    SYNC_END_LEVELS = {
+        ContactGroup.State.SYNCED: messages.SUCCESS, ContactGroup.State.DELETED: messages.SUCCESS,
+        ContactGroup.State.PARTIAL: messages.WARNING, ContactGroup.State.QUEUED: messages.WARNING,
+        ContactGroup.State.DELETING: messages.WARNING,
+    }
+
+    def _say_how_the_syncs_ended(self, request, group_pks: list[int]) -> None:
+        """The groups synced in this request, counted by how they ended, each count at its own level."""
+        states = Counter(ContactGroup.objects.filter(pk__in=group_pks).values_list("state", flat=True))
+        done = states[ContactGroup.State.SYNCED] + states[ContactGroup.State.DELETED]
+        if done:
+            self.message_user(request, ngettext("%(count)d group synced to Chat.", "%(count)d groups synced to Chat.",
+                                                done) % {"count": done}, messages.SUCCESS)
+        if states[ContactGroup.State.PARTIAL]:
+            count = states[ContactGroup.State.PARTIAL]
+            self.message_user(request, ngettext(
+                "%(count)d group synced, but Chat refused some of its conversations: see the group.",
+                "%(count)d groups synced, but Chat refused some of their conversations: see each group.", count,
+            ) % {"count": count}, messages.WARNING)
+        waiting = states[ContactGroup.State.QUEUED] + states[ContactGroup.State.DELETING]
+        if waiting:
+            self.message_user(request, ngettext(
+                "%(count)d group could not be synced yet; it will be tried again.",
+                "%(count)d groups could not be synced yet; they will be tried again.", waiting,
+            ) % {"count": waiting}, messages.WARNING)
+        failed = states[ContactGroup.State.FAILED]
+        if failed:
+            self.message_user(request, ngettext(
+                "%(count)d group failed to sync: see the group for Chat's answer.",
+                "%(count)d groups failed to sync: see each group for Chat's answer.", failed,
+            ) % {"count": failed}, messages.ERROR)
+
+    def _say_how_the_sync_ended(self, request, group_pk: int) -> None:
+        group = ContactGroup.objects.filter(pk=group_pk).values("state", "last_outcome").first()
+        if group is None:
+            return
+        level = self.SYNC_END_LEVELS.get(group["state"], messages.ERROR)
+        text = words.outcome_text(group["last_outcome"]) or ContactGroup.State(group["state"]).label
+        self.message_user(request, text, level)
 
     @admin.action(description=_("Pull from Chat (replaces local edits with Chat's state)"), permissions=["pull"])
     def pull_from_chat(self, request, queryset):

@@ -147,12 +147,20 @@ class ContactGroupImportMixin:
             return HttpResponseRedirect(here)
         source = gettext("the upload %(name)s") % {"name": payload["name"]}
         plan = plan_group_import(payload["csv"].encode("utf-8"), payload["name"])
-        result = apply_group_import(plan, request.user.pk, source)
+        synced = []
+        result = apply_group_import(plan, request.user.pk, source, on_synced=synced.append)
         created = len(result.created)
-        self.message_user(request, ngettext(
-            "%(count)d conversation group imported from %(name)s and queued for sync to Chat.",
-            "%(count)d conversation groups imported from %(name)s and queued for sync to Chat.", created,
-        ) % {"count": created, "name": payload["name"]}, messages.SUCCESS if created else messages.WARNING)
+        if synced:  # no broker: each sync ran as its group was saved, and ended
+            self.message_user(request, ngettext(
+                "%(count)d conversation group imported from %(name)s.",
+                "%(count)d conversation groups imported from %(name)s.", created,
+            ) % {"count": created, "name": payload["name"]}, messages.SUCCESS)
+            self._say_how_the_syncs_ended(request, synced)
+        else:
+            self.message_user(request, ngettext(
+                "%(count)d conversation group imported from %(name)s and queued for sync to Chat.",
+                "%(count)d conversation groups imported from %(name)s and queued for sync to Chat.", created,
+            ) % {"count": created, "name": payload["name"]}, messages.SUCCESS if created else messages.WARNING)
         if result.rejected:
             refused = GroupImportPlan(rejected=result.rejected, problems=plan.problems).rejected_rows()
             self.message_user(request, ngettext(

@@ -120,6 +120,9 @@ def test_a_new_group_is_created_in_chat_and_shows_its_group_id_and_each_code(pag
     save(page)
 
     expect(page.locator(".messagelist .success")).to_contain_text(f"“{CJK_NAME} (user_0001)” was added successfully")
+    # What Chat did follows the save's banner, as a warning: it refused one conversation.
+    expect(page.locator(".messagelist .warning")).to_contain_text(
+        "Created in Chat as GroupId 1: 2 conversations added, 1 refused: user_9, 50001")
     row = page.locator("#result_list tbody tr").filter(has_text=CJK_NAME)
     expect(column(page, row, "GroupId")).to_have_text("1")
     expect(column(page, row, "accepted")).to_have_text("2")
@@ -230,7 +233,8 @@ def rename_and_remove_user_0003(page) -> None:
     page.locator("tr.form-row").filter(has=page.locator("input[value='user_0003']")).locator(
         "input[name$='-DELETE']").check()
     save(page)
-    expect(page.locator(".messagelist .success")).to_contain_text("was changed successfully")
+    expect(page.locator(".messagelist .success").first).to_contain_text("was changed successfully")
+    expect(page.locator(".messagelist .success").nth(1)).to_contain_text("Synced to Chat as GroupId")
 
 
 def test_renaming_a_group_and_removing_a_conversation_changes_chat(page, staff, synced_group, chat_sandbox):
@@ -258,7 +262,7 @@ def test_deleting_a_group_removes_it_from_chat(page, staff, synced_group, chat_s
     expect(page.locator("#content")).to_contain_text("stays listed here, marked deleted")
     page.get_by_role("button", name="Yes, delete it from Chat").click()
 
-    expect(page.locator(".messagelist .success")).to_contain_text("was deleted successfully")
+    expect(page.locator(".messagelist .success").first).to_contain_text("was deleted successfully")
     expect(page.locator("#result_list").get_by_role("link", name=CJK_NAME)).to_have_count(0)
     page.locator("#changelist-filter").get_by_role("link", name="Deleted", exact=True).click()
     row = page.locator("#result_list tbody tr").filter(has_text=CJK_NAME)
