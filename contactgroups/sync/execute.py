@@ -117,6 +117,10 @@ def _run(client: ChatClient, group: ContactGroup, progress: Progress, lease: Lea
         if found is not None:
             members = frozenset(groups.members(found.group_id))
             remote = plan.Remote(found.group_id, found.name, members, from_lost_create)
+            # What Chat confirmed and still has that no row can hold (a ToGroupId over its column) was never the
+            # staff's to remove.
+            unheld = tuple(c for c in sorted(members & progress.base) if ContactItem.storage_problem(c) is not None)
+            desired = plan.Desired(desired.name, desired.conversations + unheld, desired.delete)
         elif group.chat_group_id is not None or group.create_intent or not desired.delete:
             # Not there. (A deletion after an interrupted sync that never reached Chat has nothing to delete.)
             remote = plan.MISSING
@@ -161,7 +165,8 @@ def _save(group: ContactGroup, progress: Progress, calls: int, error: BaseExcept
     if progress.adopted_added:
         ContactItem.objects.bulk_create(
             [ContactItem(group=group, result_code=errors.OK, result_at=now, **ContactItem.fields_of(conversation))
-             for conversation in sorted(progress.adopted_added)],
+             for conversation in sorted(progress.adopted_added)
+             if ContactItem.storage_problem(conversation) is None],
             ignore_conflicts=True,
         )
     if progress.adopted_name and not ContactGroup.objects.live().filter(
@@ -212,7 +217,9 @@ def _save(group: ContactGroup, progress: Progress, calls: int, error: BaseExcept
         group.last_outcome = progress.as_data()
         if progress.deleted:
             group.state = ContactGroup.State.DELETED
-        elif group.name == progress.confirmed_name and set(conversations.values()) == progress.base:
+        elif group.name == progress.confirmed_name and set(conversations.values()) == {
+            c for c in progress.base if ContactItem.storage_problem(c) is None
+        }:
             group.state = ContactGroup.State.SYNCED
         else:
             group.state = ContactGroup.State.PARTIAL
