@@ -1,13 +1,18 @@
 """A pull makes the mirror what Chat (the sandbox) holds after anything the user did in the app, all or nothing."""
 
 import pytest
+from django.contrib.admin.models import LogEntry
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from contactgroups import sync, words
-from contactgroups.chat import protocol
-from contactgroups.models import ContactGroup, ContactItem
+from contactgroups.chat import errors, protocol
+from contactgroups.chat.types import Conversation
+from contactgroups.models import ChatUser, ContactGroup, ContactItem, SyncAttempt
 from contactgroups.sync import pull
 from contactgroups.sync.lease import Lease
-from tests.test_sync import CREATE, DELETE, as_app, change_members, chat_groups, contact, history
+from tests.test_sync import CREATE, DELETE, UPDATE, as_app, change_members, chat_groups, contact, history
 
 C2C, GROUP = protocol.TYPE_C2C, protocol.TYPE_GROUP
 OWNER = "user_0001"
@@ -178,3 +183,151 @@ def test_the_pull_report_keeps_its_shape(alice, chat_sandbox, staff):
     report = sync.pull_owner(alice.pk, staff.pk)
     assert (len(report.adopted), report.changed, report.deleted, report.skipped, report.unchanged) == (1, [], [], [], 0)
     assert report.not_stored == [] and report.held_back == [] and report.differed == 1
+
+
+# A model-based test: random app-side changes, staff edits, syncs and pulls; Chat (the sandbox) is the model. ------
+
+NAMES = ["A", "B", "C", " padded ", "tab\there"]
+STAFF_NAMES = ["A", "B", "C", "D"]  # the admin's form refuses the others
+PEERS = ["user_0002", "user_0003", "user_0004"]
+CONVERSATIONS = [(C2C, peer) for peer in PEERS] + [(GROUP, "@TGS#one"), (GROUP, "@TGS#two"), (GROUP, LONG_ID)]
+STAFF_CONVERSATIONS = CONVERSATIONS[:-1]  # the admin's form refuses the long ToGroupId
+
+
+def storable(chat):
+    """Chat's groups as the mirror can hold them: without the conversations no row can hold."""
+    return {name: (group_id, {c for c in members if ContactItem.storage_problem(Conversation(*c)) is None})
+            for name, (group_id, members) in chat.items()}
+
+
+class PullMachine(RuleBasedStateMachine):
+    """The user's app, the staff and the pull take turns; after a pull the mirror is Chat, after a sync no staff
+    change is lost without a recorded conflict."""
+
+    server = None
+    staff = None
+    steps = 0
+    examples = 0
+
+    def __init__(self):
+        super().__init__()
+        PullMachine.examples += 1
+        self.server.reset()
+        self.server.import_accounts(OWNER, *PEERS)
+        LogEntry.objects.all().delete()
+        SyncAttempt.objects.all().delete()
+        ContactGroup.objects.all().delete()
+        ChatUser.objects.all().delete()
+        self.owner = ChatUser.objects.create(user_id=OWNER, nickname="Alice")
+        self.edits = {}  # group pk -> what the staff changed since the group last met Chat
+
+    def chat(self):
+        return chat_groups(self.server, OWNER)
+
+    def app(self, endpoint, body):
+        PullMachine.steps += 1
+        return self.server.post(endpoint, {"From_Account": OWNER, **body})
+
+    def live(self):
+        return list(ContactGroup.objects.live().filter(owner=self.owner).order_by("pk"))
+
+    # The user, in the app.
+
+    @rule(name=st.sampled_from(NAMES), members=st.sets(st.sampled_from(CONVERSATIONS), max_size=3))
+    def app_creates(self, name, members):
+        self.app(CREATE, {"GroupContactItem": [{"GroupName": name,
+                                                "ContactItem": [contact(*c) for c in sorted(members)]}]})
+
+    @rule(old=st.sampled_from(NAMES), new=st.sampled_from(NAMES))
+    def app_renames(self, old, new):
+        self.app(UPDATE, {"UpdateType": 1, "UpdateGroup": {"UpdateGroupType": protocol.RENAME_GROUP,
+                                                           "OldGroupName": old, "NewGroupName": new}})
+
+    @rule(first=st.sampled_from(NAMES), second=st.sampled_from(NAMES))
+    def app_swaps(self, first, second):
+        for old, new in ((first, "tmp"), (second, first), ("tmp", second)):
+            self.app_renames(old, new)
+
+    @rule(name=st.sampled_from(NAMES), recreate=st.booleans())
+    def app_deletes(self, name, recreate):
+        self.app(DELETE, {"GroupName": [name]})
+        if recreate:
+            self.app_creates(name, {CONVERSATIONS[0]})
+
+    @rule(name=st.sampled_from(NAMES), conversation=st.sampled_from(CONVERSATIONS), add=st.booleans())
+    def app_changes_members(self, name, conversation, add):
+        operation = protocol.OPERATION_ADD if add else protocol.OPERATION_REMOVE
+        self.app(UPDATE, {"UpdateType": 1, "UpdateGroup": change_members(name, operation, *conversation)})
+
+    # The staff, in the admin.
+
+    @rule(pick=st.integers(0, 9), name=st.sampled_from(STAFF_NAMES))
+    def staff_renames(self, pick, name):
+        groups = self.live()
+        if not groups or any(group.name == name for group in groups):
+            return  # the form refuses a name another group has
+        PullMachine.steps += 1
+        group = groups[pick % len(groups)]
+        ContactGroup.objects.filter(pk=group.pk).update(name=name)
+        self.edits.setdefault(group.pk, {})["name"] = name
+
+    @rule(pick=st.integers(0, 9), conversation=st.sampled_from(STAFF_CONVERSATIONS), add=st.booleans())
+    def staff_changes_members(self, pick, conversation, add):
+        groups = self.live()
+        if not groups:
+            return
+        PullMachine.steps += 1
+        group = groups[pick % len(groups)]
+        fields = ContactItem.fields_of(Conversation(*conversation))
+        if add:
+            ContactItem.objects.get_or_create(group=group, **fields)
+        else:
+            group.items.filter(**fields).delete()
+        self.edits.setdefault(group.pk, {}).setdefault("members", {})[conversation] = add
+
+    @rule(pick=st.integers(0, 9))
+    def staff_syncs(self, pick):
+        groups = self.live()
+        if not groups:
+            return
+        PullMachine.steps += 1
+        group = groups[pick % len(groups)]
+        try:
+            sync.sync_group(group.pk, self.staff.pk)
+        except errors.ChatError:
+            pass  # refused (a name the user took in the meantime): the edit stays in the mirror, failed
+        group.refresh_from_db()
+        edit = self.edits.pop(group.pk, {})
+        chat = self.chat()
+        conflicts = {conflict["code"] for conflict in group.conflicts or []}
+        if group.state == ContactGroup.State.FAILED:
+            assert "name" not in edit or group.name == edit["name"]  # kept here, shown as failed
+            return
+        if "name" in edit:
+            assert edit["name"] in chat or conflicts, (edit, chat, group.conflicts)
+        members = chat.get(group.confirmed_name, (None, set()))[1]
+        for conversation, added in edit.get("members", {}).items():
+            assert (conversation in members) == added or conflicts, (conversation, added, chat)
+
+    @rule()
+    def pull(self):
+        PullMachine.steps += 1
+        report = sync.pull_owner(self.owner.pk, self.staff.pk)
+        assert not report.skipped and not report.held_back
+        self.edits.clear()  # a pull replaces unsynced edits; its history says so
+        assert mirror(self.owner) == storable(self.chat())
+
+    @invariant()
+    def names_are_unique_among_live_groups(self):
+        names = [group.name for group in self.live()]
+        assert len(names) == len(set(names))
+
+
+def test_the_mirror_is_chat_after_any_sequence_of_app_changes_staff_edits_syncs_and_pulls(chat_sandbox, staff):
+    PullMachine.server, PullMachine.staff = chat_sandbox, staff
+    PullMachine.steps = PullMachine.examples = 0
+    run_state_machine_as_test(PullMachine, settings=settings(
+        max_examples=150, stateful_step_count=30, deadline=None, database=None,
+        suppress_health_check=list(HealthCheck)))
+    print(f"pull model: {PullMachine.examples} cases, {PullMachine.steps} steps")
+    assert PullMachine.examples >= 150
