@@ -108,6 +108,9 @@ def _run(client: ChatClient, group: ContactGroup, progress: Progress, lease: Lea
     owner = group.owner.user_id
     desired = plan.Desired(group.name, tuple(group.items.order_by("id").conversations()), group.delete_requested)
     base = plan.Base(group.confirmed_name, frozenset(progress.base))
+    # What Chat confirmed (and still has) that no row can hold, a ToGroupId over its column, was never the staff's
+    # to remove.
+    unheld = {c for c in progress.base if ContactItem.storage_problem(c) is not None}
     ever_sent = group.chat_group_id is not None or bool(group.create_intent) or lease.interrupted
     remote = plan.NOT_READ
     if ever_sent:
@@ -117,13 +120,12 @@ def _run(client: ChatClient, group: ContactGroup, progress: Progress, lease: Lea
         if found is not None:
             members = frozenset(groups.members(found.group_id))
             remote = plan.Remote(found.group_id, found.name, members, from_lost_create)
-            # What Chat confirmed and still has that no row can hold (a ToGroupId over its column) was never the
-            # staff's to remove.
-            unheld = tuple(c for c in sorted(members & progress.base) if ContactItem.storage_problem(c) is not None)
-            desired = plan.Desired(desired.name, desired.conversations + unheld, desired.delete)
+            unheld = members & unheld
         elif group.chat_group_id is not None or group.create_intent or not desired.delete:
             # Not there. (A deletion after an interrupted sync that never reached Chat has nothing to delete.)
             remote = plan.MISSING
+    if unheld:
+        desired = plan.Desired(desired.name, desired.conversations + tuple(sorted(unheld)), desired.delete)
     steps = plan.plan(base, desired, remote)
     progress.start(steps)
 
