@@ -1,8 +1,9 @@
 """The admin at scale: ``.venv/bin/python bench/admin_scale.py [--database-url URL ...]``.
 
 Seeds 20,000 Chat users with 5 conversation groups of 10 conversations each (100,000 groups, 1,000,000
-conversations), one more group with 150 conversations, and 1,000,000 audit rows of Chat calls, then drives the
-real admin (``django.test.Client`` logged in as a superuser: every middleware, view and template) and prints,
+conversations), one more group with 150 conversations, and 1,000,000 audit rows of Chat calls (about one in 53
+partly refused, with the code it refused a conversation with), then drives the real admin
+(``django.test.Client`` logged in as a superuser: every middleware, view and template) and prints,
 for each page, the number of queries and the median and 90th percentile of the time to answer. It exits non-zero
 when any page's median is 300 ms or more, or when a page lists the wrong rows.
 
@@ -48,6 +49,8 @@ BATCH = 20_000
 
 # One group in fifty of each of these states; the rest synced.
 STATE_CYCLE = ["synced"] * 45 + ["partial", "partial", "failed", "draft", "deleted"]
+# Partly refused calls refused a conversation with this code, which no seeded call has as its ErrorCode.
+REFUSED_ITEM_CODE = 51007
 OPERATIONS = ["create_contact_group", "update_contact_group", "get_contact_group", "del_contact_group"]
 
 
@@ -294,12 +297,24 @@ def conversation(group_index: int, position: int, big: bool) -> tuple:
     return (1, peer(group_index, position), 1, peer(group_index, position), "")
 
 
+def attempt_code(n: int) -> int | None:
+    """The ErrorCode Chat answered the n-th seeded call with, if it refused the call."""
+    return 50001 if n % 97 == 0 else (60007 if n % 389 == 0 else None)
+
+
+def attempt_refused(n: int) -> int | None:
+    """The ResultCode the n-th seeded call refused one conversation with, if it was partly refused: one in 53."""
+    if attempt_code(n) or n % 53:
+        return None
+    return REFUSED_ITEM_CODE
+
+
 def seed(connection, attempts: int) -> None:
     from django.contrib.auth import get_user_model
     from django.core.management.color import no_style
     from django.db import transaction
 
-    from contactgroups.models import ChatUser, ContactGroup, ContactItem, SyncAttempt
+    from contactgroups.models import ChatUser, ContactGroup, ContactItem, SyncAttempt, SyncAttemptRefusal
 
     now = datetime.now(UTC).replace(microsecond=0)
     user_count = OWNERS
@@ -369,21 +384,28 @@ def seed(connection, attempts: int) -> None:
                 index = n % group_count
                 owner = f"owner_{index // GROUPS_PER_OWNER:05d}"
                 operation = OPERATIONS[n % len(OPERATIONS)]
-                code = 50001 if n % 97 == 0 else (60007 if n % 389 == 0 else None)
-                outcome = "refused" if code else ("partial" if n % 53 == 0 else "ok")
+                code = attempt_code(n)
+                refused = attempt_refused(n)
+                outcome = "refused" if code else ("partial" if refused else "ok")
                 request = json.dumps({"From_Account": owner})
-                response = json.dumps({"ActionStatus": "FAIL" if code else "OK", "ErrorCode": code or 0})
-                yield (n + 1, index + 1, owner, GROUP_NAMES[index % GROUPS_PER_OWNER], operation, request, response,
-                       200, "FAIL" if code else "OK", code, outcome, attempt_moments[n % len(attempt_moments)],
-                       20 + n % 50)
+                answer = {"ActionStatus": "FAIL" if code else "OK", "ErrorCode": code or 0}
+                if refused:
+                    answer["ResultItem"] = [{"ContactItem": {"Type": 1, "To_Account": peer(index, 0)},
+                                             "ResultCode": refused, "ResultInfo": ""}]
+                yield (n + 1, index + 1, owner, GROUP_NAMES[index % GROUPS_PER_OWNER], operation, request,
+                       json.dumps(answer), 200, "FAIL" if code else "OK", code, 1 if refused else 0, outcome,
+                       attempt_moments[n % len(attempt_moments)], 20 + n % 50)
 
         Writer(connection, SyncAttempt, [
             "id", "group_id", "owner_user_id", "group_name", "operation", "request", "response", "http_status",
-            "action_status", "error_code", "outcome", "started_at", "duration_ms",
+            "action_status", "error_code", "refused_items", "outcome", "started_at", "duration_ms",
         ]).write(attempt_rows())
+        # What the audit writes beside each partly refused call: the code it refused a conversation with.
+        Writer(connection, SyncAttemptRefusal, ["attempt_id", "code"]).write(
+            (n + 1, attempt_refused(n)) for n in range(attempts) if attempt_refused(n))
         with connection.cursor() as cursor:
             for statement in connection.ops.sequence_reset_sql(no_style(), [ChatUser, ContactGroup, ContactItem,
-                                                                              SyncAttempt]):
+                                                                              SyncAttempt, SyncAttemptRefusal]):
                 cursor.execute(statement)
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -398,7 +420,7 @@ def pages() -> list[tuple[str, str, str]]:
     """(name, URL, what must be on the page) of every page measured."""
     from django.urls import reverse
 
-    from contactgroups.models import ContactGroup, SyncAttempt
+    from contactgroups.models import ContactGroup, SyncAttempt, SyncAttemptRefusal
 
     def page_of(count: int) -> int:
         return min(count, 100)
@@ -409,6 +431,7 @@ def pages() -> list[tuple[str, str, str]]:
     big = ContactGroup.objects.get(name="big group")
     # How many Chat calls there are depends on --attempts: these pages must list what the ORM counts.
     error_calls = SyncAttempt.objects.filter(error_code=50001).count()
+    item_code_calls = SyncAttemptRefusal.objects.filter(code=REFUSED_ITEM_CODE).count()
     owner_calls = SyncAttempt.objects.filter(owner_user_id="owner_00246").count()
     group_calls = SyncAttempt.objects.filter(group_id=1234).count()
     target = peer(12_345, 3)
@@ -429,6 +452,8 @@ def pages() -> list[tuple[str, str, str]]:
         ("Chat users searched by UserID", f"{users}?q=owner_01234", "rows:1"),
         ("Chat call changelist", attempts, "rows:100"),
         ("Chat calls filtered by ErrorCode", f"{attempts}?error_code=50001", f"rows:{page_of(error_calls)}"),
+        ("Chat calls filtered by a refused item's code", f"{attempts}?error_code={REFUSED_ITEM_CODE}",
+         f"rows:{page_of(item_code_calls)}"),
         ("Chat calls of one group", f"{attempts}?group__id__exact=1234", f"rows:{page_of(group_calls)}"),
         ("Chat calls searched by owner", f"{attempts}?q=owner_00246", f"rows:{page_of(owner_calls)}"),
     ]

@@ -20,7 +20,7 @@ from contactgroups.admin.audit import EstimatedCountPaginator
 from contactgroups.admin.widgets import FastCheckboxInput, FastHiddenInput, FastSelect, FastTextInput
 from contactgroups.chat import protocol
 from contactgroups.imports.groups import apply_group_import, plan_group_import
-from contactgroups.models import ChatUser, ContactGroup, ContactItem, SyncAttempt
+from contactgroups.models import ChatUser, ContactGroup, ContactItem, SyncAttempt, SyncAttemptRefusal
 from tests.admin_forms import group_form_data
 
 pytestmark = pytest.mark.django_db
@@ -138,8 +138,9 @@ def test_chat_user_changelist_takes_as_many_queries_for_50_users_as_for_5(admin_
 
 def add_calls(count, start=0, **fields):
     now = timezone.now()
+    fields = {"outcome": "ok", **fields}
     SyncAttempt.objects.bulk_create(
-        SyncAttempt(owner_user_id=f"owner_{n % 3}", operation="update_contact_group", request={}, outcome="ok",
+        SyncAttempt(owner_user_id=f"owner_{n % 3}", operation="update_contact_group", request={},
                     started_at=now - timedelta(minutes=n), duration_ms=20, **fields)
         for n in range(start, start + count)
     )
@@ -154,6 +155,27 @@ def test_chat_call_changelist_takes_as_many_queries_for_50_calls_as_for_5(admin_
     fifty, fifty_queries = get(admin_client, CALLS, params)
     assert len(fifty.context["cl"].result_list) == 50
     assert len(fifty_queries) == len(five_queries)
+
+
+def add_refused_calls(count, start=0):
+    """``count`` partly refused calls, each of which refused a conversation with 50001."""
+    add_calls(count, start=start, error_code=0, outcome="partial", refused_items=1)
+    SyncAttemptRefusal.objects.bulk_create(
+        SyncAttemptRefusal(attempt=attempt, code=50001)
+        for attempt in SyncAttempt.objects.filter(error_code=0).exclude(refusals__code=50001))
+
+
+def test_chat_calls_filtered_by_a_refused_items_code_take_as_many_queries_for_50_calls_as_for_5(admin_client):
+    add_refused_calls(3)
+    add_calls(2, start=3, error_code=50001)
+    five, five_queries = get(admin_client, CALLS, {"error_code": "50001"})
+    add_refused_calls(27, start=5)
+    add_calls(18, start=32, error_code=50001)
+    fifty, fifty_queries = get(admin_client, CALLS, {"error_code": "50001"})
+    assert (five.context["cl"].result_count, fifty.context["cl"].result_count) == (5, 50)
+    assert len(fifty_queries) == len(five_queries)
+    statements = [query["sql"].upper() for query in fifty_queries.captured_queries]
+    assert not [sql for sql in statements if "DISTINCT" in sql or 'JOIN "CONTACTGROUPS_SYNCATTEMPTREFUSAL"' in sql]
 
 
 def test_chat_call_filters_read_no_column_of_the_whole_table(admin_client):

@@ -6,10 +6,11 @@ from django.contrib import admin
 from django.core.paginator import Paginator
 from django.db import connections
 from django.utils.functional import cached_property
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from contactgroups import words
 from contactgroups.admin.django_internals import is_filtered
 from contactgroups.admin.filters import ErrorCodeFilter, OperationFilter, StartedFilter
 from contactgroups.admin.selection import SelectedIdsChecked
@@ -56,7 +57,7 @@ class SyncAttemptAdmin(SelectedIdsChecked, admin.ModelAdmin):
     fields = [
         "started_at", "duration_ms", "actor", "group", "owner_user_id", "group_name", "operation", "outcome",
         "http_status", "action_status", "error_code", "error_meaning", "error_info", "refused_items",
-        "request_json", "response_json",
+        "refused_codes", "request_json", "response_json",
     ]
     readonly_fields = fields
 
@@ -80,6 +81,13 @@ class SyncAttemptAdmin(SelectedIdsChecked, admin.ModelAdmin):
     @admin.display(description=_("meaning"))
     def error_meaning(self, attempt):
         return attempt.error_meaning or "—"
+
+    @admin.display(description=_("refused with"))
+    def refused_codes(self, attempt):
+        codes = [refusal.code for refusal in attempt.refusals.all()]
+        if not codes:
+            return "—"
+        return format_html_join("", "<div>{}</div>", ((words.code_text(code),) for code in codes))
 
     @admin.display(description=_("result"), ordering="outcome")
     def result(self, attempt):

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from contactgroups.admin.django_internals import filter_params
 from contactgroups.chat import protocol
-from contactgroups.models import ContactGroup
+from contactgroups.models import ContactGroup, SyncAttempt, SyncAttemptRefusal
 
 
 class StateFilter(admin.SimpleListFilter):
@@ -99,7 +99,7 @@ class OperationFilter(admin.SimpleListFilter):
 
 
 class ErrorCodeFilter(InputFilter):
-    """Calls Chat answered with this ErrorCode."""
+    """Calls Chat answered with this ErrorCode, and calls in which it refused a conversation with it."""
 
     title = _("ErrorCode")
     parameter_name = "error_code"
@@ -110,7 +110,12 @@ class ErrorCodeFilter(InputFilter):
             return queryset
         if not value.isdigit():
             return queryset.none()
-        return queryset.filter(error_code=int(value))
+        code = int(value)
+        # The union of two subqueries, each answered by an index: no join to the refusals (which would need
+        # DISTINCT), and no OR across tables (which no index answers).
+        answered = SyncAttempt.objects.filter(error_code=code).values("pk").order_by()
+        refused = SyncAttemptRefusal.objects.filter(code=code).values("attempt_id").order_by()
+        return queryset.filter(pk__in=answered.union(refused))
 
 
 class StartedFilter(admin.SimpleListFilter):

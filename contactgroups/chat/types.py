@@ -284,14 +284,31 @@ class CallRecord:
     @property
     def refused_items(self) -> int:
         """How many conversations or accounts the answer refused (a non-zero ResultCode, a FailAccounts entry)."""
-        return _count_refused(self.response)
+        return sum(1 for _code in _refusals(self.response))
+
+    @property
+    def refused_codes(self) -> tuple[int, ...]:
+        """The distinct ResultCodes the answer refused items with, in order (FailAccounts carry no code)."""
+        return refused_codes(self.response)
 
 
-def _count_refused(answer) -> int:
+def refused_codes(answer) -> tuple[int, ...]:
+    """The distinct non-zero ResultCodes of the items in one of Chat's answers, in order."""
+    return tuple(sorted({code for code in _refusals(answer) if code}))
+
+
+def _refusals(answer):
+    """One value per refused item of the answer: its ResultCode, or None for a FailAccounts entry."""
     if isinstance(answer, list):
-        return sum(_count_refused(entry) for entry in answer)
+        for entry in answer:
+            yield from _refusals(entry)
+        return
     if not isinstance(answer, dict):
-        return 0
-    own = 1 if answer.get("ResultCode") not in (None, errors.OK) else 0
-    failed = len(answer.get("FailAccounts") or ())
-    return own + failed + sum(_count_refused(value) for value in answer.values() if isinstance(value, (dict, list)))
+        return
+    code = answer.get("ResultCode")
+    if code not in (None, errors.OK):
+        yield as_int(code)
+    yield from (None for _account in answer.get("FailAccounts") or ())
+    for value in answer.values():
+        if isinstance(value, (dict, list)):
+            yield from _refusals(value)

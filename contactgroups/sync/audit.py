@@ -12,7 +12,7 @@ from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
 
 from contactgroups.chat.types import CallRecord
-from contactgroups.models import ContactGroup, SyncAttempt
+from contactgroups.models import ContactGroup, SyncAttempt, SyncAttemptRefusal
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class AuditRecorder:
 
     def __call__(self, record: CallRecord) -> None:
         self.calls += 1
-        SyncAttempt.objects.create(
+        attempt = SyncAttempt.objects.create(
             group=self.group,
             owner_user_id=self.owner_user_id,
             group_name=self.group.name if self.group else "",
@@ -53,6 +53,8 @@ class AuditRecorder:
             started_at=record.started_at,
             duration_ms=round(record.duration * 1000),
         )
+        if codes := record.refused_codes:
+            SyncAttemptRefusal.objects.bulk_create(SyncAttemptRefusal(attempt=attempt, code=code) for code in codes)
 
 
 def log_history(actor_id: int | None, obj, message: list[dict], action_flag: int = CHANGE) -> None:

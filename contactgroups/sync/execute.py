@@ -111,19 +111,13 @@ def _run(client: ChatClient, group: ContactGroup, progress: Progress, lease: Lea
     # What Chat confirmed (and still has) that no row can hold, a ToGroupId over its column, was never the staff's
     # to remove.
     unheld = {c for c in progress.base if ContactItem.storage_problem(c) is not None}
-    ever_sent = group.chat_group_id is not None or bool(group.create_intent) or lease.interrupted
     remote = plan.NOT_READ
-    if ever_sent:
-        groups = client.get_contact_group(owner)
+    if plan.must_read(group.chat_group_id, group.create_intent, lease.interrupted):
+        chat = client.get_contact_group(owner)
         lease.keep()
-        found, from_lost_create = plan.locate(groups.groups, group.chat_group_id, group.create_intent, group.name)
-        if found is not None:
-            members = frozenset(groups.members(found.group_id))
-            remote = plan.Remote(found.group_id, found.name, members, from_lost_create)
-            unheld = members & unheld
-        elif group.chat_group_id is not None or group.create_intent or not desired.delete:
-            # Not there. (A deletion after an interrupted sync that never reached Chat has nothing to delete.)
-            remote = plan.MISSING
+        remote = plan.remote_of(chat, group.chat_group_id, group.create_intent, group.name, desired.delete)
+        if isinstance(remote, plan.Remote):
+            unheld &= remote.conversations
     if unheld:
         desired = plan.Desired(desired.name, desired.conversations + tuple(sorted(unheld)), desired.delete)
     steps = plan.plan(base, desired, remote)

@@ -15,7 +15,7 @@ and the plan carries the conflict. Applying a plan and planning again finds noth
 from dataclasses import dataclass, field
 
 from contactgroups.chat import protocol
-from contactgroups.chat.types import Conversation, GroupInfo
+from contactgroups.chat.types import ContactGroups, Conversation, GroupInfo
 
 
 @dataclass(frozen=True)
@@ -120,6 +120,25 @@ def locate(groups: list[GroupInfo], group_id: int | None, create_intent: str,
         if found is not None:
             return found, True
     return None, False
+
+
+def must_read(group_id: int | None, create_intent: str, interrupted: bool) -> bool:
+    """Whether Chat may hold the group: it has a GroupId, a create was sent, or a sync died before it recorded."""
+    return group_id is not None or bool(create_intent) or interrupted
+
+
+def remote_of(chat: ContactGroups, group_id: int | None, create_intent: str, name: str, deleting: bool):
+    """The group as ``chat`` (the owner's groups, read now) holds it: a Remote, MISSING, or NOT_READ.
+
+    NOT_READ when nothing of it was found and nothing of it can have been there: a deletion after a sync that died
+    before reaching Chat has nothing to delete.
+    """
+    found, from_lost_create = locate(chat.groups, group_id, create_intent, name)
+    if found is not None:
+        return Remote(found.group_id, found.name, frozenset(chat.members(found.group_id)), from_lost_create)
+    if group_id is not None or create_intent or not deleting:
+        return MISSING
+    return NOT_READ
 
 
 def chunked_updates(name: str, add: list[Conversation], remove: list[Conversation]) -> tuple[Update, ...]:

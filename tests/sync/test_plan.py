@@ -5,8 +5,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contactgroups.chat import protocol
-from contactgroups.chat.types import Conversation, GroupInfo
-from contactgroups.sync.plan import MISSING, NOT_READ, Base, Conflict, Desired, Remote, locate, plan
+from contactgroups.chat.types import ContactGroups, Conversation, ConversationState, GroupInfo
+from contactgroups.sync.plan import (
+    MISSING,
+    NOT_READ,
+    Base,
+    Conflict,
+    Desired,
+    Remote,
+    locate,
+    must_read,
+    plan,
+    remote_of,
+)
 
 A, B, C, D = (Conversation(protocol.TYPE_C2C, f"user_{n}") for n in range(4))
 G = Conversation(protocol.TYPE_GROUP, "@TGS#1")
@@ -120,6 +131,16 @@ def test_locate(group_id, intent, name, expected):
     groups = [GroupInfo("work", 7), GroupInfo("fresh", 9)]
     found, lost = locate(groups, group_id, intent, name)
     assert ((found.group_id if found else None), lost) == expected
+
+
+def test_what_chat_holds_is_read_into_remote_missing_or_nothing_to_read():
+    chat = ContactGroups([GroupInfo("work", 7)], [ConversationState(A, (7,))])
+    assert remote_of(chat, 7, "", "work", deleting=False) == Remote(7, "work", frozenset({A}))
+    assert remote_of(chat, 8, "", "work", deleting=False) is MISSING
+    assert remote_of(chat, None, "", "home", deleting=False) is MISSING  # an interrupted sync; create it
+    assert remote_of(chat, None, "", "home", deleting=True) == NOT_READ  # nothing there to delete
+    assert must_read(None, "", interrupted=False) is False
+    assert all(must_read(*case) for case in [(7, "", False), (None, "work", False), (None, "", True)])
 
 
 # Properties ---------------------------------------------------------------------------------------------------

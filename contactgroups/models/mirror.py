@@ -1,4 +1,4 @@
-"""Local mirror of Chat users, their conversation groups and the conversations in them.
+"""The mirror of Chat: its users, their conversation groups and the conversations in them, with their query rules.
 
 Each row keeps a local primary key and, separately, what Chat assigned or last
 confirmed (GroupId, the confirmed name and conversations, each conversation's last
@@ -6,45 +6,15 @@ ResultCode), so the admin can show what Chat said and the sync can tell the staf
 change from the end user's. Models never call Chat; contactgroups.sync does.
 """
 
-from django.conf import settings
 from django.db import connections, models, router
-from django.db.backends.ddl_references import Statement, Table
 from django.db.models import Q
-from django.db.models.functions import Collate
 from django.utils.translation import gettext_lazy as _
 
 from contactgroups import words
 from contactgroups.chat import errors, protocol
 from contactgroups.chat.types import Conversation
+from contactgroups.indexes import PrefixSearchIndex
 from contactgroups.validators import validate_group_name, validate_user_id
-
-
-class PrefixSearchIndex(models.Index):
-    """An index that a case-insensitive prefix search of one field (``field__istartswith``) can use.
-
-    Each database needs its own: PostgreSQL compares UPPER(field) with LIKE, which an index of UPPER(field) in
-    text_pattern_ops answers under any collation; SQLite's LIKE ignores ASCII case and can use only an index
-    of the field in its NOCASE collation.
-    """
-
-    def __init__(self, *, field: str, name: str):
-        super().__init__(fields=[field], name=name)
-
-    def deconstruct(self):
-        path, _args, _kwargs = super().deconstruct()
-        return path, (), {"field": self.fields[0], "name": self.name}
-
-    def create_sql(self, model, schema_editor, using="", **kwargs):
-        field = self.fields[0]
-        if schema_editor.connection.vendor == "postgresql":
-            # Written out: Django places an operator class on an expression only with django.contrib.postgres.
-            return Statement(
-                "CREATE INDEX %(name)s ON %(table)s ((UPPER(%(column)s::text)) text_pattern_ops)",
-                name=schema_editor.quote_name(self.name),
-                table=Table(model._meta.db_table, schema_editor.quote_name),
-                column=schema_editor.quote_name(model._meta.get_field(field).column),
-            )
-        return models.Index(Collate(field, "NOCASE"), name=self.name).create_sql(model, schema_editor, using, **kwargs)
 
 
 class ChatUserQuerySet(models.QuerySet):
@@ -372,73 +342,3 @@ class ContactItem(models.Model):
         if self.result_code is None:
             return ""
         return words.meaning(self.result_code)
-
-
-class SyncAttempt(models.Model):
-    """One call to Chat, kept for audit: who caused it, what was sent, what Chat answered.
-
-    Written as soon as the call returns, outside any transaction of the sync, so it
-    survives whatever happens to the sync afterwards. Never holds the UserSig, which
-    travels in the query string and is not stored. Survives the deletion of its group.
-    """
-
-    class Outcome(models.TextChoices):
-        OK = "ok", _("Accepted")
-        PARTIAL = "partial", _("Partly refused")
-        REFUSED = "refused", _("Refused")
-        NO_ANSWER = "no_answer", _("No answer")
-
-    group = models.ForeignKey(
-        ContactGroup, on_delete=models.SET_NULL, null=True, blank=True, related_name="sync_attempts",
-        verbose_name=_("group"),
-    )
-    owner_user_id = models.CharField(_("owner"), max_length=protocol.USER_ID_MAX_BYTES, blank=True, db_index=True)
-    group_name = models.CharField(_("group name"), max_length=protocol.GROUP_NAME_MAX_BYTES, blank=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
-        verbose_name=_("staff user"),
-    )
-    operation = models.CharField(_("operation"), max_length=64, db_index=True)
-    request = models.JSONField(_("request body"))
-    response = models.JSONField(_("response body"), null=True, blank=True)
-    http_status = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
-    action_status = models.CharField(_("ActionStatus"), max_length=8, blank=True)
-    error_code = models.IntegerField(_("ErrorCode"), null=True, blank=True, db_index=True)
-    error_info = models.TextField(_("ErrorInfo"), blank=True)
-    refused_items = models.PositiveIntegerField(_("refused conversations"), default=0)
-    outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices, db_index=True)
-    started_at = models.DateTimeField(_("started"), db_index=True)
-    duration_ms = models.PositiveIntegerField(_("duration (ms)"))
-
-    class Meta:
-        verbose_name = _("Chat call")
-        verbose_name_plural = _("Chat calls")
-        ordering = ["-started_at", "-id"]
-        indexes = [models.Index(fields=["group", "-started_at"], name="syncattempt_group_started")]
-
-    def __str__(self):
-        return _("%(operation)s at %(time)s: %(outcome)s") % {
-            "operation": self.operation, "time": f"{self.started_at:%Y-%m-%d %H:%M:%S}",
-            "outcome": self.get_outcome_display()}
-
-    @property
-    def error_meaning(self) -> str:
-        if self.error_code is None:
-            return ""
-        return words.meaning(self.error_code)
-
-
-class StaffPreference(models.Model):
-    """What one staff member chose for themselves: the language of the admin, kept across browsers."""
-
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="imadmin_preference", verbose_name=_("user")
-    )
-    language = models.CharField(_("language"), max_length=16, choices=settings.LANGUAGES)
-
-    class Meta:
-        verbose_name = _("staff preference")
-        verbose_name_plural = _("staff preferences")
-
-    def __str__(self):
-        return f"{self.user}: {self.language}"
