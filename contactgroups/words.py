@@ -85,6 +85,9 @@ def conflict_text(conflict: dict, owner: str) -> str:
                  "staff asked.") % {"owner": owner, **conflict}
     if code == "already_gone":
         return _("It was already gone from Chat.")
+    if code == "name_not_sendable":
+        return _("Chat holds this group under the name “%(name)s”, given in the app, which a new group or a rename "
+                 "cannot be sent under; nothing was sent under it. Rename the group here and sync it again.") % conflict
     return conflict.get("text", "")
 
 
