@@ -118,9 +118,14 @@ def _run(client: ChatClient, group: ContactGroup, progress: Progress, lease: Lea
         remote = plan.remote_of(chat, group.chat_group_id, group.create_intent, group.name, desired.delete)
         if isinstance(remote, plan.Remote):
             unheld &= remote.conversations
-    if unheld:
-        desired = plan.Desired(desired.name, desired.conversations + tuple(sorted(unheld)), desired.delete)
     steps = plan.plan(base, desired, remote)
+    if unheld:
+        kept = plan.Desired(desired.name, desired.conversations + tuple(sorted(unheld)), desired.delete)
+        steps_keeping = plan.plan(base, kept, remote)
+        # A group gone from Chat and created again starts empty: a create cannot carry what no row can hold (Chat
+        # refuses such a ToGroupId in a request), so they are kept only where Chat still has them.
+        if steps_keeping.create is None:
+            steps = steps_keeping
     progress.start(steps)
 
     if steps.create is not None:
