@@ -85,6 +85,9 @@ def conflict_text(conflict: dict, owner: str) -> str:
                  "staff asked.") % {"owner": owner, **conflict}
     if code == "already_gone":
         return _("It was already gone from Chat.")
+    if code == "name_not_sendable":
+        return _("Chat holds this group under the name “%(name)s”, given in the app, which a new group or a rename "
+                 "cannot be sent under; nothing was sent under it. Rename the group here and sync it again.") % conflict
     return conflict.get("text", "")
 
 
@@ -169,12 +172,38 @@ def outcome_text(data: dict) -> str:
             "Pulled from Chat: %(owner)s created this group in the app (GroupId %(id)s, %(count)d conversation).",
             "Pulled from Chat: %(owner)s created this group in the app (GroupId %(id)s, %(count)d conversations).",
             data["conversations"],
-        ) % {"owner": data.get("owner", ""), "id": data["group_id"], "count": data["conversations"]}
+        ) % {"owner": data.get("owner", ""), "id": data["group_id"], "count": data["conversations"]} + (
+            " " + _("Chat holds more, %(clause)s.") % {"clause": not_stored_text(data["not_stored"])}
+            if data.get("not_stored") else "")
     if code == "pulled":
         return _("Pulled from Chat: %(changes)s.") % {"changes": pull_changes_text(data) or _("no difference")}
     if code == "gone_from_chat":
         return _("Pulled from Chat: the group is no longer in Chat.")
+    if code == "held_back":
+        return _("Not pulled from Chat: %(why)s") % {"why": held_back_text(data)}
     return ""
+
+
+def held_back_text(data: dict) -> str:
+    """Why a pull left a group of Chat as the mirror has it."""
+    if data.get("reason") == "name_unstorable":
+        return _("Chat's name for GroupId %(id)s cannot be stored in the database here.") % {"id": data["group_id"]}
+    return _("in Chat, GroupId %(id)s is named “%(name)s”, which a group being synced or not yet sent has here; "
+             "pull again when that sync has ended.") % {"id": data["group_id"], "name": data["name"]}
+
+
+def not_stored_text(entries: list[dict]) -> str:
+    """The conversations Chat holds that the mirror cannot store, and why, as one clause."""
+    parts = []
+    for entry in entries:
+        conversation = conversation_text(entry["conversation"])
+        if entry.get("reason") == "too_long":
+            parts.append(_("%(conversation)s (%(size)d bytes; the mirror holds at most %(max)d)") % {
+                "conversation": conversation, "size": entry["bytes"], "max": entry["max"]})
+        else:
+            parts.append(_("%(conversation)s (characters the database cannot store)") % {
+                "conversation": conversation})
+    return _("in Chat but not stored here: %(list)s") % {"list": ", ".join(parts)}
 
 
 def pull_changes_text(data: dict) -> str:
@@ -188,14 +217,17 @@ def pull_changes_text(data: dict) -> str:
         changes.append(_("removed %(list)s") % {"list": _join(data["removed"])})
     if data.get("group_id"):
         changes.append(_("GroupId %(id)s") % {"id": data["group_id"]})
+    if data.get("not_stored"):
+        changes.append(not_stored_text(data["not_stored"]))
     return ", ".join(changes)
 
 
 def pull_report_lines(report) -> list[str]:
     """A pull's report (sync.PullReport), one line a difference, for a page or a command."""
     owner = report.owner
-    lines = [_("%(owner)s: new from Chat: %(name)s") % {"owner": owner, "name": data["name"]}
-             for data in report.adopted]
+    lines = [_("%(owner)s: new from Chat: %(name)s") % {"owner": owner, "name": data["name"]} + (
+        "; " + not_stored_text(data["not_stored"]) if data.get("not_stored") else "")
+        for data in report.adopted]
     lines += [_("%(owner)s: “%(name)s”: %(changes)s") % {
         "owner": owner, "name": data.get("renamed_from", data["name"]), "changes": pull_changes_text(data)}
         for data in report.changed]
@@ -203,6 +235,8 @@ def pull_report_lines(report) -> list[str]:
               for data in report.deleted]
     lines += [_("%(owner)s: skipped while another sync runs: %(name)s") % {"owner": owner, "name": name}
               for name in report.skipped]
+    lines += [_("%(owner)s: not pulled: %(why)s") % {"owner": owner, "why": held_back_text(data)}
+              for data in report.held_back]
     return lines
 
 

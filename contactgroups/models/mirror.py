@@ -321,6 +321,22 @@ class ContactItem(models.Model):
         target = "to_group_id" if conversation.is_group else "to_account"
         return {"type": conversation.type, target: conversation.target}
 
+    @staticmethod
+    def storage_problem(conversation: Conversation) -> dict | None:
+        """Why a row cannot hold ``conversation`` as Chat gave it (None when it can), as data.
+
+        Chat may hold what the columns cannot: a target longer than its column, or text the database refuses.
+        """
+        if conversation.type not in (protocol.TYPE_C2C, protocol.TYPE_GROUP) or not conversation.target:
+            return {"reason": "unstorable"}
+        most = protocol.GROUP_CONVERSATION_ID_MAX_BYTES if conversation.is_group else protocol.USER_ID_MAX_BYTES
+        size = protocol.utf8_length(conversation.target)
+        if size > most:
+            return {"reason": "too_long", "bytes": size, "max": most}
+        if "\x00" in conversation.target:
+            return {"reason": "unstorable"}
+        return None
+
     @property
     def result_meaning(self) -> str:
         if self.result_code is None:

@@ -108,12 +108,24 @@ def _run(client: ChatClient, group: ContactGroup, progress: Progress, lease: Lea
     owner = group.owner.user_id
     desired = plan.Desired(group.name, tuple(group.items.order_by("id").conversations()), group.delete_requested)
     base = plan.Base(group.confirmed_name, frozenset(progress.base))
+    # What Chat confirmed (and still has) that no row can hold, a ToGroupId over its column, was never the staff's
+    # to remove.
+    unheld = {c for c in progress.base if ContactItem.storage_problem(c) is not None}
     remote = plan.NOT_READ
     if plan.must_read(group.chat_group_id, group.create_intent, lease.interrupted):
         chat = client.get_contact_group(owner)
         lease.keep()
         remote = plan.remote_of(chat, group.chat_group_id, group.create_intent, group.name, desired.delete)
+        if isinstance(remote, plan.Remote):
+            unheld &= remote.conversations
     steps = plan.plan(base, desired, remote)
+    if unheld:
+        kept = plan.Desired(desired.name, desired.conversations + tuple(sorted(unheld)), desired.delete)
+        steps_keeping = plan.plan(base, kept, remote)
+        # A group gone from Chat and created again starts empty: a create cannot carry what no row can hold (Chat
+        # refuses such a ToGroupId in a request), so they are kept only where Chat still has them.
+        if steps_keeping.create is None:
+            steps = steps_keeping
     progress.start(steps)
 
     if steps.create is not None:
@@ -154,7 +166,8 @@ def _save(group: ContactGroup, progress: Progress, calls: int, error: BaseExcept
     if progress.adopted_added:
         ContactItem.objects.bulk_create(
             [ContactItem(group=group, result_code=errors.OK, result_at=now, **ContactItem.fields_of(conversation))
-             for conversation in sorted(progress.adopted_added)],
+             for conversation in sorted(progress.adopted_added)
+             if ContactItem.storage_problem(conversation) is None],
             ignore_conflicts=True,
         )
     if progress.adopted_name and not ContactGroup.objects.live().filter(
@@ -205,7 +218,9 @@ def _save(group: ContactGroup, progress: Progress, calls: int, error: BaseExcept
         group.last_outcome = progress.as_data()
         if progress.deleted:
             group.state = ContactGroup.State.DELETED
-        elif group.name == progress.confirmed_name and set(conversations.values()) == progress.base:
+        elif group.name == progress.confirmed_name and set(conversations.values()) == {
+            c for c in progress.base if ContactItem.storage_problem(c) is None
+        }:
             group.state = ContactGroup.State.SYNCED
         else:
             group.state = ContactGroup.State.PARTIAL

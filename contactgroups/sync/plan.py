@@ -55,6 +55,9 @@ class Conflict:
     RENAMED_IN_APP = "renamed_in_app"  # params: app_name, staff_name
     RENAMED_BEFORE_DELETE = "renamed_before_delete"  # params: app_name
     ALREADY_GONE = "already_gone"  # staff deleted a group Chat no longer had
+    # The group's name came from Chat (the app allows it) but Chat refuses it in a create or a rename: nothing
+    # was sent under it; staff must rename the group here. params: name
+    NAME_NOT_SENDABLE = "name_not_sendable"
 
     def as_data(self) -> dict:
         return {"code": self.code, **self.params}
@@ -150,7 +153,19 @@ def chunked_updates(name: str, add: list[Conversation], remove: list[Conversatio
     )
 
 
+def sendable(name: str) -> bool:
+    """Whether Chat takes ``name`` in a create or as a rename's new name (the app may give a group others)."""
+    return not protocol.validate_group_name(name)
+
+
+def _unsendable(name: str) -> Conflict:
+    return Conflict(Conflict.NAME_NOT_SENDABLE, {"name": name})
+
+
 def _create(desired: Desired, **extra) -> Plan:
+    if not sendable(desired.name):
+        # Nothing is created, so no other conflict (a re-create) happened.
+        return Plan(conflicts=(_unsendable(desired.name),))
     first = desired.conversations[: protocol.CONVERSATIONS_PER_REQUEST_MAX]
     rest = list(desired.conversations[protocol.CONVERSATIONS_PER_REQUEST_MAX :])
     return Plan(create=Create(desired.name, first), updates=chunked_updates(desired.name, rest, []), **extra)
@@ -181,11 +196,14 @@ def plan(base: Base, desired: Desired, remote) -> Plan:
     current_name = remote.name
     if desired.name != remote.name:
         if desired.name != base.name:
-            if remote.name != base.name:
-                conflicts.append(Conflict(Conflict.RENAMED_IN_APP, {"app_name": remote.name,
-                                                                    "staff_name": desired.name}))
-            rename = (remote.name, desired.name)
-            current_name = desired.name
+            if not sendable(desired.name):
+                conflicts.append(_unsendable(desired.name))
+            else:
+                if remote.name != base.name:
+                    conflicts.append(Conflict(Conflict.RENAMED_IN_APP, {"app_name": remote.name,
+                                                                        "staff_name": desired.name}))
+                rename = (remote.name, desired.name)
+                current_name = desired.name
         else:
             adopt_name = remote.name
     to_add = [c for c in desired.conversations if c not in base.conversations and c not in remote.conversations]

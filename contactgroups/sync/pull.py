@@ -1,12 +1,13 @@
-"""Pull: make the mirror of one user's groups what Chat holds now, and record every difference as data."""
+"""Pull: make the mirror of one user's groups what Chat holds now, all or nothing, each difference as data."""
 
+import secrets
 from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.utils import timezone
 
-from contactgroups.chat import errors
-from contactgroups.chat.types import Conversation
+from contactgroups.chat import errors, protocol
+from contactgroups.chat.types import ContactGroups, Conversation, GroupInfo
 from contactgroups.conf import chat_client
 from contactgroups.models import ChatUser, ContactGroup, ContactItem
 from contactgroups.sync.audit import AuditRecorder, log_history
@@ -16,6 +17,12 @@ from contactgroups.sync.outcome import conversation_data
 ADOPTED = "adopted"  # a group the user created in the app
 PULLED = "pulled"  # a group whose name, conversations or GroupId Chat changed
 GONE = "gone_from_chat"  # a group Chat no longer has
+NOT_STORED = "not_stored"  # a conversation Chat holds that the mirror's columns cannot
+HELD_BACK = "held_back"  # a group of Chat the pull left alone: its name is held by a group the pull must keep
+
+# Why a group was held back.
+NAME_TAKEN = "name_taken"  # a group the pull cannot change (busy, or not yet sent) has the name
+NAME_UNSTORABLE = "name_unstorable"  # the database cannot store the name as Chat gave it
 
 
 @dataclass
@@ -28,116 +35,228 @@ class PullReport:
     deleted: list[dict] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     unchanged: int = 0
+    # Conversations Chat holds that the mirror cannot store, one dict each (also in the group's outcome).
+    not_stored: list[dict] = field(default_factory=list)
+    # Groups of Chat left as they are in the mirror, with the reason.
+    held_back: list[dict] = field(default_factory=list)
 
     @property
     def differed(self) -> int:
-        return len(self.adopted) + len(self.changed) + len(self.deleted)
+        return len(self.adopted) + len(self.changed) + len(self.deleted) + len(self.held_back)
+
+
+@dataclass
+class _Match:
+    """One group of Chat and the mirror's group it is (None: new to the mirror)."""
+
+    info: GroupInfo
+    group: ContactGroup | None
+    held: str = ""
 
 
 def pull_owner(owner_pk: int, actor_id: int | None) -> PullReport:
     """Make the mirror of one user's groups what Chat holds now, and record every difference.
 
-    Groups created in the app are adopted; groups Chat no longer has are marked deleted; names and conversations
-    are taken from Chat. Unsynced local edits are replaced.
+    The leases of the owner's groups are taken first (a group busy with a sync is skipped and reported), then
+    Chat is read, then everything is applied in one transaction: all of it or none. Groups are matched by
+    GroupId first, then a group never sent by its name. Groups created in the app are adopted; groups Chat no
+    longer has are marked deleted; names and conversations are taken from Chat. Unsynced local edits are replaced.
     """
     owner = ChatUser.objects.get(pk=owner_pk)
     report = PullReport(owner.user_id)
-    recorder = AuditRecorder(actor_id, owner.user_id)
-    with chat_client(on_call=recorder) as client:
-        remote = client.get_contact_group(owner.user_id)
-    live = list(ContactGroup.objects.live().filter(owner=owner))
-    by_id = {group.chat_group_id: group for group in live if group.chat_group_id is not None}
-    by_name = {group.name: group for group in live if group.chat_group_id is None}
-    seen = set()
-    for info in remote.groups:
-        members = set(remote.members(info.group_id))
-        group = by_id.get(info.group_id) or by_name.get(info.name)
-        if group is None:
-            group = _adopt_group(owner, info.name, info.group_id, members)
-            data = {"code": ADOPTED, "owner": owner.user_id, "name": info.name, "group_id": info.group_id,
-                    "conversations": len(members)}
-            report.adopted.append(data)
-            log_history(actor_id, group, [{"pull": data}])
-            seen.add(group.pk)
-            continue
-        seen.add(group.pk)
-        difference = _pull_into(group, info.name, info.group_id, members)
-        if difference is None:
-            report.skipped.append(group.name)
-        elif len(difference) > 2:  # more than its code and name: something differed
-            report.changed.append(difference)
-            log_history(actor_id, group, [{"pull": difference}])
-        else:
-            report.unchanged += 1
-    for group in live:
-        if group.pk in seen or (group.chat_group_id is None and not group.confirmed_name):
-            continue
+    leases = {}
+    try:
+        for group in ContactGroup.objects.live().filter(owner=owner).order_by("pk"):
+            try:
+                leases[group.pk] = Lease.take(group.pk, wait_seconds=0)
+            except SyncBusy:
+                report.skipped.append(group.name)
+            except ContactGroup.DoesNotExist:
+                continue
+        recorder = AuditRecorder(actor_id, owner.user_id)
+        with chat_client(on_call=recorder) as client:
+            remote = client.get_contact_group(owner.user_id)
+        for lease in leases.values():
+            lease.keep()
+        with transaction.atomic():
+            ChatUser.objects.lock(owner)
+            _apply(owner, remote, set(leases), report, actor_id)
+    finally:
+        for lease in leases.values():
+            lease.release()
+    return report
+
+
+def _apply(owner: ChatUser, remote: ContactGroups, leased: set[int], report: PullReport,
+           actor_id: int | None) -> None:
+    live = list(ContactGroup.objects.live().filter(owner=owner).select_for_update().order_by("pk"))
+    mine = [group for group in live if group.pk in leased]
+    # Busy groups, and any made after the leases were taken: the pull leaves them and what Chat has of them alone.
+    others = [group for group in live if group.pk not in leased]
+    matches = _match(remote, mine, others)
+    matched = {match.group.pk for match in matches if match.group is not None}
+    vanished = [group for group in mine
+                if group.pk not in matched and (group.chat_group_id is not None or group.confirmed_name)]
+    vanished_pks = {group.pk for group in vanished}
+    kept = others + [group for group in mine if group.pk not in matched and group.pk not in vanished_pks]
+    _hold_back(matches, kept)
+
+    # Marked deleted first, so their names are free (the unique name is among live groups only).
+    for group in vanished:
         group.state = ContactGroup.State.DELETED
         group.last_outcome = {"code": GONE, "owner": owner.user_id, "name": group.name}
         group.save(update_fields=["state", "last_outcome", "updated_at"])
         report.deleted.append(group.last_outcome)
         log_history(actor_id, group, [{"pull": group.last_outcome}])
-    return report
+    # Renamed groups take a name no group has before any takes its new one, so a swap never collides midway.
+    token = secrets.token_hex(6)
+    renamed = [match.group.pk for match in matches
+               if not match.held and match.group is not None and match.group.name != match.info.name]
+    for pk in renamed:
+        ContactGroup.objects.filter(pk=pk).update(name=f"\u2060pull {token} {pk}")
+    for match in matches:
+        if match.held:
+            data = {"code": HELD_BACK, "owner": owner.user_id, "name": match.info.name,
+                    "group_id": match.info.group_id, "reason": match.held}
+            report.held_back.append(data)
+            if match.group is not None:
+                log_history(actor_id, match.group, [{"pull": data}])
+            continue
+        in_chat = set(remote.members(match.info.group_id))
+        members, not_stored = _storable(in_chat)
+        if match.group is None:
+            group, data = _adopt_group(owner, match.info, members, in_chat, not_stored)
+            report.adopted.append(data)
+            log_history(actor_id, group, [{"pull": data}])
+        else:
+            group, data = _pull_into(match.group, match.info, members, in_chat, not_stored)
+            if len(data) > 2:  # more than its code and name: something differed
+                report.changed.append(data)
+                log_history(actor_id, group, [{"pull": data}])
+            else:
+                report.unchanged += 1
+        report.not_stored += [{"code": NOT_STORED, "owner": owner.user_id, "name": match.info.name,
+                               "group_id": match.info.group_id, **entry} for entry in not_stored]
 
 
-def _adopt_group(owner: ChatUser, name: str, group_id: int, members: set[Conversation]) -> ContactGroup:
+def _match(remote: ContactGroups, mine: list[ContactGroup], others: list[ContactGroup]) -> list[_Match]:
+    """Chat's groups with the mirror's: by GroupId, then a group never sent by its name or the name it sent."""
+    by_id = {group.chat_group_id: group for group in mine if group.chat_group_id is not None}
+    unsent = [group for group in mine if group.chat_group_id is None]
+    theirs_ids = {group.chat_group_id for group in others if group.chat_group_id is not None}
+    theirs_names = {name for group in others if group.chat_group_id is None
+                    for name in (group.name, group.create_intent) if name}
+    matches, left = [], []
+    for info in remote.groups:
+        if info.group_id in by_id:
+            matches.append(_Match(info, by_id.pop(info.group_id)))
+        elif info.group_id not in theirs_ids:
+            left.append(info)
+    for info in left:
+        group = next((group for group in unsent if group.name == info.name), None) or next(
+            (group for group in unsent if group.create_intent == info.name), None)
+        if group is not None:
+            unsent.remove(group)
+            matches.append(_Match(info, group))
+        elif info.name not in theirs_names:  # else it is the busy group's create, seen before its answer is saved
+            matches.append(_Match(info, None))
+    return matches
+
+
+def _hold_back(matches: list[_Match], kept: list[ContactGroup]) -> None:
+    """Hold back each group whose name the mirror cannot give it; repeat, as a held group keeps its old name."""
+    for match in matches:
+        name = match.info.name
+        if "\x00" in name or not name or protocol.utf8_length(name) > protocol.GROUP_NAME_MAX_BYTES:
+            match.held = NAME_UNSTORABLE
+    while True:
+        taken = {group.name for group in kept}
+        taken |= {match.group.name for match in matches if match.held and match.group is not None}
+        wanted: dict[str, int] = {}
+        for match in matches:
+            if not match.held:
+                wanted[match.info.name] = wanted.get(match.info.name, 0) + 1
+        clashing = [match for match in matches if not match.held
+                    and (match.info.name in taken or wanted[match.info.name] > 1)
+                    and not (match.group is not None and match.group.name == match.info.name
+                             and wanted[match.info.name] == 1)]
+        if not clashing:
+            return
+        for match in clashing:
+            match.held = NAME_TAKEN
+
+
+def _storable(members) -> tuple[set[Conversation], list[dict]]:
+    """The conversations a row can hold, and the others as data."""
+    kept, refused = set(), []
+    for conversation in sorted(set(members)):
+        problem = ContactItem.storage_problem(conversation)
+        if problem is None:
+            kept.add(conversation)
+        else:
+            refused.append({"conversation": conversation_data(conversation), **problem})
+    return kept, refused
+
+
+def _new_items(group: ContactGroup, conversations, now) -> None:
+    ContactItem.objects.bulk_create(
+        ContactItem(group=group, result_code=errors.OK, result_at=now, **ContactItem.fields_of(conversation))
+        for conversation in sorted(conversations)
+    )
+
+
+def _adopt_group(owner: ChatUser, info: GroupInfo, members: set[Conversation], in_chat: set[Conversation],
+                 not_stored: list[dict]) -> tuple[ContactGroup, dict]:
     now = timezone.now()
-    with transaction.atomic():
-        group = ContactGroup.objects.create(
-            owner=owner, name=name, confirmed_name=name, chat_group_id=group_id,
-            confirmed_conversations=[conversation_data(c) for c in sorted(members)],
-            state=ContactGroup.State.SYNCED, last_synced_at=now,
-            last_outcome={"code": ADOPTED, "owner": owner.user_id, "name": name, "group_id": group_id,
-                          "conversations": len(members)},
-        )
-        ContactItem.objects.bulk_create(
-            ContactItem(group=group, result_code=errors.OK, result_at=now, **ContactItem.fields_of(conversation))
-            for conversation in sorted(members)
-        )
-        group.refresh_counts()
-    return group
+    data = {"code": ADOPTED, "owner": owner.user_id, "name": info.name, "group_id": info.group_id,
+            "conversations": len(members)}
+    if not_stored:
+        data[NOT_STORED] = not_stored
+    group = ContactGroup.objects.create(
+        owner=owner, name=info.name, confirmed_name=info.name, chat_group_id=info.group_id,
+        confirmed_conversations=[conversation_data(c) for c in sorted(in_chat)],
+        state=ContactGroup.State.SYNCED, last_synced_at=now, last_outcome=data,
+    )
+    _new_items(group, members, now)
+    group.refresh_counts()
+    return group, data
 
 
-def _pull_into(group: ContactGroup, name: str, group_id: int, members: set[Conversation]) -> dict | None:
-    """Replace the group's name and conversations with Chat's; the differences as data, or None if busy."""
-    try:
-        lease = Lease.take(group.pk, wait_seconds=0)
-    except SyncBusy:
-        return None
-    try:
-        now = timezone.now()
-        with transaction.atomic():
-            group = ContactGroup.objects.select_for_update().select_related("owner").get(pk=group.pk)
-            local = {item.conversation: item for item in group.items.all()}
-            added = members - set(local)
-            removed = set(local) - members
-            difference = {"code": PULLED, "name": name}
-            if group.name != name:
-                difference["renamed_from"] = group.name
-            if added:
-                difference["added"] = [conversation_data(c) for c in sorted(added)]
-            if removed:
-                difference["removed"] = [conversation_data(c) for c in sorted(removed)]
-            if group.chat_group_id != group_id:
-                difference["group_id"] = group_id
-            ContactItem.objects.filter(pk__in=[local[c].pk for c in removed]).delete()
-            ContactItem.objects.bulk_create(
-                ContactItem(group=group, result_code=errors.OK, result_at=now, **ContactItem.fields_of(conversation))
-                for conversation in sorted(added)
-            )
-            group.items.filter(pk__in=[item.pk for c, item in local.items() if c in members]).update(
-                result_code=errors.OK, result_info="", result_at=now
-            )
-            group.name = group.confirmed_name = name
-            group.chat_group_id = group_id
-            group.create_intent = ""
-            group.confirmed_conversations = [conversation_data(c) for c in sorted(members)]
-            group.state = ContactGroup.State.SYNCED
-            group.last_synced_at = now
-            group.last_error_code, group.last_error_info = None, ""
-            group.last_outcome = {**difference, "owner": group.owner.user_id}
-            group.refresh_counts(save=False)
-            group.save()
-        return difference
-    finally:
-        lease.release()
+def _pull_into(group: ContactGroup, info: GroupInfo, members: set[Conversation], in_chat: set[Conversation],
+               not_stored: list[dict]) -> tuple[ContactGroup, dict]:
+    """Replace the group's name and conversations with Chat's; the group and the differences as data.
+
+    ``members`` are the conversations a row can hold; the confirmed conversations are all of Chat's (``in_chat``).
+    """
+    now = timezone.now()
+    old_name = group.name
+    local = {item.conversation: item for item in group.items.all()}
+    added = members - set(local)
+    removed = set(local) - members
+    difference = {"code": PULLED, "name": info.name}
+    if old_name != info.name:
+        difference["renamed_from"] = old_name
+    if added:
+        difference["added"] = [conversation_data(c) for c in sorted(added)]
+    if removed:
+        difference["removed"] = [conversation_data(c) for c in sorted(removed)]
+    if group.chat_group_id != info.group_id:
+        difference["group_id"] = info.group_id
+    if not_stored:
+        difference[NOT_STORED] = not_stored
+    ContactItem.objects.filter(pk__in=[local[c].pk for c in removed]).delete()
+    _new_items(group, added, now)
+    group.items.filter(pk__in=[item.pk for c, item in local.items() if c in members]).update(
+        result_code=errors.OK, result_info="", result_at=now
+    )
+    group.name = group.confirmed_name = info.name
+    group.chat_group_id = info.group_id
+    group.create_intent = ""
+    group.confirmed_conversations = [conversation_data(c) for c in sorted(in_chat)]
+    group.state = ContactGroup.State.SYNCED
+    group.last_synced_at = now
+    group.last_error_code, group.last_error_info = None, ""
+    group.last_outcome = {**difference, "owner": group.owner.user_id}
+    group.refresh_counts(save=False)
+    group.save()
+    return group, difference

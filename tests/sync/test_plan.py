@@ -104,6 +104,15 @@ def test_a_group_deleted_in_the_app_but_changed_here_is_created_again_with_the_c
     assert steps.conflicts == (Conflict(Conflict.DELETED_IN_APP),)
 
 
+def test_a_name_from_the_app_that_cannot_be_sent_is_never_created_or_renamed_to():
+    steps = plan(Base(" padded ", frozenset({A})), Desired(" padded ", (A, B)), MISSING)
+    assert steps.calls == 0 and not steps.deleted
+    assert steps.conflicts == (Conflict(Conflict.NAME_NOT_SENDABLE, {"name": " padded "}),)
+    steps = plan(Base("work", frozenset({A})), Desired("tab\there", (A, B)), Remote(3, "work", frozenset({A})))
+    assert steps.rename is None and steps.updates[0].name == "work" and steps.updates[0].add == (B,)
+    assert steps.conflicts == (Conflict(Conflict.NAME_NOT_SENDABLE, {"name": "tab\there"}),)
+
+
 def test_a_create_whose_answer_was_lost_takes_chats_copy_as_the_base():
     remote = Remote(9, "work", frozenset({A}), from_lost_create=True)
     steps = plan(Base(), Desired("work", (A, B)), remote)
