@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from contactgroups.chat import errors, protocol
@@ -161,8 +162,11 @@ def _save(group: ContactGroup, progress: Progress, calls: int, error: BaseExcept
     group = ContactGroup.objects.select_for_update().select_related("owner").get(pk=group.pk)
     now = timezone.now()
 
-    for conversation in progress.adopted_removed:
-        group.items.filter(**ContactItem.fields_of(conversation)).delete()
+    if progress.adopted_removed:
+        removed = Q()
+        for conversation in progress.adopted_removed:
+            removed |= Q(**ContactItem.fields_of(conversation))
+        group.items.filter(removed).delete()
     if progress.adopted_added:
         ContactItem.objects.bulk_create(
             [ContactItem(group=group, result_code=errors.OK, result_at=now, **ContactItem.fields_of(conversation))

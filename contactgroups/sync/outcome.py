@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from contactgroups.chat import errors
 from contactgroups.chat.types import Conversation, ItemResult
+from contactgroups.sync.lease import SyncBusy
 from contactgroups.sync.plan import Conflict, Plan
 
 CREATED = "created"
@@ -28,8 +29,6 @@ def conversation_data(conversation: Conversation) -> list:
 
 def error_data(exc: BaseException) -> dict:
     """The facts of a failure: its kind, Chat's ErrorCode and ErrorInfo, the HTTP status."""
-    from contactgroups.sync.lease import SyncBusy
-
     if isinstance(exc, errors.ChatConnectError):
         kind = "connect"
     elif isinstance(exc, errors.ChatTransportError):
