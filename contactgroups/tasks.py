@@ -1,58 +1,107 @@
 """Celery tasks: thin, retrying wrappers around contactgroups.sync. Ids in, never instances.
 
-``queue_*`` functions are what the admin and the commands call: the work starts only
-after the current transaction commits. With CELERY_BROKER_URL set, a worker does it and
-the caller returns at once; unset, it runs in this process (the one-machine default).
+``queue_*`` functions are what the admin and the commands call: the work starts only after the current
+transaction commits, and never in the caller's request. With CELERY_BROKER_URL set, a worker does it (publishing
+gives up quickly when the broker cannot be reached: the group is marked not queued); unset, the web process's
+background runner does (``sync/runner.py``). Either way the caller returns at once. ``requeue_stranded``, run by
+Celery beat (``CELERY_BEAT_SCHEDULE``), queues again the groups a stopped worker or broker left waiting.
 """
+
+import logging
 
 from celery import shared_task
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from contactgroups import sync
 from contactgroups.models import ContactGroup
+from contactgroups.sync import runner
+from contactgroups.sync.pull import attempt_pull
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
 def sync_group_task(self, group_pk: int, actor_id: int | None) -> None:
-    try:
-        sync.sync_group(group_pk, actor_id)
-    except ContactGroup.DoesNotExist:
-        return
-    except Exception as exc:
-        if not sync.is_retryable(exc):
-            sync.log_unexpected(group_pk, exc)
-            return
-        if self.request.retries + 1 >= settings.SYNC_MAX_ATTEMPTS:
-            sync.give_up(group_pk, actor_id, exc)
-            return
-        raise self.retry(exc=exc, countdown=sync.retry_delay(self.request.retries)) from exc
+    _result, retry_in = sync.attempt_sync(group_pk, actor_id, self.request.retries)
+    if retry_in is not None:
+        raise self.retry(countdown=retry_in)
 
 
-def queue_group_sync(group_pk: int, actor_id: int | None, on_not_queued=None, on_synced=None) -> None:
-    """Sync one group once the current transaction commits.
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+def pull_owner_task(self, owner_pk: int, actor_id: int | None) -> None:
+    retry_in = attempt_pull(owner_pk, actor_id, self.request.retries)
+    if retry_in is not None:
+        raise self.retry(countdown=retry_in)
 
-    If the broker cannot take the task then, what was saved stays saved and nothing reaches Chat: the group is
+
+@shared_task
+def requeue_stranded() -> int:
+    """Queue again every stranded group (``ContactGroup.objects.stranded``) unchanged for SYNC_STRANDED_SECONDS;
+    how many were queued. Each one's ``updated_at`` is touched, so the next run leaves it to the task it got."""
+    groups = runner.stranded(settings.SYNC_STRANDED_SECONDS)
+    if not groups:
+        return 0
+    ContactGroup.objects.filter(pk__in=[pk for pk, _ in groups]).update(updated_at=timezone.now())
+    queued = _publish_each(groups)
+    logger.info("Queued %d stranded conversation group(s) again", queued)
+    return queued
+
+
+def queue_group_sync(group_pk: int, actor_id: int | None, on_not_queued=None) -> None:
+    """Sync one group once the current transaction commits; see ``queue_group_syncs``."""
+    queue_group_syncs([group_pk], actor_id, on_not_queued)
+
+
+def queue_group_syncs(group_pks: list[int], actor_id: int | None, on_not_queued=None) -> None:
+    """Sync these groups once the current transaction commits, outside this request.
+
+    If the broker cannot take a task then, what was saved stays saved and nothing reaches Chat: the group is
     marked failed, saying why (``sync.not_queued``), rather than left "queued" with no task behind it, and
-    ``on_not_queued(error)`` lets the caller tell the user. Without a broker the sync runs here, and
-    ``on_synced(group_pk)`` lets the caller say how it ended; with one, nobody knows yet.
+    ``on_not_queued(group_pk, error)`` lets the caller tell the user. After the first such failure the others of
+    the same call are not tried (the broker is down): each is marked the same way.
     """
+    group_pks = list(group_pks)
     if settings.CELERY_BROKER_URL:
-        transaction.on_commit(lambda: _send(group_pk, actor_id, on_not_queued))
+        transaction.on_commit(lambda: _publish_each([(pk, actor_id) for pk in group_pks], on_not_queued))
     else:
-        def run_here():
-            sync.sync_with_retries(group_pk, actor_id)
-            if on_synced is not None:
-                on_synced(group_pk)
+        def hand_over():
+            for pk in group_pks:
+                runner.submit_sync(pk, actor_id)
 
-        transaction.on_commit(run_here)
+        transaction.on_commit(hand_over)
 
 
-def _send(group_pk: int, actor_id: int | None, on_not_queued) -> None:
+def queue_owner_pull(owner_pk: int, actor_id: int | None) -> bool:
+    """Pull one owner's groups from Chat outside this request; False if the broker could not take it."""
+    if not settings.CELERY_BROKER_URL:
+        runner.submit_pull(owner_pk, actor_id)
+        return True
     try:
-        sync_group_task.delay(group_pk, actor_id)
-    except OperationalError as exc:  # the broker could not be reached, after Celery's own publish retries
-        sync.not_queued(group_pk, actor_id, exc)
+        pull_owner_task.apply_async((owner_pk, actor_id), retry=True)
+    except OperationalError as exc:
+        logger.warning("Could not queue the pull of user %s: %s", owner_pk, exc)
+        return False
+    return True
+
+
+def _publish_each(groups: list[tuple[int, int | None]], on_not_queued=None) -> int:
+    """Send each group's sync task; mark those the broker would not take. How many were sent."""
+    failure = None
+    sent = 0
+    for pk, actor_id in groups:
+        if failure is None:
+            try:
+                # Retried as CELERY_TASK_PUBLISH_RETRY_POLICY says, each connection attempt bounded by
+                # CELERY_BROKER_CONNECTION_TIMEOUT: a down broker costs a request a fraction of a second.
+                sync_group_task.apply_async((pk, actor_id), retry=True)
+                sent += 1
+                continue
+            except OperationalError as exc:
+                failure = exc
+        sync.not_queued(pk, actor_id, failure)
         if on_not_queued is not None:
-            on_not_queued(exc)
+            on_not_queued(pk, failure)
+    return sent

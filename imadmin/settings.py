@@ -189,7 +189,8 @@ CHAT_CONNECT_TIMEOUT = env.float("CHAT_CONNECT_TIMEOUT", default=0) or None
 CHAT_READ_TIMEOUT = env.float("CHAT_READ_TIMEOUT", default=0) or None
 CHAT_SANDBOX_STATE = env.str("CHAT_SANDBOX_STATE", default=str(BASE_DIR / "var" / "chat-sandbox.json"))
 
-# Celery. Unset broker: a sync runs in this process right after the transaction commits.
+# Celery. Unset broker: a sync runs in this web process's background runner (contactgroups/sync/runner.py),
+# outside the request, once the transaction commits.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 if not CHAT_RATE_LIMIT_STORAGE and CELERY_BROKER_URL.startswith("redis://"):
     CHAT_RATE_LIMIT_STORAGE = CELERY_BROKER_URL
@@ -210,6 +211,16 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_throttle": 1,
 }
 
+# A save never waits for an unreachable broker: publishing a task is tried twice, a tenth of a second apart, each
+# connection attempt given half a second; then the group is marked not queued and the staff told.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0.1, "interval_step": 0.1,
+                                    "interval_max": 0.1}
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=0.5)
+CELERY_BROKER_TRANSPORT_OPTIONS["socket_connect_timeout"] = CELERY_BROKER_CONNECTION_TIMEOUT
+# Celery beat's schedule (`celery -A imadmin beat`, which `make run` starts): a plain dict, one entry a task.
+CELERY_BEAT_SCHEDULE_FILENAME = env.str("CELERY_BEAT_SCHEDULE_FILENAME",
+                                        default=str(BASE_DIR / "var" / "celerybeat-schedule"))
+
 # Retries of a sync that failed for a reason that may pass (timeouts, throttling, 5xx):
 # exponential backoff with full jitter, SYNC_RETRY_BASE_SECONDS doubling up to the cap.
 SYNC_MAX_ATTEMPTS = env.int("SYNC_MAX_ATTEMPTS", default=10)
@@ -218,6 +229,19 @@ SYNC_RETRY_CAP_SECONDS = env.float("SYNC_RETRY_CAP_SECONDS", default=300.0)
 # How long a sync holds its group's lease without renewing it: after a worker dies mid-sync, the group waits
 # this long before another sync may take it.
 SYNC_LEASE_SECONDS = env.float("SYNC_LEASE_SECONDS", default=60.0)
+
+# How often stranded groups (queued, syncing or being deleted, no live lease, unchanged for SYNC_STRANDED_SECONDS)
+# are looked for and queued again: by beat with a broker, by the web process's background runner without one.
+SYNC_RECOVER_SECONDS = env.float("SYNC_RECOVER_SECONDS", default=60.0)
+# Longer than the longest wait before a retry (SYNC_RETRY_CAP_SECONDS) plus a lease, so a group waiting for its
+# retry, or for the worker that holds its task, is not queued twice.
+SYNC_STRANDED_SECONDS = env.float("SYNC_STRANDED_SECONDS",
+                                  default=SYNC_RETRY_CAP_SECONDS + SYNC_LEASE_SECONDS + 60)
+# Threads of the web process's background runner (no broker): syncs and pulls running at once.
+SYNC_RUNNER_THREADS = env.int("SYNC_RUNNER_THREADS", default=4)
+CELERY_BEAT_SCHEDULE = {
+    "requeue-stranded-syncs": {"task": "contactgroups.tasks.requeue_stranded", "schedule": SYNC_RECOVER_SECONDS},
+}
 
 LOGGING = {
     "version": 1,

@@ -1,6 +1,8 @@
-"""The admin as support staff use it, with no broker: a save syncs right after it commits.
+"""The admin as support staff use it, with no broker: a save hands its sync to the web process's background
+runner once it commits, and the group's page shows how it ended.
 
-The tests commit for real (transactional database), so the sync runs as it does in production.
+The tests commit for real (transactional database), so the sync runs as it does in production; each waits for
+the background syncs (``background_syncs.wait()``) before reading a page, as a person reloads it.
 """
 
 import pytest
@@ -29,10 +31,11 @@ def support(client, staff, chat_sandbox):
     return client
 
 
-def test_saving_a_group_shows_its_group_id_and_each_code(support, owner, chat_sandbox):
+def test_saving_a_group_shows_its_group_id_and_each_code(support, owner, chat_sandbox, background_syncs):
     response = support.post(ADD_URL, group_form_data(
         owner=owner, name="会议", items=[(C2C, "user_0002", ""), (C2C, "user_9", ""), (GROUP, "", "@TGS#1")]))
     assert response.status_code == 302
+    background_syncs.wait()
     group = ContactGroup.objects.get()
     page = support.get(change_url(group)).content.decode()
     assert "Partly refused" in page
@@ -41,21 +44,25 @@ def test_saving_a_group_shows_its_group_id_and_each_code(support, owner, chat_sa
     assert page.count("0: Accepted by Chat.") == 2
 
 
-def test_the_history_shows_the_sync_under_the_staff_user(support, owner, staff):
+def test_the_history_shows_the_sync_under_the_staff_user(support, owner, staff, background_syncs):
     support.post(ADD_URL, group_form_data(owner=owner, name="work", items=[(C2C, "user_0002", "")]))
+    background_syncs.wait()
     group = ContactGroup.objects.get()
     page = support.get(reverse("admin:contactgroups_contactgroup_history", args=[group.pk])).content.decode()
     assert "Created in Chat as GroupId 1: 1 conversation added." in page
     assert staff.username in page
 
 
-def test_changing_a_group_in_the_admin_changes_it_in_chat(support, owner, chat_sandbox):
-    support.post(ADD_URL, group_form_data(owner=owner, name="work", items=[(C2C, "user_0002", "")]))
+def test_changing_a_group_in_the_admin_changes_it_in_chat(support, owner, chat_sandbox, background_syncs):
+    support.post(ADD_URL, group_form_data(owner=owner, name="work", items=[(C2C, "user_0002", "")]), follow=True)
+    background_syncs.wait()
     group = ContactGroup.objects.get()
     [item] = group.items.all()
     response = support.post(change_url(group), group_form_data(
-        name="office", existing=[item], deleted={item.pk}, items=[(C2C, "user_0003", "")]))
-    assert response.status_code == 302
+        name="office", existing=[item], deleted={item.pk}, items=[(C2C, "user_0003", "")]), follow=True)
+    assert messages_shown(response) == [
+        ("success", "“office (user_0001)” is saved; syncing it to Chat. Its page shows how the sync ends.")]
+    background_syncs.wait()
     snapshot = chat_sandbox.snapshot()
     assert "office" in str(snapshot) and "work" not in str(snapshot)
     group.refresh_from_db()
@@ -63,14 +70,19 @@ def test_changing_a_group_in_the_admin_changes_it_in_chat(support, owner, chat_s
     assert [item.to_account for item in group.items.all()] == ["user_0003"]
 
 
-def test_deleting_in_the_admin_deletes_in_chat_and_keeps_the_audit(support, owner, chat_sandbox):
-    support.post(ADD_URL, group_form_data(owner=owner, name="work", items=[(C2C, "user_0002", "")]))
+def test_deleting_in_the_admin_deletes_in_chat_and_keeps_the_audit(support, owner, chat_sandbox, background_syncs):
+    support.post(ADD_URL, group_form_data(owner=owner, name="work", items=[(C2C, "user_0002", "")]), follow=True)
+    background_syncs.wait()
     group = ContactGroup.objects.get()
     response = support.post(reverse("admin:contactgroups_contactgroup_delete", args=[group.pk]), {"post": "yes"},
                             follow=True)
+    assert messages_shown(response) == [
+        ("success", "“work (user_0001)” is deleted here; deleting it in Chat. Its page shows how that ends.")]
+    background_syncs.wait()
     group.refresh_from_db()
     assert group.state == ContactGroup.State.DELETED
-    assert ("success", f"Deleted from Chat (GroupId {group.chat_group_id}).") in messages_shown(response)
+    page = support.get(change_url(group)).content.decode()
+    assert f"Deleted from Chat (GroupId {group.chat_group_id})." in page
     assert len(chat_sandbox.calls_to("recentcontact/del_contact_group")) == 1
     assert SyncAttempt.objects.filter(group=group).count() == 3
     page = support.get(CHANGELIST, {"state": "deleted"}).content.decode()
@@ -81,48 +93,59 @@ def messages_shown(response) -> list[tuple[str, str]]:
     return [(message.level_tag, str(message)) for message in response.context["messages"]]
 
 
-def test_sync_action_says_how_each_sync_ended_when_it_ran_in_the_request(support, owner, make_group, chat_sandbox):
+def test_sync_action_says_the_groups_are_queued_and_the_list_then_shows_how_each_ended(
+        support, owner, make_group, chat_sandbox, background_syncs):
     groups = [make_group(owner, f"group {n}", [(C2C, "user_0002")]) for n in range(2)]
     groups.append(make_group(owner, "partly", [(C2C, "user_0002"), (C2C, "never_imported")]))
     stranger = ChatUser.objects.create(user_id="not_in_chat")
     groups.append(make_group(stranger, "refused", [(C2C, "user_0002")]))
     response = support.post(CHANGELIST, {"action": "sync_to_chat", "_selected_action": [g.pk for g in groups]},
                             follow=True)
-    assert messages_shown(response) == [
-        ("success", "2 groups synced to Chat."),
-        ("warning", "1 group synced, but Chat refused some of its conversations: see the group."),
-        ("error", "1 group failed to sync: see the group for Chat's answer."),
-    ]
+    assert messages_shown(response) == [("success", "4 groups queued for sync to Chat.")]
+    background_syncs.wait()
+    page = support.get(CHANGELIST).content.decode()
+    assert page.count('<span class="state-synced">Synced</span>') == 2
+    assert page.count('<span class="state-partial">Partly refused</span>') == 1
+    assert page.count('<span class="state-failed">Failed</span>') == 1
     assert dict(ContactGroup.objects.values_list("name", "state")) == {
         "group 0": "synced", "group 1": "synced", "partly": "partial", "refused": "failed"}
 
 
-def test_a_save_whose_sync_fails_says_so_as_an_error_under_the_saved_banner(support, make_group, chat_sandbox):
+def test_a_save_whose_sync_fails_says_saved_and_syncing_and_the_page_then_shows_the_failure(
+        support, make_group, chat_sandbox, background_syncs):
     stranger = ChatUser.objects.create(user_id="not_in_chat")
     response = support.post(ADD_URL, group_form_data(owner=stranger, name="work", items=[(C2C, "user_0002", "")]),
                             follow=True)
-    shown = messages_shown(response)
-    assert shown[0][0] == "success" and "was added successfully" in shown[0][1]
-    assert shown[1][0] == "error" and shown[1][1].startswith("Sync to Chat stopped: Chat error 50001")
-    assert len(shown) == 2
+    assert messages_shown(response) == [
+        ("success", "“work (not_in_chat)” is saved; syncing it to Chat. Its page shows how the sync ends.")]
+    assert "was added successfully" not in response.content.decode()
+    background_syncs.wait()
+    page = support.get(change_url(ContactGroup.objects.get())).content.decode()
+    assert '<span class="state-failed">Failed</span>' in page
+    assert "Sync to Chat stopped: Chat error 50001" in page
 
 
-def test_a_save_that_syncs_says_what_chat_did(support, owner, chat_sandbox):
-    response = support.post(ADD_URL, group_form_data(owner=owner, name="work", items=[(C2C, "user_0002", "")]),
-                            follow=True)
+def test_a_save_that_syncs_shows_what_chat_did_on_the_group_page(support, owner, chat_sandbox, background_syncs):
+    support.post(ADD_URL, group_form_data(owner=owner, name="work", items=[(C2C, "user_0002", "")]))
+    background_syncs.wait()
     group = ContactGroup.objects.get()
-    assert messages_shown(response)[1] == (
-        "success", f"Created in Chat as GroupId {group.chat_group_id}: 1 conversation added.")
+    page = support.get(change_url(group)).content.decode()
+    assert f"Created in Chat as GroupId {group.chat_group_id}: 1 conversation added." in page
 
 
-def test_pull_action_adopts_what_the_user_made_in_the_app(support, owner, make_group, chat_sandbox):
+def test_pull_action_adopts_what_the_user_made_in_the_app(support, owner, make_group, chat_sandbox,
+                                                          background_syncs):
     group = make_group(owner, "mine", [(C2C, "user_0002")])
     chat_sandbox.post("recentcontact/create_contact_group", {
         "From_Account": "user_0001",
         "GroupContactItem": [{"GroupName": "from the app", "ContactItem": [{"Type": 1, "To_Account": "user_0003"}]}],
     })
     response = support.post(CHANGELIST, {"action": "pull_from_chat", "_selected_action": [group.pk]}, follow=True)
-    assert "user_0001: new from Chat: from the app" in [str(m) for m in response.context["messages"]]
+    assert messages_shown(response) == [("success", "Pulling from Chat the groups of 1 user. Each group's page and "
+                                                    "history show what Chat changed.")]
+    background_syncs.wait()
+    page = support.get(CHANGELIST).content.decode()
+    assert "from the app" in page
     adopted = ContactGroup.objects.get(name="from the app")
     assert adopted.state == ContactGroup.State.SYNCED and adopted.chat_group_id == 1
     assert [(item.type, item.target) for item in adopted.items.all()] == [(C2C, "user_0003")]
@@ -148,8 +171,9 @@ def test_check_action_stores_not_imported(support, chat_sandbox):
     assert user.import_state == ChatUser.ImportState.NOT_IMPORTED and user.checked_at is not None
 
 
-def test_audit_rows_are_read_only_for_everyone(support, owner):
+def test_audit_rows_are_read_only_for_everyone(support, owner, background_syncs):
     support.post(ADD_URL, group_form_data(owner=owner, name="work", items=[(C2C, "user_0002", "")]))
+    background_syncs.wait()
     attempt = SyncAttempt.objects.get()
     url = reverse("admin:contactgroups_syncattempt_change", args=[attempt.pk])
     page = support.get(url).content.decode()
@@ -214,14 +238,17 @@ def test_the_add_page_shows_nothing_of_chat_before_the_first_save(support):
     assert "Name in Chat" not in page and "Last sync" not in page and "field-chat_group_id" not in page
 
 
-def test_deleting_several_groups_asks_once_then_deletes_each_from_chat(support, owner, make_group, chat_sandbox):
+def test_deleting_several_groups_asks_once_then_deletes_each_from_chat(support, owner, make_group, chat_sandbox,
+                                                                      background_syncs):
     groups = [make_group(owner, f"group {n}", [(C2C, "user_0002")]) for n in range(2)]
-    support.post(CHANGELIST, {"action": "sync_to_chat", "_selected_action": [g.pk for g in groups]})
+    support.post(CHANGELIST, {"action": "sync_to_chat", "_selected_action": [g.pk for g in groups]}, follow=True)
+    background_syncs.wait()
     selection = {"action": "delete_selected", "_selected_action": [g.pk for g in groups]}
     confirm = support.post(CHANGELIST, selection).content.decode()
     assert "Delete these 2 conversation groups from Chat?" in confirm
     assert "marked deleted" in confirm
     done = support.post(CHANGELIST, {**selection, "post": "yes"}, follow=True)
-    assert ("success", "2 groups synced to Chat.") in messages_shown(done)
+    assert messages_shown(done) == [("success", "2 groups are deleted here; deleting them in Chat.")]
+    background_syncs.wait()
     assert set(ContactGroup.objects.values_list("state", flat=True)) == {ContactGroup.State.DELETED}
     assert len(chat_sandbox.calls_to("recentcontact/del_contact_group")) == 2

@@ -292,11 +292,13 @@ def test_the_upload_shows_a_preview_and_saves_nothing(support):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_confirming_the_preview_creates_and_syncs_the_groups(support, chat, staff):
+def test_confirming_the_preview_creates_and_syncs_the_groups(support, chat, staff, background_syncs):
     preview = support.post(IMPORT_URL, {"file": upload(HEADER + "user_0001,work,1,user_0002\n")})
     response = support.post(IMPORT_URL, {"payload": preview.context["payload"], "confirm": "1"}, follow=True)
     assert [(m.level_tag, str(m)) for m in response.context["messages"]] == [
-        ("success", "1 conversation group imported from groups.csv."), ("success", "1 group synced to Chat.")]
+        ("success", "1 conversation group imported from groups.csv and queued for sync to Chat.")]
+    background_syncs.wait()
+    assert '<span class="state-synced">Synced</span>' in support.get(CHANGELIST).content.decode()
     group = ContactGroup.objects.get()
     assert group.state == ContactGroup.State.SYNCED and len(chat.calls_to("recentcontact/create_contact_group")) == 1
     assert LogEntry.objects.get(action_flag=ADDITION).user == staff

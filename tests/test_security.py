@@ -427,7 +427,7 @@ def change_group(client, group, **changes):
 
 @pytest.mark.django_db(transaction=True)
 def test_no_secret_reaches_the_database_the_logs_or_an_error_page(
-        client, staff, chat_sandbox, settings, monkeypatch, capfd, generated_usersigs):
+        client, staff, chat_sandbox, settings, monkeypatch, capfd, generated_usersigs, background_syncs):
     settings.DEBUG = True  # SQL with its parameters in the log, and Django's technical error page
     update = "recentcontact/update_contact_group"
     changelist = reverse("admin:contactgroups_contactgroup_changelist")
@@ -445,14 +445,17 @@ def test_no_secret_reaches_the_database_the_logs_or_an_error_page(
         conversations = [(C2C, "user_0002", ""), (C2C, "user_9", ""), (GROUP, "", "@TGS#1")]
         client.post(reverse("admin:contactgroups_contactgroup_add"),
                     group_form_data(owner=owner, name="会议 support", items=conversations))
+        background_syncs.wait()
         group = ContactGroup.objects.get()
         assert group.state == ContactGroup.State.PARTIAL
 
         # A dropped connection, then a 502, each on a write; the sync tries again and gets there.
         chat_sandbox.set_faults(drop_rate=1.0, max_faults=1, endpoints=[update])
         change_group(client, group, name="会议 renamed", add=[(C2C, "user_0003", "")])
+        background_syncs.wait()
         chat_sandbox.set_faults(drop_rate=0.0, http_error_rate=1.0, max_faults=1, endpoints=[update])
         change_group(client, group, remove={"user_0003"})
+        background_syncs.wait()
         assert SyncAttempt.objects.filter(outcome=SyncAttempt.Outcome.NO_ANSWER, http_status=None).exists()
         assert SyncAttempt.objects.filter(http_status=502).exists()
 
@@ -461,13 +464,17 @@ def test_no_secret_reaches_the_database_the_logs_or_an_error_page(
         sandbox_url, settings.CHAT_API_BASE_URL = settings.CHAT_API_BASE_URL, f"http://127.0.0.1:{free_port()}"
         settings.SYNC_MAX_ATTEMPTS = 2
         client.post(changelist, {"action": "sync_to_chat", "_selected_action": [group.pk]})
+        background_syncs.wait()
         group.refresh_from_db()
         assert group.state == ContactGroup.State.FAILED and group.last_outcome["error"]["kind"] == "connect"
         settings.CHAT_API_BASE_URL = sandbox_url
         client.post(changelist, {"action": "sync_to_chat", "_selected_action": [group.pk]})
+        background_syncs.wait()
 
         response = client.post(changelist, {"action": "pull_from_chat", "_selected_action": [group.pk]}, follow=True)
-        assert "Pulled from Chat" in response.content.decode()
+        assert "Pulling from Chat" in response.content.decode()
+        background_syncs.wait()
+        assert chat_sandbox.calls_to("recentcontact/get_contact_group")
 
         # A failure that is not Chat's, in the middle of a Chat call: the audit row cannot be written.
         with monkeypatch.context() as patch:
@@ -476,13 +483,15 @@ def test_no_secret_reaches_the_database_the_logs_or_an_error_page(
 
             patch.setattr(SyncAttempt, "save", disk_full)
             client.raise_request_exception = False
-            error = client.post(changelist, {"action": "pull_from_chat", "_selected_action": [group.pk]})
+            error = client.post(reverse("admin:contactgroups_chatuser_changelist"), {
+                "action": "check_in_chat", "_selected_action": [owner.pk]})
             client.raise_request_exception = True
         assert error.status_code == 500
         error_page = html.unescape(error.content.decode())
         assert "database or disk is full" in error_page and "_attempt" in error_page  # the client's frame is shown
 
         response = client.post(reverse("admin:contactgroups_contactgroup_delete", args=[group.pk]), {"post": "yes"})
+        background_syncs.wait()
         group.refresh_from_db()
         assert group.state == ContactGroup.State.DELETED
 

@@ -5,11 +5,10 @@ a thousand rows: fast widgets, and, saving, neither a query a row to find each r
 row's constraint.
 """
 
-from collections import Counter
-
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Q
 from django.forms.formsets import TOTAL_FORM_COUNT
 from django.urls import reverse, reverse_lazy
@@ -19,7 +18,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext, ngettext_lazy
 
-from contactgroups import sync, tasks, words
+from contactgroups import tasks, words
 from contactgroups.admin.display import code_with_meaning
 from contactgroups.admin.django_internals import SkipsModelValidation, count_inline_media_once, inline_foreign_key_name
 from contactgroups.admin.filters import OwnerFilter, StateFilter
@@ -30,7 +29,6 @@ from contactgroups.chat import errors, protocol
 from contactgroups.forms import ContactGroupForm, ContactItemForm, ContactItemFormSet
 from contactgroups.models import ContactGroup, ContactItem
 from contactgroups.permissions import PULL_PERMISSION, SYNC_PERMISSION
-from contactgroups.sync.outcome import error_data
 
 
 class ExistingRowField(forms.ModelChoiceField):
@@ -239,119 +237,117 @@ class ContactGroupAdmin(SelectedIdsChecked, ContactGroupImportMixin, admin.Model
         group = form.instance
         group.refresh_counts()
         if self.has_sync_permission(request):
-            tasks.queue_group_sync(group.pk, request.user.pk, on_not_queued=lambda exc: self.message_user(
-                request, _("“%(group)s” is saved, but its sync to Chat could not be queued, so it is marked failed. "
-                           "Use “Sync to Chat” once the task queue is back.")
-                % {"group": group}, messages.ERROR,
-            ), on_synced=lambda pk: self._say_how_the_sync_ended(request, pk))
+            self._hand_over(
+                request, [group.pk],
+                queued=lambda count: _("“%(group)s” is saved; syncing it to Chat. Its page shows how the sync "
+                                       "ends.") % {"group": group},
+                not_queued=lambda count, exc: _(
+                    "“%(group)s” is saved, but its sync to Chat could not be queued, so it is marked failed. "
+                    "Use “Sync to Chat” once the task queue is back.") % {"group": group},
+            )
         else:
             self.message_user(request, _(
                 "Saved as a draft: you may not sync to Chat, so someone who may must sync it."
             ), messages.WARNING)
 
     def delete_model(self, request, obj):
-        self._request_deletion(obj, request, on_synced=lambda pk: self._say_how_the_sync_ended(request, pk))
+        self._mark_for_deletion(obj)
+        self._hand_over(
+            request, [obj.pk],
+            queued=lambda count: _("“%(group)s” is deleted here; deleting it in Chat. Its page shows how that "
+                                   "ends.") % {"group": obj},
+            not_queued=lambda count, exc: _(
+                "“%(group)s” is marked for deletion, but its deletion from Chat could not be queued, so it is "
+                "marked failed. Use “Sync to Chat” once the task queue is back.") % {"group": obj},
+        )
 
     def delete_queryset(self, request, queryset):
-        synced = []
-        for group in queryset:
-            self._request_deletion(group, request, on_synced=synced.append)
-        if synced:
-            self._say_how_the_syncs_ended(request, synced)
+        groups = list(queryset)
+        for group in groups:
+            self._mark_for_deletion(group)
+        self._hand_over(
+            request, [group.pk for group in groups],
+            queued=lambda count: ngettext(
+                "%(count)d group is deleted here; deleting it in Chat.",
+                "%(count)d groups are deleted here; deleting them in Chat.", count) % {"count": count},
+            not_queued=lambda count, exc: ngettext(
+                "%(count)d group is marked for deletion, but its deletion from Chat could not be queued "
+                "(%(error)s), so it is marked failed.",
+                "%(count)d groups are marked for deletion, but their deletion from Chat could not be queued "
+                "(%(error)s), so they are marked failed.", count) % {"count": count, "error": exc},
+        )
 
-    def _request_deletion(self, group, request, on_synced):
+    def _mark_for_deletion(self, group):
         group.delete_requested = True
         group.state = ContactGroup.State.DELETING
         group.save(update_fields=["delete_requested", "state", "updated_at"])
-        tasks.queue_group_sync(group.pk, request.user.pk, on_synced=on_synced, on_not_queued=lambda exc: (
-            self.message_user(request, _("“%(group)s” is marked for deletion, but its deletion from Chat could not "
-                                         "be queued, so it is marked failed. Use “Sync to Chat” once the task queue "
-                                         "is back.") % {"group": group}, messages.ERROR)))
+
+    # Saying what is true -------------------------------------------------------------------------------------
+    # A save, a delete or an action only hands its syncs over (tasks.queue_group_syncs): a broker's worker or this
+    # process's background runner does them, and the group's page shows how each ends. So the banner is said once
+    # the transaction has committed and each sync was queued, or could not be; Django's own "was changed
+    # successfully" line, which would stand over a sync that fails later, is left out.
+
+    def _hand_over(self, request, group_pks: list[int], queued, not_queued) -> None:
+        request.contactgroups_says_the_outcome = True
+        refused = []
+        tasks.queue_group_syncs(group_pks, request.user.pk, on_not_queued=lambda pk, exc: refused.append(exc))
+
+        def say():
+            count = len(group_pks) - len(refused)
+            if count:
+                self._say(request, queued(count), messages.SUCCESS)
+            if refused:
+                self._say(request, not_queued(len(refused), refused[-1]), messages.ERROR)
+
+        transaction.on_commit(say)
+
+    def message_user(self, request, message, level=messages.INFO, extra_tags="", fail_silently=False):
+        if level == messages.SUCCESS and getattr(request, "contactgroups_says_the_outcome", False):
+            return  # Django's "… was added / changed / deleted successfully": _hand_over says what is true
+        super().message_user(request, message, level, extra_tags, fail_silently)
+
+    def _say(self, request, message, level) -> None:
+        super().message_user(request, message, level)
 
     # Actions -------------------------------------------------------------------------------------------------
 
     @admin.action(description=_("Sync to Chat"), permissions=["sync"])
     def sync_to_chat(self, request, queryset):
         groups = list(queryset.live())
-        not_queued, synced = [], []
         for group in groups:
             if not group.delete_requested:
                 group.state = ContactGroup.State.QUEUED
                 group.save(update_fields=["state", "updated_at"])
-            tasks.queue_group_sync(group.pk, request.user.pk, on_not_queued=not_queued.append,
-                                   on_synced=synced.append)
-        queued = len(groups) - len(not_queued) - len(synced)
-        if queued:
-            self.message_user(request, ngettext(
-                "%(count)d group queued for sync to Chat.", "%(count)d groups queued for sync to Chat.", queued
-            ) % {"count": queued}, messages.SUCCESS)
-        if synced:
-            self._say_how_the_syncs_ended(request, synced)
-        if not_queued:
-            self.message_user(request, ngettext(
+        self._hand_over(
+            request, [group.pk for group in groups],
+            queued=lambda count: ngettext(
+                "%(count)d group queued for sync to Chat.", "%(count)d groups queued for sync to Chat.", count,
+            ) % {"count": count},
+            not_queued=lambda count, exc: ngettext(
                 "%(count)d group could not be queued for sync to Chat (%(error)s) and is marked failed.",
-                "%(count)d groups could not be queued for sync to Chat (%(error)s) and are marked failed.",
-                len(not_queued),
-            ) % {"count": len(not_queued), "error": not_queued[-1]}, messages.ERROR)
-
-    # How a sync that ran in this request ended, as the level of its message says: an error is an error.
-    SYNC_END_LEVELS = {
-        ContactGroup.State.SYNCED: messages.SUCCESS, ContactGroup.State.DELETED: messages.SUCCESS,
-        ContactGroup.State.PARTIAL: messages.WARNING, ContactGroup.State.QUEUED: messages.WARNING,
-        ContactGroup.State.DELETING: messages.WARNING,
-    }
-
-    def _say_how_the_syncs_ended(self, request, group_pks: list[int]) -> None:
-        """The groups synced in this request, counted by how they ended, each count at its own level."""
-        states = Counter(ContactGroup.objects.filter(pk__in=group_pks).values_list("state", flat=True))
-        done = states[ContactGroup.State.SYNCED] + states[ContactGroup.State.DELETED]
-        if done:
-            self.message_user(request, ngettext("%(count)d group synced to Chat.", "%(count)d groups synced to Chat.",
-                                                done) % {"count": done}, messages.SUCCESS)
-        if states[ContactGroup.State.PARTIAL]:
-            count = states[ContactGroup.State.PARTIAL]
-            self.message_user(request, ngettext(
-                "%(count)d group synced, but Chat refused some of its conversations: see the group.",
-                "%(count)d groups synced, but Chat refused some of their conversations: see each group.", count,
-            ) % {"count": count}, messages.WARNING)
-        waiting = states[ContactGroup.State.QUEUED] + states[ContactGroup.State.DELETING]
-        if waiting:
-            self.message_user(request, ngettext(
-                "%(count)d group could not be synced yet; it will be tried again.",
-                "%(count)d groups could not be synced yet; they will be tried again.", waiting,
-            ) % {"count": waiting}, messages.WARNING)
-        failed = states[ContactGroup.State.FAILED]
-        if failed:
-            self.message_user(request, ngettext(
-                "%(count)d group failed to sync: see the group for Chat's answer.",
-                "%(count)d groups failed to sync: see each group for Chat's answer.", failed,
-            ) % {"count": failed}, messages.ERROR)
-
-    def _say_how_the_sync_ended(self, request, group_pk: int) -> None:
-        group = ContactGroup.objects.filter(pk=group_pk).values("state", "last_outcome").first()
-        if group is None:
-            return
-        level = self.SYNC_END_LEVELS.get(group["state"], messages.ERROR)
-        text = words.outcome_text(group["last_outcome"]) or ContactGroup.State(group["state"]).label
-        self.message_user(request, text, level)
+                "%(count)d groups could not be queued for sync to Chat (%(error)s) and are marked failed.", count,
+            ) % {"count": count, "error": exc},
+        )
 
     @admin.action(description=_("Pull from Chat (replaces local edits with Chat's state)"), permissions=["pull"])
     def pull_from_chat(self, request, queryset):
-        owners = queryset.values_list("owner_id", flat=True).distinct()
-        differed = 0
-        for owner_pk in owners:
-            try:
-                report = sync.pull_owner(owner_pk, request.user.pk)
-            except errors.ChatError as exc:
-                self.message_user(request, _("Pull failed: %(error)s") % {"error": words.error_text(error_data(exc))},
-                                  messages.ERROR)
-                continue
-            differed += report.differed
-            for line in words.pull_report_lines(report):
-                self.message_user(request, line, messages.INFO)
-        self.message_user(request, ngettext(
-            "Pulled from Chat: %(count)d group differed.", "Pulled from Chat: %(count)d groups differed.", differed
-        ) % {"count": differed}, messages.SUCCESS)
+        owners = list(queryset.values_list("owner_id", flat=True).distinct().order_by())
+        queued = sum(tasks.queue_owner_pull(owner_pk, request.user.pk) for owner_pk in owners)
+        if queued:
+            self.message_user(request, ngettext(
+                "Pulling from Chat the groups of %(count)d user. Each group's page and history show what Chat "
+                "changed.",
+                "Pulling from Chat the groups of %(count)d users. Each group's page and history show what Chat "
+                "changed.", queued,
+            ) % {"count": queued}, messages.SUCCESS)
+        if len(owners) > queued:
+            self.message_user(request, ngettext(
+                "The pull from Chat of %(count)d user could not be queued (the task queue is unreachable); "
+                "nothing was changed.",
+                "The pull from Chat of %(count)d users could not be queued (the task queue is unreachable); "
+                "nothing was changed.", len(owners) - queued,
+            ) % {"count": len(owners) - queued}, messages.ERROR)
 
     # Columns -------------------------------------------------------------------------------------------------
 

@@ -147,20 +147,23 @@ class ContactGroupImportMixin:
             return HttpResponseRedirect(here)
         source = gettext("the upload %(name)s") % {"name": payload["name"]}
         plan = plan_group_import(payload["csv"].encode("utf-8"), payload["name"])
-        synced = []
-        result = apply_group_import(plan, request.user.pk, source, on_synced=synced.append)
+        not_queued = []
+        result = apply_group_import(plan, request.user.pk, source,
+                                    on_not_queued=lambda pk, exc: not_queued.append(exc))
         created = len(result.created)
-        if synced:  # no broker: each sync ran as its group was saved, and ended
-            self.message_user(request, ngettext(
-                "%(count)d conversation group imported from %(name)s.",
-                "%(count)d conversation groups imported from %(name)s.", created,
-            ) % {"count": created, "name": payload["name"]}, messages.SUCCESS)
-            self._say_how_the_syncs_ended(request, synced)
-        else:
+        queued = created - len(not_queued)
+        if queued or not created:
             self.message_user(request, ngettext(
                 "%(count)d conversation group imported from %(name)s and queued for sync to Chat.",
-                "%(count)d conversation groups imported from %(name)s and queued for sync to Chat.", created,
-            ) % {"count": created, "name": payload["name"]}, messages.SUCCESS if created else messages.WARNING)
+                "%(count)d conversation groups imported from %(name)s and queued for sync to Chat.", queued,
+            ) % {"count": queued, "name": payload["name"]}, messages.SUCCESS if created else messages.WARNING)
+        if not_queued:
+            self.message_user(request, ngettext(
+                "%(count)d conversation group imported from %(name)s could not be queued for sync to Chat "
+                "(%(error)s) and is marked failed.",
+                "%(count)d conversation groups imported from %(name)s could not be queued for sync to Chat "
+                "(%(error)s) and are marked failed.", len(not_queued),
+            ) % {"count": len(not_queued), "name": payload["name"], "error": not_queued[-1]}, messages.ERROR)
         if result.rejected:
             refused = GroupImportPlan(rejected=result.rejected, problems=plan.problems).rejected_rows()
             self.message_user(request, ngettext(

@@ -262,7 +262,8 @@ class GroupImportResult:
 
 def apply_group_import(plan: GroupImportPlan, actor_id: int, source: str, queue_sync: bool = True,
                        on_group: Callable[[PlannedGroup, int | None], None] | None = None,
-                       send_tasks: bool = True, on_synced: Callable[[int], None] | None = None) -> GroupImportResult:
+                       send_tasks: bool = True,
+                       on_not_queued: Callable[[int, Exception], None] | None = None) -> GroupImportResult:
     """Create the plan's accepted groups, each in its own transaction, and queue each for sync after it commits.
 
     Each group is checked again under its owner's lock (another import or an admin save may have taken the
@@ -270,7 +271,7 @@ def apply_group_import(plan: GroupImportPlan, actor_id: int, source: str, queue_
     refused whole, with its reason. Groups are created queued (``queue_sync``) or, if not, as drafts for a
     later ``sync_contact_groups --pending``. ``on_group(group, pk or None)`` is told about each one. With
     ``send_tasks`` false the queued groups get no sync of their own: the caller syncs them in bulk.
-    ``on_synced(pk)`` is told of each sync that ran here (no broker), once it ended.
+    ``on_not_queued(pk, error)`` is told of each group whose sync the broker would not take (it is marked so).
     """
     result = GroupImportResult(rejected=list(plan.rejected))
     for group in plan.accepted:
@@ -283,7 +284,7 @@ def apply_group_import(plan: GroupImportPlan, actor_id: int, source: str, queue_
                 if problems:
                     group.problems = problems
                 else:
-                    pk = _create_group(group, owner, actor_id, source, queue_sync, send_tasks, on_synced)
+                    pk = _create_group(group, owner, actor_id, source, queue_sync, send_tasks, on_not_queued)
         except (IntegrityError, ChatUser.DoesNotExist) as exc:
             group.problems = [RowProblem(group.first_row, "", gettext("Could not be saved: %(error)s")
                                          % {"error": exc}, "not_saved")]
@@ -297,7 +298,7 @@ def apply_group_import(plan: GroupImportPlan, actor_id: int, source: str, queue_
 
 
 def _create_group(group: PlannedGroup, owner: ChatUser, actor_id: int, source: str, queue_sync: bool,
-                  send_tasks: bool, on_synced: Callable[[int], None] | None) -> int:
+                  send_tasks: bool, on_not_queued: Callable[[int, Exception], None] | None) -> int:
     state = ContactGroup.State.QUEUED if queue_sync else ContactGroup.State.DRAFT
     created = ContactGroup.objects.create(owner=owner, name=group.name, state=state)
     ContactItem.objects.bulk_create(
@@ -307,5 +308,5 @@ def _create_group(group: PlannedGroup, owner: ChatUser, actor_id: int, source: s
     imported = {"source": source, "rows": [group.rows[0], group.rows[-1]], "conversations": len(group.keys)}
     sync.log_history(actor_id, created, [{"added": {}}, {"import": imported}], action_flag=ADDITION)
     if queue_sync and send_tasks:
-        tasks.queue_group_sync(created.pk, actor_id, on_synced=on_synced)
+        tasks.queue_group_sync(created.pk, actor_id, on_not_queued=on_not_queued)
     return created.pk

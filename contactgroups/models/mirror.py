@@ -8,6 +8,7 @@ change from the end user's. Models never call Chat; contactgroups.sync does.
 
 from django.db import connections, models, router
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from contactgroups import words
@@ -84,6 +85,14 @@ class ContactGroupQuerySet(models.QuerySet):
         if exclude_pk is not None:
             groups = groups.exclude(pk=exclude_pk)
         return groups.count()
+
+    def stranded(self, unchanged_since):
+        """Groups waiting for a sync that nothing runs: queued, syncing or being deleted, with no lease or one
+        that expired (its sync died), and unchanged since ``unchanged_since`` (a datetime)."""
+        waiting = [ContactGroup.State.QUEUED, ContactGroup.State.SYNCING, ContactGroup.State.DELETING]
+        return self.filter(state__in=waiting, updated_at__lte=unchanged_since).filter(
+            Q(sync_lock_until__isnull=True) | Q(sync_lock_until__lt=timezone.now())
+        )
 
 
 class ContactGroup(models.Model):

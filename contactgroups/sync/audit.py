@@ -70,3 +70,11 @@ def log_history(actor_id: int | None, obj, message: list[dict], action_flag: int
         action_flag=action_flag,
         change_message=json.dumps(message, ensure_ascii=False),
     )
+
+
+def last_actors(group_pks: list[int]) -> dict[int, int]:
+    """The staff user of each group's latest history entry: whom a sync taken up again after a restart acts for."""
+    entries = LogEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(ContactGroup), object_id__in=[str(pk) for pk in group_pks],
+    ).order_by("action_time", "pk").values_list("object_id", "user_id")
+    return {int(object_id): user_id for object_id, user_id in entries}

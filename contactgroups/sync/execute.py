@@ -266,22 +266,37 @@ def not_queued(group_pk: int, actor_id: int | None, exc: BaseException) -> None:
     _mark_failed(group_pk, actor_id, data, None)
 
 
+def attempt_sync(group_pk: int, actor_id: int | None, attempt: int,
+                 client: ChatClient | None = None) -> tuple[SyncResult | None, float | None]:
+    """Attempt number ``attempt`` (0-based) of a group's sync: what it left on the group (None if it stopped), and
+    the seconds to wait before the next attempt, or None when there is none to make (synced, refused for good,
+    given up after the last attempt, or the group is gone).
+
+    Every runner of syncs (the Celery task, the web process's background runner, the commands) retries by this
+    one rule.
+    """
+    try:
+        return sync_group(group_pk, actor_id, client=client), None
+    except ContactGroup.DoesNotExist:
+        return None, None
+    except Exception as exc:
+        if not is_retryable(exc):
+            log_unexpected(group_pk, exc)
+            return None, None
+        if attempt + 1 >= settings.SYNC_MAX_ATTEMPTS:
+            give_up(group_pk, actor_id, exc)
+            return None, None
+        return None, retry_delay(attempt)
+
+
 def sync_with_retries(group_pk: int, actor_id: int | None, sleep=time.sleep,
                       client: ChatClient | None = None) -> SyncResult | None:
-    """Sync here and now, retrying retryable failures with backoff (the no-broker path); ``client`` as in sync_group."""
+    """Sync here and now, waiting between retries (the commands' bulk runner); ``client`` as in sync_group."""
     for attempt in range(settings.SYNC_MAX_ATTEMPTS):
-        try:
-            return sync_group(group_pk, actor_id, client=client)
-        except ContactGroup.DoesNotExist:
-            return None
-        except Exception as exc:
-            if not is_retryable(exc):
-                log_unexpected(group_pk, exc)
-                return None
-            if attempt + 1 == settings.SYNC_MAX_ATTEMPTS:
-                give_up(group_pk, actor_id, exc)
-                return None
-            sleep(retry_delay(attempt))
+        result, delay = attempt_sync(group_pk, actor_id, attempt, client=client)
+        if delay is None:
+            return result
+        sleep(delay)
     return None
 
 

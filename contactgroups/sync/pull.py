@@ -1,8 +1,10 @@
 """Pull: make the mirror of one user's groups what Chat holds now, all or nothing, each difference as data."""
 
+import logging
 import secrets
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -11,6 +13,7 @@ from contactgroups.chat.types import ContactGroups, Conversation, GroupInfo
 from contactgroups.conf import chat_client
 from contactgroups.models import ChatUser, ContactGroup, ContactItem
 from contactgroups.sync.audit import AuditRecorder, log_history
+from contactgroups.sync.execute import is_retryable, retry_delay
 from contactgroups.sync.lease import Lease, SyncBusy
 from contactgroups.sync.outcome import conversation_data
 
@@ -23,6 +26,8 @@ HELD_BACK = "held_back"  # a group of Chat the pull left alone: its name is held
 # Why a group was held back.
 NAME_TAKEN = "name_taken"  # a group the pull cannot change (busy, or not yet sent) has the name
 NAME_UNSTORABLE = "name_unstorable"  # the database cannot store the name as Chat gave it
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -52,6 +57,22 @@ class _Match:
     info: GroupInfo
     group: ContactGroup | None
     held: str = ""
+
+
+def attempt_pull(owner_pk: int, actor_id: int | None, attempt: int) -> float | None:
+    """Attempt number ``attempt`` (0-based) of a pull run in the background: the seconds to wait before the next,
+    or None when there is none to make. Every call it made is in the audit; a pull that fails for good is logged.
+    """
+    try:
+        pull_owner(owner_pk, actor_id)
+    except ChatUser.DoesNotExist:
+        return None
+    except Exception as exc:
+        if is_retryable(exc) and attempt + 1 < settings.SYNC_MAX_ATTEMPTS:
+            return retry_delay(attempt)
+        logger.warning("Pull from Chat of the groups of user %s failed: %s", owner_pk, exc,
+                       exc_info=not isinstance(exc, errors.ChatError))
+    return None
 
 
 def pull_owner(owner_pk: int, actor_id: int | None) -> PullReport:
