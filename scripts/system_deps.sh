@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages a make target needs, when they are missing.
-#   scripts/system_deps.sh run    the virtualenv module and gettext
-#   scripts/system_deps.sh test   also Redis, PostgreSQL 15, Chromium, a CJK font and wrk
+#   scripts/system_deps.sh run    the virtualenv module, gettext and Redis (the Celery broker make run starts)
+#   scripts/system_deps.sh test   also PostgreSQL 15, Chromium, a CJK font and wrk
 set -euo pipefail
 target=${1:-test}
 
@@ -9,8 +9,8 @@ missing=()
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 # msgfmt, to compile the translation catalogues.
 command -v msgfmt >/dev/null || missing+=(gettext)
+command -v redis-server >/dev/null || missing+=(redis-server)
 if [ "$target" = test ]; then
-  command -v redis-server >/dev/null || missing+=(redis-server)
   [ -x /usr/lib/postgresql/15/bin/initdb ] || missing+=(postgresql)
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   command -v wrk >/dev/null || missing+=(wrk)

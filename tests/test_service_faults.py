@@ -393,8 +393,10 @@ def test_saving_while_redis_is_down_says_so_and_marks_the_group_failed(redis_ser
         redis_server.start_again()
 
     assert response.status_code == 200
-    shown = [str(message) for message in response.context["messages"]]
-    assert any("could not be queued" in text and "marked failed" in text for text in shown), shown
+    # Only the error: no "syncing" banner over a sync that was never queued.
+    shown = [(message.level_tag, str(message)) for message in response.context["messages"]]
+    assert shown == [("error", "“客户 VIP (user_0001)” is saved, but its sync to Chat could not be queued, so it is "
+                               "marked failed. Use “Sync to Chat” once the task queue is back.")]
     group.refresh_from_db()
     assert group.name == "客户 VIP" and group.state == ContactGroup.State.FAILED
     assert group.last_outcome["code"] == "not_queued" and group.last_error_info == ""

@@ -1,7 +1,10 @@
 """Headless Chromium driving the admin on pytest-django's live server, with the Chat sandbox behind it.
 
 One browser per test module, a fresh browser context (cookies, storage) per test. No broker is set, so a save
-syncs in the live server's thread right after it commits: Chat's answer is on the page after the redirect.
+hands its sync to the background runner of the process the live server runs in, and returns: the banner says
+the group is saved and syncing. Chat's answer reaches the group's page once the sync ends, so a test that reads
+it waits first (``settle(page, background_syncs)``: wait for the background syncs, then reload), as a person
+waits and reloads.
 """
 
 import os
@@ -100,6 +103,12 @@ def synced_group(imported_owner, make_group, django_user_model, chat_sandbox):
     assert chat_groups(chat_sandbox, "user_0001") == {
         CJK_NAME: [(C2C, "user_0002"), (C2C, "user_0003"), (GROUP, CHAT_GROUP_ID)]}
     return group
+
+
+def settle(page, background_syncs) -> None:
+    """Wait until the syncs handed over so far have ended, then reload the page, as a person who waits would."""
+    background_syncs.wait()
+    page.reload()
 
 
 def screenshot(page, name: str) -> Path:

@@ -1,0 +1,150 @@
+"""`make run` runs the production shape on one machine, and Ctrl-C stops all of it.
+
+scripts/run.sh is started as `make run` starts it (after migrate and ensure_superuser, with the .env
+scripts/make_env.py writes), in its own session, on free ports and a var/ folder of the test's own. The test
+checks that Redis, a Celery worker, Celery beat, the Chat sandbox and the admin run; saves a group over HTTP as
+a person would and sees the worker sync it; then sends Ctrl-C (SIGINT to the session's process group, as a
+terminal does) and checks that no process of the session is left.
+"""
+
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from contactgroups.chat import protocol
+from tests.admin_forms import group_form_data
+from tests.conftest import wait_until
+from tests.make_run import ROOT, make_run_env, run
+from tests.services import free_port
+
+pytestmark = pytest.mark.services
+
+NO_PROXY = {"http": "", "https": ""}
+
+
+def session_processes(session: int) -> dict[int, str]:
+    """Every process of the session ``session``: pid -> command line."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[3]) == session:  # the field after ppid and pgrp: the session id
+                found[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+def answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=1, proxies=NO_PROXY).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+@pytest.fixture
+def make_run(tmp_path):
+    env = make_run_env(tmp_path)
+    ports = {"PORT": free_port(), "SANDBOX_PORT": free_port(), "REDIS_PORT": free_port()}
+    env.update({name: str(port) for name, port in ports.items()}, IMADMIN_VAR=str(tmp_path / "var"))
+    assert run([sys.executable, "manage.py", "migrate", "--noinput"], env).returncode == 0
+    assert run([sys.executable, "manage.py", "ensure_superuser"], env).returncode == 0
+    log = tmp_path / "run.log"
+    process = subprocess.Popen(["scripts/run.sh"], cwd=ROOT, env=env, stdout=log.open("w"),
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    process.ports, process.log, process.env, process.database = ports, log, env, tmp_path / "db.sqlite3"
+    yield process
+    if process.poll() is None:  # the test failed before its Ctrl-C
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+    for pid in session_processes(process.pid):
+        os.kill(pid, signal.SIGKILL)
+
+
+def log_in(session: requests.Session, base: str, password: str) -> None:
+    session.get(f"{base}/admin/login/", timeout=10).raise_for_status()
+    response = session.post(f"{base}/admin/login/", data={
+        "username": "admin", "password": password, "csrfmiddlewaretoken": session.cookies["csrftoken"],
+        "next": "/admin/"}, allow_redirects=False, timeout=10)
+    assert response.status_code == 302, response.text[:500]
+
+
+def post(session: requests.Session, url: str, data: dict) -> requests.Response:
+    return session.post(url, data={**data, "csrfmiddlewaretoken": session.cookies["csrftoken"]},
+                        headers={"Referer": url}, timeout=30)
+
+
+def test_make_run_starts_redis_a_worker_beat_the_sandbox_and_the_admin_and_ctrl_c_stops_them_all(make_run):
+    base = f"http://127.0.0.1:{make_run.ports['PORT']}"
+
+    def admin_up():
+        """the admin answers its login page"""
+        return answers(f"{base}/admin/login/") or make_run.poll() is not None
+
+    wait_until(admin_up, timeout=120)
+    assert make_run.poll() is None, make_run.log.read_text()[-3000:]
+    commands = list(session_processes(make_run.pid).values())
+    for part in ["redis-server 127.0.0.1:%d" % make_run.ports["REDIS_PORT"], "chat_sandbox", "celery -A imadmin worker",
+                 "celery -A imadmin beat", "runserver"]:
+        assert any(part in command for command in commands), (part, commands)
+    redis_conf = (Path(make_run.env["IMADMIN_VAR"]) / "redis" / "redis.conf").read_text()
+    assert "bind 127.0.0.1\n" in redis_conf and f"port {make_run.ports['REDIS_PORT']}\n" in redis_conf
+
+    # A save over HTTP: the worker, through Redis, syncs it to the sandbox.
+    session = requests.Session()
+    session.trust_env = False
+    log_in(session, base, make_run.env["DJANGO_SUPERUSER_PASSWORD"])
+    users = f"{base}/admin/contactgroups/chatuser/"
+    assert post(session, f"{users}add/", {"user_id": "user_0001", "nickname": "Alice"}).status_code == 200
+    with sqlite3.connect(make_run.database) as database:
+        [(owner_pk,)] = database.execute("select id from contactgroups_chatuser where user_id = 'user_0001'")
+    imported = post(session, users, {"action": "import_into_chat", "_selected_action": str(owner_pk)})
+    assert "1 user is imported in Chat." in imported.text
+    add = f"{base}/admin/contactgroups/contactgroup/add/"
+    data = group_form_data(name="work", items=[(protocol.TYPE_GROUP, "", "@TGS#1B2AUI7RZ")])
+    saved = post(session, add, {**data, "owner": str(owner_pk), "_save": "Save"})
+    assert "“work (user_0001)” is saved; syncing it to Chat." in saved.text
+    with sqlite3.connect(make_run.database) as database:
+        [(group_pk,)] = database.execute("select id from contactgroups_contactgroup where name = 'work'")
+    page = f"{base}/admin/contactgroups/contactgroup/{group_pk}/change/"
+
+    def synced():
+        """the group's page shows it synced"""
+        return '<span class="state-synced">Synced</span>' in session.get(page, timeout=10).text
+
+    wait_until(synced, timeout=60, interval=0.5)
+    assert re.search(r"Created in Chat as GroupId \d+: 1 conversation added\.", session.get(page, timeout=10).text)
+
+    # Ctrl-C, as a terminal sends it: to the whole foreground process group.
+    os.killpg(make_run.pid, signal.SIGINT)
+    make_run.wait(60)
+    deadline = time.monotonic() + 10
+    while session_processes(make_run.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert session_processes(make_run.pid) == {}
+    assert not answers(f"{base}/admin/login/")
+    assert "Ctrl-C stops them all." in make_run.log.read_text()
+
+
+def test_run_sh_stopped_alone_stops_everything_it_started(make_run):
+    """SIGTERM to the script only (a supervisor stopping it): it stops what it started, leaving no orphan."""
+    base = f"http://127.0.0.1:{make_run.ports['PORT']}"
+    wait_until(lambda: answers(f"{base}/admin/login/") or make_run.poll() is not None, timeout=120)
+    assert make_run.poll() is None, make_run.log.read_text()[-3000:]
+    assert len(session_processes(make_run.pid)) >= 6
+    make_run.send_signal(signal.SIGTERM)
+    make_run.wait(60)
+    deadline = time.monotonic() + 10
+    while session_processes(make_run.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert session_processes(make_run.pid) == {}
