@@ -434,6 +434,35 @@ def test_sync_action_while_redis_is_down_counts_the_groups_it_could_not_queue(re
     assert chat_sandbox.calls_to() == []
 
 
+def test_deleting_and_pulling_while_redis_is_down_say_so_as_errors(redis_server, celery_worker, chat_sandbox, owner,
+                                                                  staff, client, make_group):
+    """A delete and a pull that cannot be queued say so at once, as errors; nothing reaches Chat."""
+    chat_sandbox.import_accounts("user_0001", "user_0002")
+    group = make_group(owner, "客户", [(C2C, "user_0002")])
+    client.force_login(staff)
+    changelist = reverse("admin:contactgroups_contactgroup_changelist")
+
+    redis_server.shut_down()
+    try:
+        deleted = client.post(reverse("admin:contactgroups_contactgroup_delete", args=[group.pk]), {"post": "yes"},
+                              follow=True)
+        pulled = client.post(changelist, {"action": "pull_from_chat", "_selected_action": [str(group.pk)]},
+                             follow=True)
+    finally:
+        redis_server.start_again()
+
+    assert [(m.level_tag, str(m)) for m in deleted.context["messages"]] == [(
+        "error", "“客户 (user_0001)” is marked for deletion, but its deletion from Chat could not be queued, so it "
+                 "is marked failed. Use “Sync to Chat” once the task queue is back.")]
+    assert [(m.level_tag, str(m)) for m in pulled.context["messages"]] == [(
+        "error", "The pull from Chat of 1 user could not be queued (the task queue is unreachable); nothing was "
+                 "changed.")]
+    group.refresh_from_db()
+    assert group.state == ContactGroup.State.FAILED and group.delete_requested
+    assert group.last_outcome["code"] == "not_queued"
+    assert chat_sandbox.calls_to() == []
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # 3. Two staff users save one group at once
 
