@@ -74,17 +74,22 @@ def queue_group_syncs(group_pks: list[int], actor_id: int | None, on_not_queued=
         transaction.on_commit(hand_over)
 
 
-def queue_owner_pull(owner_pk: int, actor_id: int | None) -> bool:
-    """Pull one owner's groups from Chat outside this request; False if the broker could not take it."""
+def queue_owner_pulls(owner_pks: list[int], actor_id: int | None) -> int:
+    """Pull these owners' groups from Chat outside this request; how many were queued (with a broker, none after
+    the first the broker would not take: it is down)."""
     if not settings.CELERY_BROKER_URL:
-        runner.submit_pull(owner_pk, actor_id)
-        return True
-    try:
-        pull_owner_task.apply_async((owner_pk, actor_id), retry=True)
-    except OperationalError as exc:
-        logger.warning("Could not queue the pull of user %s: %s", owner_pk, exc)
-        return False
-    return True
+        for owner_pk in owner_pks:
+            runner.submit_pull(owner_pk, actor_id)
+        return len(owner_pks)
+    queued = 0
+    for owner_pk in owner_pks:
+        try:
+            pull_owner_task.apply_async((owner_pk, actor_id), retry=True)
+        except OperationalError as exc:
+            logger.warning("Could not queue the pull of %d user(s): %s", len(owner_pks) - queued, exc)
+            break
+        queued += 1
+    return queued
 
 
 def _publish_each(groups: list[tuple[int, int | None]], on_not_queued=None) -> int:

@@ -58,7 +58,6 @@ def rows(db, owner, make_group, staff):
 def chat_sandbox(settings):
     """A running Chat sandbox the whole project talks to (CHAT_API_BASE_URL points at it)."""
     from contactgroups.chat.sandbox import SandboxServer
-
     from contactgroups.sync.runner import RUNNER
 
     server = SandboxServer(settings.CHAT_SDKAPPID, settings.CHAT_SECRET_KEY, settings.CHAT_ADMIN_IDENTIFIER).start()

@@ -16,9 +16,9 @@ from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 from django.utils import timezone
 
+from contactgroups import sync
 from contactgroups.chat import protocol
 from contactgroups.models import ContactGroup, SyncAttempt
-from contactgroups import sync
 from contactgroups.sync import runner
 from tests.admin_forms import group_form_data
 from tests.conftest import wait_until
@@ -111,7 +111,7 @@ def test_a_group_saved_again_during_its_sync_is_synced_again_and_never_twice_at_
     # Every answer is held a second: had the second sync started before the first ended, two calls would have
     # reached Chat less than a second apart.
     times = [call["time"] for call in chat_sandbox.calls_to()]
-    assert all(later - earlier >= 0.9 for earlier, later in zip(times, times[1:])), times
+    assert all(later - earlier >= 0.9 for earlier, later in zip(times, times[1:], strict=False)), times
 
 
 # Taken up again -------------------------------------------------------------------------------------------------

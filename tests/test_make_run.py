@@ -94,7 +94,7 @@ def test_make_run_starts_redis_a_worker_beat_the_sandbox_and_the_admin_and_ctrl_
     wait_until(admin_up, timeout=120)
     assert make_run.poll() is None, make_run.log.read_text()[-3000:]
     commands = list(session_processes(make_run.pid).values())
-    for part in ["redis-server 127.0.0.1:%d" % make_run.ports["REDIS_PORT"], "chat_sandbox", "celery -A imadmin worker",
+    for part in [f"redis-server 127.0.0.1:{make_run.ports['REDIS_PORT']}", "chat_sandbox", "celery -A imadmin worker",
                  "celery -A imadmin beat", "runserver"]:
         assert any(part in command for command in commands), (part, commands)
     redis_conf = (Path(make_run.env["IMADMIN_VAR"]) / "redis" / "redis.conf").read_text()

@@ -36,3 +36,35 @@ def test_admin_save_is_synced_by_the_worker(celery_worker, chat_sandbox, owner, 
     page = client.get(reverse("admin:contactgroups_contactgroup_history", args=[group.pk])).content.decode()
     assert f"Created in Chat as GroupId {group.chat_group_id}" in page
     assert "support" in page
+
+
+def test_beat_queues_again_the_groups_a_stopped_worker_left_and_only_those(celery_worker, chat_sandbox, owner,
+                                                                           staff, make_group, settings):
+    """Celery beat's entry runs tasks.requeue_stranded: it queues each stranded group once, and a worker syncs it."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from contactgroups import sync, tasks
+    from imadmin.celery import app
+
+    [entry] = [e for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"].endswith("requeue_stranded")]
+    assert app.tasks[entry["task"]].name == tasks.requeue_stranded.name
+    chat_sandbox.import_accounts("user_0001", "user_0002")
+    long_ago = timezone.now() - timedelta(seconds=settings.SYNC_STRANDED_SECONDS + 60)
+    lost = make_group(owner, "task lost", [(protocol.TYPE_C2C, "user_0002")])
+    waiting = make_group(owner, "task waiting", [(protocol.TYPE_C2C, "user_0002")])
+    ContactGroup.objects.filter(pk=lost.pk).update(state=ContactGroup.State.QUEUED, updated_at=long_ago)
+    ContactGroup.objects.filter(pk=waiting.pk).update(state=ContactGroup.State.QUEUED)
+    sync.log_history(staff.pk, lost, [{"added": {}}])
+
+    assert tasks.requeue_stranded() == 1
+    assert tasks.requeue_stranded() == 0  # touched: the next run leaves it to its task
+
+    def synced():
+        """the stranded group is synced"""
+        return ContactGroup.objects.get(pk=lost.pk).state == ContactGroup.State.SYNCED
+
+    wait_until(synced)
+    assert ContactGroup.objects.get(pk=waiting.pk).state == ContactGroup.State.QUEUED
+    assert SyncAttempt.objects.get(group=lost).actor == staff

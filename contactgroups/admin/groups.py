@@ -333,7 +333,7 @@ class ContactGroupAdmin(SelectedIdsChecked, ContactGroupImportMixin, admin.Model
     @admin.action(description=_("Pull from Chat (replaces local edits with Chat's state)"), permissions=["pull"])
     def pull_from_chat(self, request, queryset):
         owners = list(queryset.values_list("owner_id", flat=True).distinct().order_by())
-        queued = sum(tasks.queue_owner_pull(owner_pk, request.user.pk) for owner_pk in owners)
+        queued = tasks.queue_owner_pulls(owners, request.user.pk)
         if queued:
             self.message_user(request, ngettext(
                 "Pulling from Chat the groups of %(count)d user. Each group's page and history show what Chat "

@@ -7,8 +7,8 @@ request only hands the work over and returns.
   group's lease (``sync/lease.py``) keeps them apart from every other process.
 - ``work(*args, attempt=n)`` returns None when done, or the seconds to wait before attempt ``n + 1``; the job then
   waits in the runner, holding no thread.
-- ``settings.SYNC_RUNNER_THREADS`` threads (started on the first job, again after a fork) run the jobs due, each
-  on its own database connection, closed after each job. They are daemon threads: a process that stops drops
+- ``settings.SYNC_RUNNER_THREADS`` threads (started on the first job; a forked child starts afresh) run the jobs
+  due, each on its own database connection, closed after each job. They are daemon threads: a process that stops drops
   what is waiting, and a sync cut off mid-call leaves its lease to expire. ``start_recovery()`` (called where
   the web process starts, ``imadmin/wsgi.py``) takes such groups up again (``recover_stranded``) at once and then
   every ``settings.SYNC_RECOVER_SECONDS``.
@@ -51,9 +51,18 @@ class Runner:
     def __init__(self):
         self._cond = threading.Condition()
         self._reset()
+        os.register_at_fork(after_in_child=self._forked)
+
+    def _forked(self) -> None:
+        """In a forked child none of the parent's threads run, and a lock one held may stay held: start afresh,
+        looking for stranded groups again if the parent did (a server that forks its workers after loading)."""
+        recovering = self._recovery is not None
+        self._cond = threading.Condition()
+        self._reset()
+        if recovering:
+            self.start_recovery()
 
     def _reset(self) -> None:
-        self._pid = os.getpid()
         self._threads: list[threading.Thread] = []
         self._waiting: dict[tuple, _Job] = {}
         self._heap: list[tuple[float, int, tuple]] = []
@@ -90,8 +99,6 @@ class Runner:
         self._cond.notify()
 
     def _start_threads(self) -> None:
-        if self._pid != os.getpid():  # forked: the parent's threads are not here
-            self._reset()
         while len(self._threads) < settings.SYNC_RUNNER_THREADS:
             thread = threading.Thread(target=self._work, name=f"imadmin-sync-{len(self._threads)}", daemon=True)
             self._threads.append(thread)
@@ -169,8 +176,6 @@ class Runner:
     def start_recovery(self) -> None:
         """Take up stranded groups now, then every SYNC_RECOVER_SECONDS, in a daemon thread of this process."""
         with self._cond:
-            if self._pid != os.getpid():
-                self._reset()
             if self._recovery is not None:
                 return
             self._recovery = threading.Thread(target=self._recover_forever, name="imadmin-sync-recovery",

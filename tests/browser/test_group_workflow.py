@@ -12,7 +12,15 @@ from playwright.sync_api import expect
 from contactgroups.chat import protocol
 from contactgroups.models import ContactGroup
 from tests.browser.conftest import (
-    C2C, CHAT_GROUP_ID, CJK_NAME, GROUP, chat_groups, column, log_in, screenshot, settle,
+    C2C,
+    CHAT_GROUP_ID,
+    CJK_NAME,
+    GROUP,
+    chat_groups,
+    column,
+    log_in,
+    screenshot,
+    settle,
 )
 
 pytestmark = pytest.mark.browser
