@@ -154,6 +154,31 @@ def test_a_new_group_is_created_in_chat_and_shows_its_group_id_and_each_code(pag
     assert chat_groups(chat_sandbox, "user_0001") == {CJK_NAME: [(C2C, "user_0002"), (GROUP, CHAT_GROUP_ID)]}
 
 
+def test_a_save_while_chat_is_down_returns_at_once_and_the_page_then_shows_the_failure(
+        page, staff, imported_owner, chat_sandbox, background_syncs, settings):
+    settings.SYNC_MAX_ATTEMPTS = 2
+    chat_sandbox.set_faults(http_error_rate=1.0)  # every Chat call answered 502, as a failing gateway does
+    log_in(page, "support", PASSWORD)
+    open_add_form(page)
+    choose_owner(page, "Alice", "user_0001 (Alice)")
+    page.get_by_label("Group name").fill("Chat down")
+    fill_conversation(page, 0, "One-to-one", "user_0002")
+    save(page)
+
+    # The browser is back on the list while Chat still fails: the banner says saved and syncing, nothing more.
+    expect(page.locator(".messagelist li")).to_have_text(
+        ["“Chat down (user_0001)” is saved; syncing it to Chat. Its page shows how the sync ends."])
+    settle(page, background_syncs)
+    row = page.locator("#result_list tbody tr").filter(has_text="Chat down")
+    expect(column(page, row, "state")).to_have_text("Failed")
+    row.get_by_role("link", name="Chat down").click()
+    expect(field(page, "state_badge")).to_have_text("Failed")
+    expect(field(page, "last_sync")).to_contain_text("Gave up after 2 attempts")
+    expect(result_of(page, "user_0002")).to_have_text("not sent yet")
+    screenshot(page, "group-chat-down")
+    assert chat_groups(chat_sandbox, "user_0001") == {}
+
+
 # Refusals: nothing saved, nothing sent to Chat --------------------------------------------------------------------
 
 
