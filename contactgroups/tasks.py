@@ -5,6 +5,8 @@ after the current transaction commits. With CELERY_BROKER_URL set, a worker does
 the caller returns at once; unset, it runs in this process (the one-machine default).
 """
 
+import logging
+
 from celery import shared_task
 from django.conf import settings
 from django.db import transaction
@@ -12,6 +14,8 @@ from kombu.exceptions import OperationalError
 
 from contactgroups import sync
 from contactgroups.models import ContactGroup
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
@@ -56,3 +60,39 @@ def _send(group_pk: int, actor_id: int | None, on_not_queued) -> None:
         sync.not_queued(group_pk, actor_id, exc)
         if on_not_queued is not None:
             on_not_queued(exc)
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
+def import_users_task(self, user_pks: list[int], actor_id: int | None) -> None:
+    """Import Chat users (sync.import_users). Chat's refusals and failures are kept on each user; none is retried
+    here, since staff see them on the user's page and import again."""
+    try:
+        sync.import_users(user_pks, actor_id)
+    except Exception:  # not Chat's answer (import_users keeps those): a bug or a broken setting
+        logger.exception("Import of Chat users %s failed unexpectedly", user_pks)
+
+
+def queue_account_import(user_pks: list[int], actor_id: int | None, on_not_queued=None, on_imported=None) -> None:
+    """Import the Chat users into Chat once the current transaction commits, as ``queue_group_sync`` syncs a group.
+
+    With CELERY_BROKER_URL set, a worker imports them and the caller returns at once; if the broker cannot take the
+    task, nothing reaches Chat and ``on_not_queued(error)`` lets the caller say so. Without a broker the import runs
+    here, and ``on_imported(report)`` (a sync.AccountReport) lets the caller say how it ended.
+    """
+    user_pks = list(user_pks)
+    if settings.CELERY_BROKER_URL:
+        def send():
+            try:
+                import_users_task.delay(user_pks, actor_id)
+            except OperationalError as exc:  # the broker could not be reached, after Celery's own publish retries
+                if on_not_queued is not None:
+                    on_not_queued(exc)
+
+        transaction.on_commit(send)
+    else:
+        def run_here():
+            report = sync.import_users(user_pks, actor_id)
+            if on_imported is not None:
+                on_imported(report)
+
+        transaction.on_commit(run_here)

@@ -65,6 +65,10 @@ USERSIG_DEFAULT_EXPIRE_SECONDS = 180 * 86400
 # for it; 48 bytes leaves room for every id form Chat issues (for example @TGS#...).
 GROUP_CONVERSATION_ID_MAX_BYTES = 48
 
+# Every group id Chat assigns starts with @TGS# (for example @TGS#1B2AUI7RZ; a community's @TGS#_...), and a
+# custom group id may not take that prefix ("Group System", custom group IDs: https://trtc.io/document/33529).
+GROUP_ID_ASSIGNED_PREFIX = "@TGS#"
+
 
 # Endpoints, as they appear after /v4/ in the URL.
 CREATE_CONTACT_GROUP = "recentcontact/create_contact_group"
@@ -199,6 +203,11 @@ def validate_group_conversation_id(group_id: str) -> list[Message]:
             "This group id is %(size)d bytes; a Chat group id may have at most %(max)d."),
             size=size, max=GROUP_CONVERSATION_ID_MAX_BYTES))
     return messages
+
+
+def looks_like_group_id(target: str) -> bool:
+    """Whether ``target`` has the form of a group id Chat assigned: as a UserID, most likely a group id mistyped."""
+    return target.startswith(GROUP_ID_ASSIGNED_PREFIX)
 
 
 def validate_conversation(conversation_type: int, to_account: str, to_group_id: str) -> list[Message]:

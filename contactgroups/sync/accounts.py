@@ -8,6 +8,7 @@ from contactgroups.chat import errors, protocol
 from contactgroups.conf import chat_client
 from contactgroups.models import ChatUser
 from contactgroups.sync.audit import AuditRecorder, log_history
+from contactgroups.sync.outcome import error_data
 
 IMPORTED = "imported"
 NOT_IMPORTED = "not_imported"
@@ -21,6 +22,8 @@ class AccountReport:
     imported: list[str] = field(default_factory=list)
     not_imported: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    # What Chat said of each user, as the history keeps it (words.account_text says it).
+    outcomes: dict[str, dict] = field(default_factory=dict)
 
 
 def import_users(user_pks, actor_id: int | None) -> AccountReport:
@@ -36,7 +39,7 @@ def import_users(user_pks, actor_id: int | None) -> AccountReport:
                     refused[user_id] = {"reason": REFUSED_BY_CHAT}
             except errors.ChatError as exc:
                 for user in batch:
-                    refused[user.user_id] = {"reason": "error", "code": exc.code, "info": exc.info}
+                    refused[user.user_id] = {"reason": "error", **error_data(exc)}
     return check_users([user.pk for user in users], actor_id, refused=refused, imported_at=now)
 
 
@@ -55,7 +58,7 @@ def check_users(user_pks, actor_id: int | None, refused: dict[str, dict] | None 
             except errors.ChatError as exc:
                 answers = {}
                 for user in batch:
-                    refused.setdefault(user.user_id, {"reason": "error", "code": exc.code, "info": exc.info})
+                    refused.setdefault(user.user_id, {"reason": "error", **error_data(exc)})
             for user in batch:
                 status = answers.get(user.user_id)
                 why = refused.get(user.user_id)
@@ -79,7 +82,10 @@ def check_users(user_pks, actor_id: int | None, refused: dict[str, dict] | None 
                     user.last_error_info = (status.result_info if status else "") or (why or {}).get("info") or ""
                     report.failed.append(user.user_id)
                     data = {"code": CHECK_FAILED, "result_code": user.last_error_code, "info": user.last_error_info}
+                    if status is None and why:
+                        data["error"] = why
                 user.save(update_fields=["import_state", "imported_at", "checked_at", "last_error_code",
                                          "last_error_info", "updated_at"])
                 log_history(actor_id, user, [{"account": data}])
+                report.outcomes[user.user_id] = data
     return report
