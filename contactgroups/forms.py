@@ -14,7 +14,7 @@ from django import forms
 from django.db import connections, router
 from django.forms.models import BaseInlineFormSet
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from contactgroups import words
 from contactgroups.chat import protocol
@@ -104,6 +104,8 @@ class ContactItemForm(forms.ModelForm):
     class Meta:
         model = ContactItem
         fields = ["type", "to_account", "to_group_id"]
+        # The staff's words for the columns the model names as Chat's JSON does.
+        labels = {"to_account": gettext_lazy("UserID"), "to_group_id": gettext_lazy("Chat group id")}
 
     def clean(self):
         cleaned = super().clean()

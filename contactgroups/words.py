@@ -72,7 +72,7 @@ def error_text(error: dict) -> str:
         return _("The task queue could not be reached, so nothing was sent to Chat.")
     if kind == "internal":
         return _("An unexpected error stopped it (%(type)s); see the server log.") % {"type": error.get("type", "")}
-    return _("Chat error %(code)s.") % {"code": code_text(code, info)}
+    return _("Chat error %(code)s") % {"code": code_text(code, info)}
 
 
 def conflict_text(conflict: dict, owner: str) -> str:

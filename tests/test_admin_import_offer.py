@@ -1,0 +1,213 @@
+"""Where Chat refused a user as not imported (50001), the page offers "Import this user into Chat".
+
+The button posts (CSRF, the change and import permissions on Chat users) to a view that queues the import as a
+save queues a sync; without a broker it runs after the request's transaction and the page says how it ended, with
+Chat's code and its meaning; then "Sync this group again" sends the group again. Against the sandbox over HTTP.
+"""
+
+import re
+
+import pytest
+from django.contrib.admin.models import ADDITION, LogEntry
+from django.contrib.auth.models import Permission
+from django.test import Client
+from django.urls import reverse
+
+from contactgroups.chat import errors, protocol
+from contactgroups.models import ChatUser, ContactGroup
+from tests.admin_forms import group_form_data
+from tests.conftest import wait_until
+
+C2C = protocol.TYPE_C2C
+ADD_URL = reverse("admin:contactgroups_contactgroup_add")
+IMPORT_URL = reverse("admin:contactgroups_chatuser_import_one")
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def change_url(group):
+    return reverse("admin:contactgroups_contactgroup_change", args=[group.pk])
+
+
+def messages_shown(response) -> list[tuple[str, str]]:
+    return [(message.level_tag, str(message)) for message in response.context["messages"]]
+
+
+def import_buttons(page: str) -> list[str]:
+    """The UserIDs the page offers to import, in page order."""
+    return re.findall(r'<button type="submit" class="button chat-import" form="chat-actions" formaction="'
+                      + re.escape(IMPORT_URL) + r'" name="user_id" value="([^"]+)">Import this user into Chat'
+                      r"</button>", page)
+
+
+def actions_form(page: str) -> str:
+    match = re.search(r'<form id="chat-actions" method="post" hidden>(.*?)</form>', page, re.S)
+    assert match, "the page has no form for its buttons"
+    return match.group(1)
+
+
+@pytest.fixture
+def support(client, staff, chat_sandbox):
+    chat_sandbox.import_accounts("user_0001", "user_0002")
+    client.force_login(staff)
+    return client
+
+
+def test_an_owner_refused_as_not_imported_is_imported_then_the_group_synced_again(support, chat_sandbox):
+    stranger = ChatUser.objects.create(user_id="not_in_chat")
+    support.post(ADD_URL, group_form_data(owner=stranger, name="work", items=[(C2C, "user_0002", "")]))
+    group = ContactGroup.objects.get()
+    assert group.state == ContactGroup.State.FAILED
+    page = support.get(change_url(group)).content.decode()
+    assert import_buttons(page) == ["not_in_chat"]
+    form = actions_form(page)
+    assert 'name="csrfmiddlewaretoken"' in form and f'name="next" value="{change_url(group)}"' in form
+    assert "Sync this group again" in page  # offered, though syncing before the import fails again
+
+    response = support.post(IMPORT_URL, {"user_id": "not_in_chat", "next": change_url(group), "group": group.pk},
+                            follow=True)
+    assert response.redirect_chain[-1][0] == change_url(group)
+    assert ("success", "not_in_chat is imported in Chat. Sync the group again to send what Chat refused.") in \
+        messages_shown(response)
+    stranger.refresh_from_db()
+    assert stranger.import_state == ChatUser.ImportState.IMPORTED
+    assert chat_sandbox.post(protocol.ACCOUNT_CHECK, {"CheckItem": [{"UserID": "not_in_chat"}]})[
+        "ResultItem"][0]["AccountStatus"] == protocol.ACCOUNT_IMPORTED
+    page = response.content.decode()
+    assert import_buttons(page) == [] and "not_in_chat: imported in Chat now" in re.sub(r"<[^>]+>", "", page)
+
+    response = support.post(reverse("admin:contactgroups_contactgroup_sync_one", args=[group.pk]), follow=True)
+    assert response.redirect_chain[-1][0] == change_url(group)
+    group.refresh_from_db()
+    assert group.state == ContactGroup.State.SYNCED
+    assert messages_shown(response)[-1] == ("success", "1 group synced to Chat.")  # the "Sync to Chat" action's words
+    assert "Import this user into Chat" not in response.content.decode()
+
+
+def test_a_conversation_refused_as_not_imported_offers_its_user_in_the_row(support, owner, chat_sandbox):
+    support.post(ADD_URL, group_form_data(owner=owner, name="work", items=[(C2C, "user_0002", ""),
+                                                                           (C2C, "user_9", "")]))
+    group = ContactGroup.objects.get()
+    assert group.state == ContactGroup.State.PARTIAL
+    page = support.get(change_url(group)).content.decode()
+    # Once in the last sync's list, once in the refused conversation's row.
+    assert import_buttons(page) == ["user_9", "user_9"]
+    assert not ChatUser.objects.filter(user_id="user_9").exists()
+
+    response = support.post(IMPORT_URL, {"user_id": "user_9", "next": change_url(group), "group": group.pk},
+                            follow=True)
+    assert ("success", "user_9 is imported in Chat. Sync the group again to send what Chat refused.") in \
+        messages_shown(response)
+    added = ChatUser.objects.get(user_id="user_9")
+    assert added.import_state == ChatUser.ImportState.IMPORTED
+    assert LogEntry.objects.filter(object_id=str(added.pk), action_flag=ADDITION).exists()
+
+    support.post(reverse("admin:contactgroups_contactgroup_sync_one", args=[group.pk]))
+    group.refresh_from_db()
+    assert group.state == ContactGroup.State.SYNCED
+    assert sorted(group.items.values_list("to_account", "result_code")) == [("user_0002", 0), ("user_9", 0)]
+
+
+def test_an_import_chat_refuses_says_its_code_and_meaning(support, chat_sandbox):
+    ghost = ChatUser.objects.create(user_id="ghost", import_state=ChatUser.ImportState.NOT_IMPORTED)
+    url = reverse("admin:contactgroups_chatuser_change", args=[ghost.pk])
+    page = support.get(url).content.decode()
+    assert import_buttons(page) == ["ghost"]
+    chat_sandbox.set_faults(fail_rate=1.0, fail_codes=[errors.ACCOUNT_INVALID_PARAMETER],
+                            endpoints=[protocol.MULTIACCOUNT_IMPORT], max_faults=1)
+    response = support.post(IMPORT_URL, {"user_id": "ghost", "next": url}, follow=True)
+    assert response.redirect_chain[-1][0] == url
+    assert messages_shown(response) == [(
+        "error", "ghost is not imported in Chat. Checked in Chat: not imported. Chat error 70402 A required account "
+                 "field is missing or does not have the form Chat expects.")]
+    ghost.refresh_from_db()
+    assert ghost.import_state == ChatUser.ImportState.FAILED
+    page = response.content.decode()
+    assert "70402: A required account field is missing" in page
+    assert import_buttons(page) == []  # the last error is no longer "not imported": nothing to offer again
+
+
+def test_the_chat_user_page_offers_the_import_and_says_it_worked(support, chat_sandbox):
+    ghost = ChatUser.objects.create(user_id="ghost", import_state=ChatUser.ImportState.NOT_IMPORTED)
+    url = reverse("admin:contactgroups_chatuser_change", args=[ghost.pk])
+    response = support.post(IMPORT_URL, {"user_id": "ghost", "next": url}, follow=True)
+    assert messages_shown(response) == [("success", "ghost is imported in Chat.")]
+    assert import_buttons(response.content.decode()) == []
+
+
+def test_without_the_import_permission_there_is_no_button_and_no_import(client, django_user_model, chat_sandbox):
+    editor = django_user_model.objects.create_user("editor", password="x", is_staff=True)
+    editor.user_permissions.set(Permission.objects.filter(codename__in=[
+        "view_contactgroup", "change_contactgroup", "view_chatuser", "change_chatuser", "sync_contactgroup"]))
+    client.force_login(editor)
+    ghost = ChatUser.objects.create(user_id="ghost", import_state=ChatUser.ImportState.NOT_IMPORTED)
+    group = ContactGroup.objects.create(owner=ghost, name="work", state=ContactGroup.State.FAILED, last_outcome={
+        "code": "stopped", "owner": "ghost", "group_id": None, "retrying": False, "partial": False,
+        "created": False, "error": {"kind": "chat", "code": 50001, "info": "From_Account ghost is not imported"}})
+    page = client.get(change_url(group)).content.decode()
+    assert import_buttons(page) == [] and "Sync this group again" in page
+    assert import_buttons(client.get(reverse("admin:contactgroups_chatuser_change", args=[ghost.pk]))
+                          .content.decode()) == []
+    assert client.post(IMPORT_URL, {"user_id": "ghost"}).status_code == 403
+    assert chat_sandbox.calls_to(protocol.MULTIACCOUNT_IMPORT) == []
+
+
+def test_a_user_the_mirror_lacks_needs_the_add_permission(client, django_user_model, owner, chat_sandbox):
+    importer = django_user_model.objects.create_user("importer", password="x", is_staff=True)
+    importer.user_permissions.set(Permission.objects.filter(codename__in=[
+        "view_contactgroup", "change_contactgroup", "view_chatuser", "change_chatuser", "import_chatuser"]))
+    client.force_login(importer)
+    group = ContactGroup.objects.create(owner=owner, name="work", state=ContactGroup.State.PARTIAL, last_outcome={
+        "code": "created", "owner": owner.user_id, "group_id": 1,
+        "refused": [[C2C, "user_9", 50001, "To_Account user_9 is not imported"]]})
+    page = client.get(change_url(group)).content.decode()
+    assert import_buttons(page) == [] and "Sync this group again" not in page
+    response = client.post(IMPORT_URL, {"user_id": "user_9", "next": change_url(group)}, follow=True)
+    assert messages_shown(response) == [("error", "user_9 is no Chat user here, and you may not add Chat users: "
+                                                  "someone who may must import it.")]
+    assert not ChatUser.objects.filter(user_id="user_9").exists()
+    assert chat_sandbox.calls_to(protocol.MULTIACCOUNT_IMPORT) == []
+
+
+def test_the_import_takes_only_a_post_with_its_csrf_token(staff, chat_sandbox):
+    ChatUser.objects.create(user_id="ghost", import_state=ChatUser.ImportState.NOT_IMPORTED)
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(staff)
+    assert browser.get(IMPORT_URL).status_code == 405
+    assert browser.post(IMPORT_URL, {"user_id": "ghost"}).status_code == 403
+    assert chat_sandbox.calls_to(protocol.MULTIACCOUNT_IMPORT) == []
+
+
+def test_a_bad_user_id_or_an_outside_address_changes_nothing(support, chat_sandbox):
+    response = support.post(IMPORT_URL, {"user_id": " x", "next": "https://example.com/"}, follow=True)
+    assert response.redirect_chain[-1][0] == reverse("admin:contactgroups_chatuser_changelist")
+    assert messages_shown(response) == [("error", "Not imported: A UserID cannot start or end with spaces.")]
+    assert ChatUser.objects.count() == 0
+    assert chat_sandbox.calls_to(protocol.MULTIACCOUNT_IMPORT) == []
+
+
+def test_with_a_broker_the_import_is_queued_and_a_worker_imports(client, staff, celery_worker, chat_sandbox):
+    client.force_login(staff)
+    ghost = ChatUser.objects.create(user_id="ghost", import_state=ChatUser.ImportState.NOT_IMPORTED)
+    url = reverse("admin:contactgroups_chatuser_change", args=[ghost.pk])
+    response = client.post(IMPORT_URL, {"user_id": "ghost", "next": url}, follow=True)
+    assert messages_shown(response) == [(
+        "info", "ghost is queued for import into Chat; its Chat user page shows the result once Chat has answered.")]
+
+    def imported():
+        """the worker imported ghost"""
+        return ChatUser.objects.get(pk=ghost.pk).import_state == ChatUser.ImportState.IMPORTED
+
+    wait_until(imported)
+    assert "Import this user into Chat" not in client.get(url).content.decode()
+
+
+def test_the_offer_in_chinese(support, chat_sandbox):
+    ChatUser.objects.create(user_id="ghost", import_state=ChatUser.ImportState.NOT_IMPORTED)
+    support.cookies["django_language"] = "zh-hans"
+    user = ChatUser.objects.get(user_id="ghost")
+    url = reverse("admin:contactgroups_chatuser_change", args=[user.pk])
+    page = support.get(url).content.decode()
+    assert re.search(r'name="user_id" value="ghost">将此用户导入 IM</button>', page)
+    response = support.post(IMPORT_URL, {"user_id": "ghost", "next": url}, follow=True)
+    assert messages_shown(response) == [("success", "ghost 已导入 IM。")]
