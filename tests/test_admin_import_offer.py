@@ -169,13 +169,18 @@ def test_a_user_the_mirror_lacks_needs_the_add_permission(client, django_user_mo
     assert chat_sandbox.calls_to(protocol.MULTIACCOUNT_IMPORT) == []
 
 
-def test_the_import_takes_only_a_post_with_its_csrf_token(staff, chat_sandbox):
+def test_the_import_takes_only_a_post_with_its_csrf_token(staff, chat_sandbox, make_group):
     ChatUser.objects.create(user_id="ghost", import_state=ChatUser.ImportState.NOT_IMPORTED)
     browser = Client(enforce_csrf_checks=True)
     browser.force_login(staff)
-    assert browser.get(IMPORT_URL).status_code == 405
+    response = browser.get(IMPORT_URL, {"user_id": "ghost"})
+    assert response.status_code == 302 and response["Location"] == reverse("admin:contactgroups_chatuser_changelist")
     assert browser.post(IMPORT_URL, {"user_id": "ghost"}).status_code == 403
-    assert chat_sandbox.calls_to(protocol.MULTIACCOUNT_IMPORT) == []
+    group = make_group(ChatUser.objects.get(user_id="ghost"), "work")
+    sync_url = reverse("admin:contactgroups_contactgroup_sync_one", args=[group.pk])
+    assert browser.get(sync_url)["Location"] == change_url(group)
+    assert browser.post(sync_url).status_code == 403
+    assert chat_sandbox.calls_to() == [] and ContactGroup.objects.get().state == ContactGroup.State.DRAFT
 
 
 def test_a_bad_user_id_or_an_outside_address_changes_nothing(support, chat_sandbox):

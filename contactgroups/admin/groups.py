@@ -12,7 +12,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.forms.formsets import TOTAL_FORM_COUNT
-from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.urls import path, reverse, reverse_lazy
 from django.utils.functional import cached_property
 from django.utils.html import format_html
@@ -336,15 +336,16 @@ class ContactGroupAdmin(SelectedIdsChecked, ContactGroupImportMixin, admin.Model
 
     def sync_one_view(self, request, object_id):
         """Sync one group again from its page (the "Sync to Chat" action on it alone), then back to the page."""
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
+        page = reverse("admin:contactgroups_contactgroup_change", args=[object_id])
+        if request.method != "POST":  # only the page's button syncs; an address typed or followed shows the page
+            return HttpResponseRedirect(page)
         group = self.get_object(request, object_id)
         if group is None:
             raise Http404(_("No such conversation group."))
         if not (self.has_sync_permission(request) and self.has_change_permission(request, group)):
             raise PermissionDenied
         self.sync_to_chat(request, ContactGroup.objects.filter(pk=group.pk))
-        return HttpResponseRedirect(reverse("admin:contactgroups_contactgroup_change", args=[group.pk]))
+        return HttpResponseRedirect(page)
 
     # Actions -------------------------------------------------------------------------------------------------
 

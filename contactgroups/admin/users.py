@@ -8,10 +8,9 @@ from django.contrib import admin, messages
 from django.contrib.admin.models import ADDITION
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import gettext as _gettext
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -69,7 +68,7 @@ class ChatUserAdmin(SelectedIdsChecked, admin.ModelAdmin):
 
     @admin.display(description=_("last error"))
     def last_error(self, user):
-        text = code_with_meaning(user.last_error_code)
+        text = code_with_meaning(user.last_error_code, user.last_error_info)
         if user.import_state == ChatUser.ImportState.IMPORTED or not (
                 user.import_state == ChatUser.ImportState.NOT_IMPORTED
                 or errors.is_account_not_imported(user.last_error_code)):
@@ -82,17 +81,17 @@ class ChatUserAdmin(SelectedIdsChecked, admin.ModelAdmin):
 
     def import_one_view(self, request):
         """Import the posted UserID into Chat (queued), creating its Chat user if the staff may; back to ``next``."""
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        if not self.may_import_one(request):
-            raise PermissionDenied
         back = request.POST.get("next", "")
         if not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
             back = reverse("admin:contactgroups_chatuser_changelist")
+        if request.method != "POST":  # only a page's button imports; an address typed or followed shows the list
+            return HttpResponseRedirect(back)
+        if not self.may_import_one(request):
+            raise PermissionDenied
         user_id = request.POST.get("user_id", "")
         problems = protocol.validate_user_id(user_id)
         if problems:
-            self.message_user(request, _gettext("Not imported: %(problems)s") % {
+            self.message_user(request, _("Not imported: %(problems)s") % {
                 "problems": " ".join(words.say(problem) for problem in problems)}, messages.ERROR)
             return HttpResponseRedirect(back)
         ended, not_queued = [], []
@@ -100,7 +99,7 @@ class ChatUserAdmin(SelectedIdsChecked, admin.ModelAdmin):
             user = ChatUser.objects.filter(user_id=user_id).first()
             if user is None:
                 if not self.has_add_permission(request):
-                    self.message_user(request, _gettext(
+                    self.message_user(request, _(
                         "%(user)s is no Chat user here, and you may not add Chat users: someone who may must import "
                         "it.") % {"user": user_id}, messages.ERROR)
                     return HttpResponseRedirect(back)
@@ -109,13 +108,13 @@ class ChatUserAdmin(SelectedIdsChecked, admin.ModelAdmin):
             tasks.queue_account_import([user.pk], request.user.pk, on_imported=ended.append,
                                        on_not_queued=not_queued.append)
         if not_queued:
-            self.message_user(request, _gettext(
+            self.message_user(request, _(
                 "The import of %(user)s into Chat could not be queued, so nothing was sent to Chat. Try again once "
                 "the task queue is back.") % {"user": user_id}, messages.ERROR)
         elif ended:
             self._say_how_the_import_ended(request, user_id, ended[0], again=bool(request.POST.get("group")))
         else:
-            self.message_user(request, _gettext(
+            self.message_user(request, _(
                 "%(user)s is queued for import into Chat; its Chat user page shows the result once Chat has answered."
             ) % {"user": user_id}, messages.INFO)
         return HttpResponseRedirect(back)
@@ -123,12 +122,12 @@ class ChatUserAdmin(SelectedIdsChecked, admin.ModelAdmin):
     def _say_how_the_import_ended(self, request, user_id: str, report, again: bool) -> None:
         """How an import that ran in this request ended: imported, or why not, with Chat's code and its meaning."""
         if user_id in report.imported:
-            text = _gettext("%(user)s is imported in Chat.") % {"user": user_id}
+            text = _("%(user)s is imported in Chat.") % {"user": user_id}
             if again:
-                text += " " + _gettext("Sync the group again to send what Chat refused.")
+                text += " " + _("Sync the group again to send what Chat refused.")
             self.message_user(request, text, messages.SUCCESS)
             return
-        self.message_user(request, _gettext("%(user)s is not imported in Chat. %(why)s") % {
+        self.message_user(request, _("%(user)s is not imported in Chat. %(why)s") % {
             "user": user_id, "why": words.account_text(report.outcomes.get(user_id, {}))}, messages.ERROR)
 
     # Actions -------------------------------------------------------------------------------------------------
