@@ -15,7 +15,7 @@ from kombu.exceptions import OperationalError
 from contactgroups import sync
 from contactgroups.chat import errors, protocol
 from contactgroups.models import ChatUser, ContactGroup, SyncAttempt
-from tests.conftest import wait_until  # noqa: F401  (the suite's helpers, for a reader following the fixtures)
+from tests.admin_forms import form_errors, group_form_data
 from tests.test_translations import page_text
 
 C2C, GROUP = protocol.TYPE_C2C, protocol.TYPE_GROUP
@@ -147,6 +147,16 @@ def test_staff_pages_give_chats_codes_with_their_meaning_and_no_audit_words(clie
     response = client.post(reverse("admin:contactgroups_contactgroup_changelist"),
                            {"action": "sync_to_chat", "_selected_action": groups}, follow=True)
     shown["sync action"] = page_text(response)
+    # The form's refusals of conversations whose target does not match their type, and its warnings.
+    owner = ChatUser.objects.get(user_id="user_0001")
+    response = client.post(reverse("admin:contactgroups_contactgroup_add"), group_form_data(
+        owner=owner, name="mixed", items=[(C2C, "", "@TGS#1"), (GROUP, "user_0002", ""), (GROUP, "", "")]))
+    assert response.status_code == 200 and len(form_errors(response)) == 3
+    shown["refused form"] = page_text(response)
+    response = client.post(reverse("admin:contactgroups_contactgroup_add"), group_form_data(
+        owner=ChatUser.objects.get(user_id="ghost"), name="warned", items=[(C2C, "@TGS#1", "")]))
+    assert response.status_code == 200 and 'name="_save_anyway"' in response.content.decode()
+    shown["warned form"] = page_text(response)
     for user_id in ("refused_one", "ghost"):
         response = client.post(reverse("admin:contactgroups_chatuser_import_one"), {"user_id": user_id}, follow=True)
         shown[f"import {user_id}"] = page_text(response)

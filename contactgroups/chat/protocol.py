@@ -215,17 +215,17 @@ def validate_conversation(conversation_type: int, to_account: str, to_group_id: 
     if conversation_type == TYPE_C2C:
         if to_group_id:
             return [Message(gettext_noop(
-                "A one-to-one conversation names a user (To_Account), not a group id (ToGroupId)."))]
+                "A one-to-one conversation names a user by UserID, not a Chat group id."))]
         if not to_account:
             return [Message(gettext_noop(
-                "A one-to-one conversation needs the UserID of the other user (To_Account)."))]
+                "A one-to-one conversation needs the UserID of the other user."))]
         return validate_user_id(to_account)
     if conversation_type == TYPE_GROUP:
         if to_account:
             return [Message(gettext_noop(
-                "A group conversation names a group id (ToGroupId), not a user (To_Account)."))]
+                "A group conversation names a Chat group id, not a user."))]
         if not to_group_id:
-            return [Message(gettext_noop("A group conversation needs its Chat group id (ToGroupId)."))]
+            return [Message(gettext_noop("A group conversation needs its Chat group id."))]
         return validate_group_conversation_id(to_group_id)
     return [Message(gettext_noop("Unknown conversation type %(type)r: use 1 (one-to-one) or 2 (group)."),
                     type=conversation_type)]
