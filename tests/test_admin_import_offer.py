@@ -67,7 +67,7 @@ def test_an_owner_refused_as_not_imported_is_imported_then_the_group_synced_agai
     response = support.post(IMPORT_URL, {"user_id": "not_in_chat", "next": change_url(group), "group": group.pk},
                             follow=True)
     assert response.redirect_chain[-1][0] == change_url(group)
-    assert ("success", "not_in_chat is imported in Chat. Sync the group again to send what Chat refused.") in \
+    assert ("success", "Imported into Chat: not_in_chat. Sync the group again to send what Chat refused.") in \
         messages_shown(response)
     stranger.refresh_from_db()
     assert stranger.import_state == ChatUser.ImportState.IMPORTED
@@ -96,7 +96,7 @@ def test_a_conversation_refused_as_not_imported_offers_its_user_in_the_row(suppo
 
     response = support.post(IMPORT_URL, {"user_id": "user_9", "next": change_url(group), "group": group.pk},
                             follow=True)
-    assert ("success", "user_9 is imported in Chat. Sync the group again to send what Chat refused.") in \
+    assert ("success", "Imported into Chat: user_9. Sync the group again to send what Chat refused.") in \
         messages_shown(response)
     added = ChatUser.objects.get(user_id="user_9")
     assert added.import_state == ChatUser.ImportState.IMPORTED
@@ -118,8 +118,8 @@ def test_an_import_chat_refuses_says_its_code_and_meaning(support, chat_sandbox)
     response = support.post(IMPORT_URL, {"user_id": "ghost", "next": url}, follow=True)
     assert response.redirect_chain[-1][0] == url
     assert messages_shown(response) == [(
-        "error", "ghost is not imported in Chat. Checked in Chat: not imported. Chat error 70402 A required account "
-                 "field is missing or does not have the form Chat expects.")]
+        "error", "Not imported into Chat: ghost. Checked in Chat: not imported. Chat error 70402 A required "
+                 "account field is missing or does not have the form Chat expects.")]
     ghost.refresh_from_db()
     assert ghost.import_state == ChatUser.ImportState.FAILED
     page = response.content.decode()
@@ -131,7 +131,7 @@ def test_the_chat_user_page_offers_the_import_and_says_it_worked(support, chat_s
     ghost = ChatUser.objects.create(user_id="ghost", import_state=ChatUser.ImportState.NOT_IMPORTED)
     url = reverse("admin:contactgroups_chatuser_change", args=[ghost.pk])
     response = support.post(IMPORT_URL, {"user_id": "ghost", "next": url}, follow=True)
-    assert messages_shown(response) == [("success", "ghost is imported in Chat.")]
+    assert messages_shown(response) == [("success", "Imported into Chat: ghost.")]
     assert import_buttons(response.content.decode()) == []
 
 
@@ -163,8 +163,8 @@ def test_a_user_the_mirror_lacks_needs_the_add_permission(client, django_user_mo
     page = client.get(change_url(group)).content.decode()
     assert import_buttons(page) == [] and "Sync this group again" not in page
     response = client.post(IMPORT_URL, {"user_id": "user_9", "next": change_url(group)}, follow=True)
-    assert messages_shown(response) == [("error", "user_9 is no Chat user here, and you may not add Chat users: "
-                                                  "someone who may must import it.")]
+    assert messages_shown(response) == [("error", "Not imported: user_9 is no Chat user here, and you may not "
+                                                  "add Chat users; someone who may must import it.")]
     assert not ChatUser.objects.filter(user_id="user_9").exists()
     assert chat_sandbox.calls_to(protocol.MULTIACCOUNT_IMPORT) == []
 
@@ -197,7 +197,7 @@ def test_with_a_broker_the_import_is_queued_and_a_worker_imports(client, staff, 
     url = reverse("admin:contactgroups_chatuser_change", args=[ghost.pk])
     response = client.post(IMPORT_URL, {"user_id": "ghost", "next": url}, follow=True)
     assert messages_shown(response) == [(
-        "info", "ghost is queued for import into Chat; its Chat user page shows the result once Chat has answered.")]
+        "info", "Queued for import into Chat: ghost. Its Chat user page shows the result once Chat has answered.")]
 
     def imported():
         """the worker imported ghost"""
@@ -215,4 +215,4 @@ def test_the_offer_in_chinese(support, chat_sandbox):
     page = support.get(url).content.decode()
     assert re.search(r'name="user_id" value="ghost">将此用户导入 IM</button>', page)
     response = support.post(IMPORT_URL, {"user_id": "ghost", "next": url}, follow=True)
-    assert messages_shown(response) == [("success", "ghost 已导入 IM。")]
+    assert messages_shown(response) == [("success", "已导入 IM：ghost。")]

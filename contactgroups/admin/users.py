@@ -100,8 +100,8 @@ class ChatUserAdmin(SelectedIdsChecked, admin.ModelAdmin):
             if user is None:
                 if not self.has_add_permission(request):
                     self.message_user(request, _(
-                        "%(user)s is no Chat user here, and you may not add Chat users: someone who may must import "
-                        "it.") % {"user": user_id}, messages.ERROR)
+                        "Not imported: %(user)s is no Chat user here, and you may not add Chat users; someone who "
+                        "may must import it.") % {"user": user_id}, messages.ERROR)
                     return HttpResponseRedirect(back)
                 user = ChatUser.objects.create(user_id=user_id)
                 sync.log_history(request.user.pk, user, [{"added": {}}], action_flag=ADDITION)
@@ -115,19 +115,19 @@ class ChatUserAdmin(SelectedIdsChecked, admin.ModelAdmin):
             self._say_how_the_import_ended(request, user_id, ended[0], again=bool(request.POST.get("group")))
         else:
             self.message_user(request, _(
-                "%(user)s is queued for import into Chat; its Chat user page shows the result once Chat has answered."
+                "Queued for import into Chat: %(user)s. Its Chat user page shows the result once Chat has answered."
             ) % {"user": user_id}, messages.INFO)
         return HttpResponseRedirect(back)
 
     def _say_how_the_import_ended(self, request, user_id: str, report, again: bool) -> None:
         """How an import that ran in this request ended: imported, or why not, with Chat's code and its meaning."""
         if user_id in report.imported:
-            text = _("%(user)s is imported in Chat.") % {"user": user_id}
+            text = _("Imported into Chat: %(user)s.") % {"user": user_id}
             if again:
                 text += " " + _("Sync the group again to send what Chat refused.")
             self.message_user(request, text, messages.SUCCESS)
             return
-        self.message_user(request, _("%(user)s is not imported in Chat. %(why)s") % {
+        self.message_user(request, _("Not imported into Chat: %(user)s. %(why)s") % {
             "user": user_id, "why": words.account_text(report.outcomes.get(user_id, {}))}, messages.ERROR)
 
     # Actions -------------------------------------------------------------------------------------------------
