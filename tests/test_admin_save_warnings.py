@@ -27,10 +27,10 @@ def change_url(group):
 def warnings_shown(response) -> list[str]:
     """The warnings the page lists above the form, as text."""
     page = response.content.decode()
-    box = re.search(r'<ul class="messagelist" id="save-warnings">.*?<ul>(.*?)</ul>', page, re.S)
+    box = re.search(r'<ul class="messagelist" id="save-warnings">(.*?)</ul>', page, re.S)
     if box is None:
         return []
-    items = re.findall(r"<li>(.*?)</li>", box.group(1), re.S)
+    items = re.findall(r'<p class="save-warning">(.*?)</p>', box.group(1), re.S)
     return [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", item)).strip() for item in items]
 
 
