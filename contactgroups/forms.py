@@ -3,13 +3,18 @@
 Every number comes from chat/protocol.py. The group form checks the name and the owner's
 group count; the conversation formset checks each conversation, duplicates, and the
 owner's count of distinct grouped conversations across all of their groups.
+``save_warnings`` finds what Chat would likely refuse but staff may still mean: an owner
+or a one-to-one target the mirror knows is not imported, a group id typed as a UserID.
 """
+
+import hashlib
+import json
 
 from django import forms
 from django.db import connections, router
 from django.forms.models import BaseInlineFormSet
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from contactgroups import words
 from contactgroups.chat import protocol
@@ -29,6 +34,42 @@ class OwnerChoiceField(forms.ModelChoiceField):
         except (TypeError, ValueError):
             fits = False
         return data if fits else None
+
+
+# Users in these states are known to the mirror as not imported into Chat (checked, or the import failed).
+NOT_IMPORTED_STATES = (ChatUser.ImportState.NOT_IMPORTED, ChatUser.ImportState.FAILED)
+
+
+def save_warnings(owner, conversations) -> list[dict]:
+    """What Chat would likely refuse in a group of ``owner`` holding ``conversations``, as data (words.py says it).
+
+    ``owner_not_imported``: the owner is a Chat user the mirror knows is not imported. ``targets_not_imported``:
+    one-to-one targets the mirror knows are not imported. ``group_id_as_user``: one-to-one targets that have the
+    form of a group id Chat assigns, or that a group conversation of the mirror has as its group id. Three
+    queries at most, whatever the number of conversations.
+    """
+    warnings = []
+    if owner is not None and owner.import_state in NOT_IMPORTED_STATES:
+        warnings.append({"code": "owner_not_imported", "user": owner.user_id, "state": owner.import_state})
+    targets = sorted({c.target for c in conversations if c.type == protocol.TYPE_C2C})
+    if not targets:
+        return warnings
+    not_imported = list(ChatUser.objects.filter(user_id__in=targets, import_state__in=NOT_IMPORTED_STATES)
+                        .order_by("user_id").values_list("user_id", flat=True))
+    if not_imported:
+        warnings.append({"code": "targets_not_imported", "users": not_imported})
+    known_groups = set(ContactItem.objects.filter(type=protocol.TYPE_GROUP, to_group_id__in=targets)
+                       .values_list("to_group_id", flat=True).distinct())
+    typed_as_user = [target for target in targets if target in known_groups or protocol.looks_like_group_id(target)]
+    if typed_as_user:
+        warnings.append({"code": "group_id_as_user", "targets": typed_as_user,
+                         "known": sorted(known_groups & set(typed_as_user))})
+    return warnings
+
+
+def warnings_digest(warnings: list[dict]) -> str:
+    """A short fingerprint of ``warnings``: a "Save anyway" confirms exactly the warnings it was shown with."""
+    return hashlib.sha256(json.dumps(warnings, sort_keys=True).encode()).hexdigest()[:16]
 
 
 class ContactGroupForm(forms.ModelForm):
@@ -63,6 +104,8 @@ class ContactItemForm(forms.ModelForm):
     class Meta:
         model = ContactItem
         fields = ["type", "to_account", "to_group_id"]
+        # The staff's words for the columns the model names as Chat's JSON does.
+        labels = {"to_account": gettext_lazy("UserID"), "to_group_id": gettext_lazy("Chat group id")}
 
     def clean(self):
         cleaned = super().clean()

@@ -110,3 +110,32 @@ def _publish_each(groups: list[tuple[int, int | None]], on_not_queued=None) -> i
         if on_not_queued is not None:
             on_not_queued(pk, failure)
     return sent
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
+def accounts_task(self, user_pks: list[int], actor_id: int | None, check_only: bool = False) -> None:
+    """Import Chat users into Chat, or only check them (``sync.accounts_job``). Chat's refusals and failures are
+    kept on each user; none is retried here, since staff see them on the user's page and act again."""
+    sync.accounts_job(user_pks, actor_id, check_only)
+
+
+def queue_account_import(user_pks: list[int], actor_id: int | None, on_not_queued=None,
+                         check_only: bool = False) -> bool:
+    """Import the Chat users into Chat (or, ``check_only``, ask Chat whether they exist) once the current
+    transaction commits, outside this request, as ``queue_group_syncs`` syncs groups.
+
+    If the broker cannot take the task, nothing reaches Chat and ``on_not_queued(error)`` lets the caller say so.
+    """
+    user_pks = sorted(user_pks)
+    if settings.CELERY_BROKER_URL:
+        def send():
+            try:
+                accounts_task.apply_async((user_pks, actor_id, check_only), retry=True)
+            except OperationalError as exc:  # the broker could not be reached, after the bounded publish retries
+                logger.warning("Could not queue the import of %d Chat user(s): %s", len(user_pks), exc)
+                if on_not_queued is not None:
+                    on_not_queued(exc)
+
+        transaction.on_commit(send)
+    else:
+        transaction.on_commit(lambda: runner.submit_accounts(user_pks, actor_id, check_only))

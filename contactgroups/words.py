@@ -46,9 +46,13 @@ def meaning(code: int | None) -> str:
 
 
 def code_text(code: int | None, info: str = "") -> str:
-    """Chat's code with its meaning, and Chat's own text when it sent one."""
+    """Chat's code with its meaning; Chat's own text (``info``) only for a code the project does not document.
+
+    Chat writes its text for developers, naming its JSON fields (``To_Account user_9 is not imported``): the staff
+    read the meaning, and the audit keeps the text.
+    """
     text = f"{code} {meaning(code)}" if code is not None else meaning(code)
-    return text + (f" ({info})" if info else "")
+    return text + (f" ({info})" if info and not errors.is_documented(code) else "")
 
 
 def error_text(error: dict) -> str:
@@ -58,9 +62,8 @@ def error_text(error: dict) -> str:
         return _("Could not connect to Chat; nothing was sent.")
     if kind == "transport":
         if error.get("http_status"):
-            return _("Chat answered with HTTP %(status)s; the change may have been made.") % {
-                "status": error["http_status"]}
-        return _("No answer from Chat; the change may have been made.")
+            return _("Chat's server failed (HTTP %(status)s).") % {"status": error["http_status"]}
+        return _("No answer from Chat in time.")
     if kind == "throttled":
         return _("Chat asked for fewer calls a second (%(code)s).") % {"code": code_text(code, info)}
     if kind == "busy":
@@ -69,7 +72,7 @@ def error_text(error: dict) -> str:
         return _("The task queue could not be reached, so nothing was sent to Chat.")
     if kind == "internal":
         return _("An unexpected error stopped it (%(type)s); see the server log.") % {"type": error.get("type", "")}
-    return _("Chat error %(code)s.") % {"code": code_text(code, info)}
+    return _("Chat error %(code)s") % {"code": code_text(code, info)}
 
 
 def conflict_text(conflict: dict, owner: str) -> str:
@@ -184,6 +187,48 @@ def outcome_text(data: dict) -> str:
     return ""
 
 
+def _listed(items, most: int = 10) -> str:
+    """Up to ``most`` items, then how many more."""
+    items = list(items)
+    text = ", ".join(items[:most])
+    if len(items) > most:
+        more = len(items) - most
+        text += " " + ngettext("and %(count)d more", "and %(count)d more", more) % {"count": more}
+    return text
+
+
+def save_warning_text(data: dict) -> str:
+    """A warning of the group form (forms.save_warnings) in words."""
+    code = data.get("code")
+    refusal = code_text(errors.ACCOUNT_NOT_IMPORTED)
+    if code == "owner_not_imported":
+        return _("The owner %(user)s is not imported in Chat, as far as this admin knows, so Chat will refuse the "
+                 "whole group: %(code)s") % {"user": data["user"], "code": refusal}
+    if code == "targets_not_imported":
+        users = data["users"]
+        return ngettext(
+            "%(list)s is not imported in Chat, as far as this admin knows, so Chat will refuse that conversation: "
+            "%(code)s",
+            "%(list)s are not imported in Chat, as far as this admin knows, so Chat will refuse those "
+            "conversations: %(code)s",
+            len(users),
+        ) % {"list": _listed(users), "code": refusal}
+    if code == "group_id_as_user":
+        targets = data["targets"]
+        text = ngettext(
+            "%(list)s looks like a Chat group id, but is typed as the UserID of a one-to-one conversation. For a "
+            "group chat, choose the type “Group conversation” and put the id under group id.",
+            "%(list)s look like Chat group ids, but are typed as the UserIDs of one-to-one conversations. For a "
+            "group chat, choose the type “Group conversation” and put the id under group id.",
+            len(targets),
+        ) % {"list": _listed(targets)}
+        if data.get("known"):
+            text += " " + _("Other groups here hold %(list)s as a group conversation.") % {
+                "list": _listed(data["known"])}
+        return text
+    return ""
+
+
 def held_back_text(data: dict) -> str:
     """Why a pull left a group of Chat as the mirror has it."""
     if data.get("reason") == "name_unstorable":
@@ -250,11 +295,18 @@ def account_text(data: dict) -> str:
         if why and why.get("reason") == "refused":
             text += " " + _("Chat refused to import this UserID.")
         elif why:
-            text += " " + error_text({"kind": "chat", "code": why.get("code"), "info": why.get("info")})
+            text += " " + _account_error_text(why)
         return text
     if code == "check_failed":
+        if data.get("error"):
+            return _("Check in Chat failed: %(error)s") % {"error": _account_error_text(data["error"])}
         return _("Check in Chat failed: %(code)s") % {"code": code_text(data.get("result_code"), data.get("info"))}
     return ""
+
+
+def _account_error_text(why: dict) -> str:
+    """Why an import or check call failed; entries written before the error's kind was kept are Chat errors."""
+    return error_text({"kind": "chat", **{key: value for key, value in why.items() if key != "reason"}})
 
 
 def import_text(data: dict) -> str:

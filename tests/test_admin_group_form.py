@@ -96,7 +96,7 @@ def test_one_to_one_item_with_a_group_id_is_refused(admin_client, owner):
 
 def test_group_item_with_a_user_id_is_refused(admin_client, owner):
     response = post_group(admin_client, owner=owner, name="mixed", items=[(GROUP, "user_0002", "")])
-    assert any("group conversation names a group id" in m for m in form_errors(response))
+    assert any("group conversation names a Chat group id" in m for m in form_errors(response))
     assert ContactGroup.objects.count() == 0
 
 

@@ -5,6 +5,8 @@ The tests commit for real (transactional database), so the sync runs as it does 
 the background syncs (``background_syncs.wait()``) before reading a page, as a person reloads it.
 """
 
+import re
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
@@ -151,22 +153,27 @@ def test_pull_action_adopts_what_the_user_made_in_the_app(support, owner, make_g
     assert [(item.type, item.target) for item in adopted.items.all()] == [(C2C, "user_0003")]
 
 
-def test_import_action_imports_and_checks_users(support, chat_sandbox):
+def test_import_action_queues_the_import_and_the_list_then_shows_it(support, chat_sandbox, background_syncs):
     users = [ChatUser.objects.create(user_id=f"new_{n}") for n in range(3)]
-    response = support.post(reverse("admin:contactgroups_chatuser_changelist"),
-                            {"action": "import_into_chat", "_selected_action": [u.pk for u in users]}, follow=True)
-    assert "3 users are imported in Chat." in response.content.decode()
+    changelist = reverse("admin:contactgroups_chatuser_changelist")
+    response = support.post(changelist, {"action": "import_into_chat", "_selected_action": [u.pk for u in users]},
+                            follow=True)
+    assert "3 users queued for import into Chat; the list shows what Chat says." in response.content.decode()
+    background_syncs.wait()
+    rows = re.findall(r'<td class="field-import_state">([^<]*)</td>', support.get(changelist).content.decode())
+    assert rows == ["Imported"] * 3
     assert set(ChatUser.objects.filter(user_id__startswith="new_").values_list("import_state", flat=True)) == {
         ChatUser.ImportState.IMPORTED}
     check = chat_sandbox.post("im_open_login_svc/account_check", {"CheckItem": [{"UserID": "new_1"}]})
     assert check["ResultItem"][0]["AccountStatus"] == "Imported"
 
 
-def test_check_action_stores_not_imported(support, chat_sandbox):
+def test_check_action_stores_not_imported(support, chat_sandbox, background_syncs):
     user = ChatUser.objects.create(user_id="ghost")
     response = support.post(reverse("admin:contactgroups_chatuser_changelist"),
                             {"action": "check_in_chat", "_selected_action": [user.pk]}, follow=True)
-    assert "Not imported in Chat: ghost." in response.content.decode()
+    assert "1 user queued for a check in Chat; the list shows what Chat says." in response.content.decode()
+    background_syncs.wait()
     user.refresh_from_db()
     assert user.import_state == ChatUser.ImportState.NOT_IMPORTED and user.checked_at is not None
 

@@ -80,6 +80,12 @@ class SyncAttemptAdmin(SelectedIdsChecked, admin.ModelAdmin):
 
     @admin.display(description=_("meaning"))
     def error_meaning(self, attempt):
+        if attempt.outcome == SyncAttempt.Outcome.NO_ANSWER and attempt.error_code is None:
+            # Said here, for whoever reads the calls; the group's page says what the sync does about it.
+            if attempt.http_status:
+                return _("Chat answered with HTTP %(status)s: the request may have taken effect.") % {
+                    "status": attempt.http_status}
+            return _("No answer from Chat: the request may not have reached it, or may have taken effect.")
         return attempt.error_meaning or "—"
 
     @admin.display(description=_("refused with"))

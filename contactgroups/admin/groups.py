@@ -7,11 +7,12 @@ row's constraint.
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.forms.formsets import TOTAL_FORM_COUNT
-from django.urls import reverse, reverse_lazy
+from django.http import Http404, HttpResponseRedirect
+from django.urls import path, reverse, reverse_lazy
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.http import urlencode
@@ -19,15 +20,15 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext, ngettext_lazy
 
 from contactgroups import tasks, words
-from contactgroups.admin.display import code_with_meaning
+from contactgroups.admin.display import ChatActions, code_with_meaning, not_imported_offers, sync_button, with_offer
 from contactgroups.admin.django_internals import SkipsModelValidation, count_inline_media_once, inline_foreign_key_name
 from contactgroups.admin.filters import OwnerFilter, StateFilter
 from contactgroups.admin.import_view import ContactGroupImportMixin
 from contactgroups.admin.selection import SelectedIdsChecked
 from contactgroups.admin.widgets import FastCheckboxInput, FastErrorList, FastHiddenInput, FastSelect, FastTextInput
 from contactgroups.chat import errors, protocol
-from contactgroups.forms import ContactGroupForm, ContactItemForm, ContactItemFormSet
-from contactgroups.models import ContactGroup, ContactItem
+from contactgroups.forms import ContactGroupForm, ContactItemForm, ContactItemFormSet, save_warnings, warnings_digest
+from contactgroups.models import ChatUser, ContactGroup, ContactItem
 from contactgroups.permissions import PULL_PERMISSION, SYNC_PERMISSION
 
 
@@ -68,9 +69,26 @@ class ContactItemInlineFormSet(ContactItemFormSet):
         ),
     }
 
+    # The checkbox of the page's warnings; its value is the digest of the warnings it confirms.
+    SAVE_ANYWAY = "_save_anyway"
+
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("error_class", FastErrorList)
         super().__init__(*args, **kwargs)
+        self.unconfirmed_warnings: list[dict] = []
+
+    def is_valid(self):
+        """Valid, and the save's warnings (forms.save_warnings) are none or confirmed with "Save anyway".
+
+        Unconfirmed warnings are no error: the page is shown again with them and the checkbox, nothing saved.
+        """
+        if not super().is_valid():
+            return False
+        owner = self.instance.owner if self.instance.owner_id else None
+        warnings = save_warnings(owner, self.kept_conversations())
+        confirmed = bool(warnings) and self.data.get(self.SAVE_ANYWAY) == warnings_digest(warnings)
+        self.unconfirmed_warnings = [] if confirmed else warnings
+        return not self.unconfirmed_warnings
 
     def claims_too_many_forms(self) -> bool:
         """A posted page that claims more rows than a group can hold: no browser sends it, so none are built."""
@@ -117,14 +135,19 @@ class ContactItemInline(admin.TabularInline):
                              "to_group_id": FastTextInput}
         return super().get_formset(request, obj, **kwargs)
 
-    @admin.display(description=_("Chat's answer (ResultCode)"))
+    @admin.display(description=_("Chat's answer"))
     def result(self, item):
         if item.result_code is None:
             return _("not sent yet")
         text = code_with_meaning(item.result_code, item.result_info)
         if item.result_code == errors.OK:
             return text
-        return format_html('<strong class="refused">{}</strong>', text)
+        text = format_html('<strong class="refused">{}</strong>', text)
+        if item.type != protocol.TYPE_C2C or not errors.is_account_not_imported(item.result_code):
+            return text
+        actions = getattr(item, "chat_actions", None)
+        states = getattr(item, "chat_user_states", {})
+        return with_offer(text, not_imported_offers(actions, [item.to_account], states))
 
 
 @admin.register(ContactGroup)
@@ -182,6 +205,49 @@ class ContactGroupAdmin(SelectedIdsChecked, ContactGroupImportMixin, admin.Model
 
     def get_inline_formsets(self, request, formsets, inline_instances, obj=None):
         return count_inline_media_once(super().get_inline_formsets(request, formsets, inline_instances, obj))
+
+    def get_urls(self):
+        return [
+            path("<path:object_id>/sync/", self.admin_site.admin_view(self.sync_one_view),
+                 name="contactgroups_contactgroup_sync_one"),
+            *super().get_urls(),
+        ]
+
+    def chat_actions(self, request, group) -> ChatActions:
+        """What the staff may do on this group's page about Chat's refusals: import a user, sync the group again."""
+        actions = self.admin_site.get_model_admin(ChatUser).chat_actions(request)
+        if self.has_sync_permission(request) and self.has_change_permission(request, group):
+            actions = ChatActions(import_url=actions.import_url, add_users=actions.add_users,
+                                  sync_url=reverse("admin:contactgroups_contactgroup_sync_one", args=[group.pk]))
+        return actions
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.pk is not None:
+            self._offer_chat_actions(request, context, obj)
+        warnings = [warning for inline in context.get("inline_admin_formsets", ())
+                    for warning in getattr(inline.formset, "unconfirmed_warnings", ())]
+        if warnings:
+            context["save_warnings"] = [words.save_warning_text(warning) for warning in warnings]
+            context["save_warnings_digest"] = warnings_digest(warnings)
+            context["save_anyway_name"] = ContactItemInlineFormSet.SAVE_ANYWAY
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def _offer_chat_actions(self, request, context, group) -> None:
+        """Give the page's refusals their buttons: the actions, and the import state of each user refused as not
+        imported (one query for the whole page)."""
+        actions = self.chat_actions(request, group)
+        items = [form.instance for inline in context.get("inline_admin_formsets", ()) for form in inline.formset.forms
+                 if isinstance(form.instance, ContactItem)]
+        refused = {item.to_account for item in items
+                   if item.type == protocol.TYPE_C2C and errors.is_account_not_imported(item.result_code)}
+        refused.update(not_imported_users(group))
+        states = dict(ChatUser.objects.filter(user_id__in=refused).values_list("user_id", "import_state")) \
+            if refused else {}
+        group.chat_actions, group.chat_user_states = actions, states
+        for item in items:
+            item.chat_actions, item.chat_user_states = actions, states
+        context["chat_actions"] = actions
+        context["chat_actions_group"] = group.pk
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
@@ -310,6 +376,19 @@ class ContactGroupAdmin(SelectedIdsChecked, ContactGroupImportMixin, admin.Model
     def _say(self, request, message, level) -> None:
         super().message_user(request, message, level)
 
+    def sync_one_view(self, request, object_id):
+        """Sync one group again from its page (the "Sync to Chat" action on it alone), then back to the page."""
+        page = reverse("admin:contactgroups_contactgroup_change", args=[object_id])
+        if request.method != "POST":  # only the page's button syncs; an address typed or followed shows the page
+            return HttpResponseRedirect(page)
+        group = self.get_object(request, object_id)
+        if group is None:
+            raise Http404(_("No such conversation group."))
+        if not (self.has_sync_permission(request) and self.has_change_permission(request, group)):
+            raise PermissionDenied
+        self.sync_to_chat(request, ContactGroup.objects.filter(pk=group.pk))
+        return HttpResponseRedirect(page)
+
     # Actions -------------------------------------------------------------------------------------------------
 
     @admin.action(description=_("Sync to Chat"), permissions=["sync"])
@@ -363,7 +442,15 @@ class ContactGroupAdmin(SelectedIdsChecked, ContactGroupImportMixin, admin.Model
 
     @admin.display(description=_("last sync"))
     def last_sync(self, group):
-        return words.outcome_text(group.last_outcome) or "—"
+        text = words.outcome_text(group.last_outcome) or "—"
+        users = not_imported_users(group)
+        actions = getattr(group, "chat_actions", None)
+        if not users or actions is None:
+            return text
+        offers = not_imported_offers(actions, users, getattr(group, "chat_user_states", {}))
+        if actions.sync_url and group.state not in (ContactGroup.State.QUEUED, ContactGroup.State.SYNCING):
+            offers = format_html("{}<div class=\"chat-offer\">{}</div>", offers, sync_button(actions))
+        return with_offer(text, offers)
 
     @admin.display(description=_("last conflict"))
     def last_conflict(self, group):
@@ -374,9 +461,9 @@ class ContactGroupAdmin(SelectedIdsChecked, ContactGroupImportMixin, admin.Model
         if group.last_error_code is None and not group.last_error_info:
             return "—"
         if group.last_error_code is None:
-            return group.last_error_info
-        return format_html('<strong class="refused">{}</strong><br>{}', code_with_meaning(group.last_error_code),
-                           group.last_error_info)
+            return words.error_text(group.last_outcome.get("error", {})) if group.last_outcome.get("error") else "—"
+        return format_html('<strong class="refused">{}</strong>',
+                           code_with_meaning(group.last_error_code, group.last_error_info))
 
     @admin.display(description=_("audit"))
     def audit_link(self, group):
@@ -384,3 +471,16 @@ class ContactGroupAdmin(SelectedIdsChecked, ContactGroupImportMixin, admin.Model
             return "—"
         url = reverse("admin:contactgroups_syncattempt_changelist") + "?" + urlencode({"group__id__exact": group.pk})
         return format_html('<a href="{}">{}</a>', url, _("Chat calls for this group"))
+
+
+def not_imported_users(group) -> list[str]:
+    """The UserIDs the group's last sync says Chat refused as not imported: the owner, whose refusal stopped the
+    call, and each one-to-one conversation refused so."""
+    outcome = group.last_outcome or {}
+    users = []
+    if errors.is_account_not_imported((outcome.get("error") or {}).get("code")):
+        users.append(group.owner.user_id)
+    for kind, target, code, _info in outcome.get("refused", ()):
+        if kind == protocol.TYPE_C2C and errors.is_account_not_imported(code) and target not in users:
+            users.append(target)
+    return users

@@ -1,29 +1,47 @@
-"""Chat users: the list, the page, and the actions that import them into Chat and check them."""
+"""Chat users: the list, the page, and the actions that import them into Chat and check them.
+
+Where Chat refused a user as not imported (50001), the pages offer "Import this user into Chat": a POST to
+``import_one_view``, which queues the import (contactgroups.tasks) and says how it ended once it has.
+"""
 
 from django.contrib import admin, messages
+from django.contrib.admin.models import ADDITION
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from contactgroups import sync
-from contactgroups.admin.display import code_with_meaning
+from contactgroups import sync, tasks, words
+from contactgroups.admin.display import ChatActions, code_with_meaning, not_imported_offers, with_offer
 from contactgroups.admin.selection import SelectedIdsChecked
+from contactgroups.chat import errors, protocol
 from contactgroups.models import ChatUser
 from contactgroups.permissions import IMPORT_USERS_PERMISSION
 
 
 @admin.register(ChatUser)
 class ChatUserAdmin(SelectedIdsChecked, admin.ModelAdmin):
-    list_display = ["user_id", "nickname", "import_state", "checked_at", "last_error_info"]
+    list_display = ["user_id", "nickname", "import_state", "checked_at", "last_error"]
     list_filter = ["import_state"]
     search_fields = ["user_id", "nickname"]
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
-    readonly_fields = ["import_state", "imported_at", "checked_at", "last_error", "last_error_info"]
+    readonly_fields = ["import_state", "imported_at", "checked_at", "last_error"]
     fieldsets = [
         (None, {"fields": ["user_id", "nickname"]}),
         (_("In Chat"), {"fields": readonly_fields}),
     ]
     actions = ["import_into_chat", "check_in_chat"]
+
+    def get_urls(self):
+        return [
+            path("import-one/", self.admin_site.admin_view(self.import_one_view),
+                 name="contactgroups_chatuser_import_one"),
+            *super().get_urls(),
+        ]
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None:
@@ -33,28 +51,98 @@ class ChatUserAdmin(SelectedIdsChecked, admin.ModelAdmin):
     def has_import_permission(self, request):
         return request.user.has_perm(IMPORT_USERS_PERMISSION)
 
+    def may_import_one(self, request) -> bool:
+        """Importing one user from a page changes its Chat user: the change and the import permission."""
+        return self.has_change_permission(request) and self.has_import_permission(request)
+
+    def chat_actions(self, request) -> ChatActions:
+        if not self.may_import_one(request):
+            return ChatActions()
+        return ChatActions(import_url=reverse("admin:contactgroups_chatuser_import_one"),
+                           add_users=self.has_add_permission(request))
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            obj.chat_actions = context["chat_actions"] = self.chat_actions(request)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
     @admin.display(description=_("last error"))
     def last_error(self, user):
-        return code_with_meaning(user.last_error_code)
+        text = code_with_meaning(user.last_error_code, user.last_error_info)
+        if user.import_state == ChatUser.ImportState.IMPORTED or not (
+                user.import_state == ChatUser.ImportState.NOT_IMPORTED
+                or errors.is_account_not_imported(user.last_error_code)):
+            return text
+        offer = not_imported_offers(getattr(user, "chat_actions", None), [user.user_id],
+                                    {user.user_id: user.import_state})
+        return with_offer(text, offer)
+
+    # Import one user from a page ------------------------------------------------------------------------------
+
+    def import_one_view(self, request):
+        """Import the posted UserID into Chat (queued), creating its Chat user if the staff may; back to ``next``."""
+        back = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
+            back = reverse("admin:contactgroups_chatuser_changelist")
+        if request.method != "POST":  # only a page's button imports; an address typed or followed shows the list
+            return HttpResponseRedirect(back)
+        if not self.may_import_one(request):
+            raise PermissionDenied
+        user_id = request.POST.get("user_id", "")
+        problems = protocol.validate_user_id(user_id)
+        if problems:
+            self.message_user(request, _("Not imported: %(problems)s") % {
+                "problems": " ".join(words.say(problem) for problem in problems)}, messages.ERROR)
+            return HttpResponseRedirect(back)
+        not_queued = []
+        with transaction.atomic():
+            user = ChatUser.objects.filter(user_id=user_id).first()
+            if user is None:
+                if not self.has_add_permission(request):
+                    self.message_user(request, _(
+                        "Not imported: %(user)s is no Chat user here, and you may not add Chat users; someone who "
+                        "may must import it.") % {"user": user_id}, messages.ERROR)
+                    return HttpResponseRedirect(back)
+                user = ChatUser.objects.create(user_id=user_id)
+                sync.log_history(request.user.pk, user, [{"added": {}}], action_flag=ADDITION)
+            tasks.queue_account_import([user.pk], request.user.pk, on_not_queued=not_queued.append)
+        if not_queued:
+            self.message_user(request, _(
+                "The import of %(user)s into Chat could not be queued, so nothing was sent to Chat. Try again once "
+                "the task queue is back.") % {"user": user_id}, messages.ERROR)
+        else:
+            self.message_user(request, _(
+                "Queued for import into Chat: %(user)s. Its Chat user page shows the result once Chat has answered."
+            ) % {"user": user_id}, messages.INFO)
+        return HttpResponseRedirect(back)
+
+    # Actions -------------------------------------------------------------------------------------------------
 
     @admin.action(description=_("Import into Chat"), permissions=["import"])
     def import_into_chat(self, request, queryset):
-        report = sync.import_users(list(queryset.values_list("pk", flat=True)), request.user.pk)
-        self._report(request, report)
+        self._queue_accounts(request, queryset, check_only=False)
 
     @admin.action(description=_("Check in Chat"), permissions=["import"])
     def check_in_chat(self, request, queryset):
-        report = sync.check_users(list(queryset.values_list("pk", flat=True)), request.user.pk)
-        self._report(request, report)
+        self._queue_accounts(request, queryset, check_only=True)
 
-    def _report(self, request, report):
-        if report.imported:
+    def _queue_accounts(self, request, queryset, check_only: bool) -> None:
+        """Hand the import (or the check) of the selected users over, and say so; each user's page and the list's
+        import column show what Chat then says."""
+        pks = list(queryset.values_list("pk", flat=True))
+        not_queued = []
+        tasks.queue_account_import(pks, request.user.pk, on_not_queued=not_queued.append, check_only=check_only)
+        if not_queued:
+            self.message_user(request, _(
+                "Nothing was sent to Chat: the task queue could not take the work. Try again once it is back."),
+                messages.ERROR)
+        elif check_only:
             self.message_user(request, ngettext(
-                "%(count)d user is imported in Chat.", "%(count)d users are imported in Chat.", len(report.imported)
-            ) % {"count": len(report.imported)}, messages.SUCCESS)
-        if report.not_imported:
-            self.message_user(request, _("Not imported in Chat: %(list)s.") % {"list": ", ".join(report.not_imported)},
-                              messages.WARNING)
-        if report.failed:
-            self.message_user(request, _("Chat could not say for: %(list)s.") % {"list": ", ".join(report.failed)},
-                              messages.ERROR)
+                "%(count)d user queued for a check in Chat; the list shows what Chat says.",
+                "%(count)d users queued for a check in Chat; the list shows what Chat says.", len(pks),
+            ) % {"count": len(pks)}, messages.INFO)
+        else:
+            self.message_user(request, ngettext(
+                "%(count)d user queued for import into Chat; the list shows what Chat says.",
+                "%(count)d users queued for import into Chat; the list shows what Chat says.", len(pks),
+            ) % {"count": len(pks)}, messages.INFO)

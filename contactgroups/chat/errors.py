@@ -241,6 +241,17 @@ def describe(code: int | None) -> str:
     return entry.text
 
 
+def is_documented(code: int | None) -> bool:
+    """Whether the table says what ``code`` means (no code and 0 count: their meaning is known)."""
+    return code is None or code == OK or code in TABLE
+
+
+def is_account_not_imported(code: int | None) -> bool:
+    """Whether ``code`` says a UserID in the request was never imported into Chat (50001, 70107)."""
+    entry = TABLE.get(code) if code is not None else None
+    return bool(entry and entry.exception is ChatAccountNotImportedError)
+
+
 def exception_for(code: int) -> type[ChatError]:
     entry = TABLE.get(code)
     return entry.exception if entry else ChatError

@@ -65,6 +65,10 @@ USERSIG_DEFAULT_EXPIRE_SECONDS = 180 * 86400
 # for it; 48 bytes leaves room for every id form Chat issues (for example @TGS#...).
 GROUP_CONVERSATION_ID_MAX_BYTES = 48
 
+# Every group id Chat assigns starts with @TGS# (for example @TGS#1B2AUI7RZ; a community's @TGS#_...), and a
+# custom group id may not take that prefix ("Group System", custom group IDs: https://trtc.io/document/33529).
+GROUP_ID_ASSIGNED_PREFIX = "@TGS#"
+
 
 # Endpoints, as they appear after /v4/ in the URL.
 CREATE_CONTACT_GROUP = "recentcontact/create_contact_group"
@@ -201,22 +205,27 @@ def validate_group_conversation_id(group_id: str) -> list[Message]:
     return messages
 
 
+def looks_like_group_id(target: str) -> bool:
+    """Whether ``target`` has the form of a group id Chat assigned: as a UserID, most likely a group id mistyped."""
+    return target.startswith(GROUP_ID_ASSIGNED_PREFIX)
+
+
 def validate_conversation(conversation_type: int, to_account: str, to_group_id: str) -> list[Message]:
     """Messages for one conversation: a type and exactly the matching target."""
     if conversation_type == TYPE_C2C:
         if to_group_id:
             return [Message(gettext_noop(
-                "A one-to-one conversation names a user (To_Account), not a group id (ToGroupId)."))]
+                "A one-to-one conversation names a user by UserID, not a Chat group id."))]
         if not to_account:
             return [Message(gettext_noop(
-                "A one-to-one conversation needs the UserID of the other user (To_Account)."))]
+                "A one-to-one conversation needs the UserID of the other user."))]
         return validate_user_id(to_account)
     if conversation_type == TYPE_GROUP:
         if to_account:
             return [Message(gettext_noop(
-                "A group conversation names a group id (ToGroupId), not a user (To_Account)."))]
+                "A group conversation names a Chat group id, not a user."))]
         if not to_group_id:
-            return [Message(gettext_noop("A group conversation needs its Chat group id (ToGroupId)."))]
+            return [Message(gettext_noop("A group conversation needs its Chat group id."))]
         return validate_group_conversation_id(to_group_id)
     return [Message(gettext_noop("Unknown conversation type %(type)r: use 1 (one-to-one) or 2 (group)."),
                     type=conversation_type)]

@@ -6,7 +6,7 @@ data; ``pull`` and ``accounts`` read Chat into the mirror; ``runner`` runs syncs
 a web process that has no broker. Callers use the names below.
 """
 
-from contactgroups.sync.accounts import AccountReport, check_users, import_users
+from contactgroups.sync.accounts import AccountReport, accounts_job, check_users, import_users
 from contactgroups.sync.audit import log_history
 from contactgroups.sync.execute import (
     SyncResult,
@@ -23,7 +23,7 @@ from contactgroups.sync.lease import SyncBusy
 from contactgroups.sync.pull import PullReport, pull_owner
 
 __all__ = [
-    "AccountReport", "PullReport", "SyncBusy", "SyncResult", "attempt_sync", "check_users", "give_up", "import_users",
-    "is_retryable", "log_history", "log_unexpected", "not_queued", "pull_owner", "retry_delay", "sync_group",
-    "sync_with_retries",
+    "AccountReport", "PullReport", "SyncBusy", "SyncResult", "accounts_job", "attempt_sync", "check_users", "give_up",
+    "import_users", "is_retryable", "log_history", "log_unexpected", "not_queued", "pull_owner", "retry_delay",
+    "sync_group", "sync_with_retries",
 ]

@@ -1,5 +1,6 @@
 """Accounts: import Chat users (multiaccount_import) and ask Chat which exist (account_check), keeping its answer."""
 
+import logging
 from dataclasses import dataclass, field
 
 from django.utils import timezone
@@ -8,6 +9,7 @@ from contactgroups.chat import errors, protocol
 from contactgroups.conf import chat_client
 from contactgroups.models import ChatUser
 from contactgroups.sync.audit import AuditRecorder, log_history
+from contactgroups.sync.outcome import error_data
 
 IMPORTED = "imported"
 NOT_IMPORTED = "not_imported"
@@ -15,12 +17,16 @@ CHECK_FAILED = "check_failed"
 # Why an import left a user out: Chat listed it in FailAccounts, or the whole call failed (with its error).
 REFUSED_BY_CHAT = "refused"
 
+logger = logging.getLogger(__name__)
+
 
 @dataclass
 class AccountReport:
     imported: list[str] = field(default_factory=list)
     not_imported: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    # What Chat said of each user, as the history keeps it (words.account_text says it).
+    outcomes: dict[str, dict] = field(default_factory=dict)
 
 
 def import_users(user_pks, actor_id: int | None) -> AccountReport:
@@ -36,8 +42,18 @@ def import_users(user_pks, actor_id: int | None) -> AccountReport:
                     refused[user_id] = {"reason": REFUSED_BY_CHAT}
             except errors.ChatError as exc:
                 for user in batch:
-                    refused[user.user_id] = {"reason": "error", "code": exc.code, "info": exc.info}
+                    refused[user.user_id] = {"reason": "error", **error_data(exc)}
     return check_users([user.pk for user in users], actor_id, refused=refused, imported_at=now)
+
+
+def accounts_job(user_pks, actor_id: int | None, check_only: bool = False, attempt: int = 0) -> None:
+    """Import the users (or only check them) outside any request; what Chat said is kept on each user, so nothing
+    is retried and nothing is returned. A failure that is not Chat's answer (a bug, a broken setting) is logged."""
+    try:
+        (check_users if check_only else import_users)(user_pks, actor_id)
+    except Exception:
+        logger.exception("The %s of Chat users %s failed unexpectedly", "check" if check_only else "import",
+                         list(user_pks))
 
 
 def check_users(user_pks, actor_id: int | None, refused: dict[str, dict] | None = None,
@@ -55,7 +71,7 @@ def check_users(user_pks, actor_id: int | None, refused: dict[str, dict] | None 
             except errors.ChatError as exc:
                 answers = {}
                 for user in batch:
-                    refused.setdefault(user.user_id, {"reason": "error", "code": exc.code, "info": exc.info})
+                    refused.setdefault(user.user_id, {"reason": "error", **error_data(exc)})
             for user in batch:
                 status = answers.get(user.user_id)
                 why = refused.get(user.user_id)
@@ -79,7 +95,10 @@ def check_users(user_pks, actor_id: int | None, refused: dict[str, dict] | None 
                     user.last_error_info = (status.result_info if status else "") or (why or {}).get("info") or ""
                     report.failed.append(user.user_id)
                     data = {"code": CHECK_FAILED, "result_code": user.last_error_code, "info": user.last_error_info}
+                    if status is None and why:
+                        data["error"] = why
                 user.save(update_fields=["import_state", "imported_at", "checked_at", "last_error_code",
                                          "last_error_info", "updated_at"])
                 log_history(actor_id, user, [{"account": data}])
+                report.outcomes[user.user_id] = data
     return report

@@ -30,6 +30,7 @@ from django.db import connections
 from django.utils import timezone
 
 from contactgroups.models import ContactGroup
+from contactgroups.sync.accounts import accounts_job
 from contactgroups.sync.audit import last_actors
 from contactgroups.sync.execute import attempt_sync
 from contactgroups.sync.pull import attempt_pull
@@ -212,6 +213,10 @@ def submit_sync(group_pk: int, actor_id: int | None) -> None:
 
 def submit_pull(owner_pk: int, actor_id: int | None) -> None:
     RUNNER.submit(("pull", owner_pk), pull_job, owner_pk, actor_id)
+
+
+def submit_accounts(user_pks: list[int], actor_id: int | None, check_only: bool = False) -> None:
+    RUNNER.submit(("accounts", tuple(user_pks), check_only), accounts_job, list(user_pks), actor_id, check_only)
 
 
 def stranded(unchanged_for: float) -> list[tuple[int, int | None]]:

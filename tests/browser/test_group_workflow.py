@@ -246,7 +246,7 @@ def test_a_one_to_one_conversation_keeping_a_group_id_stays_visible_and_is_refus
     expect(page.locator(".errornote")).to_be_visible()
     row = conversation_row(page, 0)
     expect(row.locator("td.field-to_group_id .errorlist")).to_have_text(
-        "A one-to-one conversation names a user (To_Account), not a group id (ToGroupId).")
+        "A one-to-one conversation names a user by UserID, not a Chat group id.")
     expect(row.locator("input[name$='-to_group_id']")).to_be_visible()
     expect(row.locator("input[name$='-to_group_id']")).to_have_value(CHAT_GROUP_ID)
     screenshot(page, "refused-one-to-one-with-group-id")
