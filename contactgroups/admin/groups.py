@@ -24,6 +24,7 @@ from contactgroups.admin.display import code_with_meaning
 from contactgroups.admin.django_internals import SkipsModelValidation, count_inline_media_once, inline_foreign_key_name
 from contactgroups.admin.filters import OwnerFilter, StateFilter
 from contactgroups.admin.import_view import ContactGroupImportMixin
+from contactgroups.admin.live import LiveStatusMixin, result_html, state_badge_html
 from contactgroups.admin.selection import SelectedIdsChecked
 from contactgroups.admin.widgets import FastCheckboxInput, FastErrorList, FastHiddenInput, FastSelect, FastTextInput
 from contactgroups.chat import errors, protocol
@@ -121,16 +122,11 @@ class ContactItemInline(admin.TabularInline):
 
     @admin.display(description=_("Chat's answer (ResultCode)"))
     def result(self, item):
-        if item.result_code is None:
-            return _("not sent yet")
-        text = code_with_meaning(item.result_code, item.result_info)
-        if item.result_code == errors.OK:
-            return text
-        return format_html('<strong class="refused">{}</strong>', text)
+        return result_html(item)
 
 
 @admin.register(ContactGroup)
-class ContactGroupAdmin(SelectedIdsChecked, ContactGroupImportMixin, admin.ModelAdmin):
+class ContactGroupAdmin(LiveStatusMixin, SelectedIdsChecked, ContactGroupImportMixin, admin.ModelAdmin):
     form = ContactGroupForm
     inlines = [ContactItemInline]
     list_display = [
@@ -357,7 +353,7 @@ class ContactGroupAdmin(SelectedIdsChecked, ContactGroupImportMixin, admin.Model
 
     @admin.display(description=_("state"), ordering="state")
     def state_badge(self, group):
-        return format_html('<span class="state-{}">{}</span>', group.state, group.get_state_display())
+        return state_badge_html(group)
 
     @admin.display(description=_("refused"), ordering="refused_count")
     def refused(self, group):
