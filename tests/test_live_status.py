@@ -5,7 +5,7 @@ from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import translation
+from django.utils import formats, timezone, translation
 
 from contactgroups import sync, words
 from contactgroups.chat import errors, protocol
@@ -166,8 +166,11 @@ def test_one_group_status_gives_its_state_last_sync_and_each_conversation_in_wor
     assert data["state"] == "partial"
     assert data["final"] is True
     assert data["text"] == "Partly refused: 1 conversation refused"
-    assert data["last_sync"] == words.outcome_text(group.last_outcome)
-    assert data["group_id"] == group.chat_group_id
+    assert data["fields"] == {
+        "chat_group_id": str(group.chat_group_id), "confirmed_name": "team",
+        "last_sync": words.outcome_text(group.last_outcome), "last_error": "—",
+        "last_synced_at": formats.localize(timezone.template_localtime(group.last_synced_at)),
+    }
     items = {item.to_account or item.to_group_id: item.pk for item in group.items.all()}
     assert data["conversations"] == [
         {"id": items["user_0002"], "code": 0, "text": "0: Accepted by Chat.", "refused": False},
@@ -180,6 +183,18 @@ def test_one_group_status_gives_its_state_last_sync_and_each_conversation_in_wor
     # Staff words only.
     for text in [data["text"], *(item["text"] for item in data["conversations"])]:
         assert "ResultCode" not in text and "recentcontact" not in text and "From_Account" not in text
+
+
+def test_a_failed_group_says_chats_code_and_its_meaning(client, owner, chat_sandbox, make_group, staff):
+    group = make_group(owner, "lost", [(C2C, "user_0002")])  # its owner was never imported into Chat
+    sync.sync_with_retries(group.pk, staff.pk)
+    client.force_login(staff)
+    data = client.get(status_url(group)).json()
+    group.refresh_from_db()
+    meaning = words.meaning(errors.ACCOUNT_NOT_IMPORTED)
+    assert (data["state"], data["final"]) == ("failed", True)
+    assert data["text"] == f"Failed: {errors.ACCOUNT_NOT_IMPORTED} {meaning}"
+    assert data["fields"]["last_error"] == f"{errors.ACCOUNT_NOT_IMPORTED}: {meaning} {group.last_error_info}"
 
 
 def test_a_queued_group_is_not_final_and_its_conversations_are_not_sent_yet(client, alice, make_group, staff):

@@ -10,7 +10,7 @@ from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
 from django.urls import path
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -55,6 +55,13 @@ def result_text(code: int | None, info: str = "") -> str:
     return _("not sent yet") if code is None else code_with_meaning(code, info)
 
 
+def last_error_text(group: ContactGroup) -> str:
+    """The group's last error from Chat: its code with the meaning, then Chat's own text."""
+    if group.last_error_code is None:
+        return group.last_error_info or "—"
+    return " ".join(part for part in (code_with_meaning(group.last_error_code), group.last_error_info) if part)
+
+
 def is_refused(code: int | None) -> bool:
     return code is not None and code != errors.OK
 
@@ -97,8 +104,16 @@ class LiveStatusMixin:
         if group is None:
             return JsonResponse({"error": _("There is no conversation group with this id.")}, status=404)
         status = group_status(group)
-        status["last_sync"] = words.outcome_text(group.last_outcome) or "—"
-        status["group_id"] = group.chat_group_id
+        empty = self.get_empty_value_display()
+        # The page's read-only fields a sync changes, as the page shows them (by the fields' names).
+        status["fields"] = {
+            "chat_group_id": empty if group.chat_group_id is None else str(group.chat_group_id),
+            "confirmed_name": group.confirmed_name or empty,
+            "last_sync": words.outcome_text(group.last_outcome) or "—",
+            "last_error": last_error_text(group),
+            "last_synced_at": empty if group.last_synced_at is None else formats.localize(
+                timezone.template_localtime(group.last_synced_at)),
+        }
         status["conversations"] = [
             {"id": pk, "code": code, "text": result_text(code, info), "refused": is_refused(code)}
             for pk, code, info in group.items.order_by("id").values_list("pk", "result_code", "result_info")

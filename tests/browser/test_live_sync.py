@@ -64,6 +64,15 @@ def save_and_continue(page, button: str = "Save and continue editing") -> None:
     mark_page(page)
 
 
+LIVE_FIELDS = ["state_badge", "chat_group_id", "confirmed_name", "last_sync", "last_error", "last_synced_at"]
+
+
+def page_texts(page) -> dict:
+    """The read-only fields a sync changes and every conversation's answer, as the page shows them now."""
+    return {**{name: page.locator(f".form-row.field-{name} .readonly").inner_text().strip() for name in LIVE_FIELDS},
+            "results": page.locator("td.field-result").all_inner_texts()}
+
+
 def chat_members(chat_sandbox, user_id: str, name: str) -> set:
     """The conversations Chat holds in the user's group ``name``, read page by page as the app reads them."""
     start, groups, members = 0, {}, {}
@@ -132,6 +141,10 @@ def test_a_save_is_followed_live_call_by_call_to_its_end(page, staff, big_group,
     asked_at_end = len(asked)
     page.wait_for_timeout(2500)
     assert len(asked) == asked_at_end
+    # What the page shows live is what it shows once reloaded.
+    shown = page_texts(page)
+    page.reload()
+    assert page_texts(page) == shown
     chat_sandbox.clear_faults()
     assert chat_members(chat_sandbox, "user_0001", "Big team") == {(GROUP, target) for target in GROUP_CONVERSATIONS}
 

@@ -1,6 +1,6 @@
 'use strict';
 // Follow a group's sync live, without a reload: its state (queued, syncing call k of n, then how it ended), its
-// last sync, its GroupId and each conversation's answer from Chat on the group's page; the state column on the
+// last sync, its GroupId, its last error and each conversation's answer from Chat on the group's page; the state column on the
 // list. The server makes every word, in the reader's language; this script only puts them in place. It asks while
 // some group shown is not final, less often while nothing changes, and not at all while the page is hidden.
 (function () {
@@ -89,9 +89,8 @@
     for (const status of data.groups || [data]) changed = showGroup(status) || changed;
     if (data.conversations) {
       for (const conversation of data.conversations) changed = showResult(conversation) || changed;
-      changed = setText(document.querySelector('.field-last_sync .readonly'), data.last_sync) || changed;
-      if (data.group_id !== null) {
-        changed = setText(document.querySelector('.field-chat_group_id .readonly'), String(data.group_id)) || changed;
+      for (const [name, text] of Object.entries(data.fields)) {
+        changed = setText(document.querySelector(`.form-row.field-${name} .readonly`), text) || changed;
       }
     }
     return changed;
