@@ -295,3 +295,19 @@ def test_the_group_page_and_the_list_load_the_script_with_their_endpoint(client,
     assert "contactgroups/live_sync.js" in listing
     add_page = client.get(reverse("admin:contactgroups_contactgroup_add")).content.decode()
     assert "live_sync.js" not in add_page
+
+
+def test_the_status_costs_the_same_queries_for_one_conversation_or_a_thousand(client, alice, make_group, staff,
+                                                                               django_assert_num_queries):
+    small = make_group(alice, "small", [(GROUP, "@TGS#1")], state=ContactGroup.State.SYNCING)
+    most = protocol.GROUPED_CONVERSATIONS_PER_USER_MAX
+    large = make_group(alice, "large", [(GROUP, f"@TGS#{n}") for n in range(most)],
+                       state=ContactGroup.State.SYNCING)
+    client.force_login(staff)
+    client.get(status_url(small))  # the session and the user, as every later request reads them
+    with CaptureQueriesContext(connection) as one:
+        assert len(client.get(status_url(small)).json()["conversations"]) == 1
+    with django_assert_num_queries(len(one.captured_queries)):
+        assert len(client.get(status_url(large)).json()["conversations"]) == most
+    with django_assert_num_queries(len(one.captured_queries) - 1):  # no conversations read
+        assert len(client.get(STATUSES_URL, {"id": [small.pk, large.pk]}).json()["groups"]) == 2
