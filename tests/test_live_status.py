@@ -239,13 +239,22 @@ def test_the_list_status_gives_each_named_group(client, alice, make_group, staff
     ]}
 
 
-@pytest.mark.parametrize("query", [{}, {"id": "abc"}, {"id": ["1", "1.5"]}, {"id": "1" * 40},
-                                   {"id": [str(n) for n in range(1, 202)]}])
-def test_the_list_status_refuses_bad_ids_clearly(client, staff, query):
+def test_the_list_status_of_no_group_is_empty(client, staff):
+    client.force_login(staff)
+    assert client.get(STATUSES_URL).json() == {"groups": []}
+
+
+@pytest.mark.parametrize(("query", "error"), [
+    ({"id": "abc"}, "A conversation group's id is a whole number."),
+    ({"id": ["1", "1.5"]}, "A conversation group's id is a whole number."),
+    ({"id": "1" * 40}, "A conversation group's id is a whole number."),
+    ({"id": [str(n) for n in range(1, 202)]}, "Give the ids of at most 200 conversation groups."),
+])
+def test_the_list_status_refuses_bad_ids_clearly(client, staff, query, error):
     client.force_login(staff)
     answer = client.get(STATUSES_URL, query)
     assert answer.status_code == 400
-    assert answer.json() == {"error": "Give the ids of 1 to 200 conversation groups."}
+    assert answer.json() == {"error": error}
 
 
 def test_an_unknown_group_is_404_not_500(client, staff):
@@ -311,3 +320,12 @@ def test_the_status_costs_the_same_queries_for_one_conversation_or_a_thousand(cl
         assert len(client.get(status_url(large)).json()["conversations"]) == most
     with django_assert_num_queries(len(one.captured_queries) - 1):  # no conversations read
         assert len(client.get(STATUSES_URL, {"id": [small.pk, large.pk]}).json()["groups"]) == 2
+
+
+def test_text_from_chat_never_reads_as_markup_in_the_json(client, alice, make_group, staff):
+    group = make_group(alice, "team", [(C2C, "user_0002")], state=ContactGroup.State.PARTIAL, refused_count=1)
+    group.items.update(result_code=errors.ACCOUNT_NOT_IMPORTED, result_info="<img src=x onerror=alert(1)> & co")
+    client.force_login(staff)
+    answer = client.get(status_url(group))
+    assert "<img" not in answer.content.decode() and "& co" not in answer.content.decode()
+    assert answer.json()["conversations"][0]["text"].endswith("(<img src=x onerror=alert(1)> & co)")

@@ -8,6 +8,7 @@ moment, in the reader's language (contactgroups.words), from what the sync store
 
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
+from django.core.serializers.json import DjangoJSONEncoder
 from django.http import JsonResponse
 from django.urls import path
 from django.utils import formats, timezone
@@ -20,6 +21,20 @@ from contactgroups.admin.display import code_with_meaning
 from contactgroups.admin.selection import readable_ids
 from contactgroups.chat import errors
 from contactgroups.models import ContactGroup
+
+
+class EscapedJSONEncoder(DjangoJSONEncoder):
+    """JSON with <, > and & as escapes: text Chat or the app stored never reads as markup, whoever opens it."""
+
+    ESCAPES = {ord("<"): "\\u003C", ord(">"): "\\u003E", ord("&"): "\\u0026"}
+
+    def encode(self, o):
+        return super().encode(o).translate(self.ESCAPES)
+
+
+def json_response(data: dict, status: int = 200) -> JsonResponse:
+    return JsonResponse(data, status=status, encoder=EscapedJSONEncoder)
+
 
 # States after which nothing changes until staff act again.
 FINAL_STATES = frozenset({ContactGroup.State.DRAFT, ContactGroup.State.SYNCED, ContactGroup.State.PARTIAL,
@@ -102,7 +117,7 @@ class LiveStatusMixin:
             raise PermissionDenied
         group = self.get_object(request, unquote(object_id))
         if group is None:
-            return JsonResponse({"error": _("There is no conversation group with this id.")}, status=404)
+            return json_response({"error": _("There is no conversation group with this id.")}, status=404)
         status = group_status(group)
         empty = self.get_empty_value_display()
         # The page's read-only fields a sync changes, as the page shows them (by the fields' names).
@@ -118,7 +133,7 @@ class LiveStatusMixin:
             {"id": pk, "code": code, "text": result_text(code, info), "refused": is_refused(code)}
             for pk, code, info in group.items.order_by("id").values_list("pk", "result_code", "result_info")
         ]
-        return JsonResponse(status)
+        return json_response(status)
 
     def statuses_view(self, request):
         """The groups ``?id=`` names (those of a changelist page): each one's state, words and progress."""
@@ -127,10 +142,12 @@ class LiveStatusMixin:
         asked = request.GET.getlist("id")
         ids = readable_ids(asked, self.opts.pk)
         most = self.list_max_show_all
-        if len(ids) != len(asked) or not ids or len(ids) > most:
-            return JsonResponse({"error": ngettext(
-                "Give the ids of 1 to %(most)d conversation group.",
-                "Give the ids of 1 to %(most)d conversation groups.", most) % {"most": most}}, status=400)
+        if len(ids) != len(asked):
+            return json_response({"error": _("A conversation group's id is a whole number.")}, status=400)
+        if len(ids) > most:
+            return json_response({"error": ngettext(
+                "Give the ids of at most %(most)d conversation group.",
+                "Give the ids of at most %(most)d conversation groups.", most) % {"most": most}}, status=400)
         groups = self.get_queryset(request).filter(pk__in=ids).order_by("pk")
-        return JsonResponse({"groups": [group_status(group) for group in groups]})
+        return json_response({"groups": [group_status(group) for group in groups]})
 
