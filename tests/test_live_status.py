@@ -167,9 +167,12 @@ def test_one_group_status_gives_its_state_last_sync_and_each_conversation_in_wor
     assert data["final"] is True
     assert data["text"] == "Partly refused: 1 conversation refused"
     assert data["fields"] == {
-        "chat_group_id": str(group.chat_group_id), "confirmed_name": "team",
-        "last_sync": words.outcome_text(group.last_outcome), "last_error": "—",
-        "last_synced_at": formats.localize(timezone.template_localtime(group.last_synced_at)),
+        "chat_group_id": {"text": str(group.chat_group_id), "refused": False},
+        "confirmed_name": {"text": "team", "refused": False},
+        "last_sync": {"text": words.outcome_text(group.last_outcome), "refused": False},
+        "last_error": {"text": "—", "refused": False},
+        "last_synced_at": {"text": formats.localize(timezone.template_localtime(group.last_synced_at)),
+                           "refused": False},
     }
     items = {item.to_account or item.to_group_id: item.pk for item in group.items.all()}
     assert data["conversations"] == [
@@ -194,7 +197,8 @@ def test_a_failed_group_says_chats_code_and_its_meaning(client, owner, chat_sand
     meaning = words.meaning(errors.ACCOUNT_NOT_IMPORTED)
     assert (data["state"], data["final"]) == ("failed", True)
     assert data["text"] == f"Failed: {errors.ACCOUNT_NOT_IMPORTED} {meaning}"
-    assert data["fields"]["last_error"] == f"{errors.ACCOUNT_NOT_IMPORTED}: {meaning} {group.last_error_info}"
+    assert data["fields"]["last_error"] == {
+        "text": f"{errors.ACCOUNT_NOT_IMPORTED}: {meaning} {group.last_error_info}", "refused": True}
 
 
 def test_a_queued_group_is_not_final_and_its_conversations_are_not_sent_yet(client, alice, make_group, staff):
@@ -227,15 +231,27 @@ def test_status_words_are_in_the_readers_language(client, alice, make_group, sta
 
 
 def test_the_list_status_gives_each_named_group(client, alice, make_group, staff):
-    one = make_group(alice, "one", state=ContactGroup.State.SYNCED)
+    one = make_group(alice, "one", [(C2C, "user_0002"), (C2C, "user_9")])
+    sync.sync_group(one.pk, staff.pk)
+    one.refresh_from_db()
     two = make_group(alice, "two", state=ContactGroup.State.SYNCING, sync_calls_done=0, sync_calls_planned=2)
     client.force_login(staff)
     answer = client.get(STATUSES_URL, {"id": [one.pk, two.pk, 999_999]})
     assert answer.status_code == 200
+
+    def plain(text):
+        return {"text": text, "refused": False}
+
     assert answer.json() == {"groups": [
-        {"id": one.pk, "state": "synced", "final": True, "text": "Synced", "calls": {"done": 0, "planned": 0}},
+        {"id": one.pk, "state": "partial", "final": True, "text": "Partly refused: 1 conversation refused",
+         "calls": {"done": 0, "planned": 0},
+         "columns": {"chat_group_id": plain(str(one.chat_group_id)), "conversation_count": plain("2"),
+                     "accepted_count": plain("1"), "refused": {"text": "1", "refused": True},
+                     "last_synced_at": plain(formats.localize(timezone.template_localtime(one.last_synced_at)))}},
         {"id": two.pk, "state": "syncing", "final": False, "text": "Syncing to Chat: call 1 of 2",
-         "calls": {"done": 0, "planned": 2}},
+         "calls": {"done": 0, "planned": 2},
+         "columns": {"chat_group_id": plain("-"), "conversation_count": plain("0"), "accepted_count": plain("0"),
+                     "refused": plain("0"), "last_synced_at": plain("-")}},
     ]}
 
 

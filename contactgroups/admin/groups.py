@@ -20,11 +20,10 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext, ngettext_lazy
 
 from contactgroups import sync, tasks, words
-from contactgroups.admin.display import code_with_meaning
 from contactgroups.admin.django_internals import SkipsModelValidation, count_inline_media_once, inline_foreign_key_name
 from contactgroups.admin.filters import OwnerFilter, StateFilter
 from contactgroups.admin.import_view import ContactGroupImportMixin
-from contactgroups.admin.live import LiveStatusMixin, result_html, state_badge_html
+from contactgroups.admin.live import LiveStatusMixin, last_error_text, result_html, state_badge_html
 from contactgroups.admin.selection import SelectedIdsChecked
 from contactgroups.admin.widgets import FastCheckboxInput, FastErrorList, FastHiddenInput, FastSelect, FastTextInput
 from contactgroups.chat import errors, protocol
@@ -375,8 +374,7 @@ class ContactGroupAdmin(LiveStatusMixin, SelectedIdsChecked, ContactGroupImportM
             return "—"
         if group.last_error_code is None:
             return group.last_error_info
-        return format_html('<strong class="refused">{}</strong><br>{}', code_with_meaning(group.last_error_code),
-                           group.last_error_info)
+        return format_html('<strong class="refused">{}</strong>', last_error_text(group))
 
     @admin.display(description=_("audit"))
     def audit_link(self, group):

@@ -77,6 +77,38 @@ def last_error_text(group: ContactGroup) -> str:
     return " ".join(part for part in (code_with_meaning(group.last_error_code), group.last_error_info) if part)
 
 
+def shown(text, refused: bool = False) -> dict:
+    """A value as a page shows it: its text, and whether it stands out as refused (in red)."""
+    return {"text": str(text), "refused": refused}
+
+
+def when(value, empty: str) -> str:
+    """A time as the admin shows it: in the staff's zone and format."""
+    return empty if value is None else formats.localize(timezone.template_localtime(value))
+
+
+def page_fields(group: ContactGroup, empty: str) -> dict:
+    """The group page's read-only fields a sync changes, as the page shows them, by the fields' names."""
+    return {
+        "chat_group_id": shown(empty if group.chat_group_id is None else group.chat_group_id),
+        "confirmed_name": shown(group.confirmed_name or empty),
+        "last_sync": shown(words.outcome_text(group.last_outcome) or "—"),
+        "last_error": shown(last_error_text(group), group.last_error_code is not None),
+        "last_synced_at": shown(when(group.last_synced_at, empty)),
+    }
+
+
+def list_columns(group: ContactGroup, empty: str) -> dict:
+    """The changelist's columns a sync changes, as the list shows them, by the columns' names."""
+    return {
+        "chat_group_id": shown(empty if group.chat_group_id is None else group.chat_group_id),
+        "conversation_count": shown(group.conversation_count),
+        "accepted_count": shown(group.accepted_count),
+        "refused": shown(group.refused_count, group.refused_count > 0),
+        "last_synced_at": shown(when(group.last_synced_at, empty)),
+    }
+
+
 def is_refused(code: int | None) -> bool:
     return code is not None and code != errors.OK
 
@@ -85,7 +117,7 @@ def state_badge_html(group: ContactGroup):
     """The state as the page and the list show it, marked for the script that keeps it current."""
     progress = ""
     if not is_final(group) and group.sync_calls_planned > 1:
-        progress = format_html(' <progress class="sync-progress" max="{}" value="{}"></progress>',
+        progress = format_html('<progress class="sync-progress" max="{}" value="{}"></progress>',
                                group.sync_calls_planned, group.sync_calls_done)
     return format_html('<span class="sync-state state-{}" data-group="{}" data-final="{}">{}</span>{}',
                        group.state, group.pk, "true" if is_final(group) else "false", state_text(group), progress)
@@ -119,18 +151,9 @@ class LiveStatusMixin:
         if group is None:
             return json_response({"error": _("There is no conversation group with this id.")}, status=404)
         status = group_status(group)
-        empty = self.get_empty_value_display()
-        # The page's read-only fields a sync changes, as the page shows them (by the fields' names).
-        status["fields"] = {
-            "chat_group_id": empty if group.chat_group_id is None else str(group.chat_group_id),
-            "confirmed_name": group.confirmed_name or empty,
-            "last_sync": words.outcome_text(group.last_outcome) or "—",
-            "last_error": last_error_text(group),
-            "last_synced_at": empty if group.last_synced_at is None else formats.localize(
-                timezone.template_localtime(group.last_synced_at)),
-        }
+        status["fields"] = page_fields(group, self.get_empty_value_display())
         status["conversations"] = [
-            {"id": pk, "code": code, "text": result_text(code, info), "refused": is_refused(code)}
+            {"id": pk, **shown(result_text(code, info), is_refused(code)), "code": code}
             for pk, code, info in group.items.order_by("id").values_list("pk", "result_code", "result_info")
         ]
         return json_response(status)
@@ -149,5 +172,7 @@ class LiveStatusMixin:
                 "Give the ids of at most %(most)d conversation group.",
                 "Give the ids of at most %(most)d conversation groups.", most) % {"most": most}}, status=400)
         groups = self.get_queryset(request).filter(pk__in=ids).order_by("pk")
-        return json_response({"groups": [group_status(group) for group in groups]})
+        empty = self.get_empty_value_display()
+        return json_response({"groups": [{**group_status(group), "columns": list_columns(group, empty)}
+                                         for group in groups]})
 

@@ -69,7 +69,7 @@ LIVE_FIELDS = ["state_badge", "chat_group_id", "confirmed_name", "last_sync", "l
 
 def page_texts(page) -> dict:
     """The read-only fields a sync changes and every conversation's answer, as the page shows them now."""
-    return {**{name: page.locator(f".form-row.field-{name} .readonly").inner_text().strip() for name in LIVE_FIELDS},
+    return {**{name: page.locator(f".form-row.field-{name} .readonly").inner_html() for name in LIVE_FIELDS},
             "results": page.locator("td.field-result").all_inner_texts()}
 
 
@@ -134,6 +134,9 @@ def test_a_save_is_followed_live_call_by_call_to_its_end(page, staff, big_group,
     expect(page.locator(".field-last_sync .readonly")).to_have_text(words.outcome_text(big_group.last_outcome))
     expect(page.locator(".field-chat_group_id .readonly")).to_have_text(str(big_group.chat_group_id))
     expect(column(listing, row, "state")).to_have_text("Partly refused: 3 conversations refused")
+    expect(column(listing, row, "refused").locator("strong.refused")).to_have_text("3")
+    expect(column(listing, row, "accepted")).to_have_text("150")
+    expect(column(listing, row, "GroupId")).to_have_text(str(big_group.chat_group_id))
     assert still_marked(page) and listing.evaluate("window.liveSyncMark") == "not reloaded"
     screenshot(page, "group-synced-live")
 
@@ -141,10 +144,12 @@ def test_a_save_is_followed_live_call_by_call_to_its_end(page, staff, big_group,
     asked_at_end = len(asked)
     page.wait_for_timeout(2500)
     assert len(asked) == asked_at_end
-    # What the page shows live is what it shows once reloaded.
-    shown = page_texts(page)
+    # What the page and the list show live is what they show once reloaded.
+    shown, listed = page_texts(page), row.inner_html()
     page.reload()
+    listing.reload()
     assert page_texts(page) == shown
+    assert row.inner_html() == listed
     chat_sandbox.clear_faults()
     assert chat_members(chat_sandbox, "user_0001", "Big team") == {(GROUP, target) for target in GROUP_CONVERSATIONS}
 

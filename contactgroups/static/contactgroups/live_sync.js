@@ -1,8 +1,9 @@
 'use strict';
 // Follow a group's sync live, without a reload: its state (queued, syncing call k of n, then how it ended), its
-// last sync, its GroupId, its last error and each conversation's answer from Chat on the group's page; the state column on the
-// list. The server makes every word, in the reader's language; this script only puts them in place. It asks while
-// some group shown is not final, less often while nothing changes, and not at all while the page is hidden.
+// last sync, GroupId and last error, and each conversation's answer from Chat on the group's page; the state and
+// the counts on the list. The server makes every word, in the reader's language; this script only puts them in
+// place. It asks while some group shown is not final, less often while nothing changes, and not at all while the
+// page is hidden.
 (function () {
   const script = document.currentScript;
   const groupUrl = script.dataset.statusUrl; // one group's page
@@ -58,7 +59,7 @@
       if (!bar) {
         bar = document.createElement('progress');
         bar.className = 'sync-progress';
-        badge.after(' ', bar);
+        badge.after(bar);
       }
       bar.max = status.calls.planned;
       bar.value = status.calls.done;
@@ -68,30 +69,38 @@
     return changed;
   }
 
-  function showResult(conversation) {
-    const cell = document.querySelector(`.sync-result[data-item="${conversation.id}"]`);
-    if (!cell) return false;
-    const shown = cell.querySelector('strong.refused') !== null;
-    if (cell.textContent === conversation.text && shown === conversation.refused) return false;
-    if (conversation.refused) {
+  // A value as the server made it: its text, in red when refused. Returns whether the page changed.
+  function showValue(element, value) {
+    if (!element) return false;
+    const red = element.querySelector('strong.refused') !== null;
+    if (element.textContent.trim() === value.text && red === value.refused) return false;
+    if (value.refused) {
       const strong = document.createElement('strong');
       strong.className = 'refused';
-      strong.textContent = conversation.text;
-      cell.replaceChildren(strong);
+      strong.textContent = value.text;
+      element.replaceChildren(strong);
     } else {
-      cell.replaceChildren(conversation.text);
+      element.replaceChildren(value.text);
     }
     return true;
   }
 
   function show(data) {
     let changed = false;
-    for (const status of data.groups || [data]) changed = showGroup(status) || changed;
-    if (data.conversations) {
-      for (const conversation of data.conversations) changed = showResult(conversation) || changed;
-      for (const [name, text] of Object.entries(data.fields)) {
-        changed = setText(document.querySelector(`.form-row.field-${name} .readonly`), text) || changed;
+    for (const status of data.groups || [data]) {
+      changed = showGroup(status) || changed;
+      // The list's other columns a sync changes, in the badge's row.
+      const row = document.querySelector(`.sync-state[data-group="${status.id}"]`)?.closest('tr');
+      for (const [name, value] of Object.entries(status.columns || {})) {
+        changed = showValue(row && row.querySelector(`.field-${name}`), value) || changed;
       }
+    }
+    for (const conversation of data.conversations || []) {
+      changed = showValue(document.querySelector(`.sync-result[data-item="${conversation.id}"]`), conversation)
+        || changed;
+    }
+    for (const [name, value] of Object.entries(data.fields || {})) {
+      changed = showValue(document.querySelector(`.form-row.field-${name} .readonly`), value) || changed;
     }
     return changed;
   }
