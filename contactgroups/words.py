@@ -75,6 +75,49 @@ def error_text(error: dict) -> str:
     return _("Chat error %(code)s") % {"code": code_text(code, info)}
 
 
+def sync_state_text(state: str, *, running: bool = False, calls_done: int = 0, calls_planned: int = 0,
+                    refused: int = 0, error_code: int | None = None, last_outcome: dict | None = None) -> str:
+    """A group's sync state in words, as its page and the list show it at this moment.
+
+    ``running``: a sync holds the group's lease; ``calls_done`` of ``calls_planned``: how far it is (both 0 until
+    a sync of more than one call has planned); ``refused``: the conversations Chat refused; ``error_code`` and
+    ``last_outcome``: why it failed.
+    """
+    if state in ("syncing", "deleting"):
+        deleting = state == "deleting"
+        if deleting and not running:
+            return _("Queued for deletion from Chat")
+        if calls_planned > 1:
+            params = {"call": min(calls_done + 1, calls_planned), "calls": calls_planned}
+            if deleting:
+                return _("Deleting from Chat: call %(call)d of %(calls)d") % params
+            return _("Syncing to Chat: call %(call)d of %(calls)d") % params
+        return _("Deleting from Chat") if deleting else _("Syncing to Chat")
+    if state == "queued":
+        return _("Queued")
+    if state == "draft":
+        return _("Draft: not synced to Chat")
+    if state == "synced":
+        return _("Synced")
+    if state == "deleted":
+        return _("Deleted")
+    if state == "partial":
+        if refused:
+            return ngettext("Partly refused: %(count)d conversation refused",
+                            "Partly refused: %(count)d conversations refused", refused) % {"count": refused}
+        return _("Partly synced: see the last sync")
+    if state == "failed":
+        error = (last_outcome or {}).get("error")
+        if error_code is not None:
+            reason = code_text(error_code)
+        elif error:
+            reason = error_text(error)
+        else:
+            return _("Failed")
+        return _("Failed: %(reason)s") % {"reason": reason}
+    return state
+
+
 def conflict_text(conflict: dict, owner: str) -> str:
     code = conflict.get("code")
     if code == "deleted_in_app":

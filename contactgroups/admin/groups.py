@@ -20,10 +20,11 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext, ngettext_lazy
 
 from contactgroups import tasks, words
-from contactgroups.admin.display import ChatActions, code_with_meaning, not_imported_offers, sync_button, with_offer
+from contactgroups.admin.display import ChatActions, not_imported_offers, sync_button, with_offer
 from contactgroups.admin.django_internals import SkipsModelValidation, count_inline_media_once, inline_foreign_key_name
 from contactgroups.admin.filters import OwnerFilter, StateFilter
 from contactgroups.admin.import_view import ContactGroupImportMixin
+from contactgroups.admin.live import LiveStatusMixin, last_error_text, result_html, state_badge_html
 from contactgroups.admin.selection import SelectedIdsChecked
 from contactgroups.admin.widgets import FastCheckboxInput, FastErrorList, FastHiddenInput, FastSelect, FastTextInput
 from contactgroups.chat import errors, protocol
@@ -137,21 +138,16 @@ class ContactItemInline(admin.TabularInline):
 
     @admin.display(description=_("Chat's answer"))
     def result(self, item):
-        if item.result_code is None:
-            return _("not sent yet")
-        text = code_with_meaning(item.result_code, item.result_info)
-        if item.result_code == errors.OK:
-            return text
-        text = format_html('<strong class="refused">{}</strong>', text)
+        cell = result_html(item)
         if item.type != protocol.TYPE_C2C or not errors.is_account_not_imported(item.result_code):
-            return text
+            return cell
         actions = getattr(item, "chat_actions", None)
         states = getattr(item, "chat_user_states", {})
-        return with_offer(text, not_imported_offers(actions, [item.to_account], states))
+        return with_offer(cell, not_imported_offers(actions, [item.to_account], states))
 
 
 @admin.register(ContactGroup)
-class ContactGroupAdmin(SelectedIdsChecked, ContactGroupImportMixin, admin.ModelAdmin):
+class ContactGroupAdmin(LiveStatusMixin, SelectedIdsChecked, ContactGroupImportMixin, admin.ModelAdmin):
     form = ContactGroupForm
     inlines = [ContactItemInline]
     list_display = [
@@ -432,7 +428,7 @@ class ContactGroupAdmin(SelectedIdsChecked, ContactGroupImportMixin, admin.Model
 
     @admin.display(description=_("state"), ordering="state")
     def state_badge(self, group):
-        return format_html('<span class="state-{}">{}</span>', group.state, group.get_state_display())
+        return state_badge_html(group)
 
     @admin.display(description=_("refused"), ordering="refused_count")
     def refused(self, group):
@@ -458,12 +454,9 @@ class ContactGroupAdmin(SelectedIdsChecked, ContactGroupImportMixin, admin.Model
 
     @admin.display(description=_("last error"))
     def last_error(self, group):
-        if group.last_error_code is None and not group.last_error_info:
-            return "—"
         if group.last_error_code is None:
-            return words.error_text(group.last_outcome.get("error", {})) if group.last_outcome.get("error") else "—"
-        return format_html('<strong class="refused">{}</strong>',
-                           code_with_meaning(group.last_error_code, group.last_error_info))
+            return last_error_text(group)
+        return format_html('<strong class="refused">{}</strong>', last_error_text(group))
 
     @admin.display(description=_("audit"))
     def audit_link(self, group):

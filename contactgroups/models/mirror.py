@@ -153,6 +153,10 @@ class ContactGroup(models.Model):
     conversation_count = models.PositiveIntegerField(_("conversations"), default=0, editable=False)
     accepted_count = models.PositiveIntegerField(_("accepted"), default=0, editable=False)
     refused_count = models.PositiveIntegerField(_("refused"), default=0, editable=False)
+    # How far the running sync is, for pages that follow it live: its Chat calls made and planned (the read
+    # counts as one). Written only when a sync makes more than one call; 0 and 0 when no sync runs.
+    sync_calls_done = models.PositiveSmallIntegerField(_("Chat calls made"), default=0, editable=False)
+    sync_calls_planned = models.PositiveSmallIntegerField(_("Chat calls planned"), default=0, editable=False)
     sync_lock_token = models.CharField(max_length=32, blank=True, editable=False)
     sync_lock_until = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)

@@ -23,6 +23,7 @@ from contactgroups.models import ContactGroup, ContactItem
 from contactgroups.sync import outcome, plan
 from contactgroups.sync.audit import AuditRecorder, log_history
 from contactgroups.sync.lease import Lease
+from contactgroups.sync.live import LiveProgress
 from contactgroups.sync.outcome import Progress, error_data
 
 logger = logging.getLogger(__name__)
@@ -67,7 +68,8 @@ def sync_group(group_pk: int, actor_id: int | None, client: ChatClient | None = 
             return SyncResult(group.pk, group.state, group.chat_group_id, {"code": outcome.ALREADY_DELETED})
         if not group.delete_requested:
             group.state = ContactGroup.State.SYNCING
-            group.save(update_fields=["state"])
+            group.sync_calls_done = group.sync_calls_planned = 0
+            group.save(update_fields=["state", "sync_calls_done", "sync_calls_planned"])
         progress = Progress(
             owner=group.owner.user_id,
             base={Conversation(*pair) for pair in group.confirmed_conversations},
@@ -113,9 +115,11 @@ def _run(client: ChatClient, group: ContactGroup, progress: Progress, lease: Lea
     # to remove.
     unheld = {c for c in progress.base if ContactItem.storage_problem(c) is not None}
     remote = plan.NOT_READ
+    live = LiveProgress(group.pk)
     if plan.must_read(group.chat_group_id, group.create_intent, lease.interrupted):
         chat = client.get_contact_group(owner)
         lease.keep()
+        live.read()
         remote = plan.remote_of(chat, group.chat_group_id, group.create_intent, group.name, desired.delete)
         if isinstance(remote, plan.Remote):
             unheld &= remote.conversations
@@ -128,6 +132,7 @@ def _run(client: ChatClient, group: ContactGroup, progress: Progress, lease: Lea
         if steps_keeping.create is None:
             steps = steps_keeping
     progress.start(steps)
+    live.start(steps)
 
     if steps.create is not None:
         # Written before the call: if its answer is lost, the next sync looks for the group by this name.
@@ -135,6 +140,7 @@ def _run(client: ChatClient, group: ContactGroup, progress: Progress, lease: Lea
         progress.create_sent = True
         answer = client.create_contact_group(owner, steps.create.name, list(steps.create.conversations))
         lease.keep()
+        live.answered(answer.results)
         progress.created = True
         progress.group_id = answer.group_id
         progress.confirmed_name = answer.group_name or steps.create.name
@@ -145,10 +151,12 @@ def _run(client: ChatClient, group: ContactGroup, progress: Progress, lease: Lea
         old, new = steps.rename
         client.rename_contact_group(owner, old, new)
         lease.keep()
+        live.answered()
         progress.renamed_from, progress.confirmed_name = old, new
     for update in steps.updates:
         answer = client.update_contact_group(owner, update.name, add=list(update.add), remove=list(update.remove))
         lease.keep()
+        live.answered(answer.results)
         for item in answer.results:
             progress.take(item, adding=(item.operation or protocol.OPERATION_ADD) == protocol.OPERATION_ADD)
     if steps.delete is not None:
@@ -196,6 +204,7 @@ def _save(group: ContactGroup, progress: Progress, calls: int, error: BaseExcept
             ContactItem.objects.filter(pk__in=pks).update(result_code=code, result_info=info, result_at=now)
             codes.update(dict.fromkeys(pks, code))
 
+    group.sync_calls_done = group.sync_calls_planned = 0  # no sync runs once this is saved
     group.confirmed_conversations = [[c.type, c.target] for c in sorted(progress.base)]
     group.confirmed_name = progress.confirmed_name
     if progress.group_id is not None:

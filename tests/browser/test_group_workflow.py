@@ -143,7 +143,7 @@ def test_a_new_group_is_created_in_chat_and_shows_its_group_id_and_each_code(pag
     row.get_by_role("link", name=CJK_NAME).click()
 
     expect(field(page, "chat_group_id")).to_have_text("1")
-    expect(field(page, "state_badge")).to_have_text("Partly refused")
+    expect(field(page, "state_badge")).to_have_text("Partly refused: 1 conversation refused")
     expect(field(page, "last_sync")).to_contain_text(
         "Created in Chat as GroupId 1: 2 conversations added, 1 refused: user_9, 50001")
     expect(result_of(page, "user_0002")).to_have_text("0: Accepted by Chat.")

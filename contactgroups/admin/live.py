@@ -1,0 +1,180 @@
+"""The group's sync as it runs: its state in words, and the JSON the pages' script polls to follow it live.
+
+``<id>/status/`` gives one group with each conversation's answer; ``status/?id=1&id=2`` gives the state of the
+groups of a changelist page. Both are for staff who may view conversation groups; the words are made at that
+moment, in the reader's language (contactgroups.words), from what the sync stores as it goes
+(contactgroups.sync.live).
+"""
+
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import JsonResponse
+from django.urls import path
+from django.utils import formats, timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from contactgroups import words
+from contactgroups.admin.display import code_with_meaning
+from contactgroups.admin.selection import readable_ids
+from contactgroups.chat import errors
+from contactgroups.models import ContactGroup
+
+
+class EscapedJSONEncoder(DjangoJSONEncoder):
+    """JSON with <, > and & as escapes: text Chat or the app stored never reads as markup, whoever opens it."""
+
+    ESCAPES = {ord("<"): "\\u003C", ord(">"): "\\u003E", ord("&"): "\\u0026"}
+
+    def encode(self, o):
+        return super().encode(o).translate(self.ESCAPES)
+
+
+def json_response(data: dict, status: int = 200) -> JsonResponse:
+    return JsonResponse(data, status=status, encoder=EscapedJSONEncoder)
+
+
+# States after which nothing changes until staff act again.
+FINAL_STATES = frozenset({ContactGroup.State.DRAFT, ContactGroup.State.SYNCED, ContactGroup.State.PARTIAL,
+                          ContactGroup.State.FAILED, ContactGroup.State.DELETED})
+
+
+def is_final(group: ContactGroup) -> bool:
+    return group.state in FINAL_STATES
+
+
+def state_text(group: ContactGroup) -> str:
+    """The group's sync state in words, at this moment (words.sync_state_text)."""
+    running = group.sync_lock_until is not None and group.sync_lock_until > timezone.now()
+    return words.sync_state_text(
+        group.state, running=running, calls_done=group.sync_calls_done, calls_planned=group.sync_calls_planned,
+        refused=group.refused_count, error_code=group.last_error_code, last_outcome=group.last_outcome,
+    )
+
+
+def group_status(group: ContactGroup) -> dict:
+    """What the pages' script shows of one group: its state, in words, and how far its sync is."""
+    return {
+        "id": group.pk,
+        "state": group.state,
+        "final": is_final(group),
+        "text": state_text(group),
+        "calls": {"done": group.sync_calls_done, "planned": group.sync_calls_planned},
+    }
+
+
+def result_text(code: int | None, info: str = "") -> str:
+    """A conversation's last answer from Chat in words: its ResultCode with the meaning, or not sent yet."""
+    return _("not sent yet") if code is None else code_with_meaning(code, info)
+
+
+def last_error_text(group: ContactGroup) -> str:
+    """The group's last error: Chat's code with its meaning (Chat's own text only for a code the project does not
+    document), or, for a failure without a code, what the last sync says of it."""
+    if group.last_error_code is not None:
+        return code_with_meaning(group.last_error_code, group.last_error_info)
+    error = (group.last_outcome or {}).get("error")
+    return words.error_text(error) if error else "—"
+
+
+def shown(text, refused: bool = False) -> dict:
+    """A value as a page shows it: its text, and whether it stands out as refused (in red)."""
+    return {"text": str(text), "refused": refused}
+
+
+def when(value, empty: str) -> str:
+    """A time as the admin shows it: in the staff's zone and format."""
+    return empty if value is None else formats.localize(timezone.template_localtime(value))
+
+
+def page_fields(group: ContactGroup, empty: str) -> dict:
+    """The group page's read-only fields a sync changes, as the page shows them, by the fields' names."""
+    return {
+        "chat_group_id": shown(empty if group.chat_group_id is None else group.chat_group_id),
+        "confirmed_name": shown(group.confirmed_name or empty),
+        "last_sync": shown(words.outcome_text(group.last_outcome) or "—"),
+        "last_error": shown(last_error_text(group), group.last_error_code is not None),
+        "last_synced_at": shown(when(group.last_synced_at, empty)),
+    }
+
+
+def list_columns(group: ContactGroup, empty: str) -> dict:
+    """The changelist's columns a sync changes, as the list shows them, by the columns' names."""
+    return {
+        "chat_group_id": shown(empty if group.chat_group_id is None else group.chat_group_id),
+        "conversation_count": shown(group.conversation_count),
+        "accepted_count": shown(group.accepted_count),
+        "refused": shown(group.refused_count, group.refused_count > 0),
+        "last_synced_at": shown(when(group.last_synced_at, empty)),
+    }
+
+
+def is_refused(code: int | None) -> bool:
+    return code is not None and code != errors.OK
+
+
+def state_badge_html(group: ContactGroup):
+    """The state as the page and the list show it, marked for the script that keeps it current."""
+    progress = ""
+    if not is_final(group) and group.sync_calls_planned > 1:
+        progress = format_html('<progress class="sync-progress" max="{}" value="{}"></progress>',
+                               group.sync_calls_planned, group.sync_calls_done)
+    return format_html('<span class="sync-state state-{}" data-group="{}" data-final="{}">{}</span>{}',
+                       group.state, group.pk, "true" if is_final(group) else "false", state_text(group), progress)
+
+
+def result_html(item):
+    """A conversation's answer cell, marked with its row for the script that fills it in as Chat answers."""
+    text = result_text(item.result_code, item.result_info)
+    inner = format_html('<strong class="refused">{}</strong>', text) if is_refused(item.result_code) else text
+    if item.pk is None:
+        return inner
+    return format_html('<span class="sync-result" data-item="{}">{}</span>', item.pk, inner)
+
+
+class LiveStatusMixin:
+    """Adds the two status endpoints to the conversation-group admin."""
+
+    def get_urls(self):
+        info = f"{self.opts.app_label}_{self.opts.model_name}"
+        return [
+            path("status/", self.admin_site.admin_view(self.statuses_view), name=f"{info}_statuses"),
+            path("<path:object_id>/status/", self.admin_site.admin_view(self.status_view), name=f"{info}_status"),
+            *super().get_urls(),
+        ]
+
+    def status_view(self, request, object_id):
+        """One group: its state, words, progress, last sync, GroupId and each conversation's answer."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        group = self.get_object(request, unquote(object_id))
+        if group is None:
+            return json_response({"error": _("There is no conversation group with this id.")}, status=404)
+        status = group_status(group)
+        status["fields"] = page_fields(group, self.get_empty_value_display())
+        status["conversations"] = [
+            {"id": pk, **shown(result_text(code, info), is_refused(code)), "code": code}
+            for pk, code, info in group.items.order_by("id").values_list("pk", "result_code", "result_info")
+        ]
+        return json_response(status)
+
+    def statuses_view(self, request):
+        """The groups ``?id=`` names (those of a changelist page): each one's state, words and progress."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        asked = request.GET.getlist("id")
+        ids = readable_ids(asked, self.opts.pk)
+        most = self.list_max_show_all
+        if len(ids) != len(asked):
+            return json_response({"error": _("A conversation group's id is a whole number.")}, status=400)
+        if len(ids) > most:
+            return json_response({"error": ngettext(
+                "Give the ids of at most %(most)d conversation group.",
+                "Give the ids of at most %(most)d conversation groups.", most) % {"most": most}}, status=400)
+        groups = self.get_queryset(request).filter(pk__in=ids).order_by("pk")
+        empty = self.get_empty_value_display()
+        return json_response({"groups": [{**group_status(group), "columns": list_columns(group, empty)}
+                                         for group in groups]})
+
