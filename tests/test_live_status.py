@@ -166,6 +166,11 @@ def test_one_group_status_gives_its_state_last_sync_and_each_conversation_in_wor
     assert data["state"] == "partial"
     assert data["final"] is True
     assert data["text"] == "Partly refused: 1 conversation refused"
+    # Where a value carries the import offer, its markup as the page renders it (the script shows that).
+    offer = 'name="user_id" value="user_9">Import this user into Chat</button>'
+    assert offer in data["fields"]["last_sync"].pop("html")
+    conversation_html = [item.pop("html", None) for item in data["conversations"]]
+    assert conversation_html[0] is None and offer in conversation_html[1] and conversation_html[2] is None
     assert data["fields"] == {
         "chat_group_id": {"text": str(group.chat_group_id), "refused": False},
         "confirmed_name": {"text": "team", "refused": False},

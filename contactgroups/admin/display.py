@@ -62,7 +62,7 @@ def not_imported_offers(actions: ChatActions | None, users: list[str], states: d
             rows.append((user_id, _("imported in Chat now")))
         elif actions.may_import(user_id, known=state is not None):
             rows.append((user_id, import_button(actions, user_id)))
-    return format_html_join("", '<div class="chat-offer"><span class="user-id">{}</span>: {}</div>', rows)
+    return format_html_join("", '<span class="chat-offer"><span class="user-id">{}</span>: {}</span>', rows)
 
 
 def with_offer(text, offer):

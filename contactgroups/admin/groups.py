@@ -24,7 +24,13 @@ from contactgroups.admin.display import ChatActions, not_imported_offers, sync_b
 from contactgroups.admin.django_internals import SkipsModelValidation, count_inline_media_once, inline_foreign_key_name
 from contactgroups.admin.filters import OwnerFilter, StateFilter
 from contactgroups.admin.import_view import ContactGroupImportMixin
-from contactgroups.admin.live import LiveStatusMixin, last_error_text, result_html, state_badge_html
+from contactgroups.admin.live import (
+    LiveStatusMixin,
+    last_error_text,
+    result_html,
+    result_inner_html,
+    state_badge_html,
+)
 from contactgroups.admin.selection import SelectedIdsChecked
 from contactgroups.admin.widgets import FastCheckboxInput, FastErrorList, FastHiddenInput, FastSelect, FastTextInput
 from contactgroups.chat import errors, protocol
@@ -138,12 +144,7 @@ class ContactItemInline(admin.TabularInline):
 
     @admin.display(description=_("Chat's answer"))
     def result(self, item):
-        cell = result_html(item)
-        if item.type != protocol.TYPE_C2C or not errors.is_account_not_imported(item.result_code):
-            return cell
-        actions = getattr(item, "chat_actions", None)
-        states = getattr(item, "chat_user_states", {})
-        return with_offer(cell, not_imported_offers(actions, [item.to_account], states))
+        return result_html(item, result_offers(item))
 
 
 @admin.register(ContactGroup)
@@ -231,9 +232,13 @@ class ContactGroupAdmin(LiveStatusMixin, SelectedIdsChecked, ContactGroupImportM
     def _offer_chat_actions(self, request, context, group) -> None:
         """Give the page's refusals their buttons: the actions, and the import state of each user refused as not
         imported (one query for the whole page)."""
-        actions = self.chat_actions(request, group)
         items = [form.instance for inline in context.get("inline_admin_formsets", ()) for form in inline.formset.forms
                  if isinstance(form.instance, ContactItem)]
+        context["chat_actions"] = self._attach_chat_actions(request, group, items)
+        context["chat_actions_group"] = group.pk
+
+    def _attach_chat_actions(self, request, group, items) -> ChatActions:
+        actions = self.chat_actions(request, group)
         refused = {item.to_account for item in items
                    if item.type == protocol.TYPE_C2C and errors.is_account_not_imported(item.result_code)}
         refused.update(not_imported_users(group))
@@ -242,8 +247,16 @@ class ContactGroupAdmin(LiveStatusMixin, SelectedIdsChecked, ContactGroupImportM
         group.chat_actions, group.chat_user_states = actions, states
         for item in items:
             item.chat_actions, item.chat_user_states = actions, states
-        context["chat_actions"] = actions
-        context["chat_actions_group"] = group.pk
+        return actions
+
+    def add_offers(self, request, group, items, status) -> None:
+        items = [item for item in items
+                 if item.type == protocol.TYPE_C2C and errors.is_account_not_imported(item.result_code)]
+        self._attach_chat_actions(request, group, items)
+        status["fields"]["last_sync"]["html"] = str(self.last_sync(group))
+        conversations = {conversation["id"]: conversation for conversation in status["conversations"]}
+        for item in items:
+            conversations[item.pk]["html"] = str(result_inner_html(item, result_offers(item)))
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
@@ -445,7 +458,7 @@ class ContactGroupAdmin(LiveStatusMixin, SelectedIdsChecked, ContactGroupImportM
             return text
         offers = not_imported_offers(actions, users, getattr(group, "chat_user_states", {}))
         if actions.sync_url and group.state not in (ContactGroup.State.QUEUED, ContactGroup.State.SYNCING):
-            offers = format_html("{}<div class=\"chat-offer\">{}</div>", offers, sync_button(actions))
+            offers = format_html("{}<span class=\"chat-offer\">{}</span>", offers, sync_button(actions))
         return with_offer(text, offers)
 
     @admin.display(description=_("last conflict"))
@@ -464,6 +477,14 @@ class ContactGroupAdmin(LiveStatusMixin, SelectedIdsChecked, ContactGroupImportM
             return "—"
         url = reverse("admin:contactgroups_syncattempt_changelist") + "?" + urlencode({"group__id__exact": group.pk})
         return format_html('<a href="{}">{}</a>', url, _("Chat calls for this group"))
+
+
+def result_offers(item):
+    """The import button under a one-to-one conversation Chat refused as not imported, when the page offers one."""
+    if item.type != protocol.TYPE_C2C or not errors.is_account_not_imported(item.result_code):
+        return ""
+    return not_imported_offers(getattr(item, "chat_actions", None), [item.to_account],
+                               getattr(item, "chat_user_states", {}))
 
 
 def not_imported_users(group) -> list[str]:

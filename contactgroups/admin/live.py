@@ -125,10 +125,16 @@ def state_badge_html(group: ContactGroup):
                        group.state, group.pk, "true" if is_final(group) else "false", state_text(group), progress)
 
 
-def result_html(item):
-    """A conversation's answer cell, marked with its row for the script that fills it in as Chat answers."""
+def result_inner_html(item, offers=""):
+    """What a conversation's answer cell holds: Chat's answer in words (in red when refused), then any buttons."""
     text = result_text(item.result_code, item.result_info)
     inner = format_html('<strong class="refused">{}</strong>', text) if is_refused(item.result_code) else text
+    return format_html("{}{}", inner, offers) if offers else inner
+
+
+def result_html(item, offers=""):
+    """A conversation's answer cell, marked with its row for the script that fills it in as Chat answers."""
+    inner = result_inner_html(item, offers)
     if item.pk is None:
         return inner
     return format_html('<span class="sync-result" data-item="{}">{}</span>', item.pk, inner)
@@ -154,11 +160,18 @@ class LiveStatusMixin:
             return json_response({"error": _("There is no conversation group with this id.")}, status=404)
         status = group_status(group)
         status["fields"] = page_fields(group, self.get_empty_value_display())
+        items = list(group.items.order_by("id"))
         status["conversations"] = [
-            {"id": pk, **shown(result_text(code, info), is_refused(code)), "code": code}
-            for pk, code, info in group.items.order_by("id").values_list("pk", "result_code", "result_info")
+            {"id": item.pk, **shown(result_text(item.result_code, item.result_info), is_refused(item.result_code)),
+             "code": item.result_code}
+            for item in items
         ]
+        self.add_offers(request, group, items, status)
         return json_response(status)
+
+    def add_offers(self, request, group, items, status) -> None:
+        """Where a value carries buttons on the page (an import offer), give its ``html`` as the page renders it,
+        so the script shows the buttons a sync's end brings, and takes away those it settles."""
 
     def statuses_view(self, request):
         """The groups ``?id=`` names (those of a changelist page): each one's state, words and progress."""

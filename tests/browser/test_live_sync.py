@@ -131,7 +131,8 @@ def test_a_save_is_followed_live_call_by_call_to_its_end(page, staff, big_group,
     expect(refused.locator("strong.refused")).to_contain_text(
         f"{errors.ACCOUNT_NOT_IMPORTED}: {words.meaning(errors.ACCOUNT_NOT_IMPORTED)}")
     big_group.refresh_from_db()
-    expect(page.locator(".field-last_sync .readonly")).to_have_text(words.outcome_text(big_group.last_outcome))
+    expect(page.locator(".field-last_sync .readonly")).to_contain_text(words.outcome_text(big_group.last_outcome))
+    expect(page.locator(".field-last_sync .readonly")).to_contain_text("user_7: Import this user into Chat")
     expect(page.locator(".field-chat_group_id .readonly")).to_have_text(str(big_group.chat_group_id))
     expect(column(listing, row, "state")).to_have_text("Partly refused: 3 conversations refused")
     expect(column(listing, row, "refused").locator("strong.refused")).to_have_text("3")

@@ -69,9 +69,16 @@
     return changed;
   }
 
-  // A value as the server made it: its text, in red when refused. Returns whether the page changed.
+  // A value as the server made it: its text, in red when refused; or, where it carries buttons (an import
+  // offer), its markup as the server rendered and escaped it. Returns whether the page changed.
   function showValue(element, value) {
     if (!element) return false;
+    if (typeof value.html === 'string') {
+      if (element.dataset.shown === value.html) return false;
+      element.innerHTML = value.html;
+      element.dataset.shown = value.html;
+      return true;
+    }
     const red = element.querySelector('strong.refused') !== null;
     if (element.textContent.trim() === value.text && red === value.refused) return false;
     if (value.refused) {
