@@ -219,6 +219,28 @@ SYNC_RETRY_CAP_SECONDS = env.float("SYNC_RETRY_CAP_SECONDS", default=300.0)
 # this long before another sync may take it.
 SYNC_LEASE_SECONDS = env.float("SYNC_LEASE_SECONDS", default=60.0)
 
+# Drift: what users change in their apps, found by reading Chat (contactgroups/sync/drift.py).
+# The sweep reads every owner's groups this often (Celery beat), in this many threads, its calls taking at most
+# this share of each endpoint's rate while staff calls wait for nothing; the sweep's history entries are made under
+# this username (an inactive account it creates, which can log in nowhere).
+SYNC_DRIFT_SWEEP_SECONDS = env.float("SYNC_DRIFT_SWEEP_SECONDS", default=600.0)
+SYNC_DRIFT_SWEEP_CONCURRENCY = env.int("SYNC_DRIFT_SWEEP_CONCURRENCY", default=4)
+SYNC_DRIFT_SWEEP_RATE_SHARE = env.float("SYNC_DRIFT_SWEEP_RATE_SHARE", default=0.8)
+SYNC_DRIFT_SWEEP_USER = env.str("SYNC_DRIFT_SWEEP_USER", default="chat-drift-sweep")
+# A group's page reads Chat when it opens, waiting at most this many seconds (no retry) before it shows the
+# sweep's last reading instead; 0 never reads.
+SYNC_PAGE_READ_TIMEOUT = env.float("SYNC_PAGE_READ_TIMEOUT", default=1.5)
+try:
+    CELERY_BEAT_SCHEDULE  # noqa: B018 (another part of the settings may have made it)
+except NameError:
+    CELERY_BEAT_SCHEDULE = {}
+CELERY_BEAT_SCHEDULE["drift-sweep"] = {
+    "task": "contactgroups.tasks.drift_sweep_task",
+    "schedule": SYNC_DRIFT_SWEEP_SECONDS,
+    # A sweep not started within its period is dropped: the next one reads everything anyway.
+    "options": {"expires": SYNC_DRIFT_SWEEP_SECONDS},
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -22,7 +22,8 @@ from django.utils.translation import ngettext, ngettext_lazy
 from contactgroups import sync, tasks, words
 from contactgroups.admin.display import code_with_meaning
 from contactgroups.admin.django_internals import SkipsModelValidation, count_inline_media_once, inline_foreign_key_name
-from contactgroups.admin.filters import OwnerFilter, StateFilter
+from contactgroups.admin.drift import ChatDriftMixin
+from contactgroups.admin.filters import DriftFilter, OwnerFilter, StateFilter
 from contactgroups.admin.import_view import ContactGroupImportMixin
 from contactgroups.admin.selection import SelectedIdsChecked
 from contactgroups.admin.widgets import FastCheckboxInput, FastErrorList, FastHiddenInput, FastSelect, FastTextInput
@@ -130,14 +131,14 @@ class ContactItemInline(admin.TabularInline):
 
 
 @admin.register(ContactGroup)
-class ContactGroupAdmin(SelectedIdsChecked, ContactGroupImportMixin, admin.ModelAdmin):
+class ContactGroupAdmin(ChatDriftMixin, SelectedIdsChecked, ContactGroupImportMixin, admin.ModelAdmin):
     form = ContactGroupForm
     inlines = [ContactItemInline]
     list_display = [
         "name", "owner", "state_badge", "chat_group_id", "conversation_count", "accepted_count", "refused",
         "last_synced_at",
     ]
-    list_filter = [StateFilter, OwnerFilter]
+    list_filter = [StateFilter, DriftFilter, OwnerFilter]
     list_select_related = ["owner"]
     # Each lookup is one an index answers, and none joins the conversations (which would need DISTINCT);
     # get_search_results says how the box searches these.
@@ -357,7 +358,12 @@ class ContactGroupAdmin(SelectedIdsChecked, ContactGroupImportMixin, admin.Model
 
     @admin.display(description=_("state"), ordering="state")
     def state_badge(self, group):
-        return format_html('<span class="state-{}">{}</span>', group.state, group.get_state_display())
+        badge = format_html('<span class="state-{}">{}</span>', group.state, group.get_state_display())
+        if group.drift and group.state != ContactGroup.State.DELETED:
+            badge = format_html('{} <span class="state-drift" title="{}">{}</span>', badge,
+                                _("The last reading of Chat found the user changed this group in the app."),
+                                _("Changed in the app"))
+        return badge
 
     @admin.display(description=_("refused"), ordering="refused_count")
     def refused(self, group):
