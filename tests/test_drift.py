@@ -474,3 +474,45 @@ def test_keep_then_a_sync_over_an_update_endpoint_only(work, chat_sandbox, brows
     keep(browser, work, fingerprint)
     endpoints = [call["endpoint"] for call in chat_sandbox.calls_to()]
     assert endpoints.count(UPDATE) == 1 and "recentcontact/create_contact_group" not in endpoints
+
+
+def test_the_sweep_under_chats_rate_limit_leaves_staff_calls_room(alice, chat_sandbox, staff, settings):
+    """The sandbox enforces 20 calls a second; the sweep takes at most 80% of them and staff reads go through."""
+    import threading
+
+    from django.db import connections
+
+    from contactgroups.conf import chat_client
+    from contactgroups.models import ChatUser
+    from tests.chat.test_ratelimit import most_in_any_second
+
+    settings.CHAT_RATE_LIMIT = 20
+    chat_sandbox.set_faults(rate_limit=20)
+    users = [f"sweep_{n:03d}" for n in range(48)]
+    chat_sandbox.import_accounts(*users)
+    for user_id in users:
+        ContactGroup.objects.create(owner=ChatUser.objects.create(user_id=user_id), name="g", chat_group_id=1,
+                                    confirmed_name="g")
+    summary = {}
+
+    def run_sweep():
+        try:
+            summary["result"] = sync.drift.sweep(staff.pk, concurrency=4)
+        finally:
+            connections.close_all()
+
+    chat_sandbox.clear_calls()
+    sweeping = threading.Thread(target=run_sweep)
+    sweeping.start()
+    with chat_client() as client:
+        for _ in range(10):
+            client.get_contact_group(OWNER)
+    sweeping.join()
+    calls = chat_sandbox.calls_to(protocol.GET_CONTACT_GROUP)
+    swept = [call["time"] for call in calls if call["body"]["From_Account"].startswith("sweep_")]
+    staff_calls = [call["time"] for call in calls if call["body"]["From_Account"] == OWNER]
+    assert summary["result"].owners == 48 and not summary["result"].failures
+    assert [call for call in calls if call["error_code"] not in (0, None)] == []  # Chat never throttled anyone
+    assert most_in_any_second(swept) <= 16
+    assert len(staff_calls) == 10 and min(staff_calls) < max(swept)  # staff read while the sweep ran
+    assert summary["result"].drifted == 48  # each "g" is gone from Chat: deleted in the app

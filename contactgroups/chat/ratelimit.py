@@ -21,8 +21,9 @@ Redis does not stop every call to Chat.
 
 **Background calls leave room for staff.** A limiter built with ``share`` below 1 (the drift sweep's) takes a
 call only while the endpoint's window, which counts every caller's calls (staff syncs and page reads included),
-holds fewer than ``share`` of the endpoint's rate; otherwise it waits, polling at the pacing interval, and then
-takes its place like any other call. Staff calls wait for nothing but the rate itself, so they go first: with
+holds fewer than ``share`` of the endpoint's rate, and its own window (``share`` of the rate, shared by every
+background caller) has a place; otherwise it waits, polling at the pacing interval, and then takes its place like
+any other call. Staff calls wait for nothing but the rate itself, so they go first: with
 ``share`` 0.8 at Chat's 200 calls a second the sweep fills at most 160 of each second and staff always find 40
 free at once, and when staff use 150 a second the sweep falls to the 10 left under its share.
 """
@@ -169,14 +170,14 @@ class EndpointRateLimiter:
         key = (str(self.sdkappid), endpoint)
         slept = 0.0
         try:
-            if self.share < 1:
-                slept += self._wait_for_room(endpoint, item, key)
             if self._pacer is not None:
                 interval = self._intervals.get(endpoint, self._default_interval)
                 delay = self._pacer.reserve(f"{NAMESPACE}/pace/{self.sdkappid}/{endpoint}", interval)
                 if delay > 0:
                     self._sleep(delay)
                     slept += delay
+            if self.share < 1:
+                slept += self._wait_for_room(endpoint, item, key)
             while not self._limiter.hit(item, *key):
                 stats = self._limiter.get_window_stats(item, *key)
                 # The oldest call in the window leaves it at reset_time; a small floor keeps the loop from spinning.
@@ -188,11 +189,15 @@ class EndpointRateLimiter:
         return slept
 
     def _wait_for_room(self, endpoint: str, item: RateLimitItem, key: tuple[str, str]) -> float:
-        """A background call's wait: until the window holds fewer than ``share`` of the rate."""
+        """A background call's wait: until the window (every caller's calls) holds fewer than ``share`` of the rate,
+        and the background's own window (``share`` of the rate, counted atomically, so background callers racing
+        each other never pass it together) has a place."""
         room = max(1, math.floor(item.amount * self.share))
+        own = RateLimitItemPerSecond(room, item.multiples, namespace=NAMESPACE)
         poll = self._intervals.get(endpoint, self._default_interval)
         slept = 0.0
-        while item.amount - self._limiter.get_window_stats(item, *key).remaining >= room:
+        while (item.amount - self._limiter.get_window_stats(item, *key).remaining >= room
+               or not self._limiter.hit(own, *key, "background")):
             self._sleep(poll)
             slept += poll
         return slept
