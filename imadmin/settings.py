@@ -224,7 +224,7 @@ SYNC_LEASE_SECONDS = env.float("SYNC_LEASE_SECONDS", default=60.0)
 # this share of each endpoint's rate while staff calls wait for nothing; the sweep's history entries are made under
 # this username (an inactive account it creates, which can log in nowhere).
 SYNC_DRIFT_SWEEP_SECONDS = env.float("SYNC_DRIFT_SWEEP_SECONDS", default=600.0)
-SYNC_DRIFT_SWEEP_CONCURRENCY = env.int("SYNC_DRIFT_SWEEP_CONCURRENCY", default=4)
+SYNC_DRIFT_SWEEP_CONCURRENCY = env.int("SYNC_DRIFT_SWEEP_CONCURRENCY", default=16)
 SYNC_DRIFT_SWEEP_RATE_SHARE = env.float("SYNC_DRIFT_SWEEP_RATE_SHARE", default=0.8)
 SYNC_DRIFT_SWEEP_USER = env.str("SYNC_DRIFT_SWEEP_USER", default="chat-drift-sweep")
 # A group's page reads Chat when it opens, waiting at most this many seconds (no retry) before it shows the

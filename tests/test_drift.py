@@ -333,9 +333,9 @@ def test_the_answers_need_post_and_csrf(work, chat_sandbox, staff):
 
 
 def test_an_answer_for_a_group_that_does_not_exist_is_not_found(browser):
-    response = browser.post(reverse("admin:contactgroups_contactgroup_take_chat", args=[999999]), {"shown": "x"})
-    assert response.status_code in (302, 404)  # the admin redirects a missing object's change page, or 404
-    assert not ContactGroup.objects.exists()
+    for name in ("take_chat", "keep_mine"):
+        response = browser.post(reverse(f"admin:contactgroups_contactgroup_{name}", args=[999999]), {"shown": "x"})
+        assert response.status_code == 404
 
 
 # The sweep ----------------------------------------------------------------------------------------------------
@@ -444,8 +444,7 @@ def test_the_beat_runs_the_sweep_at_the_configured_period(settings):
     assert entry["schedule"] == settings.SYNC_DRIFT_SWEEP_SECONDS
 
 
-def test_the_beat_task_on_a_worker_marks_drift_under_the_sweep_account(work, chat_sandbox, celery_worker,
-                                                                       wait_for=None):
+def test_the_beat_task_on_a_worker_marks_drift_under_the_sweep_account(work, chat_sandbox, celery_worker):
     from contactgroups import tasks
     from tests.conftest import wait_until
 
@@ -455,6 +454,25 @@ def test_the_beat_task_on_a_worker_marks_drift_under_the_sweep_account(work, cha
     entry = LogEntry.objects.filter(object_id=str(work.pk)).order_by("pk").last()
     assert entry.user.username == "chat-drift-sweep" and not entry.user.is_active and not entry.user.is_staff
     assert not entry.user.has_usable_password()
+
+
+def test_a_beat_sweep_while_another_runs_does_nothing(work, chat_sandbox, redis_server, settings):
+    import redis
+
+    from contactgroups import tasks
+
+    settings.CELERY_BROKER_URL = redis_server.url
+    app_renames(chat_sandbox, "work", "home")
+    running = redis.Redis.from_url(redis_server.url).lock("imadmin-drift-sweep", timeout=30)
+    assert running.acquire(blocking=False)
+    try:
+        chat_sandbox.clear_calls()
+        tasks.drift_sweep_task()
+        assert chat_sandbox.calls_to() == [] and ContactGroup.objects.get(pk=work.pk).drift is None
+    finally:
+        running.release()
+    tasks.drift_sweep_task()
+    assert ContactGroup.objects.get(pk=work.pk).drift == {"renamed_from": "work", "renamed_to": "home"}
 
 
 def test_difference_is_the_planners_answer(work):
