@@ -84,13 +84,16 @@ class ChatDriftMixin:
     # The two answers ------------------------------------------------------------------------------------------
 
     def _group_for_answer(self, request, object_id) -> ContactGroup:
-        if request.method != "POST":
-            raise _NotPost
+        """The group, for a user who may change it, in a POST: else 403, 404, or _NotPost (405), in that order."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
         group = self.get_object(request, unquote(object_id))
         if group is None:
             raise Http404(_("No such conversation group."))
         if not self.has_change_permission(request, group):
             raise PermissionDenied
+        if request.method != "POST":
+            raise _NotPost
         return group
 
     def _back(self, group: ContactGroup):
