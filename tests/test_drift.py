@@ -531,6 +531,8 @@ def test_the_sweep_under_chats_rate_limit_leaves_staff_calls_room(alice, chat_sa
     staff_calls = [call["time"] for call in calls if call["body"]["From_Account"] == OWNER]
     assert summary["result"].owners == 48 and not summary["result"].failures
     assert [call for call in calls if call["error_code"] not in (0, None)] == []  # Chat never throttled anyone
-    assert most_in_any_second(swept) <= 16
+    # The limiter counts a call when it lets it go; the sandbox logs it when it arrives, up to a thread switch later
+    # on a busy machine: counted over 0.9 s, 100 ms of such jitter cannot add a 17th.
+    assert most_in_any_second(swept, window=0.9) <= 16
     assert len(staff_calls) == 10 and min(staff_calls) < max(swept)  # staff read while the sweep ran
     assert summary["result"].drifted == 48  # each "g" is gone from Chat: deleted in the app

@@ -32,6 +32,10 @@ class ChatDriftMixin:
 
     change_form_template = "admin/contactgroups/contactgroup/change_form.html"
 
+    def get_queryset(self, request):
+        # A reading holds up to a thousand conversations; only the page's comparison reads it, when Chat fails.
+        return super().get_queryset(request).defer("chat_reading")
+
     def get_urls(self):
         info = f"{self.opts.app_label}_{self.opts.model_name}"
         return [

@@ -270,7 +270,7 @@ def sweep_owner(owner_pk: int, actor_id: int | None, client) -> OwnerSweep:
         client.on_call = previous
     now = timezone.now()
     groups = list(ContactGroup.objects.live().filter(owner=owner, delete_requested=False).select_related("owner")
-                  .order_by("pk"))
+                  .defer("chat_reading").order_by("pk"))
     rows: dict[int, list[Conversation]] = {group.pk: [] for group in groups}
     for group_pk, kind, to_account, to_group_id in (ContactItem.objects.filter(group__in=groups).order_by("id")
                                                     .values_list("group_id", "type", "to_account", "to_group_id")):
