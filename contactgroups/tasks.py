@@ -22,6 +22,8 @@ from contactgroups.sync.pull import attempt_pull
 
 logger = logging.getLogger(__name__)
 
+logger = logging.getLogger(__name__)
+
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
 def sync_group_task(self, group_pk: int, actor_id: int | None) -> None:
@@ -139,3 +141,31 @@ def queue_account_import(user_pks: list[int], actor_id: int | None, on_not_queue
         transaction.on_commit(send)
     else:
         transaction.on_commit(lambda: runner.submit_accounts(user_pks, actor_id, check_only))
+
+
+@shared_task(ignore_result=True)
+def drift_sweep_task() -> None:
+    """Celery beat's drift sweep: read every owner's groups in Chat and mark what the users changed in the app.
+
+    One sweep at a time: while one runs (a Redis lock, for the sweep's period), another that beat starts returns.
+    """
+    lock = None
+    if settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+        import redis
+
+        lock = redis.Redis.from_url(settings.CELERY_BROKER_URL).lock(
+            "imadmin-drift-sweep", timeout=max(60, int(settings.SYNC_DRIFT_SWEEP_SECONDS) * 2))
+        if not lock.acquire(blocking=False):
+            logger.info("A drift sweep is already running; this one is skipped.")
+            return
+    try:
+        summary = sync.drift.sweep(sync.drift.sweep_actor().pk)
+        logger.info("Drift sweep: %d owners read, %d groups, %d changed in the app (%d new, %d cleared), "
+                    "%d failed.", summary.owners, summary.groups, summary.drifted, summary.found, summary.cleared,
+                    len(summary.failures))
+    finally:
+        if lock is not None:
+            try:
+                lock.release()
+            except redis.exceptions.LockError:
+                pass  # it outlived its timeout; another sweep may have it now

@@ -372,7 +372,8 @@ def history_text(entry: LogEntry) -> str:
         parts = json.loads(message)
     except ValueError:
         return message
-    own = [part for part in parts if isinstance(part, dict) and part.keys() & {"sync", "pull", "account", "import"}]
+    own = [part for part in parts
+           if isinstance(part, dict) and part.keys() & {"sync", "pull", "account", "import", "drift"}]
     if not own:
         return entry.get_change_message()
     texts = []
@@ -383,6 +384,67 @@ def history_text(entry: LogEntry) -> str:
             texts.append(outcome_text(part["pull"]))
         elif "account" in part:
             texts.append(account_text(part["account"]))
+        elif "drift" in part:
+            texts.append(drift_history_text(part["drift"]))
         else:
             texts.append(import_text(part["import"]))
     return " ".join(text for text in texts if text)
+
+
+# Drift: what the user changed in the app, found by reading Chat (contactgroups.sync.drift) --------------------
+
+
+def drift_lines(drift: dict, owner: str) -> list[str]:
+    """What the user changed in the app that the mirror does not show, one sentence a change."""
+    if drift.get("deleted"):
+        return [_("%(owner)s deleted this group in the app.") % {"owner": owner}]
+    lines = []
+    if drift.get("renamed_to"):
+        lines.append(_("%(owner)s renamed it in the app from “%(old)s” to “%(new)s”.") % {
+            "owner": owner, "old": drift.get("renamed_from", ""), "new": drift["renamed_to"]})
+    if drift.get("added"):
+        lines.append(ngettext("%(owner)s added %(count)d conversation in the app: %(list)s.",
+                              "%(owner)s added %(count)d conversations in the app: %(list)s.", len(drift["added"]))
+                     % {"owner": owner, "count": len(drift["added"]), "list": _join(drift["added"])})
+    if drift.get("removed"):
+        lines.append(ngettext("%(owner)s removed %(count)d conversation in the app: %(list)s.",
+                              "%(owner)s removed %(count)d conversations in the app: %(list)s.",
+                              len(drift["removed"]))
+                     % {"owner": owner, "count": len(drift["removed"]), "list": _join(drift["removed"])})
+    return lines
+
+
+def drift_history_text(data: dict) -> str:
+    """A drift history entry: what a reading of Chat found, or the staff's version kept over the app's change."""
+    code = data.get("code")
+    owner = data.get("owner", "")
+    if code == "drift_found":
+        where = (_("The regular reading of Chat found:") if data.get("read_by") == "sweep"
+                 else _("Reading Chat as the group page opened found:"))
+        return " ".join([where, *drift_lines(data, owner)])
+    if code == "drift_cleared":
+        return (_("The regular reading of Chat found the group as the mirror shows it again.")
+                if data.get("read_by") == "sweep"
+                else _("Reading Chat as the group page opened found the group as the mirror shows it again."))
+    if code == "drift_kept":
+        return " ".join([_("Kept the staff's version over the change made in the app; the next sync sends it."),
+                         _("In the app:"), *drift_lines(data, owner)])
+    return ""
+
+
+def chat_read_failure_text(error: dict, seconds: float) -> str:
+    """Why Chat could not be read for a group page (a stored failure, sync.outcome.error_data)."""
+    kind = error.get("kind")
+    if kind == "connect":
+        return _("Chat could not be reached.")
+    if kind == "transport":
+        if error.get("http_status"):
+            return _("Chat answered with HTTP %(status)s.") % {"status": error["http_status"]}
+        return _("Chat did not answer within %(seconds)s s.") % {"seconds": f"{seconds:g}"}
+    if kind == "throttled":
+        return _("Chat asked for fewer calls a second (%(code)s).") % {"code": code_text(error.get("code"))}
+    if kind == "busy":
+        return _("A sync of this group is running.")
+    if kind == "internal":
+        return _("An unexpected error stopped it (%(type)s); see the server log.") % {"type": error.get("type", "")}
+    return _("Chat error %(code)s.") % {"code": code_text(error.get("code"), error.get("info") or "")}

@@ -241,8 +241,25 @@ SYNC_STRANDED_SECONDS = env.float("SYNC_STRANDED_SECONDS",
                                   default=SYNC_RETRY_CAP_SECONDS + SYNC_LEASE_SECONDS + 60)
 # Threads of the web process's background runner (no broker): syncs and pulls running at once.
 SYNC_RUNNER_THREADS = env.int("SYNC_RUNNER_THREADS", default=4)
+# Drift: what users change in their apps, found by reading Chat (contactgroups/sync/drift.py).
+# The sweep reads every owner's groups this often (Celery beat), in this many threads, its calls taking at most
+# this share of each endpoint's rate while staff calls wait for nothing; the sweep's history entries are made under
+# this username (an inactive account it creates, which can log in nowhere).
+SYNC_DRIFT_SWEEP_SECONDS = env.float("SYNC_DRIFT_SWEEP_SECONDS", default=600.0)
+SYNC_DRIFT_SWEEP_CONCURRENCY = env.int("SYNC_DRIFT_SWEEP_CONCURRENCY", default=16)
+SYNC_DRIFT_SWEEP_RATE_SHARE = env.float("SYNC_DRIFT_SWEEP_RATE_SHARE", default=0.8)
+SYNC_DRIFT_SWEEP_USER = env.str("SYNC_DRIFT_SWEEP_USER", default="chat-drift-sweep")
+# A group's page reads Chat when it opens, waiting at most this many seconds (no retry) before it shows the
+# sweep's last reading instead; 0 never reads.
+SYNC_PAGE_READ_TIMEOUT = env.float("SYNC_PAGE_READ_TIMEOUT", default=1.5)
 CELERY_BEAT_SCHEDULE = {
     "requeue-stranded-syncs": {"task": "contactgroups.tasks.requeue_stranded", "schedule": SYNC_RECOVER_SECONDS},
+    "drift-sweep": {
+        "task": "contactgroups.tasks.drift_sweep_task",
+        "schedule": SYNC_DRIFT_SWEEP_SECONDS,
+        # A sweep not started within its period is dropped: the next one reads everything anyway.
+        "options": {"expires": SYNC_DRIFT_SWEEP_SECONDS},
+    },
 }
 
 LOGGING = {

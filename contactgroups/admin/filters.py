@@ -43,6 +43,21 @@ class StateFilter(admin.SimpleListFilter):
         return queryset.filter(state=value)
 
 
+class DriftFilter(admin.SimpleListFilter):
+    """The groups whose last reading of Chat found the user changed them in the app (an index holds only those)."""
+
+    title = _("changed in the app")
+    parameter_name = "drift"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Changed in the app"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(drift__isnull=False)
+        return queryset
+
+
 class InputFilter(admin.SimpleListFilter):
     """A filter typed into a box, for a field with too many values to list (a UserID, an ErrorCode)."""
 

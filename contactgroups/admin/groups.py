@@ -22,7 +22,8 @@ from django.utils.translation import ngettext, ngettext_lazy
 from contactgroups import tasks, words
 from contactgroups.admin.display import ChatActions, not_imported_offers, sync_button, with_offer
 from contactgroups.admin.django_internals import SkipsModelValidation, count_inline_media_once, inline_foreign_key_name
-from contactgroups.admin.filters import OwnerFilter, StateFilter
+from contactgroups.admin.drift import ChatDriftMixin
+from contactgroups.admin.filters import DriftFilter, OwnerFilter, StateFilter
 from contactgroups.admin.import_view import ContactGroupImportMixin
 from contactgroups.admin.live import (
     LiveStatusMixin,
@@ -148,14 +149,15 @@ class ContactItemInline(admin.TabularInline):
 
 
 @admin.register(ContactGroup)
-class ContactGroupAdmin(LiveStatusMixin, SelectedIdsChecked, ContactGroupImportMixin, admin.ModelAdmin):
+class ContactGroupAdmin(ChatDriftMixin, LiveStatusMixin, SelectedIdsChecked, ContactGroupImportMixin,
+                        admin.ModelAdmin):
     form = ContactGroupForm
     inlines = [ContactItemInline]
     list_display = [
         "name", "owner", "state_badge", "chat_group_id", "conversation_count", "accepted_count", "refused",
         "last_synced_at",
     ]
-    list_filter = [StateFilter, OwnerFilter]
+    list_filter = [StateFilter, DriftFilter, OwnerFilter]
     list_select_related = ["owner"]
     # Each lookup is one an index answers, and none joins the conversations (which would need DISTINCT);
     # get_search_results says how the box searches these.
@@ -441,7 +443,12 @@ class ContactGroupAdmin(LiveStatusMixin, SelectedIdsChecked, ContactGroupImportM
 
     @admin.display(description=_("state"), ordering="state")
     def state_badge(self, group):
-        return state_badge_html(group)
+        badge = state_badge_html(group)
+        if group.drift and group.state != ContactGroup.State.DELETED:
+            badge = format_html('{} <span class="state-drift" title="{}">{}</span>', badge,
+                                _("The last reading of Chat found the user changed this group in the app."),
+                                _("Changed in the app"))
+        return badge
 
     @admin.display(description=_("refused"), ordering="refused_count")
     def refused(self, group):

@@ -37,6 +37,8 @@ class ChatConfig:
     read_timeout: float = 10.0
     rate_limit: float = protocol.CALLS_PER_SECOND_MAX
     rate_limit_storage: str = field(default="memory://", repr=False)
+    # Below 1: a background client, whose calls wait while every caller's calls fill this share of the rate.
+    rate_share: float = 1.0
     max_retries: int = 3
     backoff_base: float = 0.2
     usersig_ttl: int = 86400
@@ -60,6 +62,8 @@ class ChatConfig:
             problems.append("connect_timeout and read_timeout must be positive.")
         if not self.rate_limit > 0:
             problems.append("rate_limit must be a positive number of calls a second.")
+        if not 0 < self.rate_share <= 1:
+            problems.append("rate_share must be above 0 and at most 1.")
         if self.max_retries < 0 or self.backoff_base < 0:
             problems.append("max_retries and backoff_base cannot be negative.")
         if self.usersig_ttl <= 0:

@@ -105,6 +105,7 @@ class Transport:
             config.rate_limit_storage,
             config.rate_limit,
             {endpoint: config.rate_for(endpoint) for endpoint in protocol.ENDPOINTS},
+            share=config.rate_share,
         )
         install_log_redaction()
 

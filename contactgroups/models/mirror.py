@@ -157,6 +157,13 @@ class ContactGroup(models.Model):
     # counts as one). Written only when a sync makes more than one call; 0 and 0 when no sync runs.
     sync_calls_done = models.PositiveSmallIntegerField(_("Chat calls made"), default=0, editable=False)
     sync_calls_planned = models.PositiveSmallIntegerField(_("Chat calls planned"), default=0, editable=False)
+    # The last reading of the group in Chat (the drift sweep's or the group page's), as data: {"group_id", "name",
+    # "conversations": [[type, target], ...]}, or {"missing": true} when Chat no longer had it; and when it was
+    # read. ``drift`` is what the user changed in the app that the mirror does not show yet (sync.drift), as
+    # data; null when the reading found nothing.
+    chat_reading = models.JSONField(_("last reading of Chat"), null=True, blank=True, editable=False)
+    chat_read_at = models.DateTimeField(_("Chat last read"), null=True, blank=True, editable=False)
+    drift = models.JSONField(_("changed in the app"), null=True, blank=True, editable=False)
     sync_lock_token = models.CharField(max_length=32, blank=True, editable=False)
     sync_lock_until = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
@@ -190,6 +197,8 @@ class ContactGroup(models.Model):
             models.Index(fields=["updated_at", "id"], name="contactgroup_updated_id"),
             models.Index(fields=["state", "updated_at", "id"], name="contactgroup_state_updated"),
             models.Index(fields=["owner", "state", "updated_at", "id"], name="contactgroup_owner_state"),
+            # "Changed in the app": the few groups with drift, most recently changed first, without reading the rest.
+            models.Index(fields=["updated_at", "id"], condition=Q(drift__isnull=False), name="contactgroup_drift"),
         ]
         permissions = [
             ("sync_contactgroup", _("Can sync conversation groups to Chat")),

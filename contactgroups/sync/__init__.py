@@ -2,10 +2,12 @@
 
 ``plan`` decides (pure); ``execute`` sends a plan for one group and stores the answers; ``lease`` keeps two
 syncs of one group apart; ``audit`` records every Chat call and history entry; ``outcome`` is what a sync did, as
-data; ``pull`` and ``accounts`` read Chat into the mirror; ``runner`` runs syncs and pulls in the background of
-a web process that has no broker. Callers use the names below.
+data; ``pull`` and ``accounts`` read Chat into the mirror; ``drift`` reads it to find what users changed in the
+app; ``runner`` runs syncs and pulls in the background of a web process that has no broker. Callers use the names
+below.
 """
 
+from contactgroups.sync import drift
 from contactgroups.sync.accounts import AccountReport, accounts_job, check_users, import_users
 from contactgroups.sync.audit import log_history
 from contactgroups.sync.execute import (
@@ -20,10 +22,11 @@ from contactgroups.sync.execute import (
     sync_with_retries,
 )
 from contactgroups.sync.lease import SyncBusy
-from contactgroups.sync.pull import PullReport, pull_owner
+from contactgroups.sync.pull import PullReport, pull_group, pull_owner
 
 __all__ = [
-    "AccountReport", "PullReport", "SyncBusy", "SyncResult", "accounts_job", "attempt_sync", "check_users", "give_up",
-    "import_users", "is_retryable", "log_history", "log_unexpected", "not_queued", "pull_owner", "retry_delay",
+    "AccountReport", "PullReport", "SyncBusy", "SyncResult", "accounts_job", "attempt_sync", "check_users", "drift",
+    "give_up", "import_users", "is_retryable", "log_history", "log_unexpected", "not_queued", "pull_group",
+    "pull_owner", "retry_delay",
     "sync_group", "sync_with_retries",
 ]

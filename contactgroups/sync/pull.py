@@ -108,13 +108,40 @@ def pull_owner(owner_pk: int, actor_id: int | None) -> PullReport:
     return report
 
 
+def pull_group(group_pk: int, actor_id: int | None, expect=None) -> PullReport:
+    """Make one group of the mirror what Chat holds of it now, as ``pull_owner`` does for all of an owner's.
+
+    The owner's other groups stay as they are, and groups made in the app are not adopted. A group whose name in
+    Chat another group of the mirror holds is held back (reported). Raises SyncBusy when a sync holds the group.
+    ``expect(remote)``, given the owner's groups as read, may raise to stop before anything is changed.
+    """
+    group = ContactGroup.objects.select_related("owner").get(pk=group_pk)
+    report = PullReport(group.owner.user_id)
+    lease = Lease.take(group.pk, wait_seconds=0)
+    try:
+        recorder = AuditRecorder(actor_id, group.owner.user_id, group)
+        with chat_client(on_call=recorder) as client:
+            remote = client.get_contact_group(group.owner.user_id)
+        lease.keep()
+        if expect is not None:
+            expect(remote)
+        with transaction.atomic():
+            ChatUser.objects.lock(group.owner)
+            _apply(group.owner, remote, {group.pk}, report, actor_id, adopt_new=False)
+    finally:
+        lease.release()
+    return report
+
+
 def _apply(owner: ChatUser, remote: ContactGroups, leased: set[int], report: PullReport,
-           actor_id: int | None) -> None:
+           actor_id: int | None, adopt_new: bool = True) -> None:
     live = list(ContactGroup.objects.live().filter(owner=owner).select_for_update().order_by("pk"))
     mine = [group for group in live if group.pk in leased]
     # Busy groups, and any made after the leases were taken: the pull leaves them and what Chat has of them alone.
     others = [group for group in live if group.pk not in leased]
     matches = _match(remote, mine, others)
+    if not adopt_new:
+        matches = [match for match in matches if match.group is not None]
     matched = {match.group.pk for match in matches if match.group is not None}
     vanished = [group for group in mine
                 if group.pk not in matched and (group.chat_group_id is not None or group.confirmed_name)]

@@ -206,3 +206,76 @@ def test_the_clients_limiter_caps_multiaccount_import_at_its_documented_rate():
     assert transport._limiter.item_for(ACCOUNT_CHECK).amount == 100
     assert transport._limiter.item_for(protocol.ACCOUNT_IMPORT).amount == 200
     assert transport._limiter.item_for(GET_LIST).amount == 200
+
+
+# Background calls (the drift sweep's) leave room for staff --------------------------------------------------
+
+
+def test_a_background_limiter_takes_only_its_share_of_the_window():
+    app = next(_app_ids)
+    background = EndpointRateLimiter(app, "memory://", default_rate=10, pace=False, share=0.5,
+                                      sleep=refuse_to_sleep)
+    assert [background.wait(GET_LIST) for _ in range(5)] == [0.0] * 5
+    with pytest.raises(Waited):
+        background.wait(GET_LIST)
+
+
+def test_staff_calls_find_the_rest_of_the_window_free_while_the_background_waits():
+    app = next(_app_ids)
+    background = EndpointRateLimiter(app, "memory://", default_rate=10, pace=False, share=0.5,
+                                      sleep=refuse_to_sleep)
+    staff = EndpointRateLimiter(app, "memory://", default_rate=10, pace=False, sleep=refuse_to_sleep)
+    for _ in range(5):
+        background.wait(GET_LIST)
+    assert [staff.wait(GET_LIST) for _ in range(5)] == [0.0] * 5
+    with pytest.raises(Waited):
+        staff.wait(GET_LIST)  # the window is full: only now does a staff call wait
+
+
+def test_the_background_yields_to_staff_calls_already_in_the_window():
+    app = next(_app_ids)
+    staff = EndpointRateLimiter(app, "memory://", default_rate=10, pace=False)
+    background = EndpointRateLimiter(app, "memory://", default_rate=10, pace=False, share=0.5,
+                                      sleep=refuse_to_sleep)
+    for _ in range(5):
+        staff.wait(GET_LIST)
+    with pytest.raises(Waited):
+        background.wait(GET_LIST)
+
+
+def test_a_background_limiter_waits_at_the_pacing_interval_until_there_is_room():
+    app = next(_app_ids)
+    staff = EndpointRateLimiter(app, "memory://", default_rate=2, pace=False)
+    staff.wait(GET_LIST)
+    waits = []
+    background = EndpointRateLimiter(app, "memory://", default_rate=2, pace=False, share=0.5,
+                                      sleep=lambda seconds: (waits.append(seconds), time.sleep(seconds)))
+    background.wait(GET_LIST)
+    assert waits and all(wait == pytest.approx(1 / (2 * PACING_SHARE)) for wait in waits)
+    assert len(waits) <= 2  # the staff call left the one-second window within two intervals
+
+
+def test_a_share_must_be_above_zero_and_at_most_one():
+    for share in (0, -0.5, 1.5):
+        with pytest.raises(ValueError):
+            EndpointRateLimiter(next(_app_ids), "memory://", default_rate=10, share=share)
+
+
+@pytest.mark.services
+def test_the_background_counts_staff_calls_of_other_processes_through_redis(redis_server):
+    app = int(time.time() * 1000) % 10**9 + 2  # fresh keys in a Redis that outlives the test run
+    for _ in range(3):
+        EndpointRateLimiter(app, redis_server.url, default_rate=6, pace=False).wait(GET_LIST)
+    background = EndpointRateLimiter(app, redis_server.url, default_rate=6, pace=False, share=0.5,
+                                      sleep=refuse_to_sleep)
+    with pytest.raises(Waited):
+        background.wait(GET_LIST)
+
+
+def test_the_client_of_a_background_config_has_a_background_limiter():
+    config = ChatConfig(sdkappid=next(_app_ids), secret_key="k", admin_identifier="administrator",
+                        base_url="http://127.0.0.1:9", rate_share=0.8)
+    assert Transport(config)._limiter.share == 0.8
+    with pytest.raises(ValueError, match="rate_share"):
+        ChatConfig(sdkappid=1, secret_key="k", admin_identifier="administrator", base_url="http://127.0.0.1:9",
+                   rate_share=0)

@@ -1,0 +1,178 @@
+"""The group page's comparison with Chat: what the user changed in the app, and the staff's two answers to it.
+
+Opening a group page reads its owner in Chat (``sync.drift.read_for_page``: a short timeout, never held long), or
+shows the drift sweep's last reading with its age, and says plainly when neither is there. Any difference is shown
+above the form with "Take Chat's version" and "Keep my edit"; both POST, need the change permission and CSRF, and
+change nothing when Chat cannot be read or holds other than the page showed.
+"""
+
+import logging
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.timesince import timesince
+from django.utils.translation import gettext as _
+
+from contactgroups import sync, words
+from contactgroups.chat import errors
+from contactgroups.models import ContactGroup
+from contactgroups.sync.drift import ReadingChanged, current_difference, fingerprint, read_for_page
+from contactgroups.sync.outcome import error_data
+
+logger = logging.getLogger(__name__)
+
+
+class ChatDriftMixin:
+    """For the ContactGroup admin: the comparison above the form, and the views behind its two buttons."""
+
+    change_form_template = "admin/contactgroups/contactgroup/change_form.html"
+
+    def get_queryset(self, request):
+        # A reading holds up to a thousand conversations; only the page's comparison reads it, when Chat fails.
+        return super().get_queryset(request).defer("chat_reading")
+
+    def get_urls(self):
+        info = f"{self.opts.app_label}_{self.opts.model_name}"
+        return [
+            path("<path:object_id>/chat/take/", self.admin_site.admin_view(self.take_chat_version_view),
+                 name=f"{info}_take_chat"),
+            path("<path:object_id>/chat/keep/", self.admin_site.admin_view(self.keep_my_edit_view),
+                 name=f"{info}_keep_mine"),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if request.method == "GET":
+            group = self.get_object(request, unquote(object_id))
+            if group is not None and self.has_view_or_change_permission(request, group):
+                extra_context = {**(extra_context or {}), "chat_comparison": self.chat_comparison(request, group)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def chat_comparison(self, request, group: ContactGroup) -> dict | None:
+        """What the page says of Chat's copy of the group: read now, or as last read, or that nothing is known."""
+        if group.state == ContactGroup.State.DELETED or group.delete_requested:
+            return None
+        page = read_for_page(group, request.user.pk)
+        if page.error is not None and not isinstance(page.error, errors.ChatError):
+            logger.warning("Reading Chat for group %s failed", group.pk, exc_info=page.error)
+        if not page.sent:
+            return None  # there is nothing in Chat to compare with
+        context = {
+            "live": page.live,
+            "known": page.known,
+            "failure": (words.chat_read_failure_text(error_data(page.error), settings.SYNC_PAGE_READ_TIMEOUT)
+                        if page.error is not None else ""),
+            "refresh_url": request.path,
+        }
+        if not page.known:
+            return context
+        if not page.live:
+            context["age"] = timesince(page.read_at, timezone.now())
+        drift = current_difference(group, page.reading)
+        context["lines"] = words.drift_lines(drift, group.owner.user_id) if drift else []
+        if drift and self.has_change_permission(request, group):
+            info = f"{self.opts.app_label}_{self.opts.model_name}"
+            site = self.admin_site.name
+            context.update(
+                shown=fingerprint(page.reading),
+                take_url=reverse(f"admin:{info}_take_chat", args=[group.pk], current_app=site),
+                keep_url=reverse(f"admin:{info}_keep_mine", args=[group.pk], current_app=site),
+            )
+        return context
+
+    # The two answers ------------------------------------------------------------------------------------------
+
+    def _group_for_answer(self, request, object_id) -> ContactGroup:
+        """The group, for a user who may change it, in a POST: else 403, 404, or _NotPost (405), in that order."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        group = self.get_object(request, unquote(object_id))
+        if group is None:
+            raise Http404(_("No such conversation group."))
+        if not self.has_change_permission(request, group):
+            raise PermissionDenied
+        if request.method != "POST":
+            raise _NotPost
+        return group
+
+    def _back(self, group: ContactGroup):
+        info = f"{self.opts.app_label}_{self.opts.model_name}"
+        return HttpResponseRedirect(reverse(f"admin:{info}_change", args=[group.pk],
+                                            current_app=self.admin_site.name))
+
+    def _refused(self, request, exc: BaseException) -> None:
+        """Why an answer changed nothing, as an error (the reading failed or a sync held the group)."""
+        if isinstance(exc, ReadingChanged):
+            self.message_user(request, _("Chat changed again since the page was shown, so nothing was changed. "
+                                         "The page now shows the new difference."), messages.WARNING)
+            return
+        reason = words.chat_read_failure_text(error_data(exc), settings.SYNC_PAGE_READ_TIMEOUT)
+        self.message_user(request, _("Nothing was changed: %(reason)s") % {"reason": reason}, messages.ERROR)
+
+    def take_chat_version_view(self, request, object_id):
+        try:
+            group = self._group_for_answer(request, object_id)
+        except _NotPost:
+            return HttpResponseNotAllowed(["POST"])
+        try:
+            report = sync.drift.take_chat_version(group.pk, request.user.pk, shown=request.POST.get("shown", ""))
+        except (errors.ChatError, sync.SyncBusy, ReadingChanged) as exc:
+            self._refused(request, exc)
+            return self._back(group)
+        owner = group.owner.user_id
+        if report.held_back:
+            self.message_user(request, _(
+                "Chat's version was not taken: in Chat this group is named “%(name)s”, a name another of "
+                "%(owner)s's groups has here. Use “Pull from Chat” on the list to take all of %(owner)s's groups "
+                "at once.") % {"name": report.held_back[0]["name"], "owner": owner}, messages.WARNING)
+        elif report.deleted:
+            self.message_user(request, _("Took Chat's version: %(owner)s deleted “%(group)s” in the app, so it is "
+                                         "marked deleted here.") % {"owner": owner, "group": group.name},
+                              messages.SUCCESS)
+        elif report.changed:
+            self.message_user(request, _("Took Chat's version of “%(group)s”: %(changes)s.") % {
+                "group": group.name, "changes": words.pull_changes_text(report.changed[0])}, messages.SUCCESS)
+        else:
+            self.message_user(request, _("“%(group)s” already matched Chat; nothing was changed.")
+                              % {"group": group.name}, messages.SUCCESS)
+        return self._back(group)
+
+    def keep_my_edit_view(self, request, object_id):
+        try:
+            group = self._group_for_answer(request, object_id)
+        except _NotPost:
+            return HttpResponseNotAllowed(["POST"])
+        try:
+            kept = sync.drift.keep_staff_version(group.pk, request.user.pk, shown=request.POST.get("shown", ""))
+        except (errors.ChatError, sync.SyncBusy, ReadingChanged) as exc:
+            self._refused(request, exc)
+            return self._back(group)
+        if kept is None:
+            self.message_user(request, _("“%(group)s” already matches Chat; nothing was changed.")
+                              % {"group": group.name}, messages.SUCCESS)
+            return self._back(group)
+        if self.has_sync_permission(request):
+            ContactGroup.objects.filter(pk=group.pk).update(state=ContactGroup.State.QUEUED)
+            self._hand_over(
+                request, [group.pk],
+                queued=lambda count: _("Your version of “%(group)s” is kept over the change made in the app; "
+                                       "syncing it to Chat. Its page shows how the sync ends.") % {"group": group.name},
+                not_queued=lambda count, error: _(
+                    "Your version of “%(group)s” is kept, but its sync to Chat could not be queued, so it is marked "
+                    "failed. Use “Sync to Chat” once the task queue is back.") % {"group": group.name},
+            )
+        else:
+            ContactGroup.objects.filter(pk=group.pk).update(state=ContactGroup.State.DRAFT)
+            self.message_user(request, _(
+                "Your version of “%(group)s” is kept over the change made in the app, as a draft: you may not sync "
+                "to Chat, so someone who may must sync it.") % {"group": group.name}, messages.WARNING)
+        return self._back(group)
+
+
+class _NotPost(Exception):
+    pass

@@ -1,0 +1,393 @@
+"""Drift: what the user changed in the app that the mirror does not show yet, found by reading Chat.
+
+Chat tells nobody when a user edits a group in the app, so the mirror learns of it by reading
+(``get_contact_group``): the drift sweep reads every owner now and then, and a group's page reads its owner when
+it opens. A reading is kept on the group as data (``ContactGroup.chat_reading``, ``chat_read_at``).
+
+What differs is the planner's to say, never a second comparison: ``difference`` plans a sync of the group
+against the reading (``plan.plan(base, desired, remote)``), and what that plan would adopt from the app, or where
+the app's change meets the staff's (a conflict), is the drift: renamed in the app, conversations added or removed
+there, the group deleted there. A staff edit not yet sent is not drift.
+
+Two answers settle it. ``take_chat_version`` pulls the group (``pull.pull_group``): the mirror becomes Chat's.
+``keep_staff_version`` makes what Chat holds now the group's base, so the next sync sends the whole of the staff's
+version as the staff's change (a rename over the app's name, the app's additions removed, its removals added
+again, a deleted group created again); the planner then has nothing of the app's left to adopt.
+"""
+
+import hashlib
+import json
+import queue
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import connections, transaction
+from django.utils import timezone
+
+from contactgroups.chat.types import ContactGroups, Conversation
+from contactgroups.conf import chat_client
+from contactgroups.models import ChatUser, ContactGroup, ContactItem
+from contactgroups.sync import plan
+from contactgroups.sync.audit import AuditRecorder, log_history
+from contactgroups.sync.lease import Lease
+from contactgroups.sync.outcome import conversation_data
+from contactgroups.sync.pull import PullReport, pull_group
+
+# History entry codes, under the "drift" key.
+FOUND = "drift_found"  # a reading found the app changed the group (params: the drift and where it was read)
+CLEARED = "drift_cleared"  # a reading found no more difference
+KEPT = "drift_kept"  # staff kept their version over the app's change (params: the drift they overrode)
+
+# Where a reading was made.
+BY_SWEEP = "sweep"
+BY_PAGE = "page"
+
+
+class ReadingChanged(Exception):
+    """Chat no longer holds what the page showed: nothing was changed; look at the new difference."""
+
+    def __init__(self, reading: dict | None):
+        super().__init__("Chat changed since the page was shown.")
+        self.reading = reading
+
+
+def never_sent(group: ContactGroup) -> bool:
+    """A group no sync has sent yet: Chat cannot hold it, so there is nothing to read."""
+    return group.chat_group_id is None and not group.create_intent and not group.confirmed_name
+
+
+def reading_of(chat: ContactGroups, group: ContactGroup) -> dict | None:
+    """The group as ``chat`` (its owner's groups, just read) holds it, as data; None for a group never sent."""
+    if never_sent(group):
+        return None
+    remote = plan.remote_of(chat, group.chat_group_id, group.create_intent, group.name, False)
+    if remote is plan.MISSING:
+        return {"missing": True}
+    return {"group_id": remote.group_id, "name": remote.name,
+            "conversations": [conversation_data(c) for c in sorted(remote.conversations)],
+            **({"lost_create": True} if remote.from_lost_create else {})}
+
+
+def fingerprint(reading: dict | None) -> str:
+    """A short digest of a reading, which a page posts back so an answer applies to the Chat it showed."""
+    return hashlib.sha256(json.dumps(reading, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _remote(reading: dict):
+    if reading.get("missing"):
+        return plan.MISSING
+    return plan.Remote(reading["group_id"], reading["name"],
+                       frozenset(Conversation(*pair) for pair in reading["conversations"]),
+                       bool(reading.get("lost_create")))
+
+
+def difference(group: ContactGroup, conversations, reading: dict | None) -> dict | None:
+    """What the user changed in the app that the mirror (``conversations``: the group's rows) does not show.
+
+    As data: ``deleted``; ``renamed_from`` and ``renamed_to``; ``added`` and ``removed`` ([type, target] lists).
+    None when there is none, when the group was never sent, or when it is deleted or being deleted here.
+    """
+    if reading is None or group.state == ContactGroup.State.DELETED or group.delete_requested:
+        return None
+    remote = _remote(reading)
+    base_conversations = frozenset(Conversation(*pair) for pair in group.confirmed_conversations)
+    base = plan.Base(group.confirmed_name, base_conversations)
+    wanted = tuple(conversations)
+    if isinstance(remote, plan.Remote):
+        # What Chat confirmed that no row can hold was never the staff's to remove (as in a sync).
+        unheld = {c for c in base_conversations & remote.conversations if ContactItem.storage_problem(c) is not None}
+        wanted += tuple(sorted(unheld - set(wanted)))
+    steps = plan.plan(base, plan.Desired(group.name, wanted), remote)
+    codes = {conflict.code: conflict.params for conflict in steps.conflicts}
+    if steps.deleted_in_app or plan.Conflict.DELETED_IN_APP in codes:
+        return {"deleted": True}
+    data = {}
+    app_name = steps.adopt_name or codes.get(plan.Conflict.RENAMED_IN_APP, {}).get("app_name")
+    if app_name:
+        data["renamed_from"], data["renamed_to"] = base.name, app_name
+    if steps.adopt_added:
+        data["added"] = [conversation_data(c) for c in sorted(steps.adopt_added)]
+    if steps.adopt_removed:
+        data["removed"] = [conversation_data(c) for c in sorted(steps.adopt_removed)]
+    return data or None
+
+
+def current_difference(group: ContactGroup, reading: dict | None) -> dict | None:
+    """``difference`` against the group's rows as they are now."""
+    return difference(group, group.items.order_by("id").conversations(), reading)
+
+
+def record(group: ContactGroup, reading: dict | None, drift: dict | None, read_at, actor_id: int | None,
+           source: str) -> None:
+    """Keep a reading on the group (only its three columns: the list's order by last change stays), and say in the
+    history when it found a difference the group did not show before, or found none where it did."""
+    ContactGroup.objects.filter(pk=group.pk).update(chat_reading=reading, chat_read_at=read_at, drift=drift)
+    _log_change(group, drift, actor_id, source)
+    group.chat_reading, group.chat_read_at, group.drift = reading, read_at, drift
+
+
+def _log_change(group: ContactGroup, drift: dict | None, actor_id: int | None, source: str) -> None:
+    if drift == group.drift:
+        return
+    if drift is None:
+        data = {"code": CLEARED, "read_by": source}
+    else:
+        data = {"code": FOUND, "read_by": source, "owner": group.owner.user_id, **drift}
+    log_history(actor_id, group, [{"drift": data}])
+
+
+@dataclass
+class PageReading:
+    """What the group page shows of Chat: a reading and its time, whether it was made now, and why not."""
+
+    reading: dict | None
+    read_at: object  # datetime or None
+    live: bool
+    error: BaseException | None = None
+    sent: bool = True  # False: the group was never sent, so Chat holds nothing to compare with
+
+    @property
+    def known(self) -> bool:
+        return self.read_at is not None
+
+
+def read_for_page(group: ContactGroup, actor_id: int | None) -> PageReading:
+    """Read the group's owner in Chat now, within settings.SYNC_PAGE_READ_TIMEOUT (no retry), and keep the reading.
+
+    If Chat does not answer in time or fails, the last reading kept on the group (the sweep's or an earlier page's)
+    with its time; ``read_at`` None when there is none. A timeout of 0 never reads (the kept reading only).
+    """
+    timeout = settings.SYNC_PAGE_READ_TIMEOUT
+    if never_sent(group):
+        return PageReading(None, None, live=False, sent=False)
+    if not timeout:
+        return PageReading(group.chat_reading, group.chat_read_at, live=False)
+    recorder = AuditRecorder(actor_id, group.owner.user_id, group)
+    try:
+        with chat_client(on_call=recorder, connect_timeout=timeout, read_timeout=timeout, max_retries=0) as client:
+            chat = client.get_contact_group(group.owner.user_id)
+    except Exception as exc:  # any failure: the page shows the kept reading and says why it could not read
+        return PageReading(group.chat_reading, group.chat_read_at, live=False, error=exc)
+    read_at = timezone.now()
+    reading = reading_of(chat, group)
+    if not _leased(group):  # a running sync reads and adopts by itself; its half-done state is no drift
+        record(group, reading, current_difference(group, reading), read_at, actor_id, BY_PAGE)
+    return PageReading(reading, read_at, live=True)
+
+
+def _leased(group: ContactGroup) -> bool:
+    until = ContactGroup.objects.filter(pk=group.pk).values_list("sync_lock_until", flat=True).first()
+    return until is not None and until > timezone.now()
+
+
+def take_chat_version(group_pk: int, actor_id: int | None, shown: str | None = None) -> PullReport:
+    """Pull the group from Chat into the mirror (its history says what changed); then it has no drift.
+
+    ``shown`` is the fingerprint of the reading the page showed: if Chat now holds something else, ReadingChanged
+    and nothing changes. SyncBusy while a sync holds the group; Chat's errors as they come, nothing changed.
+    """
+    group = ContactGroup.objects.select_related("owner").get(pk=group_pk)
+    seen = {}
+
+    def expect(chat: ContactGroups) -> None:
+        seen["reading"] = reading = reading_of(chat, group)
+        if shown is not None and fingerprint(reading) != shown:
+            raise ReadingChanged(reading)
+
+    report = pull_group(group_pk, actor_id, expect=expect)
+    if not report.held_back:
+        # The pull's own history entry says what changed; the group now matches what Chat held.
+        ContactGroup.objects.filter(pk=group_pk).update(chat_reading=seen["reading"], chat_read_at=timezone.now(),
+                                                        drift=None)
+    return report
+
+
+def keep_staff_version(group_pk: int, actor_id: int | None, shown: str | None = None) -> dict | None:
+    """Keep the mirror over the app's change: what Chat holds now becomes the group's base, and the history says so.
+
+    The next sync sends the staff's version whole. Reads Chat first (its errors as they come, nothing changed);
+    ReadingChanged when Chat holds other than the page showed; SyncBusy while a sync holds the group. Returns the
+    drift that was overridden (None: there was none, nothing changed).
+    """
+    group = ContactGroup.objects.select_related("owner").get(pk=group_pk)
+    lease = Lease.take(group.pk, wait_seconds=0)
+    try:
+        recorder = AuditRecorder(actor_id, group.owner.user_id, group)
+        with chat_client(on_call=recorder) as client:
+            chat = client.get_contact_group(group.owner.user_id)
+        lease.keep()
+        with transaction.atomic():
+            ChatUser.objects.lock(group.owner)
+            group = ContactGroup.objects.select_for_update().select_related("owner").get(pk=group_pk)
+            reading = reading_of(chat, group)
+            if shown is not None and fingerprint(reading) != shown:
+                raise ReadingChanged(reading)
+            drift = current_difference(group, reading)
+            now = timezone.now()
+            if drift is None:
+                record(group, reading, None, now, actor_id, BY_PAGE)
+                return None
+            if drift.get("deleted"):
+                group.confirmed_name, group.confirmed_conversations = "", []
+            else:
+                group.confirmed_name = reading["name"]
+                group.confirmed_conversations = reading["conversations"]
+            group.save(update_fields=["confirmed_name", "confirmed_conversations", "updated_at"])
+            ContactGroup.objects.filter(pk=group.pk).update(chat_reading=reading, chat_read_at=now, drift=None)
+            log_history(actor_id, group, [{"drift": {"code": KEPT, "owner": group.owner.user_id, **drift}}])
+            return drift
+    finally:
+        lease.release()
+
+
+@dataclass
+class OwnerSweep:
+    """What one owner's reading found: groups read, those with drift, those whose drift is new or gone."""
+
+    owner: str
+    groups: int = 0
+    drifted: int = 0
+    found: int = 0
+    cleared: int = 0
+    skipped: int = 0
+
+
+def sweep_owner(owner_pk: int, actor_id: int | None, client) -> OwnerSweep:
+    """Read one owner's groups in Chat with ``client`` and keep each live group's reading and drift.
+
+    A group a sync holds is skipped (the sync reads Chat itself). One statement writes every reading of the owner;
+    the history gets an entry for each group whose drift appeared, changed or went.
+    """
+    owner = ChatUser.objects.get(pk=owner_pk)
+    result = OwnerSweep(owner.user_id)
+    previous, client.on_call = client.on_call, AuditRecorder(actor_id, owner.user_id)
+    try:
+        chat = client.get_contact_group(owner.user_id)
+    finally:
+        client.on_call = previous
+    now = timezone.now()
+    groups = list(ContactGroup.objects.live().filter(owner=owner, delete_requested=False).select_related("owner")
+                  .defer("chat_reading").order_by("pk"))
+    rows: dict[int, list[Conversation]] = {group.pk: [] for group in groups}
+    for group_pk, kind, to_account, to_group_id in (ContactItem.objects.filter(group__in=groups).order_by("id")
+                                                    .values_list("group_id", "type", "to_account", "to_group_id")):
+        rows[group_pk].append(ContactItem.conversation_of(kind, to_account, to_group_id))
+    changed = []
+    for group in groups:
+        if never_sent(group):
+            continue
+        if group.sync_lock_until is not None and group.sync_lock_until > now:
+            result.skipped += 1
+            continue
+        result.groups += 1
+        reading = reading_of(chat, group)
+        drift = difference(group, rows[group.pk], reading)
+        if drift is not None:
+            result.drifted += 1
+        if drift != group.drift:
+            if drift is None:
+                result.cleared += 1
+            else:
+                result.found += 1
+            _log_change(group, drift, actor_id, BY_SWEEP)
+        group.chat_reading, group.chat_read_at, group.drift = reading, now, drift
+        changed.append(group)
+    ContactGroup.objects.bulk_update(changed, ["chat_reading", "chat_read_at", "drift"])
+    return result
+
+
+def owners_to_sweep():
+    """The Chat users with a live group that Chat may hold: the ones a sweep reads."""
+    sent = ContactGroup.objects.live().exclude(chat_group_id__isnull=True, create_intent="", confirmed_name="")
+    return ChatUser.objects.filter(pk__in=sent.values("owner_id"))
+
+
+def sweep_client(**kwargs):
+    """A Chat client for the sweep: its calls take only settings.SYNC_DRIFT_SWEEP_RATE_SHARE of the rate."""
+    return chat_client(rate_share=settings.SYNC_DRIFT_SWEEP_RATE_SHARE, **kwargs)
+
+
+@dataclass
+class SweepSummary:
+    """What a whole sweep found, owner by owner summed; ``failures`` holds (UserID, error) of owners not read."""
+
+    owners: int = 0
+    groups: int = 0
+    drifted: int = 0
+    found: int = 0
+    cleared: int = 0
+    skipped: int = 0
+    failures: list = None
+
+    def __post_init__(self):
+        self.failures = self.failures or []
+
+    def add(self, result) -> None:
+        if isinstance(result, OwnerSweep):
+            self.owners += 1
+            for name in ("groups", "drifted", "found", "cleared", "skipped"):
+                setattr(self, name, getattr(self, name) + getattr(result, name))
+
+
+def sweep(actor_id: int | None, owner_pks: Iterable[int] | None = None, concurrency: int | None = None,
+          on_owner: Callable[[int, object], None] | None = None) -> SweepSummary:
+    """Read every owner of ``owner_pks`` (default: ``owners_to_sweep()``) in ``concurrency`` threads.
+
+    Each thread has its own sweep client (a background share of the rate, counted with every other caller's) and
+    its own database connection. ``on_owner(owner_pk, result)`` is told of each owner as it ends: an OwnerSweep,
+    or the exception that stopped it (one failing owner never stops the others).
+    """
+    concurrency = concurrency or settings.SYNC_DRIFT_SWEEP_CONCURRENCY
+    if owner_pks is None:
+        owner_pks = owners_to_sweep().order_by("pk").values_list("pk", flat=True).iterator(chunk_size=1000)
+    todo: queue.Queue = queue.Queue(maxsize=2 * concurrency)
+    summary = SweepSummary()
+    lock = threading.Lock()
+
+    def work(client):
+        try:
+            with client:
+                while (owner_pk := todo.get()) is not None:
+                    try:
+                        result = sweep_owner(owner_pk, actor_id, client)
+                    except Exception as exc:  # the summary counts it; the others go on
+                        result = exc
+                    with lock:
+                        summary.add(result)
+                        if isinstance(result, Exception):
+                            user_id = ChatUser.objects.filter(pk=owner_pk).values_list("user_id", flat=True).first()
+                            summary.failures.append((user_id or str(owner_pk), result))
+                        if on_owner is not None:
+                            on_owner(owner_pk, result)
+        finally:
+            connections.close_all()
+
+    clients = [sweep_client() for _ in range(concurrency)]  # a bad configuration stops the sweep here, at once
+    threads = [threading.Thread(target=work, args=(client,), name=f"imadmin-sweep-{n}", daemon=True)
+               for n, client in enumerate(clients)]
+    for thread in threads:
+        thread.start()
+    try:
+        for owner_pk in list(owner_pks):
+            todo.put(owner_pk)
+    finally:
+        for _thread in threads:
+            todo.put(None)
+        for thread in threads:
+            thread.join()
+    return summary
+
+
+def sweep_actor():
+    """The account the beat's sweep records its history under (settings.SYNC_DRIFT_SWEEP_USER): made on first use,
+    inactive, not staff, with no usable password, so it can only be named, never used."""
+    User = get_user_model()
+    user, created = User._default_manager.get_or_create(
+        **{User.USERNAME_FIELD: settings.SYNC_DRIFT_SWEEP_USER}, defaults={"is_active": False, "is_staff": False})
+    if created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    return user
