@@ -46,3 +46,10 @@ def form_errors(response) -> list[str]:
             for field_errors in row_errors.values():
                 messages.extend(field_errors)
     return messages
+
+
+def states_shown(page: str) -> list[str]:
+    """The sync states a group page or the changelist shows, in page order (the badge's ``state-…`` class)."""
+    import re
+
+    return re.findall(r'<span class="sync-state state-([a-z_]+)"', page)

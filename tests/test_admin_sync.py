@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from contactgroups.chat import protocol
 from contactgroups.models import ChatUser, ContactGroup, SyncAttempt
-from tests.admin_forms import group_form_data
+from tests.admin_forms import group_form_data, states_shown
 
 C2C, GROUP = protocol.TYPE_C2C, protocol.TYPE_GROUP
 ADD_URL = reverse("admin:contactgroups_contactgroup_add")
@@ -106,9 +106,8 @@ def test_sync_action_says_the_groups_are_queued_and_the_list_then_shows_how_each
     assert messages_shown(response) == [("success", "4 groups queued for sync to Chat.")]
     background_syncs.wait()
     page = support.get(CHANGELIST).content.decode()
-    assert page.count('<span class="state-synced">Synced</span>') == 2
-    assert page.count('<span class="state-partial">Partly refused</span>') == 1
-    assert page.count('<span class="state-failed">Failed</span>') == 1
+    assert sorted(states_shown(page)) == ["failed", "partial", "synced", "synced"]
+    assert page.count(">Synced</span>") == 2 and page.count(">Partly refused: 1 conversation refused</span>") == 1
     assert dict(ContactGroup.objects.values_list("name", "state")) == {
         "group 0": "synced", "group 1": "synced", "partly": "partial", "refused": "failed"}
 
@@ -123,7 +122,8 @@ def test_a_save_whose_sync_fails_says_saved_and_syncing_and_the_page_then_shows_
     assert "was added successfully" not in response.content.decode()
     background_syncs.wait()
     page = support.get(change_url(ContactGroup.objects.get())).content.decode()
-    assert '<span class="state-failed">Failed</span>' in page
+    assert states_shown(page) == ["failed"]
+    assert ">Failed: 50001 The UserID has not been imported into Chat; import the account first.</span>" in page
     assert "Sync to Chat stopped: Chat error 50001" in page
 
 

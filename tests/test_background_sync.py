@@ -20,7 +20,7 @@ from contactgroups import sync
 from contactgroups.chat import protocol
 from contactgroups.models import ContactGroup, SyncAttempt
 from contactgroups.sync import runner
-from tests.admin_forms import group_form_data
+from tests.admin_forms import group_form_data, states_shown
 from tests.conftest import wait_until
 from tests.services import ROOT, database_url, free_port, stop, wait_for
 
@@ -44,9 +44,8 @@ def support(client, staff, chat_sandbox):
 
 
 def state_shown(page: str) -> str:
-    marker = '<span class="state-'
-    start = page.index(marker) + len(marker)
-    return page[start:page.index('"', start)]
+    [state] = states_shown(page)
+    return state
 
 
 def test_a_save_returns_while_chat_still_holds_the_create_and_the_page_then_follows(

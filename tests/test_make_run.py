@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from contactgroups.chat import protocol
-from tests.admin_forms import group_form_data
+from tests.admin_forms import group_form_data, states_shown
 from tests.conftest import wait_until
 from tests.make_run import ROOT, make_run_env, run
 from tests.services import free_port
@@ -109,7 +109,13 @@ def test_make_run_starts_redis_a_worker_beat_the_sandbox_and_the_admin_and_ctrl_
     with sqlite3.connect(make_run.database) as database:
         [(owner_pk,)] = database.execute("select id from contactgroups_chatuser where user_id = 'user_0001'")
     imported = post(session, users, {"action": "import_into_chat", "_selected_action": str(owner_pk)})
-    assert "1 user is imported in Chat." in imported.text
+    assert "1 user queued for import into Chat; the list shows what Chat says." in imported.text
+
+    def imported_in_chat():
+        """the user's row says Imported"""
+        return '<td class="field-import_state">Imported</td>' in session.get(users, timeout=10).text
+
+    wait_until(imported_in_chat, timeout=60, interval=0.5)
     add = f"{base}/admin/contactgroups/contactgroup/add/"
     data = group_form_data(name="work", items=[(protocol.TYPE_GROUP, "", "@TGS#1B2AUI7RZ")])
     saved = post(session, add, {**data, "owner": str(owner_pk), "_save": "Save"})
@@ -120,7 +126,7 @@ def test_make_run_starts_redis_a_worker_beat_the_sandbox_and_the_admin_and_ctrl_
 
     def synced():
         """the group's page shows it synced"""
-        return '<span class="state-synced">Synced</span>' in session.get(page, timeout=10).text
+        return states_shown(session.get(page, timeout=10).text) == ["synced"]
 
     wait_until(synced, timeout=60, interval=0.5)
     assert re.search(r"Created in Chat as GroupId \d+: 1 conversation added\.", session.get(page, timeout=10).text)
