@@ -22,6 +22,7 @@ Redis does not stop every call to Chat.
 
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -120,6 +121,17 @@ def shared_pacer(uri: str):
         with _storages_lock:
             pacer = _pacers.setdefault(uri, pacer)
     return pacer
+
+
+def _forget_after_fork() -> None:
+    """A forked process makes its own storages and pacers: the parent's locks, timers and connections are not its."""
+    global _storages_lock
+    _storages.clear()
+    _pacers.clear()
+    _storages_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 class EndpointRateLimiter:

@@ -75,9 +75,13 @@ class Command(ActorCommand):
         parser.set_defaults(selection="pending")
         parser.add_argument("--owner", action="extend", nargs="+", default=[], metavar="USERID",
                             help=_("Only the groups of these Chat users."))
-        parser.add_argument("--concurrency", type=int, default=bulk.DEFAULT_CONCURRENCY,
-                            help=_("Groups synced at once, each in its own thread and database connection "
-                                   "(default %(default)d).") % {"default": bulk.DEFAULT_CONCURRENCY})
+        parser.add_argument("--concurrency", type=int, default=bulk.SYNC_THREADS,
+                            help=_("Groups synced at once in each process, each in its own thread "
+                                   "(default %(default)d).") % {"default": bulk.SYNC_THREADS})
+        parser.add_argument("--processes", type=int, default=None,
+                            help=_("Processes syncing groups, each with its own database connections and its "
+                                   "share of the rate (default: one for each core, at most one for each %(batch)d "
+                                   "groups).") % {"batch": bulk.BATCH_SIZE})
         parser.add_argument("--rate", type=float, default=None,
                             help=_("Chat calls a second per endpoint, at most (default CHAT_RATE_LIMIT, else "
                                    "Chat's documented %(max)d).") % {"max": protocol.CALLS_PER_SECOND_MAX})
@@ -89,6 +93,8 @@ class Command(ActorCommand):
         concurrency, rate = options["concurrency"], options["rate"]
         if concurrency < 1:
             raise CommandError(_("--concurrency must be at least 1."))
+        if options["processes"] is not None and options["processes"] < 1:
+            raise CommandError(_("--processes must be at least 1."))
         if rate is not None and rate <= 0:
             raise CommandError(_("--rate must be a positive number of calls a second."))
         if rate is not None and rate > protocol.CALLS_PER_SECOND_MAX:
@@ -106,23 +112,26 @@ class Command(ActorCommand):
             return self.dry_run(groups, total, options["selection"])
 
         effective = rate or getattr(settings, "CHAT_RATE_LIMIT", None) or protocol.CALLS_PER_SECOND_MAX
+        processes = min(options["processes"] or bulk.default_processes(total), max(total, 1))
         self.stdout.write(starting_text(options["selection"], total) % {
-            "count": total, "actor": actor.get_username(), "concurrency": concurrency,
+            "count": total, "actor": actor.get_username(), "concurrency": concurrency * processes,
             "rate": format(effective, "g")})
         progress = self.progress(total, "sync_contact_groups")
         counts = {state: 0 for state in ContactGroup.State.values}
         failed = crashed = 0
         clients = bulk.ThreadClients(**({"rate_limit": rate} if rate else {}))
         try:
-            results = bulk.run_concurrently(
-                bulk.stream_ids(groups),
-                lambda group_pk: bulk.sync_and_report(group_pk, actor.pk, client=clients.get()),
-                concurrency,
-            )
+            if processes > 1:
+                results = bulk.sync_in_processes(
+                    bulk.stream_ids(groups), actor.pk, processes, concurrency,
+                    bulk.process_rate_overrides(processes, rate), failure_text)
+            else:
+                results = bulk.sync_batched(bulk.stream_ids(groups), actor.pk, concurrency, clients)
             for group_pk, outcome in results:
                 if isinstance(outcome, Exception):
                     line = _("Group %(pk)d: the sync stopped: %(error)s") % {
-                        "pk": group_pk, "error": failure_text(outcome)}
+                        "pk": group_pk,
+                        "error": str(outcome) if isinstance(outcome, bulk.RemoteFailure) else failure_text(outcome)}
                     is_failure = True
                     crashed += 1
                 else:
