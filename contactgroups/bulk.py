@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
@@ -21,6 +20,7 @@ from django.db import connections
 from django.utils.translation import gettext as _
 
 from contactgroups import sync, words
+from contactgroups.chat import protocol, ratelimit
 from contactgroups.conf import chat_client, chat_config
 from contactgroups.models import ContactGroup
 
@@ -472,18 +472,6 @@ def default_processes(total: int, batch_size: int = BATCH_SIZE) -> int:
     return max(1, min(usable_cores(), -(-total // batch_size)))
 
 
-def process_rate_overrides(processes: int, rate: float | None) -> dict:
-    """The ``conf.chat_client`` overrides of each of ``processes`` worker processes.
-
-    With a rate limit counted in each process (``memory://``), each takes an equal share of the rate, so together
-    they stay within it; with one shared through Redis, each takes the whole rate and Redis keeps the sum.
-    """
-    config = chat_config(**({"rate_limit": rate} if rate else {}))
-    if processes == 1 or urlsplit(config.rate_limit_storage).scheme.startswith("redis"):
-        return {"rate_limit": rate} if rate else {}
-    return {"rate_limit": config.rate_limit / processes}
-
-
 def sync_in_processes(ids: Iterable[int], actor_id: int, processes: int, concurrency: int, overrides: dict,
                       describe: Callable[[BaseException], str], chunk: int = BATCH_SIZE
                       ) -> Iterator[tuple[int, object]]:
@@ -491,10 +479,14 @@ def sync_in_processes(ids: Iterable[int], actor_id: int, processes: int, concurr
 
     This process reads the ids and hands them out ``chunk`` at a time to whichever worker asks first, and yields
     ``(group_pk, SyncOutcome)`` as they report, or ``(group_pk, RemoteFailure)`` with ``describe(error)`` for a
-    sync stopped by an error that is not Chat's. ``overrides`` go to each worker's clients
-    (``process_rate_overrides``). Each worker has its own database connections; a worker that dies loses only the
-    groups it held, whose leases expire (the next sync reads Chat first).
+    sync stopped by an error that is not Chat's. ``overrides`` go to each worker's clients (``ThreadClients``).
+    The workers count and space their calls as one process would (``ratelimit.share_with_forks``; a Redis rate
+    limit storage is shared already). Each worker has its own database connections; a worker that dies loses
+    only the groups it held, whose leases expire (the next sync reads Chat first).
     """
+    config = chat_config(**{key: value for key, value in overrides.items() if key == "rate_limit"})
+    ratelimit.share_with_forks(config.rate_limit_storage, config.sdkappid,
+                               {endpoint: config.rate_for(endpoint) for endpoint in protocol.ENDPOINTS})
     context = multiprocessing.get_context("fork")
     tasks = context.Queue(maxsize=processes)
     results = context.Queue()

@@ -123,12 +123,87 @@ def shared_pacer(uri: str):
     return pacer
 
 
+class _ForkShared:
+    """The spacing and the moving window of each endpoint of one app, in memory this process shares with the
+    processes it forks afterwards: together they call Chat as one process would.
+
+    Each endpoint has its next free moment and a ring of the moments of its last ``amount`` calls (a call fits
+    when the oldest of them left the window); the system's monotonic clock is the same in every process.
+    """
+
+    def __init__(self, sdkappid: int, rates: dict[str, float]):
+        import multiprocessing
+
+        context = multiprocessing.get_context("fork")
+        self.sdkappid = int(sdkappid)
+        self._endpoints: dict[str, tuple[int, int, int, float, float]] = {}
+        offset = 0
+        for slot, (endpoint, rate) in enumerate(sorted(rates.items())):
+            item = rate_item(rate)
+            self._endpoints[endpoint] = (slot, offset, item.amount, item.get_expiry(), 1 / (rate * PACING_SHARE))
+            offset += item.amount
+        self._lock = context.Lock()
+        self._next = context.Array("d", max(len(rates), 1), lock=False)
+        self._cursor = context.Array("i", max(len(rates), 1), lock=False)
+        # 0.0: a call long ago (monotonic time starts at boot).
+        self._ring = context.Array("d", max(offset, 1), lock=False)
+
+    def covers(self, sdkappid: int, endpoint: str, item: RateLimitItem, interval: float) -> bool:
+        known = self._endpoints.get(endpoint)
+        return (int(sdkappid) == self.sdkappid and known is not None
+                and known[2:] == (item.amount, item.get_expiry(), interval))
+
+    def wait(self, endpoint: str, sleep: Callable[[float], None], pace: bool) -> float:
+        """Take the endpoint's next free moment (if pacing) and a place in its window, sleeping for both."""
+        slot, offset, amount, expiry, interval = self._endpoints[endpoint]
+        slept = 0.0
+        if pace:
+            with self._lock:
+                now = time.monotonic()
+                moment = max(self._next[slot], now)
+                self._next[slot] = moment + interval
+            if moment > now:
+                sleep(moment - now)
+                slept += moment - now
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                cursor = self._cursor[slot]
+                oldest = self._ring[offset + cursor]
+                if oldest <= now - expiry:
+                    self._ring[offset + cursor] = now
+                    self._cursor[slot] = (cursor + 1) % amount
+                    return slept
+            delay = max(oldest + expiry - now, 0.001)
+            sleep(delay)
+            slept += delay
+
+
+_fork_shared: dict[str, _ForkShared] = {}
+
+
+def share_with_forks(uri: str, sdkappid: int, rates: dict[str, float]) -> None:
+    """Count and space the calls to app ``sdkappid`` of this process and of those it forks from now on as one
+    process's, for a ``memory://`` URI; ``rates`` are each endpoint's calls a second. A Redis URI is shared
+    already and is left alone.
+    """
+    if urlsplit(uri).scheme.startswith("redis"):
+        return
+    with _storages_lock:
+        _fork_shared[uri] = _ForkShared(sdkappid, rates)
+
+
 def _forget_after_fork() -> None:
-    """A forked process makes its own storages and pacers: the parent's locks, timers and connections are not its."""
+    """A forked process makes its own storages and pacers: the parent's locks, timers and connections are not its
+    own (what ``share_with_forks`` made is meant to be shared, and kept)."""
     global _storages_lock
     _storages.clear()
     _pacers.clear()
     _storages_lock = threading.Lock()
+
+
+def _pace_key(sdkappid: int, endpoint: str) -> str:
+    return f"{NAMESPACE}/pace/{sdkappid}/{endpoint}"
 
 
 os.register_at_fork(after_in_child=_forget_after_fork)
@@ -167,11 +242,14 @@ class EndpointRateLimiter:
         """Take one call's place in ``endpoint``'s window, sleeping until there is one. Returns seconds slept."""
         item = self.item_for(endpoint)
         key = (str(self.sdkappid), endpoint)
+        interval = self._intervals.get(endpoint, self._default_interval)
+        shared = _fork_shared.get(self.storage_uri)
+        if shared is not None and shared.covers(self.sdkappid, endpoint, item, interval):
+            return shared.wait(endpoint, self._sleep, self._pacer is not None)
         slept = 0.0
         try:
             if self._pacer is not None:
-                interval = self._intervals.get(endpoint, self._default_interval)
-                delay = self._pacer.reserve(f"{NAMESPACE}/pace/{self.sdkappid}/{endpoint}", interval)
+                delay = self._pacer.reserve(_pace_key(self.sdkappid, endpoint), interval)
                 if delay > 0:
                     self._sleep(delay)
                     slept += delay

@@ -79,9 +79,9 @@ class Command(ActorCommand):
                             help=_("Groups synced at once in each process, each in its own thread "
                                    "(default %(default)d).") % {"default": bulk.SYNC_THREADS})
         parser.add_argument("--processes", type=int, default=None,
-                            help=_("Processes syncing groups, each with its own database connections and its "
-                                   "share of the rate (default: one for each core, at most one for each %(batch)d "
-                                   "groups).") % {"batch": bulk.BATCH_SIZE})
+                            help=_("Processes syncing groups, each with its own threads and database "
+                                   "connections, their Chat calls spaced as one process's (default: one for each "
+                                   "core, at most one for each %(batch)d groups).") % {"batch": bulk.BATCH_SIZE})
         parser.add_argument("--rate", type=float, default=None,
                             help=_("Chat calls a second per endpoint, at most (default CHAT_RATE_LIMIT, else "
                                    "Chat's documented %(max)d).") % {"max": protocol.CALLS_PER_SECOND_MAX})
@@ -124,7 +124,7 @@ class Command(ActorCommand):
             if processes > 1:
                 results = bulk.sync_in_processes(
                     bulk.stream_ids(groups), actor.pk, processes, concurrency,
-                    bulk.process_rate_overrides(processes, rate), failure_text)
+                    {"rate_limit": rate} if rate else {}, failure_text)
             else:
                 results = bulk.sync_batched(bulk.stream_ids(groups), actor.pk, concurrency, clients)
             for group_pk, outcome in results:
