@@ -473,11 +473,13 @@ def default_processes(total: int, batch_size: int = BATCH_SIZE) -> int:
 
 
 def sync_in_processes(ids: Iterable[int], actor_id: int, processes: int, concurrency: int, overrides: dict,
-                      describe: Callable[[BaseException], str], chunk: int = BATCH_SIZE
+                      describe: Callable[[BaseException], str], total: int | None = None
                       ) -> Iterator[tuple[int, object]]:
     """``sync_batched`` in ``processes`` forked worker processes of ``concurrency`` threads each.
 
-    This process reads the ids and hands them out ``chunk`` at a time to whichever worker asks first, and yields
+    This process reads the ids and hands them out a batch at a time (smaller when ``total``, the number of ids, is
+    too small to give each worker two) to whichever worker asks first; each worker claims and saves them as one
+    batch (``sync_batched``). It yields
     ``(group_pk, SyncOutcome)`` as they report, or ``(group_pk, RemoteFailure)`` with ``describe(error)`` for a
     sync stopped by an error that is not Chat's. ``overrides`` go to each worker's clients (``ThreadClients``).
     The workers count and space their calls as one process would (``ratelimit.share_with_forks``; a Redis rate
@@ -487,12 +489,13 @@ def sync_in_processes(ids: Iterable[int], actor_id: int, processes: int, concurr
     config = chat_config(**{key: value for key, value in overrides.items() if key == "rate_limit"})
     ratelimit.share_with_forks(config.rate_limit_storage, config.sdkappid,
                                {endpoint: config.rate_for(endpoint) for endpoint in protocol.ENDPOINTS})
+    chunk = BATCH_SIZE if total is None else max(1, min(BATCH_SIZE, -(-total // (2 * processes))))
     context = multiprocessing.get_context("fork")
     tasks = context.Queue(maxsize=processes)
     results = context.Queue()
     connections.close_all()
     workers = [context.Process(target=_worker_process, name=f"imadmin-sync-{number}", daemon=True,
-                               args=(tasks, results, actor_id, concurrency, overrides, describe))
+                               args=(tasks, results, actor_id, concurrency, chunk, overrides, describe))
                for number in range(processes)]
     for worker in workers:
         worker.start()
@@ -553,7 +556,8 @@ def _put(tasks, item, stop: threading.Event) -> bool:
     return False
 
 
-def _worker_process(tasks, results, actor_id: int, concurrency: int, overrides: dict, describe) -> None:
+def _worker_process(tasks, results, actor_id: int, concurrency: int, batch_size: int, overrides: dict,
+                    describe) -> None:
     """A forked worker of ``sync_in_processes``: sync the chunks it is handed until it is handed None."""
     connections.close_all()
 
@@ -566,7 +570,7 @@ def _worker_process(tasks, results, actor_id: int, concurrency: int, overrides: 
 
     clients = ThreadClients(**overrides)
     try:
-        for pk, outcome in sync_batched(ids(), actor_id, concurrency, clients):
+        for pk, outcome in sync_batched(ids(), actor_id, concurrency, clients, batch_size):
             if isinstance(outcome, BaseException):
                 outcome = RemoteFailure(describe(outcome))
             results.put((pk, outcome))

@@ -208,6 +208,28 @@ def test_sync_in_threads_syncs_each_group_exactly_once(chat, owner, make_group, 
     assert "Synced 36 groups" in out
 
 
+def test_sync_in_two_processes_syncs_each_group_once_and_reports_them_all(chat, owner, make_group, staff):
+    owners = [owner] + [ChatUser.objects.create(user_id=f"owner_{n}") for n in range(5)]
+    chat.import_accounts(*[user.user_id for user in owners[1:]])
+    for user in owners:
+        for number in range(6):
+            make_group(user, f"group {number}", [(C2C, "user_0002"), (C2C, "user_0003")])
+    stranger = ChatUser.objects.create(user_id="not_in_chat")
+    doomed = make_group(stranger, "doomed", [(C2C, "user_0002")])
+
+    failure, out = run_failing("sync_contact_groups", "--actor", staff.username, "--processes", "2")
+
+    creates = [(call["body"]["From_Account"], call["body"]["GroupContactItem"][0]["GroupName"])
+               for call in chat.calls_to(CREATE)]
+    assert len(creates) == len(set(creates)) == 37
+    assert ContactGroup.objects.exclude(pk=doomed.pk).filter(state=ContactGroup.State.SYNCED).count() == 36
+    assert "Synced 37 groups" in out and "36 synced, 1 failed" in out
+    assert f"Group {doomed.pk} “doomed” of not_in_chat: Failed (" in out
+    assert "1 of 37 groups did not sync fully" in str(failure)
+    assert SyncAttempt.objects.filter(actor=staff).count() == 37
+    assert len(history(staff)) == 37
+
+
 def test_sync_keeps_going_past_a_failing_group_and_exits_non_zero(chat, owner, make_group, staff):
     stranger = ChatUser.objects.create(user_id="not_in_chat")
     make_group(owner, "first", [(C2C, "user_0002")])

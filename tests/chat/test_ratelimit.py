@@ -206,3 +206,45 @@ def test_the_clients_limiter_caps_multiaccount_import_at_its_documented_rate():
     assert transport._limiter.item_for(ACCOUNT_CHECK).amount == 100
     assert transport._limiter.item_for(protocol.ACCOUNT_IMPORT).amount == 200
     assert transport._limiter.item_for(GET_LIST).amount == 200
+
+
+def _calls_in_a_forked_process(app_id: int, calls: int, moments) -> None:
+    limiter = EndpointRateLimiter(app_id, "memory://", default_rate=5)
+    for _ in range(calls):
+        limiter.wait(GET_LIST)
+        moments.put(time.monotonic())
+
+
+def test_processes_forked_after_share_with_forks_call_as_one_process():
+    import multiprocessing
+
+    app_id = next(_app_ids)
+    ratelimit.share_with_forks("memory://", app_id, {GET_LIST: 5})
+    context = multiprocessing.get_context("fork")
+    moments = context.Queue()
+    workers = [context.Process(target=_calls_in_a_forked_process, args=(app_id, 6, moments)) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    taken = [moments.get(timeout=30) for _ in range(12)]
+    for worker in workers:
+        worker.join(timeout=30)
+
+    assert most_in_any_second(taken) <= 5
+    ordered = sorted(taken)
+    assert min(later - earlier for earlier, later in itertools.pairwise(ordered)) >= 1 / (5 * PACING_SHARE) - 0.01
+
+
+def test_processes_forked_without_sharing_count_their_calls_each():
+    import multiprocessing
+
+    app_id = next(_app_ids)
+    context = multiprocessing.get_context("fork")
+    moments = context.Queue()
+    workers = [context.Process(target=_calls_in_a_forked_process, args=(app_id, 5, moments)) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    taken = [moments.get(timeout=30) for _ in range(10)]
+    for worker in workers:
+        worker.join(timeout=30)
+
+    assert most_in_any_second(taken) > 5

@@ -124,7 +124,7 @@ class Command(ActorCommand):
             if processes > 1:
                 results = bulk.sync_in_processes(
                     bulk.stream_ids(groups), actor.pk, processes, concurrency,
-                    {"rate_limit": rate} if rate else {}, failure_text)
+                    {"rate_limit": rate} if rate else {}, failure_text, total)
             else:
                 results = bulk.sync_batched(bulk.stream_ids(groups), actor.pk, concurrency, clients)
             for group_pk, outcome in results:
