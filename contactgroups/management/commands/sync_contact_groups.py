@@ -6,7 +6,7 @@ from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from contactgroups import bulk
+from contactgroups import bulk, handoff
 from contactgroups.chat import protocol
 from contactgroups.conf import chat_config
 from contactgroups.management.base import ActorCommand, failure_text, listed, state_counts
@@ -112,16 +112,24 @@ class Command(ActorCommand):
             return self.dry_run(groups, total, options["selection"])
 
         effective = rate or getattr(settings, "CHAT_RATE_LIMIT", None) or protocol.CALLS_PER_SECOND_MAX
-        processes = min(options["processes"] or bulk.default_processes(total), max(total, 1))
+        handed = bool(settings.CELERY_BROKER_URL)
+        processes = 1 if handed else min(options["processes"] or bulk.default_processes(total), max(total, 1))
         self.stdout.write(starting_text(options["selection"], total) % {
             "count": total, "actor": actor.get_username(), "concurrency": concurrency * processes,
             "rate": format(effective, "g")})
+        if handed:
+            self.stdout.write(_("Handing them to the Celery workers, %(batch)d a task, each task synced "
+                                "%(concurrency)d at a time; their Chat calls share one rate limit.")
+                              % {"batch": bulk.BATCH_SIZE, "concurrency": concurrency})
         progress = self.progress(total, "sync_contact_groups")
         counts = {state: 0 for state in ContactGroup.State.values}
         failed = crashed = 0
         clients = bulk.ThreadClients(**({"rate_limit": rate} if rate else {}))
         try:
-            if processes > 1:
+            if handed:
+                results = handoff.hand_out(bulk.stream_ids(groups), actor.pk, handoff.stall_seconds(),
+                                           concurrency=concurrency, rate=rate)
+            elif processes > 1:
                 results = bulk.sync_in_processes(
                     bulk.stream_ids(groups), actor.pk, processes, concurrency,
                     {"rate_limit": rate} if rate else {}, failure_text, total)
@@ -144,8 +152,21 @@ class Command(ActorCommand):
                     elif failed == FAILURES_LISTED_MAX + 1:
                         progress.note(_("More groups failed; the admin lists them (filter by state)."), self.stdout)
                 progress.advance(failed=int(is_failure))
+        except handoff.Stalled as stalled:
+            progress.close()
+            raise CommandError(ngettext(
+                "%(missing)d group handed to the Celery workers has not reported in %(seconds)d s; the admin "
+                "shows where it is.",
+                "%(missing)d groups handed to the Celery workers have not reported in %(seconds)d s; the admin "
+                "shows where they are.", stalled.missing) % {"missing": stalled.missing,
+                                                            "seconds": handoff.stall_seconds()}) from None
         except KeyboardInterrupt:
             progress.close()
+            if handed:
+                raise CommandError(ngettext(
+                    "Stopped waiting after %(done)d of %(total)d group; the Celery workers go on syncing the rest.",
+                    "Stopped waiting after %(done)d of %(total)d groups; the Celery workers go on syncing the rest.",
+                    total) % {"done": progress.done, "total": total}) from None
             message = ngettext("Interrupted after %(done)d of %(total)d group; the rest are untouched.",
                                "Interrupted after %(done)d of %(total)d groups; the rest are untouched.",
                                total) % {"done": progress.done, "total": total}
