@@ -56,8 +56,9 @@ def dry_run_text(selection: str, total: int) -> str:
 
 class Command(ActorCommand):
     help = gettext_lazy(
-        "Sync conversation groups to Chat in this process, CONCURRENCY at a time, at most RATE Chat calls a "
-        "second per endpoint: the pending ones (draft, queued or being deleted; the default), the failed ones, or "
+        "Sync conversation groups to Chat in PROCESSES processes of this machine, or in the Celery workers when "
+        "a broker is configured, CONCURRENCY at a time in each, at most RATE Chat calls a second per endpoint in "
+        "all: the pending ones (draft, queued or being deleted; the default), the failed ones, or "
         "all. Each sync is audited and written to the admin history under --actor, who needs the permission "
         "to sync. Keeps going past a group that fails and exits non-zero if any did."
     )
