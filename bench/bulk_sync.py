@@ -442,6 +442,48 @@ def throughput(server_url: str | None, directory: Path, groups: int, serial_grou
         database.drop()
 
 
+def celery_throughput(server_url: str | None, directory: Path, groups: int, workers: int, verbose: bool) -> bool:
+    """The same default command with a broker: it hands the groups to ``workers`` Celery workers of this checkout
+    (``celery -A imadmin worker --pool=solo``), whose Chat calls share one rate limit through Redis."""
+    from tests.services import CeleryWorker, RedisServer
+
+    database = Database(server_url, directory, "celery")
+    port = free_port()
+    sandbox_url = f"http://127.0.0.1:{port}"
+    redis = RedisServer(directory)
+    env = {**base_env(database.url, sandbox_url), "CELERY_BROKER_URL": redis.url,
+           "CHAT_RATE_LIMIT_STORAGE": redis.url}
+    sandbox = start_sandbox(env, port, latency_ms=50, rate_limit=200)
+    started = []
+    groups_per_owner = 10
+    try:
+        migrate(env)
+        owners = in_child(env, "seed", "celery_owner", str(groups // groups_per_owner), str(groups_per_owner))["owners"]
+        started = [CeleryWorker(directory, env, name=f"bench{number}") for number in range(workers)]
+        before = sum(cpu_seconds(worker.process.pid) for worker in started)
+        run = run_command(env, ["--pending", "--owner", *owners])
+        worker_cpu = sum(cpu_seconds(worker.process.pid) for worker in started) - before
+        if verbose:
+            print(run["output"])
+        rate = command_rate(run["output"])
+        report = in_child(env, "report")
+        print(f"this checkout, default options with a broker, {workers} Celery workers: {groups:5d} groups, "
+              f"{rate:6.1f} groups/s, {1000 * (worker_cpu + run['cpu']) / groups:.1f} ms CPU a group (the workers' "
+              f"and the command's), 60007 answers: {report['throttled']}, groups not synced: {report['unsynced']}, "
+              f"exit {run['status']}", flush=True)
+        passed = (rate >= TARGET_GROUPS_PER_SECOND and not report["throttled"] and not report["unsynced"]
+                  and run["status"] == 0)
+        print(f"throughput with {workers} workers: {'ok' if passed else 'FAIL'} (target "
+              f"{TARGET_GROUPS_PER_SECOND} groups/s, no 60007)", flush=True)
+        return passed
+    finally:
+        for worker in started:
+            worker.stop()
+        stop(sandbox)
+        redis.stop()
+        database.drop()
+
+
 def memory(server_url: str | None, directory: Path, groups: int, verbose: bool) -> bool:
     database = Database(server_url, directory, "memory")
     port = free_port()
@@ -483,6 +525,8 @@ def main() -> int:
     parser.add_argument("--reference", type=Path, default=None,
                         help="Another checkout whose default command is measured in the same run (same schema).")
     parser.add_argument("--peer-threads", type=int, default=16, help="Threads of the naive peer (default 16).")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="Also hand as many groups to this many Celery workers through a Redis broker.")
     parser.add_argument("--memory-groups", type=int, default=50_000, help="Groups of the memory part.")
     parser.add_argument("--skip-memory", action="store_true", help="Leave out the memory part.")
     parser.add_argument("--skip-throughput", action="store_true", help="Leave out the throughput part.")
@@ -493,6 +537,9 @@ def main() -> int:
         passed = options.skip_throughput or throughput(
             options.database_url, Path(directory), options.groups, options.serial_groups, options.reference,
             options.peer_threads, options.verbose)
+        if options.workers:
+            passed = celery_throughput(options.database_url, Path(directory), options.groups, options.workers,
+                                       options.verbose) and passed
         if not options.skip_memory:
             passed = memory(options.database_url, Path(directory), options.memory_groups, options.verbose) and passed
     return 0 if passed else 1

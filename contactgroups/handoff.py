@@ -1,7 +1,7 @@
 """A bulk sync handed to Celery workers: the groups go out in batches, each outcome comes back through Redis.
 
 ``sync_contact_groups`` uses it when a broker is configured. It sends one ``sync_groups_batch`` task for each
-batch of groups (``bulk.BATCH_SIZE``); any worker on any machine takes it and syncs the batch as the command would
+``TASK_GROUPS`` groups; any worker on any machine takes it and syncs the batch as the command would
 (``bulk.sync_batched``: claimed and saved a batch at a time, ``bulk.SYNC_THREADS`` at once), the Chat calls of all
 workers counted and spaced together through Redis (``CHAT_RATE_LIMIT_STORAGE``, the broker by default). As each
 group's sync is saved the worker pushes its outcome, as data, onto the run's Redis list; the command reads the
@@ -28,6 +28,9 @@ from django.conf import settings
 from contactgroups import bulk, words
 from contactgroups.sync.outcome import error_data
 
+# Groups a task: enough that a worker's threads seldom wait for the last calls of a task before the next one, few
+# enough that the tasks spread over the workers. A task claims and saves them bulk.BATCH_SIZE at a time.
+TASK_GROUPS = 200
 # The run's list of outcomes lives this long after its last push, then Redis drops it.
 REPORTS_TTL_SECONDS = 24 * 3600
 
@@ -49,8 +52,7 @@ def sync_groups_batch(self, group_pks: list[int], actor_id: int, run_id: str, co
     key = reports_key(run_id)
     clients = bulk.ThreadClients(**({"rate_limit": rate} if rate else {}))
     try:
-        for pk, outcome in bulk.sync_batched(group_pks, actor_id, concurrency, clients,
-                                             batch_size=max(len(group_pks), 1)):
+        for pk, outcome in bulk.sync_batched(group_pks, actor_id, concurrency, clients):
             connection.rpush(key, json.dumps(report_of(pk, outcome)))
             connection.expire(key, REPORTS_TTL_SECONDS)
     finally:
@@ -90,7 +92,7 @@ def hand_out(ids: Iterable[int], actor_id: int, stall_seconds: float, concurrenc
         batch = []
         for pk in ids:
             batch.append(pk)
-            if len(batch) == bulk.BATCH_SIZE:
+            if len(batch) == TASK_GROUPS:
                 sync_groups_batch.delay(batch, actor_id, run_id, concurrency, rate)
                 handed += len(batch)
                 batch = []

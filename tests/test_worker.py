@@ -56,7 +56,7 @@ def test_the_bulk_command_hands_groups_to_workers_and_one_killed_mid_batch_loses
     from django.contrib.admin.models import LogEntry
     from django.core.management import call_command
 
-    from contactgroups import words
+    from contactgroups import bulk, words
     from contactgroups.models import ChatUser
 
     owners = [ChatUser.objects.create(user_id=f"bulk_owner_{n}") for n in range(10)]
@@ -66,7 +66,6 @@ def test_the_bulk_command_hands_groups_to_workers_and_one_killed_mid_batch_loses
             make_group(owner, f"group {number:02d}", [(protocol.TYPE_C2C, "user_0002"),
                                                       (protocol.TYPE_C2C, "user_0003")])
     chat_sandbox.set_faults(latency_ms=1000)
-    celery_worker()  # a second worker, to take the batch of the one killed
     out, err, failures = io.StringIO(), io.StringIO(), []
 
     def command():
@@ -79,6 +78,7 @@ def test_the_bulk_command_hands_groups_to_workers_and_one_killed_mid_batch_loses
     runner.start()
     wait_until(lambda: len(chat_sandbox.calls_to(CREATE)) >= 20, timeout=60)
     celery_worker.workers[0].stop(signal.SIGKILL)
+    celery_worker()  # another worker takes the task again once the broker gives it back
     runner.join(timeout=240)
 
     assert not runner.is_alive() and failures == []
@@ -98,6 +98,6 @@ def test_the_bulk_command_hands_groups_to_workers_and_one_killed_mid_batch_loses
         assert last.user == staff and words.history_text(last).startswith(("Created in Chat", "Synced to Chat"))
     # The killed worker's batch was delivered again: its groups were read from Chat before anything was sent.
     assert chat_sandbox.calls_to("recentcontact/get_contact_group")
-    # Only the calls of the batch the worker died in can be missing from the audit: its rows and outcomes were to
-    # be saved together.
-    assert 0 <= len(chat_sandbox.calls_to()) - SyncAttempt.objects.count() <= 50
+    # Only the calls of the batch the worker died in (and of those in flight) can be missing from the audit: their
+    # rows and outcomes were to be saved together.
+    assert 0 <= len(chat_sandbox.calls_to()) - SyncAttempt.objects.count() <= bulk.BATCH_SIZE + bulk.SYNC_THREADS

@@ -121,7 +121,7 @@ class Command(ActorCommand):
         if handed:
             self.stdout.write(_("Handing them to the Celery workers, %(batch)d a task, each task synced "
                                 "%(concurrency)d at a time; their Chat calls share one rate limit.")
-                              % {"batch": bulk.BATCH_SIZE, "concurrency": concurrency})
+                              % {"batch": handoff.TASK_GROUPS, "concurrency": concurrency})
         progress = self.progress(total, "sync_contact_groups")
         counts = {state: 0 for state in ContactGroup.State.values}
         failed = crashed = 0
