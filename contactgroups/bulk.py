@@ -560,6 +560,9 @@ def _worker_process(tasks, results, actor_id: int, concurrency: int, batch_size:
                     describe) -> None:
     """A forked worker of ``sync_in_processes``: sync the chunks it is handed until it is handed None."""
     connections.close_all()
+    # An interrupt reaches the worker twice (from the terminal, then from the command): the second must not cut
+    # short the saving and giving back that the first started.
+    signal.signal(signal.SIGINT, _interrupt_once)
 
     def ids():
         while True:
@@ -582,3 +585,8 @@ def _worker_process(tasks, results, actor_id: int, concurrency: int, batch_size:
         clients.close()
         connections.close_all()
         results.put((None, _EXITED))
+
+
+def _interrupt_once(_signum, _frame) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt

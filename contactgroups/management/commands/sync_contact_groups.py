@@ -168,9 +168,11 @@ class Command(ActorCommand):
                     "Stopped waiting after %(done)d of %(total)d group; the Celery workers go on syncing the rest.",
                     "Stopped waiting after %(done)d of %(total)d groups; the Celery workers go on syncing the rest.",
                     total) % {"done": progress.done, "total": total}) from None
-            message = ngettext("Interrupted after %(done)d of %(total)d group; the rest are untouched.",
-                               "Interrupted after %(done)d of %(total)d groups; the rest are untouched.",
-                               total) % {"done": progress.done, "total": total}
+            message = ngettext(
+                "Interrupted after %(done)d of %(total)d group; what Chat confirmed for the syncs already under way "
+                "was saved, and the rest are untouched.",
+                "Interrupted after %(done)d of %(total)d groups; what Chat confirmed for the syncs already under way "
+                "was saved, and the rest are untouched.", total) % {"done": progress.done, "total": total}
             raise CommandError(message) from None
         finally:
             clients.close()
