@@ -431,8 +431,8 @@ def throughput(server_url: str | None, directory: Path, groups: int, serial_grou
               f"call", flush=True)
         print(f"this checkout / naive peer: {rate / peer_rate:.2f}"
               + (f"; this checkout / reference: {rate / reference_rate:.2f}" if reference_rate else ""), flush=True)
-        print(f"60007 answers to the command: {audited} in SyncAttempt, {logged} in the sandbox's call log "
-              f"(the peer's included); groups not synced: {left}", flush=True)
+        print(f"60007 answers to the command: {audited} in SyncAttempt, {logged} in the sandbox's call log; "
+              f"groups not synced: {left}", flush=True)
         passed = rate >= TARGET_GROUPS_PER_SECOND and not audited and not left and run["status"] == 0
         print(f"throughput: {'ok' if passed else 'FAIL'} (target {TARGET_GROUPS_PER_SECOND} groups/s, "
               f"no 60007)", flush=True)

@@ -30,7 +30,7 @@ from contactgroups.sync.outcome import error_data
 
 # Groups a task: enough that a worker's threads seldom wait for the last calls of a task before the next one, few
 # enough that the tasks spread over the workers. A task claims and saves them bulk.BATCH_SIZE at a time.
-TASK_GROUPS = 200
+TASK_GROUPS = 500
 # The run's list of outcomes lives this long after its last push, then Redis drops it.
 REPORTS_TTL_SECONDS = 24 * 3600
 
