@@ -307,6 +307,8 @@ def sync_batched(ids: Iterable[int], actor_id: int, concurrency: int, clients: T
     def claim(chunk: list[int]) -> None:
         while todo.qsize() >= room and not stop.is_set():
             time.sleep(0.005)
+        if stop.is_set():
+            return
         with lock:
             outstanding[0] += len(chunk)
         try:
@@ -565,8 +567,11 @@ def _worker_process(tasks, results, actor_id: int, concurrency: int, batch_size:
     signal.signal(signal.SIGINT, _interrupt_once)
 
     def ids():
-        while True:
-            chunk = tasks.get()
+        while not _stopping.is_set():
+            try:
+                chunk = tasks.get(timeout=0.1)
+            except queue.Empty:
+                continue
             if chunk is None:
                 return
             yield from chunk
@@ -587,6 +592,11 @@ def _worker_process(tasks, results, actor_id: int, concurrency: int, batch_size:
         results.put((None, _EXITED))
 
 
+# Set in a worker process when it is interrupted: it takes no more ids.
+_stopping = threading.Event()
+
+
 def _interrupt_once(_signum, _frame) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _stopping.set()
     raise KeyboardInterrupt
