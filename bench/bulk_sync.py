@@ -19,7 +19,8 @@ naive script doing the same creates:
 3. The naive peer: 16 threads posting ``create_contact_group`` with plain ``requests`` to the same sandbox, as
    many groups, no rate limit, no database (``--child peer``). It prints the creates Chat accepted a second, the
    share it throttled (60007) and the CPU a call, and the ratio of the command's rate to the peer's.
-4. It measures the command's peak memory (the maximum resident set size of its processes, from ``wait4``)
+4. It measures the command's peak memory (the maximum resident set size of the largest of its processes, from
+   ``wait4``)
    syncing 50,000 groups for real: a fresh database and a sandbox without latency or rate limit, ``--rate
    100000`` so the limiter is not what bounds the run. Every one of the 50,000 groups is created in the sandbox.
 
