@@ -194,6 +194,8 @@ CHAT_SANDBOX_STATE = env.str("CHAT_SANDBOX_STATE", default=str(BASE_DIR / "var" 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 if not CHAT_RATE_LIMIT_STORAGE and CELERY_BROKER_URL.startswith("redis://"):
     CHAT_RATE_LIMIT_STORAGE = CELERY_BROKER_URL
+# The bulk sync's batch task lives beside the bulk runner, not in a tasks module autodiscovery finds.
+CELERY_IMPORTS = ("contactgroups.handoff",)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -208,6 +208,28 @@ def test_sync_in_threads_syncs_each_group_exactly_once(chat, owner, make_group, 
     assert "Synced 36 groups" in out
 
 
+def test_sync_in_two_processes_syncs_each_group_once_and_reports_them_all(chat, owner, make_group, staff):
+    owners = [owner] + [ChatUser.objects.create(user_id=f"owner_{n}") for n in range(5)]
+    chat.import_accounts(*[user.user_id for user in owners[1:]])
+    for user in owners:
+        for number in range(6):
+            make_group(user, f"group {number}", [(C2C, "user_0002"), (C2C, "user_0003")])
+    stranger = ChatUser.objects.create(user_id="not_in_chat")
+    doomed = make_group(stranger, "doomed", [(C2C, "user_0002")])
+
+    failure, out = run_failing("sync_contact_groups", "--actor", staff.username, "--processes", "2")
+
+    creates = [(call["body"]["From_Account"], call["body"]["GroupContactItem"][0]["GroupName"])
+               for call in chat.calls_to(CREATE)]
+    assert len(creates) == len(set(creates)) == 37
+    assert ContactGroup.objects.exclude(pk=doomed.pk).filter(state=ContactGroup.State.SYNCED).count() == 36
+    assert "Synced 37 groups" in out and "36 synced, 1 failed" in out
+    assert f"Group {doomed.pk} “doomed” of not_in_chat: Failed (" in out
+    assert "1 of 37 groups did not sync fully" in str(failure)
+    assert SyncAttempt.objects.filter(actor=staff).count() == 37
+    assert len(history(staff)) == 37
+
+
 def test_sync_keeps_going_past_a_failing_group_and_exits_non_zero(chat, owner, make_group, staff):
     stranger = ChatUser.objects.create(user_id="not_in_chat")
     make_group(owner, "first", [(C2C, "user_0002")])
@@ -297,6 +319,47 @@ def test_the_command_in_its_own_process_prints_plain_progress_and_exits_1_on_fai
     assert "\r" not in result.stderr
     assert "CommandError: 1 of 2 groups did not sync fully" in result.stderr
     assert "1 synced, 1 failed" in result.stdout
+
+
+def test_an_interrupted_run_in_two_processes_keeps_what_chat_confirmed_and_leaves_the_rest_untouched(
+        chat, owner, make_group, staff):
+    import signal
+    import time
+
+    from tests.conftest import wait_until
+
+    owners = [ChatUser.objects.create(user_id=f"owner_{n}") for n in range(8)]
+    chat.import_accounts(*[user.user_id for user in owners])
+    for user in owners:
+        for number in range(15):
+            make_group(user, f"group {number}", [(C2C, "user_0002")])
+    chat.set_faults(latency_ms=300)
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings",
+           "DATABASE_URL": database_url(connection.settings_dict), "CHAT_API_BASE_URL": chat.base_url,
+           "CELERY_BROKER_URL": ""}
+    command = subprocess.Popen(
+        [sys.executable, "manage.py", "sync_contact_groups", "--actor", staff.username, "--processes", "2",
+         "--concurrency", "4"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+        start_new_session=True)
+    wait_until(lambda: len(chat.calls_to(CREATE)) >= 10, timeout=60)
+    os.killpg(command.pid, signal.SIGINT)  # as a terminal's Ctrl-C does: to the command and its workers
+    _out, err = command.communicate(timeout=120)
+
+    assert command.returncode == 1, err
+    assert re.search(r"Interrupted after \d+ of 120 groups; what Chat confirmed for the syncs already under way "
+                     r"was saved, and the rest are untouched.", err)
+    created = {(call["body"]["From_Account"], call["body"]["GroupContactItem"][0]["GroupName"])
+               for call in chat.calls_to(CREATE)}
+    assert 10 <= len(created) < 120
+    time.sleep(0.5)
+    for group in ContactGroup.objects.select_related("owner").filter(owner__in=owners):
+        assert (group.sync_lock_token, group.sync_lock_until) == ("", None)
+        if (group.owner.user_id, group.name) in created:
+            assert group.state == ContactGroup.State.SYNCED and group.chat_group_id is not None
+        else:
+            assert (group.state, group.create_intent) == (ContactGroup.State.DRAFT, "")
+    assert SyncAttempt.objects.count() == len(created)
 
 
 # pull_contact_groups -----------------------------------------------------------------------------------------

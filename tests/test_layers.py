@@ -17,7 +17,7 @@ FLOORS = {
     "models": 3, "templatetags": 3,
     "sync": 4, "forms": 4, "language": 4,
     "bulk": 5, "tasks": 5,
-    "imports": 6,
+    "imports": 6, "handoff": 6,
     "admin": 7, "management": 7,
 }
 

@@ -7,6 +7,7 @@ its call log, and compares them with what the mirror and the audit say.
 """
 
 import functools
+import io
 import random
 import time
 
@@ -294,3 +295,35 @@ def test_worker_syncs_twenty_groups_through_thirty_percent_faults(celery_worker,
         assert last.user == staff and words.history_text(last).startswith(("Created in Chat", "Synced to Chat"))
     worker_log = "".join(path.read_text() for path in tmp_path.glob("celery-*.log"))
     assert worker_log.count("retry: Retry in") >= len(retried)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_bulk_command_in_two_processes_syncs_two_hundred_groups_through_faults_creating_none_twice(
+        chat_sandbox, make_group, staff):
+    from django.core.management import call_command
+
+    rng = random.Random(SEED + 3)
+    owners = [f"bulk_owner_{n:02d}" for n in range(20)]
+    peers = [f"bulk_peer_{n:03d}" for n in range(300)]
+    import_accounts(chat_sandbox, owners + peers)
+    plan = plan_groups(rng, owners, 10, peers, [f"@TGS#BULK{n:03d}" for n in range(50)])
+    groups = make_groups(make_group, plan)
+    chat_sandbox.set_faults(**FAULTS, seed=SEED + 3)
+
+    call_command("sync_contact_groups", "--actor", staff.username, "--processes", "2", "--concurrency", "4",
+                 stdout=io.StringIO(), stderr=io.StringIO())
+
+    unsynced = ContactGroup.objects.exclude(state=ContactGroup.State.SYNCED)
+    assert not unsynced.exists(), list(unsynced.values_list("name", "state", "last_outcome"))
+    in_chat, next_group_id = chat_groups(chat_sandbox)
+    for (owner, name), group in groups.items():
+        group.refresh_from_db()
+        assert in_chat[owner][name] == (group.chat_group_id, set(plan[(owner, name)]))
+    assert next_group_id == {owner: 11 for owner in owners}
+    assert set(ContactItem.objects.values_list("result_code", flat=True)) == {errors.OK}
+    calls = assert_audit_matches_chat_log(chat_sandbox)
+    assert_faults_were_injected(chat_sandbox, calls, every_kind=True)
+    assert set(SyncAttempt.objects.values_list("actor", flat=True)) == {staff.pk}
+    for group in groups.values():
+        last = LogEntry.objects.filter(object_id=str(group.pk)).latest("id")
+        assert last.user == staff and words.history_text(last).startswith(("Created in Chat", "Synced to Chat"))

@@ -8,6 +8,8 @@ from contactgroups.models import ContactGroup, SyncAttempt
 from tests.admin_forms import group_form_data
 from tests.conftest import wait_until
 
+CREATE = "recentcontact/create_contact_group"
+
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 
@@ -68,3 +70,66 @@ def test_beat_queues_again_the_groups_a_stopped_worker_left_and_only_those(celer
     wait_until(synced)
     assert ContactGroup.objects.get(pk=waiting.pk).state == ContactGroup.State.QUEUED
     assert SyncAttempt.objects.get(group=lost).actor == staff
+
+
+@pytest.fixture
+def short_lease(monkeypatch, settings):
+    """A lease a dead worker leaves expires in 3 s, here and in the workers the test starts."""
+    monkeypatch.setenv("SYNC_LEASE_SECONDS", "3")
+    settings.SYNC_LEASE_SECONDS = 3
+
+
+def test_the_bulk_command_hands_groups_to_workers_and_one_killed_mid_batch_loses_and_doubles_nothing(
+        short_lease, celery_worker, chat_sandbox, make_group, staff):
+    import io
+    import signal
+    import threading
+
+    from django.contrib.admin.models import LogEntry
+    from django.core.management import call_command
+
+    from contactgroups import bulk, words
+    from contactgroups.models import ChatUser
+
+    owners = [ChatUser.objects.create(user_id=f"bulk_owner_{n}") for n in range(10)]
+    chat_sandbox.import_accounts(*[owner.user_id for owner in owners], "user_0002", "user_0003")
+    for owner in owners:
+        for number in range(12):
+            make_group(owner, f"group {number:02d}", [(protocol.TYPE_C2C, "user_0002"),
+                                                      (protocol.TYPE_C2C, "user_0003")])
+    chat_sandbox.set_faults(latency_ms=1000)
+    out, err, failures = io.StringIO(), io.StringIO(), []
+
+    def command():
+        try:
+            call_command("sync_contact_groups", "--actor", staff.username, stdout=out, stderr=err)
+        except Exception as exc:
+            failures.append(exc)
+
+    runner = threading.Thread(target=command)
+    runner.start()
+    wait_until(lambda: len(chat_sandbox.calls_to(CREATE)) >= 20, timeout=60)
+    celery_worker.workers[0].stop(signal.SIGKILL)
+    celery_worker()  # another worker takes the task again once the broker gives it back
+    runner.join(timeout=240)
+
+    assert not runner.is_alive() and failures == []
+    assert "Handing them to the Celery workers" in out.getvalue()
+    assert "Synced 120 groups" in out.getvalue() and "120 synced" in out.getvalue()
+    assert "sync_contact_groups: 120/120 groups (100%), 0 failed" in err.getvalue()
+    users = chat_sandbox.snapshot()["users"]
+    for owner in owners:
+        # Chat created each group once: GroupIds are never reused, so 12 groups leave the next one at 13.
+        assert users[owner.user_id]["next_group_id"] == 13
+        assert sorted(group["name"] for group in users[owner.user_id]["groups"]) == [
+            f"group {number:02d}" for number in range(12)]
+    for group in ContactGroup.objects.all():
+        assert group.state == ContactGroup.State.SYNCED and group.chat_group_id is not None
+        assert set(group.items.values_list("result_code", flat=True)) == {0}
+        last = LogEntry.objects.filter(object_id=str(group.pk)).latest("id")
+        assert last.user == staff and words.history_text(last).startswith(("Created in Chat", "Synced to Chat"))
+    # The killed worker's batch was delivered again: its groups were read from Chat before anything was sent.
+    assert chat_sandbox.calls_to("recentcontact/get_contact_group")
+    # Only the calls of the batch the worker died in (and of those in flight) can be missing from the audit: their
+    # rows and outcomes were to be saved together.
+    assert 0 <= len(chat_sandbox.calls_to()) - SyncAttempt.objects.count() <= bulk.BATCH_SIZE + bulk.SYNC_THREADS

@@ -12,6 +12,11 @@ network delays the first burst a millisecond more than the second. Spaced at 95%
 calls span 1.05 s, so Chat's count stays under its limit unless arrival times jitter by more than 50 ms. This
 gives up 5% of the allowed rate; a lone call never waits.
 
+A busy machine wakes a caller late: calls reserved on time but sent together after a stall of more than 50 ms
+fill the window to the rate, and a Chat that counts them after its own stall sees one too many. Paced calls are
+therefore also held to ``WINDOW_SHARE`` of the rate in any second (``window_item``: 195 of Chat's 200), which
+costs nothing in steady use (the spacing keeps them at 95%) and leaves Chat's count five calls of room.
+
 The window and the spacing live in a ``limits`` storage named by URI. ``memory://`` counts within this process
 (every client of the process built with that URI shares one count); ``redis://host:port/db`` shares the count
 across processes and machines, which is what several Celery workers calling one app need (the spacing goes by
@@ -30,6 +35,7 @@ free at once, and when staff use 150 a second the sweep falls to the 10 left und
 
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -72,6 +78,19 @@ def rate_item(calls_per_second: float) -> RateLimitItem:
     if calls_per_second >= 1:
         return RateLimitItemPerSecond(int(calls_per_second), 1, namespace=NAMESPACE)
     return RateLimitItemPerSecond(1, math.ceil(1 / calls_per_second), namespace=NAMESPACE)
+
+
+# Paced calls are held to this share of the rate in any one-second window (see the module docstring).
+WINDOW_SHARE = 0.975
+
+
+def window_item(calls_per_second: float, paced: bool = True) -> RateLimitItem:
+    """The window a limiter keeps for ``calls_per_second``: ``rate_item``'s, held to ``WINDOW_SHARE`` of it
+    (rounded up, so a slow rate keeps every call) when the calls are also paced."""
+    item = rate_item(calls_per_second)
+    if paced and calls_per_second >= 1:
+        return RateLimitItemPerSecond(math.ceil(item.amount * WINDOW_SHARE), 1, namespace=NAMESPACE)
+    return item
 
 
 class _MemoryPacer:
@@ -130,6 +149,92 @@ def shared_pacer(uri: str):
     return pacer
 
 
+class _ForkShared:
+    """The spacing and the moving window of each endpoint of one app, in memory this process shares with the
+    processes it forks afterwards: together they call Chat as one process would.
+
+    Each endpoint has its next free moment and a ring of the moments of its last ``amount`` calls (a call fits
+    when the oldest of them left the window); the system's monotonic clock is the same in every process.
+    """
+
+    def __init__(self, sdkappid: int, rates: dict[str, float]):
+        import multiprocessing
+
+        context = multiprocessing.get_context("fork")
+        self.sdkappid = int(sdkappid)
+        self._endpoints: dict[str, tuple[int, int, int, float, float]] = {}
+        offset = 0
+        for slot, (endpoint, rate) in enumerate(sorted(rates.items())):
+            item = window_item(rate)
+            self._endpoints[endpoint] = (slot, offset, item.amount, item.get_expiry(), 1 / (rate * PACING_SHARE))
+            offset += item.amount
+        self._lock = context.Lock()
+        self._next = context.Array("d", max(len(rates), 1), lock=False)
+        self._cursor = context.Array("i", max(len(rates), 1), lock=False)
+        # 0.0: a call long ago (monotonic time starts at boot).
+        self._ring = context.Array("d", max(offset, 1), lock=False)
+
+    def covers(self, sdkappid: int, endpoint: str, item: RateLimitItem, interval: float) -> bool:
+        known = self._endpoints.get(endpoint)
+        return (int(sdkappid) == self.sdkappid and known is not None
+                and known[2:] == (item.amount, item.get_expiry(), interval))
+
+    def wait(self, endpoint: str, sleep: Callable[[float], None], pace: bool) -> float:
+        """Take the endpoint's next free moment (if pacing) and a place in its window, sleeping for both."""
+        slot, offset, amount, expiry, interval = self._endpoints[endpoint]
+        slept = 0.0
+        if pace:
+            with self._lock:
+                now = time.monotonic()
+                moment = max(self._next[slot], now)
+                self._next[slot] = moment + interval
+            if moment > now:
+                sleep(moment - now)
+                slept += moment - now
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                cursor = self._cursor[slot]
+                oldest = self._ring[offset + cursor]
+                if oldest <= now - expiry:
+                    self._ring[offset + cursor] = now
+                    self._cursor[slot] = (cursor + 1) % amount
+                    return slept
+            delay = max(oldest + expiry - now, 0.001)
+            sleep(delay)
+            slept += delay
+
+
+_fork_shared: dict[str, _ForkShared] = {}
+
+
+def share_with_forks(uri: str, sdkappid: int, rates: dict[str, float]) -> None:
+    """Count and space the calls to app ``sdkappid`` of this process and of those it forks from now on as one
+    process's, for a ``memory://`` URI; ``rates`` are each endpoint's calls a second. A Redis URI is shared
+    already and is left alone.
+    """
+    if urlsplit(uri).scheme.startswith("redis"):
+        return
+    with _storages_lock:
+        _fork_shared[uri] = _ForkShared(sdkappid, rates)
+
+
+def _forget_after_fork() -> None:
+    """A forked process makes its own storages and pacers: the parent's locks, timers and connections are not its
+    own (what ``share_with_forks`` made is meant to be shared, and kept)."""
+    global _storages_lock
+    _storages.clear()
+    _pacers.clear()
+    _storages_lock = threading.Lock()
+
+
+def _pace_key(sdkappid: int, endpoint: str) -> str:
+    return f"{NAMESPACE}/pace/{sdkappid}/{endpoint}"
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
+
+
 class EndpointRateLimiter:
     """Blocks until a call to an endpoint of one app fits under that endpoint's rate, spaced evenly.
 
@@ -152,8 +257,8 @@ class EndpointRateLimiter:
             raise ValueError(f"A limiter's share of the rate must be above 0 and at most 1, not {share!r}.")
         self.sdkappid = int(sdkappid)
         self.storage_uri = storage_uri
-        self._default_item = rate_item(default_rate)
-        self._items = {endpoint: rate_item(rate) for endpoint, rate in (rates or {}).items()}
+        self._default_item = window_item(default_rate, pace)
+        self._items = {endpoint: window_item(rate, pace) for endpoint, rate in (rates or {}).items()}
         self._default_interval = 1 / (default_rate * PACING_SHARE)
         self._intervals = {endpoint: 1 / (rate * PACING_SHARE) for endpoint, rate in (rates or {}).items()}
         self._limiter = MovingWindowRateLimiter(shared_storage(storage_uri))
@@ -168,11 +273,14 @@ class EndpointRateLimiter:
         """Take one call's place in ``endpoint``'s window, sleeping until there is one. Returns seconds slept."""
         item = self.item_for(endpoint)
         key = (str(self.sdkappid), endpoint)
+        interval = self._intervals.get(endpoint, self._default_interval)
+        shared = _fork_shared.get(self.storage_uri)
+        if shared is not None and shared.covers(self.sdkappid, endpoint, item, interval):
+            return shared.wait(endpoint, self._sleep, self._pacer is not None)
         slept = 0.0
         try:
             if self._pacer is not None:
-                interval = self._intervals.get(endpoint, self._default_interval)
-                delay = self._pacer.reserve(f"{NAMESPACE}/pace/{self.sdkappid}/{endpoint}", interval)
+                delay = self._pacer.reserve(_pace_key(self.sdkappid, endpoint), interval)
                 if delay > 0:
                     self._sleep(delay)
                     slept += delay

@@ -34,9 +34,9 @@ class AuditRecorder:
         self.group = group
         self.calls = 0
 
-    def __call__(self, record: CallRecord) -> None:
-        self.calls += 1
-        attempt = SyncAttempt.objects.create(
+    def attempt_of(self, record: CallRecord) -> SyncAttempt:
+        """The SyncAttempt row of ``record``, not saved."""
+        return SyncAttempt(
             group=self.group,
             owner_user_id=self.owner_user_id,
             group_name=self.group.name if self.group else "",
@@ -53,16 +53,45 @@ class AuditRecorder:
             started_at=record.started_at,
             duration_ms=round(record.duration * 1000),
         )
+
+    def __call__(self, record: CallRecord) -> None:
+        self.calls += 1
+        attempt = self.attempt_of(record)
+        attempt.save(force_insert=True)
         if codes := record.refused_codes:
             SyncAttemptRefusal.objects.bulk_create(SyncAttemptRefusal(attempt=attempt, code=code) for code in codes)
 
 
-def log_history(actor_id: int | None, obj, message: list[dict], action_flag: int = CHANGE) -> None:
-    """An admin history entry for ``obj`` under the staff user who caused it; ``message`` is data, not words."""
-    if actor_id is None:
-        logger.info("%s: %s", obj, json.dumps(message, ensure_ascii=False))
+class BufferedAuditRecorder(AuditRecorder):
+    """An ``on_call`` hook that keeps the SyncAttempt rows for ``save_attempts`` to write with others at once.
+
+    The batch path writes them in the transaction that stores the outcomes they led to, so a sync's audit and its
+    outcome are kept, or lost, together; the create intent, written before the call, covers a loss.
+    """
+
+    def __init__(self, actor_id: int | None, owner_user_id: str, group: ContactGroup | None = None):
+        super().__init__(actor_id, owner_user_id, group)
+        self.attempts: list[tuple[SyncAttempt, tuple[int, ...]]] = []
+
+    def __call__(self, record: CallRecord) -> None:
+        self.calls += 1
+        self.attempts.append((self.attempt_of(record), tuple(record.refused_codes)))
+
+
+def save_attempts(attempts: list[tuple[SyncAttempt, tuple[int, ...]]]) -> None:
+    """Write kept SyncAttempt rows and their refusal codes: one INSERT for the rows, one for the codes."""
+    if not attempts:
         return
-    LogEntry.objects.create(
+    rows = SyncAttempt.objects.bulk_create([attempt for attempt, _codes in attempts])
+    refusals = [SyncAttemptRefusal(attempt=row, code=code)
+                for row, (_attempt, codes) in zip(rows, attempts, strict=True) for code in codes]
+    if refusals:
+        SyncAttemptRefusal.objects.bulk_create(refusals)
+
+
+def history_entry(actor_id: int, obj, message: list[dict], action_flag: int = CHANGE) -> LogEntry:
+    """The admin history entry of ``obj`` (not saved); ``message`` is data, not words."""
+    return LogEntry(
         user_id=actor_id,
         content_type=ContentType.objects.get_for_model(obj, for_concrete_model=False),
         object_id=str(obj.pk),
@@ -70,6 +99,23 @@ def log_history(actor_id: int | None, obj, message: list[dict], action_flag: int
         action_flag=action_flag,
         change_message=json.dumps(message, ensure_ascii=False),
     )
+
+
+def log_history(actor_id: int | None, obj, message: list[dict], action_flag: int = CHANGE) -> None:
+    """An admin history entry for ``obj`` under the staff user who caused it; ``message`` is data, not words."""
+    if actor_id is None:
+        logger.info("%s: %s", obj, json.dumps(message, ensure_ascii=False))
+        return
+    history_entry(actor_id, obj, message, action_flag).save(force_insert=True)
+
+
+def log_histories(actor_id: int | None, entries: list[tuple[object, list[dict]]]) -> None:
+    """Many history entries, ``(obj, message)`` each, under one staff user: one INSERT."""
+    if actor_id is None:
+        for obj, message in entries:
+            log_history(None, obj, message)
+        return
+    LogEntry.objects.bulk_create([history_entry(actor_id, obj, message) for obj, message in entries])
 
 
 def last_actors(group_pks: list[int]) -> dict[int, int]:

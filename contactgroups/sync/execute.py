@@ -106,10 +106,17 @@ def _client_for(recorder: AuditRecorder, client: ChatClient | None):
         client.on_call = previous
 
 
-def _run(client: ChatClient, group: ContactGroup, progress: Progress, lease: Lease) -> None:
-    """Read Chat unless the group was certainly never sent, plan, and send the plan call by call."""
+def _run(client: ChatClient, group: ContactGroup, progress: Progress, lease: Lease,
+         conversations: tuple[Conversation, ...] | None = None, intent_written: str = "") -> None:
+    """Read Chat unless the group was certainly never sent, plan, and send the plan call by call.
+
+    ``conversations`` are the group's rows in id order when the caller has read them already (the batch path);
+    ``intent_written`` is the create intent the caller has already stored, so it is not written again.
+    """
     owner = group.owner.user_id
-    desired = plan.Desired(group.name, tuple(group.items.order_by("id").conversations()), group.delete_requested)
+    if conversations is None:
+        conversations = tuple(group.items.order_by("id").conversations())
+    desired = plan.Desired(group.name, conversations, group.delete_requested)
     base = plan.Base(group.confirmed_name, frozenset(progress.base))
     # What Chat confirmed (and still has) that no row can hold, a ToGroupId over its column, was never the staff's
     # to remove.
@@ -136,7 +143,8 @@ def _run(client: ChatClient, group: ContactGroup, progress: Progress, lease: Lea
 
     if steps.create is not None:
         # Written before the call: if its answer is lost, the next sync looks for the group by this name.
-        ContactGroup.objects.filter(pk=group.pk).update(create_intent=steps.create.name)
+        if steps.create.name != intent_written:
+            ContactGroup.objects.filter(pk=group.pk).update(create_intent=steps.create.name)
         progress.create_sent = True
         answer = client.create_contact_group(owner, steps.create.name, list(steps.create.conversations))
         lease.keep()
@@ -169,7 +177,38 @@ def _run(client: ChatClient, group: ContactGroup, progress: Progress, lease: Lea
 def _save(group: ContactGroup, progress: Progress, calls: int, error: BaseException | None = None) -> SyncResult:
     group = ContactGroup.objects.select_for_update().select_related("owner").get(pk=group.pk)
     now = timezone.now()
+    _adopt(group, progress, now)
+    conversations, codes = {}, {}
+    for pk, kind, to_account, to_group_id, code in group.items.values_list(
+        "pk", "type", "to_account", "to_group_id", "result_code"
+    ):
+        conversations[pk] = ContactItem.conversation_of(kind, to_account, to_group_id)
+        codes[pk] = code
+    # One UPDATE per distinct answer (usually one: every conversation accepted), not a CASE for each row.
+    for (code, info), pks in answered(conversations, progress).items():
+        ContactItem.objects.filter(pk__in=pks).update(result_code=code, result_info=info, result_at=now)
+        codes.update(dict.fromkeys(pks, code))
+    settle(group, progress, conversations, list(codes.values()), now, error)
+    if progress.adopted_name and group.name == progress.adopted_name:
+        try:
+            with transaction.atomic():
+                group.save()
+        except IntegrityError:
+            # The name the user gave the group in the app is taken by another group of the mirror.
+            group.name = ContactGroup.objects.values_list("name", flat=True).get(pk=group.pk)
+            group.save()
+    else:
+        group.save()
+    return SyncResult(group.pk, group.state, group.chat_group_id, group.last_outcome, calls)
 
+
+def adopts(progress: Progress) -> bool:
+    """Whether the sync found changes made in the app to write into the mirror (rows or the name)."""
+    return bool(progress.adopted_removed or progress.adopted_added or progress.adopted_name)
+
+
+def _adopt(group: ContactGroup, progress: Progress, now) -> None:
+    """Write into the mirror what the user changed in the app: the rows removed and added, the name."""
     if progress.adopted_removed:
         removed = Q()
         for conversation in progress.adopted_removed:
@@ -187,23 +226,25 @@ def _save(group: ContactGroup, progress: Progress, calls: int, error: BaseExcept
     ).exclude(pk=group.pk).exists():
         group.name = progress.adopted_name
 
-    conversations, codes = {}, {}
-    for pk, kind, to_account, to_group_id, code in group.items.values_list(
-        "pk", "type", "to_account", "to_group_id", "result_code"
-    ):
-        conversations[pk] = ContactItem.conversation_of(kind, to_account, to_group_id)
-        codes[pk] = code
+
+def answered(conversations: dict[int, Conversation], progress: Progress) -> dict[tuple[int, str], list[int]]:
+    """The rows (pks) Chat answered in this sync, by answer (ResultCode, ResultInfo)."""
+    found: dict[tuple[int, str], list[int]] = {}
     if progress.results:
-        # One UPDATE per distinct answer (usually one: every conversation accepted), not a CASE for each row.
-        answered: dict[tuple[int, str], list[int]] = {}
         for pk, conversation in conversations.items():
             answer = progress.results.get(conversation)
             if answer is not None:
-                answered.setdefault(answer, []).append(pk)
-        for (code, info), pks in answered.items():
-            ContactItem.objects.filter(pk__in=pks).update(result_code=code, result_info=info, result_at=now)
-            codes.update(dict.fromkeys(pks, code))
+                found.setdefault(answer, []).append(pk)
+    return found
 
+
+def settle(group: ContactGroup, progress: Progress, conversations: dict[int, Conversation],
+           codes: list[int | None], now, error: BaseException | None = None) -> None:
+    """Set on ``group`` (read again under lock, not saved here) what the sync leaves: Chat's confirmed state,
+    the GroupId, the outcome, the state and the counts.
+
+    ``conversations`` are the group's rows as they are now, ``codes`` their ResultCodes after this sync's answers.
+    """
     group.sync_calls_done = group.sync_calls_planned = 0  # no sync runs once this is saved
     group.confirmed_conversations = [[c.type, c.target] for c in sorted(progress.base)]
     group.confirmed_name = progress.confirmed_name
@@ -237,18 +278,7 @@ def _save(group: ContactGroup, progress: Progress, calls: int, error: BaseExcept
             group.state = ContactGroup.State.SYNCED
         else:
             group.state = ContactGroup.State.PARTIAL
-    group.refresh_counts(save=False, codes=list(codes.values()))
-    if progress.adopted_name and group.name == progress.adopted_name:
-        try:
-            with transaction.atomic():
-                group.save()
-        except IntegrityError:
-            # The name the user gave the group in the app is taken by another group of the mirror.
-            group.name = ContactGroup.objects.values_list("name", flat=True).get(pk=group.pk)
-            group.save()
-    else:
-        group.save()
-    return SyncResult(group.pk, group.state, group.chat_group_id, group.last_outcome, calls)
+    group.refresh_counts(save=False, codes=codes)
 
 
 def _mark_failed(group_pk: int, actor_id: int | None, data: dict, error: BaseException | None) -> None:
@@ -299,9 +329,15 @@ def attempt_sync(group_pk: int, actor_id: int | None, attempt: int,
 
 
 def sync_with_retries(group_pk: int, actor_id: int | None, sleep=time.sleep,
-                      client: ChatClient | None = None) -> SyncResult | None:
-    """Sync here and now, waiting between retries (the commands' bulk runner); ``client`` as in sync_group."""
-    for attempt in range(settings.SYNC_MAX_ATTEMPTS):
+                      client: ChatClient | None = None, attempts_made: int = 0) -> SyncResult | None:
+    """Sync here and now, waiting between retries (the commands' runners); ``client`` as in sync_group.
+
+    ``attempts_made``: attempts that already failed with a retryable error elsewhere (the batch path); they count
+    towards SYNC_MAX_ATTEMPTS, and the first attempt here waits as a retry would.
+    """
+    if attempts_made:
+        sleep(retry_delay(attempts_made - 1))
+    for attempt in range(attempts_made, settings.SYNC_MAX_ATTEMPTS):
         result, delay = attempt_sync(group_pk, actor_id, attempt, client=client)
         if delay is None:
             return result

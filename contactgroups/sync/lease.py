@@ -56,6 +56,25 @@ class Lease:
                 raise SyncBusy(f"Conversation group {group_pk} is being synced by another worker.")
             time.sleep(POLL_SECONDS)
 
+    @classmethod
+    def take_free(cls, rows) -> tuple[str, str]:
+        """Take, without waiting, the leases of the groups of ``rows`` (a queryset) no live sync holds: two UPDATEs.
+
+        Returns the two tokens written: the first on the groups that were free, the second on those taken over
+        from a dead sync (``interrupted``). The caller reads which groups hold them (``held``).
+        """
+        free, taken_over = secrets.token_hex(8), secrets.token_hex(8)
+        now = timezone.now()
+        until = now + timedelta(seconds=settings.SYNC_LEASE_SECONDS)
+        rows.filter(sync_lock_until__isnull=True).update(sync_lock_token=free, sync_lock_until=until)
+        rows.filter(sync_lock_until__lt=now).update(sync_lock_token=taken_over, sync_lock_until=until)
+        return free, taken_over
+
+    @classmethod
+    def held(cls, group_pk: int, token: str, tokens: tuple[str, str]) -> "Lease":
+        """The lease of a group that ``take_free`` gave ``token`` (one of its ``tokens``)."""
+        return cls(group_pk, token, interrupted=token == tokens[1])
+
     def keep(self) -> None:
         """Renew the lease if enough of it has passed; the sync calls this after each Chat call."""
         if time.monotonic() - self._renewed >= settings.SYNC_LEASE_SECONDS * RENEW_AFTER_SHARE:

@@ -202,10 +202,67 @@ def test_the_clients_limiter_caps_multiaccount_import_at_its_documented_rate():
     """"导入多个账号" (https://cloud.tencent.com/document/product/269/4919): at most 100 calls a second."""
     transport = Transport(ChatConfig(next(_app_ids), "key", "administrator", base_url="http://127.0.0.1:1"))
 
-    assert transport._limiter.item_for(protocol.MULTIACCOUNT_IMPORT).amount == 100
-    assert transport._limiter.item_for(ACCOUNT_CHECK).amount == 100
-    assert transport._limiter.item_for(protocol.ACCOUNT_IMPORT).amount == 200
-    assert transport._limiter.item_for(GET_LIST).amount == 200
+    # The client paces its calls, so each window keeps WINDOW_SHARE of the documented rate: 98 of 100, 195 of 200.
+    assert transport._limiter.item_for(protocol.MULTIACCOUNT_IMPORT).amount == 98
+    assert transport._limiter.item_for(ACCOUNT_CHECK).amount == 98
+    assert transport._limiter.item_for(protocol.ACCOUNT_IMPORT).amount == 195
+    assert transport._limiter.item_for(GET_LIST).amount == 195
+
+
+def test_paced_calls_keep_a_margin_under_the_rate_in_any_window_and_unpaced_ones_the_whole_rate():
+    assert ratelimit.window_item(200).amount == 195
+    assert ratelimit.window_item(200, paced=False).amount == 200
+    # A slow rate keeps every call: the margin is rounded up.
+    assert ratelimit.window_item(2).amount == 2 and ratelimit.window_item(0.5).get_expiry() == 2
+    limiter = EndpointRateLimiter(next(_app_ids), "memory://", default_rate=40, sleep=refuse_to_sleep)
+    limiter._pacer = None  # the window alone: a burst of a second's calls
+    assert [limiter.wait(GET_LIST) for _ in range(39)] == [0.0] * 39
+    with pytest.raises(Waited):
+        limiter.wait(GET_LIST)
+
+
+def _calls_in_a_forked_process(app_id: int, calls: int, moments) -> None:
+    limiter = EndpointRateLimiter(app_id, "memory://", default_rate=5)
+    for _ in range(calls):
+        limiter.wait(GET_LIST)
+        moments.put(time.monotonic())
+
+
+def test_processes_forked_after_share_with_forks_call_as_one_process():
+    import multiprocessing
+
+    app_id = next(_app_ids)
+    ratelimit.share_with_forks("memory://", app_id, {GET_LIST: 5})
+    context = multiprocessing.get_context("fork")
+    moments = context.Queue()
+    workers = [context.Process(target=_calls_in_a_forked_process, args=(app_id, 6, moments)) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    taken = [moments.get(timeout=30) for _ in range(12)]
+    for worker in workers:
+        worker.join(timeout=30)
+
+    assert most_in_any_second(taken) <= 5
+    # Spaced as one process's calls: twelve calls span eleven intervals (a busy machine may wake one late, never
+    # early).
+    assert max(taken) - min(taken) >= 11 / (5 * PACING_SHARE) - 0.05
+
+
+def test_processes_forked_without_sharing_count_their_calls_each():
+    import multiprocessing
+
+    app_id = next(_app_ids)
+    context = multiprocessing.get_context("fork")
+    moments = context.Queue()
+    workers = [context.Process(target=_calls_in_a_forked_process, args=(app_id, 5, moments)) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    taken = [moments.get(timeout=30) for _ in range(10)]
+    for worker in workers:
+        worker.join(timeout=30)
+
+    assert most_in_any_second(taken) > 5
+
 
 
 # Background calls (the drift sweep's) leave room for staff --------------------------------------------------

@@ -6,7 +6,7 @@ from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from contactgroups import bulk
+from contactgroups import bulk, handoff
 from contactgroups.chat import protocol
 from contactgroups.conf import chat_config
 from contactgroups.management.base import ActorCommand, failure_text, listed, state_counts
@@ -56,8 +56,9 @@ def dry_run_text(selection: str, total: int) -> str:
 
 class Command(ActorCommand):
     help = gettext_lazy(
-        "Sync conversation groups to Chat in this process, CONCURRENCY at a time, at most RATE Chat calls a "
-        "second per endpoint: the pending ones (draft, queued or being deleted; the default), the failed ones, or "
+        "Sync conversation groups to Chat in PROCESSES processes of this machine, or in the Celery workers when "
+        "a broker is configured, CONCURRENCY at a time in each, at most RATE Chat calls a second per endpoint in "
+        "all: the pending ones (draft, queued or being deleted; the default), the failed ones, or "
         "all. Each sync is audited and written to the admin history under --actor, who needs the permission "
         "to sync. Keeps going past a group that fails and exits non-zero if any did."
     )
@@ -75,9 +76,13 @@ class Command(ActorCommand):
         parser.set_defaults(selection="pending")
         parser.add_argument("--owner", action="extend", nargs="+", default=[], metavar="USERID",
                             help=_("Only the groups of these Chat users."))
-        parser.add_argument("--concurrency", type=int, default=bulk.DEFAULT_CONCURRENCY,
-                            help=_("Groups synced at once, each in its own thread and database connection "
-                                   "(default %(default)d).") % {"default": bulk.DEFAULT_CONCURRENCY})
+        parser.add_argument("--concurrency", type=int, default=bulk.SYNC_THREADS,
+                            help=_("Groups synced at once in each process, each in its own thread "
+                                   "(default %(default)d).") % {"default": bulk.SYNC_THREADS})
+        parser.add_argument("--processes", type=int, default=None,
+                            help=_("Processes syncing groups, each with its own threads and database "
+                                   "connections, their Chat calls spaced as one process's (default: one for each "
+                                   "core, at most one for each %(batch)d groups).") % {"batch": bulk.BATCH_SIZE})
         parser.add_argument("--rate", type=float, default=None,
                             help=_("Chat calls a second per endpoint, at most (default CHAT_RATE_LIMIT, else "
                                    "Chat's documented %(max)d).") % {"max": protocol.CALLS_PER_SECOND_MAX})
@@ -89,6 +94,8 @@ class Command(ActorCommand):
         concurrency, rate = options["concurrency"], options["rate"]
         if concurrency < 1:
             raise CommandError(_("--concurrency must be at least 1."))
+        if options["processes"] is not None and options["processes"] < 1:
+            raise CommandError(_("--processes must be at least 1."))
         if rate is not None and rate <= 0:
             raise CommandError(_("--rate must be a positive number of calls a second."))
         if rate is not None and rate > protocol.CALLS_PER_SECOND_MAX:
@@ -106,23 +113,34 @@ class Command(ActorCommand):
             return self.dry_run(groups, total, options["selection"])
 
         effective = rate or getattr(settings, "CHAT_RATE_LIMIT", None) or protocol.CALLS_PER_SECOND_MAX
+        handed = bool(settings.CELERY_BROKER_URL)
+        processes = 1 if handed else min(options["processes"] or bulk.default_processes(total), max(total, 1))
         self.stdout.write(starting_text(options["selection"], total) % {
-            "count": total, "actor": actor.get_username(), "concurrency": concurrency,
+            "count": total, "actor": actor.get_username(), "concurrency": concurrency * processes,
             "rate": format(effective, "g")})
+        if handed:
+            self.stdout.write(_("Handing them to the Celery workers, %(batch)d a task, each task synced "
+                                "%(concurrency)d at a time; their Chat calls share one rate limit.")
+                              % {"batch": handoff.TASK_GROUPS, "concurrency": concurrency})
         progress = self.progress(total, "sync_contact_groups")
         counts = {state: 0 for state in ContactGroup.State.values}
         failed = crashed = 0
         clients = bulk.ThreadClients(**({"rate_limit": rate} if rate else {}))
         try:
-            results = bulk.run_concurrently(
-                bulk.stream_ids(groups),
-                lambda group_pk: bulk.sync_and_report(group_pk, actor.pk, client=clients.get()),
-                concurrency,
-            )
+            if handed:
+                results = handoff.hand_out(bulk.stream_ids(groups), actor.pk, handoff.stall_seconds(),
+                                           concurrency=concurrency, rate=rate)
+            elif processes > 1:
+                results = bulk.sync_in_processes(
+                    bulk.stream_ids(groups), actor.pk, processes, concurrency,
+                    {"rate_limit": rate} if rate else {}, failure_text, total)
+            else:
+                results = bulk.sync_batched(bulk.stream_ids(groups), actor.pk, concurrency, clients)
             for group_pk, outcome in results:
                 if isinstance(outcome, Exception):
                     line = _("Group %(pk)d: the sync stopped: %(error)s") % {
-                        "pk": group_pk, "error": failure_text(outcome)}
+                        "pk": group_pk,
+                        "error": str(outcome) if isinstance(outcome, bulk.RemoteFailure) else failure_text(outcome)}
                     is_failure = True
                     crashed += 1
                 else:
@@ -135,11 +153,26 @@ class Command(ActorCommand):
                     elif failed == FAILURES_LISTED_MAX + 1:
                         progress.note(_("More groups failed; the admin lists them (filter by state)."), self.stdout)
                 progress.advance(failed=int(is_failure))
+        except handoff.Stalled as stalled:
+            progress.close()
+            raise CommandError(ngettext(
+                "%(missing)d group handed to the Celery workers has not reported in %(seconds)d s; the admin "
+                "shows where it is.",
+                "%(missing)d groups handed to the Celery workers have not reported in %(seconds)d s; the admin "
+                "shows where they are.", stalled.missing) % {"missing": stalled.missing,
+                                                            "seconds": handoff.stall_seconds()}) from None
         except KeyboardInterrupt:
             progress.close()
-            message = ngettext("Interrupted after %(done)d of %(total)d group; the rest are untouched.",
-                               "Interrupted after %(done)d of %(total)d groups; the rest are untouched.",
-                               total) % {"done": progress.done, "total": total}
+            if handed:
+                raise CommandError(ngettext(
+                    "Stopped waiting after %(done)d of %(total)d group; the Celery workers go on syncing the rest.",
+                    "Stopped waiting after %(done)d of %(total)d groups; the Celery workers go on syncing the rest.",
+                    total) % {"done": progress.done, "total": total}) from None
+            message = ngettext(
+                "Interrupted after %(done)d of %(total)d group; what Chat confirmed for the syncs already under way "
+                "was saved, and the rest are untouched.",
+                "Interrupted after %(done)d of %(total)d groups; what Chat confirmed for the syncs already under way "
+                "was saved, and the rest are untouched.", total) % {"done": progress.done, "total": total}
             raise CommandError(message) from None
         finally:
             clients.close()
