@@ -447,8 +447,10 @@ def sync_batched(ids: Iterable[int], actor_id: int, concurrency: int, clients: T
 # Processes -----------------------------------------------------------------------------------------------------
 
 # Threads a process of ``sync_contact_groups`` syncs groups in, unless told otherwise (--concurrency): each waits
-# about 50 ms for each of Chat's answers, so 16 keep a process's share of Chat's rate busy.
-SYNC_THREADS = 16
+# about 50 ms for each of Chat's answers, so at a process's share of Chat's rate (95 calls a second on two cores)
+# about six are in flight, and 8 keep it busy. More only queue for the interpreter lock: a call that waits for it
+# after the limiter let it go reaches Chat bunched with the next ones, and Chat counts one call too many.
+SYNC_THREADS = 8
 
 
 class RemoteFailure(Exception):

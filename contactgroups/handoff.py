@@ -43,8 +43,13 @@ def _redis():
     return redis.Redis.from_url(settings.CELERY_BROKER_URL)
 
 
+# Threads a worker's task syncs its groups in, unless the command says otherwise: a worker's calls wait for a
+# Redis round trip besides Chat's answer, so it needs more in flight than a forked process (bulk.SYNC_THREADS).
+TASK_THREADS = 16
+
+
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, name="contactgroups.sync_groups_batch")
-def sync_groups_batch(self, group_pks: list[int], actor_id: int, run_id: str, concurrency: int = bulk.SYNC_THREADS,
+def sync_groups_batch(self, group_pks: list[int], actor_id: int, run_id: str, concurrency: int = TASK_THREADS,
                       rate: float | None = None) -> None:
     """Sync ``group_pks`` in this worker, ``concurrency`` at a time (at most ``rate`` Chat calls a second per
     endpoint, else the settings'), and push each group's outcome onto the run's list."""
@@ -77,7 +82,7 @@ def outcome_of_report(report: dict):
     return bulk.SyncOutcome(**fields)
 
 
-def hand_out(ids: Iterable[int], actor_id: int, stall_seconds: float, concurrency: int = bulk.SYNC_THREADS,
+def hand_out(ids: Iterable[int], actor_id: int, stall_seconds: float, concurrency: int = TASK_THREADS,
              rate: float | None = None) -> Iterator[tuple[int, object]]:
     """Send the groups ``ids`` to the workers in batches; yield ``(group_pk, outcome)`` as each is first reported.
 

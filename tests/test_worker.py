@@ -88,7 +88,7 @@ def test_the_bulk_command_hands_groups_to_workers_and_one_killed_mid_batch_loses
     from django.contrib.admin.models import LogEntry
     from django.core.management import call_command
 
-    from contactgroups import bulk, words
+    from contactgroups import bulk, handoff, words
     from contactgroups.models import ChatUser
 
     owners = [ChatUser.objects.create(user_id=f"bulk_owner_{n}") for n in range(10)]
@@ -132,4 +132,4 @@ def test_the_bulk_command_hands_groups_to_workers_and_one_killed_mid_batch_loses
     assert chat_sandbox.calls_to("recentcontact/get_contact_group")
     # Only the calls of the batch the worker died in (and of those in flight) can be missing from the audit: their
     # rows and outcomes were to be saved together.
-    assert 0 <= len(chat_sandbox.calls_to()) - SyncAttempt.objects.count() <= bulk.BATCH_SIZE + bulk.SYNC_THREADS
+    assert 0 <= len(chat_sandbox.calls_to()) - SyncAttempt.objects.count() <= bulk.BATCH_SIZE + handoff.TASK_THREADS

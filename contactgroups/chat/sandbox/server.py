@@ -9,6 +9,7 @@ import socket
 import socketserver
 import sys
 import threading
+import time
 import traceback
 import urllib.parse
 import urllib.request
@@ -54,6 +55,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, format, *args):
         """Stay silent: a line per request would cost more than serving it."""
 
+    def parse_request(self):
+        # The moment the request line was read: when Chat would count the call's arrival.
+        self.arrived = time.monotonic()
+        return super().parse_request()
+
     def do_GET(self):
         self._serve("GET")
 
@@ -68,7 +74,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         try:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length > 0 else b""
-            reply = sandbox.respond(method, self.path, raw, self.headers.get(ACTOR_HEADER, ""), self.headers)
+            reply = sandbox.respond(method, self.path, raw, self.headers.get(ACTOR_HEADER, ""), self.headers,
+                                    arrived=self.arrived)
         except Exception:
             traceback.print_exc(file=sys.stderr)
             self.close_connection = True

@@ -1,5 +1,6 @@
 """The sandbox without sockets: it answers one HTTP request, to Chat's REST API or to a control endpoint."""
 
+import bisect
 import http
 import json
 import random
@@ -175,15 +176,18 @@ class Sandbox:
 
     # Answering
 
-    def respond(self, method: str, target: str, raw: bytes, actor: str = "", headers=None) -> "Reply":
-        """The reply to one HTTP request (called from the handler threads); ``headers`` are the request's."""
+    def respond(self, method: str, target: str, raw: bytes, actor: str = "", headers=None,
+                arrived: float | None = None) -> "Reply":
+        """The reply to one HTTP request (called from the handler threads); ``headers`` are the request's, and
+        ``arrived`` the ``time.monotonic()`` at which its request line was read (the rate limit counts a call
+        then, as Chat counts it when it arrives, not once this busy process has parsed it)."""
         parts = urllib.parse.urlsplit(target)
         if parts.path.startswith(CONTROL_PREFIX):
             refused = self._guard.refusal(headers or {}, self.port)
             if refused:
                 return json_reply({"error": refused[1]}, refused[0])
             return self._control(method, parts.path[len(CONTROL_PREFIX):].strip("/"), parts.query, raw)
-        return self._api(method, parts.path, parts.query, raw, actor or ACTOR_CLIENT)
+        return self._api(method, parts.path, parts.query, raw, actor or ACTOR_CLIENT, arrived)
 
     def _authenticate(self, query: dict) -> Refusal | None:
         sdkappid = query.get("sdkappid")
@@ -210,7 +214,8 @@ class Sandbox:
             return Refusal(errors.ADMIN_REQUIRED, f"identifier {identifier} is not the app administrator")
         return None
 
-    def _api(self, method: str, path: str, query_text: str, raw: bytes, actor: str) -> Reply:
+    def _api(self, method: str, path: str, query_text: str, raw: bytes, actor: str,
+             arrived: float | None = None) -> Reply:
         """Chat's checks (path, SDKAppID, UserSig, administrator, JSON body), the rate limit, an injected fault,
         then ChatState; every call is logged.
         """
@@ -235,7 +240,7 @@ class Sandbox:
         with self._lock:
             faults = self._faults
             rate = faults.rate_for(endpoint)
-            if refusal is None and not exempt and self._over_rate_limit(endpoint, rate):
+            if refusal is None and not exempt and self._over_rate_limit(endpoint, rate, arrived):
                 refusal = Refusal(errors.RATE_LIMITED, f"more than {rate} calls a second to {endpoint}")
             if refusal is None and not exempt:
                 fault = self._draw_fault(endpoint, faults)
@@ -262,17 +267,21 @@ class Sandbox:
             wait += faults.timeout_seconds
         return json_reply(response, wait=wait)
 
-    def _over_rate_limit(self, endpoint: str, rate_limit: int) -> bool:
-        """Count this call in the endpoint's one-second window; True if it goes past ``rate_limit``."""
+    def _over_rate_limit(self, endpoint: str, rate_limit: int, arrived: float | None = None) -> bool:
+        """Count this call, arrived at ``arrived`` (now by default), in the endpoint's one-second window: the calls
+        that arrived in the second up to it. True if it goes past ``rate_limit``."""
         if not rate_limit:
             return False
         now = time.monotonic()
+        arrived = now if arrived is None else min(arrived, now)
         window = self._windows.setdefault(endpoint, deque())
-        while window and window[0] <= now - 1.0:
+        # Kept sorted: handler threads reach here in about, not exactly, the order their calls arrived.
+        while window and window[0] <= now - 2.0:
             window.popleft()
-        if len(window) >= rate_limit:
+        start = bisect.bisect_right(window, arrived - 1.0)
+        if bisect.bisect_right(window, arrived) - start >= rate_limit:
             return True
-        window.append(now)
+        bisect.insort(window, arrived)
         return False
 
     def _draw_fault(self, endpoint: str, faults: Faults) -> str | None:

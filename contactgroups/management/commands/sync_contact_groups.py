@@ -76,9 +76,10 @@ class Command(ActorCommand):
         parser.set_defaults(selection="pending")
         parser.add_argument("--owner", action="extend", nargs="+", default=[], metavar="USERID",
                             help=_("Only the groups of these Chat users."))
-        parser.add_argument("--concurrency", type=int, default=bulk.SYNC_THREADS,
-                            help=_("Groups synced at once in each process, each in its own thread "
-                                   "(default %(default)d).") % {"default": bulk.SYNC_THREADS})
+        parser.add_argument("--concurrency", type=int, default=None,
+                            help=_("Groups synced at once in each process, each in its own thread (default "
+                                   "%(default)d; with a broker, %(handed)d in each task a worker runs).")
+                            % {"default": bulk.SYNC_THREADS, "handed": handoff.TASK_THREADS})
         parser.add_argument("--processes", type=int, default=None,
                             help=_("Processes syncing groups, each with its own threads and database "
                                    "connections, their Chat calls spaced as one process's (default: one for each "
@@ -91,7 +92,10 @@ class Command(ActorCommand):
 
     def handle(self, *args, **options):
         actor = self.actor(options)
+        handed = bool(settings.CELERY_BROKER_URL)
         concurrency, rate = options["concurrency"], options["rate"]
+        if concurrency is None:
+            concurrency = handoff.TASK_THREADS if handed else bulk.SYNC_THREADS
         if concurrency < 1:
             raise CommandError(_("--concurrency must be at least 1."))
         if options["processes"] is not None and options["processes"] < 1:
@@ -113,7 +117,6 @@ class Command(ActorCommand):
             return self.dry_run(groups, total, options["selection"])
 
         effective = rate or getattr(settings, "CHAT_RATE_LIMIT", None) or protocol.CALLS_PER_SECOND_MAX
-        handed = bool(settings.CELERY_BROKER_URL)
         processes = 1 if handed else min(options["processes"] or bulk.default_processes(total), max(total, 1))
         self.stdout.write(starting_text(options["selection"], total) % {
             "count": total, "actor": actor.get_username(), "concurrency": concurrency * processes,
