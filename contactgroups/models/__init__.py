@@ -1,4 +1,5 @@
-"""The app's models: the mirror of Chat (``mirror``), the audit of its calls (``audit``), staff preferences."""
+"""The app's models: the mirror of Chat (``mirror``), the audit of its calls (``audit``), the versions Chat confirmed
+(``versions``), staff preferences."""
 
 from contactgroups.models.audit import SyncAttempt, SyncAttemptRefusal
 from contactgroups.models.mirror import (
@@ -10,8 +11,9 @@ from contactgroups.models.mirror import (
     ContactItemQuerySet,
 )
 from contactgroups.models.preferences import StaffPreference
+from contactgroups.models.versions import GroupVersion
 
 __all__ = [
     "ChatUser", "ChatUserQuerySet", "ContactGroup", "ContactGroupQuerySet", "ContactItem", "ContactItemQuerySet",
-    "StaffPreference", "SyncAttempt", "SyncAttemptRefusal",
+    "GroupVersion", "StaffPreference", "SyncAttempt", "SyncAttemptRefusal",
 ]

@@ -164,6 +164,9 @@ class ContactGroup(models.Model):
     chat_reading = models.JSONField(_("last reading of Chat"), null=True, blank=True, editable=False)
     chat_read_at = models.DateTimeField(_("Chat last read"), null=True, blank=True, editable=False)
     drift = models.JSONField(_("changed in the app"), null=True, blank=True, editable=False)
+    # The admin history entry (LogEntry pk) of the last staff action on the group: the history entries of the syncs
+    # that carry it out name it, so the history page shows them under it.
+    last_staff_action = models.PositiveBigIntegerField(null=True, blank=True, editable=False)
     sync_lock_token = models.CharField(max_length=32, blank=True, editable=False)
     sync_lock_until = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)

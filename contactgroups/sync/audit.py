@@ -109,6 +109,25 @@ def log_history(actor_id: int | None, obj, message: list[dict], action_flag: int
     history_entry(actor_id, obj, message, action_flag).save(force_insert=True)
 
 
+def log_staff_action(actor_id: int | None, group: ContactGroup, message: list[dict],
+                     action_flag: int = CHANGE) -> LogEntry | None:
+    """The history entry of a staff action on ``group`` that its next sync carries out: saved, and named on the group
+    (``last_staff_action``), so the syncs' own entries name it and the history page shows them under it."""
+    if actor_id is None:
+        log_history(None, group, message, action_flag)
+        return None
+    entry = history_entry(actor_id, group, message, action_flag)
+    entry.save(force_insert=True)
+    record_staff_action(group, entry)
+    return entry
+
+
+def record_staff_action(group: ContactGroup, entry: LogEntry) -> None:
+    """Name ``entry`` (saved) on ``group`` as its last staff action."""
+    group.last_staff_action = entry.pk
+    ContactGroup.objects.filter(pk=group.pk).update(last_staff_action=entry.pk)
+
+
 def log_histories(actor_id: int | None, entries: list[tuple[object, list[dict]]]) -> None:
     """Many history entries, ``(obj, message)`` each, under one staff user: one INSERT."""
     if actor_id is None:

@@ -11,9 +11,9 @@ shared by a batch instead of a dozen for each group:
   runs long) and its audit rows kept in memory.
 - ``save``: one transaction for the whole batch: the groups and their conversations read again under lock (staff
   may have changed them meanwhile), one UPDATE per distinct answer of Chat for the conversations, one for the
-  groups, one INSERT for the audit rows, one for their refusal codes, one for the history entries, and one
-  UPDATE releasing the leases. A group whose sync adopted changes made in the app is saved as ``execute`` saves
-  it, in the same transaction.
+  groups, one INSERT for the versions Chat confirmed, one for the audit rows, one for their refusal codes, one for
+  the history entries, and one UPDATE releasing the leases. A group whose sync adopted changes made in the app is
+  saved as ``execute`` saves it, in the same transaction.
 
 A batch's audit rows are written with the outcomes they led to: if the process dies between a call and the
 batch's commit, both are lost, and the create intent (or the lease left to expire, which marks the next sync
@@ -27,7 +27,8 @@ from django.db import connections, router, transaction
 from django.utils import timezone
 
 from contactgroups.chat.types import Conversation
-from contactgroups.models import ContactGroup, ContactItem
+from contactgroups.models import ContactGroup, ContactItem, GroupVersion
+from contactgroups.models.versions import confirmed_state
 from contactgroups.sync import execute, plan
 from contactgroups.sync.audit import BufferedAuditRecorder, log_histories, save_attempts
 from contactgroups.sync.lease import Lease
@@ -156,25 +157,28 @@ def save(done: list[Done], actor_id: int | None) -> list[Saved]:
         codes[group_id][pk] = code
 
     answers: dict[tuple[int, str], list[int]] = defaultdict(list)
-    settled, saved, histories = [], [], []
+    settled, saved, histories, versions = [], [], [], []
     for item in done:
         pk = item.work.group.pk
         group = fresh.get(pk)
         if group is None:
             continue
         if execute.adopts(item.progress):
-            result = execute._save(group, item.progress, item.recorder.calls, error=item.error)
+            result = execute._save(group, item.progress, item.recorder.calls, error=item.error, actor_id=actor_id)
             group = ContactGroup.objects.select_related("owner").get(pk=pk)
         else:
             for answer, answered_pks in execute.answered(rows[pk], item.progress).items():
                 answers[answer] += answered_pks
                 codes[pk].update(dict.fromkeys(answered_pks, answer[0]))
+            before = confirmed_state(group)
             execute.settle(group, item.progress, rows[pk], list(codes[pk].values()), now, item.error)
+            if (version := GroupVersion.after_save(group, before, actor_id, now)) is not None:
+                versions.append(version)
             group.updated_at = now
             settled.append(group)
             result = execute.SyncResult(group.pk, group.state, group.chat_group_id, group.last_outcome,
                                         item.recorder.calls)
-        histories.append((group, [{"sync": result.outcome}]))
+        histories.append((group, [execute.sync_entry(result.outcome, item.work.group)]))
         saved.append(Saved(result, group, item.error))
     for (code, info), answered_pks in answers.items():
         ContactItem.objects.filter(pk__in=answered_pks).update(result_code=code, result_info=info, result_at=now)
@@ -182,6 +186,8 @@ def save(done: list[Done], actor_id: int | None) -> list[Saved]:
         update_rows(ContactGroup, SETTLED_FIELDS, [
             (*(getattr(group, ContactGroup._meta.get_field(name).attname) for name in SETTLED_FIELDS), group.pk)
             for group in settled])
+    if versions:
+        GroupVersion.objects.bulk_create(versions)
     save_attempts([attempt for item in done for attempt in item.recorder.attempts])
     log_histories(actor_id, histories)
     tokens = {token for item in done for token in item.work.tokens}

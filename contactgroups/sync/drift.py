@@ -29,9 +29,10 @@ from django.utils import timezone
 
 from contactgroups.chat.types import ContactGroups, Conversation
 from contactgroups.conf import chat_client
-from contactgroups.models import ChatUser, ContactGroup, ContactItem
+from contactgroups.models import ChatUser, ContactGroup, ContactItem, GroupVersion
+from contactgroups.models.versions import confirmed_state
 from contactgroups.sync import plan
-from contactgroups.sync.audit import AuditRecorder, log_history
+from contactgroups.sync.audit import AuditRecorder, log_history, log_staff_action
 from contactgroups.sync.lease import Lease
 from contactgroups.sync.outcome import conversation_data
 from contactgroups.sync.pull import PullReport, pull_group
@@ -235,9 +236,12 @@ def keep_staff_version(group_pk: int, actor_id: int | None, shown: str | None = 
             else:
                 group.confirmed_name = reading["name"]
                 group.confirmed_conversations = reading["conversations"]
+            before = confirmed_state(group)
             group.save(update_fields=["confirmed_name", "confirmed_conversations", "updated_at"])
+            if (version := GroupVersion.after_save(group, before, actor_id, now)) is not None:
+                version.save(force_insert=True)
             ContactGroup.objects.filter(pk=group.pk).update(chat_reading=reading, chat_read_at=now, drift=None)
-            log_history(actor_id, group, [{"drift": {"code": KEPT, "owner": group.owner.user_id, **drift}}])
+            log_staff_action(actor_id, group, [{"drift": {"code": KEPT, "owner": group.owner.user_id, **drift}}])
             return drift
     finally:
         lease.release()

@@ -19,7 +19,8 @@ from contactgroups.chat import errors, protocol
 from contactgroups.chat.client import ChatClient
 from contactgroups.chat.types import Conversation
 from contactgroups.conf import chat_client
-from contactgroups.models import ContactGroup, ContactItem
+from contactgroups.models import ContactGroup, ContactItem, GroupVersion
+from contactgroups.models.versions import confirmed_state
 from contactgroups.sync import outcome, plan
 from contactgroups.sync.audit import AuditRecorder, log_history
 from contactgroups.sync.lease import Lease
@@ -82,11 +83,11 @@ def sync_group(group_pk: int, actor_id: int | None, client: ChatClient | None = 
             with _client_for(recorder, client) as chat_api:
                 _run(chat_api, group, progress, lease)
         except Exception as exc:
-            result = _save(group, progress, recorder.calls, error=exc)
-            log_history(actor_id, group, [{"sync": result.outcome}])
+            result = _save(group, progress, recorder.calls, error=exc, actor_id=actor_id)
+            log_history(actor_id, group, [sync_entry(result.outcome, group)])
             raise
-        result = _save(group, progress, recorder.calls)
-        log_history(actor_id, group, [{"sync": result.outcome}])
+        result = _save(group, progress, recorder.calls, actor_id=actor_id)
+        log_history(actor_id, group, [sync_entry(result.outcome, group)])
         return result
     finally:
         lease.release()
@@ -173,9 +174,18 @@ def _run(client: ChatClient, group: ContactGroup, progress: Progress, lease: Lea
     progress.deleted = steps.deleted
 
 
+def sync_entry(data: dict, group: ContactGroup) -> dict:
+    """A sync's history entry: its outcome, and the staff action it carries out (``group`` as the sync read it)."""
+    if group.last_staff_action is None:
+        return {"sync": data}
+    return {"sync": data, "cause": group.last_staff_action}
+
+
 @transaction.atomic
-def _save(group: ContactGroup, progress: Progress, calls: int, error: BaseException | None = None) -> SyncResult:
+def _save(group: ContactGroup, progress: Progress, calls: int, error: BaseException | None = None,
+          actor_id: int | None = None) -> SyncResult:
     group = ContactGroup.objects.select_for_update().select_related("owner").get(pk=group.pk)
+    before = confirmed_state(group)
     now = timezone.now()
     _adopt(group, progress, now)
     conversations, codes = {}, {}
@@ -199,6 +209,9 @@ def _save(group: ContactGroup, progress: Progress, calls: int, error: BaseExcept
             group.save()
     else:
         group.save()
+    version = GroupVersion.after_save(group, before, actor_id, now)
+    if version is not None:
+        version.save(force_insert=True)
     return SyncResult(group.pk, group.state, group.chat_group_id, group.last_outcome, calls)
 
 
@@ -290,7 +303,7 @@ def _mark_failed(group_pk: int, actor_id: int | None, data: dict, error: BaseExc
     group.last_error_info = getattr(error, "info", "") or ""
     group.last_outcome = data
     group.save(update_fields=["state", "last_error_code", "last_error_info", "last_outcome", "updated_at"])
-    log_history(actor_id, group, [{"sync": data}])
+    log_history(actor_id, group, [sync_entry(data, group)])
 
 
 def give_up(group_pk: int, actor_id: int | None, exc: BaseException) -> None:

@@ -11,7 +11,8 @@ from django.utils import timezone
 from contactgroups.chat import errors, protocol
 from contactgroups.chat.types import ContactGroups, Conversation, GroupInfo
 from contactgroups.conf import chat_client
-from contactgroups.models import ChatUser, ContactGroup, ContactItem
+from contactgroups.models import ChatUser, ContactGroup, ContactItem, GroupVersion
+from contactgroups.models.versions import confirmed_state
 from contactgroups.sync.audit import AuditRecorder, log_history
 from contactgroups.sync.execute import is_retryable, retry_delay
 from contactgroups.sync.lease import Lease, SyncBusy
@@ -174,10 +175,13 @@ def _apply(owner: ChatUser, remote: ContactGroups, leased: set[int], report: Pul
         members, not_stored = _storable(in_chat)
         if match.group is None:
             group, data = _adopt_group(owner, match.info, members, in_chat, not_stored)
+            _keep_version(group, (), actor_id)
             report.adopted.append(data)
             log_history(actor_id, group, [{"pull": data}])
         else:
+            before = confirmed_state(match.group)
             group, data = _pull_into(match.group, match.info, members, in_chat, not_stored)
+            _keep_version(group, before, actor_id)
             if len(data) > 2:  # more than its code and name: something differed
                 report.changed.append(data)
                 log_history(actor_id, group, [{"pull": data}])
@@ -185,6 +189,13 @@ def _apply(owner: ChatUser, remote: ContactGroups, leased: set[int], report: Pul
                 report.unchanged += 1
         report.not_stored += [{"code": NOT_STORED, "owner": owner.user_id, "name": match.info.name,
                                "group_id": match.info.group_id, **entry} for entry in not_stored]
+
+
+def _keep_version(group: ContactGroup, before: tuple, actor_id: int | None) -> None:
+    """The version of Chat's state a pull saved on ``group``, when it differs from what Chat confirmed before."""
+    version = GroupVersion.after_save(group, before, actor_id, group.last_synced_at)
+    if version is not None:
+        version.save(force_insert=True)
 
 
 def _match(remote: ContactGroups, mine: list[ContactGroup], others: list[ContactGroup]) -> list[_Match]:
