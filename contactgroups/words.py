@@ -8,6 +8,9 @@ text under the ``legacy`` code and are shown as they are.
 import json
 
 from django.contrib.admin.models import LogEntry
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.formats import date_format
 from django.utils.functional import lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -373,7 +376,7 @@ def history_text(entry: LogEntry) -> str:
     except ValueError:
         return message
     own = [part for part in parts
-           if isinstance(part, dict) and part.keys() & {"sync", "pull", "account", "import", "drift"}]
+           if isinstance(part, dict) and part.keys() & {"sync", "pull", "account", "import", "drift", "edit"}]
     if not own:
         return entry.get_change_message()
     texts = []
@@ -386,9 +389,63 @@ def history_text(entry: LogEntry) -> str:
             texts.append(account_text(part["account"]))
         elif "drift" in part:
             texts.append(drift_history_text(part["drift"]))
+        elif "edit" in part:
+            texts.append(edit_text(part["edit"]))
         else:
             texts.append(import_text(part["import"]))
     return " ".join(text for text in texts if text)
+
+
+# Staff actions on a group (the admin's history; contactgroups.admin.history and admin.restore store the data) ------
+
+
+def moment_text(iso: str) -> str:
+    """A stored time (ISO 8601) as the reader's pages show times."""
+    moment = parse_datetime(iso or "")
+    if moment is None:
+        return iso or ""
+    return date_format(timezone.localtime(moment) if timezone.is_aware(moment) else moment, "DATETIME_FORMAT")
+
+
+def edit_changes_text(data: dict) -> str:
+    """What a staff action changed in a group, as clauses: the rename, the conversations added and removed."""
+    changes = []
+    if data.get("renamed_from"):
+        changes.append(_("renamed from “%(old)s” to “%(new)s”") % {"old": data["renamed_from"], "new": data["name"]})
+    if data.get("added"):
+        changes.append(_("added %(list)s") % {"list": _listed(conversation_text(c) for c in data["added"])})
+    if data.get("removed"):
+        changes.append(_("removed %(list)s") % {"list": _listed(conversation_text(c) for c in data["removed"])})
+    return ", ".join(changes)
+
+
+def edit_text(data: dict) -> str:
+    """A staff action on a group (its history entry's ``edit`` data) in words."""
+    action = data.get("action")
+    name = data.get("name", "")
+    changes = edit_changes_text(data)
+    if action == "added":
+        count = len(data.get("added", ()))
+        if not count:
+            return _("Added “%(name)s” with no conversations.") % {"name": name}
+        return ngettext("Added “%(name)s” with %(count)d conversation: %(list)s.",
+                        "Added “%(name)s” with %(count)d conversations: %(list)s.", count) % {
+            "name": name, "count": count, "list": _listed(conversation_text(c) for c in data["added"])}
+    if action == "deleted":
+        return _("Deleted “%(name)s”.") % {"name": name}
+    if action == "restored":
+        when = moment_text(data.get("confirmed_at", ""))
+        if data.get("revived"):
+            count = data.get("conversations", 0)
+            return ngettext(
+                "Restored the deleted group as Chat confirmed it on %(when)s: “%(name)s” with %(count)d conversation.",
+                "Restored the deleted group as Chat confirmed it on %(when)s: “%(name)s” with %(count)d "
+                "conversations.", count) % {"when": when, "name": name, "count": count}
+        return _("Restored the version Chat confirmed on %(when)s: %(changes)s.") % {
+            "when": when, "changes": changes or _("the same as before")}
+    if not changes:
+        return _("Saved with no change to the name or the conversations.")
+    return _("Changed: %(changes)s.") % {"changes": changes}
 
 
 # Drift: what the user changed in the app, found by reading Chat (contactgroups.sync.drift) --------------------

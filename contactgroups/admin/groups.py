@@ -24,6 +24,7 @@ from contactgroups.admin.display import ChatActions, not_imported_offers, sync_b
 from contactgroups.admin.django_internals import SkipsModelValidation, count_inline_media_once, inline_foreign_key_name
 from contactgroups.admin.drift import ChatDriftMixin
 from contactgroups.admin.filters import DriftFilter, OwnerFilter, StateFilter
+from contactgroups.admin.history import GroupHistoryMixin
 from contactgroups.admin.import_view import ContactGroupImportMixin
 from contactgroups.admin.live import (
     LiveStatusMixin,
@@ -32,6 +33,7 @@ from contactgroups.admin.live import (
     result_inner_html,
     state_badge_html,
 )
+from contactgroups.admin.restore import RestoreMixin
 from contactgroups.admin.selection import SelectedIdsChecked
 from contactgroups.admin.widgets import FastCheckboxInput, FastErrorList, FastHiddenInput, FastSelect, FastTextInput
 from contactgroups.chat import errors, protocol
@@ -149,8 +151,8 @@ class ContactItemInline(admin.TabularInline):
 
 
 @admin.register(ContactGroup)
-class ContactGroupAdmin(ChatDriftMixin, LiveStatusMixin, SelectedIdsChecked, ContactGroupImportMixin,
-                        admin.ModelAdmin):
+class ContactGroupAdmin(RestoreMixin, GroupHistoryMixin, ChatDriftMixin, LiveStatusMixin, SelectedIdsChecked,
+                        ContactGroupImportMixin, admin.ModelAdmin):
     form = ContactGroupForm
     inlines = [ContactItemInline]
     list_display = [

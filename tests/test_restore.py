@@ -1,0 +1,301 @@
+"""Versions Chat confirmed, kept as data, and restoring one from the history or a deleted group's page.
+
+The tests commit for real and wait for the background syncs, as a person reloads the page; they read what the page
+shows and what the sandbox (Chat) holds.
+"""
+
+import html
+import re
+
+import pytest
+from django.contrib.admin.models import LogEntry
+from django.contrib.auth.models import Permission
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from contactgroups import sync
+from contactgroups.chat import protocol
+from contactgroups.conf import chat_client
+from contactgroups.models import ContactGroup, GroupVersion
+from contactgroups.sync import batch
+from tests.admin_forms import group_form_data
+from tests.browser.conftest import chat_groups
+
+C2C, GROUP = protocol.TYPE_C2C, protocol.TYPE_GROUP
+ADD_URL = reverse("admin:contactgroups_contactgroup_add")
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def change_url(group):
+    return reverse("admin:contactgroups_contactgroup_change", args=[group.pk])
+
+
+def history_url(group):
+    return reverse("admin:contactgroups_contactgroup_history", args=[group.pk])
+
+
+def restore_url(group, version):
+    return reverse("admin:contactgroups_contactgroup_restore", args=[group.pk, version.pk])
+
+
+def versions(group):
+    return [(v.name, v.conversations, v.chat_group_id) for v in GroupVersion.objects.filter(group=group)
+            .order_by("confirmed_at", "id")]
+
+
+def messages_shown(response) -> list[str]:
+    return [str(message) for message in response.context["messages"]]
+
+
+def text(page: bytes) -> str:
+    """The words of a page, tags left out and spaces squeezed."""
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page.decode()))).strip()
+
+
+@pytest.fixture
+def support(client, staff, chat_sandbox):
+    chat_sandbox.import_accounts("user_0001", "user_0002", "user_0003", "user_0004")
+    client.force_login(staff)
+    return client
+
+
+@pytest.fixture
+def work(support, owner, background_syncs):
+    """“work” of user_0001 with user_0002 and user_0003, saved in the admin and synced: one version."""
+    support.post(ADD_URL, group_form_data(owner=owner, name="work",
+                                          items=[(C2C, "user_0002", ""), (C2C, "user_0003", "")]))
+    background_syncs.wait()
+    return ContactGroup.objects.get(name="work")
+
+
+def edit(support, group, name, add=(), remove=()):
+    """Save the group page with ``name``, the rows whose target is in ``remove`` deleted, ``add`` added."""
+    rows = list(group.items.order_by("id"))
+    return support.post(change_url(group), group_form_data(
+        owner=group.owner, name=name, existing=rows, deleted={row.pk for row in rows if row.target in remove},
+        items=[(C2C, target, "") for target in add]), follow=True)
+
+
+# Versions ------------------------------------------------------------------------------------------------------
+
+
+def test_each_sync_that_changes_what_chat_holds_keeps_a_version_and_one_that_changes_nothing_keeps_none(
+        support, work, staff, background_syncs):
+    group_id = ContactGroup.objects.get(pk=work.pk).chat_group_id
+    assert versions(work) == [("work", [[C2C, "user_0002"], [C2C, "user_0003"]], group_id)]
+    assert GroupVersion.objects.get(group=work).actor == staff
+
+    edit(support, work, "home", add=["user_0004"], remove=["user_0003"])
+    background_syncs.wait()
+    support.post(reverse("admin:contactgroups_contactgroup_changelist"),
+                 {"action": "sync_to_chat", "_selected_action": [work.pk]})
+    background_syncs.wait()
+
+    assert versions(work) == [("work", [[C2C, "user_0002"], [C2C, "user_0003"]], group_id),
+                              ("home", [[C2C, "user_0002"], [C2C, "user_0004"]], group_id)]
+
+
+def test_a_confirmed_delete_is_no_version_and_the_versions_before_it_are_kept(support, work, background_syncs):
+    support.post(reverse("admin:contactgroups_contactgroup_delete", args=[work.pk]), {"post": "yes"})
+    background_syncs.wait()
+    assert ContactGroup.objects.get(pk=work.pk).state == ContactGroup.State.DELETED
+    assert [name for name, _conversations, _id in versions(work)] == ["work"]
+
+
+def test_a_bulk_batch_keeps_each_groups_version_in_one_statement(owner, make_group, staff, chat_sandbox):
+    chat_sandbox.import_accounts("user_0001", "user_0002")
+    groups = [make_group(owner, f"group {n}", [(C2C, "user_0002")]) for n in range(5)]
+    works, _others = batch.claim([group.pk for group in groups])
+    with chat_client() as client:
+        done = [batch.run(work, staff.pk, client) for work in works]
+    with CaptureQueriesContext(connection) as saved:
+        batch.save(done, staff.pk)
+    inserts = [query["sql"] for query in saved.captured_queries
+               if query["sql"].startswith('INSERT INTO "contactgroups_groupversion"')]
+    assert len(inserts) == 1
+    for group in ContactGroup.objects.filter(pk__in=[group.pk for group in groups]):
+        assert versions(group) == [(group.name, [[C2C, "user_0002"]], group.chat_group_id)]
+
+
+def test_a_pull_that_takes_chats_state_keeps_it_as_a_version(support, work, chat_sandbox):
+    chat_sandbox.post("recentcontact/update_contact_group", {
+        "From_Account": "user_0001", "UpdateType": 1,
+        "UpdateGroup": {"UpdateGroupType": protocol.RENAME_GROUP, "OldGroupName": "work", "NewGroupName": "app"}})
+    sync.pull_owner(work.owner_id, None)
+    assert [name for name, _conversations, _id in versions(work)] == ["work", "app"]
+
+
+# Restore --------------------------------------------------------------------------------------------------------
+
+
+def test_restoring_a_version_shows_what_differs_then_syncs_it_to_chat(support, work, chat_sandbox, background_syncs):
+    edit(support, work, "home", add=["user_0004"], remove=["user_0003"])
+    background_syncs.wait()
+    first = GroupVersion.objects.filter(group=work).order_by("confirmed_at", "id").first()
+
+    history = text(support.get(history_url(work)).content)
+    assert "Versions Chat confirmed" in history and history.count("Restore this version") == 2
+    page = support.get(restore_url(work, first))
+    assert "Compared with the group now: renamed from “home” to “work”, added user_0003, removed user_0004." in \
+        text(page.content)
+
+    response = support.post(restore_url(work, first), follow=True)
+    assert [m for m in messages_shown(response) if "restored" in m] == [
+        f"“work (user_0001)” is restored as Chat confirmed it on {first.confirmed_at:%b. %-d, %Y}, "
+        f"{_clock(first.confirmed_at)}, and saved; syncing it to Chat. Its page shows how the sync ends."]
+    background_syncs.wait()
+
+    assert chat_groups(chat_sandbox, "user_0001") == {"work": [(C2C, "user_0002"), (C2C, "user_0003")]}
+    group = ContactGroup.objects.get(pk=work.pk)
+    assert (group.name, group.state) == ("work", ContactGroup.State.SYNCED)
+    assert sorted(group.items.values_list("to_account", "result_code")) == [("user_0002", 0), ("user_0003", 0)]
+
+
+def _clock(moment) -> str:
+    """Django's English DATETIME_FORMAT time: "10:05 a.m.", "noon"."""
+    from django.utils.formats import date_format
+    return date_format(moment, "P")
+
+
+def test_restoring_a_deleted_group_creates_it_in_chat_again(support, work, chat_sandbox, background_syncs):
+    old_id = ContactGroup.objects.get(pk=work.pk).chat_group_id
+    support.post(reverse("admin:contactgroups_contactgroup_delete", args=[work.pk]), {"post": "yes"})
+    background_syncs.wait()
+    assert chat_groups(chat_sandbox, "user_0001") == {}
+
+    page = text(support.get(change_url(work)).content)
+    assert "This group is deleted. Chat last confirmed it on" in page and "as “work” with 2 conversations." in page
+    version = GroupVersion.objects.get(group=work)
+    confirm = text(support.get(restore_url(work, version)).content)
+    assert "This group is deleted. Restoring it brings it back here and creates it in Chat again" in confirm
+    support.post(restore_url(work, version))
+    background_syncs.wait()
+
+    assert chat_groups(chat_sandbox, "user_0001") == {"work": [(C2C, "user_0002"), (C2C, "user_0003")]}
+    group = ContactGroup.objects.get(pk=work.pk)
+    assert group.state == ContactGroup.State.SYNCED and not group.delete_requested
+    assert group.chat_group_id not in (None, old_id)
+    assert f"Created in Chat as GroupId {group.chat_group_id}: 2 conversations added." in text(
+        support.get(change_url(group)).content)
+
+
+def test_a_restore_is_three_way_so_a_rename_made_in_the_app_is_shown_as_a_conflict(support, work, chat_sandbox,
+                                                                                    background_syncs):
+    edit(support, work, "home")
+    background_syncs.wait()
+    chat_sandbox.post("recentcontact/update_contact_group", {
+        "From_Account": "user_0001", "UpdateType": 1,
+        "UpdateGroup": {"UpdateGroupType": protocol.RENAME_GROUP, "OldGroupName": "home", "NewGroupName": "app"}})
+    first = GroupVersion.objects.filter(group=work).order_by("confirmed_at", "id").first()
+
+    support.post(restore_url(work, first))
+    background_syncs.wait()
+
+    assert list(chat_groups(chat_sandbox, "user_0001")) == ["work"]
+    page = text(support.get(change_url(work)).content)
+    assert "Conflict: user_0001 renamed the group to “app” in the app; the staff's name “work” wins." in page
+
+
+def test_a_restore_that_breaks_a_limit_says_why_and_changes_nothing(support, work, owner, make_group,
+                                                                   background_syncs, chat_sandbox):
+    support.post(reverse("admin:contactgroups_contactgroup_delete", args=[work.pk]), {"post": "yes"})
+    background_syncs.wait()
+    make_group(owner, "work")
+    version = GroupVersion.objects.get(group=work)
+    before = (ContactGroup.objects.get(pk=work.pk).state, LogEntry.objects.count(), len(chat_sandbox.calls))
+
+    response = support.post(restore_url(work, version))
+
+    page = text(response.content)
+    assert response.status_code == 200
+    assert "user_0001 already has a conversation group named “work”." in page
+    assert "This version cannot be restored now, so nothing was changed." in page
+    assert 'type="submit"' not in response.content.decode().split('id="restore-problems"')[1]
+    assert (ContactGroup.objects.get(pk=work.pk).state, LogEntry.objects.count(), len(chat_sandbox.calls)) == before
+
+
+def test_a_deleted_group_is_not_restored_over_the_owners_group_limit(support, work, owner, make_group,
+                                                                      background_syncs):
+    support.post(reverse("admin:contactgroups_contactgroup_delete", args=[work.pk]), {"post": "yes"})
+    background_syncs.wait()
+    for n in range(protocol.GROUPS_PER_USER_MAX):
+        make_group(owner, f"other {n}")
+
+    response = support.post(restore_url(work, GroupVersion.objects.get(group=work)))
+
+    assert "Chat allows at most 20 per user" in text(response.content)
+    assert ContactGroup.objects.get(pk=work.pk).state == ContactGroup.State.DELETED
+
+
+def test_a_version_is_not_restored_over_the_owners_grouped_conversation_limit(support, work, owner, make_group):
+    make_group(owner, "full", [(C2C, f"peer_{n}") for n in range(protocol.GROUPED_CONVERSATIONS_PER_USER_MAX - 1)])
+    version = GroupVersion.objects.get(group=work)
+    ContactGroup.objects.filter(pk=work.pk).update(name="renamed")
+    work.items.all().delete()
+
+    response = support.post(restore_url(work, version))
+
+    assert "This user would have 1001 distinct conversations in groups" in text(response.content)
+    assert ContactGroup.objects.get(pk=work.pk).name == "renamed" and not work.items.exists()
+
+
+def test_only_staff_who_may_sync_and_change_restore(client, work, django_user_model):
+    editor = django_user_model.objects.create_user("editor", password="x", is_staff=True)
+    editor.user_permissions.add(*Permission.objects.filter(
+        codename__in=["view_contactgroup", "change_contactgroup"]))
+    client.force_login(editor)
+    version = GroupVersion.objects.get(group=work)
+
+    assert "Restore this version" not in client.get(history_url(work)).content.decode()
+    assert client.get(restore_url(work, version)).status_code == 403
+    assert client.post(restore_url(work, version)).status_code == 403
+    assert ContactGroup.objects.get(pk=work.pk).state == ContactGroup.State.SYNCED
+
+
+# The history as one story a staff action ------------------------------------------------------------------------
+
+
+def test_the_history_shows_each_edit_with_what_chat_then_did_under_it(support, work, background_syncs):
+    edit(support, work, "home", add=["user_0004"], remove=["user_0003"])
+    background_syncs.wait()
+    group_id = ContactGroup.objects.get(pk=work.pk).chat_group_id
+
+    rows = [text(row.encode()) for row in re.findall(r'<tr class="history-story">(.*?)</tr>',
+                                                     support.get(history_url(work)).content.decode(), re.S)]
+
+    assert len(rows) == 2
+    assert rows[0].endswith(f"Added “work” with 2 conversations: user_0002, user_0003. Then in Chat: "
+                            f"{_time_of(work, 1)} Created in Chat as GroupId {group_id}: 2 conversations added.")
+    assert rows[1].endswith(f"Changed: renamed from “work” to “home”, added user_0004, removed user_0003. Then in "
+                            f"Chat: {_time_of(work, 3)} Synced to Chat as GroupId {group_id}: renamed from “work” to "
+                            f"“home”, 1 conversation added, 1 conversation removed.")
+
+
+def _time_of(group, index) -> str:
+    from django.utils.formats import date_format
+    from django.utils.timezone import localtime
+    entry = LogEntry.objects.filter(object_id=str(group.pk)).order_by("action_time", "pk")[index]
+    return date_format(localtime(entry.action_time), "DATETIME_FORMAT")
+
+
+def test_the_history_story_is_in_chinese_for_a_chinese_reader(support, work, background_syncs):
+    edit(support, work, "home", remove=["user_0003"])
+    background_syncs.wait()
+    support.cookies["django_language"] = "zh-hans"
+
+    page = text(support.get(history_url(work)).content)
+
+    assert "已更改：从“work”重命名为“home”，移除了 user_0003。" in page
+    assert "随后在 IM 中：" in page
+    assert "IM 确认的版本" in page and "恢复此版本" in page
+
+
+def test_each_sync_entry_names_the_edit_it_carried_out(support, work, background_syncs):
+    edit(support, work, "home")
+    background_syncs.wait()
+    entries = list(LogEntry.objects.filter(object_id=str(work.pk)).order_by("action_time", "pk"))
+    assert [entry.action_flag for entry in entries] == [1, 2, 2, 2]
+    added, created, changed, synced = entries
+    assert f'"cause": {added.pk}' in created.change_message and f'"cause": {changed.pk}' in synced.change_message
