@@ -287,7 +287,7 @@ def test_the_history_story_is_in_chinese_for_a_chinese_reader(support, work, bac
 
     page = text(support.get(history_url(work)).content)
 
-    assert "已更改：从“work”重命名为“home”，移除了 user_0003。" in page
+    assert "已更改：从“work”重命名为“home”, 移除了 user_0003。 随后在 IM 中：" in page
     assert "随后在 IM 中：" in page
     assert "IM 确认的版本" in page and "恢复此版本" in page
 
