@@ -116,6 +116,8 @@ class RestoreMixin:
     """For the ContactGroup admin: "Restore this version" on the history page and on a deleted group's page."""
 
     restore_confirmation_template = "admin/contactgroups/contactgroup/restore_confirmation.html"
+    # The history page lists this many versions, newest first.
+    versions_shown = 100
 
     def get_urls(self):
         info = f"{self.opts.app_label}_{self.opts.model_name}"
@@ -139,11 +141,12 @@ class RestoreMixin:
         response = super().history_view(request, object_id, extra_context)
         group = (response.context_data or {}).get("object") if isinstance(response, TemplateResponse) else None
         if isinstance(group, ContactGroup):
-            versions = list(group.versions.select_related("actor"))
+            versions = list(group.versions.select_related("actor")[:self.versions_shown + 1])
             if self.has_restore_permission(request, group):
                 for version in versions:
                     version.restore_url = self.restore_url(group, version)
-            response.context_data["versions"] = versions
+            response.context_data["versions"] = versions[:self.versions_shown]
+            response.context_data["versions_cut"] = len(versions) > self.versions_shown
         return response
 
     def change_view(self, request, object_id, form_url="", extra_context=None):

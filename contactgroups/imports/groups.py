@@ -306,7 +306,7 @@ def _create_group(group: PlannedGroup, owner: ChatUser, actor_id: int, source: s
     )
     created.refresh_counts()
     imported = {"source": source, "rows": [group.rows[0], group.rows[-1]], "conversations": len(group.keys)}
-    sync.log_history(actor_id, created, [{"added": {}}, {"import": imported}], action_flag=ADDITION)
+    sync.log_staff_action(actor_id, created, [{"added": {}}, {"import": imported}], action_flag=ADDITION)
     if queue_sync and send_tasks:
         tasks.queue_group_sync(created.pk, actor_id, on_not_queued=on_not_queued)
     return created.pk
