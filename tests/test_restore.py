@@ -299,3 +299,32 @@ def test_each_sync_entry_names_the_edit_it_carried_out(support, work, background
     assert [entry.action_flag for entry in entries] == [1, 2, 2, 2]
     added, created, changed, synced = entries
     assert f'"cause": {added.pk}' in created.change_message and f'"cause": {changed.pk}' in synced.change_message
+
+
+def test_a_delete_and_a_restore_each_read_as_one_story(support, work, background_syncs):
+    support.post(reverse("admin:contactgroups_contactgroup_delete", args=[work.pk]), {"post": "yes"})
+    background_syncs.wait()
+    support.post(restore_url(work, GroupVersion.objects.get(group=work)))
+    background_syncs.wait()
+    group_id = ContactGroup.objects.get(pk=work.pk).chat_group_id
+
+    rows = [text(row.encode()) for row in re.findall(r'<tr class="history-story">(.*?)</tr>',
+                                                     support.get(history_url(work)).content.decode(), re.S)]
+
+    assert len(rows) == 3
+    assert re.search(r"Deleted “work”\. Then in Chat: .* Deleted from Chat \(GroupId \d+\)\.$", rows[1])
+    assert re.search(r"Restored the deleted group as Chat confirmed it on .*: “work” with 2 conversations\. Then in "
+                     rf"Chat: .* Created in Chat as GroupId {group_id}: 2 conversations added\.$", rows[2])
+
+
+def test_a_group_being_deleted_offers_no_restore_and_refuses_one(support, work):
+    ContactGroup.objects.filter(pk=work.pk).update(delete_requested=True, state=ContactGroup.State.FAILED)
+    version = GroupVersion.objects.get(group=work)
+
+    history = text(support.get(history_url(work)).content)
+    assert "Versions Chat confirmed" in history and "Restore this version" not in history
+    response = support.post(restore_url(work, version))
+
+    assert "This group is being deleted from Chat; restore it once its deletion has ended." in text(response.content)
+    group = ContactGroup.objects.get(pk=work.pk)
+    assert (group.delete_requested, group.state) == (True, ContactGroup.State.FAILED)
