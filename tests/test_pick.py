@@ -296,3 +296,11 @@ def test_the_group_pages_offer_the_panel_to_staff_who_may_change_them(alice, bro
     viewer = staff_with(django_user_model, "view_contactgroup")
     page = viewer.get(reverse("admin:contactgroups_contactgroup_change", args=[group.pk])).content.decode()
     assert "pick-conversations" not in page
+
+
+def test_a_pinned_conversation_comes_first_and_says_so(alice, browser, chat_sandbox):
+    chat_sandbox.seed_conversations(alice.user_id, [{"Type": C2C, "To_Account": "user_0002", "MsgTime": MSG_TIME,
+                                                     "TopFlag": 1}])
+    conversations = browser.get(RECENT, {"owner": alice.pk}).json()["conversations"]
+    assert [(entry["target"], entry["pinned"]) for entry in conversations] == [
+        ("user_0002", True), ("@TGS#1B2AUI7RZ", False)]
