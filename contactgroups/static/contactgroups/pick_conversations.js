@@ -153,16 +153,18 @@
     }
   }
 
-  // A row of the inline for a conversation: an empty row not saved yet, else one Django's "Add another" adds.
-  function freeRow() {
-    const empty = formRows().find((row) => {
+  // The inline's empty rows not saved yet, to fill first; then rows Django's "Add another" adds.
+  function emptyRows() {
+    return formRows().filter((row) => {
       const conversation = rowConversation(row);
       return conversation.empty && !conversation.saved && !conversation.deleted;
     });
-    if (empty) return empty;
+  }
+
+  function addedRow() {
     const total = document.getElementById(`id_${prefix}-TOTAL_FORMS`);
     const link = document.querySelector(`#${prefix}-group .add-row a`);
-    if (!total || !link || link.offsetParent === null) return null;
+    if (!total || !link || link.offsetParent === null) return null; // the inline holds its most rows
     const index = total.value;
     link.click();
     return document.getElementById(`${prefix}-${index}`);
@@ -180,9 +182,10 @@
   function addChosen() {
     let added = 0;
     let left = 0;
+    const empty = emptyRows();
     for (const choice of chosen()) {
       const entry = choice.closest('tr');
-      const row = freeRow();
+      const row = empty.shift() || addedRow();
       if (!row) {
         left += 1;
         continue;
