@@ -164,7 +164,10 @@
   function addedRow() {
     const total = document.getElementById(`id_${prefix}-TOTAL_FORMS`);
     const link = document.querySelector(`#${prefix}-group .add-row a`);
-    if (!total || !link || link.offsetParent === null) return null; // the inline holds its most rows
+    // Django hides the link's row once the inline holds its most rows (read from its style: asking the layout
+    // would lay out a page of a thousand rows again after each row added).
+    const linkRow = link && link.closest('.add-row');
+    if (!total || !linkRow || linkRow.style.display === 'none') return null;
     const index = total.value;
     link.click();
     return document.getElementById(`${prefix}-${index}`);
