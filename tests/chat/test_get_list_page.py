@@ -80,3 +80,26 @@ def test_the_cursor_as_text_comes_back_as_it_was():
 def test_text_that_is_no_cursor_is_refused(token):
     with pytest.raises(ValueError):
         ListCursor.from_token(token)
+
+
+@pytest.mark.parametrize("top_flag", [2, -1, "1", True, None])
+def test_the_sandbox_refuses_a_seeded_top_flag_other_than_0_or_1(sandbox, top_flag):
+    with pytest.raises(ValueError, match="TopFlag must be 0 or 1"):
+        sandbox.seed_conversations(OWNER, [{"Type": protocol.TYPE_GROUP, "GroupId": "@TGS#x", "MsgTime": 1,
+                                            "TopFlag": top_flag}])
+
+
+def test_seeding_a_pinned_conversation_again_unpinned_unpins_it(client, sandbox):
+    sandbox.seed_conversations(OWNER, [{"Type": protocol.TYPE_GROUP, "GroupId": "@TGS#0", "MsgTime": 1}])
+    assert [(entry.conversation.target, entry.pinned) for entry in client.get_list(OWNER)][-1] == ("@TGS#0", False)
+
+
+def test_a_pinned_conversation_stays_pinned_across_a_restart(make_sandbox, tmp_path):
+    state = tmp_path / "state.json"
+    first = make_sandbox(state_path=state)
+    first.seed_conversations(OWNER, [{"Type": protocol.TYPE_GROUP, "GroupId": "@TGS#p", "MsgTime": 5, "TopFlag": 1}])
+    first.stop()
+    second = make_sandbox(state_path=state)
+    import_accounts(second, OWNER)
+    with ChatClient(sandbox_config(second)) as chat:
+        assert [(entry.conversation.target, entry.pinned) for entry in chat.get_list(OWNER)] == [("@TGS#p", True)]
