@@ -33,6 +33,7 @@ from contactgroups.admin.live import (
     result_inner_html,
     state_badge_html,
 )
+from contactgroups.admin.pick import pick_urls
 from contactgroups.admin.restore import RestoreMixin
 from contactgroups.admin.selection import SelectedIdsChecked
 from contactgroups.admin.widgets import FastCheckboxInput, FastErrorList, FastHiddenInput, FastSelect, FastTextInput
@@ -211,6 +212,7 @@ class ContactGroupAdmin(RestoreMixin, GroupHistoryMixin, ChatDriftMixin, LiveSta
         return [
             path("<path:object_id>/sync/", self.admin_site.admin_view(self.sync_one_view),
                  name="contactgroups_contactgroup_sync_one"),
+            *pick_urls(self),
             *super().get_urls(),
         ]
 

@@ -28,8 +28,10 @@ from contactgroups.chat.types import (
     DeleteGroupResult,
     GroupInfo,
     ItemResult,
+    ListCursor,
     MarkUpdate,
     RecentConversation,
+    RecentConversationPage,
     UpdateGroupResult,
     as_int,
 )
@@ -298,25 +300,34 @@ class ChatClient:
             lambda answer: [ItemResult.from_json(entry, "OptType") for entry in answer.get("ResultItem") or []],
         )
 
+    def get_list_page(self, owner: str, cursor: ListCursor | None = None) -> RecentConversationPage:
+        """One page of ``owner``'s conversation list from ``cursor`` (the first page if None), pinned ones first."""
+        _check_owner(owner)
+        cursor = cursor or ListCursor()
+        body = {"From_Account": owner, **cursor.to_json(), "AssistFlags": protocol.GET_LIST_ASSIST_FLAGS}
+        answer = self._transport.call(protocol.GET_LIST, body)
+        conversations = self._transport.parse(protocol.GET_LIST, body, answer, RecentConversation.list_from_answer)
+        if as_int(answer.get("CompleteFlag"), protocol.GET_LIST_COMPLETE) == protocol.GET_LIST_COMPLETE:
+            return RecentConversationPage(conversations, None)
+        next_cursor = ListCursor.from_answer(answer, cursor)
+        if next_cursor == cursor:
+            raise errors.ChatError(
+                f"Chat's paging of {protocol.GET_LIST} did not advance ({cursor.to_json()}).",
+                endpoint=protocol.GET_LIST, request=body, response=answer,
+            )
+        return RecentConversationPage(conversations, next_cursor)
+
     def get_list(self, owner: str) -> list[RecentConversation]:
         """``owner``'s whole conversation list, pinned conversations included, reading every page."""
-        _check_owner(owner)
-        cursor = {"TimeStamp": 0, "StartIndex": 0, "TopTimeStamp": 0, "TopStartIndex": 0}
         found: dict[Conversation, RecentConversation] = {}
+        cursor = None
         for _page in range(MAX_PAGES):
-            body = {"From_Account": owner, **cursor, "AssistFlags": protocol.GET_LIST_ASSIST_FLAGS}
-            answer = self._transport.call(protocol.GET_LIST, body)
-            for entry in self._transport.parse(protocol.GET_LIST, body, answer, RecentConversation.list_from_answer):
+            page = self.get_list_page(owner, cursor)
+            for entry in page.conversations:
                 found[entry.conversation] = entry
-            if as_int(answer.get("CompleteFlag"), 1) == 1:
+            if page.next_cursor is None:
                 break
-            next_cursor = {key: as_int(answer.get(key), value) for key, value in cursor.items()}
-            if next_cursor == cursor:
-                raise errors.ChatError(
-                    f"Chat's paging of {protocol.GET_LIST} did not advance ({cursor}).",
-                    endpoint=protocol.GET_LIST, request=body, response=answer,
-                )
-            cursor = next_cursor
+            cursor = page.next_cursor
         else:
             raise errors.ChatError(f"{protocol.GET_LIST} did not finish in {MAX_PAGES} pages.",
                                    endpoint=protocol.GET_LIST)

@@ -113,6 +113,12 @@ MARK_BOTH = 3
 # get_list AssistFlags: the current page asks for 63 "for complete data" (bit 0 pinned conversations,
 # bit 1 empty conversations, bit 2 paged pinned conversations, higher bits marks and groups).
 GET_LIST_ASSIST_FLAGS = 63
+# get_list's paging: Chat answers each page with these four numbers and takes them back for the next page, all 0
+# for the first (conversations by TimeStamp and StartIndex, pinned ones by TopTimeStamp and TopStartIndex). Pinned
+# conversations (TopFlag 1) come first. CompleteFlag 1 marks the last page. Chat documents no page size, and a list
+# may hold thousands of conversations.
+GET_LIST_PAGING_FIELDS = ("TimeStamp", "StartIndex", "TopTimeStamp", "TopStartIndex")
+GET_LIST_COMPLETE = 1
 # account_check AccountStatus.
 ACCOUNT_IMPORTED = "Imported"
 ACCOUNT_NOT_IMPORTED = "NotImported"

@@ -225,6 +225,49 @@ class RecentConversation:
 
 
 @dataclass(frozen=True)
+class ListCursor:
+    """Where a get_list page starts: the four paging numbers Chat answered the previous page with (all 0 first)."""
+
+    time_stamp: int = 0
+    start_index: int = 0
+    top_time_stamp: int = 0
+    top_start_index: int = 0
+
+    def to_json(self) -> dict:
+        return dict(zip(protocol.GET_LIST_PAGING_FIELDS, self.numbers(), strict=True))
+
+    def numbers(self) -> tuple[int, int, int, int]:
+        return (self.time_stamp, self.start_index, self.top_time_stamp, self.top_start_index)
+
+    @classmethod
+    def from_answer(cls, answer: dict, asked: "ListCursor") -> "ListCursor":
+        """The cursor of the page after ``answer``; a number Chat left out stays as it was asked."""
+        return cls(*(as_int(answer.get(name), number)
+                     for name, number in zip(protocol.GET_LIST_PAGING_FIELDS, asked.numbers(), strict=True)))
+
+    def token(self) -> str:
+        """The cursor as short text, for a page to send back ("0.0.0.0" is the first page)."""
+        return ".".join(str(number) for number in self.numbers())
+
+    @classmethod
+    def from_token(cls, token: str) -> "ListCursor":
+        """The cursor ``token`` gave; ValueError unless it is four whole numbers, 0 or more, joined by dots."""
+        parts = token.split(".")
+        if len(parts) != len(protocol.GET_LIST_PAGING_FIELDS) or not all(
+                part.isascii() and part.isdigit() and len(part) <= 20 for part in parts):
+            raise ValueError(f"Not a get_list cursor: {token!r}.")
+        return cls(*(int(part) for part in parts))
+
+
+@dataclass(frozen=True)
+class RecentConversationPage:
+    """One page of a user's conversation list, and the cursor of the next page (None after the last)."""
+
+    conversations: list[RecentConversation]
+    next_cursor: ListCursor | None
+
+
+@dataclass(frozen=True)
 class MarkUpdate:
     """Marks to change on one conversation: standard mark bits to set or clear, and/or a new custom mark."""
 

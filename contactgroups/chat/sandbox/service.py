@@ -161,8 +161,9 @@ class Sandbox:
     def seed_conversations(self, owner: str, items: list) -> int:
         """Put conversations with messages in ``owner``'s conversation list, as get_list answers them.
 
-        ``items`` are SessionItem entries of get_list (``Type``, ``To_Account`` or ``GroupId``, ``MsgTime``);
-        an entry for a conversation already listed sets its ``MsgTime``. ValueError names the first bad entry.
+        ``items`` are SessionItem entries of get_list (``Type``, ``To_Account`` or ``GroupId``, ``MsgTime``, and
+        ``TopFlag`` 1 for a pinned one); an entry for a conversation already listed sets its ``MsgTime`` and
+        ``TopFlag``. ValueError names the first bad entry.
         """
         with self._lock:
             count = self._state.seed_conversations(owner, items)

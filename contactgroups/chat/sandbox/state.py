@@ -317,21 +317,26 @@ class ChatState:
             if not is_int(value) or value < 0:
                 raise Refusal(errors.INVALID_PARAMETER, f"{name} must be an integer, 0 or more")
             paging[name] = value
-        ordered = sorted(user.sessions.items(), key=lambda pair: -pair[1])
-        start = paging["StartIndex"]
-        page = ordered[start : start + self.page_size]
+        newest_first = sorted(user.sessions.items(), key=lambda pair: -pair[1])
+        pinned = [pair for pair in newest_first if pair[0] in user.pinned]
+        others = [pair for pair in newest_first if pair[0] not in user.pinned]
+        # Pinned conversations first, from TopStartIndex; the page's rest from the others, from StartIndex.
+        top_start, start = paging["TopStartIndex"], paging["StartIndex"]
+        top_page = pinned[top_start : top_start + self.page_size]
+        page = others[start : start + self.page_size - len(top_page)]
         items = []
-        for key, msg_time in page:
+        for (key, msg_time), top_flag in [*((pair, 1) for pair in top_page), *((pair, 0) for pair in page)]:
             fields = conversation_fields(key, protocol.GROUP_ID_GET_LIST)
-            fields.update(MsgTime=msg_time, TopFlag=0, **user.marks_and_groups(key))
+            fields.update(MsgTime=msg_time, TopFlag=top_flag, **user.marks_and_groups(key))
             items.append(fields)
-        following = start + len(page)
+        top_following, following = top_start + len(top_page), start + len(page)
         return {
-            "CompleteFlag": 1 if following >= len(ordered) else 0,
+            "CompleteFlag": (protocol.GET_LIST_COMPLETE
+                             if top_following >= len(pinned) and following >= len(others) else 0),
             "TimeStamp": paging["TimeStamp"],
             "StartIndex": following,
             "TopTimeStamp": paging["TopTimeStamp"],
-            "TopStartIndex": paging["TopStartIndex"],
+            "TopStartIndex": top_following,
             "SessionItem": items,
         }
 
@@ -346,6 +351,7 @@ class ChatState:
             raise Refusal(errors.INVALID_PARAMETER, "ClearRamble must be 0 or 1")
         if owner in self.users:
             self.users[owner].sessions.pop(key, None)
+            self.users[owner].pinned.discard(key)
         return {}
 
     def seed_conversations(self, owner, items) -> int:
@@ -363,9 +369,17 @@ class ChatState:
             msg_time = item.get("MsgTime")
             if not is_int(msg_time) or msg_time < 0:
                 raise ValueError(f"SessionItem[{position}]: MsgTime must be an integer time, 0 or more")
-            seeded[key] = msg_time
+            top_flag = item.get("TopFlag", 0)
+            if top_flag not in (0, 1) or not is_int(top_flag):
+                raise ValueError(f"SessionItem[{position}]: TopFlag must be 0 or 1 (1: pinned)")
+            seeded[key] = (msg_time, top_flag == 1)
         user = self.users.setdefault(owner, User())
-        user.sessions.update(seeded)
+        for key, (msg_time, pinned) in seeded.items():
+            user.sessions[key] = msg_time
+            if pinned:
+                user.pinned.add(key)
+            else:
+                user.pinned.discard(key)
         return len(seeded)
 
     def snapshot(self) -> dict:

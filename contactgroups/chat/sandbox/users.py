@@ -36,6 +36,8 @@ class User:
     # The conversation list (get_list): conversations with messages -> MsgTime. Grouping or marking a
     # conversation does not put it here; only messages do (the sandbox's seed control call stands for them).
     sessions: dict[ConversationKey, int] = field(default_factory=dict)
+    # The conversations of that list the user pinned (TopFlag 1): listed first, paged by TopStartIndex.
+    pinned: set[ConversationKey] = field(default_factory=set)
 
     def group_named(self, name: str) -> Group | None:
         return next((group for group in self.groups if group.name == name), None)
@@ -106,7 +108,8 @@ class User:
                  "custom_mark": contact.custom_mark, "timestamp": contact.timestamp}
                 for key, contact in self.contacts.items()
             ],
-            "sessions": [{"type": key[0], "target": key[1], "msg_time": msg_time}
+            "sessions": [{"type": key[0], "target": key[1], "msg_time": msg_time,
+                          **({"pinned": True} if key in self.pinned else {})}
                          for key, msg_time in self.sessions.items()],
         }
 
@@ -127,4 +130,6 @@ class User:
             )
         for entry in data["sessions"]:
             user.sessions[(entry["type"], entry["target"])] = entry["msg_time"]
+            if entry.get("pinned"):
+                user.pinned.add((entry["type"], entry["target"]))
         return user

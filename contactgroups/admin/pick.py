@@ -1,0 +1,147 @@
+"""Picking conversations on the group page: the owner's recent conversations in Chat, and known Chat users.
+
+``recent/?owner=<pk>`` (a group not saved yet) or ``recent/?group=<pk>`` reads one page of the owner's
+conversation list in Chat as the staff ask (``sync.recent``: the page timeout, no retry, audited), each with its
+type, target, last message time and whether the group holds it; ``cursor`` asks for the page after. A Chat failure
+is an error in staff words, never a 500. ``chat-users/?term=`` suggests known Chat users for a one-to-one target,
+found as the Chat user admin's own search finds them. Both need the add or change permission on conversation
+groups; the suggestions also the view permission on Chat users. The page's script
+(static/contactgroups/pick_conversations.js) puts what staff choose in the conversations' inline; nothing is saved
+until the staff save.
+"""
+
+import logging
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.contrib.admin.utils import unquote
+from django.urls import path
+from django.utils.translation import gettext as _
+
+from contactgroups import words
+from contactgroups.admin.live import json_response, when
+from contactgroups.chat import errors, protocol
+from contactgroups.chat.types import ListCursor
+from contactgroups.models import ChatUser, ContactItem
+from contactgroups.sync.outcome import error_data
+from contactgroups.sync.recent import PageReadsOff, read_recent_page
+
+logger = logging.getLogger(__name__)
+
+# The most Chat users one type-ahead answer suggests.
+USER_SUGGESTIONS_MAX = 20
+
+
+def pick_urls(model_admin) -> list:
+    """The two endpoints, for ContactGroupAdmin.get_urls."""
+    info = f"{model_admin.opts.app_label}_{model_admin.opts.model_name}"
+    view = model_admin.admin_site.admin_view
+    return [
+        path("recent/", view(lambda request: recent_conversations_view(model_admin, request)),
+             name=f"{info}_recent"),
+        path("chat-users/", view(lambda request: chat_users_view(model_admin, request)), name=f"{info}_chat_users"),
+    ]
+
+
+def may_pick(model_admin, request) -> bool:
+    """Whether the staff may add conversations to some group: the add or the change permission on groups."""
+    return model_admin.has_add_permission(request) or model_admin.has_change_permission(request)
+
+
+def forbidden():
+    return json_response({"error": _("You may not change conversation groups.")}, status=403)
+
+
+def recent_conversations_view(model_admin, request):
+    """One page of the owner's conversation list in Chat, marked with what the group already holds."""
+    if not may_pick(model_admin, request):
+        return forbidden()
+    group = None
+    if request.GET.get("group"):
+        group = model_admin.get_object(request, unquote(request.GET["group"]))
+        if group is None:
+            return json_response({"error": _("There is no conversation group with this id.")}, status=404)
+        if not model_admin.has_change_permission(request, group):
+            return forbidden()
+        owner = group.owner
+    else:
+        if not model_admin.has_add_permission(request):
+            return forbidden()
+        owner = _owner(request.GET.get("owner", ""))
+        if owner is None:
+            return json_response({"error": _("Choose the group's owner first: the conversations listed are the "
+                                             "owner's.")}, status=400)
+    try:
+        cursor = ListCursor.from_token(request.GET["cursor"]) if request.GET.get("cursor") else None
+    except ValueError:
+        return json_response({"error": _("This page of the list is not one Chat gave; open the list again.")},
+                             status=400)
+    try:
+        page = read_recent_page(owner.user_id, cursor, request.user.pk, group)
+    except PageReadsOff:
+        return json_response({"error": _("This site reads nothing from Chat while a page waits, so the owner's "
+                                         "conversations cannot be listed here.")}, status=503)
+    except Exception as exc:  # any failure is said in staff words; the audit page has Chat's answer
+        if not isinstance(exc, errors.ChatError):
+            logger.warning("Reading the conversation list of %s failed", owner.user_id, exc_info=exc)
+        reason = words.chat_read_failure_text(error_data(exc), settings.SYNC_PAGE_READ_TIMEOUT)
+        return json_response({"error": _("Chat could not be read now: %(reason)s") % {"reason": reason}},
+                             status=502)
+    held = set(group.items.conversations()) if group is not None else set()
+    targets = [entry.conversation.target for entry in page.conversations
+               if entry.conversation.type == protocol.TYPE_C2C]
+    nicknames = dict(ChatUser.objects.filter(user_id__in=targets).exclude(nickname="")
+                     .values_list("user_id", "nickname")) if targets else {}
+    empty = model_admin.get_empty_value_display()
+    return json_response({
+        "owner": owner.user_id,
+        "conversations": [
+            {
+                "type": entry.conversation.type,
+                "type_text": str(ContactItem.Type(entry.conversation.type).label),
+                "target": entry.conversation.target,
+                "nickname": nicknames.get(entry.conversation.target, ""),
+                "last_message": when(datetime.fromtimestamp(entry.msg_time, UTC) if entry.msg_time else None, empty),
+                "pinned": entry.pinned,
+                "in_group": entry.conversation in held,
+            }
+            for entry in page.conversations
+            if entry.conversation.type in ContactItem.Type.values
+        ],
+        "next": page.next_cursor.token() if page.next_cursor else None,
+        "text": _listed_text(len(page.conversations), cursor is None, page.next_cursor is not None),
+    })
+
+
+def _listed_text(count: int, first: bool, more: bool) -> str:
+    """What the list says under its rows: nothing there at all, or that Chat has no more."""
+    if more:
+        return ""
+    if first and not count:
+        return _("This user has no conversations in Chat's list.")
+    return _("That is every conversation Chat lists for this user.")
+
+
+def _owner(value: str) -> ChatUser | None:
+    try:
+        return ChatUser.objects.filter(pk=int(value)).first()
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def chat_users_view(model_admin, request):
+    """Known Chat users matching ``term``, as the Chat user admin's search finds them: UserID and nickname."""
+    users_admin = model_admin.admin_site.get_model_admin(ChatUser)
+    if not may_pick(model_admin, request) or not users_admin.has_view_permission(request):
+        return json_response({"error": _("You may not look up Chat users.")}, status=403)
+    term = request.GET.get("term", "").strip()
+    if not term:
+        return json_response({"users": []})
+    # As Django's AutocompleteJsonView does: the admin's own queryset and search.
+    queryset, may_have_duplicates = users_admin.get_search_results(request, users_admin.get_queryset(request), term)
+    if may_have_duplicates:
+        queryset = queryset.distinct()
+    if not queryset.ordered:
+        queryset = queryset.order_by("user_id")
+    found = queryset.values_list("user_id", "nickname")[:USER_SUGGESTIONS_MAX]
+    return json_response({"users": [{"user_id": user_id, "nickname": nickname} for user_id, nickname in found]})
