@@ -24,6 +24,7 @@ from contactgroups.admin.display import ChatActions, not_imported_offers, sync_b
 from contactgroups.admin.django_internals import SkipsModelValidation, count_inline_media_once, inline_foreign_key_name
 from contactgroups.admin.drift import ChatDriftMixin
 from contactgroups.admin.filters import DriftFilter, OwnerFilter, StateFilter
+from contactgroups.admin.health import health_view
 from contactgroups.admin.import_view import ContactGroupImportMixin
 from contactgroups.admin.live import (
     LiveStatusMixin,
@@ -209,6 +210,7 @@ class ContactGroupAdmin(ChatDriftMixin, LiveStatusMixin, SelectedIdsChecked, Con
         return [
             path("<path:object_id>/sync/", self.admin_site.admin_view(self.sync_one_view),
                  name="contactgroups_contactgroup_sync_one"),
+            path("health/", self.admin_site.admin_view(health_view), name="contactgroups_health"),
             *super().get_urls(),
         ]
 

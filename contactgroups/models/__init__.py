@@ -1,6 +1,8 @@
-"""The app's models: the mirror of Chat (``mirror``), the audit of its calls (``audit``), staff preferences."""
+"""The app's models: the mirror of Chat (``mirror``), the audit of its calls (``audit``) and their counts a minute
+(``health``), staff preferences."""
 
 from contactgroups.models.audit import SyncAttempt, SyncAttemptRefusal
+from contactgroups.models.health import CallMinute, RefusalMinute
 from contactgroups.models.mirror import (
     ChatUser,
     ChatUserQuerySet,
@@ -12,6 +14,7 @@ from contactgroups.models.mirror import (
 from contactgroups.models.preferences import StaffPreference
 
 __all__ = [
+    "CallMinute", "RefusalMinute",
     "ChatUser", "ChatUserQuerySet", "ContactGroup", "ContactGroupQuerySet", "ContactItem", "ContactItemQuerySet",
     "StaffPreference", "SyncAttempt", "SyncAttemptRefusal",
 ]
