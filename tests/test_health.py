@@ -274,7 +274,7 @@ def test_the_page_needs_the_view_permission_and_the_index_links_to_it(client, dj
 @pytest.mark.django_db
 def test_the_page_in_chinese(admin_client, history):
     html = admin_client.get(HEALTH, headers={"accept-language": "zh-hans"}).content.decode()
-    assert "同步健康" in html and "创建分组" in html
+    assert "同步健康状况" in html and "创建分组" in html and "各状态的分组" in html
 
 
 @pytest.mark.django_db
@@ -304,3 +304,29 @@ QUERIES = 3 + 8
 def test_minute_of_is_the_utc_minute():
     assert minute_of(datetime(2026, 1, 1, 20, 5, 59, 999, tzinfo=timezone.get_fixed_timezone(480))) == datetime(
         2026, 1, 1, 12, 5, tzinfo=UTC)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_writers_in_several_threads_counting_the_same_minute_lose_no_call():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+
+    started = timezone.now()
+    attempts = [SyncAttempt(operation=CREATE, outcome=SyncAttempt.Outcome.REFUSED, error_code=errors.RATE_LIMITED,
+                            started_at=started, duration_ms=n) for n in range(1, 6)]
+
+    def write(_n):
+        try:
+            for _ in range(10):
+                count_calls([(attempt, ()) for attempt in attempts])
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(write, range(4)))
+
+    row = CallMinute.objects.get()
+    assert (row.calls, row.failed, row.throttled, row.duration_total_ms, row.duration_max_ms) == (200, 200, 200,
+                                                                                                   600, 5)
+    assert RefusalMinute.objects.get(code=errors.RATE_LIMITED).calls == 200

@@ -112,17 +112,18 @@ def _upsert(model, keys: list[str], added: list[str], greatest: str | None, rows
         return
     connection = connections[router.db_for_write(model)]
     quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
     fields = [model._meta.get_field(name) for name in [*keys, *added, *([greatest] if greatest else [])]]
     columns = [quote(field.column) for field in fields]
-    sets = [f"{quote(name)} = {quote(name)} + excluded.{quote(name)}" for name in added]
+    sets = [f"{quote(name)} = {table}.{quote(name)} + excluded.{quote(name)}" for name in added]
     if greatest:
         larger = "max" if connection.vendor == "sqlite" else "GREATEST"
-        sets.append(f"{quote(greatest)} = {larger}({quote(greatest)}, excluded.{quote(greatest)})")
+        sets.append(f"{quote(greatest)} = {larger}({table}.{quote(greatest)}, excluded.{quote(greatest)})")
     marks = "(" + ", ".join(["%s"] * len(fields)) + ")"
     with connection.cursor() as cursor:
         for start in range(0, len(rows), ROWS_A_STATEMENT):
             chunk = rows[start:start + ROWS_A_STATEMENT]
-            sql = (f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(columns)}) VALUES "
+            sql = (f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
                    f"{', '.join([marks] * len(chunk))} ON CONFLICT ({', '.join(columns[:len(keys)])}) "
                    f"DO UPDATE SET {', '.join(sets)}")
             cursor.execute(sql, [field.get_db_prep_save(value, connection)
