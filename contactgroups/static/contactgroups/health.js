@@ -8,6 +8,7 @@
     ? window.interpolate : (text, values) => text.replace('%s', values[0]);
   const COLOURS = ['#417690', '#79aec8', '#c8a200', '#ba2121', '#2a7a2a', '#9a6700', '#6a4c93', '#666666'];
   const CAP_COLOUR = '#ba2121';
+  const LANGUAGE = document.documentElement.lang || undefined;
 
   function colour(n) {
     return COLOURS[n % COLOURS.length];
@@ -44,7 +45,7 @@
       pointRadius: 0, borderWidth: 2, tension: 0,
     }));
     minutes.caps.forEach((cap) => datasets.push({
-      label: interpolate(gettext("Chat's cap: %s calls a minute"), [cap]),
+      label: interpolate(gettext("Chat's cap: %s calls a minute"), [cap.toLocaleString(LANGUAGE)]),
       data: minutes.labels.map(() => cap), borderColor: CAP_COLOUR, backgroundColor: CAP_COLOUR,
       borderDash: [6, 4], pointRadius: 0, borderWidth: 2,
     }));
@@ -54,7 +55,9 @@
       options: options({
         scales: {
           x: { title: { display: true, text: gettext('Minute') } },
-          y: { beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: gettext('Calls a minute') } },
+          // Logarithmic, so a few calls a minute still show a shape beside a cap of thousands; a minute without
+          // calls leaves a gap.
+          y: { type: 'logarithmic', min: 1, title: { display: true, text: gettext('Calls a minute') } },
         },
       }),
     });
