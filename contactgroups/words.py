@@ -13,7 +13,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.formats import date_format
 from django.utils.functional import lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_noop, ngettext
 
 from contactgroups.chat import errors, protocol
 
@@ -505,3 +505,28 @@ def chat_read_failure_text(error: dict, seconds: float) -> str:
     if kind == "internal":
         return _("An unexpected error stopped it (%(type)s); see the server log.") % {"type": error.get("type", "")}
     return _("Chat error %(code)s.") % {"code": code_text(error.get("code"), error.get("info") or "")}
+
+
+
+# What each Chat call does, in staff words, by the operation the audit stores (the endpoint's last part).
+OPERATION_WORDS = {
+    endpoint.rsplit("/", 1)[-1]: words for endpoint, words in {
+        protocol.CREATE_CONTACT_GROUP: gettext_noop("create a group"),
+        protocol.UPDATE_CONTACT_GROUP: gettext_noop("change a group"),
+        protocol.DEL_CONTACT_GROUP: gettext_noop("delete a group"),
+        protocol.GET_CONTACT_GROUP: gettext_noop("read a user's groups"),
+        protocol.SEARCH_CONTACT_GROUP: gettext_noop("find conversations' groups"),
+        protocol.MARK_CONTACT: gettext_noop("mark conversations"),
+        protocol.GET_LIST: gettext_noop("read recent conversations"),
+        protocol.DELETE_CONVERSATION: gettext_noop("delete a conversation"),
+        protocol.ACCOUNT_IMPORT: gettext_noop("import a user"),
+        protocol.MULTIACCOUNT_IMPORT: gettext_noop("import users"),
+        protocol.ACCOUNT_CHECK: gettext_noop("check users are imported"),
+    }.items()
+}
+
+
+def operation_text(operation: str) -> str:
+    """What a Chat call did, in staff words; an operation the project does not call, as stored."""
+    words = OPERATION_WORDS.get(operation)
+    return _(words) if words else operation

@@ -25,4 +25,5 @@ run $BIN/python bench/drift_sweep.py
 run $BIN/python bench/admin_scale.py
 run $BIN/python bench/import_preview.py
 run $BIN/python bench/pick_page.py
+run $BIN/python bench/health_page.py
 exit $failed

@@ -155,7 +155,8 @@ def admin_pages(data) -> list[str]:
             reverse("admin:contactgroups_chatuser_changelist"), reverse("admin:contactgroups_chatuser_add"),
             reverse("admin:contactgroups_syncattempt_changelist"),
             reverse("admin:contactgroups_syncattempt_changelist") + "?error_code=50001",
-            reverse("admin:contactgroups_syncattempt_change", args=[data["attempt"].pk])]
+            reverse("admin:contactgroups_syncattempt_change", args=[data["attempt"].pk]),
+            reverse("admin:contactgroups_health")]
     for group in data["groups"]:
         urls += [reverse("admin:contactgroups_contactgroup_change", args=[group.pk]),
                  reverse("admin:contactgroups_contactgroup_history", args=[group.pk])]

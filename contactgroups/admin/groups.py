@@ -25,6 +25,7 @@ from contactgroups.admin.django_internals import SkipsModelValidation, count_inl
 from contactgroups.admin.drift import ChatDriftMixin
 from contactgroups.admin.filters import DriftFilter, OwnerFilter, StateFilter
 from contactgroups.admin.history import GroupHistoryMixin
+from contactgroups.admin.health import health_view
 from contactgroups.admin.import_view import ContactGroupImportMixin
 from contactgroups.admin.live import (
     LiveStatusMixin,
@@ -213,6 +214,7 @@ class ContactGroupAdmin(RestoreMixin, GroupHistoryMixin, ChatDriftMixin, LiveSta
             path("<path:object_id>/sync/", self.admin_site.admin_view(self.sync_one_view),
                  name="contactgroups_contactgroup_sync_one"),
             *pick_urls(self),
+            path("health/", self.admin_site.admin_view(health_view), name="contactgroups_health"),
             *super().get_urls(),
         ]
 

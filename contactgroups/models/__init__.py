@@ -1,7 +1,8 @@
-"""The app's models: the mirror of Chat (``mirror``), the audit of its calls (``audit``), the versions Chat confirmed
-(``versions``), staff preferences."""
+"""The app's models: the mirror of Chat (``mirror``), the audit of its calls (``audit``) and their counts a minute
+(``health``), the versions Chat confirmed (``versions``), staff preferences."""
 
 from contactgroups.models.audit import SyncAttempt, SyncAttemptRefusal
+from contactgroups.models.health import CallMinute, RefusalMinute
 from contactgroups.models.mirror import (
     ChatUser,
     ChatUserQuerySet,
@@ -14,6 +15,7 @@ from contactgroups.models.preferences import StaffPreference
 from contactgroups.models.versions import GroupVersion
 
 __all__ = [
+    "CallMinute", "RefusalMinute",
     "ChatUser", "ChatUserQuerySet", "ContactGroup", "ContactGroupQuerySet", "ContactItem", "ContactItemQuerySet",
     "GroupVersion", "StaffPreference", "SyncAttempt", "SyncAttemptRefusal",
 ]

@@ -10,9 +10,11 @@ import logging
 
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
+from django.db import transaction
 
 from contactgroups.chat.types import CallRecord
 from contactgroups.models import ContactGroup, SyncAttempt, SyncAttemptRefusal
+from contactgroups.models.health import count_calls
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +62,7 @@ class AuditRecorder:
         attempt.save(force_insert=True)
         if codes := record.refused_codes:
             SyncAttemptRefusal.objects.bulk_create(SyncAttemptRefusal(attempt=attempt, code=code) for code in codes)
+        count_calls([(attempt, codes)])
 
 
 class BufferedAuditRecorder(AuditRecorder):
@@ -79,7 +82,11 @@ class BufferedAuditRecorder(AuditRecorder):
 
 
 def save_attempts(attempts: list[tuple[SyncAttempt, tuple[int, ...]]]) -> None:
-    """Write kept SyncAttempt rows and their refusal codes: one INSERT for the rows, one for the codes."""
+    """Write kept SyncAttempt rows and their refusal codes: one INSERT for the rows, one for the codes.
+
+    Their counts a minute are added once the transaction commits, so the rows every batch adds to are locked for
+    one statement, not until the end of a batch's save.
+    """
     if not attempts:
         return
     rows = SyncAttempt.objects.bulk_create([attempt for attempt, _codes in attempts])
@@ -87,6 +94,7 @@ def save_attempts(attempts: list[tuple[SyncAttempt, tuple[int, ...]]]) -> None:
                 for row, (_attempt, codes) in zip(rows, attempts, strict=True) for code in codes]
     if refusals:
         SyncAttemptRefusal.objects.bulk_create(refusals)
+    transaction.on_commit(lambda: count_calls(attempts), robust=True)
 
 
 def history_entry(actor_id: int, obj, message: list[dict], action_flag: int = CHANGE) -> LogEntry:
