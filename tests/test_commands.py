@@ -539,7 +539,7 @@ def test_export_can_be_read_back_by_the_import(chat, owner, make_group, staff, t
 
 
 def test_export_of_many_groups_stays_in_order_across_chunks(owner, staff):
-    from contactgroups.management.commands import export_contact_groups as export
+    from contactgroups import exports as export
 
     users = [ChatUser.objects.create(user_id=f"bulk_{n:02d}") for n in range(60)]
     ContactGroup.objects.bulk_create(ContactGroup(owner=user, name=f"g{n}") for user in users for n in range(20))
