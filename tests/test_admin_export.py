@@ -169,3 +169,34 @@ def test_a_view_only_user_may_export(client, django_user_model, groups):
 def test_the_export_button_carries_the_lists_filters(staff_client, groups):
     page = staff_client.get(CHANGELIST, {"owner": "user_0009", "q": "项目"}).content.decode()
     assert f'href="{export_url("csv")}?owner=user_0009&amp;q=%E9%A1%B9%E7%9B%AE"' in page
+
+
+# The import page's sample file -------------------------------------------------------------------------------
+
+IMPORT_URL = reverse("admin:contactgroups_contactgroup_import")
+SAMPLE_URL = reverse("admin:contactgroups_contactgroup_import_sample")
+
+
+def test_the_import_page_offers_a_sample_file_that_imports_as_it_is(staff_client):
+    assert SAMPLE_URL in staff_client.get(IMPORT_URL).content.decode()
+    response = staff_client.get(SAMPLE_URL)
+    assert response["Content-Disposition"] == 'attachment; filename="conversation-groups-sample.csv"'
+    sample = body(response)
+    rows = list(csv.reader(io.StringIO(sample.decode("utf-8-sig"), newline="")))
+    assert rows[0] == ["owner", "group_name", "type", "target"]
+    kinds = {row[2] for row in rows[1:]}
+    assert kinds == {str(C2C), str(GROUP)}, "one-to-one and group conversations both shown"
+    owners = {row[0] for row in rows[1:]}
+    for user_id in owners:
+        ChatUser.objects.create(user_id=user_id)
+    plan = plan_group_import(sample, "sample.csv")
+    assert plan.rejected == [] and plan.problems == []
+    assert sum(len(group.conversations) for group in plan.accepted) == len(rows) - 1
+    assert {(group.owner_user_id, group.name) for group in plan.accepted} == {(row[0], row[1]) for row in rows[1:]}
+
+
+def test_the_sample_file_needs_the_import_permission(client, django_user_model):
+    viewer = django_user_model.objects.create_user("viewer", password="x", is_staff=True)
+    viewer.user_permissions.set(Permission.objects.filter(codename__in=["view_contactgroup"]))
+    client.force_login(viewer)
+    assert client.get(SAMPLE_URL).status_code == 403
