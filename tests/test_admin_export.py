@@ -181,7 +181,7 @@ def test_the_import_page_offers_a_sample_file_that_imports_as_it_is(staff_client
     assert SAMPLE_URL in staff_client.get(IMPORT_URL).content.decode()
     response = staff_client.get(SAMPLE_URL)
     assert response["Content-Disposition"] == 'attachment; filename="conversation-groups-sample.csv"'
-    sample = body(response)
+    sample = response.content
     rows = list(csv.reader(io.StringIO(sample.decode("utf-8-sig"), newline="")))
     assert rows[0] == ["owner", "group_name", "type", "target"]
     kinds = {row[2] for row in rows[1:]}

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core import signing
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http import HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.http import content_disposition_header
@@ -137,10 +137,9 @@ class ContactGroupImportMixin:
         """A small CSV file the import takes as it is: its columns and a few rows, to fill in."""
         if not self.has_import_permission(request):
             raise PermissionDenied
-        disposition = content_disposition_header(True, SAMPLE_FILE_NAME)
-        return StreamingHttpResponse(csv_pieces(sample_rows(), header=GROUP_COLUMNS),
-                                     content_type="text/csv; charset=utf-8",
-                                     headers={"Content-Disposition": disposition})
+        return HttpResponse(b"".join(csv_pieces(sample_rows(), header=GROUP_COLUMNS)),
+                            content_type="text/csv; charset=utf-8",
+                            headers={"Content-Disposition": content_disposition_header(True, SAMPLE_FILE_NAME)})
 
     def import_refusals_view(self, request):
         """Every refused row of a previewed file, as CSV (``row,column,reason,why``), safe to open in a sheet."""
