@@ -413,7 +413,10 @@ def test_import_users_adds_them_imports_them_and_checks_them(chat_sandbox, staff
     users = dict(ChatUser.objects.values_list("user_id", "import_state"))
     assert users == {"alice": "imported", "bob": "imported", "carol": "imported"}
     assert ChatUser.objects.get(user_id="carol").nickname == "Carol C."
-    assert [call["body"]["Accounts"] for call in chat_sandbox.calls_to(IMPORT)] == [["alice", "bob", "carol"]]
+    assert [call["body"]["AccountList"] for call in chat_sandbox.calls_to(IMPORT)] == [[
+        {"UserID": "alice", "Nick": "Alice"}, {"UserID": "bob"}, {"UserID": "carol", "Nick": "Carol C."}]]
+    assert {user_id: profile["Nick"] for user_id, profile in chat_sandbox.snapshot()["accounts"].items()} == {
+        "alice": "Alice", "bob": "", "carol": "Carol C."}
     assert len(chat_sandbox.calls_to(CHECK)) == 1
     assert "Imported into Chat: 3 of 3 users" in out
     assert LogEntry.objects.filter(user=staff, action_flag=ADDITION).count() == 3
@@ -539,7 +542,7 @@ def test_export_can_be_read_back_by_the_import(chat, owner, make_group, staff, t
 
 
 def test_export_of_many_groups_stays_in_order_across_chunks(owner, staff):
-    from contactgroups.management.commands import export_contact_groups as export
+    from contactgroups import exports as export
 
     users = [ChatUser.objects.create(user_id=f"bulk_{n:02d}") for n in range(60)]
     ContactGroup.objects.bulk_create(ContactGroup(owner=user, name=f"g{n}") for user in users for n in range(20))

@@ -18,7 +18,8 @@ FLOORS = {
     "sync": 4, "forms": 4, "language": 4,
     "bulk": 5, "tasks": 5,
     "imports": 6, "handoff": 6,
-    "admin": 7, "management": 7,
+    "exports": 7,
+    "admin": 8, "management": 8,
 }
 
 

@@ -87,8 +87,8 @@ def snapshot() -> tuple:
 
 
 def refuses_change(route: str) -> bool:
-    return route.endswith(("/add/", "/delete/", "/import/", "/import/refusals/", "/chat/take/", "/chat/keep/",
-                           "/restore/"))
+    return route.endswith(("/add/", "/delete/", "/import/", "/import/refusals/", "/import/sample/", "/chat/take/",
+                           "/chat/keep/", "/restore/"))
 
 
 @pytest.mark.parametrize("route", APP_MODEL_ROUTES)

@@ -23,9 +23,10 @@ from contactgroups import tasks, words
 from contactgroups.admin.display import ChatActions, not_imported_offers, sync_button, with_offer
 from contactgroups.admin.django_internals import SkipsModelValidation, count_inline_media_once, inline_foreign_key_name
 from contactgroups.admin.drift import ChatDriftMixin
+from contactgroups.admin.export import ContactGroupExportMixin
 from contactgroups.admin.filters import DriftFilter, OwnerFilter, StateFilter
-from contactgroups.admin.history import GroupHistoryMixin
 from contactgroups.admin.health import health_view
+from contactgroups.admin.history import GroupHistoryMixin
 from contactgroups.admin.import_view import ContactGroupImportMixin
 from contactgroups.admin.live import (
     LiveStatusMixin,
@@ -154,7 +155,7 @@ class ContactItemInline(admin.TabularInline):
 
 @admin.register(ContactGroup)
 class ContactGroupAdmin(RestoreMixin, GroupHistoryMixin, ChatDriftMixin, LiveStatusMixin, SelectedIdsChecked,
-                        ContactGroupImportMixin, admin.ModelAdmin):
+                        ContactGroupImportMixin, ContactGroupExportMixin, admin.ModelAdmin):
     form = ContactGroupForm
     inlines = [ContactItemInline]
     list_display = [
@@ -177,7 +178,7 @@ class ContactGroupAdmin(RestoreMixin, GroupHistoryMixin, ChatDriftMixin, LiveSta
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
     autocomplete_fields = ["owner"]
-    actions = ["sync_to_chat", "pull_from_chat"]
+    actions = ["sync_to_chat", "pull_from_chat", "export_selected_csv", "export_selected_xlsx"]
     readonly_fields = [
         "state_badge", "chat_group_id", "confirmed_name", "last_sync", "last_conflict", "last_error",
         "last_synced_at", "audit_link", "created_at", "updated_at",

@@ -17,8 +17,16 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from contactgroups import words
+from contactgroups.exports import csv_pieces
 from contactgroups.imports import csvfile
-from contactgroups.imports.groups import GroupImportPlan, apply_group_import, plan_group_import, reason_title
+from contactgroups.imports.groups import (
+    GROUP_COLUMNS,
+    GroupImportPlan,
+    apply_group_import,
+    plan_group_import,
+    reason_title,
+    sample_rows,
+)
 from contactgroups.permissions import SYNC_PERMISSION
 from contactgroups.spreadsheet import SafeWriter
 
@@ -31,6 +39,7 @@ IMPORT_REFUSALS_LISTED_MAX = 20
 # The preview lists this many of the groups it would create, then says how many more.
 IMPORT_GROUPS_SHOWN_MAX = 100
 REFUSALS_COLUMNS = ["row", "column", "reason", "why"]
+SAMPLE_FILE_NAME = "conversation-groups-sample.csv"
 
 
 class ContactGroupImportForm(forms.Form):
@@ -49,9 +58,10 @@ class ContactGroupImportMixin:
     def get_urls(self):
         view = self.admin_site.admin_view(self.import_view)
         refusals = self.admin_site.admin_view(self.import_refusals_view)
+        sample = self.admin_site.admin_view(self.import_sample_view)
         name = f"{self.opts.app_label}_{self.opts.model_name}_import"
         return [path("import/", view, name=name), path("import/refusals/", refusals, name=f"{name}_refusals"),
-                *super().get_urls()]
+                path("import/sample/", sample, name=f"{name}_sample"), *super().get_urls()]
 
     def has_import_permission(self, request):
         """Importing creates groups and syncs them: both permissions, as for adding a group in the form."""
@@ -122,6 +132,14 @@ class ContactGroupImportMixin:
             self.message_user(request, _("This preview has expired or was changed; upload the file again."),
                               messages.ERROR)
             return None
+
+    def import_sample_view(self, request):
+        """A small CSV file the import takes as it is: its columns and a few rows, to fill in."""
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        return HttpResponse(b"".join(csv_pieces(sample_rows(), header=GROUP_COLUMNS)),
+                            content_type="text/csv; charset=utf-8",
+                            headers={"Content-Disposition": content_disposition_header(True, SAMPLE_FILE_NAME)})
 
     def import_refusals_view(self, request):
         """Every refused row of a previewed file, as CSV (``row,column,reason,why``), safe to open in a sheet."""

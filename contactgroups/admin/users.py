@@ -48,6 +48,11 @@ class ChatUserAdmin(SelectedIdsChecked, admin.ModelAdmin):
             return ["user_id", *self.readonly_fields]
         return self.readonly_fields
 
+    def get_form(self, request, obj=None, **kwargs):
+        kwargs.setdefault("help_texts", {"nickname": _(
+            "Sent to Chat as the user's nickname when the user is imported into Chat.")})
+        return super().get_form(request, obj, **kwargs)
+
     def has_import_permission(self, request):
         return request.user.has_perm(IMPORT_USERS_PERMISSION)
 

@@ -18,6 +18,13 @@ GROUP_COLUMNS = ["owner", "group_name", "type", "target"]
 # export can be imported as it is.
 EXPORTED_COLUMNS = ["owner", "group_name", "group_id", "state", "type", "target", "result_code", "result_info"]
 IGNORED_COLUMNS = [column for column in EXPORTED_COLUMNS if column not in GROUP_COLUMNS]
+# The sample file the import page offers, a value for each of GROUP_COLUMNS: one group with a one-to-one and a
+# group conversation, and another owner's group with one conversation.
+SAMPLE_GROUP_ROWS = [
+    {"owner": "user_0001", "group_name": "Customers 客户", "type": protocol.TYPE_C2C, "target": "user_0002"},
+    {"owner": "user_0001", "group_name": "Customers 客户", "type": protocol.TYPE_GROUP, "target": "@TGS#2J4SZEAEL"},
+    {"owner": "user_0002", "group_name": "Team", "type": protocol.TYPE_C2C, "target": "user_0001"},
+]
 TYPE_WORDS = {
     "1": protocol.TYPE_C2C, "c2c": protocol.TYPE_C2C, "one-to-one": protocol.TYPE_C2C,
     "2": protocol.TYPE_GROUP, "group": protocol.TYPE_GROUP,
@@ -26,6 +33,11 @@ TYPE_WORDS = {
 OWNER_CHUNK = 5000
 # The refused rows of each reason shown on a page; all of them are in the downloadable list.
 REFUSALS_SHOWN_PER_REASON = 5
+
+
+def sample_rows() -> list[list]:
+    """The sample file's rows, in the order of ``GROUP_COLUMNS``."""
+    return [[row[column] for column in GROUP_COLUMNS] for row in SAMPLE_GROUP_ROWS]
 
 
 def reason_title(reason: str) -> str:

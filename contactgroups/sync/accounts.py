@@ -30,7 +30,8 @@ class AccountReport:
 
 
 def import_users(user_pks, actor_id: int | None) -> AccountReport:
-    """Import the users into Chat (multiaccount_import, 100 a call), then confirm with account_check."""
+    """Import the users into Chat (multiaccount_import, 100 a call, each with its nickname), then confirm with
+    account_check."""
     users = list(ChatUser.objects.filter(pk__in=user_pks).order_by("user_id"))
     recorder = AuditRecorder(actor_id, "")
     now = timezone.now()
@@ -38,7 +39,8 @@ def import_users(user_pks, actor_id: int | None) -> AccountReport:
     with chat_client(on_call=recorder) as client:
         for batch in protocol.chunks(users, protocol.ACCOUNTS_PER_IMPORT_MAX):
             try:
-                for user_id in client.multiaccount_import([user.user_id for user in batch]):
+                nicks = {user.user_id: user.nickname for user in batch if user.nickname}
+                for user_id in client.multiaccount_import([user.user_id for user in batch], nicks):
                     refused[user_id] = {"reason": REFUSED_BY_CHAT}
             except errors.ChatError as exc:
                 for user in batch:

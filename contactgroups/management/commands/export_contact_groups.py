@@ -6,17 +6,13 @@ from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from contactgroups import bulk
-from contactgroups.imports.groups import EXPORTED_COLUMNS
+from contactgroups.exports import EXPORTED_COLUMNS, exported_rows
 from contactgroups.management.base import ActorCommand, RawStream
-from contactgroups.models import ContactGroup, ContactItem
+from contactgroups.models import ContactGroup
 from contactgroups.permissions import VIEW_GROUP_PERMISSION
 from contactgroups.spreadsheet import SafeWriter
 
 logger = logging.getLogger(__name__)
-
-# Groups read at a time; their conversations are read with one query per chunk.
-GROUP_CHUNK = 500
 
 
 class Command(ActorCommand):
@@ -68,32 +64,7 @@ class Command(ActorCommand):
         writer = SafeWriter(stream)
         writer.writerow(EXPORTED_COLUMNS)
         rows = 0
-        chunk = []
-        for row in bulk.stream_rows(groups, ["owner__user_id", "name", "chat_group_id", "state"]):
-            chunk.append(row)
-            if len(chunk) == GROUP_CHUNK:
-                rows += self.write_chunk(writer, chunk)
-                progress.advance(len(chunk))
-                chunk = []
-        if chunk:
-            rows += self.write_chunk(writer, chunk)
-            progress.advance(len(chunk))
-        return rows
-
-    def write_chunk(self, writer, groups: list[tuple]) -> int:
-        items: dict[int, list[tuple]] = {}
-        conversations = (
-            ContactItem.objects.filter(group_id__in=[group[0] for group in groups])
-            .order_by("group_id", "pk")
-            .values_list("group_id", "type", "to_account", "to_group_id", "result_code", "result_info")
-        )
-        for group_id, kind, to_account, to_group_id, code, info in conversations:
-            target = ContactItem.conversation_of(kind, to_account, to_group_id).target
-            items.setdefault(group_id, []).append((kind, target, code, info))
-        rows = 0
-        for pk, owner, name, chat_group_id, state in groups:
-            group = [owner, name, "" if chat_group_id is None else chat_group_id, state]
-            for kind, target, code, info in items.get(pk) or [("", "", None, "")]:
-                writer.writerow(group + [kind, target, "" if code is None else code, info])
-                rows += 1
+        for row in exported_rows(groups, on_chunk=progress.advance):
+            writer.writerow(row)
+            rows += 1
         return rows

@@ -1,0 +1,89 @@
+"""Conversation groups as rows of ``EXPORTED_COLUMNS``: what ``export_contact_groups`` and the admin's export write.
+
+One row per conversation (a group without any has one row with empty conversation columns), read a chunk of
+groups at a time with one query for their conversations, so memory holds one chunk whatever the number of groups.
+The rows hold values; the writers (``spreadsheet.SafeWriter``, ``SafeXlsxWriter``) make them cells.
+"""
+
+from collections.abc import Callable, Iterable, Iterator
+
+from contactgroups import bulk
+from contactgroups.imports.groups import EXPORTED_COLUMNS
+from contactgroups.models import ContactItem
+from contactgroups.spreadsheet import SafeWriter, SafeXlsxWriter
+
+# Groups read at a time; their conversations are read with one query per chunk.
+GROUP_CHUNK = 500
+# A streamed CSV is sent in pieces of about this many characters.
+CSV_PIECE = 64 * 1024
+# The header of a streamed CSV file: a byte-order mark, so that a spreadsheet opens the file as UTF-8 (Chinese
+# names shown as such); the import reads past it.
+CSV_BOM = "\ufeff"
+
+
+def exported_rows(groups, on_chunk: Callable[[int], None] | None = None) -> Iterator[list]:
+    """The rows of ``groups`` (a queryset), in the order of ``EXPORTED_COLUMNS``, groups in ascending pk order.
+
+    ``on_chunk(count)`` is called after the rows of each chunk of ``count`` groups.
+    """
+    chunk = []
+    for group in bulk.stream_rows(groups, ["owner__user_id", "name", "chat_group_id", "state"], chunk=GROUP_CHUNK):
+        chunk.append(group)
+        if len(chunk) == GROUP_CHUNK:
+            yield from _chunk_rows(chunk)
+            if on_chunk:
+                on_chunk(len(chunk))
+            chunk = []
+    if chunk:
+        yield from _chunk_rows(chunk)
+        if on_chunk:
+            on_chunk(len(chunk))
+
+
+def _chunk_rows(groups: list[tuple]) -> Iterator[list]:
+    items: dict[int, list[tuple]] = {}
+    conversations = (
+        ContactItem.objects.filter(group_id__in=[group[0] for group in groups])
+        .order_by("group_id", "pk")
+        .values_list("group_id", "type", "to_account", "to_group_id", "result_code", "result_info")
+    )
+    for group_id, kind, to_account, to_group_id, code, info in conversations:
+        target = ContactItem.conversation_of(kind, to_account, to_group_id).target
+        items.setdefault(group_id, []).append((kind, target, code, info))
+    for pk, owner, name, chat_group_id, state in groups:
+        group = [owner, name, "" if chat_group_id is None else chat_group_id, state]
+        for kind, target, code, info in items.get(pk) or [("", "", None, "")]:
+            yield group + [kind, target, "" if code is None else code, info]
+
+
+class _Line:
+    """A pseudo-buffer: ``write`` returns what it is given, so a CSV writer hands back each line."""
+
+    def write(self, text):
+        return text
+
+
+def csv_pieces(rows: Iterable[list], header: Iterable[str] = EXPORTED_COLUMNS) -> Iterator[bytes]:
+    """A CSV file of ``rows`` under ``header`` in UTF-8 pieces of about ``CSV_PIECE`` characters, to stream."""
+    writer = SafeWriter(_Line())
+    piece = [CSV_BOM, writer.writerow(header)]
+    size = 0
+    for row in rows:
+        line = writer.writerow(row)
+        piece.append(line)
+        size += len(line)
+        if size >= CSV_PIECE:
+            yield "".join(piece).encode("utf-8")
+            piece, size = [], 0
+    if piece:
+        yield "".join(piece).encode("utf-8")
+
+
+def write_xlsx(rows: Iterable[list], stream, header: Iterable[str] = EXPORTED_COLUMNS, title: str = "") -> None:
+    """An XLSX workbook of ``rows`` under ``header`` written to ``stream`` (a binary file)."""
+    writer = SafeXlsxWriter(title)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(row)
+    writer.save(stream)
+
