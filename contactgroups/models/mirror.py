@@ -19,6 +19,14 @@ from contactgroups.indexes import TRIGRAM, USER_SEARCH_TABLE, PrefixSearchIndex,
 from contactgroups.validators import validate_group_name, validate_user_id
 
 
+def _encodes(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class ChatUserQuerySet(models.QuerySet):
     def lock(self, owner) -> None:
         """Serialise saves for one owner (a ChatUser or its pk), so two staff cannot both add the 20th group.
@@ -36,7 +44,8 @@ class ChatUserQuerySet(models.QuerySet):
         Nothing matches an empty text. The text is only ever text: quotes, %, _, * or AND match themselves.
         """
         text = text.strip()
-        if not text or "\x00" in text:  # no UserID or nickname holds a NUL, and PostgreSQL refuses one
+        # No stored name holds a NUL or a lone surrogate, and the databases refuse both.
+        if not text or "\x00" in text or not text.isprintable() and not _encodes(text):
             return self.none()
         if len(text) < TRIGRAM:
             # Two subqueries, each answered by its index, rather than an OR that neither answers alone.
