@@ -24,4 +24,5 @@ run $BIN/python bench/bulk_sync.py
 run $BIN/python bench/drift_sweep.py
 run $BIN/python bench/admin_scale.py
 run $BIN/python bench/import_preview.py
+run $BIN/python bench/user_search.py
 exit $failed
