@@ -1,17 +1,18 @@
 """Searching Chat users by part of a name at scale: ``.venv/bin/python bench/user_search.py [--database-url URL ...]``.
 
-Seeds 1,000,000 Chat users (UserIDs ``user_0000000`` on; half of them with a Latin nickname such as
-``Player 123457``, half with a Chinese one of three characters such as ``王伟芳``) and 100,000 conversation groups
-of one in ten of them (one in fifty deleted; each owner has a Chinese nickname), written in large batches
-(``executemany`` on SQLite, ``COPY`` on PostgreSQL) with the search index kept by the migration's triggers or
-indexes as any insert keeps it. Then it times ``ChatUser.objects.matching`` (the first 100 users by UserID, as a
-list page reads them) for a part of a UserID, a part of a Latin nickname, a part of a Chinese nickname, a miss and a text of two characters, beside the
-naive scan measured in the same run (``icontains`` on both columns, with PostgreSQL's index scans turned off for
-it, since its trigram indexes answer ``icontains`` too; for the short text, the start of ``LOWER()`` of both), and the real admin (``django.test.Client`` logged in
-as a superuser: every middleware, view and template): the Chat users' list searched by part of a nickname, the
-owner autocomplete, and the group list searched and filtered by part of an owner's UserID or nickname. It prints
-the median and 90th percentile of each, and exits non-zero when a search finds other users than the scan or is no
-quicker than it, or a page answers other than 200, lists the wrong rows or takes 300 ms or more (median).
+Seeds 1,000,000 Chat users (UserIDs ``user_0000000`` on; half of them with a Latin nickname such as ``Player
+123457``, half with a Chinese one of three characters such as ``王伟芳``) and 100,000 conversation groups of one in ten
+of them (one in fifty deleted; each owner has a Chinese nickname), written in large batches (``executemany`` on
+SQLite, ``COPY`` on PostgreSQL) with the search index kept by the migration's triggers or indexes as any insert
+keeps it. Then it times ``ChatUser.objects.matching`` (the first 100 users by UserID, as a list page reads them) for
+a part of a UserID, a part of a Latin nickname, a part of a Chinese nickname, a miss and a text of two characters,
+beside the naive scan measured in the same run (``icontains`` on both columns, with PostgreSQL's index scans turned
+off for it, since its trigram indexes answer ``icontains`` too; for the short text, the start of ``LOWER()`` of
+both), and the real admin (``django.test.Client`` logged in as a superuser: every middleware, view and template):
+the Chat users' list searched by part of a nickname, the owner autocomplete, and the group list searched and
+filtered by part of an owner's UserID or nickname. It prints the median and 90th percentile of each, and exits
+non-zero when a search finds other users than the scan or is no quicker than it, or a page answers other than 200,
+lists the wrong rows or takes 300 ms or more (median).
 
 Without ``--database-url`` it runs twice: on a fresh SQLite file in a temporary folder, and on PostgreSQL in a new
 database ``imadmin_user_search`` on the server of ``IMADMIN_BENCH_POSTGRES`` (default
