@@ -52,8 +52,9 @@ class SearchNotesMixin:
             return ""
         deleted = ContactGroup.objects.filter(state=ContactGroup.State.DELETED)
         for spec in cl.filter_specs:
-            if not isinstance(spec, StateFilter):
-                deleted = spec.queryset(request, deleted)
+            narrowed = None if isinstance(spec, StateFilter) else spec.queryset(request, deleted)
+            if narrowed is not None:  # as Django's changelist reads a filter's answer
+                deleted = narrowed
         deleted, _distinct = self.get_search_results(request, deleted, cl.query)
         count = deleted.count()
         if not count:

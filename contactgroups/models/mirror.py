@@ -45,7 +45,7 @@ class ChatUserQuerySet(models.QuerySet):
         """
         text = text.strip()
         # No stored name holds a NUL or a lone surrogate, and the databases refuse both.
-        if not text or "\x00" in text or not text.isprintable() and not _encodes(text):
+        if not text or "\x00" in text or not _encodes(text):
             return self.none()
         if len(text) < TRIGRAM:
             # Two subqueries, each answered by its index, rather than an OR that neither answers alone.
