@@ -26,4 +26,5 @@ run $BIN/python bench/admin_scale.py
 run $BIN/python bench/import_preview.py
 run $BIN/python bench/pick_page.py
 run $BIN/python bench/health_page.py
+run $BIN/python bench/user_search.py
 exit $failed

@@ -194,13 +194,15 @@ def test_chat_call_filters_read_no_column_of_the_whole_table(admin_client):
 # The owner filter
 
 
-def test_owner_filter_lists_the_groups_of_that_userid_only(admin_client, make_group):
+def test_owner_filter_lists_the_groups_of_the_owners_matching_part_of_a_userid(admin_client, make_group):
     alice, alicia = ChatUser.objects.create(user_id="alice"), ChatUser.objects.create(user_id="alice2")
     make_group(alice, "work")
     make_group(alice, "family")
     make_group(alicia, "work")
     response, _queries = get(admin_client, GROUPS, {"owner": "alice"})
-    assert listed(response) == ["family (alice)", "work (alice)"]
+    assert listed(response) == ["family (alice)", "work (alice)", "work (alice2)"]
+    response, _queries = get(admin_client, GROUPS, {"owner": "LICE2"})
+    assert listed(response) == ["work (alice2)"]
 
 
 def test_owner_filter_is_a_box_not_a_list_of_every_owner(admin_client, make_group):
@@ -230,10 +232,14 @@ def test_state_filter_still_hides_deleted_groups_by_default(admin_client, owner,
 # Search
 
 
-def test_search_by_owner_takes_the_exact_userid(admin_client, make_group):
+def test_search_by_owner_takes_any_part_of_the_userid_or_nickname(admin_client, make_group):
     make_group(ChatUser.objects.create(user_id="user_1"), "one")
-    make_group(ChatUser.objects.create(user_id="user_10"), "ten")
-    assert listed(get(admin_client, GROUPS, {"q": "user_1"})[0]) == ["one (user_1)"]
+    make_group(ChatUser.objects.create(user_id="user_10", nickname="王小明"), "ten")
+    make_group(ChatUser.objects.create(user_id="other"), "other")
+    assert listed(get(admin_client, GROUPS, {"q": "user_1"})[0]) == ["one (user_1)", "ten (user_10)"]
+    assert listed(get(admin_client, GROUPS, {"q": "SER_10"})[0]) == ["ten (user_10)"]
+    assert listed(get(admin_client, GROUPS, {"q": "小明"})[0]) == []  # two characters: the start only
+    assert listed(get(admin_client, GROUPS, {"q": "王小明"})[0]) == ["ten (user_10)"]
 
 
 def test_search_by_name_takes_its_beginning_in_any_case(admin_client, owner, make_group):

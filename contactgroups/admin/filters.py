@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from contactgroups.admin.django_internals import filter_params
 from contactgroups.chat import protocol
-from contactgroups.models import ContactGroup, SyncAttempt, SyncAttemptRefusal
+from contactgroups.models import ChatUser, ContactGroup, SyncAttempt, SyncAttemptRefusal
 
 
 class StateFilter(admin.SimpleListFilter):
@@ -86,15 +86,22 @@ class InputFilter(admin.SimpleListFilter):
 
 
 class OwnerFilter(InputFilter):
-    """Groups of the owner with this exact UserID: a box, since a list of every owner would be 100,000 links."""
+    """Groups of the owners whose UserID or nickname contains the text typed (ChatUser.objects.matching): a box, since
+    a list of every owner would be 100,000 links. ``no_match`` says no Chat user matched, for the page to say so."""
 
-    title = _("owner (UserID)")
+    title = _("owner (part of UserID or nickname)")
     parameter_name = "owner"
+    no_match = False
 
     def queryset(self, request, queryset):
-        if self.value():
-            return queryset.filter(owner__user_id=self.value().strip())
-        return queryset
+        text = (self.value() or "").strip()
+        if not text:
+            return queryset
+        owners = ChatUser.objects.matching(text).values("pk").order_by()
+        self.no_match = not owners.exists()
+        if self.no_match:
+            return queryset.none()
+        return queryset.filter(owner__in=owners)
 
 
 class OperationFilter(admin.SimpleListFilter):

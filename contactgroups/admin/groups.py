@@ -37,6 +37,7 @@ from contactgroups.admin.live import (
 )
 from contactgroups.admin.pick import pick_urls
 from contactgroups.admin.restore import RestoreMixin
+from contactgroups.admin.search import SearchNotesMixin
 from contactgroups.admin.selection import SelectedIdsChecked
 from contactgroups.admin.widgets import FastCheckboxInput, FastErrorList, FastHiddenInput, FastSelect, FastTextInput
 from contactgroups.chat import errors, protocol
@@ -155,7 +156,7 @@ class ContactItemInline(admin.TabularInline):
 
 @admin.register(ContactGroup)
 class ContactGroupAdmin(RestoreMixin, GroupHistoryMixin, ChatDriftMixin, LiveStatusMixin, SelectedIdsChecked,
-                        ContactGroupImportMixin, ContactGroupExportMixin, admin.ModelAdmin):
+                        ContactGroupImportMixin, ContactGroupExportMixin, SearchNotesMixin, admin.ModelAdmin):
     form = ContactGroupForm
     inlines = [ContactItemInline]
     list_display = [
@@ -168,8 +169,9 @@ class ContactGroupAdmin(RestoreMixin, GroupHistoryMixin, ChatDriftMixin, LiveSta
     # get_search_results says how the box searches these.
     search_fields = ["name", "owner__user_id", "items__to_account", "items__to_group_id"]
     search_help_text = _(
-        "Finds groups whose name starts with the text (any case), groups of the owner with exactly this UserID, "
-        "and groups holding a conversation with exactly this UserID or group id."
+        "Finds groups whose name starts with the text (any case), groups of owners whose UserID or nickname "
+        "contains it (any case; a text of one or two characters: starts with it), and groups holding a "
+        "conversation with exactly this UserID or group id."
     )
     # Most recently changed first: an index on (updated_at, id) serves it without sorting 100,000 rows. The
     # columns a click sorts by are those an index serves too.
@@ -203,7 +205,8 @@ class ContactGroupAdmin(RestoreMixin, GroupHistoryMixin, ChatDriftMixin, LiveSta
         # The union of three small subqueries, each answered by an index: no join to the conversations (which
         # would need DISTINCT), and no OR across tables (which no index answers, so every group would be read).
         named = ContactGroup.objects.filter(name__istartswith=term).values("pk").order_by()
-        owned = ContactGroup.objects.filter(owner__user_id=term).values("pk").order_by()
+        owners = ChatUser.objects.matching(term).values("pk").order_by()
+        owned = ContactGroup.objects.filter(owner__in=owners).values("pk").order_by()
         holding = ContactItem.objects.filter(Q(to_account=term) | Q(to_group_id=term)).values("group_id").order_by()
         return queryset.filter(pk__in=named.union(owned, holding)), False
 

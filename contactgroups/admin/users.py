@@ -16,6 +16,7 @@ from django.utils.translation import ngettext
 
 from contactgroups import sync, tasks, words
 from contactgroups.admin.display import ChatActions, code_with_meaning, not_imported_offers, with_offer
+from contactgroups.admin.search import USER_SEARCH_HELP
 from contactgroups.admin.selection import SelectedIdsChecked
 from contactgroups.chat import errors, protocol
 from contactgroups.models import ChatUser
@@ -26,7 +27,9 @@ from contactgroups.permissions import IMPORT_USERS_PERMISSION
 class ChatUserAdmin(SelectedIdsChecked, admin.ModelAdmin):
     list_display = ["user_id", "nickname", "import_state", "checked_at", "last_error"]
     list_filter = ["import_state"]
+    # get_search_results searches these by any part (ChatUser.objects.matching), through an index.
     search_fields = ["user_id", "nickname"]
+    search_help_text = USER_SEARCH_HELP
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
     readonly_fields = ["import_state", "imported_at", "checked_at", "last_error"]
@@ -52,6 +55,12 @@ class ChatUserAdmin(SelectedIdsChecked, admin.ModelAdmin):
         kwargs.setdefault("help_texts", {"nickname": _(
             "Sent to Chat as the user's nickname when the user is imported into Chat.")})
         return super().get_form(request, obj, **kwargs)
+    def get_search_results(self, request, queryset, search_term):
+        """The users whose UserID or nickname contains the text (the list's box, and the autocompletes of Chat
+        users, as Django's AutocompleteJsonView calls it): never needing DISTINCT."""
+        if not search_term.strip():
+            return queryset, False
+        return queryset.matching(search_term), False
 
     def has_import_permission(self, request):
         return request.user.has_perm(IMPORT_USERS_PERMISSION)

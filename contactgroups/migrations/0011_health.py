@@ -46,7 +46,7 @@ def count_existing_calls(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('contactgroups', '0009_group_versions'),
+        ('contactgroups', '0010_user_search'),
     ]
 
     operations = [

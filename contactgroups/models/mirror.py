@@ -8,14 +8,23 @@ change from the end user's. Models never call Chat; contactgroups.sync does.
 
 from django.db import connections, models, router
 from django.db.models import Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from contactgroups import words
 from contactgroups.chat import errors, protocol
 from contactgroups.chat.types import Conversation
-from contactgroups.indexes import PrefixSearchIndex
+from contactgroups.indexes import TRIGRAM, USER_SEARCH_TABLE, PrefixSearchIndex, fts_phrase
 from contactgroups.validators import validate_group_name, validate_user_id
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class ChatUserQuerySet(models.QuerySet):
@@ -26,6 +35,28 @@ class ChatUserQuerySet(models.QuerySet):
         """
         if connections[router.db_for_write(self.model)].in_atomic_block:
             list(self.select_for_update().filter(pk=getattr(owner, "pk", owner)).values_list("pk"))
+
+    def matching(self, text: str):
+        """The users whose UserID or nickname contains ``text`` (stripped), in any case, found through an index.
+
+        Three characters or more: anywhere in either (a trigram index: FTS5 on SQLite, pg_trgm on PostgreSQL).
+        One or two: at the start of either (the prefix indexes), since no trigram index answers them quickly.
+        Nothing matches an empty text. The text is only ever text: quotes, %, _, * or AND match themselves.
+        """
+        text = text.strip()
+        # No stored name holds a NUL or a lone surrogate, and the databases refuse both.
+        if not text or "\x00" in text or not _encodes(text):
+            return self.none()
+        if len(text) < TRIGRAM:
+            # Two subqueries, each answered by its index, rather than an OR that neither answers alone.
+            by_user_id = ChatUser.objects.filter(user_id__istartswith=text).values("pk").order_by()
+            by_nickname = ChatUser.objects.filter(nickname__istartswith=text).values("pk").order_by()
+            return self.filter(pk__in=by_user_id.union(by_nickname))
+        if connections[self.db].vendor == "sqlite":
+            return self.filter(pk__in=RawSQL(
+                f"SELECT rowid FROM {USER_SEARCH_TABLE} WHERE {USER_SEARCH_TABLE} MATCH %s", [fts_phrase(text)]))
+        # PostgreSQL's trigram indexes are of UPPER(column), which is what icontains compares.
+        return self.filter(Q(user_id__icontains=text) | Q(nickname__icontains=text))
 
 
 class ChatUser(models.Model):
@@ -61,6 +92,12 @@ class ChatUser(models.Model):
         verbose_name = _("Chat user")
         verbose_name_plural = _("Chat users")
         ordering = ["user_id"]
+        indexes = [
+            # Searching by part of a name (ChatUserQuerySet.matching): these serve texts of one or two characters;
+            # migration 0010_user_search adds the trigram index of each database for longer ones.
+            PrefixSearchIndex(field="user_id", name="chatuser_user_id_prefix"),
+            PrefixSearchIndex(field="nickname", name="chatuser_nickname_prefix"),
+        ]
         permissions = [
             ("import_chatuser", _("Can import users into Chat and check them")),
         ]

@@ -1,0 +1,68 @@
+"""Searching by part of a name: Chat users by any part of the UserID or the nickname (ChatUser.objects.matching),
+in the Chat users' search box, the owner autocomplete, the group list's search box and its owner filter.
+
+The group list says what its search left out: that no Chat user matches the owner filter, and how many deleted
+groups the search would also have found while the list leaves them out.
+"""
+
+from django.contrib import messages
+from django.template.response import TemplateResponse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from contactgroups.admin.filters import OwnerFilter, StateFilter
+from contactgroups.indexes import TRIGRAM
+from contactgroups.models import ContactGroup
+
+USER_SEARCH_HELP = _(
+    "Finds users whose UserID or nickname contains the text, in any case; a text of one or two characters finds "
+    "those whose UserID or nickname starts with it."
+)
+
+
+def no_user_matches_text(text: str) -> str:
+    """Staff's words for a search of Chat users that found none, saying what was searched and how."""
+    text = text.strip()
+    if len(text) < TRIGRAM:
+        return _("No Chat user's UserID or nickname starts with “%(text)s” (a text of one or two characters is "
+                 "matched at the start), so no group is listed.") % {"text": text}
+    return _("No Chat user's UserID or nickname contains “%(text)s”, so no group is listed.") % {"text": text}
+
+
+class SearchNotesMixin:
+    """The group list's notes on what its search and owner filter found: on the page, made when it is shown."""
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        cl = response.context_data.get("cl") if isinstance(response, TemplateResponse) else None
+        if cl is None:
+            return response
+        for spec in cl.filter_specs:
+            if isinstance(spec, OwnerFilter) and spec.no_match:
+                self.message_user(request, no_user_matches_text(spec.value()), messages.WARNING)
+        cl.deleted_note = self.deleted_note(request, cl)
+        return response
+
+    def deleted_note(self, request, cl) -> str:
+        """"2 deleted groups also match; show them", when the list leaves deleted groups out (the state filter's
+        default) and its search would find some; else empty."""
+        if not cl.query.strip() or any(isinstance(spec, StateFilter) and spec.value() is not None
+                                       for spec in cl.filter_specs):
+            return ""
+        deleted = ContactGroup.objects.filter(state=ContactGroup.State.DELETED)
+        for spec in cl.filter_specs:
+            narrowed = None if isinstance(spec, StateFilter) else spec.queryset(request, deleted)
+            if narrowed is not None:  # as Django's changelist reads a filter's answer
+                deleted = narrowed
+        deleted, _distinct = self.get_search_results(request, deleted, cl.query)
+        count = deleted.count()
+        if not count:
+            return ""
+        return format_html(
+            '{} <a href="{}">{}</a>',
+            ngettext("%(count)d deleted group also matches;", "%(count)d deleted groups also match;", count)
+            % {"count": count},
+            cl.get_query_string({StateFilter.parameter_name: ContactGroup.State.DELETED}),
+            ngettext("show it", "show them", count),
+        )
