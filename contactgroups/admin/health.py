@@ -133,13 +133,13 @@ def slowest_calls(now) -> list[dict]:
                    .values_list("minute", "operation", "duration_max_ms")[:LISTED])
     if not buckets:
         return []
-    within = Q()
-    for minute, operation, _longest in buckets:
-        within |= Q(started_at__gte=minute, started_at__lt=minute + timedelta(minutes=1), operation=operation)
-    attempts = (SyncAttempt.objects.filter(within, duration_ms__gte=buckets[-1][2])
-                .order_by("-duration_ms", "-started_at")
-                .only("pk", "started_at", "operation", "owner_user_id", "group_name", "outcome", "duration_ms")
-                [:LISTED])
+    # One SELECT a minute, each read through the index on the start time (an OR of the ranges, or a condition on
+    # the operation, has SQLite read far more). A minute's other calls as long are among the slowest too.
+    fields = ("pk", "started_at", "operation", "owner_user_id", "group_name", "outcome", "duration_ms")
+    each = [SyncAttempt.objects.filter(started_at__gte=minute, started_at__lt=minute + timedelta(minutes=1),
+                                       duration_ms__gte=buckets[-1][2]).only(*fields).order_by()
+            for minute in sorted({minute for minute, _operation, _longest in buckets})]
+    attempts = each[0].union(*each[1:], all=True).order_by("-duration_ms", "-started_at")[:LISTED]
     return [{"attempt": attempt, "words": words.operation_text(attempt.operation),
              "url": reverse("admin:contactgroups_syncattempt_change", args=[attempt.pk])} for attempt in attempts]
 
