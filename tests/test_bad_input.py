@@ -146,12 +146,15 @@ def row_is_blank(kind: str, account: str, group_id: str) -> bool:
 
 
 def row_is_valid(kind: str, account: str, group_id: str) -> bool:
-    """Whether one conversation row is one Chat accepts (a known type and exactly its kind of target), or blank."""
+    """Whether one conversation row is one Chat accepts (a known type and exactly its kind of target), or blank.
+
+    A one-to-one row whose UserID is a group id Chat assigned is held back until the staff confirm the save's
+    warning (forms.save_warnings), so it is not valid as posted."""
     if row_is_blank(kind, account, group_id):
         return True
     account, group_id = account.strip(), group_id.strip()
     if kind == str(C2C):
-        return not group_id and fits(account, protocol.USER_ID_MAX_BYTES)
+        return not group_id and fits(account, protocol.USER_ID_MAX_BYTES) and not protocol.looks_like_group_id(account)
     if kind == str(GROUP):
         return not account and fits(group_id, protocol.GROUP_CONVERSATION_ID_MAX_BYTES)
     return False
