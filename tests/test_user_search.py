@@ -110,6 +110,12 @@ def test_matching_finds_what_a_scan_of_every_user_finds():
         assert found(text) == sorted(user.user_id for user in users if naive_match(user, text)), text
 
 
+@pytest.mark.parametrize(("text", "any_user"), [("三丰大", True), ("张", True), ("nobody here", False), ("", False),
+                                             ("%", False), ("a\x00b", False)])
+def test_matches_any_says_whether_some_user_matches(people, text, any_user):
+    assert ChatUser.objects.matches_any(text) is any_user
+
+
 def test_matching_narrows_a_queryset_and_joins_other_filters(people):
     assert list(ChatUser.objects.filter(nickname="").matching("_000").values_list("user_id", flat=True)) == [
         "dave_0004"]

@@ -13,7 +13,7 @@ from django.utils.translation import ngettext
 
 from contactgroups.admin.filters import OwnerFilter, StateFilter
 from contactgroups.indexes import TRIGRAM
-from contactgroups.models import ContactGroup
+from contactgroups.models import ChatUser, ContactGroup
 
 USER_SEARCH_HELP = _(
     "Finds users whose UserID or nickname contains the text, in any case; a text of one or two characters finds "
@@ -38,9 +38,9 @@ class SearchNotesMixin:
         cl = response.context_data.get("cl") if isinstance(response, TemplateResponse) else None
         if cl is None:
             return response
-        for spec in cl.filter_specs:
-            if isinstance(spec, OwnerFilter) and spec.no_match:
-                self.message_user(request, no_user_matches_text(spec.value()), messages.WARNING)
+        owner = next((spec.value() for spec in cl.filter_specs if isinstance(spec, OwnerFilter)), None)
+        if owner and owner.strip() and not cl.result_count and not ChatUser.objects.matches_any(owner):
+            self.message_user(request, no_user_matches_text(owner), messages.WARNING)
         cl.deleted_note = self.deleted_note(request, cl)
         return response
 
