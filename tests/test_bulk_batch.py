@@ -53,7 +53,8 @@ def test_a_batch_of_thirty_groups_takes_the_statements_of_a_batch_of_three(owner
     results, large_claim, large_save = sync_in_one_thread(large, staff.pk)
 
     assert (large_claim, large_save) == (small_claim, small_save)
-    assert large_claim + large_save <= 15
+    # 15 for the mirror and the audit, one INSERT of the batch's versions, two for the calls' counts a minute.
+    assert large_claim + large_save <= 18
     assert [result.result.state for result in results] == [ContactGroup.State.SYNCED] * 30
     for group in ContactGroup.objects.filter(pk__in=large):
         assert group.chat_group_id is not None and group.create_intent == "" and group.sync_lock_token == ""
