@@ -69,6 +69,11 @@ def error_text(error: dict) -> str:
         return _("No answer from Chat in time.")
     if kind == "throttled":
         return _("Chat asked for fewer calls a second (%(code)s).") % {"code": code_text(code, info)}
+    if kind == "answer":
+        if error.get("http_status") not in (None, 200):
+            return _("Chat answered with HTTP %(status)s and nothing this admin can read.") % {
+                "status": error["http_status"]}
+        return _("Chat answered in a form this admin cannot read; its answer is kept with the Chat calls.")
     if kind == "busy":
         return _("Another sync of this group was running.")
     if kind == "queue":

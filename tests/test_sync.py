@@ -337,3 +337,37 @@ def test_the_history_page_says_each_entry_in_words(alice, make_group, chat_sandb
     page = client.get(f"/admin/contactgroups/contactgroup/{group.pk}/history/").content.decode()
     assert f"Created in Chat as GroupId {group.chat_group_id}: 1 conversation added." in page
     assert '"sync"' not in page
+
+
+def chat_hands_out_group_ids_from(server, owner, first):
+    """Chat's next GroupId for ``owner`` is ``first`` (the sandbox's state, edited as its state file would be)."""
+    state = server.snapshot()
+    state["users"][owner]["next_group_id"] = first
+    server.load(state)
+
+
+def test_a_group_id_past_32_bits_is_kept_as_chat_gave_it(alice, make_group, chat_sandbox, staff):
+    chat_sandbox.post(CREATE, {"From_Account": "user_0001", "GroupContactItem": [{"GroupName": "app"}]})
+    chat_hands_out_group_ids_from(chat_sandbox, "user_0001", 4_000_000_000)
+    group = make_group(alice, "work", [(C2C, "user_0002")])
+    sync.sync_group(group.pk, staff.pk)
+    group.refresh_from_db()
+    assert (group.state, group.chat_group_id) == (ContactGroup.State.SYNCED, 4_000_000_000)
+    assert chat_groups(chat_sandbox, "user_0001")["work"] == (4_000_000_000, {(C2C, "user_0002")})
+    assert group.versions.get().chat_group_id == 4_000_000_000
+
+
+def test_a_group_id_no_column_can_hold_fails_the_sync_and_is_kept_in_the_audit(alice, make_group, chat_sandbox,
+                                                                               staff):
+    chat_sandbox.post(CREATE, {"From_Account": "user_0001", "GroupContactItem": [{"GroupName": "app"}]})
+    chat_hands_out_group_ids_from(chat_sandbox, "user_0001", 2**63)
+    group = make_group(alice, "work", [(C2C, "user_0002")])
+    with pytest.raises(errors.ChatAnswerError):
+        sync.sync_group(group.pk, staff.pk)
+    group.refresh_from_db()
+    assert group.state == ContactGroup.State.FAILED
+    assert group.chat_group_id is None
+    create = SyncAttempt.objects.get(operation="create_contact_group")
+    assert create.response["GroupResultItem"][0]["GroupItem"]["GroupId"] == 2**63
+    assert words.outcome_text(group.last_outcome) == (
+        "Sync to Chat stopped: Chat answered in a form this admin cannot read; its answer is kept with the Chat calls.")

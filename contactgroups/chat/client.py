@@ -34,6 +34,7 @@ from contactgroups.chat.types import (
     RecentConversationPage,
     UpdateGroupResult,
     as_int,
+    contact_group_id,
 )
 
 # A paging loop that has not finished after this many pages is broken, not long.
@@ -152,7 +153,7 @@ class ChatClient:
             group_item = created["GroupItem"]
             return CreateGroupResult(
                 group_name=str(group_item.get("GroupName", name)),
-                group_id=int(group_item["GroupId"]),
+                group_id=contact_group_id(group_item["GroupId"]),
                 results=[ItemResult.from_json(entry) for entry in created.get("ResultItem") or []],
             )
 
@@ -243,15 +244,15 @@ class ChatClient:
                 break
             next_start = as_int(answer.get("NextStartIndex"))
             if next_start is None or next_start <= start:
-                raise errors.ChatError(
+                raise errors.ChatAnswerError(
                     f"Chat's paging of {protocol.GET_CONTACT_GROUP} did not advance (StartIndex {start}, "
                     f"NextStartIndex {answer.get('NextStartIndex')!r}).",
                     endpoint=protocol.GET_CONTACT_GROUP, request=body, response=answer,
                 )
             start = next_start
         else:
-            raise errors.ChatError(f"{protocol.GET_CONTACT_GROUP} did not finish in {MAX_PAGES} pages.",
-                                   endpoint=protocol.GET_CONTACT_GROUP)
+            raise errors.ChatAnswerError(f"{protocol.GET_CONTACT_GROUP} did not finish in {MAX_PAGES} pages.",
+                                         endpoint=protocol.GET_CONTACT_GROUP)
         return ContactGroups(groups=list(groups.values()), conversations=list(states.values()))
 
     def search_contact_group(self, owner: str, conversations: Sequence[Conversation]) -> ContactGroups:
@@ -311,7 +312,7 @@ class ChatClient:
             return RecentConversationPage(conversations, None)
         next_cursor = ListCursor.from_answer(answer, cursor)
         if next_cursor == cursor:
-            raise errors.ChatError(
+            raise errors.ChatAnswerError(
                 f"Chat's paging of {protocol.GET_LIST} did not advance ({cursor.to_json()}).",
                 endpoint=protocol.GET_LIST, request=body, response=answer,
             )
@@ -329,8 +330,8 @@ class ChatClient:
                 break
             cursor = page.next_cursor
         else:
-            raise errors.ChatError(f"{protocol.GET_LIST} did not finish in {MAX_PAGES} pages.",
-                                   endpoint=protocol.GET_LIST)
+            raise errors.ChatAnswerError(f"{protocol.GET_LIST} did not finish in {MAX_PAGES} pages.",
+                                         endpoint=protocol.GET_LIST)
         return list(found.values())
 
     def delete_conversation(self, owner: str, conversation: Conversation, clear_roaming: bool = False) -> None:

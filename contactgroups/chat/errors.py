@@ -83,6 +83,11 @@ class ChatConnectError(ChatTransportError):
     """
 
 
+class ChatAnswerError(ChatError):
+    """Chat answered, but not in a form the client reads: no ErrorCode, fields missing or out of range, paging that
+    does not advance. The answer, if any, is on the error and in the audit."""
+
+
 class ChatAuthError(ChatError):
     """The app's credentials were refused: UserSig, SDKAppID or admin identifier."""
 

@@ -16,6 +16,11 @@ from collections.abc import Iterable
 # UTF-8 bytes (seed page; exceeding it is 51011).
 GROUP_NAME_MAX_BYTES = 64
 
+# A conversation group's GroupId is an Integer Chat assigns (small numbers in practice, with no documented
+# bound). The mirror keeps it in a 64-bit column; an answer naming an id outside 0..this is read as an answer
+# of the wrong shape rather than stored.
+CONTACT_GROUP_ID_MAX = 2**63 - 1
+
 # Each user can have at most 20 conversation groups (exceeding it is 51010).
 GROUPS_PER_USER_MAX = 20
 

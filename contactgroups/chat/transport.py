@@ -187,7 +187,7 @@ class Transport:
         try:
             return parse(answer)
         except (KeyError, IndexError, TypeError, ValueError, StopIteration) as exc:
-            raise errors.ChatError(
+            raise errors.ChatAnswerError(
                 f"Chat's answer to {endpoint} reported success but had an unexpected shape "
                 f"({type(exc).__name__}: {exc}).",
                 endpoint=endpoint, request=body, response=answer,
@@ -264,17 +264,19 @@ class Transport:
             )
         if answer is None:
             if status != 200:
-                return None, errors.ChatError(f"Chat answered {endpoint} with HTTP {status} and no JSON.", **details)
+                return None, errors.ChatAnswerError(
+                    f"Chat answered {endpoint} with HTTP {status} and no JSON.", **details
+                )
             return None, errors.ChatTransportError(
                 f"Chat's answer to {endpoint} was not a JSON object; the request may have taken effect.", **details
             )
         code = as_int(answer.get("ErrorCode"))
         if code is None:
-            return answer, errors.ChatError(f"Chat's answer to {endpoint} has no ErrorCode.", **details)
+            return answer, errors.ChatAnswerError(f"Chat's answer to {endpoint} has no ErrorCode.", **details)
         if code != errors.OK:
             return answer, errors.error_from_code(code, info=str(answer.get("ErrorInfo", "")), **details)
         if answer.get("ActionStatus") != "OK" or status != 200:
-            return answer, errors.ChatError(
+            return answer, errors.ChatAnswerError(
                 f"Chat answered {endpoint} with ErrorCode 0 but ActionStatus {answer.get('ActionStatus')!r} "
                 f"and HTTP {status}; treated as a failure.",
                 **details,

@@ -16,6 +16,16 @@ def as_int(value, default: int | None = None) -> int | None:
         return default
 
 
+def contact_group_id(value) -> int:
+    """A conversation group's GroupId in Chat's JSON; ValueError if it is not a whole number the mirror can keep."""
+    if isinstance(value, bool):
+        raise ValueError(f"GroupId {value!r} is not a number")
+    group_id = int(value)
+    if not 0 <= group_id <= protocol.CONTACT_GROUP_ID_MAX:
+        raise ValueError(f"GroupId {group_id} is out of range")
+    return group_id
+
+
 @dataclass(frozen=True, order=True)
 class Conversation:
     """One conversation (Chat's ContactItem): a one-to-one chat with a user, or a group chat."""
@@ -127,7 +137,7 @@ class UpdateGroupResult:
         result = answer["UpdateGroupResult"]
         return cls(
             group_name=str(result.get("GroupName", name)),
-            group_id=int(result["GroupId"]),
+            group_id=contact_group_id(result["GroupId"]),
             old_group_name=str(result.get("OldGroupName", old_name)),
             results=[ItemResult.from_json(entry, "ContactOptType") for entry in result.get("ContactResultItem") or []],
         )
@@ -187,13 +197,13 @@ class ContactGroups:
             conversations.append(
                 ConversationState(
                     conversation=Conversation.from_json(item),
-                    group_ids=tuple(int(group_id) for group_id in entry.get("ContactGroupId") or ()),
+                    group_ids=tuple(contact_group_id(group_id) for group_id in entry.get("ContactGroupId") or ()),
                     standard_mark=str(entry.get("StandardMark", "")),
                     custom_mark=str(entry.get("CustomMark", "")),
                     timestamp=as_int(entry.get("Timestamp"), 0),
                 )
             )
-        groups = [GroupInfo(str(group["GroupName"]), int(group["GroupId"])) for group in answer.get("GroupItem") or []]
+        groups = [GroupInfo(str(group["GroupName"]), contact_group_id(group["GroupId"])) for group in answer.get("GroupItem") or []]
         return cls(groups=groups, conversations=conversations)
 
 
@@ -218,7 +228,7 @@ class RecentConversation:
                 pinned=as_int(entry.get("TopFlag"), 0) == 1,
                 standard_mark=str(entry.get("StandardMark", "")),
                 custom_mark=str(entry.get("CustomMark", "")),
-                group_ids=tuple(int(group_id) for group_id in entry.get("ContactGroupId") or ()),
+                group_ids=tuple(contact_group_id(group_id) for group_id in entry.get("ContactGroupId") or ()),
             )
             for entry in answer.get("SessionItem") or []
         ]

@@ -172,7 +172,7 @@ class ContactGroup(models.Model):
         help_text=words.lazy_format(_("At most %(max)d bytes of UTF-8: a CJK character takes 3 bytes, an emoji 4."),
                                     max=protocol.GROUP_NAME_MAX_BYTES),
     )
-    chat_group_id = models.PositiveIntegerField(_("GroupId"), null=True, blank=True, editable=False)
+    chat_group_id = models.PositiveBigIntegerField(_("GroupId"), null=True, blank=True, editable=False)
     confirmed_name = models.CharField(
         _("name in Chat"), max_length=protocol.GROUP_NAME_MAX_BYTES, blank=True, editable=False,
         help_text=_("The name Chat last confirmed; requests address the group by it."),

@@ -28,7 +28,7 @@ class GroupVersion(models.Model):
     name = models.CharField(_("group name"), max_length=protocol.GROUP_NAME_MAX_BYTES)
     conversations = models.JSONField(_("conversations"), default=list,
                                      help_text=_("The [type, target] pairs Chat confirmed, sorted."))
-    chat_group_id = models.PositiveIntegerField(_("GroupId"), null=True, blank=True)
+    chat_group_id = models.PositiveBigIntegerField(_("GroupId"), null=True, blank=True)
     confirmed_at = models.DateTimeField(_("confirmed at"))
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
                               related_name="+", verbose_name=_("staff user"))

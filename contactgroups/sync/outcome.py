@@ -35,6 +35,8 @@ def error_data(exc: BaseException) -> dict:
         kind = "transport"
     elif isinstance(exc, errors.ChatThrottledError):
         kind = "throttled"
+    elif isinstance(exc, errors.ChatAnswerError):
+        kind = "answer"
     elif isinstance(exc, errors.ChatError):
         kind = "chat"
     elif isinstance(exc, SyncBusy):

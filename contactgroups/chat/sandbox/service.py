@@ -175,6 +175,12 @@ class Sandbox:
         with self._lock:
             return self._state.snapshot()
 
+    def load(self, document: dict) -> None:
+        """Replace the whole state with a document ``snapshot`` made (the state file's content)."""
+        with self._lock:
+            self._state.load(document)
+            self._dirty = True
+
     # Answering
 
     def respond(self, method: str, target: str, raw: bytes, actor: str = "", headers=None,
