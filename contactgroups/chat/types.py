@@ -203,7 +203,8 @@ class ContactGroups:
                     timestamp=as_int(entry.get("Timestamp"), 0),
                 )
             )
-        groups = [GroupInfo(str(group["GroupName"]), contact_group_id(group["GroupId"])) for group in answer.get("GroupItem") or []]
+        groups = [GroupInfo(str(group["GroupName"]), contact_group_id(group["GroupId"]))
+                  for group in answer.get("GroupItem") or []]
         return cls(groups=groups, conversations=conversations)
 
 
