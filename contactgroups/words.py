@@ -438,6 +438,8 @@ def edit_text(data: dict) -> str:
             "name": name, "count": count, "list": _listed(conversation_text(c) for c in data["added"])}
     if action == "deleted":
         return _("Deleted “%(name)s”.") % {"name": name}
+    if action == "sync":
+        return _("Asked for “%(name)s” to be synced to Chat.") % {"name": name}
     if action == "restored":
         when = moment_text(data.get("confirmed_at", ""))
         if data.get("revived"):

@@ -273,6 +273,23 @@ def test_the_history_shows_each_edit_with_what_chat_then_did_under_it(support, w
                             f"“home”, 1 conversation added, 1 conversation removed.")
 
 
+def test_a_sync_asked_for_again_is_its_own_story_not_part_of_the_last_edit(support, work, background_syncs):
+    edit(support, work, "home")
+    background_syncs.wait()
+    support.post(reverse("admin:contactgroups_contactgroup_sync_one", args=[work.pk]))
+    background_syncs.wait()
+    group_id = ContactGroup.objects.get(pk=work.pk).chat_group_id
+
+    rows = [text(row.encode()) for row in re.findall(r'<tr class="history-story">(.*?)</tr>',
+                                                     support.get(history_url(work)).content.decode(), re.S)]
+
+    assert len(rows) == 3
+    assert "Changed: renamed from “work” to “home”. Then in Chat:" in rows[1]
+    assert "Asked for" not in rows[1]
+    assert rows[2].endswith(f"Asked for “home” to be synced to Chat. Then in Chat: {_time_of(work, 5)} Synced to "
+                            f"Chat as GroupId {group_id}: nothing to change, Chat already matched.")
+
+
 def _time_of(group, index) -> str:
     from django.utils.formats import date_format
     from django.utils.timezone import localtime

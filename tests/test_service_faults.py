@@ -316,7 +316,8 @@ def test_chat_restarting_mid_run_is_retried_and_shows_in_the_audit(celery_worker
     for group in groups.values():
         if group.pk in stopped:
             entries = list(LogEntry.objects.filter(object_id=str(group.pk)).order_by("id"))
-            assert "It will be tried again" in words.history_text(entries[0])
+            assert words.history_text(entries[0]) == f"Asked for “{group.name}” to be synced to Chat."
+            assert "It will be tried again" in words.history_text(entries[1])
             assert words.history_text(entries[-1]).startswith(("Created in Chat", "Synced to Chat"))
     retries = worker_logs(tmp_path).count("retry: Retry in")
     assert retries >= len(stopped)

@@ -19,7 +19,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext, ngettext_lazy
 
-from contactgroups import tasks, words
+from contactgroups import sync, tasks, words
 from contactgroups.admin.display import ChatActions, not_imported_offers, sync_button, with_offer
 from contactgroups.admin.django_internals import SkipsModelValidation, count_inline_media_once, inline_foreign_key_name
 from contactgroups.admin.drift import ChatDriftMixin
@@ -419,6 +419,7 @@ class ContactGroupAdmin(RestoreMixin, GroupHistoryMixin, ChatDriftMixin, LiveSta
             if not group.delete_requested:
                 group.state = ContactGroup.State.QUEUED
                 group.save(update_fields=["state", "updated_at"])
+        sync.log_staff_actions(request.user.pk, groups, {"action": "sync"})
         self._hand_over(
             request, [group.pk for group in groups],
             queued=lambda count: ngettext(

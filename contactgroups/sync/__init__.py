@@ -9,7 +9,7 @@ below.
 
 from contactgroups.sync import drift
 from contactgroups.sync.accounts import AccountReport, accounts_job, check_users, import_users
-from contactgroups.sync.audit import log_history, log_staff_action, record_staff_action
+from contactgroups.sync.audit import log_history, log_staff_action, log_staff_actions, record_staff_action
 from contactgroups.sync.execute import (
     SyncResult,
     attempt_sync,
@@ -26,7 +26,7 @@ from contactgroups.sync.pull import PullReport, pull_group, pull_owner
 
 __all__ = [
     "AccountReport", "PullReport", "SyncBusy", "SyncResult", "accounts_job", "attempt_sync", "check_users", "drift",
-    "give_up", "import_users", "is_retryable", "log_history", "log_staff_action", "log_unexpected", "not_queued",
-    "pull_group", "pull_owner", "record_staff_action", "retry_delay",
+    "give_up", "import_users", "is_retryable", "log_history", "log_staff_action", "log_staff_actions", "log_unexpected",
+    "not_queued", "pull_group", "pull_owner", "record_staff_action", "retry_delay",
     "sync_group", "sync_with_retries",
 ]

@@ -130,6 +130,20 @@ def log_staff_action(actor_id: int | None, group: ContactGroup, message: list[di
     return entry
 
 
+def log_staff_actions(actor_id: int | None, groups: list[ContactGroup], edit: dict) -> None:
+    """One staff action (``edit``, the same for each) on many groups, as ``log_staff_action`` logs it on one: one
+    INSERT of the entries, one UPDATE naming each on its group."""
+    if actor_id is None:
+        for group in groups:
+            log_history(None, group, [{"edit": {**edit, "name": group.name}}])
+        return
+    entries = LogEntry.objects.bulk_create(
+        [history_entry(actor_id, group, [{"edit": {**edit, "name": group.name}}]) for group in groups])
+    for group, entry in zip(groups, entries, strict=True):
+        group.last_staff_action = entry.pk
+    ContactGroup.objects.bulk_update(groups, ["last_staff_action"])
+
+
 def record_staff_action(group: ContactGroup, entry: LogEntry) -> None:
     """Name ``entry`` (saved) on ``group`` as its last staff action."""
     group.last_staff_action = entry.pk
