@@ -7,6 +7,9 @@ The rows hold values; the writers (``spreadsheet.SafeWriter``, ``SafeXlsxWriter`
 
 from collections.abc import Callable, Iterable, Iterator
 
+from django.db.models import Sum
+from django.db.models.functions import Greatest
+
 from contactgroups import bulk
 from contactgroups.imports.groups import EXPORTED_COLUMNS
 from contactgroups.models import ContactItem
@@ -19,6 +22,8 @@ CSV_PIECE = 64 * 1024
 # The header of a streamed CSV file: a byte-order mark, so that a spreadsheet opens the file as UTF-8 (Chinese
 # names shown as such); the import reads past it.
 CSV_BOM = "\ufeff"
+# An XLSX sheet holds at most 1,048,576 rows (the spreadsheet's own limit), one of them the header.
+XLSX_ROWS_MAX = 1_048_576 - 1
 
 
 def exported_rows(groups, on_chunk: Callable[[int], None] | None = None) -> Iterator[list]:
@@ -38,6 +43,11 @@ def exported_rows(groups, on_chunk: Callable[[int], None] | None = None) -> Iter
         yield from _chunk_rows(chunk)
         if on_chunk:
             on_chunk(len(chunk))
+
+
+def exported_row_count(groups) -> int:
+    """How many rows ``exported_rows(groups)`` yields: one a conversation, one for a group without any."""
+    return groups.aggregate(rows=Sum(Greatest("conversation_count", 1)))["rows"] or 0
 
 
 def _chunk_rows(groups: list[tuple]) -> Iterator[list]:

@@ -15,6 +15,7 @@ from django.http import StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
 
+from contactgroups import exports
 from contactgroups.chat import protocol
 from contactgroups.imports.groups import EXPORTED_COLUMNS, plan_group_import
 from contactgroups.models import ChatUser, ContactGroup
@@ -122,6 +123,35 @@ def test_xlsx_cells_are_strings_never_formulas(staff_client, owner, make_group):
     names = [row[1].value for row in sheet.iter_rows(min_row=2)]
     assert names == ["'" + FORMULA, "#N/A", "bell\ufffdhere"]
     assert restore(names[0]) == FORMULA
+
+
+def test_the_row_count_an_xlsx_is_checked_against_is_the_rows_exported(groups, owner, make_group):
+    make_group(owner, "many", [(C2C, f"user_{n:04d}") for n in range(10, 160)])
+    everything = ContactGroup.objects.all()
+    assert exports.exported_row_count(everything) == len(list(exports.exported_rows(everything))) == 154
+    assert exports.exported_row_count(ContactGroup.objects.none()) == 0
+
+
+def test_groups_that_make_more_rows_than_an_xlsx_sheet_holds_are_refused_as_xlsx_with_the_reason(
+        staff_client, groups, monkeypatch):
+    # The groups make 4 rows; a sheet holding 3 stands in for the 1,048,575 of a real one.
+    monkeypatch.setattr(exports, "XLSX_ROWS_MAX", 3)
+    refusal = ("These groups make 4 rows, more than an XLSX sheet holds (3), so nothing was exported. Export them "
+               "as CSV, which has no such limit.")
+
+    button = staff_client.get(export_url("xlsx", "o=1"), follow=True)
+    assert button.redirect_chain == [(f"{CHANGELIST}?o=1", 302)]
+    assert [(m.level_tag, m.message) for m in button.context["messages"]] == [("error", refusal)]
+
+    action = staff_client.post(f"{CHANGELIST}?q=", {"action": "export_selected_xlsx",
+                                                    "_selected_action": list(ContactGroup.objects.values_list(
+                                                        "pk", flat=True))}, follow=True)
+    assert action.redirect_chain == [(f"{CHANGELIST}?q=", 302)]
+    assert [(m.level_tag, m.message) for m in action.context["messages"]] == [("error", refusal)]
+
+    assert len(csv_rows(staff_client.get(export_url("csv")))) == 5
+    monkeypatch.setattr(exports, "XLSX_ROWS_MAX", 4)
+    assert len(xlsx_rows(staff_client.get(export_url("xlsx")))) == 5
 
 
 def test_the_actions_export_the_selected_groups(staff_client, groups, owner):

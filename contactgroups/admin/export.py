@@ -2,23 +2,25 @@
 and search select (the changelist's Export buttons), as CSV or XLSX in ``export_contact_groups``' columns.
 
 Both need the view permission. The CSV is streamed as it is read; the XLSX is written to a temporary file (a zip
-cannot be sent before its sheet is whole), then streamed from it. Memory holds one chunk of groups either way.
+cannot be sent before its sheet is whole), then streamed from it. Memory holds one chunk of groups either way. Groups
+that make more rows than an XLSX sheet holds are refused as XLSX before anything is written, with the reason.
 """
 
 import logging
 import tempfile
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from contactgroups.exports import csv_pieces, exported_rows, write_xlsx
+from contactgroups import exports
+from contactgroups.exports import csv_pieces, exported_row_count, exported_rows, write_xlsx
 
 logger = logging.getLogger(__name__)
 
@@ -66,12 +68,27 @@ class ContactGroupExportMixin:
             groups = self.get_changelist_instance(request).queryset
         except IncorrectLookupParameters:
             return HttpResponseRedirect(f"{changelist}?e=1")
-        return export_response(groups, file_format, request.user)
+        query = request.GET.urlencode()
+        return self._export(request, groups, file_format, f"{changelist}?{query}" if query else changelist)
 
     @admin.action(description=_("Export selected groups (CSV)"), permissions=["view"])
     def export_selected_csv(self, request, queryset):
-        return export_response(queryset, CSV, request.user)
+        return self._export(request, queryset, CSV, request.get_full_path())
 
     @admin.action(description=_("Export selected groups (XLSX)"), permissions=["view"])
     def export_selected_xlsx(self, request, queryset):
-        return export_response(queryset, XLSX, request.user)
+        return self._export(request, queryset, XLSX, request.get_full_path())
+
+    def _export(self, request, groups, file_format, back: str):
+        """The download, or back to the list with the reason when the groups do not fit the format."""
+        if file_format == XLSX:
+            rows = exported_row_count(groups)
+            if rows > exports.XLSX_ROWS_MAX:
+                self.message_user(request, ngettext(
+                    "These groups make %(rows)s row, more than an XLSX sheet holds (%(most)s), so nothing was "
+                    "exported. Export them as CSV, which has no such limit.",
+                    "These groups make %(rows)s rows, more than an XLSX sheet holds (%(most)s), so nothing was "
+                    "exported. Export them as CSV, which has no such limit.", rows,
+                ) % {"rows": f"{rows:,}", "most": f"{exports.XLSX_ROWS_MAX:,}"}, messages.ERROR)
+                return HttpResponseRedirect(back)
+        return export_response(groups, file_format, request.user)
