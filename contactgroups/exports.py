@@ -90,10 +90,9 @@ def csv_pieces(rows: Iterable[list], header: Iterable[str] = EXPORTED_COLUMNS) -
 
 
 def write_xlsx(rows: Iterable[list], stream, header: Iterable[str] = EXPORTED_COLUMNS, title: str = "") -> None:
-    """An XLSX workbook of ``rows`` under ``header`` written to ``stream`` (a binary file)."""
-    writer = SafeXlsxWriter(title)
+    """An XLSX workbook of ``rows`` under ``header`` written to ``stream`` (a seekable binary file)."""
+    writer = SafeXlsxWriter(stream, title)
     writer.writerow(header)
     for row in rows:
         writer.writerow(row)
-    writer.save(stream)
-
+    writer.close()

@@ -44,34 +44,32 @@ class SafeWriter:
         return self._writer.writerow([neutralise(value) for value in row])
 
 
-# Characters XML 1.0, so an XLSX sheet, cannot hold (openpyxl refuses them); each is written as U+FFFD.
+# Characters XML 1.0, so an XLSX sheet, cannot hold; each is written as U+FFFD.
 XLSX_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 XLSX_REPLACEMENT = "\ufffd"
 
 
 class SafeXlsxWriter:
-    """One XLSX sheet written row by row in openpyxl's write-only mode, each cell ``neutralise``d and a string.
+    """One XLSX sheet written into ``stream`` (a path or a seekable binary file) row by row, by XlsxWriter in its
+    constant-memory mode, each cell ``neutralise``d and written as a string.
 
-    Write-only mode keeps no row in memory: openpyxl writes each to a temporary file, with inline strings (no
-    shared-string table), and ``save`` zips it into ``stream``.
+    Constant-memory mode keeps one row in memory: each goes to a temporary file as the next begins, with inline
+    strings (no shared-string table), and ``close`` zips the workbook into ``stream``.
     """
 
-    def __init__(self, title: str = ""):
-        from openpyxl import Workbook  # only a download of XLSX pays for loading it
+    def __init__(self, stream, title: str = ""):
+        import xlsxwriter  # only a download of XLSX pays for loading it
 
-        self._workbook = Workbook(write_only=True)
-        self._sheet = self._workbook.create_sheet(title or None)
+        # Every cell is written with write_string, so none is read as a formula, a number or a link.
+        self._workbook = xlsxwriter.Workbook(stream, {"constant_memory": True})
+        self._sheet = self._workbook.add_worksheet(title or None)
+        self._row = 0
 
     def writerow(self, row) -> None:
-        from openpyxl.cell import WriteOnlyCell
+        for column, value in enumerate(row):
+            self._sheet.write_string(self._row, column, XLSX_ILLEGAL.sub(XLSX_REPLACEMENT, neutralise(value)))
+        self._row += 1
 
-        cells = []
-        for value in row:
-            cell = WriteOnlyCell(self._sheet, XLSX_ILLEGAL.sub(XLSX_REPLACEMENT, neutralise(value)))
-            cell.data_type = "s"  # openpyxl would make "=…" a formula and "#N/A" an error value
-            cells.append(cell)
-        self._sheet.append(cells)
-
-    def save(self, stream) -> None:
-        """Write the workbook to ``stream`` (a path or a binary file); the writer is spent afterwards."""
-        self._workbook.save(stream)
+    def close(self) -> None:
+        """Finish the workbook in ``stream``; the writer is spent afterwards."""
+        self._workbook.close()
