@@ -232,7 +232,7 @@ def test_the_page_shows_each_calls_count_against_chats_cap_in_staff_words(admin_
     html = section(admin_client.get(HEALTH).content.decode(), "calls")
     rows = {row[0]: row[1:] for row in cells(html)[1:]}
     cap = protocol.CALLS_PER_SECOND_MAX * 60
-    assert rows["create a group"][:4] == ["4", "4", "1 (0.0% of the cap)", str(cap)]
+    assert rows["create a group"][:4] == ["4", "4", "1 (0.0% of the cap)", f"{cap:,}"]
     assert rows["change a group"][:2] == ["0", "2"]
     assert CREATE not in re.sub(r"<[^>]+>", "", html)  # the words staff read name no endpoint
 
@@ -241,7 +241,7 @@ def test_the_page_shows_each_calls_count_against_chats_cap_in_staff_words(admin_
 def test_the_page_lists_the_slowest_calls_of_the_day_linking_to_each(admin_client, history):
     html = section(admin_client.get(HEALTH).content.decode(), "slowest")
     durations = [row[-1] for row in cells(html)[1:]]
-    assert durations == ["4000", "20", "20", "12", "11", "10"]  # not the 9000 ms call of three days ago
+    assert durations == ["4,000", "20", "20", "12", "11", "10"]  # not the 9000 ms call of three days ago
     assert reverse("admin:contactgroups_syncattempt_change", args=[history["calls"]["slow"].pk]) in html
 
 
