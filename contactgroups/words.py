@@ -507,6 +507,8 @@ def chat_read_failure_text(error: dict, seconds: float) -> str:
         return _("Chat did not answer within %(seconds)s s.") % {"seconds": f"{seconds:g}"}
     if kind == "throttled":
         return _("Chat asked for fewer calls a second (%(code)s).") % {"code": code_text(error.get("code"))}
+    if kind == "answer":
+        return error_text(error)
     if kind == "busy":
         return _("A sync of this group is running.")
     if kind == "internal":

@@ -19,7 +19,7 @@ from contactgroups.chat import protocol
 from contactgroups.models import ContactGroup, SyncAttempt
 from contactgroups.sync import drift
 from tests.test_pull import app_creates, app_deletes, app_renames
-from tests.test_sync import UPDATE, as_app, change_members, chat_groups
+from tests.test_sync import UPDATE, as_app, change_members, chat_groups, chat_hands_out_group_ids_from
 
 C2C, GROUP = protocol.TYPE_C2C, protocol.TYPE_GROUP
 OWNER = "user_0001"
@@ -161,6 +161,16 @@ def test_a_slow_chat_is_waited_for_only_the_pages_timeout(work, chat_sandbox, br
     text = comparison(page(browser, work))
     assert text.startswith("Chat did not answer within 0.3 s") or "Chat did not answer within 0.3 s" in text
     assert "No earlier reading of this group is kept" in text
+
+
+def test_an_answer_chat_sends_that_cannot_be_read_is_said_as_such(work, chat_sandbox, browser):
+    chat_hands_out_group_ids_from(chat_sandbox, "user_0001", 2**63)
+    app_creates(chat_sandbox, "made in the app")
+    text = comparison(page(browser, work))
+    assert text.startswith("Chat could not be read now: Chat answered in a form this admin cannot read; its answer "
+                           "is kept with the Chat calls.")
+    assert SyncAttempt.objects.filter(operation="get_contact_group").latest("pk").response["GroupItem"][-1][
+        "GroupId"] == 2**63
 
 
 def test_chat_unreachable_without_a_reading_says_nothing_is_known(work, browser, settings):

@@ -133,12 +133,12 @@ def log_staff_action(actor_id: int | None, group: ContactGroup, message: list[di
 def log_staff_actions(actor_id: int | None, groups: list[ContactGroup], edit: dict) -> None:
     """One staff action (``edit``, the same for each) on many groups, as ``log_staff_action`` logs it on one: one
     INSERT of the entries, one UPDATE naming each on its group."""
+    messages = [[{"edit": {**edit, "name": group.name}}] for group in groups]
     if actor_id is None:
-        for group in groups:
-            log_history(None, group, [{"edit": {**edit, "name": group.name}}])
+        log_histories(None, list(zip(groups, messages, strict=True)))
         return
     entries = LogEntry.objects.bulk_create(
-        [history_entry(actor_id, group, [{"edit": {**edit, "name": group.name}}]) for group in groups])
+        [history_entry(actor_id, group, message) for group, message in zip(groups, messages, strict=True)])
     for group, entry in zip(groups, entries, strict=True):
         group.last_staff_action = entry.pk
     ContactGroup.objects.bulk_update(groups, ["last_staff_action"])
