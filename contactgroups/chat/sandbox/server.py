@@ -57,7 +57,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def parse_request(self):
         # The moment the request line was read: when Chat would count the call's arrival.
-        self.arrived = time.monotonic()
+        self.arrived = self.server.sandbox.clock()
         return super().parse_request()
 
     def do_GET(self):
@@ -146,12 +146,14 @@ class SandboxServer(Sandbox):
         calls_max: int = CALL_LOG_MAX,
         allowed_hosts=(),
         control_token: str | None = None,
+        clock=time.monotonic,
     ):
         own_host = () if host in ("", "0.0.0.0", "::") else (f"[{host}]" if ":" in host else host,)
         super().__init__(
             sdkappid, secret_key, admin_identifier, latency_ms=latency_ms, fail_rate=fail_rate,
             fail_codes=fail_codes, rate_limit=rate_limit, page_size=page_size, timeout_seconds=timeout_seconds,
             calls_max=calls_max, allowed_hosts=(*own_host, *allowed_hosts), control_token=control_token,
+            clock=clock,
         )
         self.host = host
         self.port = port

@@ -1,6 +1,5 @@
 """The sandbox without sockets: it answers one HTTP request, to Chat's REST API or to a control endpoint."""
 
-import bisect
 import http
 import json
 import random
@@ -8,6 +7,7 @@ import threading
 import time
 import urllib.parse
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from contactgroups.chat import errors, protocol
@@ -20,6 +20,7 @@ from contactgroups.chat.sandbox.faults import (
     Faults,
 )
 from contactgroups.chat.sandbox.guard import ControlGuard
+from contactgroups.chat.sandbox.limiter import WindowLimiter
 from contactgroups.chat.sandbox.parsing import Refusal, error_body
 from contactgroups.chat.sandbox.state import DEFAULT_PAGE_SIZE, ChatState
 from contactgroups.chat.usersig import UserSigError, verify_usersig
@@ -84,8 +85,11 @@ class Sandbox:
         calls_max: int = CALL_LOG_MAX,
         allowed_hosts=(),
         control_token: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ):
         self.sdkappid = int(sdkappid)
+        # The clock the rate limit counts calls on (seconds; SandboxServer's handler reads it as a call arrives).
+        self.clock = clock
         # The port it listens on (SandboxServer sets it); the control endpoints answer only for Hosts with it.
         self.port: int | None = None
         self._guard = ControlGuard(allowed_hosts, control_token)
@@ -102,7 +106,7 @@ class Sandbox:
         self._lock = threading.Lock()
         self._calls: deque[dict] = deque(maxlen=calls_max)
         self._seq = 0
-        self._windows: dict[str, deque[float]] = {}
+        self._limiter = WindowLimiter(clock)
         self._usersigs: dict[tuple[str, str], int] = {}
         self._dirty = False
 
@@ -138,7 +142,7 @@ class Sandbox:
         with self._lock:
             self._state.clear()
             self._calls.clear()
-            self._windows.clear()
+            self._limiter.clear()
             self._dirty = True
 
     @property
@@ -186,7 +190,7 @@ class Sandbox:
     def respond(self, method: str, target: str, raw: bytes, actor: str = "", headers=None,
                 arrived: float | None = None) -> "Reply":
         """The reply to one HTTP request (called from the handler threads); ``headers`` are the request's, and
-        ``arrived`` the ``time.monotonic()`` at which its request line was read (the rate limit counts a call
+        ``arrived`` the ``clock()`` reading at which its request line was read (the rate limit counts a call
         then, as Chat counts it when it arrives, not once this busy process has parsed it)."""
         parts = urllib.parse.urlsplit(target)
         if parts.path.startswith(CONTROL_PREFIX):
@@ -244,11 +248,14 @@ class Sandbox:
         exempt = actor == ACTOR_APP
         fault = None
         applied = False
+        counted_at = None
         with self._lock:
             faults = self._faults
             rate = faults.rate_for(endpoint)
-            if refusal is None and not exempt and self._over_rate_limit(endpoint, rate, arrived):
-                refusal = Refusal(errors.RATE_LIMITED, f"more than {rate} calls a second to {endpoint}")
+            if refusal is None and not exempt:
+                counted_at = self._limiter.admit(endpoint, rate, arrived)
+                if counted_at is None:
+                    refusal = Refusal(errors.RATE_LIMITED, f"more than {rate} calls a second to {endpoint}")
             if refusal is None and not exempt:
                 fault = self._draw_fault(endpoint, faults)
             if refusal is not None:
@@ -264,7 +271,7 @@ class Sandbox:
                 response, changed = self._state.dispatch(endpoint, body)
                 applied = True
                 self._dirty = self._dirty or changed
-            self._record(endpoint, actor, query, body, raw, fault, applied, response)
+            self._record(endpoint, actor, query, body, raw, fault, applied, response, counted_at)
         wait = faults.latency_ms / 1000 if not exempt and faults.touches(endpoint) else 0.0
         if fault == FAULT_DROP:
             return Reply(drop=True, wait=wait)
@@ -273,23 +280,6 @@ class Sandbox:
         if fault == FAULT_TIMEOUT:
             wait += faults.timeout_seconds
         return json_reply(response, wait=wait)
-
-    def _over_rate_limit(self, endpoint: str, rate_limit: int, arrived: float | None = None) -> bool:
-        """Count this call, arrived at ``arrived`` (now by default), in the endpoint's one-second window: the calls
-        that arrived in the second up to it. True if it goes past ``rate_limit``."""
-        if not rate_limit:
-            return False
-        now = time.monotonic()
-        arrived = now if arrived is None else min(arrived, now)
-        window = self._windows.setdefault(endpoint, deque())
-        # Kept sorted: handler threads reach here in about, not exactly, the order their calls arrived.
-        while window and window[0] <= now - 2.0:
-            window.popleft()
-        start = bisect.bisect_right(window, arrived - 1.0)
-        if bisect.bisect_right(window, arrived) - start >= rate_limit:
-            return True
-        bisect.insort(window, arrived)
-        return False
 
     def _draw_fault(self, endpoint: str, faults: Faults) -> str | None:
         if not faults.touches(endpoint) or self._faults_left == 0:
@@ -307,7 +297,7 @@ class Sandbox:
             draw -= rate
         return None
 
-    def _record(self, endpoint, actor, query, body, raw, fault, applied, response) -> None:
+    def _record(self, endpoint, actor, query, body, raw, fault, applied, response, counted_at=None) -> None:
         self._seq += 1
         if fault == FAULT_DROP:
             outcome, status = "dropped", None
@@ -321,6 +311,8 @@ class Sandbox:
         record = {
             "seq": self._seq,
             "time": time.time(),
+            # The clock() reading the rate limit counted the call at (None for a call it did not count).
+            "counted_at": counted_at,
             "endpoint": endpoint,
             "actor": actor,
             "identifier": query.get("identifier", ""),
