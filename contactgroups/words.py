@@ -345,6 +345,10 @@ def account_text(data: dict) -> str:
         text = _("Checked in Chat: not imported.")
         if why and why.get("reason") == "refused":
             text += " " + _("Chat refused to import this UserID.")
+        elif why and why.get("reason") == "nickname_too_long":
+            text += " " + _("The nickname is %(size)d bytes in UTF-8, more than the %(max)d bytes Chat keeps, so the "
+                            "user was not sent to Chat; shorten the nickname and import again.") % {
+                "size": why["size"], "max": why["max"]}
         elif why:
             text += " " + _account_error_text(why)
         return text

@@ -49,3 +49,50 @@ def test_the_chat_user_page_says_the_nickname_is_sent_on_import(client, staff, o
     client.force_login(staff)
     page = client.get(reverse("admin:contactgroups_chatuser_change", args=[owner.pk])).content.decode()
     assert "Sent to Chat as the user's nickname when the user is imported into Chat." in page
+
+
+# Chat keeps a nickname of at most 500 bytes (protocol.PROFILE_VALUE_MAX_BYTES); over it, Chat answers 40601.
+
+LONG_NICKNAME = "名" * 167  # 501 bytes in UTF-8
+
+
+def test_every_nickname_the_forms_and_the_csv_import_accept_fits_in_chat():
+    """The form and the CSV import hold a nickname to the field's characters; four bytes each at most."""
+    from contactgroups.imports.users import NICKNAME_MAX_LENGTH
+
+    assert NICKNAME_MAX_LENGTH == ChatUser._meta.get_field("nickname").max_length
+    assert protocol.utf8_length("😀" * NICKNAME_MAX_LENGTH) <= protocol.PROFILE_VALUE_MAX_BYTES
+
+
+def test_the_client_refuses_a_nickname_chat_would_refuse_before_sending_anything(chat_sandbox):
+    from contactgroups.conf import chat_client
+
+    with chat_client() as client, pytest.raises(ValueError, match="501 bytes in UTF-8; Chat keeps a nickname of at"):
+        client.multiaccount_import(["user_0001", "user_0002"], {"user_0002": LONG_NICKNAME})
+    with chat_client() as client, pytest.raises(ValueError, match="at most 500 bytes"):
+        client.account_import("user_0001", LONG_NICKNAME)
+
+    assert chat_sandbox.calls_to(None) == []
+
+
+def test_an_import_leaves_out_a_user_whose_nickname_is_too_long_and_says_why(chat_sandbox, staff):
+    """A nickname stored past the form (SQLite does not hold a column to its length) is never sent to Chat."""
+    from django.contrib.admin.models import LogEntry
+
+    from contactgroups import words
+
+    alice = ChatUser.objects.create(user_id="user_0001", nickname="Alice")
+    long = ChatUser.objects.create(user_id="user_0002", nickname="Bob")
+    ChatUser.objects.filter(pk=long.pk).update(nickname=LONG_NICKNAME)
+
+    report = sync.import_users([alice.pk, long.pk], staff.pk)
+
+    assert report.imported == ["user_0001"] and report.not_imported == ["user_0002"]
+    [sent] = chat_sandbox.calls_to(protocol.MULTIACCOUNT_IMPORT)
+    assert sent["body"]["AccountList"] == [{"UserID": "user_0001", "Nick": "Alice"}]
+    long.refresh_from_db()
+    assert long.import_state == ChatUser.ImportState.FAILED
+    entry = LogEntry.objects.filter(object_id=str(long.pk)).latest("id")
+    assert words.history_text(entry) == (
+        "Checked in Chat: not imported. The nickname is 501 bytes in UTF-8, more than the 500 bytes Chat keeps, so "
+        "the user was not sent to Chat; shorten the nickname and import again.")

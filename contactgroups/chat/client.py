@@ -50,6 +50,10 @@ def _check_owner(owner: str) -> None:
     _require(protocol.validate_user_id(owner), f"UserID {owner!r}")
 
 
+def _check_nickname(user_id: str, nickname: str) -> None:
+    _require(protocol.validate_nickname(nickname), f"Nickname of {user_id!r}")
+
+
 def _check_new_group_name(name: str) -> None:
     _require(protocol.validate_group_name(name), f"Group name {name!r}")
 
@@ -350,6 +354,7 @@ class ChatClient:
     def account_import(self, user_id: str, nick: str = "", face_url: str = "") -> None:
         """Import one UserID into Chat (importing an existing one succeeds)."""
         _check_owner(user_id)
+        _check_nickname(user_id, nick)
         body = {"UserID": user_id}
         if nick:
             body["Nick"] = nick
@@ -365,9 +370,12 @@ class ChatClient:
         A call with a nickname uses the newer ``AccountList`` form, in which an account Chat has already takes
         the Nick given ("Importing Multiple Accounts", trtc.io/document/34954); a user without one is sent
         without Nick, so Chat keeps the one it has. Importing is idempotent, so after an error the whole list can
-        simply be imported again.
+        simply be imported again. A nickname Chat would refuse (protocol.validate_nickname) is a ValueError before
+        anything is sent.
         """
         nicks = nicks or {}
+        for user_id, nick in nicks.items():
+            _check_nickname(user_id, nick)
         failed: list[str] = []
         for chunk in protocol.chunks(_check_user_ids(user_ids), protocol.ACCOUNTS_PER_IMPORT_MAX):
             if any(nicks.get(user_id) for user_id in chunk):

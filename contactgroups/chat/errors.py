@@ -123,8 +123,11 @@ def _entry(code: int, text: str, exception: type[ChatError]) -> ErrorCode:
 # Sources: the recentcontact pages' own tables (e.g. https://cloud.tencent.com/document/product/269/85791); the
 # public REST table "REST API 公共错误码" and its account (70000s) part (https://cloud.tencent.com/document/product/269/1671,
 # mirrored at https://cloud.tencent.com/document/product/679/131708); the account pages' tables ("导入多个账号",
-# https://www.tencentcloud.com/zh/document/product/1047/34954). The texts are our own words.
+# https://www.tencentcloud.com/zh/document/product/1047/34954); 40601, a profile value (a Nick on import) over the
+# 500 bytes of "资料管理" (https://cloud.tencent.com/document/product/269/1500). The texts are our own words.
 _TABLE = [
+    _entry(40601, gettext_noop("A profile value (such as the nickname) is longer than the 500 bytes Chat keeps."),
+           ChatInvalidRequestError),
     _entry(50001, gettext_noop("The UserID has not been imported into Chat; import the account first."),
            ChatAccountNotImportedError),
     _entry(50002, gettext_noop("Chat refused a request parameter."), ChatInvalidRequestError),
@@ -225,6 +228,7 @@ USERSIG_OTHER_KEY = 70009
 USERSIG_OTHER_IDENTIFIER = 70013
 USERSIG_OTHER_SDKAPPID = 70014
 ACCOUNT_INVALID_PARAMETER = 70402
+PROFILE_VALUE_TOO_LONG = 40601
 
 # Chat documents no code for creating a group under a name the user already has, or
 # renaming onto one; the sandbox answers INVALID_PARAMETER (50002) with an ErrorInfo

@@ -38,6 +38,11 @@ GROUPS_PER_DELETE_MAX = 1
 # A UserID (From_Account, To_Account, account_import UserID) is at most 32 bytes.
 USER_ID_MAX_BYTES = 32
 
+# A profile value sent on import (Nick, FaceUrl) is a string of at most 500 bytes: the standard profile fields
+# Tag_Profile_IM_Nick and Tag_Profile_IM_Image ("资料管理", https://cloud.tencent.com/document/product/269/1500;
+# https://trtc.io/document/33520). Chat refuses a longer one with 40601.
+PROFILE_VALUE_MAX_BYTES = 500
+
 # multiaccount_import and account_check take at most 100 accounts a call.
 ACCOUNTS_PER_IMPORT_MAX = 100
 ACCOUNTS_PER_CHECK_MAX = 100
@@ -198,6 +203,16 @@ def validate_user_id(user_id: str) -> list[Message]:
             "This UserID is %(size)d bytes in UTF-8; a UserID may have at most %(max)d."),
             size=size, max=USER_ID_MAX_BYTES))
     return messages
+
+
+def validate_nickname(nickname: str) -> list[Message]:
+    """Messages for a nickname (a Nick sent on import) that Chat would refuse."""
+    size = utf8_length(nickname)
+    if size > PROFILE_VALUE_MAX_BYTES:
+        return [Message(gettext_noop(
+            "This nickname is %(size)d bytes in UTF-8; Chat keeps a nickname of at most %(max)d bytes (CJK "
+            "characters take 3 bytes each, emoji 4)."), size=size, max=PROFILE_VALUE_MAX_BYTES)]
+    return []
 
 
 def validate_group_conversation_id(group_id: str) -> list[Message]:

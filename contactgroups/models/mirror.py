@@ -92,6 +92,8 @@ class ChatUser(models.Model):
         validators=[validate_user_id],
         help_text=words.lazy_format(_("The Chat UserID, at most %(max)d bytes."), max=protocol.USER_ID_MAX_BYTES),
     )
+    # Sent to Chat as the Nick on import: 100 characters are at most 400 bytes in UTF-8, within the
+    # protocol.PROFILE_VALUE_MAX_BYTES Chat keeps, so a nickname the form or the CSV import accepts always fits.
     nickname = models.CharField(_("nickname"), max_length=100, blank=True)
     import_state = models.CharField(
         _("in Chat"), max_length=16, choices=ImportState.choices, default=ImportState.UNKNOWN, db_index=True

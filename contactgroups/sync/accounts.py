@@ -14,8 +14,10 @@ from contactgroups.sync.outcome import error_data
 IMPORTED = "imported"
 NOT_IMPORTED = "not_imported"
 CHECK_FAILED = "check_failed"
-# Why an import left a user out: Chat listed it in FailAccounts, or the whole call failed (with its error).
+# Why an import left a user out: Chat listed it in FailAccounts, or the whole call failed (with its error), or the
+# nickname is longer than Chat keeps, so the user was not sent (with its size and Chat's maximum, in bytes).
 REFUSED_BY_CHAT = "refused"
+NICKNAME_TOO_LONG = "nickname_too_long"
 
 logger = logging.getLogger(__name__)
 
@@ -31,13 +33,18 @@ class AccountReport:
 
 def import_users(user_pks, actor_id: int | None) -> AccountReport:
     """Import the users into Chat (multiaccount_import, 100 a call, each with its nickname), then confirm with
-    account_check."""
+    account_check. A user whose nickname Chat would refuse is not sent; the check says why."""
     users = list(ChatUser.objects.filter(pk__in=user_pks).order_by("user_id"))
     recorder = AuditRecorder(actor_id, "")
     now = timezone.now()
     refused: dict[str, dict] = {}
+    for user in users:
+        if protocol.validate_nickname(user.nickname):
+            refused[user.user_id] = {"reason": NICKNAME_TOO_LONG, "size": protocol.utf8_length(user.nickname),
+                                     "max": protocol.PROFILE_VALUE_MAX_BYTES}
+    sendable = [user for user in users if user.user_id not in refused]
     with chat_client(on_call=recorder) as client:
-        for batch in protocol.chunks(users, protocol.ACCOUNTS_PER_IMPORT_MAX):
+        for batch in protocol.chunks(sendable, protocol.ACCOUNTS_PER_IMPORT_MAX):
             try:
                 nicks = {user.user_id: user.nickname for user in batch if user.nickname}
                 for user_id in client.multiaccount_import([user.user_id for user in batch], nicks):

@@ -1,7 +1,9 @@
 """The sandbox's imported accounts and the three im_open_login_svc endpoints that import and check them.
 
 A missing or malformed field of these endpoints is 70402, not the recentcontact 50002 (the error tables of
-"导入多个账号", https://www.tencentcloud.com/zh/document/product/1047/34954, and of account_import).
+"导入多个账号", https://www.tencentcloud.com/zh/document/product/1047/34954, and of account_import). A Nick or
+FaceUrl over the 500 bytes of a profile value ("资料管理", https://cloud.tencent.com/document/product/269/1500) is
+40601, and the call imports nothing.
 """
 
 from contactgroups.chat import errors, protocol
@@ -12,6 +14,9 @@ def _check_profile(nick, face_url) -> None:
     for name, value in (("Nick", nick), ("FaceUrl", face_url)):
         if value is not None and not isinstance(value, str):
             raise Refusal(errors.ACCOUNT_INVALID_PARAMETER, f"{name} must be a string")
+        if value is not None and protocol.utf8_length(value) > protocol.PROFILE_VALUE_MAX_BYTES:
+            raise Refusal(errors.PROFILE_VALUE_TOO_LONG,
+                          f"{name} is {protocol.utf8_length(value)} bytes, over {protocol.PROFILE_VALUE_MAX_BYTES}")
 
 
 class Accounts:
