@@ -105,8 +105,11 @@ CALLS_PER_SECOND = {
 }
 # Endpoints that change nothing in Chat.
 READ_ENDPOINTS = frozenset({GET_CONTACT_GROUP, SEARCH_CONTACT_GROUP, GET_LIST, ACCOUNT_CHECK})
-# Endpoints whose documented answers carry ErrorDisplay next to ErrorInfo.
-ERROR_DISPLAY_ENDPOINTS = frozenset({CREATE_CONTACT_GROUP, DELETE_CONVERSATION})
+# Endpoints whose documented sample answers carry ErrorDisplay (an empty string) next to ErrorInfo: create
+# (https://trtc.io/document/53437), delete (https://trtc.io/document/43088), get_list
+# (https://cloud.tencent.com/document/product/269/62118) and search_contact_group (https://trtc.io/zh/document/53442).
+# Chat documents it as optional ("detailed info to show on the client"); the client never needs it.
+ERROR_DISPLAY_ENDPOINTS = frozenset({CREATE_CONTACT_GROUP, DELETE_CONVERSATION, GET_LIST, SEARCH_CONTACT_GROUP})
 
 # update_contact_group: UpdateType 1 is the only documented value ("update by group").
 UPDATE_BY_GROUP = 1
