@@ -139,6 +139,13 @@ def conflict_text(conflict: dict, owner: str) -> str:
                  "staff asked.") % {"owner": owner, **conflict}
     if code == "already_gone":
         return _("It was already gone from Chat.")
+    if code == "remade_in_app":
+        if conflict.get("staff_changed"):
+            return _("%(owner)s had deleted this group in the app and made another under its name (GroupId "
+                     "%(group_id)s); this group is that one now, and the staff's change was sent to it.") % {
+                "owner": owner, "group_id": conflict.get("group_id")}
+        return _("%(owner)s had deleted this group in the app and made another under its name (GroupId "
+                 "%(group_id)s); this group is that one now.") % {"owner": owner, "group_id": conflict.get("group_id")}
     if code == "name_not_sendable":
         return _("Chat holds this group under the name “%(name)s”, given in the app, which a new group or a rename "
                  "cannot be sent under; nothing was sent under it. Rename the group here and sync it again.") % conflict
@@ -463,6 +470,9 @@ def drift_lines(drift: dict, owner: str) -> list[str]:
     if drift.get("deleted"):
         return [_("%(owner)s deleted this group in the app.") % {"owner": owner}]
     lines = []
+    if drift.get("remade"):
+        lines.append(_("%(owner)s deleted this group in the app and made another under its name (GroupId "
+                       "%(group_id)s); this group is that one now.") % {"owner": owner, "group_id": drift["remade"]})
     if drift.get("renamed_to"):
         lines.append(_("%(owner)s renamed it in the app from “%(old)s” to “%(new)s”.") % {
             "owner": owner, "old": drift.get("renamed_from", ""), "new": drift["renamed_to"]})
