@@ -298,6 +298,20 @@ def test_keep_my_edit_after_the_app_deleted_the_group_and_made_it_again_sends_it
     assert comparison(after) == "Matches what Chat holds now. Refresh from Chat"
 
 
+def test_take_chats_version_after_the_app_deleted_the_group_and_made_it_again_follows_the_new_one(
+        work, chat_sandbox, browser):
+    app_deletes(chat_sandbox, "work")
+    app_creates(chat_sandbox, "work", (C2C, "user_0004"))
+    response = take(browser, work, shown(page(browser, work)))
+    work.refresh_from_db()
+    assert (work.state, work.chat_group_id) == (ContactGroup.State.SYNCED, 2)
+    assert {(c.type, c.target) for c in work.items.conversations()} == {(C2C, "user_0004")}
+    assert [level for level, _text in said(response)] == ["success"]
+    assert said(response)[0][1].startswith("Took Chat's version of “work”:")
+    assert chat_groups(chat_sandbox, OWNER) == {"work": (2, {(C2C, "user_0004")})}
+    assert comparison(page(browser, work)) == "Matches what Chat holds now. Refresh from Chat"
+
+
 def test_a_sync_after_the_app_deleted_the_group_and_made_it_again_applies_the_staff_change_to_the_new_one(
         work, chat_sandbox, staff):
     app_deletes(chat_sandbox, "work")
