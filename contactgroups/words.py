@@ -126,6 +126,29 @@ def sync_state_text(state: str, *, running: bool = False, calls_done: int = 0, c
     return state
 
 
+# Stands for each blank character at either end of a group name where staff read it: a name Chat holds with spaces
+# at its ends (the app allows them) is told from the same name without.
+BLANK_MARK = "\u2423"
+
+
+def name_text(name: str) -> str:
+    """A group name as a page shows it: each blank character at its ends (which a page would not show) as ␣."""
+    core = name.strip()
+    if core == name:
+        return name
+    if not core:
+        return BLANK_MARK * len(name)
+    start = name.index(core)
+    return BLANK_MARK * start + core + BLANK_MARK * (len(name) - start - len(core))
+
+
+def kept_name_help(name: str) -> str:
+    """Under the name field of a group whose name in Chat has blank characters at its ends."""
+    return _("In Chat this group is named “%(name)s”, with spaces at its ends (each shown here as ␣), as the app "
+             "allows. It is kept as it is while you leave it unchanged; a new name cannot start or end with "
+             "spaces.") % {"name": name_text(name)}
+
+
 def conflict_text(conflict: dict, owner: str) -> str:
     code = conflict.get("code")
     if code == "deleted_in_app":
