@@ -72,11 +72,36 @@ def warnings_digest(warnings: list[dict]) -> str:
     return hashlib.sha256(json.dumps(warnings, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def as_posted(text: str) -> str:
+    """``text`` as a browser posts it back from a one-line text box, which drops line breaks."""
+    return text.replace("\r", "").replace("\n", "")
+
+
 class ContactGroupForm(forms.ModelForm):
+    """The group's owner and name. The name is taken exactly as given, never trimmed: it is checked as Chat checks
+    a name sent to it (ContactGroup.clean_fields), unless it is the name Chat holds for the group (``keeps_name``),
+    which is never sent and so kept as it is, spaces at its ends included. The restore checks its name here too."""
+
     class Meta:
         model = ContactGroup
         fields = ["owner", "name"]
         field_classes = {"owner": OwnerChoiceField}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields.get("name")
+        if field is not None:
+            field.strip = False
+            if self.instance.pk and self.instance.keeps_name(self.instance.name) \
+                    and words.name_text(self.instance.name) != self.instance.name:
+                field.help_text = words.kept_name_help(self.instance.name)
+
+    def clean_name(self):
+        name = self.cleaned_data.get("name")
+        kept = self.instance.name if self.instance.pk else None
+        if kept is not None and name != kept and name == as_posted(kept):
+            return kept  # left unchanged: a name Chat holds with a line break comes back without it
+        return name
 
     def clean(self):
         cleaned = super().clean()

@@ -126,6 +126,29 @@ def sync_state_text(state: str, *, running: bool = False, calls_done: int = 0, c
     return state
 
 
+# Stands for each blank character at either end of a group name where staff read it: a name Chat holds with spaces
+# at its ends (the app allows them) is told from the same name without.
+BLANK_MARK = "\u2423"
+
+
+def name_text(name: str) -> str:
+    """A group name as a page shows it: each blank character at its ends (which a page would not show) as ␣."""
+    core = name.strip()
+    if core == name:
+        return name
+    if not core:
+        return BLANK_MARK * len(name)
+    start = name.index(core)
+    return BLANK_MARK * start + core + BLANK_MARK * (len(name) - start - len(core))
+
+
+def kept_name_help(name: str) -> str:
+    """Under the name field of a group whose name in Chat has blank characters at its ends."""
+    return _("In Chat this group is named “%(name)s”, with spaces at its ends (each shown here as ␣), as the app "
+             "allows. It is kept as it is while you leave it unchanged; a new name cannot start or end with "
+             "spaces.") % {"name": name_text(name)}
+
+
 def conflict_text(conflict: dict, owner: str) -> str:
     code = conflict.get("code")
     if code == "deleted_in_app":
@@ -139,6 +162,13 @@ def conflict_text(conflict: dict, owner: str) -> str:
                  "staff asked.") % {"owner": owner, **conflict}
     if code == "already_gone":
         return _("It was already gone from Chat.")
+    if code == "remade_in_app":
+        if conflict.get("staff_changed"):
+            return _("%(owner)s had deleted this group in the app and made another under its name (GroupId "
+                     "%(group_id)s); this group is that one now, and the staff's change was sent to it.") % {
+                "owner": owner, "group_id": conflict.get("group_id")}
+        return _("%(owner)s had deleted this group in the app and made another under its name (GroupId "
+                 "%(group_id)s); this group is that one now.") % {"owner": owner, "group_id": conflict.get("group_id")}
     if code == "name_not_sendable":
         return _("Chat holds this group under the name “%(name)s”, given in the app, which a new group or a rename "
                  "cannot be sent under; nothing was sent under it. Rename the group here and sync it again.") % conflict
@@ -467,6 +497,9 @@ def drift_lines(drift: dict, owner: str) -> list[str]:
     if drift.get("deleted"):
         return [_("%(owner)s deleted this group in the app.") % {"owner": owner}]
     lines = []
+    if drift.get("remade"):
+        lines.append(_("%(owner)s deleted this group in the app and made another under its name (GroupId "
+                       "%(group_id)s); this group is that one now.") % {"owner": owner, "group_id": drift["remade"]})
     if drift.get("renamed_to"):
         lines.append(_("%(owner)s renamed it in the app from “%(old)s” to “%(new)s”.") % {
             "owner": owner, "old": drift.get("renamed_from", ""), "new": drift["renamed_to"]})

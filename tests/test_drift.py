@@ -275,6 +275,61 @@ def test_keep_my_edit_creates_again_a_group_deleted_in_the_app(work, chat_sandbo
     assert (work.state, work.chat_group_id) == (ContactGroup.State.SYNCED, 2)
 
 
+def test_keep_my_edit_after_the_app_deleted_the_group_and_made_it_again_sends_it_to_the_new_one(work, chat_sandbox,
+                                                                                               browser):
+    app_deletes(chat_sandbox, "work")
+    app_creates(chat_sandbox, "work", (C2C, "user_0004"))
+    text = comparison(page(browser, work))
+    assert "user_0001 deleted this group in the app and made another under its name (GroupId 2); this group is " \
+           "that one now." in text
+    assert "user_0001 added 1 conversation in the app: user_0004." in text
+    assert "user_0001 removed 2 conversations in the app: user_0002, user_0003." in text
+    response = keep(browser, work, shown(page(browser, work)))
+    assert said(response) == [("success", "Your version of “work” is kept over the change made in the app; syncing "
+                                          "it to Chat. Its page shows how the sync ends.")]
+    assert chat_groups(chat_sandbox, OWNER) == {"work": (2, {(C2C, "user_0002"), (C2C, "user_0003")})}
+    work.refresh_from_db()
+    assert (work.state, work.chat_group_id, work.last_error_code) == (ContactGroup.State.SYNCED, 2, None)
+    assert any(line.startswith("Kept the staff's version over the change made in the app; the next sync sends it. "
+                               "In the app: user_0001 deleted this group in the app and made another under its name "
+                               "(GroupId 2); this group is that one now.") for line in history(work))
+    after = page(browser, work)
+    assert "Synced to Chat as GroupId 2" in after.content.decode()
+    assert comparison(after) == "Matches what Chat holds now. Refresh from Chat"
+
+
+def test_take_chats_version_after_the_app_deleted_the_group_and_made_it_again_follows_the_new_one(
+        work, chat_sandbox, browser):
+    app_deletes(chat_sandbox, "work")
+    app_creates(chat_sandbox, "work", (C2C, "user_0004"))
+    response = take(browser, work, shown(page(browser, work)))
+    work.refresh_from_db()
+    assert (work.state, work.chat_group_id) == (ContactGroup.State.SYNCED, 2)
+    assert {(c.type, c.target) for c in work.items.conversations()} == {(C2C, "user_0004")}
+    assert [level for level, _text in said(response)] == ["success"]
+    assert said(response)[0][1].startswith("Took Chat's version of “work”:")
+    assert chat_groups(chat_sandbox, OWNER) == {"work": (2, {(C2C, "user_0004")})}
+    assert comparison(page(browser, work)) == "Matches what Chat holds now. Refresh from Chat"
+
+
+def test_a_sync_after_the_app_deleted_the_group_and_made_it_again_applies_the_staff_change_to_the_new_one(
+        work, chat_sandbox, staff):
+    app_deletes(chat_sandbox, "work")
+    app_creates(chat_sandbox, "work", (C2C, "user_0002"), (C2C, "user_0004"))
+    chat_sandbox.import_accounts("user_0005")
+    work.items.create(type=C2C, to_account="user_0005")
+    result = sync.sync_group(work.pk, staff.pk)
+    assert (result.state, result.group_id) == (ContactGroup.State.SYNCED, 2)
+    # The staff's addition is sent to the new group; what the app put in it stays, what it left out is not put back.
+    assert chat_groups(chat_sandbox, OWNER) == {"work": (2, {(C2C, "user_0002"), (C2C, "user_0004"),
+                                                             (C2C, "user_0005")})}
+    work.refresh_from_db()
+    assert {(c.type, c.target) for c in work.items.conversations()} == {
+        (C2C, "user_0002"), (C2C, "user_0004"), (C2C, "user_0005")}
+    assert "user_0001 had deleted this group in the app and made another under its name (GroupId 2); this group " \
+           "is that one now, and the staff's change was sent to it." in history(work)[-1]
+
+
 def test_without_the_sync_permission_keep_leaves_a_draft(work, chat_sandbox, django_user_model):
     clerk = django_user_model.objects.create_user("clerk", password="clerk-password", is_staff=True)
     clerk.user_permissions.add(*Permission.objects.filter(codename__in=["view_contactgroup", "change_contactgroup"]))

@@ -19,7 +19,7 @@ from contactgroups.chat import protocol
 from contactgroups.conf import chat_client
 from contactgroups.models import ContactGroup, GroupVersion
 from contactgroups.sync import batch
-from tests.admin_forms import group_form_data
+from tests.admin_forms import form_errors, group_form_data
 from tests.browser.conftest import chat_groups
 
 C2C, GROUP = protocol.TYPE_C2C, protocol.TYPE_GROUP
@@ -345,3 +345,102 @@ def test_a_group_being_deleted_offers_no_restore_and_refuses_one(support, work):
     assert "This group is being deleted from Chat; restore it once its deletion has ended." in text(response.content)
     group = ContactGroup.objects.get(pk=work.pk)
     assert (group.delete_requested, group.state) == (True, ContactGroup.State.FAILED)
+
+
+# A name Chat holds with spaces at its ends (the app allows it) -------------------------------------------------
+
+LEAD = "  lead space"
+
+
+@pytest.fixture
+def lead(support, owner, chat_sandbox):
+    """“  lead space”, made in the app with user_0002 and pulled into the mirror: its first version."""
+    answer = chat_sandbox.post("recentcontact/create_contact_group", {
+        "From_Account": "user_0001",
+        "GroupContactItem": [{"GroupName": LEAD, "ContactItem": [{"Type": C2C, "To_Account": "user_0002"}]}]})
+    assert answer["ErrorCode"] == 0, answer
+    sync.pull_owner(owner.pk, None)
+    return ContactGroup.objects.get(name=LEAD)
+
+
+def test_a_name_chat_holds_with_spaces_is_shown_marked_and_kept_when_staff_only_add_a_conversation(
+        support, lead, chat_sandbox, background_syncs):
+    page = support.get(change_url(lead)).content.decode()
+    assert f'name="name" value="{LEAD}"' in page  # the box holds the name exactly
+    assert "In Chat this group is named “␣␣lead space”, with spaces at its ends (each shown here as ␣)" in \
+        html.unescape(page)
+    assert "␣␣lead space" in text(support.get(reverse("admin:contactgroups_contactgroup_changelist")).content)
+
+    chat_sandbox.clear_calls()
+    response = edit(support, lead, LEAD, add=["user_0003"])
+    assert [m for m in messages_shown(response) if "is saved; syncing it to Chat" in m]
+    background_syncs.wait()
+
+    assert chat_groups(chat_sandbox, "user_0001") == {LEAD: [(C2C, "user_0002"), (C2C, "user_0003")]}
+    sent = [call["body"] for call in chat_sandbox.calls_to("recentcontact/update_contact_group")]
+    assert [body["UpdateGroup"]["UpdateGroupType"] for body in sent] == [protocol.CHANGE_MEMBERS]
+    group = ContactGroup.objects.get(pk=lead.pk)
+    assert (group.name, group.confirmed_name, group.state) == (LEAD, LEAD, ContactGroup.State.SYNCED)
+
+
+@pytest.mark.parametrize(("name", "error"), [
+    (" lead space ", "A group name cannot start or end with spaces."),
+    ("lead\tspace", "A group name cannot contain control characters such as tabs or line breaks."),
+])
+def test_a_staff_edit_to_a_name_chat_refuses_is_a_form_error_and_changes_nothing(
+        support, lead, chat_sandbox, name, error):
+    chat_sandbox.clear_calls()
+    response = edit(support, lead, name, add=["user_0003"])
+    assert form_errors(response) == [error]
+    group = ContactGroup.objects.get(pk=lead.pk)
+    assert (group.name, group.state, group.items.count()) == (LEAD, ContactGroup.State.SYNCED, 1)
+    assert chat_sandbox.calls_to("recentcontact/update_contact_group") == []
+    assert chat_groups(chat_sandbox, "user_0001") == {LEAD: [(C2C, "user_0002")]}
+
+
+def test_restoring_a_version_named_with_spaces_over_another_name_is_refused_before_anything_changes(
+        support, lead, chat_sandbox, background_syncs):
+    edit(support, lead, "lead space")
+    background_syncs.wait()
+    assert chat_groups(chat_sandbox, "user_0001") == {"lead space": [(C2C, "user_0002")]}
+    first = GroupVersion.objects.filter(group=lead).order_by("confirmed_at", "id").first()
+    assert first.name == LEAD
+
+    page = text(support.get(restore_url(lead, first)).content)
+    assert "A group name cannot start or end with spaces." in page
+    assert "This version cannot be restored now, so nothing was changed." in page
+    chat_sandbox.clear_calls()
+    response = support.post(restore_url(lead, first))
+    assert "A group name cannot start or end with spaces." in text(response.content)
+    background_syncs.wait()
+    group = ContactGroup.objects.get(pk=lead.pk)
+    assert (group.name, group.state) == ("lead space", ContactGroup.State.SYNCED)
+    assert chat_sandbox.calls_to("recentcontact/update_contact_group") == []
+    assert chat_groups(chat_sandbox, "user_0001") == {"lead space": [(C2C, "user_0002")]}
+
+
+def test_a_deleted_group_named_with_spaces_is_not_restored_as_its_create_would_send_the_name(
+        support, lead, chat_sandbox, background_syncs):
+    support.post(reverse("admin:contactgroups_contactgroup_delete", args=[lead.pk]), {"post": "yes"})
+    background_syncs.wait()
+    version = GroupVersion.objects.filter(group=lead).order_by("confirmed_at", "id").last()
+    chat_sandbox.clear_calls()
+    response = support.post(restore_url(lead, version))
+    assert "A group name cannot start or end with spaces." in text(response.content)
+    background_syncs.wait()
+    assert ContactGroup.objects.get(pk=lead.pk).state == ContactGroup.State.DELETED
+    assert chat_sandbox.calls_to("recentcontact/create_contact_group") == []
+    assert chat_groups(chat_sandbox, "user_0001") == {}
+
+
+def test_restoring_a_version_that_keeps_the_name_chat_holds_with_spaces_restores_it_exactly(
+        support, lead, chat_sandbox, background_syncs):
+    edit(support, lead, LEAD, add=["user_0003"])
+    background_syncs.wait()
+    first = GroupVersion.objects.filter(group=lead).order_by("confirmed_at", "id").first()
+    response = support.post(restore_url(lead, first), follow=True)
+    assert [m for m in messages_shown(response) if "restored" in m]
+    background_syncs.wait()
+    assert chat_groups(chat_sandbox, "user_0001") == {LEAD: [(C2C, "user_0002")]}
+    group = ContactGroup.objects.get(pk=lead.pk)
+    assert (group.name, group.state) == (LEAD, ContactGroup.State.SYNCED)

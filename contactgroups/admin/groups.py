@@ -160,7 +160,7 @@ class ContactGroupAdmin(RestoreMixin, GroupHistoryMixin, ChatDriftMixin, LiveSta
     form = ContactGroupForm
     inlines = [ContactItemInline]
     list_display = [
-        "name", "owner", "state_badge", "chat_group_id", "conversation_count", "accepted_count", "refused",
+        "group_name", "owner", "state_badge", "chat_group_id", "conversation_count", "accepted_count", "refused",
         "last_synced_at",
     ]
     list_filter = [StateFilter, DriftFilter, OwnerFilter]
@@ -176,14 +176,14 @@ class ContactGroupAdmin(RestoreMixin, GroupHistoryMixin, ChatDriftMixin, LiveSta
     # Most recently changed first: an index on (updated_at, id) serves it without sorting 100,000 rows. The
     # columns a click sorts by are those an index serves too.
     ordering = ["-updated_at", "-id"]
-    sortable_by = ["name", "state_badge"]
+    sortable_by = ["group_name", "state_badge"]
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
     autocomplete_fields = ["owner"]
     actions = ["sync_to_chat", "pull_from_chat", "export_selected_csv", "export_selected_xlsx"]
     readonly_fields = [
         "state_badge", "chat_group_id", "confirmed_name", "last_sync", "last_conflict", "last_error",
-        "last_synced_at", "audit_link", "created_at", "updated_at",
+        "last_synced_at", "audit_link", "created_at", "updated_at", "group_name",
     ]
     fieldsets = [
         (None, {"fields": ["owner", "name"]}),
@@ -274,6 +274,11 @@ class ContactGroupAdmin(RestoreMixin, GroupHistoryMixin, ChatDriftMixin, LiveSta
         if obj is None:
             # Nothing is in Chat before the first save.
             return self.fieldsets[:1]
+        if not self.has_change_permission(request, obj):
+            # Read only: the name as the list shows it, its spaces at the ends marked.
+            (title, options), *rest = self.fieldsets
+            fields = ["group_name" if field == "name" else field for field in options["fields"]]
+            return [(title, {**options, "fields": fields}), *rest]
         return self.fieldsets
 
     def get_deleted_objects(self, objs, request):
@@ -451,6 +456,10 @@ class ContactGroupAdmin(RestoreMixin, GroupHistoryMixin, ChatDriftMixin, LiveSta
             ) % {"count": len(owners) - queued}, messages.ERROR)
 
     # Columns -------------------------------------------------------------------------------------------------
+
+    @admin.display(description=ContactGroup._meta.get_field("name").verbose_name, ordering="name")
+    def group_name(self, group):
+        return words.name_text(group.name)
 
     @admin.display(description=_("state"), ordering="state")
     def state_badge(self, group):

@@ -38,8 +38,12 @@ def restore_problems(group: ContactGroup, version: GroupVersion) -> list[str]:
     """Why ``group`` cannot take ``version`` now (empty when it can): the limits a save of the group page enforces."""
     if group.delete_requested and group.state != ContactGroup.State.DELETED:
         return [_("This group is being deleted from Chat; restore it once its deletion has ended.")]
-    # A copy: the form sets the name it checks on its instance.
-    form = ContactGroupForm(data={"owner": str(group.owner_id), "name": version.name}, instance=copy.copy(group))
+    # The save's own check of the name, on the group as the restore leaves it (a copy: the form sets the name it
+    # checks on its instance): a name sent to Chat must be one Chat takes; the name Chat holds is kept, not sent.
+    restored = copy.copy(group)
+    if group.state == ContactGroup.State.DELETED:
+        _revive(restored)
+    form = ContactGroupForm(data={"owner": str(group.owner_id), "name": version.name}, instance=restored)
     problems = [str(error) for errors in form.errors.values() for error in errors] if not form.is_valid() else []
     if group.state == ContactGroup.State.DELETED:
         count = ContactGroup.objects.count_for_owner(group.owner_id, exclude_pk=group.pk) + 1
@@ -54,6 +58,18 @@ def restore_problems(group: ContactGroup, version: GroupVersion) -> list[str]:
     grouped = ContactItem.objects.grouped_for_owner(group.owner_id, exclude_group_pk=group.pk) | conversations
     problems += [words.say(message) for message in protocol.validate_grouped_conversation_count(len(grouped))]
     return list(dict.fromkeys(problems))
+
+
+def _revive(group: ContactGroup) -> list[str]:
+    """Bring a deleted group back (not saved): Chat confirmed the delete, so nothing of the group is in Chat and
+    the sync creates it again, its name sent. The fields set."""
+    group.delete_requested = False
+    group.confirmed_name, group.confirmed_conversations = "", []
+    group.chat_group_id = None
+    group.create_intent = ""
+    group.conflicts, group.drift = [], None
+    return ["delete_requested", "confirmed_name", "confirmed_conversations", "chat_group_id", "create_intent",
+            "conflicts", "drift"]
 
 
 def differences(group: ContactGroup, version: GroupVersion) -> dict:
@@ -97,14 +113,7 @@ def restore_version(group_pk: int, version_pk: int, actor_id: int) -> dict:
     group.name = version.name
     group.state = ContactGroup.State.QUEUED
     if edit.get("revived"):
-        # Chat confirmed the delete: nothing of the group is in Chat, so the sync creates it again.
-        group.delete_requested = False
-        group.confirmed_name, group.confirmed_conversations = "", []
-        group.chat_group_id = None
-        group.create_intent = ""
-        group.conflicts, group.drift = [], None
-        fields += ["delete_requested", "confirmed_name", "confirmed_conversations", "chat_group_id",
-                   "create_intent", "conflicts", "drift"]
+        fields += _revive(group)
         group.items.update(result_code=None, result_info="", result_at=None)
     group.save(update_fields=fields)
     group.refresh_counts()

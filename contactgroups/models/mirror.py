@@ -267,6 +267,18 @@ class ContactGroup(models.Model):
     def __str__(self):
         return f"{self.name} ({self.owner.user_id})" if self.owner_id else self.name
 
+    def keeps_name(self, name: str) -> bool:
+        """Whether ``name`` is the name Chat holds for the group: a sync never sends it (a name is sent only when it
+        differs from the one Chat confirmed), so it is kept as it is, even one Chat would refuse if it were sent
+        (spaces at its ends, given in the app)."""
+        return bool(self.confirmed_name) and name == self.confirmed_name
+
+    def clean_fields(self, exclude=None):
+        # The name's checks are those of a name sent to Chat; a name kept as Chat holds it is not sent.
+        if self.keeps_name(self.name):
+            exclude = {*(exclude or ()), "name"}
+        super().clean_fields(exclude=exclude)
+
     @property
     def last_error_meaning(self) -> str:
         if self.last_error_code is None:

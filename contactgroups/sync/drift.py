@@ -12,7 +12,8 @@ there, the group deleted there. A staff edit not yet sent is not drift.
 Two answers settle it. ``take_chat_version`` pulls the group (``pull.pull_group``): the mirror becomes Chat's.
 ``keep_staff_version`` makes what Chat holds now the group's base, so the next sync sends the whole of the staff's
 version as the staff's change (a rename over the app's name, the app's additions removed, its removals added
-again, a deleted group created again); the planner then has nothing of the app's left to adopt.
+again, a deleted group created again, or sent to the group the user made again under its name, whose GroupId the
+group takes); the planner then has nothing of the app's left to adopt.
 """
 
 import hashlib
@@ -33,6 +34,7 @@ from contactgroups.models import ChatUser, ContactGroup, ContactItem, GroupVersi
 from contactgroups.models.versions import confirmed_state
 from contactgroups.sync import plan
 from contactgroups.sync.audit import AuditRecorder, log_history, log_staff_action
+from contactgroups.sync.execute import remote_for
 from contactgroups.sync.lease import Lease
 from contactgroups.sync.outcome import conversation_data
 from contactgroups.sync.pull import PullReport, pull_group
@@ -64,12 +66,13 @@ def reading_of(chat: ContactGroups, group: ContactGroup) -> dict | None:
     """The group as ``chat`` (its owner's groups, just read) holds it, as data; None for a group never sent."""
     if never_sent(group):
         return None
-    remote = plan.remote_of(chat, group.chat_group_id, group.create_intent, group.name, False)
+    remote = remote_for(chat, group, False)
     if remote is plan.MISSING:
         return {"missing": True}
     return {"group_id": remote.group_id, "name": remote.name,
             "conversations": [conversation_data(c) for c in sorted(remote.conversations)],
-            **({"lost_create": True} if remote.from_lost_create else {})}
+            **({"lost_create": True} if remote.from_lost_create else {}),
+            **({"remade": True} if remote.remade_in_app else {})}
 
 
 def fingerprint(reading: dict | None) -> str:
@@ -82,13 +85,14 @@ def _remote(reading: dict):
         return plan.MISSING
     return plan.Remote(reading["group_id"], reading["name"],
                        frozenset(Conversation(*pair) for pair in reading["conversations"]),
-                       bool(reading.get("lost_create")))
+                       bool(reading.get("lost_create")), bool(reading.get("remade")))
 
 
 def difference(group: ContactGroup, conversations, reading: dict | None) -> dict | None:
     """What the user changed in the app that the mirror (``conversations``: the group's rows) does not show.
 
-    As data: ``deleted``; ``renamed_from`` and ``renamed_to``; ``added`` and ``removed`` ([type, target] lists).
+    As data: ``deleted``; ``remade`` (the GroupId of the group the user made in the app under its name after
+    deleting it); ``renamed_from`` and ``renamed_to``; ``added`` and ``removed`` ([type, target] lists).
     None when there is none, when the group was never sent, or when it is deleted or being deleted here.
     """
     if reading is None or group.state == ContactGroup.State.DELETED or group.delete_requested:
@@ -106,6 +110,8 @@ def difference(group: ContactGroup, conversations, reading: dict | None) -> dict
     if steps.deleted_in_app or plan.Conflict.DELETED_IN_APP in codes:
         return {"deleted": True}
     data = {}
+    if plan.Conflict.REMADE_IN_APP in codes:
+        data["remade"] = codes[plan.Conflict.REMADE_IN_APP]["group_id"]
     app_name = steps.adopt_name or codes.get(plan.Conflict.RENAMED_IN_APP, {}).get("app_name")
     if app_name:
         data["renamed_from"], data["renamed_to"] = base.name, app_name
@@ -236,8 +242,13 @@ def keep_staff_version(group_pk: int, actor_id: int | None, shown: str | None = 
             else:
                 group.confirmed_name = reading["name"]
                 group.confirmed_conversations = reading["conversations"]
+            fields = ["confirmed_name", "confirmed_conversations", "updated_at"]
+            if drift.get("remade"):
+                # The group the user made again in the app under its name is this group now.
+                group.chat_group_id = reading["group_id"]
+                fields.append("chat_group_id")
             before = confirmed_state(group)
-            group.save(update_fields=["confirmed_name", "confirmed_conversations", "updated_at"])
+            group.save(update_fields=fields)
             if (version := GroupVersion.after_save(group, before, actor_id, now)) is not None:
                 version.save(force_insert=True)
             ContactGroup.objects.filter(pk=group.pk).update(chat_reading=reading, chat_read_at=now, drift=None)

@@ -128,7 +128,7 @@ def _run(client: ChatClient, group: ContactGroup, progress: Progress, lease: Lea
         chat = client.get_contact_group(owner)
         lease.keep()
         live.read()
-        remote = plan.remote_of(chat, group.chat_group_id, group.create_intent, group.name, desired.delete)
+        remote = remote_for(chat, group, desired.delete)
         if isinstance(remote, plan.Remote):
             unheld &= remote.conversations
     steps = plan.plan(base, desired, remote)
@@ -172,6 +172,20 @@ def _run(client: ChatClient, group: ContactGroup, progress: Progress, lease: Lea
         answer = client.del_contact_group(owner, steps.delete)
         progress.group_id = answer.group_id or progress.group_id
     progress.deleted = steps.deleted
+
+
+def remote_for(chat, group: ContactGroup, deleting: bool):
+    """plan.remote_of() for ``group`` in ``chat`` (its owner's groups, just read).
+
+    When its GroupId is gone from Chat, a group under the name Chat confirmed is the one the user made again in
+    the app, unless another group of the mirror has its GroupId (one query, made only then).
+    """
+    claimed = frozenset()
+    if plan.needs_claimed(chat, group.chat_group_id) and group.confirmed_name and not group.create_intent:
+        claimed = frozenset(ContactGroup.objects.filter(owner_id=group.owner_id, chat_group_id__isnull=False)
+                            .exclude(pk=group.pk).values_list("chat_group_id", flat=True))
+    return plan.remote_of(chat, group.chat_group_id, group.create_intent, group.name, deleting,
+                          former_name=group.confirmed_name, claimed=claimed)
 
 
 def sync_entry(data: dict, group: ContactGroup) -> dict:

@@ -38,10 +38,17 @@ class Remote:
     conversations: frozenset[Conversation] = frozenset()
     # Found by the name a create sent, not by its GroupId: that create's answer was lost.
     from_lost_create: bool = False
+    # Found by the name Chat confirmed, its GroupId gone: the user deleted the group in the app and made another
+    # under its name, which is this group now (its GroupId is adopted; the sync is three-way against it as usual).
+    remade_in_app: bool = False
 
 
 NOT_READ = "not read"
 MISSING = None
+
+# How locate() found a group other than by its GroupId.
+LOST_CREATE = "lost create"
+REMADE = "remade"
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,9 @@ class Conflict:
     # The group's name came from Chat (the app allows it) but Chat refuses it in a create or a rename: nothing
     # was sent under it; staff must rename the group here. params: name
     NAME_NOT_SENDABLE = "name_not_sendable"
+    # The user deleted the group in the app and made another under its name: that one is this group now, the
+    # staff's change (if any) sent to it. params: group_id (the new one), staff_changed
+    REMADE_IN_APP = "remade_in_app"
 
     def as_data(self) -> dict:
         return {"code": self.code, **self.params}
@@ -104,25 +114,32 @@ class Plan:
         return sum(1 for step in (self.create, self.rename, self.delete) if step is not None) + len(self.updates)
 
 
-def locate(groups: list[GroupInfo], group_id: int | None, create_intent: str,
-           name: str) -> tuple[GroupInfo | None, bool]:
-    """Find the mirror's group among the owner's groups in Chat; also say whether a lost create's answer found it.
+def locate(groups: list[GroupInfo], group_id: int | None, create_intent: str, name: str,
+           former_name: str = "", claimed: frozenset[int] = frozenset()) -> tuple[GroupInfo | None, str]:
+    """Find the mirror's group among the owner's groups in Chat; also say how, when not by its GroupId.
 
     By GroupId when the mirror has one. Otherwise (or when that id is gone and a create was sent since) by the
-    name the last create sent, then, for a group that never got a GroupId, by its name.
+    name the last create sent (``LOST_CREATE``), then, for a group that never got a GroupId, by its name. A group
+    whose GroupId is gone with no create sent since is found by ``former_name``, the name Chat confirmed
+    (``REMADE``: the user deleted it in the app and made another under its name), unless that group's GroupId is
+    one of ``claimed`` (another group of the mirror has it).
     """
     if group_id is not None:
         found = next((group for group in groups if group.group_id == group_id), None)
-        if found is not None or not create_intent:
-            return found, False
+        if found is not None:
+            return found, ""
+        if not create_intent:
+            found = next((group for group in groups if former_name and group.name == former_name
+                          and group.group_id not in claimed), None)
+            return found, (REMADE if found is not None else "")
         candidates = (create_intent,)
     else:
         candidates = tuple(dict.fromkeys(name for name in (create_intent, name) if name))
     for candidate in candidates:
         found = next((group for group in groups if group.name == candidate), None)
         if found is not None:
-            return found, True
-    return None, False
+            return found, LOST_CREATE
+    return None, ""
 
 
 def must_read(group_id: int | None, create_intent: str, interrupted: bool) -> bool:
@@ -130,18 +147,26 @@ def must_read(group_id: int | None, create_intent: str, interrupted: bool) -> bo
     return group_id is not None or bool(create_intent) or interrupted
 
 
-def remote_of(chat: ContactGroups, group_id: int | None, create_intent: str, name: str, deleting: bool):
+def remote_of(chat: ContactGroups, group_id: int | None, create_intent: str, name: str, deleting: bool,
+              former_name: str = "", claimed: frozenset[int] = frozenset()):
     """The group as ``chat`` (the owner's groups, read now) holds it: a Remote, MISSING, or NOT_READ.
 
     NOT_READ when nothing of it was found and nothing of it can have been there: a deletion after a sync that died
-    before reaching Chat has nothing to delete.
+    before reaching Chat has nothing to delete. ``former_name`` and ``claimed`` as in locate(); a deletion never
+    takes a group made again in the app for the one the staff deleted.
     """
-    found, from_lost_create = locate(chat.groups, group_id, create_intent, name)
+    found, how = locate(chat.groups, group_id, create_intent, name, "" if deleting else former_name, claimed)
     if found is not None:
-        return Remote(found.group_id, found.name, frozenset(chat.members(found.group_id)), from_lost_create)
+        return Remote(found.group_id, found.name, frozenset(chat.members(found.group_id)), how == LOST_CREATE,
+                      how == REMADE)
     if group_id is not None or create_intent or not deleting:
         return MISSING
     return NOT_READ
+
+
+def needs_claimed(chat: ContactGroups, group_id: int | None) -> bool:
+    """Whether remote_of() may look for the group by its former name: its GroupId is no longer in ``chat``."""
+    return group_id is not None and all(group.group_id != group_id for group in chat.groups)
 
 
 def chunked_updates(name: str, add: list[Conversation], remove: list[Conversation]) -> tuple[Update, ...]:
@@ -192,6 +217,10 @@ def plan(base: Base, desired: Desired, remote) -> Plan:
     else:
         accepted = (wanted - base.conversations) & remote.conversations
     conflicts = []
+    if remote.remade_in_app:
+        staff_changed = desired.name != base.name or wanted != base.conversations
+        conflicts.append(Conflict(Conflict.REMADE_IN_APP, {"group_id": remote.group_id,
+                                                           "staff_changed": staff_changed}))
     rename = adopt_name = None
     current_name = remote.name
     if desired.name != remote.name:

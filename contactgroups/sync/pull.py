@@ -112,7 +112,8 @@ def pull_owner(owner_pk: int, actor_id: int | None) -> PullReport:
 def pull_group(group_pk: int, actor_id: int | None, expect=None) -> PullReport:
     """Make one group of the mirror what Chat holds of it now, as ``pull_owner`` does for all of an owner's.
 
-    The owner's other groups stay as they are, and groups made in the app are not adopted. A group whose name in
+    The owner's other groups stay as they are, and groups made in the app are not adopted, but for one made under
+    the group's name after the user deleted it in the app: that one is the group now. A group whose name in
     Chat another group of the mirror holds is held back (reported). Raises SyncBusy when a sync holds the group.
     ``expect(remote)``, given the owner's groups as read, may raise to stop before anything is changed.
     """
@@ -142,6 +143,7 @@ def _apply(owner: ChatUser, remote: ContactGroups, leased: set[int], report: Pul
     others = [group for group in live if group.pk not in leased]
     matches = _match(remote, mine, others)
     if not adopt_new:
+        _match_remade(matches, mine)
         matches = [match for match in matches if match.group is not None]
     matched = {match.group.pk for match in matches if match.group is not None}
     vanished = [group for group in mine
@@ -220,6 +222,20 @@ def _match(remote: ContactGroups, mine: list[ContactGroup], others: list[Contact
         elif info.name not in theirs_names:  # else it is the busy group's create, seen before its answer is saved
             matches.append(_Match(info, None))
     return matches
+
+
+def _match_remade(matches: list[_Match], mine: list[ContactGroup]) -> None:
+    """For a pull of some groups only: a group whose GroupId is gone is the group Chat holds under the name it
+    confirmed, if the mirror has no other group of that GroupId, as a sync takes it (execute.remote_for): the user
+    deleted it in the app and made another under its name."""
+    matched = {match.group.pk for match in matches if match.group is not None}
+    for group in mine:
+        if group.pk in matched or group.chat_group_id is None or not group.confirmed_name or group.create_intent:
+            continue
+        match = next((match for match in matches if match.group is None and match.info.name == group.confirmed_name),
+                     None)
+        if match is not None:
+            match.group = group
 
 
 def _hold_back(matches: list[_Match], kept: list[ContactGroup]) -> None:

@@ -57,7 +57,7 @@ def test_view_only_staff_reads_groups_history_and_audit_without_a_button_to_chan
     row.get_by_role("link", name=CJK_NAME).click()
 
     expect(page.get_by_role("heading", name="View conversation group")).to_be_visible()
-    expect(page.locator(".field-name .readonly")).to_have_text(CJK_NAME)
+    expect(page.locator(".field-group_name .readonly")).to_have_text(CJK_NAME)
     expect(page.locator(".field-chat_group_id .readonly")).to_have_text("1")
     expect(page.locator("#contactgroup_form").locator("input:not([type=hidden]), select, textarea")).to_have_count(0)
     expect(page.locator("#contactgroup_form")).to_contain_text("0: Accepted by Chat.")

@@ -7,8 +7,10 @@ from hypothesis import strategies as st
 from contactgroups.chat import protocol
 from contactgroups.chat.types import ContactGroups, Conversation, ConversationState, GroupInfo
 from contactgroups.sync.plan import (
+    LOST_CREATE,
     MISSING,
     NOT_READ,
+    REMADE,
     Base,
     Conflict,
     Desired,
@@ -128,18 +130,46 @@ def test_deleting_addresses_the_name_chat_has_and_says_when_the_user_renamed_it(
     assert plan(Base(), Desired("work", delete=True), NOT_READ).calls == 0
 
 
-@pytest.mark.parametrize(("group_id", "intent", "name", "expected"), [
-    (7, "", "work", (7, False)),  # by GroupId
-    (8, "", "work", (None, False)),  # that GroupId is gone and no create was sent since
-    (8, "fresh", "work", (9, True)),  # gone, but a create sent since found it under the name it sent
-    (None, "fresh", "renamed since", (9, True)),  # the name the create sent, not the group's name now
-    (None, "", "work", (7, True)),  # an interrupted sync: by the group's own name
-    (None, "", "elsewhere", (None, False)),
+@pytest.mark.parametrize(("group_id", "intent", "name", "former", "expected"), [
+    (7, "", "work", "work", (7, "")),  # by GroupId
+    (8, "", "work", "", (None, "")),  # that GroupId is gone and no create was sent since
+    (8, "fresh", "work", "work", (9, LOST_CREATE)),  # gone, but a create sent since found it under the name it sent
+    (None, "fresh", "renamed since", "", (9, LOST_CREATE)),  # the name the create sent, not the group's name now
+    (None, "", "work", "", (7, LOST_CREATE)),  # an interrupted sync: by the group's own name
+    (None, "", "elsewhere", "", (None, "")),
+    (8, "", "office", "work", (7, REMADE)),  # gone; the app made a group under the name Chat confirmed
+    (8, "", "work", "other", (None, "")),  # gone, and nothing is under the name Chat confirmed
 ])
-def test_locate(group_id, intent, name, expected):
+def test_locate(group_id, intent, name, former, expected):
     groups = [GroupInfo("work", 7), GroupInfo("fresh", 9)]
-    found, lost = locate(groups, group_id, intent, name)
-    assert ((found.group_id if found else None), lost) == expected
+    found, how = locate(groups, group_id, intent, name, former)
+    assert ((found.group_id if found else None), how) == expected
+
+
+def test_a_group_made_again_under_its_name_is_not_taken_when_another_group_of_the_mirror_has_it():
+    groups = [GroupInfo("work", 7)]
+    assert locate(groups, 8, "", "work", "work", claimed=frozenset({7})) == (None, "")
+    chat = ContactGroups(groups, [ConversationState(A, (7,))])
+    assert remote_of(chat, 8, "", "work", False, "work", frozenset({7})) is MISSING
+    # Deleting never takes the group the user made again for the one the staff deleted.
+    assert remote_of(chat, 8, "", "work", True, "work") is MISSING
+
+
+def test_a_group_made_again_in_the_app_is_this_group_with_its_new_groupid_and_three_way_as_usual():
+    chat = ContactGroups([GroupInfo("work", 7)], [ConversationState(A, (7,)), ConversationState(C, (7,))])
+    remote = remote_of(chat, 3, "", "work", False, "work")
+    assert remote == Remote(7, "work", frozenset({A, C}), remade_in_app=True)
+    base = Base("work", frozenset({A, B}))
+    # The staff added D: it is sent to the new group; the app's C stays and its leaving out B is adopted.
+    steps = plan(base, Desired("work", (A, B, D)), remote)
+    assert steps.group_id == 7 and steps.create is None and steps.rename is None
+    assert [(u.add, u.remove) for u in steps.updates] == [((D,), ())]
+    assert steps.adopt_added == {C} and steps.adopt_removed == {B}
+    assert steps.conflicts == (Conflict(Conflict.REMADE_IN_APP, {"group_id": 7, "staff_changed": True}),)
+    # Nothing changed here: the mirror takes the new group as the app made it.
+    quiet = plan(base, Desired("work", (A, B)), remote)
+    assert quiet.calls == 0 and quiet.group_id == 7 and not quiet.deleted_in_app
+    assert quiet.conflicts == (Conflict(Conflict.REMADE_IN_APP, {"group_id": 7, "staff_changed": False}),)
 
 
 def test_what_chat_holds_is_read_into_remote_missing_or_nothing_to_read():
@@ -163,14 +193,17 @@ sets = st.frozensets(conversations, max_size=6)
 
 @st.composite
 def situations(draw):
-    """A base Chat confirmed, the staff's desired state, and what Chat holds now (or MISSING / NOT_READ)."""
+    """A base Chat confirmed, the staff's desired state, and what Chat holds now (or MISSING / NOT_READ): a group
+    found by its GroupId, after a lost create, or made again in the app under the name Chat confirmed."""
     confirmed = draw(st.booleans())
     base = Base(draw(names), draw(sets)) if confirmed else Base()
     desired = Desired(draw(names), tuple(draw(st.lists(conversations, unique=True, max_size=6))),
                       delete=draw(st.booleans()) and draw(st.booleans()))
-    kind = draw(st.sampled_from(["remote", "remote", "missing"] + ([] if confirmed else ["not read"])))
+    kind = draw(st.sampled_from(["remote", "remote", "missing"] + (["remade"] if confirmed else ["not read"])))
     if kind == "remote":
         remote = Remote(draw(st.integers(1, 5)), draw(names), draw(sets), from_lost_create=not confirmed)
+    elif kind == "remade":  # the user deleted it in the app and made another under the name Chat confirmed
+        remote = Remote(draw(st.integers(6, 9)), base.name, draw(sets), remade_in_app=True)
     else:
         remote = MISSING if kind == "missing" else NOT_READ
     return base, desired, remote
@@ -198,6 +231,9 @@ def test_a_plan_never_removes_what_the_user_added_in_the_app(situation):
         added_in_app = set() if remote.from_lost_create else remote.conversations - base.conversations
         assert not any(set(update.remove) & added_in_app for update in steps.updates)
         assert steps.create is None
+        # A group made again in the app is this group: its GroupId is taken, and the history says so.
+        assert steps.group_id == remote.group_id
+        assert (Conflict.REMADE_IN_APP in {c.code for c in steps.conflicts}) == remote.remade_in_app
 
 
 @settings(max_examples=600, deadline=None)
