@@ -172,6 +172,9 @@ def conflict_text(conflict: dict, owner: str) -> str:
     if code == "name_not_sendable":
         return _("Chat holds this group under the name “%(name)s”, given in the app, which a new group or a rename "
                  "cannot be sent under; nothing was sent under it. Rename the group here and sync it again.") % conflict
+    if code == "name_unstorable":
+        return _("%(owner)s renamed the group in the app to “%(app_name)s”, with a character the database here cannot "
+                 "store (shown as its code); the group keeps its name here.") % {"owner": owner, **conflict}
     return conflict.get("text", "")
 
 

@@ -48,6 +48,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # The language a staff member chose, kept for them: it follows them to a new browser.
     "contactgroups.language.StaffLanguageMiddleware",
+    # An address holding a NUL is refused (400) before any view compares it with a column (contactgroups.unstorable).
+    "contactgroups.unstorable.RefuseNulAddress",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into the lockout page.

@@ -416,7 +416,8 @@ def test_a_post_with_more_fields_than_allowed_is_a_bad_request_not_a_server_erro
     assert counts() == (1, 0, 0)
 
 
-@pytest.mark.parametrize("object_id", ["abc", "-1", "99999999999999999999999", "1.5", "%00"])
+# An id holding %00 is refused with the address (tests/test_untrusted_text.py).
+@pytest.mark.parametrize("object_id", ["abc", "-1", "99999999999999999999999", "1.5"])
 def test_a_change_page_for_an_id_that_cannot_exist_says_so(admin_client, object_id):
     response = admin_client.get(f"/admin/contactgroups/contactgroup/{object_id}/change/", follow=True)
     assert response.status_code == 200

@@ -15,7 +15,7 @@ FLOORS = {
     "words": 1, "spreadsheet": 1, "indexes": 1,
     "validators": 2, "conf": 2, "permissions": 2,
     "models": 3, "templatetags": 3,
-    "sync": 4, "forms": 4, "language": 4,
+    "sync": 4, "forms": 4, "language": 4, "unstorable": 4,
     "bulk": 5, "tasks": 5,
     "imports": 6, "handoff": 6,
     "exports": 7,

@@ -134,8 +134,9 @@ def test_an_id_that_names_no_row_gets_a_page_not_a_server_error(client, rows, st
     client.force_login(staff)
     before = snapshot()
     url = route.replace("{object_id}", object_id)
-    assert client.get(url).status_code in (200, 302, 403, 404)
-    assert client.post(url, {"post": "yes", "name": "changed"}).status_code in (200, 302, 403, 404)
+    # 400: an address holding a NUL (%00) is refused before any view reads it.
+    assert client.get(url).status_code in (200, 302, 400, 403, 404)
+    assert client.post(url, {"post": "yes", "name": "changed"}).status_code in (200, 302, 400, 403, 404)
     assert snapshot() == before
 
 

@@ -88,8 +88,9 @@ def recent_conversations_view(model_admin, request):
         return json_response({"error": _("Chat could not be read now: %(reason)s") % {"reason": reason}},
                              status=502)
     held = set(group.items.conversations()) if group is not None else set()
+    # A UserID no column can hold (a NUL Chat sent) is no Chat user here, and PostgreSQL cannot compare with it.
     targets = [entry.conversation.target for entry in page.conversations
-               if entry.conversation.type == protocol.TYPE_C2C]
+               if entry.conversation.type == protocol.TYPE_C2C and protocol.storable(entry.conversation.target)]
     nicknames = dict(ChatUser.objects.filter(user_id__in=targets).exclude(nickname="")
                      .values_list("user_id", "nickname")) if targets else {}
     empty = model_admin.get_empty_value_display()

@@ -10,6 +10,7 @@ so callers decide how to show them: a form error, a CSV report line, a sandbox
 (``Message``), so the admin can say it in the reader's language (``contactgroups.words.say``).
 """
 
+import re
 from collections.abc import Iterable
 
 # create_contact_group / update_contact_group: GroupName and NewGroupName, counted in
@@ -147,8 +148,33 @@ TO_GROUP_ID_DELETE = "ToGroupid"
 GROUP_ID_GET_LIST = "GroupId"
 
 def utf8_length(text: str) -> int:
-    """Number of bytes ``text`` takes in UTF-8, the unit Chat counts limits in."""
-    return len(text.encode("utf-8"))
+    """Number of bytes ``text`` takes in UTF-8, the unit Chat counts limits in (a lone surrogate counts 3)."""
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+# Text no database column can hold: a NUL, or a lone surrogate (half of a UTF-16 pair). PostgreSQL refuses both in
+# text and jsonb, and neither database's driver can encode a lone surrogate; yet JSON's \u0000 and \ud800 escapes
+# decode to them, so Chat may hand out either (end users name their groups in the app). Requests cannot carry a
+# lone surrogate (Django decodes them with replacement characters), only a NUL.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(text: str) -> bool:
+    """Whether a text column of either database can hold ``text`` as it is."""
+    return _UNSTORABLE.search(text) is None
+
+
+def escaped(value):
+    """``value`` (text, or JSON data) with each character no column can hold written as the visible text
+    ``\\uXXXX``, everything else as it was: how a record of what Chat said (the audit's bodies, ErrorInfo,
+    ResultInfo) is kept. What names something (a group name, a UserID) is never escaped but refused."""
+    if isinstance(value, str):
+        return _UNSTORABLE.sub(lambda found: f"\\u{ord(found.group()):04x}", value)
+    if isinstance(value, dict):
+        return {escaped(key): escaped(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [escaped(item) for item in value]
+    return value
 
 
 def gettext_noop(message: str) -> str:

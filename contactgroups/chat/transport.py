@@ -219,7 +219,7 @@ class Transport:
             http_status=response.status_code if response is not None else None,
             action_status=str(answer.get("ActionStatus", "")) if answer else "",
             error_code=as_int(answer.get("ErrorCode")) if answer else None,
-            error_info=str(answer.get("ErrorInfo", "")) if answer else "",
+            error_info=protocol.escaped(str(answer.get("ErrorInfo", ""))) if answer else "",
             started_at=started_at,
             duration=duration,
             error=error,
@@ -274,7 +274,8 @@ class Transport:
         if code is None:
             return answer, errors.ChatAnswerError(f"Chat's answer to {endpoint} has no ErrorCode.", **details)
         if code != errors.OK:
-            return answer, errors.error_from_code(code, info=str(answer.get("ErrorInfo", "")), **details)
+            info = protocol.escaped(str(answer.get("ErrorInfo", "")))
+            return answer, errors.error_from_code(code, info=info, **details)
         if answer.get("ActionStatus") != "OK" or status != 200:
             return answer, errors.ChatAnswerError(
                 f"Chat answered {endpoint} with ErrorCode 0 but ActionStatus {answer.get('ActionStatus')!r} "

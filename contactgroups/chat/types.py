@@ -98,7 +98,7 @@ class ItemResult:
         return cls(
             conversation=Conversation.from_json(entry["ContactItem"]),
             result_code=int(entry["ResultCode"]),
-            result_info=str(entry.get("ResultInfo", "")),
+            result_info=protocol.escaped(str(entry.get("ResultInfo", ""))),
             operation=as_int(entry.get(operation_key)) if operation_key else None,
         )
 
@@ -316,7 +316,7 @@ class AccountStatus:
             user_id=str(entry["UserID"]),
             imported=entry.get("AccountStatus") == protocol.ACCOUNT_IMPORTED,
             result_code=int(entry.get("ResultCode", errors.OK)),
-            result_info=str(entry.get("ResultInfo", "")),
+            result_info=protocol.escaped(str(entry.get("ResultInfo", ""))),
         )
 
 

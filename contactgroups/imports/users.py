@@ -40,7 +40,10 @@ def plan_user_import(data, source: str = "the file") -> UserImportPlan:
             continue
         user_id, nickname = values["user_id"], values.get("nickname", "")
         problems = [RowProblem(row, "user_id", words.say(message)) for message in protocol.validate_user_id(user_id)]
-        if len(nickname) > NICKNAME_MAX_LENGTH:
+        if not protocol.storable(nickname):
+            problems.append(RowProblem(row, "nickname", gettext(
+                "A nickname cannot contain a NUL character, which the database cannot store.")))
+        elif len(nickname) > NICKNAME_MAX_LENGTH:
             problems.append(RowProblem(row, "nickname", gettext(
                 "A nickname may have at most %(max)d characters; this one has %(length)d.")
                 % {"max": NICKNAME_MAX_LENGTH, "length": len(nickname)}))

@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from contactgroups import words
 from contactgroups.chat import protocol
-from contactgroups.models.mirror import ContactGroup
+from contactgroups.models.mirror import ContactGroup, StorableJSONField
 
 
 class SyncAttempt(models.Model):
@@ -34,8 +34,8 @@ class SyncAttempt(models.Model):
         verbose_name=_("staff user"),
     )
     operation = models.CharField(_("operation"), max_length=64, db_index=True)
-    request = models.JSONField(_("request body"))
-    response = models.JSONField(_("response body"), null=True, blank=True)
+    request = StorableJSONField(_("request body"))
+    response = StorableJSONField(_("response body"), null=True, blank=True)
     http_status = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
     action_status = models.CharField(_("ActionStatus"), max_length=8, blank=True)
     error_code = models.IntegerField(_("ErrorCode"), null=True, blank=True, db_index=True)

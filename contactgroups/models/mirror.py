@@ -7,6 +7,7 @@ change from the end user's. Models never call Chat; contactgroups.sync does.
 """
 
 from django.core.exceptions import EmptyResultSet
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections, models, router
 from django.db.models import Q
 from django.db.models.expressions import RawSQL
@@ -20,12 +21,24 @@ from contactgroups.indexes import TRIGRAM, USER_SEARCH_TABLE, PrefixSearchIndex,
 from contactgroups.validators import validate_group_name, validate_user_id
 
 
-def _encodes(text: str) -> bool:
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
+class StorableJSONEncoder(DjangoJSONEncoder):
+    def encode(self, o):
+        return super().encode(protocol.escaped(o))
+
+
+class StorableJSONField(models.JSONField):
+    """A JSON column that writes text no column can hold (a NUL or a lone surrogate Chat sent, in a name an end
+    user set) as its visible escape (``protocol.escaped``), so the row is kept on either database: PostgreSQL's
+    jsonb refuses ``\\u0000``. Its column and its migrations are a JSONField's."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("encoder", StorableJSONEncoder)
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self):
+        name, _path, args, kwargs = super().deconstruct()
+        kwargs.pop("encoder", None)
+        return name, "django.db.models.JSONField", args, kwargs
 
 
 class ChatUserQuerySet(models.QuerySet):
@@ -46,7 +59,7 @@ class ChatUserQuerySet(models.QuerySet):
         """
         text = text.strip()
         # No stored name holds a NUL or a lone surrogate, and the databases refuse both.
-        if not text or "\x00" in text or not _encodes(text):
+        if not text or not protocol.storable(text):
             return self.none()
         if len(text) < TRIGRAM:
             # Two subqueries, each answered by its index, rather than an OR that neither answers alone.
@@ -179,7 +192,7 @@ class ContactGroup(models.Model):
         _("name in Chat"), max_length=protocol.GROUP_NAME_MAX_BYTES, blank=True, editable=False,
         help_text=_("The name Chat last confirmed; requests address the group by it."),
     )
-    confirmed_conversations = models.JSONField(
+    confirmed_conversations = StorableJSONField(
         _("conversations in Chat"), default=list, blank=True, editable=False,
         help_text=_("The [type, target] pairs Chat last confirmed in this group."),
     )
@@ -191,8 +204,8 @@ class ContactGroup(models.Model):
     last_synced_at = models.DateTimeField(_("last synced"), null=True, blank=True, editable=False)
     # What the last sync, pull or failure did, and the last conflicts: data (codes and parameters), made into
     # words when shown (contactgroups.words).
-    last_outcome = models.JSONField(_("last sync"), default=dict, blank=True, editable=False)
-    conflicts = models.JSONField(
+    last_outcome = StorableJSONField(_("last sync"), default=dict, blank=True, editable=False)
+    conflicts = StorableJSONField(
         _("last conflict"), default=list, blank=True, editable=False,
         help_text=_("Where the user changed in the app what staff changed here, and whose change won."),
     )
@@ -217,9 +230,9 @@ class ContactGroup(models.Model):
     # "conversations": [[type, target], ...]}, or {"missing": true} when Chat no longer had it; and when it was
     # read. ``drift`` is what the user changed in the app that the mirror does not show yet (sync.drift), as
     # data; null when the reading found nothing.
-    chat_reading = models.JSONField(_("last reading of Chat"), null=True, blank=True, editable=False)
+    chat_reading = StorableJSONField(_("last reading of Chat"), null=True, blank=True, editable=False)
     chat_read_at = models.DateTimeField(_("Chat last read"), null=True, blank=True, editable=False)
-    drift = models.JSONField(_("changed in the app"), null=True, blank=True, editable=False)
+    drift = StorableJSONField(_("changed in the app"), null=True, blank=True, editable=False)
     # The admin history entry (LogEntry pk) of the last staff action on the group: the history entries of the syncs
     # that carry it out name it, so the history page shows them under it.
     last_staff_action = models.PositiveBigIntegerField(null=True, blank=True, editable=False)
@@ -426,7 +439,7 @@ class ContactItem(models.Model):
         size = protocol.utf8_length(conversation.target)
         if size > most:
             return {"reason": "too_long", "bytes": size, "max": most}
-        if "\x00" in conversation.target:
+        if not protocol.storable(conversation.target):
             return {"reason": "unstorable"}
         return None
 

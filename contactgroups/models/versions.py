@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from contactgroups.chat import protocol
 from contactgroups.chat.types import Conversation
-from contactgroups.models.mirror import ContactGroup
+from contactgroups.models.mirror import ContactGroup, StorableJSONField
 
 
 def confirmed_state(group: ContactGroup) -> tuple:
@@ -26,7 +26,7 @@ class GroupVersion(models.Model):
     group = models.ForeignKey(ContactGroup, on_delete=models.CASCADE, related_name="versions",
                               verbose_name=_("group"))
     name = models.CharField(_("group name"), max_length=protocol.GROUP_NAME_MAX_BYTES)
-    conversations = models.JSONField(_("conversations"), default=list,
+    conversations = StorableJSONField(_("conversations"), default=list,
                                      help_text=_("The [type, target] pairs Chat confirmed, sorted."))
     chat_group_id = models.PositiveBigIntegerField(_("GroupId"), null=True, blank=True)
     confirmed_at = models.DateTimeField(_("confirmed at"))

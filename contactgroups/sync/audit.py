@@ -12,6 +12,7 @@ from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 
+from contactgroups.chat.protocol import escaped
 from contactgroups.chat.types import CallRecord
 from contactgroups.models import ContactGroup, SyncAttempt, SyncAttemptRefusal
 from contactgroups.models.health import count_calls
@@ -105,7 +106,7 @@ def history_entry(actor_id: int, obj, message: list[dict], action_flag: int = CH
         object_id=str(obj.pk),
         object_repr=str(obj)[:200],
         action_flag=action_flag,
-        change_message=json.dumps(message, ensure_ascii=False),
+        change_message=json.dumps(escaped(message), ensure_ascii=False),
     )
 
 

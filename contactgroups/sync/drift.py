@@ -28,6 +28,7 @@ from django.contrib.auth import get_user_model
 from django.db import connections, transaction
 from django.utils import timezone
 
+from contactgroups.chat import protocol
 from contactgroups.chat.types import ContactGroups, Conversation
 from contactgroups.conf import chat_client
 from contactgroups.models import ChatUser, ContactGroup, ContactItem, GroupVersion
@@ -69,7 +70,8 @@ def reading_of(chat: ContactGroups, group: ContactGroup) -> dict | None:
     remote = remote_for(chat, group, False)
     if remote is plan.MISSING:
         return {"missing": True}
-    return {"group_id": remote.group_id, "name": remote.name,
+    # A name no column can hold (a NUL in it) is kept escaped.
+    return {"group_id": remote.group_id, "name": protocol.escaped(remote.name),
             "conversations": [conversation_data(c) for c in sorted(remote.conversations)],
             **({"lost_create": True} if remote.from_lost_create else {}),
             **({"remade": True} if remote.remade_in_app else {})}

@@ -68,6 +68,9 @@ class Conflict:
     # The user deleted the group in the app and made another under its name: that one is this group now, the
     # staff's change (if any) sent to it. params: group_id (the new one), staff_changed
     REMADE_IN_APP = "remade_in_app"
+    # The user renamed the group in the app to a name no column can hold (a NUL in it): the mirror keeps its name,
+    # and Chat's is shown escaped. params: app_name
+    NAME_UNSTORABLE = "name_unstorable"
 
     def as_data(self) -> dict:
         return {"code": self.code, **self.params}
@@ -233,13 +236,16 @@ def plan(base: Base, desired: Desired, remote) -> Plan:
                                                                         "staff_name": desired.name}))
                 rename = (remote.name, desired.name)
                 current_name = desired.name
-        else:
+        elif protocol.storable(remote.name):
             adopt_name = remote.name
+        else:
+            conflicts.append(Conflict(Conflict.NAME_UNSTORABLE, {"app_name": protocol.escaped(remote.name)}))
     to_add = [c for c in desired.conversations if c not in base.conversations and c not in remote.conversations]
     to_remove = sorted((base.conversations - wanted) & remote.conversations)
     return Plan(
         group_id=remote.group_id,
-        base=Base(remote.name, remote.conversations),
+        # The name the mirror confirms: Chat's, unless no column can hold it.
+        base=Base(remote.name if protocol.storable(remote.name) else base.name, remote.conversations),
         rename=rename,
         updates=chunked_updates(current_name, to_add, to_remove),
         accepted=accepted,

@@ -167,7 +167,8 @@ def _apply(owner: ChatUser, remote: ContactGroups, leased: set[int], report: Pul
         ContactGroup.objects.filter(pk=pk).update(name=f"\u2060pull {token} {pk}")
     for match in matches:
         if match.held:
-            data = {"code": HELD_BACK, "owner": owner.user_id, "name": match.info.name,
+            # A name no column can hold is kept in the report and the history escaped.
+            data = {"code": HELD_BACK, "owner": owner.user_id, "name": protocol.escaped(match.info.name),
                     "group_id": match.info.group_id, "reason": match.held}
             report.held_back.append(data)
             if match.group is not None:
@@ -242,7 +243,7 @@ def _hold_back(matches: list[_Match], kept: list[ContactGroup]) -> None:
     """Hold back each group whose name the mirror cannot give it; repeat, as a held group keeps its old name."""
     for match in matches:
         name = match.info.name
-        if "\x00" in name or not name or protocol.utf8_length(name) > protocol.GROUP_NAME_MAX_BYTES:
+        if not name or not protocol.storable(name) or protocol.utf8_length(name) > protocol.GROUP_NAME_MAX_BYTES:
             match.held = NAME_UNSTORABLE
     while True:
         taken = {group.name for group in kept}
@@ -269,7 +270,7 @@ def _storable(members) -> tuple[set[Conversation], list[dict]]:
         if problem is None:
             kept.add(conversation)
         else:
-            refused.append({"conversation": conversation_data(conversation), **problem})
+            refused.append({"conversation": protocol.escaped(conversation_data(conversation)), **problem})
     return kept, refused
 
 

@@ -25,6 +25,7 @@ from contactgroups.chat.sandbox.service import (
     CALL_LOG_MAX,
     Sandbox,
     json_reply,
+    json_text,
 )
 from contactgroups.chat.sandbox.state import DEFAULT_PAGE_SIZE
 from contactgroups.chat.usersig import generate_usersig
@@ -226,7 +227,7 @@ class SandboxServer(Sandbox):
             self.state_path.parent.mkdir(parents=True, exist_ok=True)
             temporary = self.state_path.with_name(f".{self.state_path.name}.{os.getpid()}.tmp")
             with open(temporary, "w", encoding="utf-8") as stream:
-                json.dump(document, stream, ensure_ascii=False)
+                stream.write(json_text(document))
                 stream.flush()
                 os.fsync(stream.fileno())
             os.replace(temporary, self.state_path)

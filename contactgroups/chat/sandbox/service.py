@@ -3,6 +3,7 @@
 import http
 import json
 import random
+import re
 import threading
 import time
 import urllib.parse
@@ -57,8 +58,18 @@ class Reply:
     drop: bool = False
 
 
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def json_text(document) -> str:
+    """``document`` as JSON text that encodes in UTF-8: a lone surrogate (a name sent as ``\\ud800``) is written
+    escaped, as Chat does, and so is everything else of that document."""
+    text = json.dumps(document, ensure_ascii=False)
+    return json.dumps(document) if LONE_SURROGATE.search(text) else text
+
+
 def json_reply(document, status: int = http.HTTPStatus.OK, wait: float = 0.0) -> Reply:
-    return Reply(status, json.dumps(document, ensure_ascii=False).encode("utf-8"), wait=wait)
+    return Reply(status, json_text(document).encode("utf-8"), wait=wait)
 
 
 BAD_GATEWAY_BODY = b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"
