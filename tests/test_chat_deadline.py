@@ -141,6 +141,25 @@ def test_the_group_page_refuses_an_answer_longer_than_the_limit_and_shows_the_ke
     assert last_call("get_contact_group").outcome == "too_large"
 
 
+def test_the_audit_lists_the_calls_as_too_slow_and_too_large_and_says_what_that_means(alice, chat_sandbox,
+                                                                                      browser, settings):
+    chat_sandbox.set_faults(drip_bytes_per_second=DRIP_BYTES_PER_SECOND, endpoints=[protocol.GET_LIST])
+    browser.get(RECENT, {"owner": alice.pk})
+    slow = last_call("get_list")
+    settings.CHAT_ANSWER_MAX_BYTES = 64 * 1024
+    chat_sandbox.set_faults(drip_bytes_per_second=0, pad_bytes=1024 * 1024)
+    browser.get(RECENT, {"owner": alice.pk})
+    large = last_call("get_list")
+
+    listed = browser.get(reverse("admin:contactgroups_syncattempt_changelist"), {"outcome__exact": "too_slow"})
+    slow_page = browser.get(reverse("admin:contactgroups_syncattempt_change", args=[slow.pk])).content.decode()
+    large_page = browser.get(reverse("admin:contactgroups_syncattempt_change", args=[large.pk])).content.decode()
+
+    assert list(listed.context["cl"].result_list) == [slow]
+    assert "Chat had not sent its whole answer by the call&#x27;s deadline" in slow_page
+    assert "Chat&#x27;s answer was longer than the most this admin reads of one answer" in large_page
+
+
 # --------------------------------------------------------------------------------------------------- the picker
 
 
