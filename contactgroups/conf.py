@@ -4,6 +4,9 @@ Settings are read when these functions are called, never at import time, so test
 settings see the change.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
@@ -26,6 +29,8 @@ def chat_config(**overrides) -> ChatConfig:
         "rate_limit_storage": getattr(settings, "CHAT_RATE_LIMIT_STORAGE", None) or None,
         "connect_timeout": getattr(settings, "CHAT_CONNECT_TIMEOUT", None) or None,
         "read_timeout": getattr(settings, "CHAT_READ_TIMEOUT", None) or None,
+        "deadline": getattr(settings, "SYNC_CALL_DEADLINE", None) or None,
+        "max_answer_bytes": getattr(settings, "CHAT_ANSWER_MAX_BYTES", None) or None,
     }
     values.update(overrides)
 
@@ -49,7 +54,8 @@ def chat_config(**overrides) -> ChatConfig:
         raise ImproperlyConfigured(
             f"CHAT_REGION {values['region']!r} is not a Chat region; use one of: {', '.join(REGION_DOMAINS)}."
         )
-    for optional in ("rate_limit", "rate_limit_storage", "connect_timeout", "read_timeout"):
+    for optional in ("rate_limit", "rate_limit_storage", "connect_timeout", "read_timeout", "deadline",
+                     "max_answer_bytes"):
         if values.get(optional) is None:
             values.pop(optional)
     try:
@@ -92,3 +98,16 @@ def chat_client(**kwargs) -> ChatClient:
     client_kwargs = {key: value for key, value in kwargs.items() if key in client_keys}
     config_overrides = {key: value for key, value in kwargs.items() if key not in client_keys}
     return ChatClient(chat_config(**config_overrides), **client_kwargs)
+
+
+@contextmanager
+def page_read_client(on_call) -> Iterator[ChatClient]:
+    """A client for a read made while a page waits: all of it, each page and the whole of each answer included,
+    within settings.SYNC_PAGE_READ_TIMEOUT from now, never tried again (ChatTooSlowError past it).
+
+    The caller checks that the setting is not 0 (no reads while a page waits).
+    """
+    seconds = settings.SYNC_PAGE_READ_TIMEOUT
+    with chat_client(on_call=on_call, connect_timeout=seconds, read_timeout=seconds, deadline=seconds,
+                     max_retries=0) as client, client.within(seconds):
+        yield client

@@ -8,6 +8,7 @@ text under the ``legacy`` code and are shown as they are.
 import json
 
 from django.contrib.admin.models import LogEntry
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.formats import date_format
@@ -58,11 +59,27 @@ def code_text(code: int | None, info: str = "") -> str:
     return text + (f" ({info})" if info and not errors.is_documented(code) else "")
 
 
+def too_slow_text(seconds) -> str:
+    """Chat went past a call's deadline of ``seconds``."""
+    return _("Chat was too slow: its whole answer had not come within %(seconds)s s.") % {
+        "seconds": f"{seconds:g}" if isinstance(seconds, int | float) else "?"}
+
+
+def too_large_text(limit) -> str:
+    """Chat's answer went past the ``limit`` bytes the admin reads."""
+    size = filesizeformat(limit) if isinstance(limit, int) else "?"
+    return _("Chat answered too much: more than %(size)s, the most this admin reads of one answer.") % {"size": size}
+
+
 def error_text(error: dict) -> str:
     """A stored failure (sync.outcome.error_data) in words."""
     kind, code, info = error.get("kind"), error.get("code"), error.get("info") or ""
     if kind == "connect":
         return _("Could not connect to Chat; nothing was sent.")
+    if kind == "too_slow":
+        return too_slow_text(error.get("seconds"))
+    if kind == "too_large":
+        return too_large_text(error.get("limit"))
     if kind == "transport":
         if error.get("http_status"):
             return _("Chat's server failed (HTTP %(status)s).") % {"status": error["http_status"]}
@@ -541,6 +558,10 @@ def chat_read_failure_text(error: dict, seconds: float) -> str:
     kind = error.get("kind")
     if kind == "connect":
         return _("Chat could not be reached.")
+    if kind == "too_slow":
+        return too_slow_text(error.get("seconds", seconds))
+    if kind == "too_large":
+        return too_large_text(error.get("limit"))
     if kind == "transport":
         if error.get("http_status"):
             return _("Chat answered with HTTP %(status)s.") % {"status": error["http_status"]}

@@ -189,6 +189,9 @@ CHAT_RATE_LIMIT = env.float("CHAT_RATE_LIMIT", default=0) or None
 CHAT_RATE_LIMIT_STORAGE = env.str("CHAT_RATE_LIMIT_STORAGE", default="")
 CHAT_CONNECT_TIMEOUT = env.float("CHAT_CONNECT_TIMEOUT", default=0) or None
 CHAT_READ_TIMEOUT = env.float("CHAT_READ_TIMEOUT", default=0) or None
+# The most bytes of one Chat answer read; a longer one is refused unread. Unset: 4 MiB, reasoned from Chat's largest
+# answers in contactgroups/chat/config.py (MAX_ANSWER_BYTES).
+CHAT_ANSWER_MAX_BYTES = env.int("CHAT_ANSWER_MAX_BYTES", default=0) or None
 CHAT_SANDBOX_STATE = env.str("CHAT_SANDBOX_STATE", default=str(BASE_DIR / "var" / "chat-sandbox.json"))
 
 # Celery. Unset broker: a sync runs in this web process's background runner (contactgroups/sync/runner.py),
@@ -253,9 +256,13 @@ SYNC_DRIFT_SWEEP_SECONDS = env.float("SYNC_DRIFT_SWEEP_SECONDS", default=600.0)
 SYNC_DRIFT_SWEEP_CONCURRENCY = env.int("SYNC_DRIFT_SWEEP_CONCURRENCY", default=16)
 SYNC_DRIFT_SWEEP_RATE_SHARE = env.float("SYNC_DRIFT_SWEEP_RATE_SHARE", default=0.8)
 SYNC_DRIFT_SWEEP_USER = env.str("SYNC_DRIFT_SWEEP_USER", default="chat-drift-sweep")
-# A group's page reads Chat when it opens, waiting at most this many seconds (no retry) before it shows the
-# sweep's last reading instead; 0 never reads.
+# A group's page reads Chat when it opens, and the picker the owner's conversations, each read ending within this
+# many seconds, every page and the whole answer included (no retry), before the group page shows the sweep's last
+# reading instead; 0 never reads.
 SYNC_PAGE_READ_TIMEOUT = env.float("SYNC_PAGE_READ_TIMEOUT", default=1.5)
+# Every other call to Chat (syncs, pulls, sweeps, imports) ends within this many seconds, whole answer included;
+# its retries each have their own. Unset: 30 s (contactgroups/chat/config.py, CALL_DEADLINE_SECONDS).
+SYNC_CALL_DEADLINE = env.float("SYNC_CALL_DEADLINE", default=0) or None
 CELERY_BEAT_SCHEDULE = {
     "requeue-stranded-syncs": {"task": "contactgroups.tasks.requeue_stranded", "schedule": SYNC_RECOVER_SECONDS},
     "drift-sweep": {

@@ -80,6 +80,12 @@ class SyncAttemptAdmin(SelectedIdsChecked, admin.ModelAdmin):
 
     @admin.display(description=_("meaning"))
     def error_meaning(self, attempt):
+        if attempt.outcome == SyncAttempt.Outcome.TOO_SLOW:
+            return _("Chat had not sent its whole answer by the call's deadline, so the call was given up: the "
+                     "request may have taken effect.")
+        if attempt.outcome == SyncAttempt.Outcome.TOO_LARGE:
+            return _("Chat's answer was longer than the most this admin reads of one answer, so it was cut off "
+                     "unread: the request may have taken effect.")
         if attempt.outcome == SyncAttempt.Outcome.NO_ANSWER and attempt.error_code is None:
             # Said here, for whoever reads the calls; the group's page says what the sync does about it.
             if attempt.http_status:

@@ -1,9 +1,10 @@
 """Picking conversations on the group page: the owner's recent conversations in Chat, and known Chat users.
 
 ``recent/?owner=<pk>`` (a group not saved yet) or ``recent/?group=<pk>`` reads one page of the owner's
-conversation list in Chat as the staff ask (``sync.recent``: the page timeout, no retry, audited), each with its
-type, target, last message time and whether the group holds it; ``cursor`` asks for the page after. A Chat failure
-is an error in staff words, never a 500. ``chat-users/?term=`` suggests known Chat users for a one-to-one target,
+conversation list in Chat as the staff ask (``sync.recent``: the page timeout for the whole answer, a size limit, no
+retry, audited), at most ROWS_A_PAGE of them, each with its type, target, last message time and whether the group
+holds it; ``cursor`` asks for the rows after. A Chat failure (too slow, too much said included) is an error in
+staff words, never a 500. ``chat-users/?term=`` suggests known Chat users for a one-to-one target,
 found as the Chat user admin's own search finds them. Both need the add or change permission on conversation
 groups; the suggestions also the view permission on Chat users. The page's script
 (static/contactgroups/pick_conversations.js) puts what staff choose in the conversations' inline; nothing is saved
@@ -30,6 +31,9 @@ logger = logging.getLogger(__name__)
 
 # The most Chat users one type-ahead answer suggests.
 USER_SUGGESTIONS_MAX = 20
+# The most conversations one answer to the panel carries, whatever the length of Chat's page: a longer page is sent
+# in parts, "Show more" giving the next part (Chat's page read again) before Chat's next page.
+ROWS_A_PAGE = 100
 
 
 def pick_urls(model_admin) -> list:
@@ -72,7 +76,7 @@ def recent_conversations_view(model_admin, request):
             return json_response({"error": _("Choose the group's owner first: the conversations listed are the "
                                              "owner's.")}, status=400)
     try:
-        cursor = ListCursor.from_token(request.GET["cursor"]) if request.GET.get("cursor") else None
+        cursor, skip = _position(request.GET.get("cursor", ""))
     except ValueError:
         return json_response({"error": _("This page of the list is not one Chat gave; open the list again.")},
                              status=400)
@@ -88,8 +92,13 @@ def recent_conversations_view(model_admin, request):
         return json_response({"error": _("Chat could not be read now: %(reason)s") % {"reason": reason}},
                              status=502)
     held = set(group.items.conversations()) if group is not None else set()
+    shown = page.conversations[skip:skip + ROWS_A_PAGE]
+    if skip + ROWS_A_PAGE < len(page.conversations):  # the rest of this page of Chat's first
+        next_token = f"{(cursor or ListCursor()).token()}:{skip + ROWS_A_PAGE}"
+    else:
+        next_token = page.next_cursor.token() if page.next_cursor else None
     # A UserID no column can hold (a NUL Chat sent) is no Chat user here, and PostgreSQL cannot compare with it.
-    targets = [entry.conversation.target for entry in page.conversations
+    targets = [entry.conversation.target for entry in shown
                if entry.conversation.type == protocol.TYPE_C2C and protocol.storable(entry.conversation.target)]
     nicknames = dict(ChatUser.objects.filter(user_id__in=targets).exclude(nickname="")
                      .values_list("user_id", "nickname")) if targets else {}
@@ -106,12 +115,28 @@ def recent_conversations_view(model_admin, request):
                 "pinned": entry.pinned,
                 "in_group": entry.conversation in held,
             }
-            for entry in page.conversations
+            for entry in shown
             if entry.conversation.type in ContactItem.Type.values
         ],
-        "next": page.next_cursor.token() if page.next_cursor else None,
-        "text": _listed_text(len(page.conversations), cursor is None, page.next_cursor is not None),
+        "next": next_token,
+        "text": _listed_text(len(shown), cursor is None and not skip, next_token is not None),
     })
+
+
+def _position(token: str) -> tuple[ListCursor | None, int]:
+    """Where the list goes on from: Chat's cursor (None: the first page) and the rows of that page already shown.
+
+    ``token`` is what the last answer gave as ``next``: Chat's cursor, then ``:`` and a count while a page of Chat's
+    had more rows than one answer carries. ValueError for anything else.
+    """
+    if not token:
+        return None, 0
+    chat, separator, skip = token.partition(":")
+    if not separator:
+        return ListCursor.from_token(chat), 0
+    if not (skip.isascii() and skip.isdigit() and len(skip) <= 9 and int(skip) > 0):
+        raise ValueError(f"Not a position in a page: {skip!r}.")
+    return ListCursor.from_token(chat), int(skip)
 
 
 def _listed_text(count: int, first: bool, more: bool) -> str:

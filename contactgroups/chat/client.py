@@ -3,7 +3,8 @@
 One method per endpoint, dataclasses in and out. Every call goes through one pipeline:
 
     validate (ValueError, nothing sent) -> wait for the rate limiter -> POST with an admin UserSig
-    -> parse the answer -> report a CallRecord to ``on_call`` -> return, retry or raise a ChatError.
+    -> read the answer within the deadline and size limit -> parse it -> report a CallRecord to ``on_call``
+    -> return, retry or raise a ChatError.
 
 This module checks each request before it is sent and builds its body; ``transport`` sends it (and holds the
 error and retry policy), ``types`` reads the answers. Chat's JSON field names (``From_Account``, ``ToGroupId``,
@@ -122,6 +123,11 @@ class ChatClient:
     def admin_usersig(self) -> str:
         """The administrator's UserSig, made from the config and renewed well before it expires."""
         return self._transport.admin_usersig()
+
+    def within(self, seconds: float):
+        """A block in which every call this thread makes ends within ``seconds`` from now, each page and retry
+        included: ``with client.within(1.5): client.get_contact_group(owner)``. Past it, ChatTooSlowError."""
+        return self._transport.within(seconds)
 
     def __repr__(self) -> str:
         return (

@@ -15,12 +15,27 @@ REGION_DOMAINS = {
     "jakarta": "adminapiidn.im.qcloud.com",
 }
 
+# The most bytes of one answer the client reads (ChatConfig.max_answer_bytes by default); a longer answer is
+# refused unread, past this point. The largest answers Chat legitimately sends are pages of get_contact_group and
+# get_list. One conversation in them is at most about 2.5 KB: a 256-byte custom mark written with JSON escapes
+# (at most 6 characters a byte, 1,536), the 64 characters of the standard mark, the ids of 20 groups (about 420),
+# its UserID or group id (escaped, under 300) and the field names (about 120). A page of 1,000 such conversations
+# (the most a user can group or mark; Chat documents no page size, and its pages are far shorter) is 2.5 MB, and
+# the 20 group names 64 bytes each add a few KB: 4 MiB leaves over half as much again to spare.
+MAX_ANSWER_BYTES = 4 * 1024 * 1024
+# The longest a call made outside a page (a sync, a pull, a sweep, an import) may take: connecting, sending and
+# reading the whole answer, by default (ChatConfig.deadline).
+CALL_DEADLINE_SECONDS = 30.0
+
 
 @dataclass(frozen=True)
 class ChatConfig:
     """Everything a ChatClient needs to reach one Chat app.
 
     ``base_url`` (scheme, host and port, e.g. the sandbox ``http://127.0.0.1:8081``) wins over ``region``.
+    ``connect_timeout`` and ``read_timeout`` bound each wait on the socket; ``deadline`` bounds each HTTP attempt
+    as a whole, from connecting to the last byte of the answer (an answer dripped a byte at a time included), and
+    ``max_answer_bytes`` its answer's length. ``ChatClient.within`` puts one deadline on several calls.
     ``rate_limit`` is calls a second per endpoint; no endpoint goes past its own documented rate
     (``protocol.CALLS_PER_SECOND``: 100 for multiaccount_import and account_check).
     ``rate_limit_storage`` is a ``limits`` storage URI: ``memory://`` counts in this process,
@@ -35,6 +50,8 @@ class ChatConfig:
     base_url: str | None = None
     connect_timeout: float = 3.05
     read_timeout: float = 10.0
+    deadline: float = CALL_DEADLINE_SECONDS
+    max_answer_bytes: int = MAX_ANSWER_BYTES
     rate_limit: float = protocol.CALLS_PER_SECOND_MAX
     rate_limit_storage: str = field(default="memory://", repr=False)
     # Below 1: a background client, whose calls wait while every caller's calls fill this share of the rate.
@@ -60,6 +77,11 @@ class ChatConfig:
             problems.append(f"Give a region ({', '.join(REGION_DOMAINS)}) or a base_url.")
         if not (self.connect_timeout > 0 and self.read_timeout > 0):
             problems.append("connect_timeout and read_timeout must be positive.")
+        if not self.deadline > 0:
+            problems.append("deadline must be a positive number of seconds.")
+        if isinstance(self.max_answer_bytes, bool) or not isinstance(self.max_answer_bytes, int) \
+                or self.max_answer_bytes <= 0:
+            problems.append(f"max_answer_bytes must be a positive whole number, not {self.max_answer_bytes!r}.")
         if not self.rate_limit > 0:
             problems.append("rate_limit must be a positive number of calls a second.")
         if not 0 < self.rate_share <= 1:

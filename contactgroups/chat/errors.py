@@ -42,10 +42,13 @@ class ChatError(Exception):
         self.response = response
         super().__init__(message or self._default_message())
 
+    # Details a subclass adds to ChatError's, each a keyword of its __init__, kept when the error is pickled.
+    extra_details: tuple[str, ...] = ()
+
     def __reduce__(self):
         # Keep the code and details when the error crosses a process (Celery pickles it).
         details = {name: getattr(self, name) for name in
-                   ("code", "info", "endpoint", "http_status", "request", "response")}
+                   ("code", "info", "endpoint", "http_status", "request", "response", *self.extra_details)}
         return (_rebuild, (type(self), str(self), details))
 
     def _default_message(self) -> str:
@@ -83,9 +86,35 @@ class ChatConnectError(ChatTransportError):
     """
 
 
+class ChatTooSlowError(ChatTransportError):
+    """Chat had not sent its whole answer when the call's deadline passed (``seconds`` after it began): too slow.
+
+    The connection was open, so a write may have taken effect.
+    """
+
+    extra_details = ("seconds",)
+
+    def __init__(self, message: str = "", *, seconds: float = 0.0, **details):
+        self.seconds = seconds
+        super().__init__(message, **details)
+
+
 class ChatAnswerError(ChatError):
     """Chat answered, but not in a form the client reads: no ErrorCode, fields missing or out of range, paging that
     does not advance. The answer, if any, is on the error and in the audit."""
+
+
+class ChatAnswerTooLargeError(ChatAnswerError):
+    """Chat's answer was longer than the ``limit`` bytes the client reads; the rest was not read, nothing parsed.
+
+    Asking again brings the same answer, so it is not retried. A write may have taken effect.
+    """
+
+    extra_details = ("limit",)
+
+    def __init__(self, message: str = "", *, limit: int = 0, **details):
+        self.limit = limit
+        super().__init__(message, **details)
 
 
 class ChatAuthError(ChatError):

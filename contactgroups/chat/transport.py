@@ -17,15 +17,24 @@ Retries (exponential backoff with full jitter, at most ``ChatConfig.max_retries`
   state before it decides what to send again. A write is never silently sent twice.
 - A 70001 answer (UserSig expired, for instance after a clock jump) renews the UserSig and tries once more; Chat
   refused the request before acting on it.
+
+Deadline and size. Each HTTP attempt ends within ``ChatConfig.deadline`` seconds, connecting and the whole answer
+included: the answer is read in pieces as they arrive, each wait on the socket bounded by the time left, so an
+answer sent a byte at a time cannot hold the caller (``errors.ChatTooSlowError``). ``Transport.within`` sets one
+deadline for every call made in a block (a page's read of several pages), and no retry starts that could not end
+before it. An answer longer than ``ChatConfig.max_answer_bytes`` is refused after that many bytes, unparsed
+(``errors.ChatAnswerTooLargeError``). The connection of an answer not read to its end is closed.
 """
 
 import copy
+import json
 import logging
 import random
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from urllib.parse import quote, urlencode
 
@@ -44,6 +53,8 @@ logger = logging.getLogger(__name__)
 # Backoff between attempts. A throttled call waits THROTTLE_BACKOFF_FACTOR times longer, at least half of that.
 BACKOFF_CAP_SECONDS = 20.0
 THROTTLE_BACKOFF_FACTOR = 5
+# The most bytes of an answer read from the connection at once.
+READ_CHUNK_BYTES = 64 * 1024
 
 
 def backoff_delay(attempt: int, base: float, *, throttled: bool = False, rng: random.Random | None = None) -> float:
@@ -100,6 +111,7 @@ class Transport:
         self._usersig_lock = threading.Lock()
         self._usersig: str | None = None
         self._usersig_renew_at = 0.0
+        self._local = threading.local()  # this thread's deadline set by within(): (monotonic time, seconds)
         self._limiter = EndpointRateLimiter(
             config.sdkappid,
             config.rate_limit_storage,
@@ -112,6 +124,27 @@ class Transport:
     def close(self) -> None:
         if self._owns_session:
             self._session.close()
+
+    @contextmanager
+    def within(self, seconds: float) -> Iterator[None]:
+        """Every call this thread makes in the block ends within ``seconds`` from now, all its pages and retries
+        included; an enclosing block's earlier deadline still holds."""
+        if not seconds > 0:
+            raise ValueError(f"A deadline must be a positive number of seconds, not {seconds!r}.")
+        previous = getattr(self._local, "deadline", None)
+        until = time.monotonic() + seconds
+        if previous is None or until < previous[0]:
+            self._local.deadline = (until, seconds)
+        try:
+            yield
+        finally:
+            self._local.deadline = previous
+
+    def _deadline(self, began: float) -> tuple[float, float]:
+        """When an attempt begun at ``began`` must end (monotonic), and the seconds of the deadline that says so."""
+        own = (began + self.config.deadline, self.config.deadline)
+        outer = getattr(self._local, "deadline", None)
+        return outer if outer is not None and outer[0] < own[0] else own
 
     def admin_usersig(self) -> str:
         """The administrator's UserSig, made from the config and renewed well before it expires."""
@@ -178,6 +211,9 @@ class Transport:
                 retries, self.config.backoff_base,
                 throttled=isinstance(error, errors.ChatThrottledError), rng=self._random,
             )
+            outer = getattr(self._local, "deadline", None)
+            if outer is not None and time.monotonic() + delay >= outer[0]:
+                raise error  # the retry could not end before the block's deadline
             logger.info("Retrying %s in %.2f s (retry %d of %d) after: %s",
                         endpoint, delay, retries, self.config.max_retries, error)
             self._sleep(delay)
@@ -196,21 +232,28 @@ class Transport:
     def _attempt(self, endpoint: str, body: dict) -> tuple[dict | None, errors.ChatError | None]:
         """One POST. Returns (answer, None) on success, (answer or None, error) otherwise; raises nothing itself."""
         self._limiter.wait(endpoint)
-        url = self._url(endpoint)
-        timeout = (self.config.connect_timeout, self.config.read_timeout)
-        started_at = datetime.now(UTC)
         began = time.monotonic()
+        deadline_at, seconds = self._deadline(began)
+        if deadline_at <= began:  # a block's deadline passed before this call could start: nothing is sent
+            return None, self._too_slow(endpoint, body, seconds, sent=False)
+        url = self._url(endpoint)
+        left = deadline_at - began
+        timeout = (min(self.config.connect_timeout, left), min(self.config.read_timeout, left))
+        started_at = datetime.now(UTC)
         response = None
         error = None
         try:
-            response = self._session.post(url, json=body, timeout=timeout)
+            response = self._session.post(url, json=body, timeout=timeout, stream=True)
         except requests.RequestException as exc:
             # Built here, raised by the caller outside this block, so the requests exception (whose text holds
             # the URL and with it the UserSig) is neither the cause nor the context of what the caller sees.
-            error = self._transport_error(endpoint, body, exc)
+            if isinstance(exc, requests.ReadTimeout) and timeout[1] == left:
+                error = self._too_slow(endpoint, body, seconds)
+            else:
+                error = self._transport_error(endpoint, body, exc)
         answer = None
         if response is not None:
-            answer, error = self._read_answer(endpoint, body, response)
+            answer, error = self._read_answer(endpoint, body, response, deadline_at, seconds)
         duration = time.monotonic() - began
         record = CallRecord(
             endpoint=endpoint,
@@ -233,26 +276,81 @@ class Transport:
             self.on_call(record)
         return answer, error
 
-    def _transport_error(self, endpoint: str, body: dict, exc: requests.RequestException) -> errors.ChatError:
+    def _too_slow(self, endpoint: str, body: dict, seconds: float, sent: bool = True, **details) -> errors.ChatError:
+        effect = "; the request may have taken effect" if sent else "; the request was not sent"
+        return errors.ChatTooSlowError(
+            f"Chat had not answered {endpoint} whole within its deadline of {seconds:g} s{effect}.",
+            endpoint=endpoint, request=body, seconds=seconds, **details,
+        )
+
+    def _transport_error(self, endpoint: str, body: dict, exc: BaseException) -> errors.ChatError:
         detail = self._redact(f"{type(exc).__name__}: {exc}")
         if _never_sent(exc):
             return errors.ChatConnectError(
                 f"Could not connect to Chat for {endpoint}; the request was not sent ({detail}).",
                 endpoint=endpoint, request=body,
             )
-        if isinstance(exc, requests.ReadTimeout):
+        if isinstance(exc, requests.ReadTimeout | urllib3.exceptions.ReadTimeoutError):
             message = (f"Chat did not answer {endpoint} within {self.config.read_timeout} s; the request may "
                        f"have taken effect ({detail}).")
         else:
             message = f"No answer from Chat for {endpoint}; the request may have taken effect ({detail})."
         return errors.ChatTransportError(message, endpoint=endpoint, request=body)
 
+    def _read_body(self, response: requests.Response, deadline_at: float) -> bytes:
+        """The whole answer, read as it arrives. Raises _Late past ``deadline_at``, _TooLong past the size limit,
+        the connection's own errors as they come; leaves the response open."""
+        limit = self.config.max_answer_bytes
+        raw = response.raw
+        if raw is None or not hasattr(raw, "read1"):  # an answer already in memory, from an adapter that is no socket
+            content = response.content or b""
+            if len(content) > limit:
+                raise _TooLong()
+            return content
+        sock = getattr(getattr(raw, "connection", None), "sock", None)
+        pieces = []
+        size = 0
+        while True:
+            left = deadline_at - time.monotonic()
+            if left <= 0:
+                raise _Late()
+            wait = min(self.config.read_timeout, left)
+            if sock is not None:
+                sock.settimeout(wait)  # each wait on the socket ends by the deadline: read1 waits once at most
+            try:
+                piece = raw.read1(READ_CHUNK_BYTES, decode_content=True)
+            except urllib3.exceptions.ReadTimeoutError:
+                if wait == left:
+                    raise _Late() from None
+                raise
+            if not piece:
+                return b"".join(pieces)
+            size += len(piece)
+            if size > limit:
+                raise _TooLong()
+            pieces.append(piece)
+
     def _read_answer(
-        self, endpoint: str, body: dict, response: requests.Response
+        self, endpoint: str, body: dict, response: requests.Response, deadline_at: float, seconds: float
     ) -> tuple[dict | None, errors.ChatError | None]:
         status = response.status_code
         try:
-            answer = response.json()
+            content = self._read_body(response, deadline_at)
+        except _Late:
+            return None, self._too_slow(endpoint, body, seconds, http_status=status)
+        except _TooLong:
+            limit = self.config.max_answer_bytes
+            return None, errors.ChatAnswerTooLargeError(
+                f"Chat's answer to {endpoint} was longer than {limit} bytes, the most this client reads; it was "
+                f"not read, and the request may have taken effect.",
+                endpoint=endpoint, request=body, http_status=status, limit=limit,
+            )
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            return None, self._transport_error(endpoint, body, exc)
+        finally:
+            response.close()  # after a whole answer the connection is already back in the pool; otherwise closed
+        try:
+            answer = json.loads(content)
         except ValueError:
             answer = None
         if not isinstance(answer, dict):
@@ -283,3 +381,11 @@ class Transport:
                 **details,
             )
         return answer, None
+
+
+class _Late(Exception):
+    """The deadline passed while the answer was being read."""
+
+
+class _TooLong(Exception):
+    """The answer went past the size limit."""

@@ -22,6 +22,8 @@ class SyncAttempt(models.Model):
         PARTIAL = "partial", _("Partly refused")
         REFUSED = "refused", _("Refused")
         NO_ANSWER = "no_answer", _("No answer")
+        TOO_SLOW = "too_slow", _("Too slow")
+        TOO_LARGE = "too_large", _("Answer too large")
 
     group = models.ForeignKey(
         ContactGroup, on_delete=models.SET_NULL, null=True, blank=True, related_name="sync_attempts",

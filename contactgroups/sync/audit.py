@@ -12,6 +12,7 @@ from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 
+from contactgroups.chat import errors
 from contactgroups.chat.protocol import escaped
 from contactgroups.chat.types import CallRecord
 from contactgroups.models import ContactGroup, SyncAttempt, SyncAttemptRefusal
@@ -21,6 +22,10 @@ logger = logging.getLogger(__name__)
 
 
 def _outcome(record: CallRecord) -> str:
+    if isinstance(record.error, errors.ChatTooSlowError):
+        return SyncAttempt.Outcome.TOO_SLOW
+    if isinstance(record.error, errors.ChatAnswerTooLargeError):
+        return SyncAttempt.Outcome.TOO_LARGE
     if record.error is not None:
         return SyncAttempt.Outcome.NO_ANSWER if record.error_code is None else SyncAttempt.Outcome.REFUSED
     if record.refused_items:

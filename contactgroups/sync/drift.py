@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from contactgroups.chat import protocol
 from contactgroups.chat.types import ContactGroups, Conversation
-from contactgroups.conf import chat_client
+from contactgroups.conf import chat_client, page_read_client
 from contactgroups.models import ChatUser, ContactGroup, ContactItem, GroupVersion
 from contactgroups.models.versions import confirmed_state
 from contactgroups.sync import plan
@@ -164,19 +164,20 @@ class PageReading:
 
 
 def read_for_page(group: ContactGroup, actor_id: int | None) -> PageReading:
-    """Read the group's owner in Chat now, within settings.SYNC_PAGE_READ_TIMEOUT (no retry), and keep the reading.
+    """Read the group's owner in Chat now, all of it within settings.SYNC_PAGE_READ_TIMEOUT (``conf.page_read_client``:
+    every page and the whole of each answer, no retry), and keep the reading.
 
-    If Chat does not answer in time or fails, the last reading kept on the group (the sweep's or an earlier page's)
-    with its time; ``read_at`` None when there is none. A timeout of 0 never reads (the kept reading only).
+    If Chat does not answer in time, answers too much or fails, the last reading kept on the group (the sweep's or
+    an earlier page's) with its time; ``read_at`` None when there is none. A timeout of 0 never reads (the kept
+    reading only).
     """
-    timeout = settings.SYNC_PAGE_READ_TIMEOUT
     if never_sent(group):
         return PageReading(None, None, live=False, sent=False)
-    if not timeout:
+    if not settings.SYNC_PAGE_READ_TIMEOUT:
         return PageReading(group.chat_reading, group.chat_read_at, live=False)
     recorder = AuditRecorder(actor_id, group.owner.user_id, group)
     try:
-        with chat_client(on_call=recorder, connect_timeout=timeout, read_timeout=timeout, max_retries=0) as client:
+        with page_read_client(recorder) as client:
             chat = client.get_contact_group(group.owner.user_id)
     except Exception as exc:  # any failure: the page shows the kept reading and says why it could not read
         return PageReading(group.chat_reading, group.chat_read_at, live=False, error=exc)

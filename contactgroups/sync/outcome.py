@@ -28,9 +28,14 @@ def conversation_data(conversation: Conversation) -> list:
 
 
 def error_data(exc: BaseException) -> dict:
-    """The facts of a failure: its kind, Chat's ErrorCode and ErrorInfo, the HTTP status."""
+    """The facts of a failure: its kind, Chat's ErrorCode and ErrorInfo, the HTTP status; the deadline a call went
+    past (``seconds``), the size an answer went past (``limit``)."""
     if isinstance(exc, errors.ChatConnectError):
         kind = "connect"
+    elif isinstance(exc, errors.ChatTooSlowError):
+        kind = "too_slow"
+    elif isinstance(exc, errors.ChatAnswerTooLargeError):
+        kind = "too_large"
     elif isinstance(exc, errors.ChatTransportError):
         kind = "transport"
     elif isinstance(exc, errors.ChatThrottledError):
@@ -47,6 +52,10 @@ def error_data(exc: BaseException) -> dict:
             "http_status": getattr(exc, "http_status", None)}
     if kind == "internal":
         data["type"] = type(exc).__name__
+    elif kind == "too_slow":
+        data["seconds"] = exc.seconds
+    elif kind == "too_large":
+        data["limit"] = exc.limit
     return data
 
 

@@ -1,4 +1,5 @@
-"""The faults the sandbox injects on purpose (drops, timeouts, HTTP errors, error codes, latency, a rate limit)."""
+"""The faults the sandbox injects on purpose (drops, timeouts, HTTP errors, error codes, latency, a rate limit, answers
+dripped slowly or padded huge)."""
 
 from dataclasses import asdict, dataclass, replace
 
@@ -6,6 +7,8 @@ from contactgroups.chat import errors, protocol
 from contactgroups.chat.sandbox.parsing import is_int
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
+# The most padding an answer can be given: enough for any cap a client may set, little enough for a test machine.
+PAD_BYTES_MAX = 256 * 1024 * 1024
 
 FAULT_DROP = "drop"
 FAULT_TIMEOUT = "timeout"
@@ -28,6 +31,8 @@ class Faults:
     endpoints: tuple[str, ...] = ()
     max_faults: int | None = None
     rate_limit: int = 0
+    drip_bytes_per_second: float = 0
+    pad_bytes: int = 0
 
     RATES = ("drop_rate", "timeout_rate", "http_error_rate", "fail_rate")
 
@@ -62,6 +67,12 @@ class Faults:
                 raise ValueError("max_faults must be an integer, 0 or more, or null")
         if "rate_limit" in values and (not is_int(values["rate_limit"]) or values["rate_limit"] < 0):
             raise ValueError("rate_limit must be an integer, 0 or more")
+        if "drip_bytes_per_second" in values:
+            value = values["drip_bytes_per_second"]
+            if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 1e9:
+                raise ValueError("drip_bytes_per_second must be a number, 0 or more")
+        if "pad_bytes" in values and (not is_int(values["pad_bytes"]) or not 0 <= values["pad_bytes"] <= PAD_BYTES_MAX):
+            raise ValueError(f"pad_bytes must be an integer from 0 to {PAD_BYTES_MAX}")
         if "seed" in changes and not is_int(changes["seed"]):
             raise ValueError("seed must be an integer")
         result = replace(self, **values)
@@ -77,6 +88,10 @@ class Faults:
 
     def touches(self, endpoint: str) -> bool:
         return not self.endpoints or endpoint in self.endpoints
+
+    def shapes_answer(self, endpoint: str, exempt: bool) -> bool:
+        """Whether the answer to a call of ``endpoint`` is dripped or padded (never for the end user's app)."""
+        return bool(self.drip_bytes_per_second or self.pad_bytes) and not exempt and self.touches(endpoint)
 
     def as_dict(self) -> dict:
         document = asdict(self)

@@ -33,6 +33,8 @@ from contactgroups.chat.usersig import generate_usersig
 FLUSH_INTERVAL_SECONDS = 0.5
 # An idle keep-alive connection is closed after this long, so its thread ends.
 IDLE_CONNECTION_SECONDS = 120
+# Padding (Faults.pad_bytes) is written this much at a time.
+PAD_BLOCK_BYTES = 64 * 1024
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -91,15 +93,47 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             except OSError:
                 pass
             return
+        faults = sandbox._faults
+        path = urllib.parse.urlsplit(self.path).path
+        shaped = path.startswith(API_PREFIX) and faults.shapes_answer(
+            path[len(API_PREFIX):], self.headers.get(ACTOR_HEADER, "") == ACTOR_APP)
+        body = reply.body
+        if shaped and faults.pad_bytes:
+            # JSON allows white space after the document: the answer stays valid, only longer. Sent without a
+            # length, until the connection closes, as a gateway streaming an answer does.
+            self.close_connection = True
         head = (
             f"HTTP/1.1 {int(reply.status)} {http.HTTPStatus(reply.status).phrase}\r\n"
             f"Server: {self.server_version}\r\n"
             f"Content-Type: {reply.content_type}\r\n"
-            f"Content-Length: {len(reply.body)}\r\n"
         )
+        if not (shaped and faults.pad_bytes):
+            head += f"Content-Length: {len(body)}\r\n"
         if self.close_connection:
             head += "Connection: close\r\n"
-        self.wfile.write(head.encode("latin-1") + b"\r\n" + reply.body)
+        if not shaped:
+            self.wfile.write(head.encode("latin-1") + b"\r\n" + body)
+            return
+        self.wfile.write(head.encode("latin-1") + b"\r\n")
+        self._write_shaped(body, faults.pad_bytes, faults.drip_bytes_per_second)
+
+    def _write_shaped(self, body: bytes, pad_bytes: int, drip_bytes_per_second: float) -> None:
+        """Write ``body`` and ``pad_bytes`` spaces after it, at ``drip_bytes_per_second`` (0: at once), until done,
+        the sandbox stops or the client goes away (the write then fails and the connection ends)."""
+        stopping = self.server.sandbox._stopping
+        if drip_bytes_per_second:
+            interval = 1 / drip_bytes_per_second
+            for index in range(len(body) + pad_bytes):
+                if stopping.wait(interval):
+                    return
+                self.wfile.write(body[index:index + 1] or b" ")
+            return
+        self.wfile.write(body)
+        block = b" " * PAD_BLOCK_BYTES
+        left = pad_bytes
+        while left > 0 and not stopping.is_set():
+            self.wfile.write(block[:left])
+            left -= PAD_BLOCK_BYTES
 
 
 class _HTTPServer(http.server.ThreadingHTTPServer):
