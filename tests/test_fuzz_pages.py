@@ -208,7 +208,9 @@ def test_chats_time_fields_are_read_as_times_only_in_range():
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("session_items", [["a conversation"], "conversations", {"Type": 1}, [[1, "user_0002"]],
-                                           [{"Type": 2**64, "To_Account": "user_0002"}], [{"To_Account": "x"}]])
+                                           [{"Type": 2**64, "To_Account": "user_0002"}], [{"To_Account": "x"}],
+                                           [{"Type": C2C, "To_Account": {"UserID": None}}],
+                                           [{"Type": GROUP, "GroupId": ["@TGS#1"]}]])
 def test_a_list_of_another_shape_is_chats_failure_in_staff_words(alice, browser, get_list_answers, session_items):
     get_list_answers.fields = {"CompleteFlag": 1, "SessionItem": session_items}
     response = browser.get(RECENT, {"owner": alice.pk})

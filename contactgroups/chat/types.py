@@ -39,6 +39,16 @@ def contact_group_id(value) -> int:
     return group_id
 
 
+def conversation_target(value) -> str:
+    """A UserID or group id in Chat's JSON: text, or a whole number as text; ValueError for anything else (an
+    object, a list, true), which no page should show as Python writes it."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise ValueError(f"{type(value).__name__} is not a UserID or group id")
+
+
 @dataclass(frozen=True, order=True)
 class Conversation:
     """One conversation (Chat's ContactItem): a one-to-one chat with a user, or a group chat."""
@@ -80,7 +90,7 @@ class Conversation:
         else:
             spellings = (protocol.TO_GROUP_ID, protocol.TO_GROUP_ID_DELETE, protocol.GROUP_ID_GET_LIST)
             target = next(data[key] for key in spellings if key in data)
-        return cls(conversation_type, str(target))
+        return cls(conversation_type, conversation_target(target))
 
     def __str__(self) -> str:
         return f"group {self.target}" if self.is_group else f"user {self.target}"
