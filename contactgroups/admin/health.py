@@ -9,7 +9,8 @@ from urllib.parse import urlencode
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Max, Q, Sum
+from django.db.models import Count, FloatField, Max, Q, Sum
+from django.db.models.functions import Cast
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -80,29 +81,49 @@ def group_counts() -> tuple[list[dict], dict]:
     return states, drift
 
 
+def next_minute(now):
+    """The first minute that has not begun at ``now``. A machine whose clock runs ahead counts calls in such minutes:
+    the page counts them apart, at an unknown time, not in the last hour or day."""
+    return minute_of(now) + timedelta(minutes=1)
+
+
+def average(total: int, count: int) -> int | None:
+    """``total`` / ``count``, rounded; 0 with no count; None (unknown) for a total below 0, which no call makes."""
+    if total < 0:
+        return None
+    return round(total / count) if count else 0
+
+
 def call_counts(now) -> tuple[list[dict], dict]:
     """Each operation's calls over the last hour and day against Chat's cap (one query), and the last hour's
-    calls a minute (one query)."""
+    calls a minute (one query). The durations are summed as floating point, which no total overflows (SQLite's
+    SUM of integers fails past 2**63)."""
     this_minute = minute_of(now)
     hour_start, day_start = this_minute - HOUR + timedelta(minutes=1), this_minute - DAY + timedelta(minutes=1)
     calls = []
-    for row in (CallMinute.objects.filter(minute__gte=day_start).order_by().values("operation").annotate(
+    for row in (CallMinute.objects.filter(minute__gte=day_start, minute__lt=next_minute(now)).order_by()
+                .values("operation").annotate(
             hour=Sum("calls", filter=Q(minute__gte=hour_start), default=0), day=Sum("calls"), busiest=Max("calls"),
-            failed=Sum("failed"), partial=Sum("partial"), throttled=Sum("throttled"), total_ms=Sum("duration_total_ms"),
-            longest_ms=Max("duration_max_ms"))):
+            failed=Sum("failed"), partial=Sum("partial"), throttled=Sum("throttled"),
+            total_ms=Sum(Cast("duration_total_ms", FloatField())), longest_ms=Max("duration_max_ms"))):
         cap = calls_a_minute_cap(row["operation"])
         calls.append({**row, "words": words.operation_text(row["operation"]), "cap": cap,
                       "busiest_share": round(100 * row["busiest"] / cap, 1),
-                      "average_ms": round(row["total_ms"] / row["day"]) if row["day"] else 0,
+                      "average_ms": average(row["total_ms"], row["day"]),
                       "url": audit_url(operation=row["operation"], started="day")})
     calls.sort(key=lambda row: (-row["day"], row["words"]))
     labels = [this_minute - HOUR + timedelta(minutes=n + 1) for n in range(60)]
     index = {minute: n for n, minute in enumerate(labels)}
     series: dict[str, list[int]] = {}
+    later = 0
     for minute, operation, count in CallMinute.objects.filter(minute__gte=hour_start).values_list(
             "minute", "operation", "calls"):
+        if minute >= next_minute(now):
+            later += count
+            continue
         series.setdefault(operation, [0] * len(labels))[index[minute_of(minute)]] += count
     minutes = {
+        "later": later,
         "labels": [date_format(timezone.localtime(minute), "H:i") for minute in labels],
         "series": [{"operation": operation, "words": words.operation_text(operation), "calls": counts}
                    for operation, counts in sorted(series.items(), key=lambda item: -sum(item[1]))],
@@ -115,7 +136,8 @@ def call_counts(now) -> tuple[list[dict], dict]:
 def refusal_counts(now) -> list[dict]:
     """The calls Chat refused, whole or for a conversation, by code over the last 24 hours and 7 days (one query)."""
     this_minute = minute_of(now)
-    rows = (RefusalMinute.objects.filter(minute__gt=this_minute - WEEK).order_by().values("code")
+    rows = (RefusalMinute.objects.filter(minute__gt=this_minute - WEEK, minute__lt=next_minute(now)).order_by()
+            .values("code")
             .annotate(day=Sum("calls", filter=Q(minute__gt=this_minute - DAY), default=0), week=Sum("calls"))
             .order_by("-week", "code"))
     return [{**row, "meaning": code_with_meaning(row["code"]),
@@ -129,7 +151,9 @@ def slowest_calls(now) -> list[dict]:
     Each of the slowest calls is the longest of its minute and operation, so they are among the calls of the
     minutes with the longest calls: those few minutes' rows are read through the index on the start time.
     """
-    buckets = list(CallMinute.objects.filter(minute__gt=minute_of(now) - DAY).order_by("-duration_max_ms")
+    this_minute = minute_of(now)
+    buckets = list(CallMinute.objects.filter(minute__gt=this_minute - DAY, minute__lt=next_minute(now))
+                   .order_by("-duration_max_ms")
                    .values_list("minute", "operation", "duration_max_ms")[:LISTED])
     if not buckets:
         return []

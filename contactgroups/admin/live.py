@@ -45,23 +45,34 @@ def is_final(group: ContactGroup) -> bool:
     return group.state in FINAL_STATES
 
 
+def progress(group: ContactGroup) -> tuple[int, int]:
+    """How far the group's running sync is: (calls made, calls planned), both 0 when no sync of more than one call
+    runs. Counts that do not add up (more made than planned) read as not known: (0, 0), never a bar past its end."""
+    done, planned = group.sync_calls_done, group.sync_calls_planned
+    if is_final(group) or planned < 2 or not 0 <= done <= planned:
+        return 0, 0
+    return done, planned
+
+
 def state_text(group: ContactGroup) -> str:
     """The group's sync state in words, at this moment (words.sync_state_text)."""
     running = group.sync_lock_until is not None and group.sync_lock_until > timezone.now()
+    done, planned = progress(group)
     return words.sync_state_text(
-        group.state, running=running, calls_done=group.sync_calls_done, calls_planned=group.sync_calls_planned,
+        group.state, running=running, calls_done=done, calls_planned=planned,
         refused=group.refused_count, error_code=group.last_error_code, last_outcome=group.last_outcome,
     )
 
 
 def group_status(group: ContactGroup) -> dict:
     """What the pages' script shows of one group: its state, in words, and how far its sync is."""
+    done, planned = progress(group)
     return {
         "id": group.pk,
         "state": group.state,
         "final": is_final(group),
         "text": state_text(group),
-        "calls": {"done": group.sync_calls_done, "planned": group.sync_calls_planned},
+        "calls": {"done": done, "planned": planned},
     }
 
 
@@ -117,12 +128,12 @@ def is_refused(code: int | None) -> bool:
 
 def state_badge_html(group: ContactGroup):
     """The state as the page and the list show it, marked for the script that keeps it current."""
-    progress = ""
-    if not is_final(group) and group.sync_calls_planned > 1:
-        progress = format_html('<progress class="sync-progress" max="{}" value="{}"></progress>',
-                               group.sync_calls_planned, group.sync_calls_done)
+    done, planned = progress(group)
+    bar = ""
+    if planned:
+        bar = format_html('<progress class="sync-progress" max="{}" value="{}"></progress>', planned, done)
     return format_html('<span class="sync-state state-{}" data-group="{}" data-final="{}">{}</span>{}',
-                       group.state, group.pk, "true" if is_final(group) else "false", state_text(group), progress)
+                       group.state, group.pk, "true" if is_final(group) else "false", state_text(group), bar)
 
 
 def result_inner_html(item, offers=""):

@@ -12,7 +12,6 @@ until the staff save.
 """
 
 import logging
-from datetime import UTC, datetime
 
 from django.conf import settings
 from django.contrib.admin.utils import unquote
@@ -111,7 +110,7 @@ def recent_conversations_view(model_admin, request):
                 "type_text": str(ContactItem.Type(entry.conversation.type).label),
                 "target": entry.conversation.target,
                 "nickname": nicknames.get(entry.conversation.target, ""),
-                "last_message": when(datetime.fromtimestamp(entry.msg_time, UTC) if entry.msg_time else None, empty),
+                "last_message": when(entry.last_message_at, empty),
                 "pinned": entry.pinned,
                 "in_group": entry.conversation in held,
             }

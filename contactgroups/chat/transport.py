@@ -222,7 +222,7 @@ class Transport:
         """``parse(answer)``, or a ChatError if a successful answer does not have the shape ``parse`` expects."""
         try:
             return parse(answer)
-        except (KeyError, IndexError, TypeError, ValueError, StopIteration) as exc:
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError, OverflowError, StopIteration) as exc:
             raise errors.ChatAnswerError(
                 f"Chat's answer to {endpoint} reported success but had an unexpected shape "
                 f"({type(exc).__name__}: {exc}).",

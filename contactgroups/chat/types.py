@@ -1,19 +1,32 @@
 """The client's data: Conversation, each endpoint's request and answer types read from Chat's JSON, CallRecord."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from contactgroups.chat import errors, protocol
 
+# The latest time in seconds since 1970 read as a time: the start of year 9999, so that any time before it can be
+# shown in any time zone (Python's datetime ends with year 9999).
+UNIX_TIME_MAX = int(datetime(9999, 1, 1, tzinfo=UTC).timestamp())
+
 
 def as_int(value, default: int | None = None) -> int | None:
-    """An integer field of Chat's JSON, or ``default`` when it is missing or not a number."""
+    """An integer field of Chat's JSON, or ``default`` when it is missing or not a number (infinity included)."""
     if value is None or isinstance(value, bool):
         return default
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return default
+
+
+def unix_time(value) -> datetime | None:
+    """A time field of Chat's JSON (whole seconds since 1970, UTC), or None when it is missing, 0, or not a time
+    at all: not a number, negative, or past ``UNIX_TIME_MAX`` (a time in milliseconds, a clock gone wrong)."""
+    seconds = as_int(value)
+    if seconds is None or not 0 < seconds < UNIX_TIME_MAX:
+        return None
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 def contact_group_id(value) -> int:
@@ -24,6 +37,16 @@ def contact_group_id(value) -> int:
     if not 0 <= group_id <= protocol.CONTACT_GROUP_ID_MAX:
         raise ValueError(f"GroupId {group_id} is out of range")
     return group_id
+
+
+def conversation_target(value) -> str:
+    """A UserID or group id in Chat's JSON: text, or a whole number as text; ValueError for anything else (an
+    object, a list, true), which no page should show as Python writes it."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise ValueError(f"{type(value).__name__} is not a UserID or group id")
 
 
 @dataclass(frozen=True, order=True)
@@ -67,7 +90,7 @@ class Conversation:
         else:
             spellings = (protocol.TO_GROUP_ID, protocol.TO_GROUP_ID_DELETE, protocol.GROUP_ID_GET_LIST)
             target = next(data[key] for key in spellings if key in data)
-        return cls(conversation_type, str(target))
+        return cls(conversation_type, conversation_target(target))
 
     def __str__(self) -> str:
         return f"group {self.target}" if self.is_group else f"user {self.target}"
@@ -210,10 +233,11 @@ class ContactGroups:
 
 @dataclass(frozen=True)
 class RecentConversation:
-    """One entry of a user's conversation list (get_list)."""
+    """One entry of a user's conversation list (get_list). ``last_message_at`` is None when Chat's MsgTime is
+    missing or no time (``unix_time``)."""
 
     conversation: Conversation
-    msg_time: int
+    last_message_at: datetime | None
     pinned: bool
     standard_mark: str = ""
     custom_mark: str = ""
@@ -225,7 +249,7 @@ class RecentConversation:
         return [
             cls(
                 conversation=Conversation.from_json(entry),
-                msg_time=as_int(entry.get("MsgTime"), 0),
+                last_message_at=unix_time(entry.get("MsgTime")),
                 pinned=as_int(entry.get("TopFlag"), 0) == 1,
                 standard_mark=str(entry.get("StandardMark", "")),
                 custom_mark=str(entry.get("CustomMark", "")),
