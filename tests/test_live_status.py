@@ -166,11 +166,15 @@ def test_one_group_status_gives_its_state_last_sync_and_each_conversation_in_wor
     assert data["state"] == "partial"
     assert data["final"] is True
     assert data["text"] == "Partly refused: 1 conversation refused"
-    # Where a value carries the import offer, its markup as the page renders it (the script shows that).
-    offer = 'name="user_id" value="user_9">Import this user into Chat</button>'
-    assert offer in data["fields"]["last_sync"].pop("html")
-    conversation_html = [item.pop("html", None) for item in data["conversations"]]
-    assert conversation_html[0] is None and offer in conversation_html[1] and conversation_html[2] is None
+    # Where a value carries the import offer, its parts as data (the script builds the buttons from them, as
+    # text): the UserID, the button's label and what it submits, then the sync-again button.
+    import_user_9 = {"user_id": "user_9", "words": "", "button": {
+        "kind": "import", "label": "Import this user into Chat", "form": "chat-actions",
+        "formaction": reverse("admin:contactgroups_chatuser_import_one"), "name": "user_id", "value": "user_9"}}
+    assert data["fields"]["last_sync"].pop("offers") == [import_user_9, {"user_id": "", "words": "", "button": {
+        "kind": "sync", "label": "Sync this group again", "form": "chat-actions",
+        "formaction": reverse("admin:contactgroups_contactgroup_sync_one", args=[group.pk])}}]
+    assert [item.pop("offers", None) for item in data["conversations"]] == [None, [import_user_9], None]
     assert data["fields"] == {
         "chat_group_id": {"text": str(group.chat_group_id), "refused": False},
         "confirmed_name": {"text": "team", "refused": False},

@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext, ngettext_lazy
 
 from contactgroups import sync, tasks, words
-from contactgroups.admin.display import ChatActions, not_imported_offers, sync_button, with_offer
+from contactgroups.admin.display import ChatActions, not_imported_offers, sync_offer, with_offer
 from contactgroups.admin.django_internals import SkipsModelValidation, count_inline_media_once, inline_foreign_key_name
 from contactgroups.admin.drift import ChatDriftMixin
 from contactgroups.admin.export import ContactGroupExportMixin
@@ -32,7 +32,6 @@ from contactgroups.admin.live import (
     LiveStatusMixin,
     last_error_text,
     result_html,
-    result_inner_html,
     state_badge_html,
 )
 from contactgroups.admin.pick import pick_urls
@@ -265,10 +264,10 @@ class ContactGroupAdmin(RestoreMixin, GroupHistoryMixin, ChatDriftMixin, LiveSta
         items = [item for item in items
                  if item.type == protocol.TYPE_C2C and errors.is_account_not_imported(item.result_code)]
         self._attach_chat_actions(request, group, items)
-        status["fields"]["last_sync"]["html"] = str(self.last_sync(group))
+        status["fields"]["last_sync"]["offers"] = [offer.as_data() for offer in last_sync_offers(group)]
         conversations = {conversation["id"]: conversation for conversation in status["conversations"]}
         for item in items:
-            conversations[item.pk]["html"] = str(result_inner_html(item, result_offers(item)))
+            conversations[item.pk]["offers"] = [offer.as_data() for offer in result_offers(item)]
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
@@ -478,15 +477,7 @@ class ContactGroupAdmin(RestoreMixin, GroupHistoryMixin, ChatDriftMixin, LiveSta
 
     @admin.display(description=_("last sync"))
     def last_sync(self, group):
-        text = words.outcome_text(group.last_outcome) or "—"
-        users = not_imported_users(group)
-        actions = getattr(group, "chat_actions", None)
-        if not users or actions is None:
-            return text
-        offers = not_imported_offers(actions, users, getattr(group, "chat_user_states", {}))
-        if actions.sync_url and group.state not in (ContactGroup.State.QUEUED, ContactGroup.State.SYNCING):
-            offers = format_html("{}<span class=\"chat-offer\">{}</span>", offers, sync_button(actions))
-        return with_offer(text, offers)
+        return with_offer(words.outcome_text(group.last_outcome) or "—", last_sync_offers(group))
 
     @admin.display(description=_("last conflict"))
     def last_conflict(self, group):
@@ -506,10 +497,23 @@ class ContactGroupAdmin(RestoreMixin, GroupHistoryMixin, ChatDriftMixin, LiveSta
         return format_html('<a href="{}">{}</a>', url, _("Chat calls for this group"))
 
 
-def result_offers(item):
+def last_sync_offers(group) -> list:
+    """What the last sync's field offers, when the page gives the group its actions (_attach_chat_actions): for
+    each user Chat refused as not imported, an import button or that it is imported now; then a sync again."""
+    users = not_imported_users(group)
+    actions = getattr(group, "chat_actions", None)
+    if not users or actions is None:
+        return []
+    offers = not_imported_offers(actions, users, getattr(group, "chat_user_states", {}))
+    if actions.sync_url and group.state not in (ContactGroup.State.QUEUED, ContactGroup.State.SYNCING):
+        offers.append(sync_offer(actions))
+    return offers
+
+
+def result_offers(item) -> list:
     """The import button under a one-to-one conversation Chat refused as not imported, when the page offers one."""
     if item.type != protocol.TYPE_C2C or not errors.is_account_not_imported(item.result_code):
-        return ""
+        return []
     return not_imported_offers(getattr(item, "chat_actions", None), [item.to_account],
                                getattr(item, "chat_user_states", {}))
 

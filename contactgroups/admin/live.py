@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from contactgroups import words
-from contactgroups.admin.display import code_with_meaning
+from contactgroups.admin.display import code_with_meaning, with_offer
 from contactgroups.admin.selection import readable_ids
 from contactgroups.chat import errors
 from contactgroups.models import ContactGroup
@@ -91,7 +91,8 @@ def last_error_text(group: ContactGroup) -> str:
 
 
 def shown(text, refused: bool = False) -> dict:
-    """A value as a page shows it: its text, and whether it stands out as refused (in red)."""
+    """A value as a page shows it: its text, and whether it stands out as refused (in red). Text only: the script
+    writes it as text. Where a value carries buttons, ``add_offers`` adds them as data (``offers``)."""
     return {"text": str(text), "refused": refused}
 
 
@@ -136,16 +137,12 @@ def state_badge_html(group: ContactGroup):
                        group.state, group.pk, "true" if is_final(group) else "false", state_text(group), bar)
 
 
-def result_inner_html(item, offers=""):
-    """What a conversation's answer cell holds: Chat's answer in words (in red when refused), then any buttons."""
+def result_html(item, offers=()):
+    """A conversation's answer cell, marked with its row for the script that fills it in as Chat answers: Chat's
+    answer in words (in red when refused), then any buttons (display.Offer)."""
     text = result_text(item.result_code, item.result_info)
     inner = format_html('<strong class="refused">{}</strong>', text) if is_refused(item.result_code) else text
-    return format_html("{}{}", inner, offers) if offers else inner
-
-
-def result_html(item, offers=""):
-    """A conversation's answer cell, marked with its row for the script that fills it in as Chat answers."""
-    inner = result_inner_html(item, offers)
+    inner = with_offer(inner, offers)
     if item.pk is None:
         return inner
     return format_html('<span class="sync-result" data-item="{}">{}</span>', item.pk, inner)
@@ -181,8 +178,9 @@ class LiveStatusMixin:
         return json_response(status)
 
     def add_offers(self, request, group, items, status) -> None:
-        """Where a value carries buttons on the page (an import offer), give its ``html`` as the page renders it,
-        so the script shows the buttons a sync's end brings, and takes away those it settles."""
+        """Where a value carries buttons on the page (an import offer), give them as ``offers`` (a list of
+        display.Offer.as_data), so the script shows the buttons a sync's end brings, and takes away those it
+        settles."""
 
     def statuses_view(self, request):
         """The groups ``?id=`` names (those of a changelist page): each one's state, words and progress."""

@@ -703,7 +703,7 @@ def test_faults_endpoint_changes_given_fields_and_delete_turns_all_off(sandbox):
 
 
 @pytest.mark.parametrize("bad", [{"fail_rate": 2}, {"fail_rate": 0.6, "drop_rate": 0.6}, {"fail_codes": ["x"]},
-                                 {"no_such_fault": 1}, {"endpoints": ["recentcontact/nope"]}])
+                                 {"fail_info": 1}, {"no_such_fault": 1}, {"endpoints": ["recentcontact/nope"]}])
 def test_faults_endpoint_refuses_bad_settings_with_http_400(sandbox, bad):
     response = requests.post(f"{sandbox.base_url}/__sandbox__/faults", json=bad, timeout=5)
 
@@ -724,6 +724,17 @@ def test_injected_error_code_is_answered_and_nothing_changes(sandbox):
     assert sandbox.snapshot()["users"] == {}
     (record,) = sandbox.calls_to(CREATE)
     assert (record["outcome"], record["injected"], record["applied"]) == ("error", True, False)
+
+
+def test_an_injected_error_answers_the_chosen_error_info(sandbox):
+    sandbox.import_accounts("user_0001")
+    sandbox.set_faults(fail_rate=1.0, fail_codes=[90001], fail_info="<b>Chat's own words</b>")
+
+    answer = create(sandbox, "user_0001", "a")
+
+    assert (answer["ErrorCode"], answer["ErrorInfo"]) == (90001, "<b>Chat's own words</b>")
+    sandbox.set_faults(fail_info="")
+    assert create(sandbox, "user_0001", "a")["ErrorInfo"] == f"injected by the sandbox: {errors.describe(90001)}"
 
 
 def test_dropped_connection_gives_no_answer_and_changes_nothing(sandbox):

@@ -23,6 +23,7 @@ class Faults:
     latency_ms: float = 0
     fail_rate: float = 0.0
     fail_codes: tuple[int, ...] = ()
+    fail_info: str = ""
     timeout_rate: float = 0.0
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
     drop_rate: float = 0.0
@@ -55,6 +56,8 @@ class Faults:
             if not isinstance(codes, list | tuple) or not all(is_int(code) and code != errors.OK for code in codes):
                 raise ValueError("fail_codes must be a list of non-zero integer codes")
             values["fail_codes"] = tuple(codes)
+        if "fail_info" in values and not isinstance(values["fail_info"], str):
+            raise ValueError("fail_info must be a string")
         if "endpoints" in values:
             names = values["endpoints"]
             if not isinstance(names, list | tuple) or not all(name in protocol.ENDPOINTS for name in names):

@@ -273,7 +273,8 @@ class Sandbox:
                 response = error_body(endpoint, refusal.code, refusal.info)
             elif fault == FAULT_FAIL:
                 code = self._rng.choice(faults.fail_codes or (errors.INTERNAL_ERROR,))
-                response = error_body(endpoint, code, f"injected by the sandbox: {errors.describe(code)}")
+                response = error_body(endpoint, code,
+                                      faults.fail_info or f"injected by the sandbox: {errors.describe(code)}")
             elif fault == FAULT_TIMEOUT and not faults.ambiguous:
                 response = error_body(endpoint, errors.SERVICE_TIMEOUT, "injected by the sandbox: service timeout")
             elif fault is not None and not faults.ambiguous:

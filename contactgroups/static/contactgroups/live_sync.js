@@ -69,26 +69,51 @@
     return changed;
   }
 
-  // A value as the server made it: its text, in red when refused; or, where it carries buttons (an import
-  // offer), its markup as the server rendered and escaped it. Returns whether the page changed.
+  // An offer under a value (a refused UserID's import button, or that it is imported now; the sync-again
+  // button), built as the page itself renders it (contactgroups.admin.display.Offer), every word as text.
+  function offerElement(offer) {
+    const span = document.createElement('span');
+    span.className = 'chat-offer';
+    if (offer.user_id) {
+      const userId = document.createElement('span');
+      userId.className = 'user-id';
+      userId.textContent = offer.user_id;
+      span.append(userId, ': ');
+    }
+    if (offer.button) {
+      const button = document.createElement('button');
+      button.setAttribute('type', 'submit');
+      button.setAttribute('class', `button chat-${offer.button.kind}`);
+      for (const name of ['form', 'formaction', 'name', 'value']) {
+        if (typeof offer.button[name] === 'string') button.setAttribute(name, offer.button[name]);
+      }
+      button.textContent = offer.button.label;
+      span.append(button);
+    } else {
+      span.append(offer.words);
+    }
+    return span;
+  }
+
+  // A value as the server made it: its text, in red when refused, then its offers, if any. Only what differs
+  // from the page is written. Returns whether the page changed.
   function showValue(element, value) {
     if (!element) return false;
-    if (typeof value.html === 'string') {
-      if (element.dataset.shown === value.html) return false;
-      element.innerHTML = value.html;
-      element.dataset.shown = value.html;
-      return true;
-    }
-    const red = element.querySelector('strong.refused') !== null;
-    if (element.textContent.trim() === value.text && red === value.refused) return false;
+    const wanted = element.cloneNode(false);
     if (value.refused) {
       const strong = document.createElement('strong');
       strong.className = 'refused';
       strong.textContent = value.text;
-      element.replaceChildren(strong);
+      wanted.append(strong);
     } else {
-      element.replaceChildren(value.text);
+      wanted.append(value.text);
     }
+    for (const offer of value.offers || []) wanted.append(offerElement(offer));
+    wanted.normalize();
+    const now = element.cloneNode(true);
+    now.normalize();
+    if (now.isEqualNode(wanted)) return false;
+    element.replaceChildren(...wanted.childNodes);
     return true;
   }
 
