@@ -110,6 +110,8 @@ def sync_state_text(state: str, *, running: bool = False, calls_done: int = 0, c
     if state == "deleted":
         return _("Deleted")
     if state == "partial":
+        if any(conflict.get("code") == "name_taken" for conflict in (last_outcome or {}).get("conflicts", ())):
+            return _("In conflict: another group has its name in Chat")
         if refused:
             return ngettext("Partly refused: %(count)d conversation refused",
                             "Partly refused: %(count)d conversations refused", refused) % {"count": refused}
@@ -169,6 +171,21 @@ def conflict_text(conflict: dict, owner: str) -> str:
                 "owner": owner, "group_id": conflict.get("group_id")}
         return _("%(owner)s had deleted this group in the app and made another under its name (GroupId "
                  "%(group_id)s); this group is that one now.") % {"owner": owner, "group_id": conflict.get("group_id")}
+    if code == "name_taken":
+        params = {"owner": owner, "name": conflict.get("name", ""), "group_id": conflict.get("group_id")}
+        if conflict.get("new"):
+            return _("Not created in Chat: %(owner)s has another group named “%(name)s” there (GroupId "
+                     "%(group_id)s), made or renamed in the app, and Chat refuses a second group of that name. "
+                     "Nothing was sent. Rename the group here and sync it again.") % params
+        if conflict.get("create"):
+            return _("Not created in Chat: %(owner)s has another group named “%(name)s” there (GroupId "
+                     "%(group_id)s), made or renamed in the app, and Chat refuses a second group of that name. "
+                     "Nothing was sent. The group's page offers to keep it under another name or to take Chat's "
+                     "version.") % params
+        return _("Not renamed to “%(name)s” in Chat: %(owner)s has another group of that name there (GroupId "
+                 "%(group_id)s), made or renamed in the app, and Chat refuses a second group of that name; the rest "
+                 "of the change was sent. The group's page offers to keep it under another name or to take Chat's "
+                 "version.") % params
     if code == "name_not_sendable":
         return _("Chat holds this group under the name “%(name)s”, given in the app, which a new group or a rename "
                  "cannot be sent under; nothing was sent under it. Rename the group here and sync it again.") % conflict
@@ -192,6 +209,8 @@ def _sync_text(data: dict) -> str:
     if code == "deleted":
         text = _("Deleted from Chat (GroupId %(id)s).") % {"id": group_id} if group_id else _("Deleted from Chat.")
         return " ".join([text, *notes])
+    if any(c.get("code") == "name_taken" and c.get("create") for c in data.get("conflicts", [])):
+        return " ".join(notes)  # no create was made: Chat holds nothing of the group to speak of
     changes = []
     if data.get("renamed_from"):
         changes.append(_("renamed from “%(old)s” to “%(new)s”") % {"old": data["renamed_from"], "new": data["name"]})

@@ -15,9 +15,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from contactgroups import sync, words
-from contactgroups.chat import protocol
+from contactgroups.chat import errors, protocol
+from contactgroups.chat.client import ChatClient
+from contactgroups.conf import chat_config
 from contactgroups.models import ContactGroup, SyncAttempt
 from contactgroups.sync import drift
+from tests.admin_forms import group_form_data
 from tests.test_pull import app_creates, app_deletes, app_renames
 from tests.test_sync import UPDATE, as_app, change_members, chat_groups, chat_hands_out_group_ids_from
 
@@ -607,3 +610,67 @@ def test_the_sweep_under_chats_rate_limit_leaves_staff_calls_room(alice, chat_sa
     assert most_in_any_second(swept, window=0.9) <= 16
     assert len(staff_calls) == 10 and min(staff_calls) < max(swept)  # staff read while the sweep ran
     assert summary["result"].drifted == 48  # each "g" is gone from Chat: deleted in the app
+
+
+# A name another group has in Chat ------------------------------------------------------------------------------
+# The user gave the name to another group in the app, or made one under it: a sync that would create or rename
+# the group under that name (which Chat refuses) ends in conflict, not failed.
+
+STAFF = {(C2C, "user_0002"), (C2C, "user_0003")}
+
+
+class AppActsAfterTheRead(ChatClient):
+    """The real client; the user acts in the app once, just after the sync's read of Chat and before its writes."""
+
+    def __init__(self, app, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.app = app
+
+    def get_contact_group(self, *args, **kwargs):
+        answer = super().get_contact_group(*args, **kwargs)
+        if self.app is not None:
+            self.app, act = None, self.app
+            act()
+        return answer
+
+
+def test_a_rename_chat_refuses_as_taken_after_the_read_is_read_again_and_ends_in_conflict(work, chat_sandbox,
+                                                                                          staff):
+    ContactGroup.objects.filter(pk=work.pk).update(name="home")
+    work.items.create(type=C2C, to_account="user_0004")
+    client = AppActsAfterTheRead(lambda: app_creates(chat_sandbox, "home"), chat_config())
+    chat_sandbox.clear_calls()
+    with client:
+        result = sync.sync_group(work.pk, staff.pk, client=client)
+    assert result.state == ContactGroup.State.PARTIAL
+    [rename, *_updates] = chat_sandbox.calls_to(protocol.UPDATE_CONTACT_GROUP)
+    assert rename["error_code"] == errors.GROUP_NAME_TAKEN  # Chat's refusal was the first sign...
+    assert len(chat_sandbox.calls_to(protocol.GET_CONTACT_GROUP)) == 2  # ...so Chat was read again to tell
+    assert chat_groups(chat_sandbox, OWNER) == {"work": (1, STAFF | {(C2C, "user_0004")}), "home": (2, set())}
+    work.refresh_from_db()
+    assert work.conflicts == [{"code": "name_taken", "name": "home", "group_id": 2, "create": False}]
+    assert work.last_error_code is None
+
+
+def test_a_new_group_chat_refuses_as_taken_ends_in_conflict_and_a_new_name_syncs_it(
+        alice, make_group, chat_sandbox, staff, browser, background_syncs):
+    app_creates(chat_sandbox, "home", (C2C, "user_0002"))
+    group = make_group(alice, "home", [(C2C, "user_0003")])  # never sent: the sync creates it without a read
+    result = sync.sync_group(group.pk, staff.pk)
+    group.refresh_from_db()
+    assert result.state == group.state == ContactGroup.State.PARTIAL
+    assert group.conflicts == [{"code": "name_taken", "name": "home", "group_id": 1, "create": True, "new": True}]
+    assert history(group)[-1] == (
+        "Not created in Chat: user_0001 has another group named “home” there (GroupId 1), made or renamed in the "
+        "app, and Chat refuses a second group of that name. Nothing was sent. Rename the group here and sync it "
+        "again.")
+    # Chat refused the create, so the next sync does not take the app's group for one whose answer was lost.
+    assert group.create_intent == "" and group.chat_group_id is None
+    response = browser.post(reverse("admin:contactgroups_contactgroup_change", args=[group.pk]), group_form_data(
+        name="home too", existing=list(group.items.all())), follow=True)
+    assert response.status_code == 200
+    background_syncs.wait()
+    group.refresh_from_db()
+    assert (group.state, group.chat_group_id) == (ContactGroup.State.SYNCED, 2)
+    assert chat_groups(chat_sandbox, OWNER) == {"home": (1, {(C2C, "user_0002")}),
+                                                "home too": (2, {(C2C, "user_0003")})}
