@@ -513,8 +513,15 @@ def edit_text(data: dict) -> str:
 
 def drift_lines(drift: dict, owner: str) -> list[str]:
     """What the user changed in the app that the mirror does not show, one sentence a change."""
+    taken = []
+    if drift.get("name_taken"):
+        params = {"owner": owner, **drift["name_taken"]}
+        taken.append(_("This group cannot be created again in Chat as “%(name)s”: %(owner)s has another group of "
+                       "that name there (GroupId %(group_id)s).") % params if params.get("create") else
+                     _("This group cannot be given the name “%(name)s” in Chat: %(owner)s has another group of that "
+                       "name there (GroupId %(group_id)s).") % params)
     if drift.get("deleted"):
-        return [_("%(owner)s deleted this group in the app.") % {"owner": owner}]
+        return [_("%(owner)s deleted this group in the app.") % {"owner": owner}, *taken]
     lines = []
     if drift.get("remade"):
         lines.append(_("%(owner)s deleted this group in the app and made another under its name (GroupId "
@@ -531,7 +538,7 @@ def drift_lines(drift: dict, owner: str) -> list[str]:
                               "%(owner)s removed %(count)d conversations in the app: %(list)s.",
                               len(drift["removed"]))
                      % {"owner": owner, "count": len(drift["removed"]), "list": _join(drift["removed"])})
-    return lines
+    return lines + taken
 
 
 def drift_history_text(data: dict) -> str:
@@ -547,7 +554,12 @@ def drift_history_text(data: dict) -> str:
                 if data.get("read_by") == "sweep"
                 else _("Reading Chat as the group page opened found the group as the mirror shows it again."))
     if code == "drift_kept":
-        return " ".join([_("Kept the staff's version over the change made in the app; the next sync sends it."),
+        if data.get("kept_as"):
+            kept = _("Kept the staff's version, under the new name “%(name)s”, over the change made in the app; the "
+                     "next sync sends it.") % {"name": data["kept_as"]}
+        else:
+            kept = _("Kept the staff's version over the change made in the app; the next sync sends it.")
+        return " ".join([kept,
                          _("In the app:"), *drift_lines(data, owner)])
     return ""
 
