@@ -127,6 +127,8 @@ def sync_state_text(state: str, *, running: bool = False, calls_done: int = 0, c
     if state == "deleted":
         return _("Deleted")
     if state == "partial":
+        if any(conflict.get("code") == "name_taken" for conflict in (last_outcome or {}).get("conflicts", ())):
+            return _("In conflict: another group has its name in Chat")
         if refused:
             return ngettext("Partly refused: %(count)d conversation refused",
                             "Partly refused: %(count)d conversations refused", refused) % {"count": refused}
@@ -186,6 +188,21 @@ def conflict_text(conflict: dict, owner: str) -> str:
                 "owner": owner, "group_id": conflict.get("group_id")}
         return _("%(owner)s had deleted this group in the app and made another under its name (GroupId "
                  "%(group_id)s); this group is that one now.") % {"owner": owner, "group_id": conflict.get("group_id")}
+    if code == "name_taken":
+        params = {"owner": owner, "name": conflict.get("name", ""), "group_id": conflict.get("group_id")}
+        if conflict.get("new"):
+            return _("Not created in Chat: %(owner)s has another group named “%(name)s” there (GroupId "
+                     "%(group_id)s), made or renamed in the app, and Chat refuses a second group of that name. "
+                     "Nothing was sent. Rename the group here and sync it again.") % params
+        if conflict.get("create"):
+            return _("Not created in Chat: %(owner)s has another group named “%(name)s” there (GroupId "
+                     "%(group_id)s), made or renamed in the app, and Chat refuses a second group of that name. "
+                     "Nothing was sent. The group's page offers to keep it under another name or to take Chat's "
+                     "version.") % params
+        return _("Not renamed to “%(name)s” in Chat: %(owner)s has another group of that name there (GroupId "
+                 "%(group_id)s), made or renamed in the app, and Chat refuses a second group of that name; the rest "
+                 "of the change was sent. The group's page offers to keep it under another name or to take Chat's "
+                 "version.") % params
     if code == "name_not_sendable":
         return _("Chat holds this group under the name “%(name)s”, given in the app, which a new group or a rename "
                  "cannot be sent under; nothing was sent under it. Rename the group here and sync it again.") % conflict
@@ -212,6 +229,8 @@ def _sync_text(data: dict) -> str:
     if code == "deleted":
         text = _("Deleted from Chat (GroupId %(id)s).") % {"id": group_id} if group_id else _("Deleted from Chat.")
         return " ".join([text, *notes])
+    if any(c.get("code") == "name_taken" and c.get("create") for c in data.get("conflicts", [])):
+        return " ".join(notes)  # no create was made: Chat holds nothing of the group to speak of
     changes = []
     if data.get("renamed_from"):
         changes.append(_("renamed from “%(old)s” to “%(new)s”") % {"old": data["renamed_from"], "new": data["name"]})
@@ -514,8 +533,15 @@ def edit_text(data: dict) -> str:
 
 def drift_lines(drift: dict, owner: str) -> list[str]:
     """What the user changed in the app that the mirror does not show, one sentence a change."""
+    taken = []
+    if drift.get("name_taken"):
+        params = {"owner": owner, **drift["name_taken"]}
+        taken.append(_("This group cannot be created again in Chat as “%(name)s”: %(owner)s has another group of "
+                       "that name there (GroupId %(group_id)s).") % params if params.get("create") else
+                     _("This group cannot be given the name “%(name)s” in Chat: %(owner)s has another group of that "
+                       "name there (GroupId %(group_id)s).") % params)
     if drift.get("deleted"):
-        return [_("%(owner)s deleted this group in the app.") % {"owner": owner}]
+        return [_("%(owner)s deleted this group in the app.") % {"owner": owner}, *taken]
     lines = []
     if drift.get("remade"):
         lines.append(_("%(owner)s deleted this group in the app and made another under its name (GroupId "
@@ -532,7 +558,7 @@ def drift_lines(drift: dict, owner: str) -> list[str]:
                               "%(owner)s removed %(count)d conversations in the app: %(list)s.",
                               len(drift["removed"]))
                      % {"owner": owner, "count": len(drift["removed"]), "list": _join(drift["removed"])})
-    return lines
+    return lines + taken
 
 
 def drift_history_text(data: dict) -> str:
@@ -548,7 +574,12 @@ def drift_history_text(data: dict) -> str:
                 if data.get("read_by") == "sweep"
                 else _("Reading Chat as the group page opened found the group as the mirror shows it again."))
     if code == "drift_kept":
-        return " ".join([_("Kept the staff's version over the change made in the app; the next sync sends it."),
+        if data.get("kept_as"):
+            kept = _("Kept the staff's version, under the new name “%(name)s”, over the change made in the app; the "
+                     "next sync sends it.") % {"name": data["kept_as"]}
+        else:
+            kept = _("Kept the staff's version over the change made in the app; the next sync sends it.")
+        return " ".join([kept,
                          _("In the app:"), *drift_lines(data, owner)])
     return ""
 

@@ -15,9 +15,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from contactgroups import sync, words
-from contactgroups.chat import protocol
+from contactgroups.chat import errors, protocol
+from contactgroups.chat.client import ChatClient
+from contactgroups.conf import chat_config
 from contactgroups.models import ContactGroup, SyncAttempt
 from contactgroups.sync import drift
+from tests.admin_forms import group_form_data
 from tests.test_pull import app_creates, app_deletes, app_renames
 from tests.test_sync import UPDATE, as_app, change_members, chat_groups, chat_hands_out_group_ids_from
 
@@ -608,3 +611,274 @@ def test_the_sweep_under_chats_rate_limit_leaves_staff_calls_room(alice, chat_sa
     assert most_in_any_second(swept, window=0.9) <= 16
     assert len(staff_calls) == 10 and min(staff_calls) < max(swept)  # staff read while the sweep ran
     assert summary["result"].drifted == 48  # each "g" is gone from Chat: deleted in the app
+
+
+# A name another group has in Chat ------------------------------------------------------------------------------
+# The user gave the name to another group in the app, or made one under it: a sync or "Keep my edit" that would
+# create or rename the group under that name (which Chat refuses) ends in conflict, not failed; the page shows the
+# conflict with its two answers, and either ends the group as Chat holds it, without a Pull.
+
+STAFF = {(C2C, "user_0002"), (C2C, "user_0003")}
+
+
+def keep_as(client, group, fingerprint, name):
+    """Press "Keep my edit under this name" with ``name``; the answer page, once the sync it queued has ended."""
+    from contactgroups.sync.runner import RUNNER
+
+    response = client.post(reverse("admin:contactgroups_contactgroup_keep_mine", args=[group.pk]),
+                           {"shown": fingerprint, "name": name}, follow=True)
+    assert RUNNER.wait_idle(60), "the sync Keep my edit queued had not ended after 60 s"
+    return response
+
+
+def offers_a_new_name(response) -> bool:
+    html = response.content.decode()
+    return 'name="name" id="id_keep_name" required' in html and "Keep my edit under this name" in html
+
+
+def rows_of(group):
+    return {(c.type, c.target) for c in group.items.conversations()}
+
+
+# (a) The app deleted the group and gave its name to another group the mirror has ------------------------------
+
+
+@pytest.fixture
+def home(alice, make_group, staff):
+    """Another group of the same owner, synced: "home" with user_0004 (GroupId 2)."""
+    group = make_group(alice, "home", [(C2C, "user_0004")])
+    assert sync.sync_group(group.pk, staff.pk).state == ContactGroup.State.SYNCED
+    return group
+
+
+@pytest.fixture
+def name_given_to_home(work, home, chat_sandbox, staff):
+    """The user deleted "work" in the app and renamed "home" to "work"; staff added user_0004 to "work" here and
+    synced it: what the sync left."""
+    app_deletes(chat_sandbox, "work")
+    app_renames(chat_sandbox, "home", "work")
+    work.items.create(type=C2C, to_account="user_0004")
+    chat_sandbox.clear_calls()
+    result = sync.sync_group(work.pk, staff.pk)
+    work.refresh_from_db()
+    return result
+
+
+def test_a_sync_of_a_group_whose_name_the_app_gave_another_ends_in_conflict_not_failed(
+        name_given_to_home, work, chat_sandbox, browser):
+    result = name_given_to_home
+    assert result.state == work.state == ContactGroup.State.PARTIAL
+    assert work.last_error_code is None
+    # Nothing was sent under the name another group has: no create Chat would refuse.
+    assert chat_sandbox.calls_to(protocol.CREATE_CONTACT_GROUP) == []
+    assert chat_groups(chat_sandbox, OWNER) == {"work": (2, {(C2C, "user_0004")})}
+    assert work.conflicts == [{"code": "name_taken", "name": "work", "group_id": 2, "create": True}]
+    assert history(work)[-1].startswith("Not created in Chat: user_0001 has another group named “work” there "
+                                        "(GroupId 2), made or renamed in the app")
+    response = page(browser, work)
+    assert "In conflict: another group has its name in Chat" in response.content.decode()
+    text = comparison(response)
+    assert "This group cannot be created again in Chat as “work”: user_0001 has another group of that name there " \
+           "(GroupId 2)." in text
+    assert "Take Chat's version" in text and offers_a_new_name(response)
+
+
+def test_keep_my_edit_under_another_name_creates_it_and_ends_synced(name_given_to_home, work, chat_sandbox,
+                                                                    browser):
+    response = keep_as(browser, work, shown(page(browser, work)), "work again")
+    assert [level for level, _text in said(response)] == ["success"]
+    work.refresh_from_db()
+    assert (work.name, work.state, work.chat_group_id) == ("work again", ContactGroup.State.SYNCED, 3)
+    assert chat_groups(chat_sandbox, OWNER) == {"work": (2, {(C2C, "user_0004")}),
+                                                "work again": (3, STAFF | {(C2C, "user_0004")})}
+    assert any(line.startswith("Kept the staff's version, under the new name “work again”, over the change made "
+                               "in the app; the next sync sends it.") for line in history(work))
+    assert comparison(page(browser, work)) == "Matches what Chat holds now. Refresh from Chat"
+
+
+def test_take_chats_version_marks_it_deleted_as_the_app_did(name_given_to_home, work, home, chat_sandbox,
+                                                            browser):
+    response = take(browser, work, shown(page(browser, work)))
+    assert said(response) == [("success", "Took Chat's version: user_0001 deleted “work” in the app, so it is "
+                                          "marked deleted here.")]
+    work.refresh_from_db()
+    assert work.state == ContactGroup.State.DELETED
+    assert chat_groups(chat_sandbox, OWNER) == {"work": (2, {(C2C, "user_0004")})}
+    # The name is free here now: the other group's next sync takes the app's rename.
+    assert sync.sync_group(home.pk, None).state == ContactGroup.State.SYNCED
+    home.refresh_from_db()
+    assert (home.name, home.chat_group_id) == ("work", 2)
+
+
+def test_keep_my_edit_of_the_deletion_asks_for_another_name_before_anything_is_sent(work, home, chat_sandbox,
+                                                                                    browser):
+    app_deletes(chat_sandbox, "work")
+    app_renames(chat_sandbox, "home", "work")
+    response = page(browser, work)
+    text = comparison(response)
+    assert "user_0001 deleted this group in the app." in text
+    assert "This group cannot be created again in Chat as “work”" in text and offers_a_new_name(response)
+    # Kept under its own name, the create would be refused: nothing is changed.
+    refused = keep(browser, work, shown(response))
+    assert said(refused) == [("error", "Nothing was changed: user_0001 has another group named “work” in Chat "
+                                       "(GroupId 2). Give this group a name no other group of theirs has.")]
+    work.refresh_from_db()
+    assert (work.state, work.confirmed_name) == (ContactGroup.State.SYNCED, "work")
+    keep_as(browser, work, shown(page(browser, work)), "work again")
+    work.refresh_from_db()
+    assert (work.name, work.state, work.chat_group_id) == ("work again", ContactGroup.State.SYNCED, 3)
+    assert chat_groups(chat_sandbox, OWNER)["work again"] == (3, STAFF)
+
+
+# (b) Keep my edit would send a name the app gave a group the mirror does not know -----------------------------
+
+
+@pytest.fixture
+def renamed_and_made_again(work, chat_sandbox):
+    """The user renamed "work" to "office" in the app, then made a new group "work" (GroupId 2)."""
+    app_renames(chat_sandbox, "work", "office")
+    app_creates(chat_sandbox, "work", (C2C, "user_0004"))
+
+
+def test_the_page_says_the_kept_name_is_taken_and_asks_for_another(renamed_and_made_again, work,
+                                                                   browser):
+    response = page(browser, work)
+    text = comparison(response)
+    assert "user_0001 renamed it in the app from “work” to “office”." in text
+    assert "This group cannot be given the name “work” in Chat: user_0001 has another group of that name there " \
+           "(GroupId 2)." in text
+    assert "keep your version under another name" in text and offers_a_new_name(response)
+
+
+def test_keep_my_edit_under_another_name_renames_it_in_chat(renamed_and_made_again, work, chat_sandbox,
+                                                           browser):
+    keep_as(browser, work, shown(page(browser, work)), "my work")
+    work.refresh_from_db()
+    assert (work.name, work.state, work.chat_group_id) == ("my work", ContactGroup.State.SYNCED, 1)
+    assert chat_groups(chat_sandbox, OWNER) == {"my work": (1, STAFF), "work": (2, {(C2C, "user_0004")})}
+
+
+def test_keep_my_edit_under_a_name_chat_also_has_changes_nothing(renamed_and_made_again, work, chat_sandbox,
+                                                                browser):
+    app_creates(chat_sandbox, "my work")
+    response = keep_as(browser, work, shown(page(browser, work)), "my work")
+    assert said(response) == [("error", "Nothing was changed: user_0001 has another group named “my work” in "
+                                        "Chat (GroupId 3). Give this group a name no other group of theirs has.")]
+    work.refresh_from_db()
+    assert (work.name, work.confirmed_name, work.state) == ("work", "work", ContactGroup.State.SYNCED)
+    bad = keep_as(browser, work, shown(page(browser, work)), " padded ")
+    assert [level for level, _text in said(bad)] == ["error"]
+    assert ContactGroup.objects.get(pk=work.pk).name == "work"
+
+
+def test_take_chats_version_takes_the_apps_name(renamed_and_made_again, work, chat_sandbox, browser):
+    take(browser, work, shown(page(browser, work)))
+    work.refresh_from_db()
+    assert (work.name, work.state, work.chat_group_id) == ("office", ContactGroup.State.SYNCED, 1)
+    assert chat_groups(chat_sandbox, OWNER) == {"office": (1, STAFF), "work": (2, {(C2C, "user_0004")})}
+
+
+# (c) A staff rename to a name the app uses ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def renamed_onto_the_apps_group(work, chat_sandbox, browser, background_syncs):
+    """The app made "home" (GroupId 2); staff rename "work" to "home" and add user_0004 on the group page."""
+    app_creates(chat_sandbox, "home", (C2C, "user_0002"))
+    response = browser.post(reverse("admin:contactgroups_contactgroup_change", args=[work.pk]), group_form_data(
+        name="home", existing=list(work.items.all()), items=[(C2C, "user_0004", "")]), follow=True)
+    assert response.status_code == 200
+    background_syncs.wait()
+    work.refresh_from_db()
+
+
+def test_a_staff_rename_to_a_name_the_app_uses_sends_the_rest_and_ends_in_conflict(
+        renamed_onto_the_apps_group, work, chat_sandbox, browser):
+    assert work.state == ContactGroup.State.PARTIAL and work.last_error_code is None
+    # The rename Chat would refuse is not sent (the sync's read showed the name taken); the added conversation
+    # is, under the name Chat has.
+    assert [call["error_code"] for call in chat_sandbox.calls_to(protocol.UPDATE_CONTACT_GROUP)] == [errors.OK]
+    assert chat_groups(chat_sandbox, OWNER) == {"work": (1, STAFF | {(C2C, "user_0004")}),
+                                                "home": (2, {(C2C, "user_0002")})}
+    assert work.conflicts == [{"code": "name_taken", "name": "home", "group_id": 2, "create": False}]
+    assert "Not renamed to “home” in Chat: user_0001 has another group of that name there (GroupId 2)" \
+           in history(work)[-1]
+    response = page(browser, work)
+    assert "In conflict: another group has its name in Chat" in response.content.decode()
+    assert "This group cannot be given the name “home” in Chat" in comparison(response)
+    assert offers_a_new_name(response)
+
+
+def test_a_staff_rename_in_conflict_kept_under_another_name_ends_synced(renamed_onto_the_apps_group, work,
+                                                                        chat_sandbox, browser):
+    keep_as(browser, work, shown(page(browser, work)), "home office")
+    work.refresh_from_db()
+    assert (work.name, work.state) == ("home office", ContactGroup.State.SYNCED)
+    assert chat_groups(chat_sandbox, OWNER) == {"home office": (1, STAFF | {(C2C, "user_0004")}),
+                                                "home": (2, {(C2C, "user_0002")})}
+
+
+def test_a_staff_rename_in_conflict_taken_from_chat_ends_synced_under_chats_name(renamed_onto_the_apps_group, work,
+                                                                                 chat_sandbox, browser):
+    take(browser, work, shown(page(browser, work)))
+    work.refresh_from_db()
+    assert (work.name, work.state) == ("work", ContactGroup.State.SYNCED)
+    assert rows_of(work) == STAFF | {(C2C, "user_0004")}
+    assert comparison(page(browser, work)) == "Matches what Chat holds now. Refresh from Chat"
+
+
+class AppActsAfterTheRead(ChatClient):
+    """The real client; the user acts in the app once, just after the sync's read of Chat and before its writes."""
+
+    def __init__(self, app, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.app = app
+
+    def get_contact_group(self, *args, **kwargs):
+        answer = super().get_contact_group(*args, **kwargs)
+        if self.app is not None:
+            self.app, act = None, self.app
+            act()
+        return answer
+
+
+def test_a_rename_chat_refuses_as_taken_after_the_read_is_read_again_and_ends_in_conflict(work, chat_sandbox,
+                                                                                          staff):
+    ContactGroup.objects.filter(pk=work.pk).update(name="home")
+    work.items.create(type=C2C, to_account="user_0004")
+    client = AppActsAfterTheRead(lambda: app_creates(chat_sandbox, "home"), chat_config())
+    chat_sandbox.clear_calls()
+    with client:
+        result = sync.sync_group(work.pk, staff.pk, client=client)
+    assert result.state == ContactGroup.State.PARTIAL
+    [rename, *_updates] = chat_sandbox.calls_to(protocol.UPDATE_CONTACT_GROUP)
+    assert rename["error_code"] == errors.GROUP_NAME_TAKEN  # Chat's refusal was the first sign...
+    assert len(chat_sandbox.calls_to(protocol.GET_CONTACT_GROUP)) == 2  # ...so Chat was read again to tell
+    assert chat_groups(chat_sandbox, OWNER) == {"work": (1, STAFF | {(C2C, "user_0004")}), "home": (2, set())}
+    work.refresh_from_db()
+    assert work.conflicts == [{"code": "name_taken", "name": "home", "group_id": 2, "create": False}]
+    assert work.last_error_code is None
+
+
+def test_a_new_group_chat_refuses_as_taken_ends_in_conflict_and_a_new_name_syncs_it(
+        alice, make_group, chat_sandbox, staff, browser, background_syncs):
+    app_creates(chat_sandbox, "home", (C2C, "user_0002"))
+    group = make_group(alice, "home", [(C2C, "user_0003")])  # never sent: the sync creates it without a read
+    result = sync.sync_group(group.pk, staff.pk)
+    group.refresh_from_db()
+    assert result.state == group.state == ContactGroup.State.PARTIAL
+    assert group.conflicts == [{"code": "name_taken", "name": "home", "group_id": 1, "create": True, "new": True}]
+    assert history(group)[-1] == (
+        "Not created in Chat: user_0001 has another group named “home” there (GroupId 1), made or renamed in the "
+        "app, and Chat refuses a second group of that name. Nothing was sent. Rename the group here and sync it "
+        "again.")
+    # Chat refused the create, so the next sync does not take the app's group for one whose answer was lost.
+    assert group.create_intent == "" and group.chat_group_id is None
+    response = browser.post(reverse("admin:contactgroups_contactgroup_change", args=[group.pk]), group_form_data(
+        name="home too", existing=list(group.items.all())), follow=True)
+    assert response.status_code == 200
+    background_syncs.wait()
+    group.refresh_from_db()
+    assert (group.state, group.chat_group_id) == (ContactGroup.State.SYNCED, 2)
+    assert chat_groups(chat_sandbox, OWNER) == {"home": (1, {(C2C, "user_0002")}),
+                                                "home too": (2, {(C2C, "user_0003")})}

@@ -20,8 +20,9 @@ from django.utils.translation import gettext as _
 
 from contactgroups import sync, words
 from contactgroups.chat import errors
+from contactgroups.forms import ContactGroupForm
 from contactgroups.models import ContactGroup
-from contactgroups.sync.drift import ReadingChanged, current_difference, fingerprint, read_for_page
+from contactgroups.sync.drift import NameTaken, ReadingChanged, current_difference, fingerprint, read_for_page
 from contactgroups.sync.outcome import error_data
 
 logger = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ class ChatDriftMixin:
             info = f"{self.opts.app_label}_{self.opts.model_name}"
             site = self.admin_site.name
             context.update(
+                name_taken=drift.get("name_taken"),
                 shown=fingerprint(page.reading),
                 take_url=reverse(f"admin:{info}_take_chat", args=[group.pk], current_app=site),
                 keep_url=reverse(f"admin:{info}_keep_mine", args=[group.pk], current_app=site),
@@ -147,11 +149,34 @@ class ChatDriftMixin:
             group = self._group_for_answer(request, object_id)
         except _NotPost:
             return HttpResponseNotAllowed(["POST"])
+        new_name = request.POST.get("name")
+        if new_name is not None:
+            # Checked as the group form checks a name, before Chat is read.
+            form = _NewNameForm(data={"name": new_name}, instance=group)
+            if not form.is_valid():
+                self.message_user(request, _("Nothing was changed: %(reason)s") % {
+                    "reason": " ".join(str(said) for field in form.errors.values() for said in field)},
+                    messages.ERROR)
+                return self._back(group)
+            new_name = form.cleaned_data["name"]
+            group.refresh_from_db()
         try:
-            kept = sync.drift.keep_staff_version(group.pk, request.user.pk, shown=request.POST.get("shown", ""))
+            kept = sync.drift.keep_staff_version(group.pk, request.user.pk, shown=request.POST.get("shown", ""),
+                                                 new_name=new_name)
+        except NameTaken as exc:
+            if exc.group_id is None:  # a group of the mirror took the name meanwhile
+                reason = _("%(user)s already has a conversation group named “%(name)s”.") % {
+                    "user": group.owner.user_id, "name": exc.name}
+            else:
+                reason = _("%(owner)s has another group named “%(name)s” in Chat (GroupId %(group_id)s). Give this "
+                           "group a name no other group of theirs has.") % {
+                    "owner": group.owner.user_id, "name": exc.name, "group_id": exc.group_id}
+            self.message_user(request, _("Nothing was changed: %(reason)s") % {"reason": reason}, messages.ERROR)
+            return self._back(group)
         except (errors.ChatError, sync.SyncBusy, ReadingChanged) as exc:
             self._refused(request, exc)
             return self._back(group)
+        group.refresh_from_db(fields=["name"])
         if kept is None:
             self.message_user(request, _("“%(group)s” already matches Chat; nothing was changed.")
                               % {"group": group.name}, messages.SUCCESS)
@@ -176,3 +201,10 @@ class ChatDriftMixin:
 
 class _NotPost(Exception):
     pass
+
+
+class _NewNameForm(ContactGroupForm):
+    """The name to keep the staff's version under, checked as the group form checks it."""
+
+    class Meta(ContactGroupForm.Meta):
+        fields = ["name"]

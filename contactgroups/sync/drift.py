@@ -68,13 +68,15 @@ def reading_of(chat: ContactGroups, group: ContactGroup) -> dict | None:
     if never_sent(group):
         return None
     remote = remote_for(chat, group, False)
+    # The group's name, when another of the owner's groups has it in Chat: a sync would not send it.
+    taken = {"taken": held} if (held := plan.taken_names(chat, remote, [group.name])) else {}
     if remote is plan.MISSING:
-        return {"missing": True}
+        return {"missing": True, **taken}
     # A name no column can hold (a NUL in it) is kept escaped.
     return {"group_id": remote.group_id, "name": protocol.escaped(remote.name),
             "conversations": [conversation_data(c) for c in sorted(remote.conversations)],
             **({"lost_create": True} if remote.from_lost_create else {}),
-            **({"remade": True} if remote.remade_in_app else {})}
+            **({"remade": True} if remote.remade_in_app else {}), **taken}
 
 
 def fingerprint(reading: dict | None) -> str:
@@ -90,12 +92,22 @@ def _remote(reading: dict):
                        bool(reading.get("lost_create")), bool(reading.get("remade")))
 
 
+def _kept_base(reading: dict) -> plan.Base:
+    """The base "Keep my edit" gives the group: what Chat holds now (nothing, for a group gone from Chat)."""
+    if reading.get("missing"):
+        return plan.Base()
+    return plan.Base(reading["name"], frozenset(Conversation(*pair) for pair in reading["conversations"]))
+
+
 def difference(group: ContactGroup, conversations, reading: dict | None) -> dict | None:
     """What the user changed in the app that the mirror (``conversations``: the group's rows) does not show.
 
     As data: ``deleted``; ``remade`` (the GroupId of the group the user made in the app under its name after
-    deleting it); ``renamed_from`` and ``renamed_to``; ``added`` and ``removed`` ([type, target] lists).
-    None when there is none, when the group was never sent, or when it is deleted or being deleted here.
+    deleting it); ``renamed_from`` and ``renamed_to``; ``added`` and ``removed`` ([type, target] lists);
+    ``name_taken`` ({name, group_id, create}) when the staff's version, kept, would be sent under a name another of
+    the owner's groups has in Chat (made or renamed in the app), which Chat refuses: the plan of the sync after
+    "Keep my edit" says so. None when there is none, when the group was never sent, or when it is deleted or being
+    deleted here.
     """
     if reading is None or group.state == ContactGroup.State.DELETED or group.delete_requested:
         return None
@@ -107,11 +119,17 @@ def difference(group: ContactGroup, conversations, reading: dict | None) -> dict
         # What Chat confirmed that no row can hold was never the staff's to remove (as in a sync).
         unheld = {c for c in base_conversations & remote.conversations if ContactItem.storage_problem(c) is not None}
         wanted += tuple(sorted(unheld - set(wanted)))
-    steps = plan.plan(base, plan.Desired(group.name, wanted), remote)
+    taken = reading.get("taken", {})
+    steps = plan.plan(base, plan.Desired(group.name, wanted), remote, taken)
     codes = {conflict.code: conflict.params for conflict in steps.conflicts}
-    if steps.deleted_in_app or plan.Conflict.DELETED_IN_APP in codes:
-        return {"deleted": True}
-    data = {}
+    name_taken = {}
+    if taken:
+        kept = plan.plan(_kept_base(reading), plan.Desired(group.name, wanted), remote, taken)
+        name_taken = next(({"name_taken": conflict.params} for conflict in kept.conflicts
+                           if conflict.code == plan.Conflict.NAME_TAKEN), {})
+    if steps.deleted_in_app or plan.Conflict.DELETED_IN_APP in codes or (remote is plan.MISSING and base.name):
+        return {"deleted": True, **name_taken}
+    data = {**name_taken}
     if plan.Conflict.REMADE_IN_APP in codes:
         data["remade"] = codes[plan.Conflict.REMADE_IN_APP]["group_id"]
     app_name = steps.adopt_name or codes.get(plan.Conflict.RENAMED_IN_APP, {}).get("app_name")
@@ -215,12 +233,26 @@ def take_chat_version(group_pk: int, actor_id: int | None, shown: str | None = N
     return report
 
 
-def keep_staff_version(group_pk: int, actor_id: int | None, shown: str | None = None) -> dict | None:
+class NameTaken(Exception):
+    """The name to keep the staff's version under is one another of the owner's groups has in Chat (``group_id``
+    its GroupId there), or, ``group_id`` None, here."""
+
+    def __init__(self, name: str, group_id: int | None):
+        super().__init__(f"Another group has the name {name!r} in Chat.")
+        self.name, self.group_id = name, group_id
+
+
+def keep_staff_version(group_pk: int, actor_id: int | None, shown: str | None = None,
+                       new_name: str | None = None) -> dict | None:
     """Keep the mirror over the app's change: what Chat holds now becomes the group's base, and the history says so.
 
     The next sync sends the staff's version whole. Reads Chat first (its errors as they come, nothing changed);
     ReadingChanged when Chat holds other than the page showed; SyncBusy while a sync holds the group. Returns the
     drift that was overridden (None: there was none, nothing changed).
+
+    ``new_name`` (the caller has checked it as the group form does) keeps the staff's version under that name, for
+    a group whose own name another of the owner's groups has in Chat (``name_taken``); NameTaken, nothing changed,
+    when another group has that one too.
     """
     group = ContactGroup.objects.select_related("owner").get(pk=group_pk)
     lease = Lease.take(group.pk, wait_seconds=0)
@@ -240,12 +272,23 @@ def keep_staff_version(group_pk: int, actor_id: int | None, shown: str | None = 
             if drift is None:
                 record(group, reading, None, now, actor_id, BY_PAGE)
                 return None
-            if drift.get("deleted"):
+            fields = ["confirmed_name", "confirmed_conversations", "updated_at"]
+            if drift.get("name_taken") and new_name in (None, group.name):
+                # Kept under this name, the sync would end in the same conflict.
+                raise NameTaken(group.name, drift["name_taken"]["group_id"])
+            if new_name is not None and new_name != group.name:
+                if held := plan.taken_names(chat, _remote(reading), [new_name]):
+                    raise NameTaken(new_name, held[new_name])
+                if ContactGroup.objects.live().filter(owner=group.owner, name=new_name).exists():
+                    raise NameTaken(new_name, None)
+                drift = {**drift, "kept_as": new_name}
+                group.name = new_name
+                fields.append("name")
+            if drift.get("deleted") or reading.get("missing"):
                 group.confirmed_name, group.confirmed_conversations = "", []
             else:
                 group.confirmed_name = reading["name"]
                 group.confirmed_conversations = reading["conversations"]
-            fields = ["confirmed_name", "confirmed_conversations", "updated_at"]
             if drift.get("remade"):
                 # The group the user made again in the app under its name is this group now.
                 group.chat_group_id = reading["group_id"]

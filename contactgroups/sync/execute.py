@@ -8,7 +8,7 @@ import logging
 import random
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -123,18 +123,20 @@ def _run(client: ChatClient, group: ContactGroup, progress: Progress, lease: Lea
     # to remove.
     unheld = {c for c in progress.base if ContactItem.storage_problem(c) is not None}
     remote = plan.NOT_READ
+    taken = {}
     live = LiveProgress(group.pk)
     if plan.must_read(group.chat_group_id, group.create_intent, lease.interrupted):
         chat = client.get_contact_group(owner)
         lease.keep()
         live.read()
         remote = remote_for(chat, group, desired.delete)
+        taken = plan.taken_names(chat, remote, [desired.name])
         if isinstance(remote, plan.Remote):
             unheld &= remote.conversations
-    steps = plan.plan(base, desired, remote)
+    steps = plan.plan(base, desired, remote, taken)
     if unheld:
         kept = plan.Desired(desired.name, desired.conversations + tuple(sorted(unheld)), desired.delete)
-        steps_keeping = plan.plan(base, kept, remote)
+        steps_keeping = plan.plan(base, kept, remote, taken)
         # A group gone from Chat and created again starts empty: a create cannot carry what no row can hold (Chat
         # refuses such a ToGroupId in a request), so they are kept only where Chat still has them.
         if steps_keeping.create is None:
@@ -147,7 +149,14 @@ def _run(client: ChatClient, group: ContactGroup, progress: Progress, lease: Lea
         if steps.create.name != intent_written:
             ContactGroup.objects.filter(pk=group.pk).update(create_intent=steps.create.name)
         progress.create_sent = True
-        answer = client.create_contact_group(owner, steps.create.name, list(steps.create.conversations))
+        try:
+            answer = client.create_contact_group(owner, steps.create.name, list(steps.create.conversations))
+        except errors.ChatError as exc:
+            lease.keep()
+            if not _name_refused(client, owner, exc, steps.create.name, None, progress, create=True):
+                raise
+            live.answered()
+            return  # nothing was created, so nothing else can be sent
         lease.keep()
         live.answered(answer.results)
         progress.created = True
@@ -158,11 +167,22 @@ def _run(client: ChatClient, group: ContactGroup, progress: Progress, lease: Lea
             progress.take(item, adding=True)
     if steps.rename is not None:
         old, new = steps.rename
-        client.rename_contact_group(owner, old, new)
-        lease.keep()
+        updates = steps.updates
+        try:
+            client.rename_contact_group(owner, old, new)
+        except errors.ChatError as exc:
+            lease.keep()
+            if not _name_refused(client, owner, exc, new, steps.group_id, progress, create=False):
+                raise
+            # The group keeps the name Chat has: the rest of the change is sent under it.
+            updates = tuple(replace(update, name=old) for update in updates)
+        else:
+            lease.keep()
+            progress.renamed_from, progress.confirmed_name = old, new
         live.answered()
-        progress.renamed_from, progress.confirmed_name = old, new
-    for update in steps.updates:
+    else:
+        updates = steps.updates
+    for update in updates:
         answer = client.update_contact_group(owner, update.name, add=list(update.add), remove=list(update.remove))
         lease.keep()
         live.answered(answer.results)
@@ -172,6 +192,31 @@ def _run(client: ChatClient, group: ContactGroup, progress: Progress, lease: Lea
         answer = client.del_contact_group(owner, steps.delete)
         progress.group_id = answer.group_id or progress.group_id
     progress.deleted = steps.deleted
+
+
+def _name_refused(client: ChatClient, owner: str, exc: BaseException, name: str, own_id: int | None,
+                  progress: Progress, create: bool) -> bool:
+    """Whether Chat refused a create or a rename to ``name`` because another of the owner's groups has that name
+    (made or renamed in the app since the sync read Chat): Chat is read again to tell. If so the conflict is kept
+    in ``progress`` (``NAME_TAKEN``, as the planner would have said had it seen that group) and a refused create
+    is known not to have made anything."""
+    if getattr(exc, "code", None) != errors.GROUP_NAME_TAKEN:
+        return False
+    if create:
+        # A refusal: the create made nothing, so the next sync must not look for the group under its name.
+        progress.create_sent, progress.create_refused = False, True
+    holder = next((info for info in client.get_contact_group(owner).groups
+                   if info.name == name and info.group_id != own_id), None)
+    if holder is None:
+        return False
+    params = {"name": name, "group_id": holder.group_id, "create": create}
+    if create and progress.group_id is None:
+        params["new"] = True  # never in Chat: only a new name here mends it
+    progress.conflicts.append(plan.Conflict(plan.Conflict.NAME_TAKEN, params))
+    if create:
+        # Chat holds nothing of this group, as when the planner holds a create back.
+        progress.base, progress.confirmed_name = set(), ""
+    return True
 
 
 def remote_for(chat, group: ContactGroup, deleting: bool):
@@ -279,6 +324,8 @@ def settle(group: ContactGroup, progress: Progress, conversations: dict[int, Con
         group.chat_group_id = progress.group_id
         if progress.created or not progress.create_sent:
             group.create_intent = ""
+    if progress.create_refused:
+        group.create_intent = ""  # Chat refused that create: the next sync must not look for the group by it
     if progress.conflicts:
         group.conflicts = [conflict.as_data() for conflict in progress.conflicts]
 

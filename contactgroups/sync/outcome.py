@@ -70,6 +70,8 @@ class Progress:
     interrupted: bool = False
     results: dict[Conversation, tuple[int, str]] = field(default_factory=dict)
     create_sent: bool = False
+    # Chat refused the create because another group has the name: it made nothing.
+    create_refused: bool = False
     created: bool = False
     deleted: bool = False
     deleted_in_app: bool = False

@@ -71,6 +71,11 @@ class Conflict:
     # The user renamed the group in the app to a name no column can hold (a NUL in it): the mirror keeps its name,
     # and Chat's is shown escaped. params: app_name
     NAME_UNSTORABLE = "name_unstorable"
+    # Another of the owner's groups has in Chat the name the staff's version would send (made or renamed in the
+    # app): Chat would refuse the create or the rename, so it is not sent; the rest of the change is. params: name,
+    # group_id (the other group's), create (True: the create was held back; else the rename), new (True: a group
+    # never in Chat, whose create Chat refused)
+    NAME_TAKEN = "name_taken"
 
     def as_data(self) -> dict:
         return {"code": self.code, **self.params}
@@ -167,6 +172,16 @@ def remote_of(chat: ContactGroups, group_id: int | None, create_intent: str, nam
     return NOT_READ
 
 
+def taken_names(chat: ContactGroups, remote, names) -> dict[str, int]:
+    """Which of ``names`` another of the owner's groups has in ``chat`` (read now), each with that group's GroupId.
+
+    ``remote`` is the group as remote_of() found it: its own name is not taken from it.
+    """
+    own = remote.group_id if isinstance(remote, Remote) else None
+    wanted = set(names)
+    return {group.name: group.group_id for group in chat.groups if group.name in wanted and group.group_id != own}
+
+
 def needs_claimed(chat: ContactGroups, group_id: int | None) -> bool:
     """Whether remote_of() may look for the group by its former name: its GroupId is no longer in ``chat``."""
     return group_id is not None and all(group.group_id != group_id for group in chat.groups)
@@ -190,28 +205,40 @@ def _unsendable(name: str) -> Conflict:
     return Conflict(Conflict.NAME_NOT_SENDABLE, {"name": name})
 
 
-def _create(desired: Desired, **extra) -> Plan:
+def _name_taken(name: str, taken: dict[str, int], create: bool) -> Conflict:
+    return Conflict(Conflict.NAME_TAKEN, {"name": name, "group_id": taken[name], "create": create})
+
+
+def _create(desired: Desired, taken: dict[str, int], **extra) -> Plan:
     if not sendable(desired.name):
         # Nothing is created, so no other conflict (a re-create) happened.
         return Plan(conflicts=(_unsendable(desired.name),))
+    if desired.name in taken:
+        # Chat would refuse it: nothing is created (nor sent), so no re-create happened either.
+        return Plan(conflicts=(_name_taken(desired.name, taken, create=True),))
     first = desired.conversations[: protocol.CONVERSATIONS_PER_REQUEST_MAX]
     rest = list(desired.conversations[protocol.CONVERSATIONS_PER_REQUEST_MAX :])
     return Plan(create=Create(desired.name, first), updates=chunked_updates(desired.name, rest, []), **extra)
 
 
-def plan(base: Base, desired: Desired, remote) -> Plan:
-    """What to send so Chat holds ``desired``, given what it confirmed (``base``) and holds now (``remote``)."""
+def plan(base: Base, desired: Desired, remote, taken: dict[str, int] | None = None) -> Plan:
+    """What to send so Chat holds ``desired``, given what it confirmed (``base``) and holds now (``remote``).
+
+    ``taken``: names the owner's other groups have in Chat, with their GroupIds (taken_names()); a create or a
+    rename to one of them is not sent (the conflict ``NAME_TAKEN``).
+    """
+    taken = taken or {}
     if desired.delete:
         return _plan_delete(base, remote)
     if remote == NOT_READ:
-        return _create(desired)
+        return _create(desired, taken)
     wanted = frozenset(desired.conversations)
     if remote is MISSING:
         staff_changed = desired.name != base.name or wanted != base.conversations
         if base.name and not staff_changed:
             return Plan(deleted_in_app=True, deleted=True)
         conflicts = (Conflict(Conflict.DELETED_IN_APP),) if base.name else ()
-        return _create(desired, conflicts=conflicts)
+        return _create(desired, taken, conflicts=conflicts)
 
     if remote.from_lost_create or not base.name:
         # Created by an earlier attempt whose answer was lost: Chat's copy is the base.
@@ -230,6 +257,8 @@ def plan(base: Base, desired: Desired, remote) -> Plan:
         if desired.name != base.name:
             if not sendable(desired.name):
                 conflicts.append(_unsendable(desired.name))
+            elif desired.name in taken:
+                conflicts.append(_name_taken(desired.name, taken, create=False))
             else:
                 if remote.name != base.name:
                     conflicts.append(Conflict(Conflict.RENAMED_IN_APP, {"app_name": remote.name,

@@ -19,6 +19,7 @@ from contactgroups.sync.plan import (
     must_read,
     plan,
     remote_of,
+    taken_names,
 )
 
 A, B, C, D = (Conversation(protocol.TYPE_C2C, f"user_{n}") for n in range(4))
@@ -172,6 +173,30 @@ def test_a_group_made_again_in_the_app_is_this_group_with_its_new_groupid_and_th
     assert quiet.conflicts == (Conflict(Conflict.REMADE_IN_APP, {"group_id": 7, "staff_changed": False}),)
 
 
+def test_the_names_other_groups_have_in_chat_are_taken_but_the_groups_own_is_not():
+    chat = ContactGroups([GroupInfo("work", 7), GroupInfo("home", 9)], [])
+    remote = remote_of(chat, 7, "", "work", False)
+    assert taken_names(chat, remote, ["home", "work", "job"]) == {"home": 9}
+    assert taken_names(chat, MISSING, ["work"]) == {"work": 7}
+
+
+def test_a_rename_to_a_name_another_group_has_in_chat_is_not_sent_and_the_rest_is():
+    steps = plan(Base("work", frozenset({A})), Desired("home", (A, B)), Remote(7, "work", frozenset({A})),
+                 {"home": 9})
+    assert steps.rename is None
+    assert [(u.name, u.add) for u in steps.updates] == [("work", (B,))]
+    assert steps.conflicts == (Conflict(Conflict.NAME_TAKEN, {"name": "home", "group_id": 9, "create": False}),)
+
+
+def test_a_group_deleted_in_the_app_is_not_created_again_under_a_name_another_group_has_now():
+    # The user deleted "work" in the app and renamed another group to "work"; staff added B here.
+    steps = plan(Base("work", frozenset({A})), Desired("work", (A, B)), MISSING, {"work": 9})
+    assert steps.calls == 0 and not steps.deleted and not steps.deleted_in_app
+    assert steps.conflicts == (Conflict(Conflict.NAME_TAKEN, {"name": "work", "group_id": 9, "create": True}),)
+    # Unchanged here, it is deleted in the mirror as before: nothing would be sent.
+    assert plan(Base("work", frozenset({A})), Desired("work", (A,)), MISSING, {"work": 9}).deleted_in_app
+
+
 def test_what_chat_holds_is_read_into_remote_missing_or_nothing_to_read():
     chat = ContactGroups([GroupInfo("work", 7)], [ConversationState(A, (7,))])
     assert remote_of(chat, 7, "", "work", deleting=False) == Remote(7, "work", frozenset({A}))
@@ -251,6 +276,28 @@ def test_planning_again_after_applying_a_plan_finds_nothing_to_do(situation):
     again = plan(Base(name, frozenset(held)), Desired(mirror_name, ordered), Remote(1, name, frozenset(held)))
     assert again.calls == 0 and again.conflicts == ()
     assert again.adopt_name is None and not again.adopt_added and not again.adopt_removed
+
+
+@settings(max_examples=600, deadline=None)
+@given(situations(), st.frozensets(names, max_size=3))
+def test_a_plan_never_sends_a_name_another_group_has_in_chat(situation, others):
+    base, desired, remote = situation
+    # Chat holds each name once: the group's own name in Chat is not another's.
+    taken = {name: 20 + n for n, name in enumerate(sorted(others))
+             if not (isinstance(remote, Remote) and name == remote.name)}
+    steps = plan(base, desired, remote, taken)
+    assert not names_sent(steps) & set(taken)
+    # Held back, with the conflict, is exactly what the plan would send were the name free; updates go to the
+    # name Chat has.
+    held_back = {c.params["name"] for c in steps.conflicts if c.code == Conflict.NAME_TAKEN}
+    assert held_back == names_sent(plan(base, desired, remote)) & set(taken)
+    if held_back and isinstance(remote, Remote):
+        assert all(update.name == remote.name for update in steps.updates)
+
+
+def names_sent(steps) -> set[str]:
+    """The names a plan sends to Chat: its create's and its rename's new one."""
+    return {name for name in (steps.create and steps.create.name, steps.rename and steps.rename[1]) if name}
 
 
 @settings(max_examples=200, deadline=None)
