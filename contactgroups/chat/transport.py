@@ -18,9 +18,10 @@ Retries (exponential backoff with full jitter, at most ``ChatConfig.max_retries`
 - A 70001 answer (UserSig expired, for instance after a clock jump) renews the UserSig and tries once more; Chat
   refused the request before acting on it.
 
-Deadline and size. Each HTTP attempt ends within ``ChatConfig.deadline`` seconds, connecting and the whole answer
-included: the answer is read in pieces as they arrive, each wait on the socket bounded by the time left, so an
-answer sent a byte at a time cannot hold the caller (``errors.ChatTooSlowError``). ``Transport.within`` sets one
+Deadline and size. Each HTTP attempt ends within ``ChatConfig.deadline`` seconds, connecting, the status line, the
+headers and the whole answer included: every wait on the connection's socket is bounded by the time left
+(``DeadlineAdapter``), and the answer is read in pieces as they arrive, so headers or an answer sent a byte at a time
+cannot hold the caller (``errors.ChatTooSlowError``). ``Transport.within`` sets one
 deadline for every call made in a block (a page's read of several pages), and no retry starts that could not end
 before it. An answer longer than ``ChatConfig.max_answer_bytes`` is refused after that many bytes, unparsed
 (``errors.ChatAnswerTooLargeError``). The connection of an answer not read to its end is closed.
@@ -31,6 +32,7 @@ import json
 import logging
 import random
 import secrets
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -39,6 +41,9 @@ from datetime import UTC, datetime
 from urllib.parse import quote, urlencode
 
 import requests
+import requests.adapters
+import urllib3.connection
+import urllib3.connectionpool
 import urllib3.exceptions
 
 from contactgroups.chat import errors, protocol
@@ -72,6 +77,115 @@ def backoff_delay(attempt: int, base: float, *, throttled: bool = False, rng: ra
     return rng.uniform(0, min(BACKOFF_CAP_SECONDS, ceiling))
 
 
+# The deadline (monotonic) of the HTTP attempt this thread is making, read by every wait on its socket.
+_attempt = threading.local()
+
+
+class _DeadlineSocket:
+    """A connected socket, TLS already wrapped, whose every wait (receiving the status line, the headers or the body,
+    sending the request) ends by the deadline of the attempt this thread is making: past it, _Late. Every other
+    use is the socket's own. ``makefile`` is the socket's, made over this object, so http.client's reads come here.
+    """
+
+    def __init__(self, sock):
+        self._sock = sock
+        self._timeout = sock.gettimeout()  # the timeout the connection set; each wait is at most this
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+    makefile = socket.socket.makefile
+
+    @property
+    def _io_refs(self) -> int:  # makefile counts its files on the socket itself
+        return self._sock._io_refs
+
+    @_io_refs.setter
+    def _io_refs(self, value: int) -> None:
+        self._sock._io_refs = value
+
+    def settimeout(self, value) -> None:
+        self._timeout = value
+        self._sock.settimeout(value)
+
+    def gettimeout(self):
+        return self._timeout
+
+    def _wait(self, operation, *args):
+        until = getattr(_attempt, "deadline", None)
+        if until is None:
+            self._sock.settimeout(self._timeout)
+            return operation(*args)
+        left = until - time.monotonic()
+        if left <= 0:
+            raise _Late()
+        bounded = self._timeout is None or left < self._timeout
+        self._sock.settimeout(left if bounded else self._timeout)
+        try:
+            return operation(*args)
+        except TimeoutError:
+            if bounded:
+                raise _Late() from None
+            raise
+
+    def recv_into(self, *args):
+        return self._wait(self._sock.recv_into, *args)
+
+    def recv(self, *args):
+        return self._wait(self._sock.recv, *args)
+
+    def sendall(self, *args):
+        return self._wait(self._sock.sendall, *args)
+
+
+class _HTTPConnection(urllib3.connection.HTTPConnection):
+    def connect(self) -> None:
+        super().connect()
+        self.sock = _DeadlineSocket(self.sock)
+
+
+class _HTTPSConnection(urllib3.connection.HTTPSConnection):
+    def connect(self) -> None:
+        super().connect()
+        self.sock = _DeadlineSocket(self.sock)  # after the TLS wrap: the waits are for decrypted data
+
+
+class _HTTPConnectionPool(urllib3.connectionpool.HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSConnectionPool(urllib3.connectionpool.HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+_POOLS = {"http": _HTTPConnectionPool, "https": _HTTPSConnectionPool}
+
+
+class DeadlineAdapter(requests.adapters.HTTPAdapter):
+    """requests' adapter whose connections end every wait on the socket by the attempt's deadline, the status line
+    and headers included: requests and http.client bound them only per wait, so headers sent a byte at a time
+    could hold the caller without it. Pooled and kept alive as requests' own (a SOCKS proxy's excepted)."""
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _POOLS
+
+    def proxy_manager_for(self, proxy, **proxy_kwargs):
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if not proxy.lower().startswith("socks"):  # a SOCKS manager has pools of its own
+            manager.pool_classes_by_scheme = _POOLS
+        return manager
+
+
+def chat_session() -> requests.Session:
+    """A requests session for Chat calls: its connections keep each attempt's deadline (``DeadlineAdapter``)."""
+    session = requests.Session()
+    adapter = DeadlineAdapter()
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
 def _never_sent(exc: requests.RequestException) -> bool:
     """Whether ``exc`` happened before a connection was open, so the request cannot have reached Chat."""
     if isinstance(exc, requests.ConnectTimeout):
@@ -103,7 +217,7 @@ class Transport:
     ):
         self.config = config
         self.on_call = on_call
-        self._session = session or requests.Session()
+        self._session = session or chat_session()
         self._owns_session = session is None
         self._clock = clock
         self._sleep = sleep
@@ -242,8 +356,12 @@ class Transport:
         started_at = datetime.now(UTC)
         response = None
         error = None
+        answer = None
+        _attempt.deadline = deadline_at
         try:
             response = self._session.post(url, json=body, timeout=timeout, stream=True)
+        except _Late:  # the status line or headers had not all come by the deadline
+            error = self._too_slow(endpoint, body, seconds)
         except requests.RequestException as exc:
             # Built here, raised by the caller outside this block, so the requests exception (whose text holds
             # the URL and with it the UserSig) is neither the cause nor the context of what the caller sees.
@@ -251,9 +369,10 @@ class Transport:
                 error = self._too_slow(endpoint, body, seconds)
             else:
                 error = self._transport_error(endpoint, body, exc)
-        answer = None
-        if response is not None:
+        else:
             answer, error = self._read_answer(endpoint, body, response, deadline_at, seconds)
+        finally:
+            _attempt.deadline = None
         duration = time.monotonic() - began
         record = CallRecord(
             endpoint=endpoint,
