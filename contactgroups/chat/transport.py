@@ -4,7 +4,9 @@ Errors. A non-zero top-level ``ErrorCode`` raises the exception that ``errors.er
 plain ``ChatError`` for a code the table does not know: a failure, never a success). HTTP 5xx, an answer that is
 not JSON, a timeout or a dropped connection raise ``errors.ChatTransportError``; a connection that could not even
 be opened raises its subclass ``errors.ChatConnectError``. Per-conversation ``ResultCode``s are returned in
-``ItemResult``s and never raised: the caller decides what a partial success means.
+``ItemResult``s and never raised: the caller decides what a partial success means. An answer holding a number JSON
+does not allow (NaN, Infinity, 1e999) raises ``errors.ChatAnswerError``, the numbers kept as text for the audit;
+codes are read by ``types.chat_code``, a code past what a column holds as ``errors.CODE_UNREADABLE``.
 
 Retries (exponential backoff with full jitter, at most ``ChatConfig.max_retries`` after the first attempt):
 
@@ -30,6 +32,7 @@ before it. An answer longer than ``ChatConfig.max_answer_bytes`` is refused afte
 import copy
 import json
 import logging
+import math
 import random
 import secrets
 import socket
@@ -50,7 +53,7 @@ from contactgroups.chat import errors, protocol
 from contactgroups.chat.config import ChatConfig
 from contactgroups.chat.ratelimit import EndpointRateLimiter
 from contactgroups.chat.redaction import REDACTED, install_log_redaction, redact_usersig
-from contactgroups.chat.types import CallRecord, as_int
+from contactgroups.chat.types import CallRecord, chat_code
 from contactgroups.chat.usersig import generate_usersig
 
 logger = logging.getLogger(__name__)
@@ -379,8 +382,9 @@ class Transport:
             request=copy.deepcopy(body),
             response=answer,
             http_status=response.status_code if response is not None else None,
-            action_status=str(answer.get("ActionStatus", "")) if answer else "",
-            error_code=as_int(answer.get("ErrorCode")) if answer else None,
+            action_status=protocol.escaped(str(answer.get("ActionStatus", "")))[:protocol.ACTION_STATUS_MAX_CHARS]
+            if answer else "",
+            error_code=chat_code(answer.get("ErrorCode")) if answer else None,
             error_info=protocol.escaped(str(answer.get("ErrorInfo", ""))) if answer else "",
             started_at=started_at,
             duration=duration,
@@ -469,9 +473,9 @@ class Transport:
         finally:
             response.close()  # after a whole answer the connection is already back in the pool; otherwise closed
         try:
-            answer = json.loads(content)
+            answer, not_finite = _decode(content)
         except ValueError:
-            answer = None
+            answer, not_finite = None, False
         if not isinstance(answer, dict):
             answer = None
         details = {"endpoint": endpoint, "http_status": status, "request": body, "response": answer}
@@ -487,9 +491,17 @@ class Transport:
             return None, errors.ChatTransportError(
                 f"Chat's answer to {endpoint} was not a JSON object; the request may have taken effect.", **details
             )
-        code = as_int(answer.get("ErrorCode"))
+        if not_finite:
+            return answer, errors.ChatAnswerError(
+                f"Chat's answer to {endpoint} held a number JSON does not allow (NaN, Infinity, or one past any "
+                f"floating-point number); it is kept with each such number as its text.", **details
+            )
+        code = chat_code(answer.get("ErrorCode"))
         if code is None:
-            return answer, errors.ChatAnswerError(f"Chat's answer to {endpoint} has no ErrorCode.", **details)
+            missing = "ErrorCode" not in answer
+            return answer, errors.ChatAnswerError(
+                f"Chat's answer to {endpoint} has no ErrorCode." if missing else
+                f"Chat's answer to {endpoint} has an ErrorCode that is not a number.", **details)
         if code != errors.OK:
             info = protocol.escaped(str(answer.get("ErrorInfo", "")))
             return answer, errors.error_from_code(code, info=info, **details)
@@ -500,6 +512,23 @@ class Transport:
                 **details,
             )
         return answer, None
+
+
+def _decode(content: bytes) -> tuple[object, bool]:
+    """Chat's answer as JSON data, and whether it held a number no JSON column can hold: NaN, Infinity, -Infinity
+    (which Python's json reads, though JSON does not allow them) or one past any floating-point number (1e999).
+    Each such number is kept as its text, so the answer can still be stored. ValueError if it is not JSON."""
+    odd = []
+
+    def constant(text: str) -> str:
+        odd.append(text)
+        return text
+
+    def number(text: str) -> float | str:
+        value = float(text)
+        return value if math.isfinite(value) else constant(text)
+
+    return json.loads(content, parse_constant=constant, parse_float=number), bool(odd)
 
 
 class _Late(Exception):
