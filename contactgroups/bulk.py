@@ -14,13 +14,13 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-import requests
 from django.conf import settings
 from django.db import connections
 from django.utils.translation import gettext as _
 
 from contactgroups import sync, words
 from contactgroups.chat import protocol, ratelimit
+from contactgroups.chat.transport import chat_session
 from contactgroups.conf import chat_client, chat_config
 from contactgroups.models import ContactGroup
 
@@ -225,7 +225,7 @@ class ThreadClients:
     def get(self):
         client = getattr(self._local, "client", None)
         if client is None:
-            session = requests.Session()
+            session = chat_session()
             environment = session.merge_environment_settings(
                 chat_config(**self.overrides).api_base, {}, None, None, None)
             session.proxies, session.verify = environment["proxies"], environment["verify"]

@@ -49,13 +49,23 @@ def meaning(code: int | None) -> str:
     return say(errors.describe(code))
 
 
+def code_number(code: int) -> str:
+    """Chat's code as its number, or a question mark for a code past any this admin keeps (its meaning says so)."""
+    return "?" if code == errors.CODE_UNREADABLE else str(code)
+
+
+def _said_whole(code) -> bool:
+    """Whether ``code``'s meaning is said on its own, not as "Chat error <number>": a code this admin cannot read."""
+    return code == errors.CODE_UNREADABLE
+
+
 def code_text(code: int | None, info: str = "") -> str:
     """Chat's code with its meaning; Chat's own text (``info``) only for a code the project does not document.
 
     Chat writes its text for developers, naming its JSON fields (``To_Account user_9 is not imported``): the staff
     read the meaning, and the audit keeps the text.
     """
-    text = f"{code} {meaning(code)}" if code is not None else meaning(code)
+    text = f"{code} {meaning(code)}" if code is not None and not _said_whole(code) else meaning(code)
     return text + (f" ({info})" if info and not errors.is_documented(code) else "")
 
 
@@ -97,6 +107,8 @@ def error_text(error: dict) -> str:
         return _("The task queue could not be reached, so nothing was sent to Chat.")
     if kind == "internal":
         return _("An unexpected error stopped it (%(type)s); see the server log.") % {"type": error.get("type", "")}
+    if _said_whole(code):
+        return code_text(code, info)
     return _("Chat error %(code)s") % {"code": code_text(code, info)}
 
 
@@ -605,6 +617,8 @@ def chat_read_failure_text(error: dict, seconds: float) -> str:
         return _("A sync of this group is running.")
     if kind == "internal":
         return _("An unexpected error stopped it (%(type)s); see the server log.") % {"type": error.get("type", "")}
+    if _said_whole(error.get("code")):
+        return code_text(error.get("code"), error.get("info") or "")
     return _("Chat error %(code)s.") % {"code": code_text(error.get("code"), error.get("info") or "")}
 
 

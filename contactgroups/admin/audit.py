@@ -56,7 +56,7 @@ class SyncAttemptAdmin(SelectedIdsChecked, admin.ModelAdmin):
     show_facets = admin.ShowFacets.NEVER
     fields = [
         "started_at", "duration_ms", "actor", "group", "owner_user_id", "group_name", "operation", "outcome",
-        "http_status", "action_status", "error_code", "error_meaning", "error_info", "refused_items",
+        "http_status", "action_status", "error_code_shown", "error_meaning", "error_info", "refused_items",
         "refused_codes", "request_json", "response_json",
     ]
     readonly_fields = fields
@@ -78,6 +78,10 @@ class SyncAttemptAdmin(SelectedIdsChecked, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    @admin.display(description=_("ErrorCode"))
+    def error_code_shown(self, attempt):
+        return None if attempt.error_code is None else words.code_number(attempt.error_code)
+
     @admin.display(description=_("meaning"))
     def error_meaning(self, attempt):
         if attempt.outcome == SyncAttempt.Outcome.TOO_SLOW:
@@ -86,6 +90,9 @@ class SyncAttemptAdmin(SelectedIdsChecked, admin.ModelAdmin):
         if attempt.outcome == SyncAttempt.Outcome.TOO_LARGE:
             return _("Chat's answer was longer than the most this admin reads of one answer, so it was cut off "
                      "unread: the request may have taken effect.")
+        if attempt.outcome == SyncAttempt.Outcome.UNREADABLE:
+            return _("Chat answered in a form this admin cannot read (its answer is below), so the call was taken as "
+                     "failed: the request may have taken effect.")
         if attempt.outcome == SyncAttempt.Outcome.NO_ANSWER and attempt.error_code is None:
             # Said here, for whoever reads the calls; the group's page says what the sync does about it.
             if attempt.http_status:
@@ -105,7 +112,7 @@ class SyncAttemptAdmin(SelectedIdsChecked, admin.ModelAdmin):
     def result(self, attempt):
         parts = [attempt.get_outcome_display()]
         if attempt.error_code:
-            parts.append(f"ErrorCode {attempt.error_code}")
+            parts.append(f"ErrorCode {words.code_number(attempt.error_code)}")
         if attempt.refused_items:
             parts.append(ngettext("%(count)d refused", "%(count)d refused", attempt.refused_items)
                          % {"count": attempt.refused_items})

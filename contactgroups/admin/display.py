@@ -17,7 +17,7 @@ def code_with_meaning(code, info="") -> str:
     """``code: meaning``, with Chat's ``info`` only for a code the project does not document; a dash for no code."""
     if code is None:
         return "—"
-    text = f"{code}: {words.meaning(code)}"
+    text = words.meaning(code) if code == errors.CODE_UNREADABLE else f"{code}: {words.meaning(code)}"
     return f"{text} ({info})" if info and not errors.is_documented(code) else text
 
 

@@ -230,8 +230,10 @@ class ChatClient:
 
         def parse(answer: dict) -> DeleteGroupResult:
             deleted = (answer.get("GroupItem") or [{}])[0]
+            group_id = deleted.get("GroupId")
             return DeleteGroupResult(
-                group_name=str(deleted.get("GroupName", name)), group_id=as_int(deleted.get("GroupId"))
+                group_name=str(deleted.get("GroupName", name)),
+                group_id=None if group_id is None else contact_group_id(group_id),
             )
 
         return self._transport.call(protocol.DEL_CONTACT_GROUP, body, parse)

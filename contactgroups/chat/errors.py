@@ -12,6 +12,13 @@ from contactgroups.chat import protocol
 from contactgroups.chat.protocol import Message, gettext_noop
 
 OK = 0
+# Chat's codes (ErrorCode, ResultCode) are kept in 32-bit integer columns, PostgreSQL's integer, the narrowest either
+# database gives them. A whole number Chat sends as a code past CODE_MIN..CODE_MAX is read as CODE_UNREADABLE, the
+# least 32-bit integer, which no code read from Chat is: a failure whose code this admin cannot keep (the audit
+# keeps Chat's answer with the number it sent). Chat's documented codes are five digits.
+CODE_UNREADABLE = -(2**31)
+CODE_MIN = CODE_UNREADABLE + 1
+CODE_MAX = 2**31 - 1
 
 
 class ChatError(Exception):
@@ -55,7 +62,8 @@ class ChatError(Exception):
         where = f" from {self.endpoint}" if self.endpoint else ""
         if self.code is None:
             return f"Chat call failed{where}"
-        text = f"Chat error {self.code}{where}: {describe(self.code)}"
+        number = "(code unreadable)" if self.code == CODE_UNREADABLE else self.code
+        text = f"Chat error {number}{where}: {describe(self.code)}"
         if self.info:
             text += f" (Chat said: {self.info})"
         return text
@@ -273,6 +281,9 @@ def describe(code: int | None) -> str:
         return gettext_noop("No answer from Chat.")
     if code == OK:
         return gettext_noop("Accepted by Chat.")
+    if code == CODE_UNREADABLE:
+        return gettext_noop("Chat answered with a code this admin cannot read, a number past any code it keeps; "
+                            "its answer is kept with the Chat calls.")
     entry = TABLE.get(code)
     if entry is None:
         return Message(gettext_noop("Chat error %(code)s, not documented; see the text Chat sent with it."), code=code)

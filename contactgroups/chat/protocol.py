@@ -133,6 +133,8 @@ GET_LIST_ASSIST_FLAGS = 63
 # may hold thousands of conversations.
 GET_LIST_PAGING_FIELDS = ("TimeStamp", "StartIndex", "TopTimeStamp", "TopStartIndex")
 GET_LIST_COMPLETE = 1
+# ActionStatus: "OK" or "FAIL". The audit keeps at most this many characters of whatever Chat sends there.
+ACTION_STATUS_MAX_CHARS = 8
 # account_check AccountStatus.
 ACCOUNT_IMPORTED = "Imported"
 ACCOUNT_NOT_IMPORTED = "NotImported"

@@ -4,7 +4,9 @@ Errors. A non-zero top-level ``ErrorCode`` raises the exception that ``errors.er
 plain ``ChatError`` for a code the table does not know: a failure, never a success). HTTP 5xx, an answer that is
 not JSON, a timeout or a dropped connection raise ``errors.ChatTransportError``; a connection that could not even
 be opened raises its subclass ``errors.ChatConnectError``. Per-conversation ``ResultCode``s are returned in
-``ItemResult``s and never raised: the caller decides what a partial success means.
+``ItemResult``s and never raised: the caller decides what a partial success means. An answer holding a number JSON
+does not allow (NaN, Infinity, 1e999) raises ``errors.ChatAnswerError``, the numbers kept as text for the audit;
+codes are read by ``types.chat_code``, a code past what a column holds as ``errors.CODE_UNREADABLE``.
 
 Retries (exponential backoff with full jitter, at most ``ChatConfig.max_retries`` after the first attempt):
 
@@ -18,9 +20,10 @@ Retries (exponential backoff with full jitter, at most ``ChatConfig.max_retries`
 - A 70001 answer (UserSig expired, for instance after a clock jump) renews the UserSig and tries once more; Chat
   refused the request before acting on it.
 
-Deadline and size. Each HTTP attempt ends within ``ChatConfig.deadline`` seconds, connecting and the whole answer
-included: the answer is read in pieces as they arrive, each wait on the socket bounded by the time left, so an
-answer sent a byte at a time cannot hold the caller (``errors.ChatTooSlowError``). ``Transport.within`` sets one
+Deadline and size. Each HTTP attempt ends within ``ChatConfig.deadline`` seconds, connecting, the status line, the
+headers and the whole answer included: every wait on the connection's socket is bounded by the time left
+(``DeadlineAdapter``), and the answer is read in pieces as they arrive, so headers or an answer sent a byte at a time
+cannot hold the caller (``errors.ChatTooSlowError``). ``Transport.within`` sets one
 deadline for every call made in a block (a page's read of several pages), and no retry starts that could not end
 before it. An answer longer than ``ChatConfig.max_answer_bytes`` is refused after that many bytes, unparsed
 (``errors.ChatAnswerTooLargeError``). The connection of an answer not read to its end is closed.
@@ -29,8 +32,10 @@ before it. An answer longer than ``ChatConfig.max_answer_bytes`` is refused afte
 import copy
 import json
 import logging
+import math
 import random
 import secrets
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -39,13 +44,16 @@ from datetime import UTC, datetime
 from urllib.parse import quote, urlencode
 
 import requests
+import requests.adapters
+import urllib3.connection
+import urllib3.connectionpool
 import urllib3.exceptions
 
 from contactgroups.chat import errors, protocol
 from contactgroups.chat.config import ChatConfig
 from contactgroups.chat.ratelimit import EndpointRateLimiter
 from contactgroups.chat.redaction import REDACTED, install_log_redaction, redact_usersig
-from contactgroups.chat.types import CallRecord, as_int
+from contactgroups.chat.types import CallRecord, chat_code
 from contactgroups.chat.usersig import generate_usersig
 
 logger = logging.getLogger(__name__)
@@ -70,6 +78,115 @@ def backoff_delay(attempt: int, base: float, *, throttled: bool = False, rng: ra
         ceiling = min(BACKOFF_CAP_SECONDS, ceiling * THROTTLE_BACKOFF_FACTOR)
         return rng.uniform(ceiling / 2, ceiling)
     return rng.uniform(0, min(BACKOFF_CAP_SECONDS, ceiling))
+
+
+# The deadline (monotonic) of the HTTP attempt this thread is making, read by every wait on its socket.
+_attempt = threading.local()
+
+
+class _DeadlineSocket:
+    """A connected socket, TLS already wrapped, whose every wait (receiving the status line, the headers or the body,
+    sending the request) ends by the deadline of the attempt this thread is making: past it, _Late. Every other
+    use is the socket's own. ``makefile`` is the socket's, made over this object, so http.client's reads come here.
+    """
+
+    def __init__(self, sock):
+        self._sock = sock
+        self._timeout = sock.gettimeout()  # the timeout the connection set; each wait is at most this
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+    makefile = socket.socket.makefile
+
+    @property
+    def _io_refs(self) -> int:  # makefile counts its files on the socket itself
+        return self._sock._io_refs
+
+    @_io_refs.setter
+    def _io_refs(self, value: int) -> None:
+        self._sock._io_refs = value
+
+    def settimeout(self, value) -> None:
+        self._timeout = value
+        self._sock.settimeout(value)
+
+    def gettimeout(self):
+        return self._timeout
+
+    def _wait(self, operation, *args):
+        until = getattr(_attempt, "deadline", None)
+        if until is None:
+            self._sock.settimeout(self._timeout)
+            return operation(*args)
+        left = until - time.monotonic()
+        if left <= 0:
+            raise _Late()
+        bounded = self._timeout is None or left < self._timeout
+        self._sock.settimeout(left if bounded else self._timeout)
+        try:
+            return operation(*args)
+        except TimeoutError:
+            if bounded:
+                raise _Late() from None
+            raise
+
+    def recv_into(self, *args):
+        return self._wait(self._sock.recv_into, *args)
+
+    def recv(self, *args):
+        return self._wait(self._sock.recv, *args)
+
+    def sendall(self, *args):
+        return self._wait(self._sock.sendall, *args)
+
+
+class _HTTPConnection(urllib3.connection.HTTPConnection):
+    def connect(self) -> None:
+        super().connect()
+        self.sock = _DeadlineSocket(self.sock)
+
+
+class _HTTPSConnection(urllib3.connection.HTTPSConnection):
+    def connect(self) -> None:
+        super().connect()
+        self.sock = _DeadlineSocket(self.sock)  # after the TLS wrap: the waits are for decrypted data
+
+
+class _HTTPConnectionPool(urllib3.connectionpool.HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSConnectionPool(urllib3.connectionpool.HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+_POOLS = {"http": _HTTPConnectionPool, "https": _HTTPSConnectionPool}
+
+
+class DeadlineAdapter(requests.adapters.HTTPAdapter):
+    """requests' adapter whose connections end every wait on the socket by the attempt's deadline, the status line
+    and headers included: requests and http.client bound them only per wait, so headers sent a byte at a time
+    could hold the caller without it. Pooled and kept alive as requests' own (a SOCKS proxy's excepted)."""
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _POOLS
+
+    def proxy_manager_for(self, proxy, **proxy_kwargs):
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if not proxy.lower().startswith("socks"):  # a SOCKS manager has pools of its own
+            manager.pool_classes_by_scheme = _POOLS
+        return manager
+
+
+def chat_session() -> requests.Session:
+    """A requests session for Chat calls: its connections keep each attempt's deadline (``DeadlineAdapter``)."""
+    session = requests.Session()
+    adapter = DeadlineAdapter()
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
 
 
 def _never_sent(exc: requests.RequestException) -> bool:
@@ -103,7 +220,7 @@ class Transport:
     ):
         self.config = config
         self.on_call = on_call
-        self._session = session or requests.Session()
+        self._session = session or chat_session()
         self._owns_session = session is None
         self._clock = clock
         self._sleep = sleep
@@ -242,8 +359,12 @@ class Transport:
         started_at = datetime.now(UTC)
         response = None
         error = None
+        answer = None
+        _attempt.deadline = deadline_at
         try:
             response = self._session.post(url, json=body, timeout=timeout, stream=True)
+        except _Late:  # the status line or headers had not all come by the deadline
+            error = self._too_slow(endpoint, body, seconds)
         except requests.RequestException as exc:
             # Built here, raised by the caller outside this block, so the requests exception (whose text holds
             # the URL and with it the UserSig) is neither the cause nor the context of what the caller sees.
@@ -251,17 +372,19 @@ class Transport:
                 error = self._too_slow(endpoint, body, seconds)
             else:
                 error = self._transport_error(endpoint, body, exc)
-        answer = None
-        if response is not None:
+        else:
             answer, error = self._read_answer(endpoint, body, response, deadline_at, seconds)
+        finally:
+            _attempt.deadline = None
         duration = time.monotonic() - began
         record = CallRecord(
             endpoint=endpoint,
             request=copy.deepcopy(body),
             response=answer,
             http_status=response.status_code if response is not None else None,
-            action_status=str(answer.get("ActionStatus", "")) if answer else "",
-            error_code=as_int(answer.get("ErrorCode")) if answer else None,
+            action_status=protocol.escaped(str(answer.get("ActionStatus", "")))[:protocol.ACTION_STATUS_MAX_CHARS]
+            if answer else "",
+            error_code=chat_code(answer.get("ErrorCode")) if answer else None,
             error_info=protocol.escaped(str(answer.get("ErrorInfo", ""))) if answer else "",
             started_at=started_at,
             duration=duration,
@@ -350,9 +473,9 @@ class Transport:
         finally:
             response.close()  # after a whole answer the connection is already back in the pool; otherwise closed
         try:
-            answer = json.loads(content)
+            answer, not_finite = _decode(content)
         except ValueError:
-            answer = None
+            answer, not_finite = None, False
         if not isinstance(answer, dict):
             answer = None
         details = {"endpoint": endpoint, "http_status": status, "request": body, "response": answer}
@@ -368,9 +491,17 @@ class Transport:
             return None, errors.ChatTransportError(
                 f"Chat's answer to {endpoint} was not a JSON object; the request may have taken effect.", **details
             )
-        code = as_int(answer.get("ErrorCode"))
+        if not_finite:
+            return answer, errors.ChatAnswerError(
+                f"Chat's answer to {endpoint} held a number JSON does not allow (NaN, Infinity, or one past any "
+                f"floating-point number); it is kept with each such number as its text.", **details
+            )
+        code = chat_code(answer.get("ErrorCode"))
         if code is None:
-            return answer, errors.ChatAnswerError(f"Chat's answer to {endpoint} has no ErrorCode.", **details)
+            missing = "ErrorCode" not in answer
+            return answer, errors.ChatAnswerError(
+                f"Chat's answer to {endpoint} has no ErrorCode." if missing else
+                f"Chat's answer to {endpoint} has an ErrorCode that is not a number.", **details)
         if code != errors.OK:
             info = protocol.escaped(str(answer.get("ErrorInfo", "")))
             return answer, errors.error_from_code(code, info=info, **details)
@@ -381,6 +512,23 @@ class Transport:
                 **details,
             )
         return answer, None
+
+
+def _decode(content: bytes) -> tuple[object, bool]:
+    """Chat's answer as JSON data, and whether it held a number no JSON column can hold: NaN, Infinity, -Infinity
+    (which Python's json reads, though JSON does not allow them) or one past any floating-point number (1e999).
+    Each such number is kept as its text, so the answer can still be stored. ValueError if it is not JSON."""
+    odd = []
+
+    def constant(text: str) -> str:
+        odd.append(text)
+        return text
+
+    def number(text: str) -> float | str:
+        value = float(text)
+        return value if math.isfinite(value) else constant(text)
+
+    return json.loads(content, parse_constant=constant, parse_float=number), bool(odd)
 
 
 class _Late(Exception):

@@ -20,6 +20,23 @@ def as_int(value, default: int | None = None) -> int | None:
         return default
 
 
+def chat_code(value) -> int | None:
+    """A code of Chat's JSON (ErrorCode, ResultCode): the whole number, or ``errors.CODE_UNREADABLE`` for one past
+    ``errors.CODE_MIN..CODE_MAX``, what a code column holds; None when it is missing or not a number."""
+    code = as_int(value)
+    if code is None or errors.CODE_MIN <= code <= errors.CODE_MAX:
+        return code
+    return errors.CODE_UNREADABLE
+
+
+def _item_code(value) -> int:
+    """A ResultCode that must be there (``chat_code``); ValueError when it is missing or not a number."""
+    code = chat_code(value)
+    if code is None:
+        raise ValueError(f"ResultCode {value!r} is not a number")
+    return code
+
+
 def unix_time(value) -> datetime | None:
     """A time field of Chat's JSON (whole seconds since 1970, UTC), or None when it is missing, 0, or not a time
     at all: not a number, negative, or past ``UNIX_TIME_MAX`` (a time in milliseconds, a clock gone wrong)."""
@@ -120,7 +137,7 @@ class ItemResult:
         """A ResultItem of Chat's answer; ``operation_key`` names its operation field, if it has one."""
         return cls(
             conversation=Conversation.from_json(entry["ContactItem"]),
-            result_code=int(entry["ResultCode"]),
+            result_code=_item_code(entry["ResultCode"]),
             result_info=protocol.escaped(str(entry.get("ResultInfo", ""))),
             operation=as_int(entry.get(operation_key)) if operation_key else None,
         )
@@ -339,7 +356,7 @@ class AccountStatus:
         return cls(
             user_id=str(entry["UserID"]),
             imported=entry.get("AccountStatus") == protocol.ACCOUNT_IMPORTED,
-            result_code=int(entry.get("ResultCode", errors.OK)),
+            result_code=_item_code(entry.get("ResultCode", errors.OK)),
             result_info=protocol.escaped(str(entry.get("ResultInfo", ""))),
         )
 
@@ -385,7 +402,7 @@ def _refusals(answer):
         return
     code = answer.get("ResultCode")
     if code not in (None, errors.OK):
-        yield as_int(code)
+        yield chat_code(code)
     yield from (None for _account in answer.get("FailAccounts") or ())
     for value in answer.values():
         if isinstance(value, (dict, list)):

@@ -24,6 +24,7 @@ class SyncAttempt(models.Model):
         NO_ANSWER = "no_answer", _("No answer")
         TOO_SLOW = "too_slow", _("Too slow")
         TOO_LARGE = "too_large", _("Answer too large")
+        UNREADABLE = "unreadable", _("Answer not readable")
 
     group = models.ForeignKey(
         ContactGroup, on_delete=models.SET_NULL, null=True, blank=True, related_name="sync_attempts",
@@ -39,7 +40,7 @@ class SyncAttempt(models.Model):
     request = StorableJSONField(_("request body"))
     response = StorableJSONField(_("response body"), null=True, blank=True)
     http_status = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
-    action_status = models.CharField(_("ActionStatus"), max_length=8, blank=True)
+    action_status = models.CharField(_("ActionStatus"), max_length=protocol.ACTION_STATUS_MAX_CHARS, blank=True)
     error_code = models.IntegerField(_("ErrorCode"), null=True, blank=True, db_index=True)
     error_info = models.TextField(_("ErrorInfo"), blank=True)
     refused_items = models.PositiveIntegerField(_("refused conversations"), default=0)

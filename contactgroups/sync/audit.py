@@ -26,6 +26,8 @@ def _outcome(record: CallRecord) -> str:
         return SyncAttempt.Outcome.TOO_SLOW
     if isinstance(record.error, errors.ChatAnswerTooLargeError):
         return SyncAttempt.Outcome.TOO_LARGE
+    if isinstance(record.error, errors.ChatAnswerError) and record.response is not None:
+        return SyncAttempt.Outcome.UNREADABLE
     if record.error is not None:
         return SyncAttempt.Outcome.NO_ANSWER if record.error_code is None else SyncAttempt.Outcome.REFUSED
     if record.refused_items:

@@ -1,6 +1,8 @@
-"""A Chat call ends by its deadline, whole answer included, and reads no more than the size limit.
+"""A Chat call ends by its deadline, status line, headers and whole answer included, and reads no more than the size
+limit.
 
-Over loopback HTTP against the sandbox, whose faults drip an answer a few bytes a second or pad it to megabytes.
+Over loopback HTTP against the sandbox, whose faults drip an answer's headers or body a few bytes a second or pad it
+to megabytes.
 Each bound on a call's time is many times its deadline, and the unbounded read many times that bound, so a slow
 machine cannot make a test fail, nor a broken deadline pass.
 """
@@ -22,6 +24,14 @@ DEADLINE = 0.4
 # A call bounded by DEADLINE returns well within this; a dripped answer takes many times longer.
 BOUND = 10 * DEADLINE
 DRIP_BYTES_PER_SECOND = 4
+
+
+# The status line and headers of a sandbox answer are at least this long (the status line and Server, Content-Type
+# and Content-Length headers).
+HEAD_BYTES_LEAST = 80
+HEAD_DRIP_BYTES_PER_SECOND = 5  # a byte every 0.2 s, each wait well within DEADLINE
+# How long the sandbox takes at least to drip an answer's status line and headers.
+HEAD_DRIP_SECONDS = HEAD_BYTES_LEAST / HEAD_DRIP_BYTES_PER_SECOND
 
 
 def dripped_seconds(sandbox, endpoint: str) -> float:
@@ -62,6 +72,56 @@ def test_an_answer_dripped_a_byte_at_a_time_ends_at_the_calls_deadline(sandbox, 
     assert elapsed < BOUND < dripped_seconds(sandbox, GET_CONTACT_GROUP) / 3
     (record,) = records
     assert (record.http_status, record.response, record.error) == (200, None, error)
+
+
+def test_headers_dripped_a_byte_at_a_time_end_at_the_calls_deadline(sandbox, records):
+    client = make_client(sandbox, records, deadline=DEADLINE, read_timeout=60, max_retries=0)
+    sandbox.set_faults(drip_headers_bytes_per_second=HEAD_DRIP_BYTES_PER_SECOND, endpoints=[GET_CONTACT_GROUP])
+
+    error, elapsed = timed(lambda: client.get_contact_group(OWNER))
+
+    assert isinstance(error, errors.ChatTooSlowError)
+    assert (error.seconds, error.http_status) == (DEADLINE, None)
+    assert "may have taken effect" in str(error)
+    assert elapsed < BOUND < HEAD_DRIP_SECONDS / 3
+    (record,) = records
+    assert (record.http_status, record.response, record.error) == (None, None, error)
+    assert len(client_calls(sandbox, GET_CONTACT_GROUP)) == 1
+
+
+def test_a_block_holds_for_dripped_headers_and_the_client_works_after(sandbox, records):
+    client = make_client(sandbox, records, read_timeout=60, max_retries=3)
+    sandbox.set_faults(drip_headers_bytes_per_second=HEAD_DRIP_BYTES_PER_SECOND, endpoints=[GET_LIST])
+
+    with client.within(DEADLINE):
+        error, elapsed = timed(lambda: client.get_list_page(OWNER))
+
+    assert isinstance(error, errors.ChatTooSlowError)
+    assert elapsed < BOUND
+    assert len(client_calls(sandbox, GET_LIST)) == 1  # no retry could end before the block's deadline
+    sandbox.clear_faults()
+    assert client.get_list_page(OWNER).conversations == []  # the cut connection was not used again
+
+
+def test_a_workers_read_of_dripped_headers_is_tried_again_with_its_own_deadline(sandbox, records):
+    client = make_client(sandbox, records, deadline=DEADLINE, read_timeout=60, max_retries=1)
+    sandbox.set_faults(drip_headers_bytes_per_second=HEAD_DRIP_BYTES_PER_SECOND, endpoints=[ACCOUNT_CHECK])
+
+    error, elapsed = timed(lambda: client.account_check([OWNER]))
+
+    assert isinstance(error, errors.ChatTooSlowError)
+    assert [type(record.error) for record in records] == [errors.ChatTooSlowError] * 2
+    assert elapsed < 2 * BOUND < 2 * HEAD_DRIP_SECONDS / 3
+
+
+def test_calls_within_their_deadline_keep_one_connection_alive(sandbox, records):
+    client = make_client(sandbox, records, deadline=DEADLINE)
+
+    for _ in range(5):
+        assert client.get_contact_group(OWNER).groups == []
+
+    pools = client._transport._session.get_adapter(sandbox.base_url).poolmanager.pools
+    assert [(pools[key].num_connections, pools[key].num_requests) for key in pools.keys()] == [(1, 5)]
 
 
 def test_a_workers_read_is_tried_again_each_attempt_with_its_own_deadline(sandbox, records):
@@ -206,13 +266,29 @@ def test_the_sandbox_pads_an_answer_with_white_space_and_sends_no_length(sandbox
     assert len(answer.content) == len(answer.content.rstrip(b" ")) + 100_000
 
 
+def test_the_sandbox_drips_an_answers_headers_set_by_its_control_endpoint(sandbox):
+    sandbox.import_accounts(OWNER)
+    faults = requests.post(f"{sandbox.base_url}/__sandbox__/faults",
+                           json={"drip_headers_bytes_per_second": 400, "endpoints": [GET_CONTACT_GROUP]},
+                           timeout=5).json()
+    began = time.monotonic()
+
+    answer = requests.post(sandbox.signed_url(GET_CONTACT_GROUP), json={"From_Account": OWNER, "StartIndex": 0},
+                           timeout=30)
+
+    assert (faults["drip_headers_bytes_per_second"], faults["drip_bytes_per_second"]) == (400, 0)
+    assert answer.json()["ErrorCode"] == 0
+    assert time.monotonic() - began >= HEAD_BYTES_LEAST / 400 * 0.9
+
+
 def test_the_end_users_app_is_not_dripped_or_padded(sandbox):
-    sandbox.set_faults(drip_bytes_per_second=1, pad_bytes=100_000)
+    sandbox.set_faults(drip_bytes_per_second=1, drip_headers_bytes_per_second=1, pad_bytes=100_000)
 
     assert sandbox.import_accounts(OWNER)["ErrorCode"] == 0
 
 
 @pytest.mark.parametrize("bad", [{"drip_bytes_per_second": -1}, {"drip_bytes_per_second": True},
+                                 {"drip_headers_bytes_per_second": -1}, {"drip_headers_bytes_per_second": "1"},
                                  {"pad_bytes": -1}, {"pad_bytes": 0.5}, {"pad_bytes": 2**40}])
 def test_the_sandbox_refuses_bad_drip_or_pad_settings(sandbox, bad):
     response = requests.post(f"{sandbox.base_url}/__sandbox__/faults", json=bad, timeout=5)

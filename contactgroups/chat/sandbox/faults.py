@@ -1,5 +1,5 @@
 """The faults the sandbox injects on purpose (drops, timeouts, HTTP errors, error codes, latency, a rate limit, answers
-dripped slowly or padded huge)."""
+whose headers or body are dripped slowly, answers padded huge)."""
 
 from dataclasses import asdict, dataclass, replace
 
@@ -33,6 +33,7 @@ class Faults:
     max_faults: int | None = None
     rate_limit: int = 0
     drip_bytes_per_second: float = 0
+    drip_headers_bytes_per_second: float = 0
     pad_bytes: int = 0
 
     RATES = ("drop_rate", "timeout_rate", "http_error_rate", "fail_rate")
@@ -70,10 +71,10 @@ class Faults:
                 raise ValueError("max_faults must be an integer, 0 or more, or null")
         if "rate_limit" in values and (not is_int(values["rate_limit"]) or values["rate_limit"] < 0):
             raise ValueError("rate_limit must be an integer, 0 or more")
-        if "drip_bytes_per_second" in values:
-            value = values["drip_bytes_per_second"]
+        for name in ("drip_bytes_per_second", "drip_headers_bytes_per_second"):
+            value = values.get(name, 0)
             if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 1e9:
-                raise ValueError("drip_bytes_per_second must be a number, 0 or more")
+                raise ValueError(f"{name} must be a number, 0 or more")
         if "pad_bytes" in values and (not is_int(values["pad_bytes"]) or not 0 <= values["pad_bytes"] <= PAD_BYTES_MAX):
             raise ValueError(f"pad_bytes must be an integer from 0 to {PAD_BYTES_MAX}")
         if "seed" in changes and not is_int(changes["seed"]):
@@ -94,7 +95,8 @@ class Faults:
 
     def shapes_answer(self, endpoint: str, exempt: bool) -> bool:
         """Whether the answer to a call of ``endpoint`` is dripped or padded (never for the end user's app)."""
-        return bool(self.drip_bytes_per_second or self.pad_bytes) and not exempt and self.touches(endpoint)
+        shaping = self.drip_bytes_per_second or self.drip_headers_bytes_per_second or self.pad_bytes
+        return bool(shaping) and not exempt and self.touches(endpoint)
 
     def as_dict(self) -> dict:
         document = asdict(self)

@@ -114,19 +114,31 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if not shaped:
             self.wfile.write(head.encode("latin-1") + b"\r\n" + body)
             return
-        self.wfile.write(head.encode("latin-1") + b"\r\n")
+        head = head.encode("latin-1") + b"\r\n"
+        if faults.drip_headers_bytes_per_second:
+            if not self._drip(head, 0, faults.drip_headers_bytes_per_second):
+                return
+        else:
+            self.wfile.write(head)
         self._write_shaped(body, faults.pad_bytes, faults.drip_bytes_per_second)
+
+    def _drip(self, data: bytes, pad_bytes: int, bytes_per_second: float) -> bool:
+        """Write ``data`` and ``pad_bytes`` spaces after it a byte at a time, ``bytes_per_second``; False if the
+        sandbox stopped first (a client that goes away makes the write fail, and the connection ends)."""
+        stopping = self.server.sandbox._stopping
+        interval = 1 / bytes_per_second
+        for index in range(len(data) + pad_bytes):
+            if stopping.wait(interval):
+                return False
+            self.wfile.write(data[index:index + 1] or b" ")
+        return True
 
     def _write_shaped(self, body: bytes, pad_bytes: int, drip_bytes_per_second: float) -> None:
         """Write ``body`` and ``pad_bytes`` spaces after it, at ``drip_bytes_per_second`` (0: at once), until done,
         the sandbox stops or the client goes away (the write then fails and the connection ends)."""
         stopping = self.server.sandbox._stopping
         if drip_bytes_per_second:
-            interval = 1 / drip_bytes_per_second
-            for index in range(len(body) + pad_bytes):
-                if stopping.wait(interval):
-                    return
-                self.wfile.write(body[index:index + 1] or b" ")
+            self._drip(body, pad_bytes, drip_bytes_per_second)
             return
         self.wfile.write(body)
         block = b" " * PAD_BLOCK_BYTES
