@@ -94,6 +94,16 @@ def staff(django_user_model):
     return django_user_model.objects.create_superuser("support", password="support-password")
 
 
+@pytest.fixture
+def staff_client(staff):
+    """Django's test client, signed in as ``staff``."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(staff)
+    return client
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory):
     """A real Redis on a free loopback port for the whole run."""

@@ -13,7 +13,6 @@ import time
 
 import pytest
 from django.conf import settings as django_settings
-from django.test import Client
 from django.urls import reverse
 
 from contactgroups import sync, words
@@ -52,12 +51,6 @@ def work(alice, make_group, staff):
     return group
 
 
-@pytest.fixture
-def browser(staff):
-    client = Client()
-    client.force_login(staff)
-    return client
-
 
 def dripped_seconds(sandbox, endpoint: str) -> float:
     """How long the sandbox would take to drip its last answer to ``endpoint`` whole."""
@@ -91,11 +84,11 @@ def last_call(operation: str) -> SyncAttempt:
 # ------------------------------------------------------------------------------------------------- the group page
 
 
-def test_the_group_page_does_not_wait_for_an_answer_chat_drips(work, chat_sandbox, browser, staff):
+def test_the_group_page_does_not_wait_for_an_answer_chat_drips(work, chat_sandbox, staff_client, staff):
     chat_sandbox.set_faults(drip_bytes_per_second=DRIP_BYTES_PER_SECOND, endpoints=[protocol.GET_CONTACT_GROUP])
     chat_sandbox.clear_calls()
 
-    text, elapsed = group_page(browser, work)
+    text, elapsed = group_page(staff_client, work)
 
     assert text.startswith("Chat could not be read now: Chat was too slow: its whole answer had not come within "
                            "0.4 s.")
@@ -105,35 +98,35 @@ def test_the_group_page_does_not_wait_for_an_answer_chat_drips(work, chat_sandbo
     assert (call.outcome, call.actor_id, call.group_id, call.response) == ("too_slow", staff.pk, work.pk, None)
 
 
-def test_the_group_page_says_chat_was_too_slow_in_chinese(work, chat_sandbox, browser):
+def test_the_group_page_says_chat_was_too_slow_in_chinese(work, chat_sandbox, staff_client):
     chat_sandbox.set_faults(drip_bytes_per_second=DRIP_BYTES_PER_SECOND, endpoints=[protocol.GET_CONTACT_GROUP])
-    browser.cookies["django_language"] = "zh-hans"
+    staff_client.cookies["django_language"] = "zh-hans"
 
-    text, _elapsed = group_page(browser, work)
+    text, _elapsed = group_page(staff_client, work)
 
     assert text.startswith("现在无法读取 IM：IM 太慢：0.4 秒内未收到完整应答。")
 
 
-def test_every_page_of_the_groups_read_counts_against_one_deadline(work, chat_sandbox, browser, make_group, alice):
+def test_every_page_of_the_groups_read_counts_against_one_deadline(work, chat_sandbox, staff_client, make_group, alice):
     # Chat sends the owner's groups a page of 50 conversations at a time, each page 300 ms late: 1.2 s in all.
     make_group(alice, "many", [(GROUP, f"@TGS#{number:04d}") for number in range(150)])
     sync.sync_group(ContactGroup.objects.get(name="many").pk, None)
     chat_sandbox.set_faults(latency_ms=300, endpoints=[protocol.GET_CONTACT_GROUP])
     chat_sandbox.clear_calls()
 
-    text, _elapsed = group_page(browser, work)
+    text, _elapsed = group_page(staff_client, work)
 
     assert "Chat was too slow: its whole answer had not come within 0.4 s." in text
     assert len(chat_sandbox.calls_to(protocol.GET_CONTACT_GROUP)) < 4
 
 
 def test_the_group_page_refuses_an_answer_longer_than_the_limit_and_shows_the_kept_reading(
-        work, chat_sandbox, browser, settings):
-    group_page(browser, work)  # a reading is kept
+        work, chat_sandbox, staff_client, settings):
+    group_page(staff_client, work)  # a reading is kept
     settings.CHAT_ANSWER_MAX_BYTES = 64 * 1024
     chat_sandbox.set_faults(pad_bytes=1024 * 1024, endpoints=[protocol.GET_CONTACT_GROUP])
 
-    text, _elapsed = group_page(browser, work)
+    text, _elapsed = group_page(staff_client, work)
 
     assert text.startswith("Chat could not be read now: Chat answered too much: more than 64.0 KB, the most this "
                            "admin reads of one answer.")
@@ -142,18 +135,18 @@ def test_the_group_page_refuses_an_answer_longer_than_the_limit_and_shows_the_ke
 
 
 def test_the_audit_lists_the_calls_as_too_slow_and_too_large_and_says_what_that_means(alice, chat_sandbox,
-                                                                                      browser, settings):
+                                                                                      staff_client, settings):
     chat_sandbox.set_faults(drip_bytes_per_second=DRIP_BYTES_PER_SECOND, endpoints=[protocol.GET_LIST])
-    browser.get(RECENT, {"owner": alice.pk})
+    staff_client.get(RECENT, {"owner": alice.pk})
     slow = last_call("get_list")
     settings.CHAT_ANSWER_MAX_BYTES = 64 * 1024
     chat_sandbox.set_faults(drip_bytes_per_second=0, pad_bytes=1024 * 1024)
-    browser.get(RECENT, {"owner": alice.pk})
+    staff_client.get(RECENT, {"owner": alice.pk})
     large = last_call("get_list")
 
-    listed = browser.get(reverse("admin:contactgroups_syncattempt_changelist"), {"outcome__exact": "too_slow"})
-    slow_page = browser.get(reverse("admin:contactgroups_syncattempt_change", args=[slow.pk])).content.decode()
-    large_page = browser.get(reverse("admin:contactgroups_syncattempt_change", args=[large.pk])).content.decode()
+    listed = staff_client.get(reverse("admin:contactgroups_syncattempt_changelist"), {"outcome__exact": "too_slow"})
+    slow_page = staff_client.get(reverse("admin:contactgroups_syncattempt_change", args=[slow.pk])).content.decode()
+    large_page = staff_client.get(reverse("admin:contactgroups_syncattempt_change", args=[large.pk])).content.decode()
 
     assert list(listed.context["cl"].result_list) == [slow]
     assert "Chat had not sent its whole answer by the call&#x27;s deadline" in slow_page
@@ -163,11 +156,11 @@ def test_the_audit_lists_the_calls_as_too_slow_and_too_large_and_says_what_that_
 # --------------------------------------------------------------------------------------------------- the picker
 
 
-def test_the_picker_does_not_wait_for_an_answer_chat_drips(alice, chat_sandbox, browser, staff):
+def test_the_picker_does_not_wait_for_an_answer_chat_drips(alice, chat_sandbox, staff_client, staff):
     chat_sandbox.set_faults(drip_bytes_per_second=DRIP_BYTES_PER_SECOND, endpoints=[protocol.GET_LIST])
     chat_sandbox.clear_calls()
 
-    response, elapsed = timed_get(browser, RECENT, {"owner": alice.pk})
+    response, elapsed = timed_get(staff_client, RECENT, {"owner": alice.pk})
 
     assert response.status_code == 502
     assert response.json() == {"error": "Chat could not be read now: Chat was too slow: its whole answer had not "
@@ -178,10 +171,10 @@ def test_the_picker_does_not_wait_for_an_answer_chat_drips(alice, chat_sandbox, 
     assert (call.outcome, call.actor_id, call.owner_user_id) == ("too_slow", staff.pk, "user_0001")
 
 
-def test_the_picker_refuses_a_15_mb_answer_and_sends_the_browser_a_sentence(alice, chat_sandbox, browser):
+def test_the_picker_refuses_a_15_mb_answer_and_sends_the_browser_a_sentence(alice, chat_sandbox, staff_client):
     chat_sandbox.set_faults(pad_bytes=15 * 1024 * 1024, endpoints=[protocol.GET_LIST])
 
-    response = browser.get(RECENT, {"owner": alice.pk})
+    response = staff_client.get(RECENT, {"owner": alice.pk})
 
     assert response.status_code == 502
     assert response.json() == {"error": "Chat could not be read now: Chat answered too much: more than 4.0\xa0MB, the "
@@ -189,12 +182,12 @@ def test_the_picker_refuses_a_15_mb_answer_and_sends_the_browser_a_sentence(alic
     assert last_call("get_list").outcome == "too_large"
 
 
-def test_the_picker_says_chat_answered_too_much_in_chinese(alice, chat_sandbox, browser, settings):
+def test_the_picker_says_chat_answered_too_much_in_chinese(alice, chat_sandbox, staff_client, settings):
     settings.CHAT_ANSWER_MAX_BYTES = 64 * 1024
     chat_sandbox.set_faults(pad_bytes=1024 * 1024, endpoints=[protocol.GET_LIST])
-    browser.cookies["django_language"] = "zh-hans"
+    staff_client.cookies["django_language"] = "zh-hans"
 
-    error = browser.get(RECENT, {"owner": alice.pk}).json()["error"]
+    error = staff_client.get(RECENT, {"owner": alice.pk}).json()["error"]
 
     assert error.startswith("现在无法读取 IM：IM 应答内容过多：超过 64.0")
     assert error.endswith("即本后台读取单次应答的上限。")
@@ -213,12 +206,12 @@ def long_pages(owner, settings, staff):
     server.stop()
 
 
-def test_the_picker_sends_a_long_chat_page_a_panel_at_a_time_and_misses_none(long_pages, browser):
+def test_the_picker_sends_a_long_chat_page_a_panel_at_a_time_and_misses_none(long_pages, staff_client):
     assert django_settings.SYNC_PAGE_READ_TIMEOUT
     shown, answers, cursor = [], [], None
     while True:
         query = {"owner": long_pages.pk, **({"cursor": cursor} if cursor else {})}
-        data = browser.get(RECENT, query).json()
+        data = staff_client.get(RECENT, query).json()
         answers.append(len(data["conversations"]))
         shown += [entry["target"] for entry in data["conversations"]]
         cursor = data["next"]
@@ -232,10 +225,10 @@ def test_the_picker_sends_a_long_chat_page_a_panel_at_a_time_and_misses_none(lon
 
 @pytest.mark.parametrize("cursor", ["0.0.0.0:", "0.0.0.0:0", "0.0.0.0:-1", "0.0.0.0:x", "0.0.0.0:1:2",
                                     "0.0.0:5", "0.0.0.0:" + "9" * 10])
-def test_a_position_in_a_page_chat_did_not_give_is_refused(alice, browser, cursor, chat_sandbox):
+def test_a_position_in_a_page_chat_did_not_give_is_refused(alice, staff_client, cursor, chat_sandbox):
     chat_sandbox.clear_calls()
 
-    response = browser.get(RECENT, {"owner": alice.pk, "cursor": cursor})
+    response = staff_client.get(RECENT, {"owner": alice.pk, "cursor": cursor})
 
     assert response.status_code == 400
     assert response.json()["error"] == "This page of the list is not one Chat gave; open the list again."

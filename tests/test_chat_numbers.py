@@ -20,7 +20,6 @@ import re
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.test import Client
 from django.urls import reverse
 
 from contactgroups import sync, words
@@ -56,12 +55,6 @@ def alice(owner, chat_sandbox):
     return owner
 
 
-@pytest.fixture
-def browser(staff):
-    client = Client()
-    client.force_login(staff)
-    return client
-
 
 @pytest.fixture
 def answers_with(chat_sandbox, monkeypatch):
@@ -95,9 +88,9 @@ def last_call(operation: str) -> SyncAttempt:
     return SyncAttempt.objects.filter(operation=operation).latest("pk")
 
 
-def comparison(browser, group) -> str:
+def comparison(staff_client, group) -> str:
     """The text of the comparison above the group's form, spaces collapsed."""
-    response = browser.get(reverse("admin:contactgroups_contactgroup_change", args=[group.pk]))
+    response = staff_client.get(reverse("admin:contactgroups_contactgroup_change", args=[group.pk]))
     assert response.status_code == 200
     match = re.search(r'<div id="chat-comparison".*?</div>', response.content.decode(), re.S)
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", match.group(0))).strip()
@@ -111,8 +104,8 @@ def failed_pull(staff) -> str:
     return out.getvalue()
 
 
-def audit_page(browser, attempt) -> str:
-    response = browser.get(reverse("admin:contactgroups_syncattempt_change", args=[attempt.pk]))
+def audit_page(staff_client, attempt) -> str:
+    response = staff_client.get(reverse("admin:contactgroups_syncattempt_change", args=[attempt.pk]))
     assert response.status_code == 200
     return response.content.decode()
 
@@ -121,13 +114,13 @@ def audit_page(browser, attempt) -> str:
 
 
 @pytest.mark.parametrize("kind", NOT_FINITE)
-def test_the_picker_says_chat_answered_unreadably_and_the_audit_keeps_the_number_as_text(alice, browser,
+def test_the_picker_says_chat_answered_unreadably_and_the_audit_keeps_the_number_as_text(alice, staff_client,
                                                                                          answers_with, kind):
     number, text = NOT_FINITE[kind]
     answers_with(protocol.GET_LIST, lambda fields: fields.update(CompleteFlag=1, SessionItem=[
         {"Type": C2C, "To_Account": "user_0002", "MsgTime": number, "TopFlag": 0}]))
 
-    response = browser.get(RECENT, {"owner": alice.pk})
+    response = staff_client.get(RECENT, {"owner": alice.pk})
 
     assert response.status_code == 502
     assert response.json() == {"error": f"Chat could not be read now: {UNREADABLE_ANSWER}"}
@@ -135,17 +128,17 @@ def test_the_picker_says_chat_answered_unreadably_and_the_audit_keeps_the_number
     assert call.outcome == SyncAttempt.Outcome.UNREADABLE
     assert call.response["SessionItem"][0]["MsgTime"] == text
     assert call.response["ErrorCode"] == 0
-    page = audit_page(browser, call)
+    page = audit_page(staff_client, call)
     assert f"&quot;MsgTime&quot;: &quot;{text}&quot;" in page
     assert "Chat answered in a form this admin cannot read (its answer is below)" in page
 
 
 @pytest.mark.parametrize("kind", NOT_FINITE)
-def test_the_group_page_says_chat_answered_unreadably(work, browser, answers_with, kind):
+def test_the_group_page_says_chat_answered_unreadably(work, staff_client, answers_with, kind):
     number, text = NOT_FINITE[kind]
     answers_with(protocol.GET_CONTACT_GROUP, lambda fields: fields.update(Timestamp=number))
 
-    assert comparison(browser, work).startswith(f"Chat could not be read now: {UNREADABLE_ANSWER}")
+    assert comparison(staff_client, work).startswith(f"Chat could not be read now: {UNREADABLE_ANSWER}")
     call = last_call("get_contact_group")
     assert (call.outcome, call.group_id, call.response["Timestamp"]) == (SyncAttempt.Outcome.UNREADABLE, work.pk,
                                                                         text)
@@ -187,10 +180,10 @@ def test_a_pull_answered_unreadably_fails_for_that_owner_and_says_so(alice, chat
     assert (call.outcome, call.response["GroupItem"][0]["GroupId"]) == (SyncAttempt.Outcome.UNREADABLE, text)
 
 
-def test_an_answer_with_numbers_json_allows_is_read_as_before(work, browser, answers_with):
+def test_an_answer_with_numbers_json_allows_is_read_as_before(work, staff_client, answers_with):
     answers_with(protocol.GET_CONTACT_GROUP, lambda fields: fields.update(Timestamp=1.5e308, Big=10**30))
 
-    assert comparison(browser, work).startswith("Matches what Chat holds now.")
+    assert comparison(staff_client, work).startswith("Matches what Chat holds now.")
     assert last_call("get_contact_group").outcome == SyncAttempt.Outcome.OK
 
 
@@ -198,29 +191,29 @@ def test_an_answer_with_numbers_json_allows_is_read_as_before(work, browser, ans
 
 
 @pytest.mark.parametrize("code", CODES_PAST)
-def test_the_picker_says_chat_answered_a_code_it_cannot_read_and_the_audit_keeps_it(alice, browser, chat_sandbox,
+def test_the_picker_says_chat_answered_a_code_it_cannot_read_and_the_audit_keeps_it(alice, staff_client, chat_sandbox,
                                                                                      code):
     chat_sandbox.set_faults(fail_rate=1, fail_codes=[code], endpoints=[protocol.GET_LIST])
 
-    response = browser.get(RECENT, {"owner": alice.pk})
+    response = staff_client.get(RECENT, {"owner": alice.pk})
 
     assert response.status_code == 502
     assert response.json()["error"].startswith(f"Chat could not be read now: {UNREADABLE_CODE}")
     call = last_call("get_list")
     assert (call.outcome, call.error_code, call.response["ErrorCode"]) == (
         SyncAttempt.Outcome.REFUSED, errors.CODE_UNREADABLE, code)
-    page = audit_page(browser, call)
+    page = audit_page(staff_client, call)
     assert re.search(r'<div class="readonly">\?</div>', page)
     assert UNREADABLE_CODE.split(";")[0] in page
     assert f"&quot;ErrorCode&quot;: {code}" in page
-    calls = browser.get(reverse("admin:contactgroups_syncattempt_changelist")).content.decode()
+    calls = staff_client.get(reverse("admin:contactgroups_syncattempt_changelist")).content.decode()
     assert "Refused · ErrorCode ?" in calls
 
 
-def test_a_code_a_column_holds_is_kept_as_chat_sent_it(alice, browser, chat_sandbox):
+def test_a_code_a_column_holds_is_kept_as_chat_sent_it(alice, staff_client, chat_sandbox):
     chat_sandbox.set_faults(fail_rate=1, fail_codes=[errors.CODE_MAX], endpoints=[protocol.GET_LIST])
 
-    response = browser.get(RECENT, {"owner": alice.pk})
+    response = staff_client.get(RECENT, {"owner": alice.pk})
 
     assert response.json()["error"].startswith(f"Chat could not be read now: Chat error {errors.CODE_MAX} Chat "
                                                f"error {errors.CODE_MAX}, not documented")
@@ -228,7 +221,8 @@ def test_a_code_a_column_holds_is_kept_as_chat_sent_it(alice, browser, chat_sand
 
 
 @pytest.mark.parametrize("code", CODES_PAST)
-def test_a_sync_refused_with_such_a_code_fails_saying_so_on_either_database(work, staff, chat_sandbox, browser, code):
+def test_a_sync_refused_with_such_a_code_fails_saying_so_on_either_database(work, staff, chat_sandbox, staff_client,
+                                                                           code):
     work.items.create(type=C2C, to_account="user_0003")
     chat_sandbox.set_faults(fail_rate=1, fail_codes=[code], endpoints=[protocol.UPDATE_CONTACT_GROUP])
 
@@ -241,13 +235,13 @@ def test_a_sync_refused_with_such_a_code_fails_saying_so_on_either_database(work
     assert words.sync_state_text(work.state, error_code=work.last_error_code).startswith(
         f"Failed: {UNREADABLE_CODE}")
     assert last_call("update_contact_group").response["ErrorCode"] == code
-    health = browser.get(HEALTH).content.decode()
+    health = staff_client.get(HEALTH).content.decode()
     assert RefusalMinute.objects.get().code == errors.CODE_UNREADABLE
     assert UNREADABLE_CODE.split(";")[0] in health
 
 
 @pytest.mark.parametrize("code", CODES_PAST)
-def test_a_conversation_refused_with_such_a_code_is_said_refused_and_the_rest_is_kept(work, staff, browser,
+def test_a_conversation_refused_with_such_a_code_is_said_refused_and_the_rest_is_kept(work, staff, staff_client,
                                                                                       answers_with, code):
     answers_with(protocol.UPDATE_CONTACT_GROUP,
                  lambda fields: fields["UpdateGroupResult"]["ContactResultItem"][0].update(ResultCode=code))
@@ -265,11 +259,11 @@ def test_a_conversation_refused_with_such_a_code_is_said_refused_and_the_rest_is
     assert call.response["UpdateGroupResult"]["ContactResultItem"][0]["ResultCode"] == code
     assert list(SyncAttemptRefusal.objects.filter(attempt=call).values_list("code", flat=True)) == [
         errors.CODE_UNREADABLE]
-    page = browser.get(reverse("admin:contactgroups_contactgroup_change", args=[work.pk])).content.decode()
+    page = staff_client.get(reverse("admin:contactgroups_contactgroup_change", args=[work.pk])).content.decode()
     assert UNREADABLE_CODE.split(";")[0] in page
 
 
-def test_an_account_check_answered_with_such_a_code_is_kept_as_unreadable(alice, staff, answers_with, browser):
+def test_an_account_check_answered_with_such_a_code_is_kept_as_unreadable(alice, staff, answers_with, staff_client):
     user = ChatUser.objects.create(user_id="user_0009")
     answers_with(protocol.ACCOUNT_CHECK,
                  lambda fields: [entry.update(ResultCode=2**40) for entry in fields["ResultItem"]])
@@ -278,7 +272,7 @@ def test_an_account_check_answered_with_such_a_code_is_kept_as_unreadable(alice,
 
     user.refresh_from_db()
     assert (user.import_state, user.last_error_code) == (ChatUser.ImportState.FAILED, errors.CODE_UNREADABLE)
-    page = browser.get(reverse("admin:contactgroups_chatuser_change", args=[user.pk])).content.decode()
+    page = staff_client.get(reverse("admin:contactgroups_chatuser_change", args=[user.pk])).content.decode()
     assert UNREADABLE_CODE.split(";")[0] in page
     assert last_call("account_check").response["ResultItem"][0]["ResultCode"] == 2**40
 

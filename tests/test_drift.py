@@ -45,12 +45,6 @@ def work(alice, make_group, staff):
     return group
 
 
-@pytest.fixture
-def browser(staff):
-    client = Client()
-    client.force_login(staff)
-    return client
-
 
 def page(client, group):
     response = client.get(reverse("admin:contactgroups_contactgroup_change", args=[group.pk]))
@@ -96,9 +90,9 @@ def history(group) -> list[str]:
 # The page's comparison -----------------------------------------------------------------------------------------
 
 
-def test_a_group_renamed_in_the_app_shows_the_rename_above_the_form(work, chat_sandbox, browser):
+def test_a_group_renamed_in_the_app_shows_the_rename_above_the_form(work, chat_sandbox, staff_client):
     app_renames(chat_sandbox, "work", "home")
-    response = page(browser, work)
+    response = page(staff_client, work)
     text = comparison(response)
     assert "In Chat, this group differs from this page:" in text
     assert "user_0001 renamed it in the app from “work” to “home”." in text
@@ -107,92 +101,92 @@ def test_a_group_renamed_in_the_app_shows_the_rename_above_the_form(work, chat_s
     assert html.index('id="chat-comparison"') < html.index('id="contactgroup_form"')
 
 
-def test_conversations_added_and_removed_in_the_app_are_listed(work, chat_sandbox, browser):
+def test_conversations_added_and_removed_in_the_app_are_listed(work, chat_sandbox, staff_client):
     as_app(chat_sandbox, OWNER, change_members("work", protocol.OPERATION_ADD, C2C, "user_0004"))
     as_app(chat_sandbox, OWNER, change_members("work", protocol.OPERATION_REMOVE, C2C, "user_0002"))
-    text = comparison(page(browser, work))
+    text = comparison(page(staff_client, work))
     assert "user_0001 added 1 conversation in the app: user_0004." in text
     assert "user_0001 removed 1 conversation in the app: user_0002." in text
     assert "renamed" not in text
 
 
-def test_a_group_deleted_in_the_app_says_so(work, chat_sandbox, browser):
+def test_a_group_deleted_in_the_app_says_so(work, chat_sandbox, staff_client):
     app_deletes(chat_sandbox, "work")
-    assert "user_0001 deleted this group in the app." in comparison(page(browser, work))
+    assert "user_0001 deleted this group in the app." in comparison(page(staff_client, work))
 
 
-def test_a_group_as_chat_holds_it_says_it_matches(work, browser):
-    assert comparison(page(browser, work)) == "Matches what Chat holds now. Refresh from Chat"
+def test_a_group_as_chat_holds_it_says_it_matches(work, staff_client):
+    assert comparison(page(staff_client, work)) == "Matches what Chat holds now. Refresh from Chat"
 
 
-def test_a_staff_edit_not_yet_sent_is_no_difference(work, browser):
+def test_a_staff_edit_not_yet_sent_is_no_difference(work, staff_client):
     ContactGroup.objects.filter(pk=work.pk).update(name="office", state=ContactGroup.State.DRAFT)
     work.items.filter(to_account="user_0003").delete()
-    assert comparison(page(browser, work)) == "Matches what Chat holds now. Refresh from Chat"
+    assert comparison(page(staff_client, work)) == "Matches what Chat holds now. Refresh from Chat"
 
 
-def test_a_group_never_sent_shows_no_comparison_and_reads_nothing(alice, make_group, chat_sandbox, browser):
+def test_a_group_never_sent_shows_no_comparison_and_reads_nothing(alice, make_group, chat_sandbox, staff_client):
     group = make_group(alice, "draft", [(C2C, "user_0002")])
     chat_sandbox.clear_calls()
-    assert comparison(page(browser, group)) == ""
+    assert comparison(page(staff_client, group)) == ""
     assert chat_sandbox.calls_to() == []
 
 
-def test_the_page_read_is_audited_under_the_staff_user(work, browser, staff):
+def test_the_page_read_is_audited_under_the_staff_user(work, staff_client, staff):
     before = SyncAttempt.objects.count()
-    page(browser, work)
+    page(staff_client, work)
     attempt = SyncAttempt.objects.order_by("pk").last()
     assert SyncAttempt.objects.count() == before + 1
     assert (attempt.operation, attempt.actor_id, attempt.group_id) == ("get_contact_group", staff.pk, work.pk)
 
 
-def test_chat_down_shows_the_sweeps_reading_with_its_age(work, chat_sandbox, browser, staff):
+def test_chat_down_shows_the_sweeps_reading_with_its_age(work, chat_sandbox, staff_client, staff):
     app_renames(chat_sandbox, "work", "home")
     sync.drift.sweep(staff.pk)
     ContactGroup.objects.filter(pk=work.pk).update(chat_read_at=timezone.now() - timedelta(minutes=12))
     chat_sandbox.set_faults(http_error_rate=1.0)
-    text = comparison(page(browser, work))
+    text = comparison(page(staff_client, work))
     assert "Chat could not be read now: Chat answered with HTTP 502." in text
     assert "Compared with the group as Chat held it 12 minutes ago." in text
     assert "In Chat, this group differed from this page:" in text
     assert "user_0001 renamed it in the app from “work” to “home”." in text
 
 
-def test_a_slow_chat_is_waited_for_only_the_pages_timeout(work, chat_sandbox, browser, settings):
+def test_a_slow_chat_is_waited_for_only_the_pages_timeout(work, chat_sandbox, staff_client, settings):
     settings.SYNC_PAGE_READ_TIMEOUT = 0.3
     chat_sandbox.set_faults(latency_ms=3000)
-    text = comparison(page(browser, work))
+    text = comparison(page(staff_client, work))
     assert text.startswith("Chat could not be read now: Chat was too slow: its whole answer had not come within "
                            "0.3 s.")
     assert "No earlier reading of this group is kept" in text
 
 
-def test_an_answer_chat_sends_that_cannot_be_read_is_said_as_such(work, chat_sandbox, browser):
+def test_an_answer_chat_sends_that_cannot_be_read_is_said_as_such(work, chat_sandbox, staff_client):
     chat_hands_out_group_ids_from(chat_sandbox, "user_0001", 2**63)
     app_creates(chat_sandbox, "made in the app")
-    text = comparison(page(browser, work))
+    text = comparison(page(staff_client, work))
     assert text.startswith("Chat could not be read now: Chat answered in a form this admin cannot read; its answer "
                            "is kept with the Chat calls.")
     assert SyncAttempt.objects.filter(operation="get_contact_group").latest("pk").response["GroupItem"][-1][
         "GroupId"] == 2**63
 
 
-def test_chat_unreachable_without_a_reading_says_nothing_is_known(work, browser, settings):
+def test_chat_unreachable_without_a_reading_says_nothing_is_known(work, staff_client, settings):
     settings.CHAT_API_BASE_URL = "http://127.0.0.1:9"  # nothing listens on the discard port
-    text = comparison(page(browser, work))
+    text = comparison(page(staff_client, work))
     assert text == ("Chat could not be read now: Chat could not be reached. No earlier reading of this group is kept, "
                     "so this page cannot say whether the user changed it in the app. Refresh from Chat")
     assert "Take Chat's version" not in text
 
 
-def test_with_no_page_timeout_the_page_shows_the_kept_reading(work, chat_sandbox, browser, staff, settings):
+def test_with_no_page_timeout_the_page_shows_the_kept_reading(work, chat_sandbox, staff_client, staff, settings):
     settings.SYNC_PAGE_READ_TIMEOUT = 0
     app_renames(chat_sandbox, "work", "home")
-    text = comparison(page(browser, work))
+    text = comparison(page(staff_client, work))
     assert "Chat is not read as this page opens, and no earlier reading" in text
     sync.drift.sweep(staff.pk)
     chat_sandbox.clear_calls()
-    text = comparison(page(browser, work))
+    text = comparison(page(staff_client, work))
     assert "Compared with the group as Chat held it 0 minutes ago." in text
     assert "renamed it in the app from “work” to “home”" in text
     assert chat_sandbox.calls_to() == []
@@ -201,10 +195,10 @@ def test_with_no_page_timeout_the_page_shows_the_kept_reading(work, chat_sandbox
 # Take Chat's version ------------------------------------------------------------------------------------------
 
 
-def test_take_chats_version_adopts_the_apps_rename_and_conversations(work, chat_sandbox, browser):
+def test_take_chats_version_adopts_the_apps_rename_and_conversations(work, chat_sandbox, staff_client):
     app_renames(chat_sandbox, "work", "home")
     as_app(chat_sandbox, OWNER, change_members("home", protocol.OPERATION_ADD, C2C, "user_0004"))
-    response = take(browser, work, shown(page(browser, work)))
+    response = take(staff_client, work, shown(page(staff_client, work)))
     work.refresh_from_db()
     assert (work.name, work.confirmed_name, work.state) == ("home", "home", ContactGroup.State.SYNCED)
     assert {c.target for c in work.items.conversations()} == {"user_0002", "user_0003", "user_0004"}
@@ -217,32 +211,32 @@ def test_take_chats_version_adopts_the_apps_rename_and_conversations(work, chat_
     assert work.drift is None
 
 
-def test_take_chats_version_of_a_group_deleted_in_the_app_marks_it_deleted(work, chat_sandbox, browser):
+def test_take_chats_version_of_a_group_deleted_in_the_app_marks_it_deleted(work, chat_sandbox, staff_client):
     app_deletes(chat_sandbox, "work")
-    response = take(browser, work, shown(page(browser, work)))
+    response = take(staff_client, work, shown(page(staff_client, work)))
     work.refresh_from_db()
     assert work.state == ContactGroup.State.DELETED
     assert said(response) == [("success", "Took Chat's version: user_0001 deleted “work” in the app, so it is marked "
                                           "deleted here.")]
 
 
-def test_take_chats_version_leaves_the_owners_other_groups_alone(work, alice, make_group, chat_sandbox, browser,
+def test_take_chats_version_leaves_the_owners_other_groups_alone(work, alice, make_group, chat_sandbox, staff_client,
                                                                   staff):
     other = make_group(alice, "friends", [(C2C, "user_0004")])
     sync.sync_group(other.pk, staff.pk)
     app_renames(chat_sandbox, "friends", "pals")
     app_creates(chat_sandbox, "new in app", (C2C, "user_0002"))
     app_renames(chat_sandbox, "work", "home")
-    take(browser, work, shown(page(browser, work)))
+    take(staff_client, work, shown(page(staff_client, work)))
     assert sorted(ContactGroup.objects.live().values_list("name", flat=True)) == ["friends", "home"]
 
 
 # Keep my edit -------------------------------------------------------------------------------------------------
 
 
-def test_keep_my_edit_sends_the_staff_name_over_the_apps_rename(work, chat_sandbox, browser):
+def test_keep_my_edit_sends_the_staff_name_over_the_apps_rename(work, chat_sandbox, staff_client):
     app_renames(chat_sandbox, "work", "home")
-    response = keep(browser, work, shown(page(browser, work)))
+    response = keep(staff_client, work, shown(page(staff_client, work)))
     work.refresh_from_db()
     assert chat_groups(chat_sandbox, OWNER) == {"work": (1, {(C2C, "user_0002"), (C2C, "user_0003")})}
     assert (work.name, work.confirmed_name, work.state) == ("work", "work", ContactGroup.State.SYNCED)
@@ -250,45 +244,45 @@ def test_keep_my_edit_sends_the_staff_name_over_the_apps_rename(work, chat_sandb
                                           "it to Chat. Its page shows how the sync ends.")]
     assert "Kept the staff's version over the change made in the app; the next sync sends it. In the app: " \
            "user_0001 renamed it in the app from “work” to “home”." in history(work)
-    after = page(browser, work)
+    after = page(staff_client, work)
     assert "Synced to Chat as GroupId 1: renamed from “home” to “work”." in after.content.decode()
     assert comparison(after) == "Matches what Chat holds now. Refresh from Chat"
 
 
-def test_keep_my_edit_with_a_staff_rename_of_its_own(work, chat_sandbox, browser):
+def test_keep_my_edit_with_a_staff_rename_of_its_own(work, chat_sandbox, staff_client):
     ContactGroup.objects.filter(pk=work.pk).update(name="office", state=ContactGroup.State.DRAFT)
     app_renames(chat_sandbox, "work", "home")
-    keep(browser, work, shown(page(browser, work)))
+    keep(staff_client, work, shown(page(staff_client, work)))
     assert chat_groups(chat_sandbox, OWNER) == {"office": (1, {(C2C, "user_0002"), (C2C, "user_0003")})}
 
 
-def test_keep_my_edit_undoes_the_apps_adds_and_removes(work, chat_sandbox, browser):
+def test_keep_my_edit_undoes_the_apps_adds_and_removes(work, chat_sandbox, staff_client):
     as_app(chat_sandbox, OWNER, change_members("work", protocol.OPERATION_ADD, C2C, "user_0004"))
     as_app(chat_sandbox, OWNER, change_members("work", protocol.OPERATION_REMOVE, C2C, "user_0002"))
-    keep(browser, work, shown(page(browser, work)))
+    keep(staff_client, work, shown(page(staff_client, work)))
     assert chat_groups(chat_sandbox, OWNER) == {"work": (1, {(C2C, "user_0002"), (C2C, "user_0003")})}
     work.refresh_from_db()
     assert work.state == ContactGroup.State.SYNCED and work.drift is None
 
 
-def test_keep_my_edit_creates_again_a_group_deleted_in_the_app(work, chat_sandbox, browser):
+def test_keep_my_edit_creates_again_a_group_deleted_in_the_app(work, chat_sandbox, staff_client):
     app_deletes(chat_sandbox, "work")
-    keep(browser, work, shown(page(browser, work)))
+    keep(staff_client, work, shown(page(staff_client, work)))
     assert chat_groups(chat_sandbox, OWNER) == {"work": (2, {(C2C, "user_0002"), (C2C, "user_0003")})}
     work.refresh_from_db()
     assert (work.state, work.chat_group_id) == (ContactGroup.State.SYNCED, 2)
 
 
 def test_keep_my_edit_after_the_app_deleted_the_group_and_made_it_again_sends_it_to_the_new_one(work, chat_sandbox,
-                                                                                               browser):
+                                                                                               staff_client):
     app_deletes(chat_sandbox, "work")
     app_creates(chat_sandbox, "work", (C2C, "user_0004"))
-    text = comparison(page(browser, work))
+    text = comparison(page(staff_client, work))
     assert "user_0001 deleted this group in the app and made another under its name (GroupId 2); this group is " \
            "that one now." in text
     assert "user_0001 added 1 conversation in the app: user_0004." in text
     assert "user_0001 removed 2 conversations in the app: user_0002, user_0003." in text
-    response = keep(browser, work, shown(page(browser, work)))
+    response = keep(staff_client, work, shown(page(staff_client, work)))
     assert said(response) == [("success", "Your version of “work” is kept over the change made in the app; syncing "
                                           "it to Chat. Its page shows how the sync ends.")]
     assert chat_groups(chat_sandbox, OWNER) == {"work": (2, {(C2C, "user_0002"), (C2C, "user_0003")})}
@@ -297,23 +291,23 @@ def test_keep_my_edit_after_the_app_deleted_the_group_and_made_it_again_sends_it
     assert any(line.startswith("Kept the staff's version over the change made in the app; the next sync sends it. "
                                "In the app: user_0001 deleted this group in the app and made another under its name "
                                "(GroupId 2); this group is that one now.") for line in history(work))
-    after = page(browser, work)
+    after = page(staff_client, work)
     assert "Synced to Chat as GroupId 2" in after.content.decode()
     assert comparison(after) == "Matches what Chat holds now. Refresh from Chat"
 
 
 def test_take_chats_version_after_the_app_deleted_the_group_and_made_it_again_follows_the_new_one(
-        work, chat_sandbox, browser):
+        work, chat_sandbox, staff_client):
     app_deletes(chat_sandbox, "work")
     app_creates(chat_sandbox, "work", (C2C, "user_0004"))
-    response = take(browser, work, shown(page(browser, work)))
+    response = take(staff_client, work, shown(page(staff_client, work)))
     work.refresh_from_db()
     assert (work.state, work.chat_group_id) == (ContactGroup.State.SYNCED, 2)
     assert {(c.type, c.target) for c in work.items.conversations()} == {(C2C, "user_0004")}
     assert [level for level, _text in said(response)] == ["success"]
     assert said(response)[0][1].startswith("Took Chat's version of “work”:")
     assert chat_groups(chat_sandbox, OWNER) == {"work": (2, {(C2C, "user_0004")})}
-    assert comparison(page(browser, work)) == "Matches what Chat holds now. Refresh from Chat"
+    assert comparison(page(staff_client, work)) == "Matches what Chat holds now. Refresh from Chat"
 
 
 def test_a_sync_after_the_app_deleted_the_group_and_made_it_again_applies_the_staff_change_to_the_new_one(
@@ -354,12 +348,12 @@ def test_without_the_sync_permission_keep_leaves_a_draft(work, chat_sandbox, dja
 
 
 @pytest.mark.parametrize("answer", [take, keep])
-def test_with_chat_down_an_answer_is_an_error_and_changes_nothing(work, chat_sandbox, browser, answer):
+def test_with_chat_down_an_answer_is_an_error_and_changes_nothing(work, chat_sandbox, staff_client, answer):
     app_renames(chat_sandbox, "work", "home")
-    fingerprint = shown(page(browser, work))
+    fingerprint = shown(page(staff_client, work))
     before = ContactGroup.objects.values().get(pk=work.pk)
     chat_sandbox.set_faults(http_error_rate=1.0)
-    response = answer(browser, work, fingerprint)
+    response = answer(staff_client, work, fingerprint)
     assert said(response) == [("error", "Nothing was changed: Chat answered with HTTP 502.")]
     after = ContactGroup.objects.values().get(pk=work.pk)
     assert {key: after[key] for key in ("name", "confirmed_name", "confirmed_conversations", "state")} == {
@@ -369,11 +363,11 @@ def test_with_chat_down_an_answer_is_an_error_and_changes_nothing(work, chat_san
 
 
 @pytest.mark.parametrize("answer", [take, keep])
-def test_an_answer_to_what_chat_no_longer_holds_changes_nothing(work, chat_sandbox, browser, answer):
+def test_an_answer_to_what_chat_no_longer_holds_changes_nothing(work, chat_sandbox, staff_client, answer):
     app_renames(chat_sandbox, "work", "home")
-    fingerprint = shown(page(browser, work))
+    fingerprint = shown(page(staff_client, work))
     app_renames(chat_sandbox, "home", "house")
-    response = answer(browser, work, fingerprint)
+    response = answer(staff_client, work, fingerprint)
     assert said(response) == [("warning", "Chat changed again since the page was shown, so nothing was changed. The "
                                           "page now shows the new difference.")]
     work.refresh_from_db()
@@ -407,9 +401,9 @@ def test_the_answers_need_post_and_csrf(work, chat_sandbox, staff):
     assert (work.name, work.confirmed_name) == ("work", "work")
 
 
-def test_an_answer_for_a_group_that_does_not_exist_is_not_found(browser):
+def test_an_answer_for_a_group_that_does_not_exist_is_not_found(staff_client):
     for name in ("take_chat", "keep_mine"):
-        response = browser.post(reverse(f"admin:contactgroups_contactgroup_{name}", args=[999999]), {"shown": "x"})
+        response = staff_client.post(reverse(f"admin:contactgroups_contactgroup_{name}", args=[999999]), {"shown": "x"})
         assert response.status_code == 404
 
 
@@ -460,15 +454,15 @@ def test_the_sweep_reads_each_owner_once_and_skips_groups_never_sent(work, alice
 
 
 def test_the_changelist_shows_the_badge_and_filters_the_changed_groups(work, alice, make_group, chat_sandbox, staff,
-                                                                       browser):
+                                                                       staff_client):
     other = make_group(alice, "friends", [(C2C, "user_0004")])
     sync.sync_group(other.pk, staff.pk)
     as_app(chat_sandbox, OWNER, change_members("work", protocol.OPERATION_ADD, C2C, "user_0004"))
     sync.drift.sweep(staff.pk)
     url = reverse("admin:contactgroups_contactgroup_changelist")
-    everything = browser.get(url).content.decode()
+    everything = staff_client.get(url).content.decode()
     assert everything.count('class="state-drift"') == 1
-    filtered = browser.get(url, {"drift": "yes"})
+    filtered = staff_client.get(url, {"drift": "yes"})
     assert [group.name for group in filtered.context["cl"].result_list] == ["work"]
     assert "Changed in the app" in filtered.content.decode()
 
@@ -559,12 +553,12 @@ def test_difference_is_the_planners_answer(work):
     assert drift.difference(work, work.items.conversations(), {"missing": True}) == {"deleted": True}
 
 
-def test_keep_then_a_sync_over_an_update_endpoint_only(work, chat_sandbox, browser):
+def test_keep_then_a_sync_over_an_update_endpoint_only(work, chat_sandbox, staff_client):
     """Keeping over an app-side removal sends one update, not a create."""
     as_app(chat_sandbox, OWNER, change_members("work", protocol.OPERATION_REMOVE, C2C, "user_0002"))
-    fingerprint = shown(page(browser, work))
+    fingerprint = shown(page(staff_client, work))
     chat_sandbox.clear_calls()
-    keep(browser, work, fingerprint)
+    keep(staff_client, work, fingerprint)
     endpoints = [call["endpoint"] for call in chat_sandbox.calls_to()]
     assert endpoints.count(UPDATE) == 1 and "recentcontact/create_contact_group" not in endpoints
 
@@ -665,7 +659,7 @@ def name_given_to_home(work, home, chat_sandbox, staff):
 
 
 def test_a_sync_of_a_group_whose_name_the_app_gave_another_ends_in_conflict_not_failed(
-        name_given_to_home, work, chat_sandbox, browser):
+        name_given_to_home, work, chat_sandbox, staff_client):
     result = name_given_to_home
     assert result.state == work.state == ContactGroup.State.PARTIAL
     assert work.last_error_code is None
@@ -675,7 +669,7 @@ def test_a_sync_of_a_group_whose_name_the_app_gave_another_ends_in_conflict_not_
     assert work.conflicts == [{"code": "name_taken", "name": "work", "group_id": 2, "create": True}]
     assert history(work)[-1].startswith("Not created in Chat: user_0001 has another group named “work” there "
                                         "(GroupId 2), made or renamed in the app")
-    response = page(browser, work)
+    response = page(staff_client, work)
     assert "In conflict: another group has its name in Chat" in response.content.decode()
     text = comparison(response)
     assert "This group cannot be created again in Chat as “work”: user_0001 has another group of that name there " \
@@ -684,8 +678,8 @@ def test_a_sync_of_a_group_whose_name_the_app_gave_another_ends_in_conflict_not_
 
 
 def test_keep_my_edit_under_another_name_creates_it_and_ends_synced(name_given_to_home, work, chat_sandbox,
-                                                                    browser):
-    response = keep_as(browser, work, shown(page(browser, work)), "work again")
+                                                                    staff_client):
+    response = keep_as(staff_client, work, shown(page(staff_client, work)), "work again")
     assert [level for level, _text in said(response)] == ["success"]
     work.refresh_from_db()
     assert (work.name, work.state, work.chat_group_id) == ("work again", ContactGroup.State.SYNCED, 3)
@@ -693,12 +687,12 @@ def test_keep_my_edit_under_another_name_creates_it_and_ends_synced(name_given_t
                                                 "work again": (3, STAFF | {(C2C, "user_0004")})}
     assert any(line.startswith("Kept the staff's version, under the new name “work again”, over the change made "
                                "in the app; the next sync sends it.") for line in history(work))
-    assert comparison(page(browser, work)) == "Matches what Chat holds now. Refresh from Chat"
+    assert comparison(page(staff_client, work)) == "Matches what Chat holds now. Refresh from Chat"
 
 
 def test_take_chats_version_marks_it_deleted_as_the_app_did(name_given_to_home, work, home, chat_sandbox,
-                                                            browser):
-    response = take(browser, work, shown(page(browser, work)))
+                                                            staff_client):
+    response = take(staff_client, work, shown(page(staff_client, work)))
     assert said(response) == [("success", "Took Chat's version: user_0001 deleted “work” in the app, so it is "
                                           "marked deleted here.")]
     work.refresh_from_db()
@@ -711,20 +705,20 @@ def test_take_chats_version_marks_it_deleted_as_the_app_did(name_given_to_home, 
 
 
 def test_keep_my_edit_of_the_deletion_asks_for_another_name_before_anything_is_sent(work, home, chat_sandbox,
-                                                                                    browser):
+                                                                                    staff_client):
     app_deletes(chat_sandbox, "work")
     app_renames(chat_sandbox, "home", "work")
-    response = page(browser, work)
+    response = page(staff_client, work)
     text = comparison(response)
     assert "user_0001 deleted this group in the app." in text
     assert "This group cannot be created again in Chat as “work”" in text and offers_a_new_name(response)
     # Kept under its own name, the create would be refused: nothing is changed.
-    refused = keep(browser, work, shown(response))
+    refused = keep(staff_client, work, shown(response))
     assert said(refused) == [("error", "Nothing was changed: user_0001 has another group named “work” in Chat "
                                        "(GroupId 2). Give this group a name no other group of theirs has.")]
     work.refresh_from_db()
     assert (work.state, work.confirmed_name) == (ContactGroup.State.SYNCED, "work")
-    keep_as(browser, work, shown(page(browser, work)), "work again")
+    keep_as(staff_client, work, shown(page(staff_client, work)), "work again")
     work.refresh_from_db()
     assert (work.name, work.state, work.chat_group_id) == ("work again", ContactGroup.State.SYNCED, 3)
     assert chat_groups(chat_sandbox, OWNER)["work again"] == (3, STAFF)
@@ -741,8 +735,8 @@ def renamed_and_made_again(work, chat_sandbox):
 
 
 def test_the_page_says_the_kept_name_is_taken_and_asks_for_another(renamed_and_made_again, work,
-                                                                   browser):
-    response = page(browser, work)
+                                                                   staff_client):
+    response = page(staff_client, work)
     text = comparison(response)
     assert "user_0001 renamed it in the app from “work” to “office”." in text
     assert "This group cannot be given the name “work” in Chat: user_0001 has another group of that name there " \
@@ -751,28 +745,28 @@ def test_the_page_says_the_kept_name_is_taken_and_asks_for_another(renamed_and_m
 
 
 def test_keep_my_edit_under_another_name_renames_it_in_chat(renamed_and_made_again, work, chat_sandbox,
-                                                           browser):
-    keep_as(browser, work, shown(page(browser, work)), "my work")
+                                                           staff_client):
+    keep_as(staff_client, work, shown(page(staff_client, work)), "my work")
     work.refresh_from_db()
     assert (work.name, work.state, work.chat_group_id) == ("my work", ContactGroup.State.SYNCED, 1)
     assert chat_groups(chat_sandbox, OWNER) == {"my work": (1, STAFF), "work": (2, {(C2C, "user_0004")})}
 
 
 def test_keep_my_edit_under_a_name_chat_also_has_changes_nothing(renamed_and_made_again, work, chat_sandbox,
-                                                                browser):
+                                                                staff_client):
     app_creates(chat_sandbox, "my work")
-    response = keep_as(browser, work, shown(page(browser, work)), "my work")
+    response = keep_as(staff_client, work, shown(page(staff_client, work)), "my work")
     assert said(response) == [("error", "Nothing was changed: user_0001 has another group named “my work” in "
                                         "Chat (GroupId 3). Give this group a name no other group of theirs has.")]
     work.refresh_from_db()
     assert (work.name, work.confirmed_name, work.state) == ("work", "work", ContactGroup.State.SYNCED)
-    bad = keep_as(browser, work, shown(page(browser, work)), " padded ")
+    bad = keep_as(staff_client, work, shown(page(staff_client, work)), " padded ")
     assert [level for level, _text in said(bad)] == ["error"]
     assert ContactGroup.objects.get(pk=work.pk).name == "work"
 
 
-def test_take_chats_version_takes_the_apps_name(renamed_and_made_again, work, chat_sandbox, browser):
-    take(browser, work, shown(page(browser, work)))
+def test_take_chats_version_takes_the_apps_name(renamed_and_made_again, work, chat_sandbox, staff_client):
+    take(staff_client, work, shown(page(staff_client, work)))
     work.refresh_from_db()
     assert (work.name, work.state, work.chat_group_id) == ("office", ContactGroup.State.SYNCED, 1)
     assert chat_groups(chat_sandbox, OWNER) == {"office": (1, STAFF), "work": (2, {(C2C, "user_0004")})}
@@ -782,10 +776,10 @@ def test_take_chats_version_takes_the_apps_name(renamed_and_made_again, work, ch
 
 
 @pytest.fixture
-def renamed_onto_the_apps_group(work, chat_sandbox, browser, background_syncs):
+def renamed_onto_the_apps_group(work, chat_sandbox, staff_client, background_syncs):
     """The app made "home" (GroupId 2); staff rename "work" to "home" and add user_0004 on the group page."""
     app_creates(chat_sandbox, "home", (C2C, "user_0002"))
-    response = browser.post(reverse("admin:contactgroups_contactgroup_change", args=[work.pk]), group_form_data(
+    response = staff_client.post(reverse("admin:contactgroups_contactgroup_change", args=[work.pk]), group_form_data(
         name="home", existing=list(work.items.all()), items=[(C2C, "user_0004", "")]), follow=True)
     assert response.status_code == 200
     background_syncs.wait()
@@ -793,7 +787,7 @@ def renamed_onto_the_apps_group(work, chat_sandbox, browser, background_syncs):
 
 
 def test_a_staff_rename_to_a_name_the_app_uses_sends_the_rest_and_ends_in_conflict(
-        renamed_onto_the_apps_group, work, chat_sandbox, browser):
+        renamed_onto_the_apps_group, work, chat_sandbox, staff_client):
     assert work.state == ContactGroup.State.PARTIAL and work.last_error_code is None
     # The rename Chat would refuse is not sent (the sync's read showed the name taken); the added conversation
     # is, under the name Chat has.
@@ -803,15 +797,15 @@ def test_a_staff_rename_to_a_name_the_app_uses_sends_the_rest_and_ends_in_confli
     assert work.conflicts == [{"code": "name_taken", "name": "home", "group_id": 2, "create": False}]
     assert "Not renamed to “home” in Chat: user_0001 has another group of that name there (GroupId 2)" \
            in history(work)[-1]
-    response = page(browser, work)
+    response = page(staff_client, work)
     assert "In conflict: another group has its name in Chat" in response.content.decode()
     assert "This group cannot be given the name “home” in Chat" in comparison(response)
     assert offers_a_new_name(response)
 
 
 def test_a_staff_rename_in_conflict_kept_under_another_name_ends_synced(renamed_onto_the_apps_group, work,
-                                                                        chat_sandbox, browser):
-    keep_as(browser, work, shown(page(browser, work)), "home office")
+                                                                        chat_sandbox, staff_client):
+    keep_as(staff_client, work, shown(page(staff_client, work)), "home office")
     work.refresh_from_db()
     assert (work.name, work.state) == ("home office", ContactGroup.State.SYNCED)
     assert chat_groups(chat_sandbox, OWNER) == {"home office": (1, STAFF | {(C2C, "user_0004")}),
@@ -819,12 +813,12 @@ def test_a_staff_rename_in_conflict_kept_under_another_name_ends_synced(renamed_
 
 
 def test_a_staff_rename_in_conflict_taken_from_chat_ends_synced_under_chats_name(renamed_onto_the_apps_group, work,
-                                                                                 chat_sandbox, browser):
-    take(browser, work, shown(page(browser, work)))
+                                                                                 chat_sandbox, staff_client):
+    take(staff_client, work, shown(page(staff_client, work)))
     work.refresh_from_db()
     assert (work.name, work.state) == ("work", ContactGroup.State.SYNCED)
     assert rows_of(work) == STAFF | {(C2C, "user_0004")}
-    assert comparison(page(browser, work)) == "Matches what Chat holds now. Refresh from Chat"
+    assert comparison(page(staff_client, work)) == "Matches what Chat holds now. Refresh from Chat"
 
 
 class AppActsAfterTheRead(ChatClient):
@@ -861,7 +855,7 @@ def test_a_rename_chat_refuses_as_taken_after_the_read_is_read_again_and_ends_in
 
 
 def test_a_new_group_chat_refuses_as_taken_ends_in_conflict_and_a_new_name_syncs_it(
-        alice, make_group, chat_sandbox, staff, browser, background_syncs):
+        alice, make_group, chat_sandbox, staff, staff_client, background_syncs):
     app_creates(chat_sandbox, "home", (C2C, "user_0002"))
     group = make_group(alice, "home", [(C2C, "user_0003")])  # never sent: the sync creates it without a read
     result = sync.sync_group(group.pk, staff.pk)
@@ -874,7 +868,7 @@ def test_a_new_group_chat_refuses_as_taken_ends_in_conflict_and_a_new_name_syncs
         "again.")
     # Chat refused the create, so the next sync does not take the app's group for one whose answer was lost.
     assert group.create_intent == "" and group.chat_group_id is None
-    response = browser.post(reverse("admin:contactgroups_contactgroup_change", args=[group.pk]), group_form_data(
+    response = staff_client.post(reverse("admin:contactgroups_contactgroup_change", args=[group.pk]), group_form_data(
         name="home too", existing=list(group.items.all())), follow=True)
     assert response.status_code == 200
     background_syncs.wait()

@@ -11,7 +11,6 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from hypothesis import HealthCheck, Phase, given, settings
@@ -44,12 +43,6 @@ FUZZ = settings(max_examples=25, deadline=None, database=None, phases=[Phase.exp
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
-@pytest.fixture
-def browser(staff):
-    client = Client()
-    client.force_login(staff)
-    return client
-
 
 def text_of(response) -> str:
     """A page's text as staff read it: without its markup, its scripts' data and the escapes of its quotes."""
@@ -72,12 +65,12 @@ def count_minute(minute, operation=CREATE, calls=1, **counts):
 
 
 @pytest.mark.django_db
-def test_a_minute_counted_by_a_clock_two_minutes_ahead_is_said_apart_not_a_500(browser):
+def test_a_minute_counted_by_a_clock_two_minutes_ahead_is_said_apart_not_a_500(staff_client):
     now = minute_of(timezone.now())
     count_minute(now, calls=3)
     count_minute(now + timedelta(minutes=2), calls=5)
 
-    response = browser.get(HEALTH)
+    response = staff_client.get(HEALTH)
 
     assert_readable(response)
     assert ("5 calls were counted in minutes that have not come yet here: the clock of the machine that made them "
@@ -88,18 +81,18 @@ def test_a_minute_counted_by_a_clock_two_minutes_ahead_is_said_apart_not_a_500(b
 
 
 @pytest.mark.django_db
-def test_a_minute_counted_far_in_the_future_is_said_apart_in_chinese(browser):
+def test_a_minute_counted_far_in_the_future_is_said_apart_in_chinese(staff_client):
     count_minute(datetime(9998, 12, 31, 23, 59, tzinfo=UTC), calls=1)
-    response = browser.get(HEALTH, headers={"accept-language": "zh-hans"})
+    response = staff_client.get(HEALTH, headers={"accept-language": "zh-hans"})
     assert_readable(response)
     assert "有 1 次调用记在了此处尚未到来的分钟里" in text_of(response)
     assert response.context["calls"] == []
 
 
 @pytest.mark.django_db
-def test_a_total_duration_below_zero_reads_as_an_unknown_average(browser):
+def test_a_total_duration_below_zero_reads_as_an_unknown_average(staff_client):
     count_minute(minute_of(timezone.now()), calls=2, duration_total_ms=-40, duration_max_ms=7)
-    response = browser.get(HEALTH)
+    response = staff_client.get(HEALTH)
     assert_readable(response)
     row = re.search(r'<tr data-operation="create_contact_group">(.*?)</tr>', response.content.decode(), re.S)
     cells = [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row.group(1), re.S)]
@@ -107,12 +100,12 @@ def test_a_total_duration_below_zero_reads_as_an_unknown_average(browser):
 
 
 @pytest.mark.django_db
-def test_counts_as_large_as_the_columns_hold_are_shown_as_they_are(browser):
+def test_counts_as_large_as_the_columns_hold_are_shown_as_they_are(staff_client):
     now = minute_of(timezone.now())
     for minutes_ago in range(3):
         count_minute(now - timedelta(minutes=minutes_ago), calls=COUNT_MAX, failed=COUNT_MAX,
                      duration_total_ms=2**62, duration_max_ms=COUNT_MAX)
-    response = browser.get(HEALTH)
+    response = staff_client.get(HEALTH)
     assert_readable(response)
     assert f"{3 * COUNT_MAX:,}" in text_of(response)
 
@@ -131,7 +124,7 @@ def minute_rows():
 
 
 @pytest.mark.django_db
-def test_the_health_page_reads_any_minute_counts(browser):
+def test_the_health_page_reads_any_minute_counts(staff_client):
     @FUZZ
     @given(rows=minute_rows())
     def check(rows):
@@ -148,7 +141,7 @@ def test_the_health_page_reads_any_minute_counts(browser):
                 defaults={name: row[name] for name in ("calls", "failed", "partial", "throttled",
                                                        "duration_total_ms", "duration_max_ms")})
             RefusalMinute.objects.update_or_create(minute=minute, code=row["code"], defaults={"calls": row["calls"]})
-        assert_readable(browser.get(HEALTH))
+        assert_readable(staff_client.get(HEALTH))
 
     check()
 
@@ -175,14 +168,14 @@ def get_list_answers(chat_sandbox, monkeypatch):
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("msg_time", [UNIX_TIME_MAX, 10**18, 2**63, -1, -(10**12), "soon", "", [1], {"t": 1},
                                       None, 1.5e300, True])
-def test_a_conversation_whose_last_message_time_is_no_time_shows_the_empty_marker(alice, browser, get_list_answers,
+def test_a_conversation_whose_last_message_time_is_no_time_shows_the_empty_marker(alice, staff_client, get_list_answers,
                                                                                     msg_time):
     get_list_answers.fields = {"CompleteFlag": 1, "SessionItem": [
         {"Type": C2C, "To_Account": "user_0002", "MsgTime": msg_time, "TopFlag": 0},
         {"Type": GROUP, "GroupId": "@TGS#1B2AUI7RZ", "MsgTime": 1_764_670_000, "TopFlag": 0},
     ]}
 
-    response = browser.get(RECENT, {"owner": alice.pk})
+    response = staff_client.get(RECENT, {"owner": alice.pk})
 
     assert_readable(response)
     conversations = response.json()["conversations"]
@@ -191,9 +184,9 @@ def test_a_conversation_whose_last_message_time_is_no_time_shows_the_empty_marke
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_time_far_in_the_future_stored_in_the_sandbox_shows_the_empty_marker(alice, browser, chat_sandbox):
+def test_a_time_far_in_the_future_stored_in_the_sandbox_shows_the_empty_marker(alice, staff_client, chat_sandbox):
     chat_sandbox.seed_conversations(alice.user_id, [{"Type": C2C, "To_Account": "user_0002", "MsgTime": 10**15}])
-    response = browser.get(RECENT, {"owner": alice.pk})
+    response = staff_client.get(RECENT, {"owner": alice.pk})
     assert_readable(response)
     assert response.json()["conversations"][0]["last_message"] == "-"
 
@@ -211,9 +204,9 @@ def test_chats_time_fields_are_read_as_times_only_in_range():
                                            [{"Type": 2**64, "To_Account": "user_0002"}], [{"To_Account": "x"}],
                                            [{"Type": C2C, "To_Account": {"UserID": None}}],
                                            [{"Type": GROUP, "GroupId": ["@TGS#1"]}]])
-def test_a_list_of_another_shape_is_chats_failure_in_staff_words(alice, browser, get_list_answers, session_items):
+def test_a_list_of_another_shape_is_chats_failure_in_staff_words(alice, staff_client, get_list_answers, session_items):
     get_list_answers.fields = {"CompleteFlag": 1, "SessionItem": session_items}
-    response = browser.get(RECENT, {"owner": alice.pk})
+    response = staff_client.get(RECENT, {"owner": alice.pk})
     assert_readable(response, status=502)
     assert response.json() == {"error": "Chat could not be read now: Chat answered in a form this admin cannot "
                                         "read; its answer is kept with the Chat calls."}
@@ -245,12 +238,12 @@ def session_items():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_picker_reads_any_get_list_answer(alice, browser, get_list_answers):
+def test_the_picker_reads_any_get_list_answer(alice, staff_client, get_list_answers):
     @FUZZ
     @given(items=session_items(), complete=st.one_of(st.just(1), JSON_VALUES))
     def check(items, complete):
         get_list_answers.fields = {"CompleteFlag": complete, "SessionItem": items}
-        response = browser.get(RECENT, {"owner": alice.pk})
+        response = staff_client.get(RECENT, {"owner": alice.pk})
         assert response.status_code in (200, 502), response.content[:2000]
         assert_readable(response, status=response.status_code)
         if response.status_code == 200:
@@ -262,12 +255,12 @@ def test_the_picker_reads_any_get_list_answer(alice, browser, get_list_answers):
 # The group page and its live status --------------------------------------------------------------------------------
 
 @pytest.mark.django_db
-def test_a_progress_of_more_calls_made_than_planned_reads_as_not_known(browser, owner, make_group):
+def test_a_progress_of_more_calls_made_than_planned_reads_as_not_known(staff_client, owner, make_group):
     group = make_group(owner, "running", [(C2C, "user_0002")], state=ContactGroup.State.SYNCING,
                        sync_calls_done=9, sync_calls_planned=4)
-    data = browser.get(reverse("admin:contactgroups_contactgroup_status", args=[group.pk])).json()
+    data = staff_client.get(reverse("admin:contactgroups_contactgroup_status", args=[group.pk])).json()
     assert (data["text"], data["calls"]) == ("Syncing to Chat", {"done": 0, "planned": 0})
-    page = browser.get(reverse("admin:contactgroups_contactgroup_change", args=[group.pk]))
+    page = staff_client.get(reverse("admin:contactgroups_contactgroup_change", args=[group.pk]))
     assert_readable(page)
     assert "sync-progress" not in page.content.decode()
 
@@ -334,7 +327,7 @@ def odd_groups():
 
 
 @pytest.mark.django_db
-def test_the_group_page_and_its_status_read_any_stored_outcome(browser, owner, make_group, settings):
+def test_the_group_page_and_its_status_read_any_stored_outcome(staff_client, owner, make_group, settings):
     settings.SYNC_PAGE_READ_TIMEOUT = 0  # the stored values only: the page reads nothing from Chat
     @FUZZ
     @given(odd=odd_groups())
@@ -352,6 +345,6 @@ def test_the_group_page_and_its_status_read_any_stored_outcome(browser, owner, m
                     reverse("admin:contactgroups_contactgroup_changelist"),
                     reverse("admin:contactgroups_contactgroup_status", args=[group.pk]),
                     HEALTH):
-            assert_readable(browser.get(url))
+            assert_readable(staff_client.get(url))
 
     check()

@@ -12,7 +12,6 @@ import pytest
 from django.contrib.admin.models import LogEntry
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
-from django.test import Client
 from django.urls import reverse
 
 from contactgroups import sync, words
@@ -37,12 +36,6 @@ def alice(owner, chat_sandbox):
     return owner
 
 
-@pytest.fixture
-def browser(staff):
-    client = Client()
-    client.force_login(staff)
-    return client
-
 
 def pull_command(staff) -> str:
     out = io.StringIO()
@@ -54,7 +47,7 @@ def pull_command(staff) -> str:
 
 
 @pytest.mark.parametrize("kind", UNSTORABLE)
-def test_a_group_named_so_in_the_app_is_reported_and_its_call_audited_escaped(alice, chat_sandbox, staff, browser,
+def test_a_group_named_so_in_the_app_is_reported_and_its_call_audited_escaped(alice, chat_sandbox, staff, staff_client,
                                                                               kind):
     name, shown = UNSTORABLE[kind]
     app_creates(chat_sandbox, name, (C2C, "user_0002"))
@@ -66,12 +59,12 @@ def test_a_group_named_so_in_the_app_is_reported_and_its_call_audited_escaped(al
     attempt = SyncAttempt.objects.get()
     assert (attempt.operation, attempt.outcome) == ("get_contact_group", SyncAttempt.Outcome.OK)
     assert attempt.response["GroupItem"][0]["GroupName"] == shown
-    page = browser.get(reverse("admin:contactgroups_syncattempt_change", args=[attempt.pk])).content.decode()
+    page = staff_client.get(reverse("admin:contactgroups_syncattempt_change", args=[attempt.pk])).content.decode()
     assert shown.replace("\\", "\\\\") in page  # the response body as JSON text
 
 
 @pytest.mark.parametrize("kind", UNSTORABLE)
-def test_the_owners_other_groups_still_sync_and_the_admins_pull_still_pulls(alice, chat_sandbox, staff, browser,
+def test_the_owners_other_groups_still_sync_and_the_admins_pull_still_pulls(alice, chat_sandbox, staff, staff_client,
                                                                             background_syncs, kind):
     name, _shown = UNSTORABLE[kind]
     app_creates(chat_sandbox, name, (C2C, "user_0002"))
@@ -83,14 +76,14 @@ def test_the_owners_other_groups_still_sync_and_the_admins_pull_still_pulls(alic
     assert chat_groups(chat_sandbox, OWNER)["fine"] == (2, {(C2C, "user_0002"), (C2C, "user_0003")})
 
     app_creates(chat_sandbox, "later", (C2C, "user_0003"))
-    browser.post(reverse("admin:contactgroups_contactgroup_changelist"),
+    staff_client.post(reverse("admin:contactgroups_contactgroup_changelist"),
                  {"action": "pull_from_chat", "_selected_action": [fine.pk]})
     background_syncs.wait()
     assert sorted(ContactGroup.objects.values_list("name", flat=True)) == ["fine", "later"]
 
 
 @pytest.mark.parametrize("kind", UNSTORABLE)
-def test_a_group_renamed_so_in_the_app_keeps_its_name_here_and_syncs(alice, chat_sandbox, staff, browser, kind):
+def test_a_group_renamed_so_in_the_app_keeps_its_name_here_and_syncs(alice, chat_sandbox, staff, staff_client, kind):
     name, shown = UNSTORABLE[kind]
     app_creates(chat_sandbox, "work", (C2C, "user_0002"))
     sync.pull_owner(alice.pk, staff.pk)
@@ -124,11 +117,11 @@ def test_a_conversation_so_named_is_reported_not_stored(alice, chat_sandbox, sta
     assert sync.sync_group(group.pk, staff.pk).state == ContactGroup.State.SYNCED
 
 
-def test_the_picker_lists_a_userid_so_named_without_failing(alice, chat_sandbox, browser):
+def test_the_picker_lists_a_userid_so_named_without_failing(alice, chat_sandbox, staff_client):
     chat_sandbox.seed_conversations(OWNER, [{"Type": C2C, "To_Account": "bad\x00id", "MsgTime": 1_764_670_000},
                                             {"Type": C2C, "To_Account": "user_0002", "MsgTime": 1_764_670_060}])
     ChatUser.objects.create(user_id="user_0002", nickname="Bob")
-    response = browser.get(reverse("admin:contactgroups_contactgroup_recent"), {"owner": alice.pk})
+    response = staff_client.get(reverse("admin:contactgroups_contactgroup_recent"), {"owner": alice.pk})
     assert response.status_code == 200
     assert [(row["target"], row["nickname"]) for row in response.json()["conversations"]] == [
         ("user_0002", "Bob"), ("bad\x00id", "")]
@@ -145,17 +138,17 @@ QUERIES = {
 
 
 @pytest.mark.parametrize(("model", "parameter"), [(m, p) for m in LISTS for p in QUERIES[m]])
-def test_a_nul_in_a_lists_filter_or_search_is_a_400_that_says_why(rows, browser, model, parameter):
-    response = browser.get(reverse(f"admin:contactgroups_{model}_changelist") + f"?{parameter}=a%00b")
+def test_a_nul_in_a_lists_filter_or_search_is_a_400_that_says_why(rows, staff_client, model, parameter):
+    response = staff_client.get(reverse(f"admin:contactgroups_{model}_changelist") + f"?{parameter}=a%00b")
     assert response.status_code == 400
     assert REFUSED_ADDRESS in response.content.decode()
 
 
 @pytest.mark.parametrize("file_format", ["csv", "xlsx"])
 @pytest.mark.parametrize("parameter", ["q", "state", "owner", "drift"])
-def test_a_nul_in_an_exports_filter_is_a_400(rows, browser, file_format, parameter):
+def test_a_nul_in_an_exports_filter_is_a_400(rows, staff_client, file_format, parameter):
     url = reverse("admin:contactgroups_contactgroup_export", args=[file_format])
-    response = browser.get(f"{url}?{parameter}=%00")
+    response = staff_client.get(f"{url}?{parameter}=%00")
     assert response.status_code == 400
     assert REFUSED_ADDRESS in response.content.decode()
 
@@ -175,15 +168,15 @@ def other_addresses(rows) -> list[str]:
     ]
 
 
-def test_a_nul_in_any_other_address_is_a_400(rows, browser):
+def test_a_nul_in_any_other_address_is_a_400(rows, staff_client):
     for url in other_addresses(rows):
-        response = browser.get(url)
+        response = staff_client.get(url)
         assert (url, response.status_code) == (url, 400)
         assert REFUSED_ADDRESS in response.content.decode()
 
 
-def test_an_address_without_a_nul_is_answered_as_before(rows, browser):
-    response = browser.get(reverse("admin:contactgroups_contactgroup_changelist") + "?q=work")
+def test_an_address_without_a_nul_is_answered_as_before(rows, staff_client):
+    response = staff_client.get(reverse("admin:contactgroups_contactgroup_changelist") + "?q=work")
     assert response.status_code == 200 and "work" in response.content.decode()
 
 
@@ -191,9 +184,9 @@ def test_an_address_without_a_nul_is_answered_as_before(rows, browser):
 
 
 @pytest.mark.parametrize("row", [(C2C, "user\x000002", ""), (GROUP, "", "@TGS#\x00x")])
-def test_a_nul_in_a_groups_name_or_conversation_is_a_form_error(owner, browser, row):
+def test_a_nul_in_a_groups_name_or_conversation_is_a_form_error(owner, staff_client, row):
     for name, items in (("nul\x00here", [(C2C, "user_0002", "")]), ("work", [row])):
-        response = browser.post(reverse("admin:contactgroups_contactgroup_add"),
+        response = staff_client.post(reverse("admin:contactgroups_contactgroup_add"),
                                 group_form_data(owner=owner, name=name, items=items))
         assert response.status_code == 200
         assert form_errors(response), (name, items)
@@ -201,32 +194,32 @@ def test_a_nul_in_a_groups_name_or_conversation_is_a_form_error(owner, browser, 
 
 
 @pytest.mark.parametrize("field", ["user_id", "nickname"])
-def test_a_nul_in_a_chat_users_userid_or_nickname_is_a_form_error(browser, field):
+def test_a_nul_in_a_chat_users_userid_or_nickname_is_a_form_error(staff_client, field):
     data = {"user_id": "user_0009", "nickname": "Bob"}
     data[field] = data[field][:2] + "\x00" + data[field][2:]
-    response = browser.post(reverse("admin:contactgroups_chatuser_add"), data)
+    response = staff_client.post(reverse("admin:contactgroups_chatuser_add"), data)
     assert response.status_code == 200
     assert "Null characters are not allowed." in response.content.decode()
     assert not ChatUser.objects.exists()
 
 
-def test_importing_one_userid_with_a_nul_is_refused_with_a_message(browser, staff):
-    response = browser.post(reverse("admin:contactgroups_chatuser_import_one"), {"user_id": "bad\x00id"},
+def test_importing_one_userid_with_a_nul_is_refused_with_a_message(staff_client, staff):
+    response = staff_client.post(reverse("admin:contactgroups_chatuser_import_one"), {"user_id": "bad\x00id"},
                             follow=True)
     assert [str(m) for m in response.context["messages"]] == [
         "Not imported: A UserID cannot contain control characters."]
     assert not ChatUser.objects.exists()
 
 
-def test_a_nul_in_a_csv_cell_refuses_its_row_in_the_preview(owner, browser):
+def test_a_nul_in_a_csv_cell_refuses_its_row_in_the_preview(owner, staff_client):
     text = ("owner,group_name,type,target\nuser_0001,work,1,user_0002\nuser_0001,nul\x00here,1,user_0002\n"
             "user_0001,other,1,user\x000003\n")
-    response = browser.post(reverse("admin:contactgroups_contactgroup_import"),
+    response = staff_client.post(reverse("admin:contactgroups_contactgroup_import"),
                             {"file": SimpleUploadedFile("groups.csv", text.encode(), "text/csv")})
     page = response.content.decode()
     assert response.status_code == 200
     assert "1 group with 1 conversation would be created. 2 groups are refused" in page
-    confirmed = browser.post(reverse("admin:contactgroups_contactgroup_import"),
+    confirmed = staff_client.post(reverse("admin:contactgroups_contactgroup_import"),
                              {"payload": response.context["payload"], "confirm": "1"}, follow=True)
     assert confirmed.status_code == 200
     assert list(ContactGroup.objects.values_list("name", flat=True)) == ["work"]
