@@ -14,14 +14,13 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from django.conf import settings
 from django.db import connections
 from django.utils.translation import gettext as _
 
 from contactgroups import sync, words
 from contactgroups.chat import protocol, ratelimit
 from contactgroups.chat.transport import chat_session
-from contactgroups.conf import chat_client, chat_config
+from contactgroups.conf import app_settings, chat_client, chat_config
 from contactgroups.models import ContactGroup
 
 # The states ``sync_contact_groups`` picks. Pending: waiting for a first or another sync, or for deletion.
@@ -372,7 +371,7 @@ def sync_batched(ids: Iterable[int], actor_id: int, concurrency: int, clients: T
             pk, error = entry.result.group_pk, entry.error
             reported.add(pk)
             if error is not None and execute.is_retryable(error) and not stop.is_set():
-                if settings.SYNC_MAX_ATTEMPTS > 1:
+                if app_settings.SYNC_MAX_ATTEMPTS > 1:
                     todo.put(("one", pk, 1))
                     continue
                 sync.give_up(pk, actor_id, error)

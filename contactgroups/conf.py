@@ -1,17 +1,94 @@
-"""The one place that turns Django settings into a Chat client configuration.
+"""The app's settings: each named once with its default and meaning (``app_settings``), and the Chat client built
+from them.
 
-Settings are read when these functions are called, never at import time, so tests and commands that change
-settings see the change.
+Every module of the app reads its settings here, never from django.conf.settings directly (tests/test_conf.py
+checks). A setting is read when it is used, never at import time, so tests (pytest-django's ``settings`` fixture,
+``override_settings``) and commands that change settings see the change. imadmin/settings.py reads the environment
+and gives each setting the default written here (``default``); a project that leaves one out gets the same default.
 """
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import fields
+from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from contactgroups.chat import protocol
 from contactgroups.chat.client import ChatClient
-from contactgroups.chat.config import REGION_DOMAINS, ChatConfig
+from contactgroups.chat.config import CALL_DEADLINE_SECONDS, MAX_ANSWER_BYTES, REGION_DOMAINS, ChatConfig
+
+_CHAT_DEFAULTS = {field.name: field.default for field in fields(ChatConfig)}
+
+
+def stranded_after(retry_cap_seconds: float, lease_seconds: float) -> float:
+    """SYNC_STRANDED_SECONDS when not set: longer than the longest wait before a retry plus a lease, so a group
+    waiting for its retry, or for the worker that holds its task, is not queued twice."""
+    return retry_cap_seconds + lease_seconds + 60
+
+
+class Setting:
+    """One app setting: read from django.conf.settings each time, ``default`` when the project does not set it."""
+
+    def __init__(self, default, meaning: str):
+        self.default, self.meaning = default, meaning
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        return getattr(settings, self.name, self.default)
+
+
+class AppSettings:
+    """The app's settings (README's *Configuration* and .env.example say how to set them)."""
+
+    CHAT_SDKAPPID = Setting(0, "the Chat app's SDKAppID; 0: not configured")
+    CHAT_SECRET_KEY = Setting("", "the Chat app's secret key, from which UserSigs are made")
+    CHAT_ADMIN_IDENTIFIER = Setting("administrator", "the Chat app's App admin account the calls are made as")
+    CHAT_REGION = Setting("", "the region of the Chat app (chat/config.py's REGION_DOMAINS)")
+    CHAT_API_BASE_URL = Setting("", "Chat's address, winning over CHAT_REGION (the sandbox's, say)")
+    CHAT_RATE_LIMIT = Setting(protocol.CALLS_PER_SECOND_MAX, "calls a second per endpoint")
+    CHAT_RATE_LIMIT_STORAGE = Setting("", "where calls are counted against the rate: memory:// or a Redis URL; "
+                                          "empty: this process")
+    CHAT_CONNECT_TIMEOUT = Setting(_CHAT_DEFAULTS["connect_timeout"], "seconds to wait for Chat to accept a connection")
+    CHAT_READ_TIMEOUT = Setting(_CHAT_DEFAULTS["read_timeout"], "seconds to wait for each part of Chat's answer")
+    CHAT_ANSWER_MAX_BYTES = Setting(MAX_ANSWER_BYTES, "the most bytes of one Chat answer read; a longer one is "
+                                                      "refused unread")
+    CHAT_SANDBOX_STATE = Setting(str(Path(__file__).resolve().parent.parent / "var" / "chat-sandbox.json"),
+                                 "the file the Chat sandbox (manage.py chat_sandbox) keeps its state in")
+    CELERY_BROKER_URL = Setting("", "Celery's broker; empty: no broker, syncs run in the web process's runner")
+    CELERY_BROKER_TRANSPORT_OPTIONS = Setting({}, "Celery's broker transport options; the app reads their "
+                                                  "visibility_timeout")
+    SYNC_MAX_ATTEMPTS = Setting(10, "tries of a sync that failed for a reason that may pass, the first included")
+    SYNC_RETRY_BASE_SECONDS = Setting(1.0, "the first wait before a retry, doubling each time (full jitter)")
+    SYNC_RETRY_CAP_SECONDS = Setting(300.0, "the longest wait before a retry")
+    SYNC_LEASE_SECONDS = Setting(60.0, "how long a sync holds its group's lease without renewing it")
+    SYNC_RECOVER_SECONDS = Setting(60.0, "how often stranded groups are looked for and queued again")
+    SYNC_STRANDED_SECONDS = Setting(stranded_after(SYNC_RETRY_CAP_SECONDS.default, SYNC_LEASE_SECONDS.default),
+                                    "how long a stranded group must be unchanged before it is queued again")
+    SYNC_RUNNER_THREADS = Setting(4, "threads of the web process's background runner (no broker)")
+    SYNC_DRIFT_SWEEP_SECONDS = Setting(600.0, "the drift sweep's period (Celery beat)")
+    SYNC_DRIFT_SWEEP_CONCURRENCY = Setting(16, "the drift sweep's threads")
+    SYNC_DRIFT_SWEEP_RATE_SHARE = Setting(0.8, "the share of each endpoint's rate the drift sweep's calls may take")
+    SYNC_DRIFT_SWEEP_USER = Setting("chat-drift-sweep", "the inactive account the sweep records its history under")
+    SYNC_PAGE_READ_TIMEOUT = Setting(1.5, "seconds a page waits for a read of Chat, whole answer included; "
+                                          "0: pages never read")
+    SYNC_CALL_DEADLINE = Setting(CALL_DEADLINE_SECONDS, "seconds any other call to Chat may take in all, whole "
+                                                        "answer included")
+
+
+app_settings = AppSettings()
+# Every app setting's name.
+NAMES = frozenset(name for name, value in vars(AppSettings).items() if isinstance(value, Setting))
+
+
+def default(name: str):
+    """The default of the app setting ``name`` (for imadmin/settings.py, which reads the environment)."""
+    return vars(AppSettings)[name].default
 
 
 def chat_config(**overrides) -> ChatConfig:
@@ -20,17 +97,17 @@ def chat_config(**overrides) -> ChatConfig:
     Raises ImproperlyConfigured naming every missing or invalid setting at once.
     """
     values = {
-        "sdkappid": getattr(settings, "CHAT_SDKAPPID", None) or None,
-        "secret_key": getattr(settings, "CHAT_SECRET_KEY", None) or None,
-        "admin_identifier": getattr(settings, "CHAT_ADMIN_IDENTIFIER", None) or None,
-        "region": (getattr(settings, "CHAT_REGION", None) or "").strip().lower() or None,
-        "base_url": getattr(settings, "CHAT_API_BASE_URL", None) or None,
-        "rate_limit": getattr(settings, "CHAT_RATE_LIMIT", None) or None,
-        "rate_limit_storage": getattr(settings, "CHAT_RATE_LIMIT_STORAGE", None) or None,
-        "connect_timeout": getattr(settings, "CHAT_CONNECT_TIMEOUT", None) or None,
-        "read_timeout": getattr(settings, "CHAT_READ_TIMEOUT", None) or None,
-        "deadline": getattr(settings, "SYNC_CALL_DEADLINE", None) or None,
-        "max_answer_bytes": getattr(settings, "CHAT_ANSWER_MAX_BYTES", None) or None,
+        "sdkappid": app_settings.CHAT_SDKAPPID or None,
+        "secret_key": app_settings.CHAT_SECRET_KEY or None,
+        "admin_identifier": app_settings.CHAT_ADMIN_IDENTIFIER or None,
+        "region": (app_settings.CHAT_REGION or "").strip().lower() or None,
+        "base_url": app_settings.CHAT_API_BASE_URL or None,
+        "rate_limit": app_settings.CHAT_RATE_LIMIT or None,
+        "rate_limit_storage": app_settings.CHAT_RATE_LIMIT_STORAGE or None,
+        "connect_timeout": app_settings.CHAT_CONNECT_TIMEOUT or None,
+        "read_timeout": app_settings.CHAT_READ_TIMEOUT or None,
+        "deadline": app_settings.SYNC_CALL_DEADLINE or None,
+        "max_answer_bytes": app_settings.CHAT_ANSWER_MAX_BYTES or None,
     }
     values.update(overrides)
 
@@ -74,9 +151,9 @@ def usersig_credentials() -> tuple[int, str, str]:
     Raises ImproperlyConfigured naming every missing setting at once.
     """
     values = {
-        "CHAT_SDKAPPID": getattr(settings, "CHAT_SDKAPPID", None) or None,
-        "CHAT_SECRET_KEY": getattr(settings, "CHAT_SECRET_KEY", None) or None,
-        "CHAT_ADMIN_IDENTIFIER": getattr(settings, "CHAT_ADMIN_IDENTIFIER", None) or None,
+        "CHAT_SDKAPPID": app_settings.CHAT_SDKAPPID or None,
+        "CHAT_SECRET_KEY": app_settings.CHAT_SECRET_KEY or None,
+        "CHAT_ADMIN_IDENTIFIER": app_settings.CHAT_ADMIN_IDENTIFIER or None,
     }
     missing = [name for name, value in values.items() if not value]
     if missing:
@@ -103,11 +180,11 @@ def chat_client(**kwargs) -> ChatClient:
 @contextmanager
 def page_read_client(on_call) -> Iterator[ChatClient]:
     """A client for a read made while a page waits: all of it, each page and the whole of each answer included,
-    within settings.SYNC_PAGE_READ_TIMEOUT from now, never tried again (ChatTooSlowError past it).
+    within SYNC_PAGE_READ_TIMEOUT from now, never tried again (ChatTooSlowError past it).
 
     The caller checks that the setting is not 0 (no reads while a page waits).
     """
-    seconds = settings.SYNC_PAGE_READ_TIMEOUT
+    seconds = app_settings.SYNC_PAGE_READ_TIMEOUT
     with chat_client(on_call=on_call, connect_timeout=seconds, read_timeout=seconds, deadline=seconds,
                      max_retries=0) as client, client.within(seconds):
         yield client

@@ -23,9 +23,9 @@ from collections.abc import Iterable, Iterator
 
 import redis
 from celery import shared_task
-from django.conf import settings
 
 from contactgroups import bulk, words
+from contactgroups.conf import app_settings
 from contactgroups.sync.outcome import error_data
 
 # Groups a task: enough that a worker's threads seldom wait for the last calls of a task before the next one, few
@@ -40,7 +40,7 @@ def reports_key(run_id: str) -> str:
 
 
 def _redis():
-    return redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    return redis.Redis.from_url(app_settings.CELERY_BROKER_URL)
 
 
 # Threads a worker's task syncs its groups in, unless the command says otherwise: a worker's calls wait for a
@@ -133,6 +133,6 @@ class Stalled(Exception):
 def stall_seconds() -> float:
     """How long the command waits without any report: a redelivery after the broker's visibility timeout, then a
     lease left by a dead worker, then a sync that waits for it, all fit in it."""
-    visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600)
-    return max(300.0, 2 * visibility + 2 * settings.SYNC_LEASE_SECONDS)
+    visibility = app_settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600)
+    return max(300.0, 2 * visibility + 2 * app_settings.SYNC_LEASE_SECONDS)
 

@@ -10,12 +10,12 @@ Celery beat (``CELERY_BEAT_SCHEDULE``), queues again the groups a stopped worker
 import logging
 
 from celery import shared_task
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from contactgroups import sync
+from contactgroups.conf import app_settings
 from contactgroups.models import ContactGroup
 from contactgroups.sync import runner
 from contactgroups.sync.pull import attempt_pull
@@ -43,7 +43,7 @@ def pull_owner_task(self, owner_pk: int, actor_id: int | None) -> None:
 def requeue_stranded() -> int:
     """Queue again every stranded group (``ContactGroup.objects.stranded``) unchanged for SYNC_STRANDED_SECONDS;
     how many were queued. Each one's ``updated_at`` is touched, so the next run leaves it to the task it got."""
-    groups = runner.stranded(settings.SYNC_STRANDED_SECONDS)
+    groups = runner.stranded(app_settings.SYNC_STRANDED_SECONDS)
     if not groups:
         return 0
     ContactGroup.objects.filter(pk__in=[pk for pk, _ in groups]).update(updated_at=timezone.now())
@@ -66,7 +66,7 @@ def queue_group_syncs(group_pks: list[int], actor_id: int | None, on_not_queued=
     the same call are not tried (the broker is down): each is marked the same way.
     """
     group_pks = list(group_pks)
-    if settings.CELERY_BROKER_URL:
+    if app_settings.CELERY_BROKER_URL:
         transaction.on_commit(lambda: _publish_each([(pk, actor_id) for pk in group_pks], on_not_queued))
     else:
         def hand_over():
@@ -79,7 +79,7 @@ def queue_group_syncs(group_pks: list[int], actor_id: int | None, on_not_queued=
 def queue_owner_pulls(owner_pks: list[int], actor_id: int | None) -> int:
     """Pull these owners' groups from Chat outside this request; how many were queued (with a broker, none after
     the first the broker would not take: it is down)."""
-    if not settings.CELERY_BROKER_URL:
+    if not app_settings.CELERY_BROKER_URL:
         for owner_pk in owner_pks:
             runner.submit_pull(owner_pk, actor_id)
         return len(owner_pks)
@@ -129,7 +129,7 @@ def queue_account_import(user_pks: list[int], actor_id: int | None, on_not_queue
     If the broker cannot take the task, nothing reaches Chat and ``on_not_queued(error)`` lets the caller say so.
     """
     user_pks = sorted(user_pks)
-    if settings.CELERY_BROKER_URL:
+    if app_settings.CELERY_BROKER_URL:
         def send():
             try:
                 accounts_task.apply_async((user_pks, actor_id, check_only), retry=True)
@@ -150,11 +150,11 @@ def drift_sweep_task() -> None:
     One sweep at a time: while one runs (a Redis lock, for the sweep's period), another that beat starts returns.
     """
     lock = None
-    if settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    if app_settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
         import redis
 
-        lock = redis.Redis.from_url(settings.CELERY_BROKER_URL).lock(
-            "imadmin-drift-sweep", timeout=max(60, int(settings.SYNC_DRIFT_SWEEP_SECONDS) * 2))
+        lock = redis.Redis.from_url(app_settings.CELERY_BROKER_URL).lock(
+            "imadmin-drift-sweep", timeout=max(60, int(app_settings.SYNC_DRIFT_SWEEP_SECONDS) * 2))
         if not lock.acquire(blocking=False):
             logger.info("A drift sweep is already running; this one is skipped.")
             return

@@ -8,12 +8,13 @@ from django.utils.translation import gettext as _
 from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
 
 from contactgroups.chat.redaction import REDACTED, redact_usersig
+from contactgroups.conf import app_settings
 
 
 def redact_secrets(text: str) -> str:
     """``text`` with the value of every ``usersig=`` parameter and the Chat secret key replaced by ``<redacted>``."""
     text = redact_usersig(text)
-    secret = getattr(settings, "CHAT_SECRET_KEY", "")
+    secret = app_settings.CHAT_SECRET_KEY
     if secret:
         text = text.replace(secret, REDACTED)
     return text

@@ -10,6 +10,9 @@ import environ
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from contactgroups.conf import default as app_default
+from contactgroups.conf import stranded_after
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -195,27 +198,35 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "imadmin.security.lockout_response"
 AXES_CLIENT_IP_CALLABLE = "imadmin.security.client_ip"
 
+
+# The app's settings below (CHAT_*, SYNC_*, CELERY_BROKER_URL) take their defaults from contactgroups/conf.py, which
+# names each with its default and meaning, and through which the app reads them.
+def app_setting(read, name: str):
+    """The app setting ``name`` from the environment (``read``: env.int, env.str...), else its default."""
+    return read(name, default=app_default(name))
+
+
 # Tencent Cloud Chat. Read by contactgroups.conf.chat_config(), the one place that
 # turns them into a client configuration. CHAT_API_BASE_URL wins over CHAT_REGION.
-CHAT_SDKAPPID = env.int("CHAT_SDKAPPID", default=0)
-CHAT_SECRET_KEY = env.str("CHAT_SECRET_KEY", default="")
-CHAT_ADMIN_IDENTIFIER = env.str("CHAT_ADMIN_IDENTIFIER", default="administrator")
-CHAT_REGION = env.str("CHAT_REGION", default="")
-CHAT_API_BASE_URL = env.str("CHAT_API_BASE_URL", default="")
-CHAT_RATE_LIMIT = env.float("CHAT_RATE_LIMIT", default=0) or None
+CHAT_SDKAPPID = app_setting(env.int, "CHAT_SDKAPPID")
+CHAT_SECRET_KEY = app_setting(env.str, "CHAT_SECRET_KEY")
+CHAT_ADMIN_IDENTIFIER = app_setting(env.str, "CHAT_ADMIN_IDENTIFIER")
+CHAT_REGION = app_setting(env.str, "CHAT_REGION")
+CHAT_API_BASE_URL = app_setting(env.str, "CHAT_API_BASE_URL")
+CHAT_RATE_LIMIT = app_setting(env.float, "CHAT_RATE_LIMIT")
 # Where the client counts calls against the rate limit: this process (memory://), or a
 # Redis shared by every worker. Unset: the Celery broker's Redis when there is one.
-CHAT_RATE_LIMIT_STORAGE = env.str("CHAT_RATE_LIMIT_STORAGE", default="")
-CHAT_CONNECT_TIMEOUT = env.float("CHAT_CONNECT_TIMEOUT", default=0) or None
-CHAT_READ_TIMEOUT = env.float("CHAT_READ_TIMEOUT", default=0) or None
+CHAT_RATE_LIMIT_STORAGE = app_setting(env.str, "CHAT_RATE_LIMIT_STORAGE")
+CHAT_CONNECT_TIMEOUT = app_setting(env.float, "CHAT_CONNECT_TIMEOUT")
+CHAT_READ_TIMEOUT = app_setting(env.float, "CHAT_READ_TIMEOUT")
 # The most bytes of one Chat answer read; a longer one is refused unread. Unset: 4 MiB, reasoned from Chat's largest
 # answers in contactgroups/chat/config.py (MAX_ANSWER_BYTES).
-CHAT_ANSWER_MAX_BYTES = env.int("CHAT_ANSWER_MAX_BYTES", default=0) or None
-CHAT_SANDBOX_STATE = env.str("CHAT_SANDBOX_STATE", default=str(BASE_DIR / "var" / "chat-sandbox.json"))
+CHAT_ANSWER_MAX_BYTES = app_setting(env.int, "CHAT_ANSWER_MAX_BYTES")
+CHAT_SANDBOX_STATE = app_setting(env.str, "CHAT_SANDBOX_STATE")
 
 # Celery. Unset broker: a sync runs in this web process's background runner (contactgroups/sync/runner.py),
 # outside the request, once the transaction commits.
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
+CELERY_BROKER_URL = app_setting(env.str, "CELERY_BROKER_URL")
 if not CHAT_RATE_LIMIT_STORAGE and CELERY_BROKER_URL.startswith("redis://"):
     CHAT_RATE_LIMIT_STORAGE = CELERY_BROKER_URL
 # The bulk sync's batch task lives beside the bulk runner, not in a tasks module autodiscovery finds.
@@ -251,37 +262,36 @@ CELERY_BEAT_SCHEDULE_FILENAME = env.str("CELERY_BEAT_SCHEDULE_FILENAME",
 
 # Retries of a sync that failed for a reason that may pass (timeouts, throttling, 5xx):
 # exponential backoff with full jitter, SYNC_RETRY_BASE_SECONDS doubling up to the cap.
-SYNC_MAX_ATTEMPTS = env.int("SYNC_MAX_ATTEMPTS", default=10)
-SYNC_RETRY_BASE_SECONDS = env.float("SYNC_RETRY_BASE_SECONDS", default=1.0)
-SYNC_RETRY_CAP_SECONDS = env.float("SYNC_RETRY_CAP_SECONDS", default=300.0)
+SYNC_MAX_ATTEMPTS = app_setting(env.int, "SYNC_MAX_ATTEMPTS")
+SYNC_RETRY_BASE_SECONDS = app_setting(env.float, "SYNC_RETRY_BASE_SECONDS")
+SYNC_RETRY_CAP_SECONDS = app_setting(env.float, "SYNC_RETRY_CAP_SECONDS")
 # How long a sync holds its group's lease without renewing it: after a worker dies mid-sync, the group waits
 # this long before another sync may take it.
-SYNC_LEASE_SECONDS = env.float("SYNC_LEASE_SECONDS", default=60.0)
+SYNC_LEASE_SECONDS = app_setting(env.float, "SYNC_LEASE_SECONDS")
 
 # How often stranded groups (queued, syncing or being deleted, no live lease, unchanged for SYNC_STRANDED_SECONDS)
 # are looked for and queued again: by beat with a broker, by the web process's background runner without one.
-SYNC_RECOVER_SECONDS = env.float("SYNC_RECOVER_SECONDS", default=60.0)
-# Longer than the longest wait before a retry (SYNC_RETRY_CAP_SECONDS) plus a lease, so a group waiting for its
-# retry, or for the worker that holds its task, is not queued twice.
+SYNC_RECOVER_SECONDS = app_setting(env.float, "SYNC_RECOVER_SECONDS")
+# Unset: past the longest wait before a retry plus a lease (contactgroups.conf.stranded_after).
 SYNC_STRANDED_SECONDS = env.float("SYNC_STRANDED_SECONDS",
-                                  default=SYNC_RETRY_CAP_SECONDS + SYNC_LEASE_SECONDS + 60)
+                                  default=stranded_after(SYNC_RETRY_CAP_SECONDS, SYNC_LEASE_SECONDS))
 # Threads of the web process's background runner (no broker): syncs and pulls running at once.
-SYNC_RUNNER_THREADS = env.int("SYNC_RUNNER_THREADS", default=4)
+SYNC_RUNNER_THREADS = app_setting(env.int, "SYNC_RUNNER_THREADS")
 # Drift: what users change in their apps, found by reading Chat (contactgroups/sync/drift.py).
 # The sweep reads every owner's groups this often (Celery beat), in this many threads, its calls taking at most
 # this share of each endpoint's rate while staff calls wait for nothing; the sweep's history entries are made under
 # this username (an inactive account it creates, which can log in nowhere).
-SYNC_DRIFT_SWEEP_SECONDS = env.float("SYNC_DRIFT_SWEEP_SECONDS", default=600.0)
-SYNC_DRIFT_SWEEP_CONCURRENCY = env.int("SYNC_DRIFT_SWEEP_CONCURRENCY", default=16)
-SYNC_DRIFT_SWEEP_RATE_SHARE = env.float("SYNC_DRIFT_SWEEP_RATE_SHARE", default=0.8)
-SYNC_DRIFT_SWEEP_USER = env.str("SYNC_DRIFT_SWEEP_USER", default="chat-drift-sweep")
+SYNC_DRIFT_SWEEP_SECONDS = app_setting(env.float, "SYNC_DRIFT_SWEEP_SECONDS")
+SYNC_DRIFT_SWEEP_CONCURRENCY = app_setting(env.int, "SYNC_DRIFT_SWEEP_CONCURRENCY")
+SYNC_DRIFT_SWEEP_RATE_SHARE = app_setting(env.float, "SYNC_DRIFT_SWEEP_RATE_SHARE")
+SYNC_DRIFT_SWEEP_USER = app_setting(env.str, "SYNC_DRIFT_SWEEP_USER")
 # A group's page reads Chat when it opens, and the picker the owner's conversations, each read ending within this
 # many seconds, every page and the whole answer included (no retry), before the group page shows the sweep's last
 # reading instead; 0 never reads.
-SYNC_PAGE_READ_TIMEOUT = env.float("SYNC_PAGE_READ_TIMEOUT", default=1.5)
+SYNC_PAGE_READ_TIMEOUT = app_setting(env.float, "SYNC_PAGE_READ_TIMEOUT")
 # Every other call to Chat (syncs, pulls, sweeps, imports) ends within this many seconds, whole answer included;
 # its retries each have their own. Unset: 30 s (contactgroups/chat/config.py, CALL_DEADLINE_SECONDS).
-SYNC_CALL_DEADLINE = env.float("SYNC_CALL_DEADLINE", default=0) or None
+SYNC_CALL_DEADLINE = app_setting(env.float, "SYNC_CALL_DEADLINE")
 CELERY_BEAT_SCHEDULE = {
     "requeue-stranded-syncs": {"task": "contactgroups.tasks.requeue_stranded", "schedule": SYNC_RECOVER_SECONDS},
     "drift-sweep": {

@@ -8,7 +8,6 @@ change nothing when Chat cannot be read or holds other than the page showed.
 
 import logging
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -20,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from contactgroups import sync, words
 from contactgroups.chat import errors
+from contactgroups.conf import app_settings
 from contactgroups.forms import ContactGroupForm
 from contactgroups.models import ContactGroup
 from contactgroups.sync.drift import NameTaken, ReadingChanged, current_difference, fingerprint, read_for_page
@@ -66,7 +66,7 @@ class ChatDriftMixin:
         context = {
             "live": page.live,
             "known": page.known,
-            "failure": (words.chat_read_failure_text(error_data(page.error), settings.SYNC_PAGE_READ_TIMEOUT)
+            "failure": (words.chat_read_failure_text(error_data(page.error), app_settings.SYNC_PAGE_READ_TIMEOUT)
                         if page.error is not None else ""),
             "refresh_url": request.path,
         }
@@ -113,7 +113,7 @@ class ChatDriftMixin:
             self.message_user(request, _("Chat changed again since the page was shown, so nothing was changed. "
                                          "The page now shows the new difference."), messages.WARNING)
             return
-        reason = words.chat_read_failure_text(error_data(exc), settings.SYNC_PAGE_READ_TIMEOUT)
+        reason = words.chat_read_failure_text(error_data(exc), app_settings.SYNC_PAGE_READ_TIMEOUT)
         self.message_user(request, _("Nothing was changed: %(reason)s") % {"reason": reason}, messages.ERROR)
 
     def take_chat_version_view(self, request, object_id):

@@ -13,7 +13,6 @@ until the staff save.
 
 import logging
 
-from django.conf import settings
 from django.contrib.admin.utils import unquote
 from django.urls import path
 from django.utils.translation import gettext as _
@@ -22,6 +21,7 @@ from contactgroups import words
 from contactgroups.admin.live import json_response, when
 from contactgroups.chat import errors, protocol
 from contactgroups.chat.types import ListCursor
+from contactgroups.conf import app_settings
 from contactgroups.models import ChatUser, ContactItem
 from contactgroups.sync.outcome import error_data
 from contactgroups.sync.recent import PageReadsOff, read_recent_page
@@ -87,7 +87,7 @@ def recent_conversations_view(model_admin, request):
     except Exception as exc:  # any failure is said in staff words; the audit page has Chat's answer
         if not isinstance(exc, errors.ChatError):
             logger.warning("Reading the conversation list of %s failed", owner.user_id, exc_info=exc)
-        reason = words.chat_read_failure_text(error_data(exc), settings.SYNC_PAGE_READ_TIMEOUT)
+        reason = words.chat_read_failure_text(error_data(exc), app_settings.SYNC_PAGE_READ_TIMEOUT)
         return json_response({"error": _("Chat could not be read now: %(reason)s") % {"reason": reason}},
                              status=502)
     held = set(group.items.conversations()) if group is not None else set()

@@ -23,14 +23,13 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connections, transaction
 from django.utils import timezone
 
 from contactgroups.chat import protocol
 from contactgroups.chat.types import ContactGroups, Conversation
-from contactgroups.conf import chat_client, page_read_client
+from contactgroups.conf import app_settings, chat_client, page_read_client
 from contactgroups.models import ChatUser, ContactGroup, ContactItem, GroupVersion
 from contactgroups.models.versions import confirmed_state
 from contactgroups.sync import plan
@@ -182,7 +181,7 @@ class PageReading:
 
 
 def read_for_page(group: ContactGroup, actor_id: int | None) -> PageReading:
-    """Read the group's owner in Chat now, all of it within settings.SYNC_PAGE_READ_TIMEOUT (``conf.page_read_client``:
+    """Read the group's owner in Chat now, all of it within SYNC_PAGE_READ_TIMEOUT (``conf.page_read_client``:
     every page and the whole of each answer, no retry), and keep the reading.
 
     If Chat does not answer in time, answers too much or fails, the last reading kept on the group (the sweep's or
@@ -191,7 +190,7 @@ def read_for_page(group: ContactGroup, actor_id: int | None) -> PageReading:
     """
     if never_sent(group):
         return PageReading(None, None, live=False, sent=False)
-    if not settings.SYNC_PAGE_READ_TIMEOUT:
+    if not app_settings.SYNC_PAGE_READ_TIMEOUT:
         return PageReading(group.chat_reading, group.chat_read_at, live=False)
     recorder = AuditRecorder(actor_id, group.owner.user_id, group)
     try:
@@ -367,8 +366,8 @@ def owners_to_sweep():
 
 
 def sweep_client(**kwargs):
-    """A Chat client for the sweep: its calls take only settings.SYNC_DRIFT_SWEEP_RATE_SHARE of the rate."""
-    return chat_client(rate_share=settings.SYNC_DRIFT_SWEEP_RATE_SHARE, **kwargs)
+    """A Chat client for the sweep: its calls take only SYNC_DRIFT_SWEEP_RATE_SHARE of the rate."""
+    return chat_client(rate_share=app_settings.SYNC_DRIFT_SWEEP_RATE_SHARE, **kwargs)
 
 
 @dataclass
@@ -401,7 +400,7 @@ def sweep(actor_id: int | None, owner_pks: Iterable[int] | None = None, concurre
     its own database connection. ``on_owner(owner_pk, result)`` is told of each owner as it ends: an OwnerSweep,
     or the exception that stopped it (one failing owner never stops the others).
     """
-    concurrency = concurrency or settings.SYNC_DRIFT_SWEEP_CONCURRENCY
+    concurrency = concurrency or app_settings.SYNC_DRIFT_SWEEP_CONCURRENCY
     if owner_pks is None:
         owner_pks = owners_to_sweep().order_by("pk").values_list("pk", flat=True).iterator(chunk_size=1000)
     todo: queue.Queue = queue.Queue(maxsize=2 * concurrency)
@@ -443,11 +442,11 @@ def sweep(actor_id: int | None, owner_pks: Iterable[int] | None = None, concurre
 
 
 def sweep_actor():
-    """The account the beat's sweep records its history under (settings.SYNC_DRIFT_SWEEP_USER): made on first use,
+    """The account the beat's sweep records its history under (SYNC_DRIFT_SWEEP_USER): made on first use,
     inactive, not staff, with no usable password, so it can only be named, never used."""
     User = get_user_model()
     user, created = User._default_manager.get_or_create(
-        **{User.USERNAME_FIELD: settings.SYNC_DRIFT_SWEEP_USER}, defaults={"is_active": False, "is_staff": False})
+        **{User.USERNAME_FIELD: app_settings.SYNC_DRIFT_SWEEP_USER}, defaults={"is_active": False, "is_staff": False})
     if created:
         user.set_unusable_password()
         user.save(update_fields=["password"])

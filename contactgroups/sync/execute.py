@@ -10,7 +10,6 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -18,7 +17,7 @@ from django.utils import timezone
 from contactgroups.chat import errors, protocol
 from contactgroups.chat.client import ChatClient
 from contactgroups.chat.types import Conversation
-from contactgroups.conf import chat_client
+from contactgroups.conf import app_settings, chat_client
 from contactgroups.models import ContactGroup, ContactItem, GroupVersion
 from contactgroups.models.versions import confirmed_state
 from contactgroups.sync import outcome, plan
@@ -51,8 +50,8 @@ def is_retryable(exc: BaseException) -> bool:
 
 def retry_delay(attempt: int) -> float:
     """Seconds to wait before retry number ``attempt`` (0-based): exponential, full jitter."""
-    base = settings.SYNC_RETRY_BASE_SECONDS
-    return random.uniform(0, min(settings.SYNC_RETRY_CAP_SECONDS, base * 2**attempt))
+    base = app_settings.SYNC_RETRY_BASE_SECONDS
+    return random.uniform(0, min(app_settings.SYNC_RETRY_CAP_SECONDS, base * 2**attempt))
 
 
 def sync_group(group_pk: int, actor_id: int | None, client: ChatClient | None = None) -> SyncResult:
@@ -369,7 +368,7 @@ def _mark_failed(group_pk: int, actor_id: int | None, data: dict, error: BaseExc
 
 def give_up(group_pk: int, actor_id: int | None, exc: BaseException) -> None:
     """After the last retry: mark the group failed with the last error, and say so in the history."""
-    data = {"code": outcome.GAVE_UP, "attempts": settings.SYNC_MAX_ATTEMPTS, "error": error_data(exc)}
+    data = {"code": outcome.GAVE_UP, "attempts": app_settings.SYNC_MAX_ATTEMPTS, "error": error_data(exc)}
     _mark_failed(group_pk, actor_id, data, exc)
 
 
@@ -396,7 +395,7 @@ def attempt_sync(group_pk: int, actor_id: int | None, attempt: int,
         if not is_retryable(exc):
             log_unexpected(group_pk, exc)
             return None, None
-        if attempt + 1 >= settings.SYNC_MAX_ATTEMPTS:
+        if attempt + 1 >= app_settings.SYNC_MAX_ATTEMPTS:
             give_up(group_pk, actor_id, exc)
             return None, None
         return None, retry_delay(attempt)
@@ -411,7 +410,7 @@ def sync_with_retries(group_pk: int, actor_id: int | None, sleep=time.sleep,
     """
     if attempts_made:
         sleep(retry_delay(attempts_made - 1))
-    for attempt in range(attempts_made, settings.SYNC_MAX_ATTEMPTS):
+    for attempt in range(attempts_made, app_settings.SYNC_MAX_ATTEMPTS):
         result, delay = attempt_sync(group_pk, actor_id, attempt, client=client)
         if delay is None:
             return result

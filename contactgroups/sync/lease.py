@@ -7,12 +7,12 @@ import secrets
 import time
 from datetime import timedelta
 
-from django.conf import settings
 from django.utils import timezone
 
+from contactgroups.conf import app_settings
 from contactgroups.models import ContactGroup
 
-# The lease lasts settings.SYNC_LEASE_SECONDS unless renewed; a sync renews it between calls once this share of it
+# The lease lasts SYNC_LEASE_SECONDS unless renewed; a sync renews it between calls once this share of it
 # has passed, so a quick sync writes no renewal at all.
 RENEW_AFTER_SHARE = 1 / 6
 WAIT_SECONDS = 30
@@ -44,7 +44,8 @@ class Lease:
         deadline = time.monotonic() + wait_seconds
         while True:
             now = timezone.now()
-            claim = {"sync_lock_token": token, "sync_lock_until": now + timedelta(seconds=settings.SYNC_LEASE_SECONDS)}
+            claim = {"sync_lock_token": token,
+                     "sync_lock_until": now + timedelta(seconds=app_settings.SYNC_LEASE_SECONDS)}
             row = ContactGroup.objects.filter(pk=group_pk)
             if row.filter(sync_lock_until__isnull=True).update(**claim):
                 return cls(group_pk, token, interrupted=False)
@@ -65,7 +66,7 @@ class Lease:
         """
         free, taken_over = secrets.token_hex(8), secrets.token_hex(8)
         now = timezone.now()
-        until = now + timedelta(seconds=settings.SYNC_LEASE_SECONDS)
+        until = now + timedelta(seconds=app_settings.SYNC_LEASE_SECONDS)
         rows.filter(sync_lock_until__isnull=True).update(sync_lock_token=free, sync_lock_until=until)
         rows.filter(sync_lock_until__lt=now).update(sync_lock_token=taken_over, sync_lock_until=until)
         return free, taken_over
@@ -77,8 +78,8 @@ class Lease:
 
     def keep(self) -> None:
         """Renew the lease if enough of it has passed; the sync calls this after each Chat call."""
-        if time.monotonic() - self._renewed >= settings.SYNC_LEASE_SECONDS * RENEW_AFTER_SHARE:
-            self._mine().update(sync_lock_until=timezone.now() + timedelta(seconds=settings.SYNC_LEASE_SECONDS))
+        if time.monotonic() - self._renewed >= app_settings.SYNC_LEASE_SECONDS * RENEW_AFTER_SHARE:
+            self._mine().update(sync_lock_until=timezone.now() + timedelta(seconds=app_settings.SYNC_LEASE_SECONDS))
             self._renewed = time.monotonic()
 
     def release(self) -> None:

@@ -4,13 +4,12 @@ import logging
 import secrets
 from dataclasses import dataclass, field
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from contactgroups.chat import errors, protocol
 from contactgroups.chat.types import ContactGroups, Conversation, GroupInfo
-from contactgroups.conf import chat_client
+from contactgroups.conf import app_settings, chat_client
 from contactgroups.models import ChatUser, ContactGroup, ContactItem, GroupVersion
 from contactgroups.models.versions import confirmed_state
 from contactgroups.sync.audit import AuditRecorder, log_history
@@ -69,7 +68,7 @@ def attempt_pull(owner_pk: int, actor_id: int | None, attempt: int) -> float | N
     except ChatUser.DoesNotExist:
         return None
     except Exception as exc:
-        if is_retryable(exc) and attempt + 1 < settings.SYNC_MAX_ATTEMPTS:
+        if is_retryable(exc) and attempt + 1 < app_settings.SYNC_MAX_ATTEMPTS:
             return retry_delay(attempt)
         logger.warning("Pull from Chat of the groups of user %s failed: %s", owner_pk, exc,
                        exc_info=not isinstance(exc, errors.ChatError))

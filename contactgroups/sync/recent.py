@@ -1,14 +1,13 @@
 """A user's recent conversations in Chat, read one page at a time for a staff page that offers them to pick from.
 
 The read happens while the staff wait, as the group page's comparison does (``sync.drift.read_for_page``): within
-settings.SYNC_PAGE_READ_TIMEOUT for the whole answer (``conf.page_read_client``), with no retry, each call audited as a
+SYNC_PAGE_READ_TIMEOUT for the whole answer (``conf.page_read_client``), with no retry, each call audited as a
 SyncAttempt under the staff user.
 """
 
-from django.conf import settings
 
 from contactgroups.chat.types import ListCursor, RecentConversationPage
-from contactgroups.conf import page_read_client
+from contactgroups.conf import app_settings, page_read_client
 from contactgroups.models import ContactGroup
 from contactgroups.sync.audit import AuditRecorder
 
@@ -24,7 +23,7 @@ def read_recent_page(owner_user_id: str, cursor: ListCursor | None, actor_id: in
     Chat's errors, ChatTooSlowError and ChatAnswerTooLargeError included, propagate; PageReadsOff when the page
     timeout is 0. ``group`` is the group the page edits, for the audit (None on a group not saved yet).
     """
-    if not settings.SYNC_PAGE_READ_TIMEOUT:
+    if not app_settings.SYNC_PAGE_READ_TIMEOUT:
         raise PageReadsOff()
     recorder = AuditRecorder(actor_id, owner_user_id, group)
     with page_read_client(recorder) as client:

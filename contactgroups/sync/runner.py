@@ -7,11 +7,11 @@ request only hands the work over and returns.
   group's lease (``sync/lease.py``) keeps them apart from every other process.
 - ``work(*args, attempt=n)`` returns None when done, or the seconds to wait before attempt ``n + 1``; the job then
   waits in the runner, holding no thread.
-- ``settings.SYNC_RUNNER_THREADS`` threads (started on the first job; a forked child starts afresh) run the jobs
+- ``SYNC_RUNNER_THREADS`` threads (started on the first job; a forked child starts afresh) run the jobs
   due, each on its own database connection, closed after each job. They are daemon threads: a process that stops drops
   what is waiting, and a sync cut off mid-call leaves its lease to expire. ``start_recovery()`` (called where
   the web process starts, ``imadmin/wsgi.py``) takes such groups up again (``recover_stranded``) at once and then
-  every ``settings.SYNC_RECOVER_SECONDS``.
+  every ``SYNC_RECOVER_SECONDS``.
 - ``wait_idle(timeout)`` waits until nothing runs or waits; ``drain(timeout)`` drops what waits and waits for
   what runs (the tests use both).
 """
@@ -25,10 +25,10 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.conf import settings
 from django.db import connections
 from django.utils import timezone
 
+from contactgroups.conf import app_settings
 from contactgroups.models import ContactGroup
 from contactgroups.sync.accounts import accounts_job
 from contactgroups.sync.audit import last_actors
@@ -100,7 +100,7 @@ class Runner:
         self._cond.notify()
 
     def _start_threads(self) -> None:
-        while len(self._threads) < settings.SYNC_RUNNER_THREADS:
+        while len(self._threads) < app_settings.SYNC_RUNNER_THREADS:
             thread = threading.Thread(target=self._work, name=f"imadmin-sync-{len(self._threads)}", daemon=True)
             self._threads.append(thread)
             thread.start()
@@ -192,8 +192,8 @@ class Runner:
                 logger.exception("Looking for stranded conversation groups failed")
             finally:
                 connections.close_all()
-            unchanged_for = settings.SYNC_STRANDED_SECONDS
-            time.sleep(settings.SYNC_RECOVER_SECONDS)
+            unchanged_for = app_settings.SYNC_STRANDED_SECONDS
+            time.sleep(app_settings.SYNC_RECOVER_SECONDS)
 
 
 def sync_job(group_pk: int, actor_id: int | None, attempt: int = 0) -> float | None:
@@ -243,5 +243,5 @@ def recover_stranded(unchanged_for: float, runner: Runner = RUNNER) -> int:
 def start_in_web_process() -> None:
     """Where a web process starts (``imadmin/wsgi.py``, ``asgi.py``): without a broker, take up stranded groups
     now and periodically. With one, Celery beat does (``tasks.requeue_stranded``)."""
-    if not settings.CELERY_BROKER_URL:
+    if not app_settings.CELERY_BROKER_URL:
         RUNNER.start_recovery()

@@ -5,10 +5,10 @@ import os
 import signal
 import threading
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from contactgroups.chat.sandbox import DEFAULT_PAGE_SIZE, DEFAULT_TIMEOUT_SECONDS, SandboxServer
+from contactgroups.conf import app_settings
 
 # The control token can come from the environment, so it stays out of the process list.
 CONTROL_TOKEN_ENV = "CHAT_SANDBOX_CONTROL_TOKEN"
@@ -56,14 +56,14 @@ class Command(BaseCommand):
                             help="How long an injected timeout holds the request.")
 
     def handle(self, *args, **options):
-        if not settings.CHAT_SDKAPPID or not settings.CHAT_SECRET_KEY or not settings.CHAT_ADMIN_IDENTIFIER:
+        if not app_settings.CHAT_SDKAPPID or not app_settings.CHAT_SECRET_KEY or not app_settings.CHAT_ADMIN_IDENTIFIER:
             raise CommandError("Set CHAT_SDKAPPID, CHAT_SECRET_KEY and CHAT_ADMIN_IDENTIFIER (see .env.example).")
-        state_path = None if options["memory"] else (options["state"] or settings.CHAT_SANDBOX_STATE)
+        state_path = None if options["memory"] else (options["state"] or app_settings.CHAT_SANDBOX_STATE)
         try:
             server = SandboxServer(
-                settings.CHAT_SDKAPPID,
-                settings.CHAT_SECRET_KEY,
-                settings.CHAT_ADMIN_IDENTIFIER,
+                app_settings.CHAT_SDKAPPID,
+                app_settings.CHAT_SECRET_KEY,
+                app_settings.CHAT_ADMIN_IDENTIFIER,
                 host=options["host"],
                 port=options["port"],
                 state_path=state_path,

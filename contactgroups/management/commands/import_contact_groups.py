@@ -2,12 +2,12 @@
 
 import sys
 
-from django.conf import settings
 from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from contactgroups import bulk
+from contactgroups.conf import app_settings
 from contactgroups.imports.csvfile import CsvError
 from contactgroups.imports.groups import GroupImportPlan, apply_group_import, plan_group_import
 from contactgroups.management.base import ActorCommand, failure_text, listed, state_counts
@@ -80,7 +80,7 @@ class Command(ActorCommand):
             return self.finish(plan.rejected_rows(), 0)
 
         # Without a broker the groups are synced here, in bulk, once every one is saved.
-        bulk_sync = not options["no_sync"] and not settings.CELERY_BROKER_URL
+        bulk_sync = not options["no_sync"] and not app_settings.CELERY_BROKER_URL
         progress = self.progress(len(plan.accepted), "import_contact_groups")
         result = apply_group_import(
             plan, actor.pk, source, queue_sync=not options["no_sync"],

@@ -1,6 +1,5 @@
 """Sync conversation groups to Chat now, several at a time, under a staff user's name."""
 
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
@@ -8,7 +7,7 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from contactgroups import bulk, handoff
 from contactgroups.chat import protocol
-from contactgroups.conf import chat_config
+from contactgroups.conf import app_settings, chat_config
 from contactgroups.management.base import ActorCommand, failure_text, listed, state_counts
 from contactgroups.models import ContactGroup
 from contactgroups.permissions import SYNC_PERMISSION
@@ -92,7 +91,7 @@ class Command(ActorCommand):
 
     def handle(self, *args, **options):
         actor = self.actor(options)
-        handed = bool(settings.CELERY_BROKER_URL)
+        handed = bool(app_settings.CELERY_BROKER_URL)
         concurrency, rate = options["concurrency"], options["rate"]
         if concurrency is None:
             concurrency = handoff.TASK_THREADS if handed else bulk.SYNC_THREADS
@@ -116,7 +115,7 @@ class Command(ActorCommand):
         if options["dry_run"]:
             return self.dry_run(groups, total, options["selection"])
 
-        effective = rate or getattr(settings, "CHAT_RATE_LIMIT", None) or protocol.CALLS_PER_SECOND_MAX
+        effective = rate or app_settings.CHAT_RATE_LIMIT or protocol.CALLS_PER_SECOND_MAX
         processes = 1 if handed else min(options["processes"] or bulk.default_processes(total), max(total, 1))
         self.stdout.write(starting_text(options["selection"], total) % {
             "count": total, "actor": actor.get_username(), "concurrency": concurrency * processes,
