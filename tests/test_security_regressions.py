@@ -35,7 +35,7 @@ def stored_script(db, make_group, staff):
         "partial": True, "created": False,
     }
     group.conflicts = group.last_outcome["conflicts"]
-    group.save()
+    group.save(update_fields=["last_outcome", "conflicts"])
     group.items.update(result_code=50001, result_info=BOTH)
     attempt = SyncAttempt.objects.create(
         group=group, owner_user_id=IMAGE, group_name=BOTH, actor=staff, operation=SCRIPT,

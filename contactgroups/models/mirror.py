@@ -243,6 +243,14 @@ class ContactGroup(models.Model):
 
     objects = ContactGroupQuerySet.as_manager()
 
+    # What staff want of the group: all that save() writes to an existing row. Every other column is the sync's
+    # (what Chat confirmed, the outcome, progress, the drift reading, the lease) and is written only where it is
+    # named (save(update_fields=...), QuerySet.update), so a group loaded before a sync ran, saved after it,
+    # cannot write back what Chat confirmed before: the sync would take the group for one never sent.
+    DESIRED_FIELDS = ("owner", "name", "delete_requested")
+    # The states a staff change sets (saved, waiting for a sync): a save writes the state only when it is one.
+    REQUESTED_STATES = (State.DRAFT, State.QUEUED, State.DELETING)
+
     class Meta:
         verbose_name = _("conversation group")
         verbose_name_plural = _("conversation groups")
@@ -279,6 +287,12 @@ class ContactGroup(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.owner.user_id})" if self.owner_id else self.name
+
+    def save(self, **kwargs):
+        if kwargs.get("update_fields") is None and not kwargs.get("force_insert") and not self._state.adding:
+            requested = ("state",) if self.state in self.REQUESTED_STATES else ()
+            kwargs["update_fields"] = (*self.DESIRED_FIELDS, *requested, "updated_at")
+        super().save(**kwargs)
 
     def keeps_name(self, name: str) -> bool:
         """Whether ``name`` is the name Chat holds for the group: a sync never sends it (a name is sent only when it
@@ -377,6 +391,10 @@ class ContactItem(models.Model):
 
     objects = ContactItemQuerySet.as_manager()
 
+    # The conversation staff want: all that save() writes to an existing row. Chat's answer to it (result_*) is
+    # the sync's, written only where it is named, so a row loaded before a sync keeps, saved after it, Chat's code.
+    DESIRED_FIELDS = ("group", "type", "to_account", "to_group_id")
+
     class Meta:
         verbose_name = _("conversation")
         verbose_name_plural = _("conversations")
@@ -406,6 +424,11 @@ class ContactItem(models.Model):
 
     def __str__(self):
         return f"{self.get_type_display()}: {self.target}"
+
+    def save(self, **kwargs):
+        if kwargs.get("update_fields") is None and not kwargs.get("force_insert") and not self._state.adding:
+            kwargs["update_fields"] = self.DESIRED_FIELDS
+        super().save(**kwargs)
 
     @property
     def target(self) -> str:

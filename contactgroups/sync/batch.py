@@ -34,13 +34,6 @@ from contactgroups.sync.audit import BufferedAuditRecorder, log_histories, save_
 from contactgroups.sync.lease import Lease
 from contactgroups.sync.outcome import Progress
 
-# The fields ``execute.settle`` sets, written for the whole batch in one UPDATE.
-SETTLED_FIELDS = (
-    "confirmed_conversations", "confirmed_name", "chat_group_id", "create_intent", "conflicts", "last_error_code",
-    "last_error_info", "last_synced_at", "last_outcome", "state", "conversation_count", "accepted_count",
-    "refused_count", "updated_at",
-)
-
 
 @dataclass
 class Work:
@@ -182,9 +175,10 @@ def save(done: list[Done], actor_id: int | None) -> list[Saved]:
         saved.append(Saved(result, group, item.error))
     for (code, info), answered_pks in answers.items():
         ContactItem.objects.filter(pk__in=answered_pks).update(result_code=code, result_info=info, result_at=now)
-    if settled:
-        update_rows(ContactGroup, SETTLED_FIELDS, [
-            (*(getattr(group, ContactGroup._meta.get_field(name).attname) for name in SETTLED_FIELDS), group.pk)
+    if settled:  # the fields ``execute.settle`` sets, for the whole batch in one UPDATE
+        fields = execute.SETTLED_FIELDS
+        update_rows(ContactGroup, fields, [
+            (*(getattr(group, ContactGroup._meta.get_field(name).attname) for name in fields), group.pk)
             for group in settled])
     if versions:
         GroupVersion.objects.bulk_create(versions)

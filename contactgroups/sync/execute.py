@@ -29,6 +29,14 @@ from contactgroups.sync.outcome import Progress, error_data
 logger = logging.getLogger(__name__)
 
 
+# The columns settle() sets: what a sync's end writes on the group (a sync that adopts the name from the app adds it).
+SETTLED_FIELDS = (
+    "confirmed_conversations", "confirmed_name", "chat_group_id", "create_intent", "conflicts", "last_error_code",
+    "last_error_info", "last_synced_at", "last_outcome", "state", "conversation_count", "accepted_count",
+    "refused_count", "sync_calls_done", "sync_calls_planned", "updated_at",
+)
+
+
 @dataclass(frozen=True)
 class SyncResult:
     """What a sync left on the group: its state, Chat's GroupId, the outcome (data) and the calls it made."""
@@ -260,13 +268,13 @@ def _save(group: ContactGroup, progress: Progress, calls: int, error: BaseExcept
     if progress.adopted_name and group.name == progress.adopted_name:
         try:
             with transaction.atomic():
-                group.save()
+                group.save(update_fields=[*SETTLED_FIELDS, "name"])
         except IntegrityError:
             # The name the user gave the group in the app is taken by another group of the mirror.
             group.name = ContactGroup.objects.values_list("name", flat=True).get(pk=group.pk)
-            group.save()
+            group.save(update_fields=SETTLED_FIELDS)
     else:
-        group.save()
+        group.save(update_fields=SETTLED_FIELDS)
     version = GroupVersion.after_save(group, before, actor_id, now)
     if version is not None:
         version.save(force_insert=True)

@@ -27,6 +27,14 @@ HELD_BACK = "held_back"  # a group of Chat the pull left alone: its name is held
 NAME_TAKEN = "name_taken"  # a group the pull cannot change (busy, or not yet sent) has the name
 NAME_UNSTORABLE = "name_unstorable"  # the database cannot store the name as Chat gave it
 
+# What a pull writes on a group it matched: Chat's name as both the name wanted and the name confirmed, and the rest
+# of what Chat holds.
+PULLED_FIELDS = (
+    "name", "confirmed_name", "chat_group_id", "create_intent", "confirmed_conversations", "state", "last_synced_at",
+    "last_error_code", "last_error_info", "last_outcome", "conversation_count", "accepted_count", "refused_count",
+    "updated_at",
+)
+
 logger = logging.getLogger(__name__)
 
 
@@ -333,5 +341,5 @@ def _pull_into(group: ContactGroup, info: GroupInfo, members: set[Conversation],
     group.last_error_code, group.last_error_info = None, ""
     group.last_outcome = {**difference, "owner": group.owner.user_id}
     group.refresh_counts(save=False)
-    group.save()
+    group.save(update_fields=PULLED_FIELDS)
     return group, difference
