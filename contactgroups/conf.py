@@ -1,7 +1,7 @@
 """The app's settings: each named once with its default and meaning (``app_settings``), and the Chat client built
 from them.
 
-Every module of the app reads its settings here, never from django.conf.settings directly (tests/test_conf.py
+Every module of the app reads its settings here, never from django.conf.settings directly (tests/project/test_conf.py
 checks). A setting is read when it is used, never at import time, so tests (pytest-django's ``settings`` fixture,
 ``override_settings``) and commands that change settings see the change. imadmin/settings.py reads the environment
 and gives each setting the default written here (``default``); a project that leaves one out gets the same default.

@@ -3,7 +3,7 @@
 #   scripts/lock_deps.sh            keep the pins there are, add pins for anything new
 #   scripts/lock_deps.sh --upgrade  resolve everything afresh from requirements.txt
 # requirements.txt names what the project uses (pinned with ==) and applies constraints.txt with `-c`, so
-# `pip install -r requirements.txt` installs exactly the locked set. tests/test_security.py checks the lock.
+# `pip install -r requirements.txt` installs exactly the locked set. tests/project/test_security.py checks the lock.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}

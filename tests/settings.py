@@ -8,7 +8,7 @@ os.environ.setdefault("CHAT_SDKAPPID", "1400000000")
 os.environ.setdefault("CHAT_SECRET_KEY", "test-chat-secret-key-0123456789abcdef")
 os.environ.setdefault("CHAT_ADMIN_IDENTIFIER", "administrator")
 # The tests serve over plain http on the loopback address, as `make run` does (the browser suite too);
-# tests/test_security.py checks the production defaults in a subprocess.
+# tests/project/test_security.py checks the production defaults in a subprocess.
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("SESSION_COOKIE_SECURE", "false")
 os.environ.setdefault("CSRF_COOKIE_SECURE", "false")

@@ -1,8 +1,8 @@
 """The parts of Django's private API the admin relies on, for speed, each in one small function or class here.
 
-Nothing else in the admin touches them. tests/test_django_internals.py fails, naming the attribute, when a Django
+Nothing else in the admin touches them. tests/admin/test_django_internals.py fails, naming the attribute, when a Django
 upgrade removes or changes one; then measure the group page again (``bench/admin_scale.py``) before and after
-replacing it, and let tests/test_admin_scale.py count the queries of a save.
+replacing it, and let tests/admin/test_scale.py count the queries of a save.
 """
 
 from django.contrib.admin import helpers

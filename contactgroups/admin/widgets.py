@@ -2,7 +2,7 @@
 
 A group page shows up to 1,000 conversations of six inputs each. Django renders every input, and every empty
 error list, through a template, which takes most of the page's time: these write the same HTML from Python
-(tests/test_admin_scale.py compares each with Django's own).
+(tests/admin/test_scale.py compares each with Django's own).
 """
 
 import html

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from contactgroups import words
 from contactgroups.models import ContactGroup
 from tests.browser.conftest import CHAT_GROUP_ID, CJK_NAME, screenshot, settle
-from tests.test_translations import MESSAGES, read_catalogue
+from tests.project.test_translations import MESSAGES, read_catalogue
 
 pytestmark = pytest.mark.browser
 

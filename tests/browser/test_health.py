@@ -14,9 +14,9 @@ from playwright.sync_api import expect
 from contactgroups import sync
 from contactgroups.chat import errors
 from contactgroups.models import ContactGroup, SyncAttempt
+from tests.admin.test_health import CREATE, READ, UPDATE, call
 from tests.browser.conftest import C2C, log_in, screenshot
-from tests.test_health import CREATE, READ, UPDATE, call
-from tests.test_translations import MESSAGES, read_catalogue
+from tests.project.test_translations import MESSAGES, read_catalogue
 
 pytestmark = pytest.mark.browser
 

@@ -14,7 +14,7 @@ from contactgroups import words
 from contactgroups.chat import errors
 from contactgroups.models import ContactGroup
 from tests.browser.conftest import C2C, GROUP, column, log_in, screenshot
-from tests.test_translations import MESSAGES, read_catalogue
+from tests.project.test_translations import MESSAGES, read_catalogue
 
 pytestmark = pytest.mark.browser
 

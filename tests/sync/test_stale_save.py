@@ -7,7 +7,7 @@ from contactgroups import sync
 from contactgroups.chat import errors, protocol
 from contactgroups.forms import ContactGroupForm, ContactItemForm
 from contactgroups.models import ContactGroup
-from tests.test_sync import CREATE, GET, chat_groups
+from tests.sync.test_sync import CREATE, GET, chat_groups
 
 C2C, GROUP = protocol.TYPE_C2C, protocol.TYPE_GROUP
 

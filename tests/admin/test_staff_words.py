@@ -16,7 +16,7 @@ from contactgroups import sync
 from contactgroups.chat import errors, protocol
 from contactgroups.models import ChatUser, ContactGroup, SyncAttempt
 from tests.admin_forms import form_errors, group_form_data
-from tests.test_translations import page_text
+from tests.project.test_translations import page_text
 
 C2C, GROUP = protocol.TYPE_C2C, protocol.TYPE_GROUP
 

@@ -6,7 +6,6 @@ tests/browser/test_untrusted_markup.py sees the same in Chromium, page by page.
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 from django.urls import reverse
@@ -15,8 +14,8 @@ from contactgroups import sync
 from contactgroups.chat import protocol
 from contactgroups.models import ChatUser, ContactGroup
 from tests.admin_routes import ADMIN_ROUTES, concrete
+from tests.services import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 C2C, GROUP = protocol.TYPE_C2C, protocol.TYPE_GROUP
 IMAGE = "<img src=x onerror=alert(1)>"
 SCRIPT = '"><script>alert(2)</script>'

@@ -9,7 +9,7 @@ database; the audit keeps the call with Chat's answer, and staff read what happe
   ``errors.CODE_UNREADABLE`` (``types.chat_code``): stored in every code column, said as "a code this admin cannot
   read", while the audit keeps the number Chat sent.
 
-The sandbox answers over loopback HTTP, with a handler replaced to add odd numbers (as tests/test_fuzz_pages.py
+The sandbox answers over loopback HTTP, with a handler replaced to add odd numbers (as tests/admin/test_fuzz_pages.py
 does) or an error code chosen through its faults. Run with DATABASE_URL pointing at PostgreSQL too: its integer
 column is 32-bit and its jsonb refuses NaN, where SQLite's are 64-bit and its JSON check refuses NaN.
 """
@@ -28,7 +28,7 @@ from contactgroups.chat.sandbox import service
 from contactgroups.models import ChatUser, ContactGroup, SyncAttempt, SyncAttemptRefusal
 from contactgroups.models.health import RefusalMinute
 from contactgroups.sync.accounts import check_users
-from tests.test_pull import app_creates
+from tests.sync.test_pull import app_creates
 
 C2C, GROUP = protocol.TYPE_C2C, protocol.TYPE_GROUP
 OWNER = "user_0001"

@@ -35,9 +35,8 @@ from contactgroups.chat import transport as chat_transport_module
 from contactgroups.models import ChatUser, ContactGroup, SyncAttempt
 from tests.admin_forms import group_form_data
 from tests.admin_routes import ADMIN_ROUTES, APP_MODEL_ROUTES, concrete, counts, redirects_to_login
-from tests.make_run import clean_env, make_run_env, run
+from tests.make_run import ROOT, clean_env, make_run_env, run
 
-ROOT = Path(__file__).resolve().parent.parent
 C2C, GROUP = protocol.TYPE_C2C, protocol.TYPE_GROUP
 LOGIN_URL = "/admin/login/"
 PASSWORD = "support-password"  # the staff fixture's

@@ -21,8 +21,8 @@ from contactgroups.conf import chat_config
 from contactgroups.models import ContactGroup, SyncAttempt
 from contactgroups.sync import drift
 from tests.admin_forms import group_form_data
-from tests.test_pull import app_creates, app_deletes, app_renames
-from tests.test_sync import UPDATE, as_app, change_members, chat_groups, chat_hands_out_group_ids_from
+from tests.sync.test_pull import app_creates, app_deletes, app_renames
+from tests.sync.test_sync import UPDATE, as_app, change_members, chat_groups, chat_hands_out_group_ids_from
 
 C2C, GROUP = protocol.TYPE_C2C, protocol.TYPE_GROUP
 OWNER = "user_0001"

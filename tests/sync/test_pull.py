@@ -12,7 +12,7 @@ from contactgroups.chat.types import Conversation
 from contactgroups.models import ChatUser, ContactGroup, ContactItem, SyncAttempt
 from contactgroups.sync import pull
 from contactgroups.sync.lease import Lease
-from tests.test_sync import CREATE, DELETE, UPDATE, as_app, change_members, chat_groups, contact, history
+from tests.sync.test_sync import CREATE, DELETE, UPDATE, as_app, change_members, chat_groups, contact, history
 
 C2C, GROUP = protocol.TYPE_C2C, protocol.TYPE_GROUP
 OWNER = "user_0001"

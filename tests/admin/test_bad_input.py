@@ -85,7 +85,7 @@ KNOWN_MESSAGES = [re.compile(pattern, re.DOTALL) for pattern in (
 
 # How many cases each property ran, written out at the end of the module.
 CASES: dict[str, int] = {}
-COUNTS_FILE = Path(__file__).resolve().parent.parent / "var" / "hypothesis-bad-input.json"
+COUNTS_FILE = Path(__file__).resolve().parents[2] / "var" / "hypothesis-bad-input.json"
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -416,7 +416,7 @@ def test_a_post_with_more_fields_than_allowed_is_a_bad_request_not_a_server_erro
     assert counts() == (1, 0, 0)
 
 
-# An id holding %00 is refused with the address (tests/test_untrusted_text.py).
+# An id holding %00 is refused with the address (tests/admin/test_untrusted_text.py).
 @pytest.mark.parametrize("object_id", ["abc", "-1", "99999999999999999999999", "1.5"])
 def test_a_change_page_for_an_id_that_cannot_exist_says_so(admin_client, object_id):
     response = admin_client.get(f"/admin/contactgroups/contactgroup/{object_id}/change/", follow=True)

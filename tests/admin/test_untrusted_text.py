@@ -18,8 +18,8 @@ from contactgroups import sync, words
 from contactgroups.chat import protocol
 from contactgroups.models import ChatUser, ContactGroup, SyncAttempt
 from tests.admin_forms import form_errors, group_form_data
-from tests.test_pull import app_creates, app_renames
-from tests.test_sync import chat_groups
+from tests.sync.test_pull import app_creates, app_renames
+from tests.sync.test_sync import chat_groups
 
 C2C, GROUP = protocol.TYPE_C2C, protocol.TYPE_GROUP
 OWNER = "user_0001"
