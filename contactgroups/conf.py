@@ -44,7 +44,7 @@ class Setting:
 
 
 class AppSettings:
-    """The app's settings (README's *Configuration* and .env.example say how to set them)."""
+    """The app's settings (docs/configuration.md and .env.example say how to set them)."""
 
     CHAT_SDKAPPID = Setting(0, "the Chat app's SDKAppID; 0: not configured")
     CHAT_SECRET_KEY = Setting("", "the Chat app's secret key, from which UserSigs are made")

@@ -1,6 +1,6 @@
 """The sync-health page in a browser: opened from the admin index, each chart drawn, in English and in Chinese.
 
-``IMADMIN_DOCS_SCREENSHOT=1`` also saves the English page as docs/health-page.png, the README's picture of it.
+``IMADMIN_DOCS_SCREENSHOT=1`` also saves the English page as docs/health-page.png, docs/using.md's picture of it.
 """
 
 import os

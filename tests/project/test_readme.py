@@ -1,9 +1,10 @@
-"""Every README example of a management command runs as written right after `make run`.
+"""Every example of a management command in README.md and docs/ runs as written right after `make run`.
 
 The setup is `make run`'s own: the .env scripts/make_env.py writes, a migrated SQLite file, the `admin` account
-from ``ensure_superuser`` and the Chat sandbox on a loopback port. Then each ```sh block of the README that
-runs ``.venv/bin/python manage.py`` is run by bash, in README order, in one scratch folder (the files one example
-writes are there for the next), with only the interpreter's path put in for ``.venv/bin/python manage.py``.
+from ``ensure_superuser`` and the Chat sandbox on a loopback port. Then each ```sh block that runs
+``.venv/bin/python manage.py`` is run by bash, README.md's first, then each docs/*.md file's in the order of their
+names, each file's in its order, in one scratch folder (the files one example writes are there for the next), with
+only the interpreter's path put in for ``.venv/bin/python manage.py``.
 """
 
 import re
@@ -19,8 +20,14 @@ from tests.make_run import ROOT, make_run_env, run
 COMMAND = ".venv/bin/python manage.py"
 
 
-def readme_examples() -> list[str]:
-    blocks = re.findall(r"^```sh\n(.*?)^```", (ROOT / "README.md").read_text(), flags=re.DOTALL | re.MULTILINE)
+def documents() -> list:
+    """README.md, then every docs/*.md file by name: the order the examples run in."""
+    return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def command_examples() -> list[str]:
+    blocks = [block for document in documents()
+              for block in re.findall(r"^```sh\n(.*?)^```", document.read_text(), flags=re.DOTALL | re.MULTILINE)]
     return [block for block in blocks if any(line.startswith(COMMAND) for line in block.splitlines())]
 
 
@@ -60,15 +67,15 @@ def after_make_run(tmp_path):
         sandbox.wait(timeout=10)
 
 
-def test_the_readme_has_an_example_of_every_operator_command():
-    commands = {match for block in readme_examples() for match in re.findall(rf"{re.escape(COMMAND)} (\w+)", block)}
+def test_the_docs_have_an_example_of_every_operator_command():
+    commands = {match for block in command_examples() for match in re.findall(rf"{re.escape(COMMAND)} (\w+)", block)}
     assert {"import_chat_users", "import_contact_groups", "sync_contact_groups", "pull_contact_groups",
-            "export_contact_groups"} <= commands
+            "export_contact_groups", "sweep_contact_groups"} <= commands
 
 
-def test_every_readme_command_example_runs_as_written_after_make_run(after_make_run):
+def test_every_command_example_runs_as_written_after_make_run(after_make_run):
     env, scratch = after_make_run
-    for block in readme_examples():
+    for block in command_examples():
         script = block.replace(COMMAND, f"{sys.executable} {ROOT / 'manage.py'}")
         result = run(["bash", "-euo", "pipefail", "-c", script], env, cwd=scratch)
         assert result.returncode == 0, f"{block}\n{result.stdout}\n{result.stderr}"
