@@ -20,6 +20,7 @@ run() {
 run $BIN/python bench/sandbox_load.py
 run $BIN/python bench/sync_bench.py
 run $BIN/python bench/admin_save.py
+run $BIN/python bench/save_to_chat.py
 run $BIN/python bench/bulk_sync.py
 run $BIN/python bench/drift_sweep.py
 run $BIN/python bench/admin_scale.py
