@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages a make target needs, when they are missing.
 #   scripts/system_deps.sh run    the virtualenv module, gettext and Redis (the Celery broker make run starts)
-#   scripts/system_deps.sh test   also PostgreSQL 15, Chromium, a CJK font and wrk
+#   scripts/system_deps.sh test   also PostgreSQL 15, Chromium, a CJK font, wrk and openssl
 set -euo pipefail
 target=${1:-test}
 
@@ -14,6 +14,8 @@ if [ "$target" = test ]; then
   [ -x /usr/lib/postgresql/15/bin/initdb ] || missing+=(postgresql)
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   command -v wrk >/dev/null || missing+=(wrk)
+  # A self-signed certificate for the test of a Chat call's deadline over TLS.
+  command -v openssl >/dev/null || missing+=(openssl)
   # CJK glyphs for the browser tests' screenshots.
   [ -d /usr/share/fonts/truetype/wqy ] || missing+=(fonts-wqy-zenhei)
 fi
