@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 from django.db.models import Sum
 from django.db.models.functions import Greatest
 
-from contactgroups import bulk
+from contactgroups import bulk, words
 from contactgroups.imports.groups import EXPORTED_COLUMNS
 from contactgroups.models import ContactItem
 from contactgroups.spreadsheet import SafeWriter, SafeXlsxWriter
@@ -63,7 +63,9 @@ def _chunk_rows(groups: list[tuple]) -> Iterator[list]:
     for pk, owner, name, chat_group_id, state in groups:
         group = [owner, name, "" if chat_group_id is None else chat_group_id, state]
         for kind, target, code, info in items.get(pk) or [("", "", None, "")]:
-            yield group + [kind, target, "" if code is None else code, info]
+            # A code Chat sent past what the column holds is written as the admin shows it ("?"), never as the
+            # placeholder stored for it; the audit keeps the number Chat sent.
+            yield group + [kind, target, "" if code is None else words.code_number(code), info]
 
 
 class _Line:

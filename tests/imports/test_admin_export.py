@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from contactgroups import exports
-from contactgroups.chat import protocol
+from contactgroups.chat import errors, protocol
 from contactgroups.imports.groups import EXPORTED_COLUMNS, plan_group_import
 from contactgroups.models import ChatUser, ContactGroup
 from contactgroups.spreadsheet import restore
@@ -76,6 +76,14 @@ def test_the_export_button_downloads_every_group_the_list_shows_as_csv(staff_cli
         ["user_0001", "'" + FORMULA, "", "draft", "1", "user_0003", "", ""],
         ["user_0009", "项目组 客户", "", "draft", "", "", "", ""],
     ]
+
+
+@pytest.mark.parametrize("file_format", ["csv", "xlsx"])
+def test_a_code_this_admin_cannot_read_is_exported_as_the_admin_shows_it(staff_client, groups, file_format):
+    groups.items.filter(to_account="user_0002").update(result_code=errors.CODE_UNREADABLE, result_info="odd")
+    rows = (csv_rows if file_format == "csv" else xlsx_rows)(staff_client.get(export_url(file_format)))
+    assert rows[1] == ["user_0001", "work", "7", "synced", "1", "user_0002", "?", "odd"]
+    assert str(errors.CODE_UNREADABLE) not in str(rows)
 
 
 def test_the_export_button_applies_the_lists_filters_and_search(staff_client, groups):
