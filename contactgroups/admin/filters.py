@@ -6,8 +6,9 @@ from django.contrib import admin
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from contactgroups import words
 from contactgroups.admin.django_internals import filter_params
-from contactgroups.chat import protocol
+from contactgroups.chat import errors, protocol
 from contactgroups.models import ChatUser, ContactGroup, SyncAttempt, SyncAttemptRefusal
 
 
@@ -121,13 +122,25 @@ class ErrorCodeFilter(InputFilter):
     title = _("ErrorCode")
     parameter_name = "error_code"
 
+    @staticmethod
+    def code(value: str) -> int | None:
+        """The code ``value`` names: a whole number a column holds (negative ones too), or ``?`` for the codes this
+        admin cannot read, as the pages write them (``words.code_number``); None for anything else."""
+        if value == words.code_number(errors.CODE_UNREADABLE):
+            return errors.CODE_UNREADABLE
+        try:
+            code = int(value)
+        except ValueError:
+            return None
+        return code if errors.CODE_MIN <= code <= errors.CODE_MAX else None
+
     def queryset(self, request, queryset):
         value = (self.value() or "").strip()
         if not value:
             return queryset
-        if not value.isdigit():
+        code = self.code(value)
+        if code is None:
             return queryset.none()
-        code = int(value)
         # The union of two subqueries, each answered by an index: no join to the refusals (which would need
         # DISTINCT), and no OR across tables (which no index answers).
         answered = SyncAttempt.objects.filter(error_code=code).values("pk").order_by()

@@ -141,8 +141,8 @@ def refusal_counts(now) -> list[dict]:
             .annotate(day=Sum("calls", filter=Q(minute__gt=this_minute - DAY), default=0), week=Sum("calls"))
             .order_by("-week", "code"))
     return [{**row, "meaning": code_with_meaning(row["code"]),
-             "day_url": audit_url(error_code=row["code"], started="day"),
-             "week_url": audit_url(error_code=row["code"], started="week")} for row in rows]
+             "day_url": audit_url(error_code=words.code_number(row["code"]), started="day"),
+             "week_url": audit_url(error_code=words.code_number(row["code"]), started="week")} for row in rows]
 
 
 def slowest_calls(now) -> list[dict]:

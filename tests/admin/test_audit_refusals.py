@@ -110,3 +110,27 @@ def test_the_migration_reads_the_refused_codes_of_calls_already_in_the_audit():
     assert not Refusal.objects.exists()
     executor.loader.build_graph()
     executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db
+def test_the_health_pages_link_for_a_code_this_admin_cannot_read_lists_its_calls(admin_client):
+    from contactgroups.models import SyncAttemptRefusal
+    from contactgroups.models.health import count_calls
+
+    odd = SyncAttempt.objects.create(
+        owner_user_id="user_0001", operation="update_contact_group", request={}, error_code=errors.CODE_UNREADABLE,
+        outcome=SyncAttempt.Outcome.REFUSED, started_at=timezone.now(), duration_ms=10)
+    negative = SyncAttempt.objects.create(
+        owner_user_id="user_0001", operation="update_contact_group", request={}, error_code=-5,
+        outcome=SyncAttempt.Outcome.REFUSED, started_at=timezone.now(), duration_ms=10)
+    count_calls([(odd, ()), (negative, ())])
+    assert not SyncAttemptRefusal.objects.exists()
+
+    html = admin_client.get(reverse("admin:contactgroups_health")).content.decode()
+    link = f'href="{CALLS}?error_code=%3F&amp;started=day"'
+    assert link in html
+    assert listed(admin_client, "?") == [odd]
+    assert listed(admin_client, "-5") == [negative]
+    # Text that names no code a column holds finds nothing, and is no error page.
+    assert listed(admin_client, str(errors.CODE_MAX + 1)) == []
+    assert listed(admin_client, "5x") == []
