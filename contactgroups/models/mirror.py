@@ -289,10 +289,20 @@ class ContactGroup(models.Model):
         return f"{self.name} ({self.owner.user_id})" if self.owner_id else self.name
 
     def save(self, **kwargs):
-        if kwargs.get("update_fields") is None and not kwargs.get("force_insert") and not self._state.adding:
-            requested = ("state",) if self.state in self.REQUESTED_STATES else ()
-            kwargs["update_fields"] = (*self.DESIRED_FIELDS, *requested, "updated_at")
-        super().save(**kwargs)
+        if kwargs.get("update_fields") is not None or kwargs.get("force_insert") or self._state.adding:
+            super().save(**kwargs)
+            return
+        # A save asks for a deletion but never takes one back, nor sets a group staff deleted waiting for a sync
+        # again: a copy loaded before the delete, saved after it, would bring the group back into Chat. (Taking a
+        # deletion back is the restore's, which names the fields it writes.)
+        desired = self.DESIRED_FIELDS if self.delete_requested else tuple(
+            name for name in self.DESIRED_FIELDS if name != "delete_requested")
+        super().save(**{**kwargs, "update_fields": (*desired, "updated_at")})
+        if self.state in self.REQUESTED_STATES:
+            rows = ContactGroup.objects.filter(pk=self.pk)
+            if not self.delete_requested:
+                rows = rows.filter(delete_requested=False)
+            rows.update(state=self.state)
 
     def keeps_name(self, name: str) -> bool:
         """Whether ``name`` is the name Chat holds for the group: a sync never sends it (a name is sent only when it

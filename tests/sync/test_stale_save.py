@@ -70,3 +70,26 @@ def test_a_stale_conversation_save_keeps_chats_result_code(alice, make_group, ch
     assert errors.is_account_not_imported(codes["user_0099"])
     group.refresh_from_db()
     assert (group.accepted_count, group.refused_count) == (1, 1)
+
+
+@pytest.mark.parametrize("save", [save_as_shell, save_as_form], ids=["shell", "form"])
+@pytest.mark.parametrize("loaded", [ContactGroup.State.DRAFT, ContactGroup.State.QUEUED])
+def test_a_stale_save_after_a_delete_does_not_bring_the_group_back(alice, make_group, chat_sandbox, staff, save,
+                                                                     loaded):
+    group = make_group(alice, "work", [(C2C, "user_0002")], state=loaded)
+    sync.sync_group(group.pk, staff.pk)
+    stale = ContactGroup.objects.select_related("owner").get(pk=group.pk)
+    stale.state = loaded  # a copy loaded before the sync, or set back to wait for one
+
+    # Meanwhile staff delete the group (as the admin does) and a worker deletes it from Chat.
+    group.refresh_from_db()
+    group.delete_requested, group.state = True, ContactGroup.State.DELETING
+    group.save(update_fields=["delete_requested", "state", "updated_at"])
+    sync.sync_group(group.pk, staff.pk)
+    save(stale, "renamed")
+    sync.sync_group(group.pk, staff.pk)
+
+    group.refresh_from_db()
+    assert (group.state, group.delete_requested) == (ContactGroup.State.DELETED, True)
+    assert chat_groups(chat_sandbox, alice.user_id) == {}
+    assert len(chat_sandbox.calls_to(CREATE)) == 1
