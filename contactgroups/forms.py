@@ -80,15 +80,17 @@ def as_posted(text: str) -> str:
 class ContactGroupForm(forms.ModelForm):
     """The group's owner and name. The name is taken exactly as given, never trimmed: it is checked as Chat checks
     a name sent to it (ContactGroup.clean_fields), unless it is the name Chat holds for the group (``keeps_name``),
-    which is never sent and so kept as it is, spaces at its ends included. The restore checks its name here too."""
+    which is never sent and so kept as it is, spaces at its ends included. ``brings_back``: the form restores a
+    deleted group (admin/restore.py), which then counts against the owner's limit of groups again."""
 
     class Meta:
         model = ContactGroup
         fields = ["owner", "name"]
         field_classes = {"owner": OwnerChoiceField}
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, brings_back: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
+        self.brings_back = brings_back
         field = self.fields.get("name")
         if field is not None:
             field.strip = False
@@ -118,10 +120,11 @@ class ContactGroupForm(forms.ModelForm):
                 "name", _("%(user)s already has a conversation group named “%(name)s”.")
                 % {"user": owner.user_id, "name": name}
             )
-        if self.instance.pk is None or self.instance.owner_id != owner.pk:
+        if self.instance.pk is None or self.instance.owner_id != owner.pk or self.brings_back:
             count = ContactGroup.objects.count_for_owner(owner, self.instance.pk) + 1
             for message in protocol.validate_group_count(count):
-                self.add_error("owner", words.say(message))
+                # On a saved group's page the owner is shown, not a field: the error is the form's.
+                self.add_error("owner" if "owner" in self.fields else None, words.say(message))
         return cleaned
 
 
