@@ -13,7 +13,6 @@ PACKAGES = ("contactgroups", "imadmin")
 BEING_SHRUNK = {
     "contactgroups/words.py",
     "contactgroups/bulk.py",
-    "contactgroups/admin/groups.py",
     "contactgroups/sync/drift.py",
     "contactgroups/sync/execute.py",
 }
