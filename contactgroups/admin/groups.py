@@ -42,6 +42,7 @@ from contactgroups.admin.widgets import FastCheckboxInput, FastErrorList, FastHi
 from contactgroups.chat import errors, protocol
 from contactgroups.forms import ContactGroupForm, ContactItemForm, ContactItemFormSet, save_warnings, warnings_digest
 from contactgroups.models import ChatUser, ContactGroup, ContactItem
+from contactgroups.outcomes import SyncOutcome
 from contactgroups.permissions import PULL_PERMISSION, SYNC_PERMISSION
 
 
@@ -521,11 +522,14 @@ def result_offers(item) -> list:
 def not_imported_users(group) -> list[str]:
     """The UserIDs the group's last sync says Chat refused as not imported: the owner, whose refusal stopped the
     call, and each one-to-one conversation refused so."""
-    outcome = group.last_outcome or {}
+    outcome = group.outcome
+    if not isinstance(outcome, SyncOutcome):
+        return []
     users = []
-    if errors.is_account_not_imported((outcome.get("error") or {}).get("code")):
+    if outcome.error and errors.is_account_not_imported(outcome.error.code):
         users.append(group.owner.user_id)
-    for kind, target, code, _info in outcome.get("refused", ()):
-        if kind == protocol.TYPE_C2C and errors.is_account_not_imported(code) and target not in users:
-            users.append(target)
+    for refusal in outcome.refused:
+        if refusal.type == protocol.TYPE_C2C and errors.is_account_not_imported(refusal.code) \
+                and refusal.target not in users:
+            users.append(refusal.target)
     return users

@@ -21,6 +21,7 @@ from contactgroups.admin.display import code_with_meaning, with_offer
 from contactgroups.admin.selection import readable_ids
 from contactgroups.chat import errors
 from contactgroups.models import ContactGroup
+from contactgroups.outcomes import SyncOutcome
 
 
 class EscapedJSONEncoder(DjangoJSONEncoder):
@@ -86,8 +87,9 @@ def last_error_text(group: ContactGroup) -> str:
     document), or, for a failure without a code, what the last sync says of it."""
     if group.last_error_code is not None:
         return code_with_meaning(group.last_error_code, group.last_error_info)
-    error = (group.last_outcome or {}).get("error")
-    return words.error_text(error) if error else "—"
+    outcome = group.outcome
+    error = outcome.error if isinstance(outcome, SyncOutcome) else None
+    return words.failure_text(error) if error else "—"
 
 
 def shown(text, refused: bool = False) -> dict:

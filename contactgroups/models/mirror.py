@@ -18,6 +18,7 @@ from contactgroups import words
 from contactgroups.chat import errors, protocol
 from contactgroups.chat.types import Conversation
 from contactgroups.indexes import TRIGRAM, USER_SEARCH_TABLE, PrefixSearchIndex, fts_phrase
+from contactgroups.outcomes import PullOutcome, SyncOutcome, group_outcome
 from contactgroups.validators import validate_group_name, validate_user_id
 
 
@@ -305,6 +306,12 @@ class ContactGroup(models.Model):
         if self.keeps_name(self.name):
             exclude = {*(exclude or ()), "name"}
         super().clean_fields(exclude=exclude)
+
+    @property
+    def outcome(self) -> SyncOutcome | PullOutcome | None:
+        """``last_outcome`` as its typed value (a sync's or a pull's); None when there is none or its code is
+        unknown. The sync and a pull write the column (``to_json``); contactgroups.words says it."""
+        return group_outcome(self.last_outcome)
 
     @property
     def last_error_meaning(self) -> str:
