@@ -26,6 +26,7 @@ from contactgroups.words.chat import (
     too_slow_text,
 )
 from contactgroups.words.drift import DRIFT_WORDS, drift_history_text, drift_lines
+from contactgroups.words.handover import NOT_QUEUED_WORDS, QUEUED_WORDS, HandOver, not_queued_text, queued_text
 from contactgroups.words.history import (
     ACCOUNT_WORDS,
     EDIT_WORDS,
@@ -63,11 +64,12 @@ LEGACY = SyncCode.LEGACY
 
 __all__ = [
     "ACCOUNT_WORDS", "BLANK_MARK", "CONFLICT_WORDS", "DRIFT_WORDS", "EDIT_WORDS", "FAILURE_WORDS", "HISTORY_WORDS",
-    "IMPORT_PROBLEM_WORDS", "LEGACY", "OPERATION_WORDS", "PULL_WORDS", "READ_FAILURE_WORDS", "REPORT_LINE_WORDS",
-    "SYNC_WORDS", "WARNING_WORDS", "account_text", "chat_read_failure_text", "code_number", "code_text",
-    "conflict_text", "conflicts_text", "conversation_text", "drift_history_text", "drift_lines", "edit_changes_text",
-    "edit_text", "error_text", "failure_text", "held_back_text", "history_text", "import_text", "kept_name_help",
-    "lazy_format", "listed", "meaning", "moment_text", "name_text", "not_stored_text", "operation_text",
-    "outcome_text", "pull_changes_text", "pull_report_lines", "save_warning_text", "say", "sync_state_text",
+    "HandOver", "IMPORT_PROBLEM_WORDS", "LEGACY", "NOT_QUEUED_WORDS", "OPERATION_WORDS", "PULL_WORDS", "QUEUED_WORDS",
+    "READ_FAILURE_WORDS", "REPORT_LINE_WORDS", "SYNC_WORDS", "WARNING_WORDS", "account_text",
+    "chat_read_failure_text", "code_number", "code_text", "conflict_text", "conflicts_text", "conversation_text",
+    "drift_history_text", "drift_lines", "edit_changes_text", "edit_text", "error_text", "failure_text",
+    "held_back_text", "history_text", "import_text", "kept_name_help", "lazy_format", "listed", "meaning",
+    "moment_text", "name_text", "not_queued_text", "not_stored_text", "operation_text", "outcome_text",
+    "pull_changes_text", "pull_report_lines", "queued_text", "save_warning_text", "say", "sync_state_text",
     "too_large_text", "too_slow_text",
 ]

@@ -168,6 +168,10 @@ CASES = [
     (EditAction, words.EDIT_WORDS, EDITS, lambda entry: words.edit_text(entry.to_json())),
     (WarningCode, words.WARNING_WORDS, WARNINGS, lambda warning: words.save_warning_text(warning.to_json())),
     (HistoryKind, words.HISTORY_WORDS, HISTORY, lambda data: None),  # said below, through a history entry
+    (words.HandOver, words.QUEUED_WORDS, {what: what for what in words.HandOver},
+     lambda what: words.queued_text(what, 2, "work")),
+    (words.HandOver, words.NOT_QUEUED_WORDS, {what: what for what in words.HandOver},
+     lambda what: words.not_queued_text(what, 2, "work", "OperationalError")),
 ]
 
 
@@ -220,7 +224,8 @@ def test_each_code_is_said_in_english_and_in_chinese(code, speak):
     assert english.strip()
     assert chinese != english and CJK.search(chinese), chinese
     assert not re.search(rf"\b{re.escape(str(code))}\b", chinese), chinese
-    assert not re.search(r"\b[a-z]+_[a-z_]+\b", chinese.replace("user_", "")), chinese  # no code name of any kind
+    # No code name of any kind (Python's name of an exception a sentence names is not one).
+    assert not re.search(r"\b[a-z]+_[a-z_]+\b", chinese.replace("user_", "")), chinese
 
 
 def test_a_legacy_outcome_is_its_old_text_and_an_unknown_code_is_nothing():
