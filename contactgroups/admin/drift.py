@@ -156,11 +156,8 @@ class KeepMyEditView(AnswerView):
             ContactGroup.objects.filter(pk=group.pk).update(state=ContactGroup.State.QUEUED)
             self.model_admin.hand_over(
                 request, [group.pk],
-                queued=lambda count: _("Your version of “%(group)s” is kept over the change made in the app; "
-                                       "syncing it to Chat. Its page shows how the sync ends.") % {"group": group.name},
-                not_queued=lambda count, error: _(
-                    "Your version of “%(group)s” is kept, but its sync to Chat could not be queued, so it is marked "
-                    "failed. Use “Sync to Chat” once the task queue is back.") % {"group": group.name},
+                queued=lambda count: words.queued_text(words.HandOver.KEPT, count, group.name),
+                not_queued=lambda count, error: words.not_queued_text(words.HandOver.KEPT, count, group.name, error),
             )
         else:
             ContactGroup.objects.filter(pk=group.pk).update(state=ContactGroup.State.DRAFT)

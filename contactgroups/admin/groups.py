@@ -17,7 +17,6 @@ from django.urls import path, reverse, reverse_lazy
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from contactgroups import sync, tasks, words
 from contactgroups.admin import drift, history, live, pick, restore, search
@@ -261,11 +260,8 @@ class ContactGroupAdmin(admin.ModelAdmin):
         if self.has_sync_permission(request):
             self.hand_over(
                 request, [group.pk],
-                queued=lambda count: _("“%(group)s” is saved; syncing it to Chat. Its page shows how the sync "
-                                       "ends.") % {"group": group},
-                not_queued=lambda count, exc: _(
-                    "“%(group)s” is saved, but its sync to Chat could not be queued, so it is marked failed. "
-                    "Use “Sync to Chat” once the task queue is back.") % {"group": group},
+                queued=lambda count: words.queued_text(words.HandOver.SAVED, count, group),
+                not_queued=lambda count, exc: words.not_queued_text(words.HandOver.SAVED, count, group, exc),
             )
         else:
             self.message_user(request, _(
@@ -281,11 +277,8 @@ class ContactGroupAdmin(admin.ModelAdmin):
         self._mark_for_deletion(obj)
         self.hand_over(
             request, [obj.pk],
-            queued=lambda count: _("“%(group)s” is deleted here; deleting it in Chat. Its page shows how that "
-                                   "ends.") % {"group": obj},
-            not_queued=lambda count, exc: _(
-                "“%(group)s” is marked for deletion, but its deletion from Chat could not be queued, so it is "
-                "marked failed. Use “Sync to Chat” once the task queue is back.") % {"group": obj},
+            queued=lambda count: words.queued_text(words.HandOver.DELETED, count, obj),
+            not_queued=lambda count, exc: words.not_queued_text(words.HandOver.DELETED, count, obj, exc),
         )
 
     def delete_queryset(self, request, queryset):
@@ -294,14 +287,8 @@ class ContactGroupAdmin(admin.ModelAdmin):
             self._mark_for_deletion(group)
         self.hand_over(
             request, [group.pk for group in groups],
-            queued=lambda count: ngettext(
-                "%(count)d group is deleted here; deleting it in Chat.",
-                "%(count)d groups are deleted here; deleting them in Chat.", count) % {"count": count},
-            not_queued=lambda count, exc: ngettext(
-                "%(count)d group is marked for deletion, but its deletion from Chat could not be queued "
-                "(%(error)s), so it is marked failed.",
-                "%(count)d groups are marked for deletion, but their deletion from Chat could not be queued "
-                "(%(error)s), so they are marked failed.", count) % {"count": count, "error": exc},
+            queued=lambda count: words.queued_text(words.HandOver.DELETED_MANY, count),
+            not_queued=lambda count, exc: words.not_queued_text(words.HandOver.DELETED_MANY, count, error=exc),
         )
 
     def _mark_for_deletion(self, group):

@@ -22,6 +22,7 @@ from contactgroups.admin.selection import readable_ids
 from contactgroups.admin.views import GroupAdminView
 from contactgroups.chat import errors
 from contactgroups.models import ContactGroup
+from contactgroups.outcomes import SyncOutcome
 
 
 class EscapedJSONEncoder(DjangoJSONEncoder):
@@ -87,8 +88,9 @@ def last_error_text(group: ContactGroup) -> str:
     document), or, for a failure without a code, what the last sync says of it."""
     if group.last_error_code is not None:
         return code_with_meaning(group.last_error_code, group.last_error_info)
-    error = (group.last_outcome or {}).get("error")
-    return words.error_text(error) if error else "—"
+    outcome = group.outcome
+    error = outcome.error if isinstance(outcome, SyncOutcome) else None
+    return words.failure_text(error) if error else "—"
 
 
 def shown(text, refused: bool = False) -> dict:

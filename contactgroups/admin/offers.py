@@ -9,6 +9,7 @@ from django.urls import reverse
 from contactgroups.admin.display import ChatActions, not_imported_offers, sync_offer
 from contactgroups.chat import errors, protocol
 from contactgroups.models import ChatUser, ContactGroup, ContactItem
+from contactgroups.outcomes import SyncOutcome
 
 
 def chat_actions(model_admin, request, group) -> ChatActions:
@@ -81,11 +82,14 @@ def result_offers(item) -> list:
 def not_imported_users(group) -> list[str]:
     """The UserIDs the group's last sync says Chat refused as not imported: the owner, whose refusal stopped the
     call, and each one-to-one conversation refused so."""
-    outcome = group.last_outcome or {}
+    outcome = group.outcome
+    if not isinstance(outcome, SyncOutcome):
+        return []
     users = []
-    if errors.is_account_not_imported((outcome.get("error") or {}).get("code")):
+    if outcome.error and errors.is_account_not_imported(outcome.error.code):
         users.append(group.owner.user_id)
-    for kind, target, code, _info in outcome.get("refused", ()):
-        if kind == protocol.TYPE_C2C and errors.is_account_not_imported(code) and target not in users:
-            users.append(target)
+    for refusal in outcome.refused:
+        if refusal.type == protocol.TYPE_C2C and errors.is_account_not_imported(refusal.code) \
+                and refusal.target not in users:
+            users.append(refusal.target)
     return users

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views import View
 
-from contactgroups import sync, tasks
+from contactgroups import sync, tasks, words
 from contactgroups.models import ContactGroup
 
 
@@ -71,13 +71,8 @@ def sync_to_chat(model_admin, request, queryset):
     sync.log_staff_actions(request.user.pk, groups, {"action": "sync"})
     model_admin.hand_over(
         request, [group.pk for group in groups],
-        queued=lambda count: ngettext(
-            "%(count)d group queued for sync to Chat.", "%(count)d groups queued for sync to Chat.", count,
-        ) % {"count": count},
-        not_queued=lambda count, exc: ngettext(
-            "%(count)d group could not be queued for sync to Chat (%(error)s) and is marked failed.",
-            "%(count)d groups could not be queued for sync to Chat (%(error)s) and are marked failed.", count,
-        ) % {"count": count, "error": exc},
+        queued=lambda count: words.queued_text(words.HandOver.SYNC_MANY, count),
+        not_queued=lambda count, exc: words.not_queued_text(words.HandOver.SYNC_MANY, count, error=exc),
     )
 
 
