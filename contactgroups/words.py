@@ -645,3 +645,53 @@ def operation_text(operation: str) -> str:
     """What a Chat call did, in staff words; an operation the project does not call, as stored."""
     words = OPERATION_WORDS.get(operation)
     return _(words) if words else operation
+
+
+def group_sync_why(error_code: int | None, error_info: str, outcome: dict | None, partial: bool) -> str:
+    """Why a group's last sync did not end fully (its stored code, info and outcome), in the project's words; ""
+    when it did."""
+    outcome = outcome or {}
+    if error_code is not None:
+        return code_text(error_code, error_info)
+    if error_info:
+        return error_info
+    refused = outcome.get("refused") if partial else None
+    if refused:
+        return _("refused: %(conversations)s") % {"conversations": "; ".join(
+            f"{conversation_text((kind, target))}, {code_text(code, info)}" for kind, target, code, info in refused)}
+    if outcome.get("error"):
+        return error_text(outcome["error"])
+    return ""
+
+
+def group_sync_line(pk: int, name: str, owner: str, state_label: str, why: str) -> str:
+    """One group's end in a command's run: "Group 3 “work” of user_0001: Failed (why)"."""
+    params = {"pk": pk, "name": name, "owner": owner, "state": state_label}
+    if why:
+        return _("Group %(pk)d “%(name)s” of %(owner)s: %(state)s (%(why)s)") % {**params, "why": why}
+    return _("Group %(pk)d “%(name)s” of %(owner)s: %(state)s") % params
+
+
+def workers_stalled_text(missing: int, seconds: float) -> str:
+    """A command's run whose groups the workers have not finished for ``seconds``."""
+    return ngettext(
+        "%(missing)d group handed to the Celery workers has not reported in %(seconds)d s; the admin "
+        "shows where it is.",
+        "%(missing)d groups handed to the Celery workers have not reported in %(seconds)d s; the admin "
+        "shows where they are.", missing) % {"missing": missing, "seconds": seconds}
+
+
+def run_summary_text(done: int, seconds: float, states: str) -> str:
+    """The last line of a bulk sync: how many groups ended, how fast, in which states."""
+    per_second = done / seconds if seconds else 0.0
+    return ngettext(
+        "Synced %(count)d group in %(seconds).1f s (%(rate).1f groups/s): %(states)s.",
+        "Synced %(count)d groups in %(seconds).1f s (%(rate).1f groups/s): %(states)s.",
+        done,
+    ) % {"count": done, "seconds": seconds, "rate": per_second, "states": states}
+
+
+def handing_text(groups_a_task: int) -> str:
+    """A bulk sync handed to the Celery workers."""
+    return _("Handing them to the Celery workers, %(batch)d a task; their Chat calls share one rate limit.") % {
+        "batch": groups_a_task}
