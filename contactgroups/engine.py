@@ -78,12 +78,12 @@ class LocalExecutor:
         self._dropping = False
 
     def use_threads(self, threads: int) -> None:
-        """Run on at least ``threads`` threads from now on (a command sizes it to its run)."""
+        """Run on ``threads`` threads from now on, not SYNC_RUNNER_THREADS (a command sizes it to its run)."""
         with self._cond:
-            if threads > self._threads and self._pool is not None:
+            if threads != self._threads and self._pool is not None:
                 self._pool.shutdown(wait=False)  # what it runs ends there; what comes goes to the new pool
                 self._pool = None
-            self._threads = max(self._threads, threads)
+            self._threads = threads
 
     def submit(self, work, args: tuple, key: tuple | None = None, delay: float = 0.0, attempt: int = 0) -> None:
         key = key if key is not None else (object(),)  # a task of its own
@@ -110,7 +110,7 @@ class LocalExecutor:
 
     def _start(self, work, args, key, attempt) -> None:
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(max(self._threads, app_settings.SYNC_RUNNER_THREADS),
+            self._pool = ThreadPoolExecutor(self._threads or app_settings.SYNC_RUNNER_THREADS,
                                             thread_name_prefix="imadmin-background")
         future = self._pool.submit(self._run, work, args, key, attempt)
         self._futures.add(future)

@@ -31,7 +31,7 @@ from contactgroups.sync.drift import OwnerSweep, owners_to_sweep
 WAITING_STATES = (ContactGroup.State.DRAFT, ContactGroup.State.QUEUED, ContactGroup.State.SYNCING,
                   ContactGroup.State.DELETING)
 # How often the database is read for the run's progress, and how many groups' rows a read asks for at once.
-POLL_SECONDS = 0.25
+POLL_SECONDS = 0.5
 POLL_GROUPS = 5000
 
 
@@ -98,17 +98,18 @@ def sync_in_background(ids: Iterable[int], actor_id: int, threads: int, rate: fl
 
 
 def follow(pending: set[int], started, stall: float) -> Iterator[GroupEnd]:
-    """Read the rows of ``pending`` until each has ended since ``started``; yield each as it does."""
+    """Read the rows of ``pending`` until each has ended since ``started``; yield each as it does. A group deleted
+    meanwhile is looked for only when a read found none ended."""
     last = time.monotonic()
     while pending:
-        ended = []
         listed = sorted(pending)
-        for start in range(0, len(listed), POLL_GROUPS):
-            part = listed[start:start + POLL_GROUPS]
-            found = set(ContactGroup.objects.filter(pk__in=part).values_list("pk", flat=True))
-            ended += [GroupEnd(pk, ContactGroup.State.DELETED) for pk in part if pk not in found]  # gone
-            ended += ends_of(ContactGroup.objects.filter(pk__in=part, updated_at__gte=started)
-                             .exclude(state__in=WAITING_STATES))
+        parts = [listed[start:start + POLL_GROUPS] for start in range(0, len(listed), POLL_GROUPS)]
+        ended = [end for part in parts for end in ends_of(
+            ContactGroup.objects.filter(pk__in=part, updated_at__gte=started).exclude(state__in=WAITING_STATES))]
+        if not ended:
+            for part in parts:
+                found = set(ContactGroup.objects.filter(pk__in=part).values_list("pk", flat=True))
+                ended += [GroupEnd(pk, ContactGroup.State.DELETED) for pk in part if pk not in found]  # gone
         for end in ended:
             pending.discard(end.group_pk)
             yield end
