@@ -60,7 +60,8 @@ class AppSettings:
                                                       "refused unread")
     CHAT_SANDBOX_STATE = Setting(str(Path(__file__).resolve().parent.parent / "var" / "chat-sandbox.json"),
                                  "the file the Chat sandbox (manage.py chat_sandbox) keeps its state in")
-    CELERY_BROKER_URL = Setting("", "Celery's broker; empty: no broker, syncs run in the web process's runner")
+    CELERY_BROKER_URL = Setting("", "Celery's broker; empty: no broker, the tasks run on the in-process executor")
+    CELERY_WORKER_CONCURRENCY = Setting(24, "threads of a Celery worker (and of a command's run without a broker)")
     CELERY_BROKER_TRANSPORT_OPTIONS = Setting({}, "Celery's broker transport options; the app reads their "
                                                   "visibility_timeout")
     SYNC_MAX_ATTEMPTS = Setting(10, "tries of a sync that failed for a reason that may pass, the first included")
@@ -70,7 +71,8 @@ class AppSettings:
     SYNC_RECOVER_SECONDS = Setting(60.0, "how often stranded groups are looked for and queued again")
     SYNC_STRANDED_SECONDS = Setting(stranded_after(SYNC_RETRY_CAP_SECONDS.default, SYNC_LEASE_SECONDS.default),
                                     "how long a stranded group must be unchanged before it is queued again")
-    SYNC_RUNNER_THREADS = Setting(4, "threads of the web process's background runner (no broker)")
+    SYNC_RUNNER_THREADS = Setting(4, "threads of the in-process executor of a web process (no broker)")
+    SYNC_TASK_GROUPS = Setting(25, "groups a bulk sync's task claims, syncs one after the other and stores together")
     SYNC_DRIFT_SWEEP_SECONDS = Setting(600.0, "the drift sweep's period (Celery beat)")
     SYNC_DRIFT_SWEEP_CONCURRENCY = Setting(16, "the drift sweep's threads")
     SYNC_DRIFT_SWEEP_RATE_SHARE = Setting(0.8, "the share of each endpoint's rate the drift sweep's calls may take")

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 from django.db.models import Sum
 from django.db.models.functions import Greatest
 
-from contactgroups import bulk, words
+from contactgroups import rows, words
 from contactgroups.imports.groups import EXPORTED_COLUMNS
 from contactgroups.models import ContactItem
 from contactgroups.spreadsheet import SafeWriter, SafeXlsxWriter
@@ -32,7 +32,7 @@ def exported_rows(groups, on_chunk: Callable[[int], None] | None = None) -> Iter
     ``on_chunk(count)`` is called after the rows of each chunk of ``count`` groups.
     """
     chunk = []
-    for group in bulk.stream_rows(groups, ["owner__user_id", "name", "chat_group_id", "state"], chunk=GROUP_CHUNK):
+    for group in rows.stream_rows(groups, ["owner__user_id", "name", "chat_group_id", "state"], chunk=GROUP_CHUNK):
         chunk.append(group)
         if len(chunk) == GROUP_CHUNK:
             yield from _chunk_rows(chunk)

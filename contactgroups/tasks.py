@@ -1,13 +1,16 @@
-"""Celery tasks: thin, retrying wrappers around contactgroups.sync. Ids in, never instances.
+"""The background work, every piece a Celery task (``engine.background``): ids in, never instances.
 
-``queue_*`` functions are what the admin and the commands call: the work starts only after the current
-transaction commits, and never in the caller's request. With CELERY_BROKER_URL set, a worker does it (publishing
-gives up quickly when the broker cannot be reached: the group is marked not queued); unset, the web process's
-background runner does (``sync/runner.py``). Either way the caller returns at once. ``requeue_stranded``, run by
-Celery beat (``CELERY_BEAT_SCHEDULE``), queues again the groups a stopped worker or broker left waiting.
+A worker runs them when CELERY_BROKER_URL is set; without one, the same functions run on the in-process executor
+(``engine.LOCAL``). ``queue_*`` are what the admin calls: the work is handed over only after the current
+transaction commits, and never runs in the caller's request. With a broker, publishing gives up quickly when the
+broker cannot be reached: the group is marked not queued. ``requeue_stranded`` (Celery beat's
+``CELERY_BEAT_SCHEDULE``; without a broker, the web process every SYNC_RECOVER_SECONDS from when it starts) hands
+over again the groups a stopped worker or process left waiting. ``contactgroups.runs`` hands a command's bulk
+work over in chunks (``sync_groups_task``, ``sweep_owners_task``).
 """
 
 import logging
+from datetime import timedelta
 
 from celery import shared_task
 from django.db import transaction
@@ -16,41 +19,126 @@ from kombu.exceptions import OperationalError
 
 from contactgroups import sync
 from contactgroups.conf import app_settings
+from contactgroups.engine import LOCAL, background, has_broker, send, thread_client
 from contactgroups.models import ContactGroup
-from contactgroups.sync import runner
+from contactgroups.sync import drift
+from contactgroups.sync.audit import last_actors
 from contactgroups.sync.pull import attempt_pull
 
 logger = logging.getLogger(__name__)
 
-logger = logging.getLogger(__name__)
+
+@background()
+def sync_group_task(group_pk: int, actor_id: int | None, first_attempt: int = 0, *, attempt: int = 0):
+    """Sync one group (``first_attempt``: attempts already made elsewhere, by a chunk), with a Chat client of its
+    own."""
+    return sync.attempt_sync(group_pk, actor_id, first_attempt + attempt)[1]
 
 
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
-def sync_group_task(self, group_pk: int, actor_id: int | None) -> None:
-    _result, retry_in = sync.attempt_sync(group_pk, actor_id, self.request.retries)
-    if retry_in is not None:
-        raise self.retry(countdown=retry_in)
+@background()
+def sync_groups_task(group_pks: list[int], actor_id: int | None, rate: float | None = None, *, attempt: int = 0):
+    """Sync a chunk of a bulk sync: claimed and stored together (``sync.sync_batch``), at most ``rate`` Chat calls
+    a second per endpoint (else the settings'). A group another sync holds, or whose sync failed in a way that may
+    pass, gets a sync task of its own (which waits for the lease, or retries with backoff)."""
+    try:
+        results, others = sync.sync_batch(group_pks, actor_id, thread_client(**({"rate_limit": rate} if rate else {})))
+    except Exception:
+        # Nothing of the chunk was stored: each group is synced alone, once the leases it holds expire (its create
+        # intent, kept, makes that sync look for what was created before it sends anything).
+        logger.exception("A chunk of %d conversation groups failed; each is synced again alone", len(group_pks))
+        for pk in group_pks:
+            send(sync_group_task, pk, actor_id, 1, key=("sync", pk), delay=app_settings.SYNC_LEASE_SECONDS)
+        return None
+    for result in results:
+        if result.error is None:
+            continue
+        delay = sync.after_failure(result.group_pk, actor_id, 0, result.error)
+        if delay is not None:
+            send(sync_group_task, result.group_pk, actor_id, 1, key=("sync", result.group_pk), delay=delay)
+    for pk in others:
+        send(sync_group_task, pk, actor_id, key=("sync", pk))
+    return None
 
 
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
-def pull_owner_task(self, owner_pk: int, actor_id: int | None) -> None:
-    retry_in = attempt_pull(owner_pk, actor_id, self.request.retries)
-    if retry_in is not None:
-        raise self.retry(countdown=retry_in)
+@background()
+def pull_owner_task(owner_pk: int, actor_id: int | None, *, attempt: int = 0):
+    return attempt_pull(owner_pk, actor_id, attempt)
+
+
+@background()
+def accounts_task(user_pks: list[int], actor_id: int | None, check_only: bool = False, *, attempt: int = 0):
+    """Import Chat users into Chat, or only check them (``sync.accounts_job``). Chat's refusals and failures are
+    kept on each user; none is retried here, since staff see them on the user's page and act again."""
+    sync.accounts_job(user_pks, actor_id, check_only)
+
+
+def sweep_owners(owner_pks: list[int], actor_id: int | None, on_owner=None, *, attempt: int = 0):
+    """Read these owners' groups in Chat and keep each group's reading and drift (``drift.sweep_owner``), with a
+    client of the sweep's share of the rate. ``on_owner(owner_pk, result)`` is told of each owner as it ends: an
+    ``OwnerSweep``, or the exception that stopped it (in the audit and the log; the others go on)."""
+    with drift.sweep_client() as client:
+        for owner_pk in owner_pks:
+            try:
+                result = drift.sweep_owner(owner_pk, actor_id, client)
+            except Exception as exc:
+                logger.warning("The drift sweep could not read Chat user %s: %s", owner_pk, exc)
+                result = exc
+            if on_owner is not None:
+                on_owner(owner_pk, result)
+
+
+sweep_owners_task = background()(sweep_owners)
+
+
+# Owners a sweep task reads, one after the other.
+SWEEP_OWNERS_A_TASK = 20
+
+
+@background()
+def drift_sweep_task(*, attempt: int = 0):
+    """Celery beat's drift sweep: every owner with a group Chat may hold, handed to the workers a chunk at a time.
+    A chunk not started within the sweep's period is dropped (``expires``): the next sweep reads it again."""
+    actor_id = drift.sweep_actor().pk
+    owners = list(drift.owners_to_sweep().order_by("pk").values_list("pk", flat=True))
+    for start in range(0, len(owners), SWEEP_OWNERS_A_TASK):
+        send(sweep_owners_task, owners[start:start + SWEEP_OWNERS_A_TASK], actor_id, None,
+             expires=app_settings.SYNC_DRIFT_SWEEP_SECONDS)
+    logger.info("Drift sweep: %d Chat users handed to the workers.", len(owners))
+
+
+# Taking up what a stopped worker or process left ------------------------------------------------------------------
+
+def stranded(unchanged_for: float) -> list[tuple[int, int | None]]:
+    """Each stranded group (``ContactGroup.objects.stranded``), unchanged for ``unchanged_for`` seconds, with the
+    staff user its sync acts for (the one of its latest history entry)."""
+    since = timezone.now() - timedelta(seconds=unchanged_for)
+    pks = list(ContactGroup.objects.stranded(since).order_by("pk").values_list("pk", flat=True))
+    actors = last_actors(pks) if pks else {}
+    return [(pk, actors.get(pk)) for pk in pks]
 
 
 @shared_task
-def requeue_stranded() -> int:
-    """Queue again every stranded group (``ContactGroup.objects.stranded``) unchanged for SYNC_STRANDED_SECONDS;
-    how many were queued. Each one's ``updated_at`` is touched, so the next run leaves it to the task it got."""
-    groups = runner.stranded(app_settings.SYNC_STRANDED_SECONDS)
+def requeue_stranded(unchanged_for: float | None = None) -> int:
+    """Hand over again every stranded group unchanged for ``unchanged_for`` seconds (SYNC_STRANDED_SECONDS by
+    default); how many. Each one's ``updated_at`` is touched, so the next run leaves it to the task it got."""
+    groups = stranded(app_settings.SYNC_STRANDED_SECONDS if unchanged_for is None else unchanged_for)
     if not groups:
         return 0
     ContactGroup.objects.filter(pk__in=[pk for pk, _ in groups]).update(updated_at=timezone.now())
-    queued = _publish_each(groups)
+    queued = _send_each(groups)
     logger.info("Queued %d stranded conversation group(s) again", queued)
     return queued
 
+
+def start_in_web_process() -> None:
+    """Where a web process starts (``imadmin/wsgi.py``, ``asgi.py``): without a broker, take up the groups a
+    stopped process left now (every one nothing runs: that process is gone) and then every SYNC_RECOVER_SECONDS.
+    With a broker, Celery beat does."""
+    if not has_broker():
+        LOCAL.every(lambda: app_settings.SYNC_RECOVER_SECONDS, requeue_stranded, (0,), ())
+
+
+# Handing work over from the admin -------------------------------------------------------------------------------
 
 def queue_group_sync(group_pk: int, actor_id: int | None, on_not_queued=None) -> None:
     """Sync one group once the current transaction commits; see ``queue_group_syncs``."""
@@ -65,28 +153,17 @@ def queue_group_syncs(group_pks: list[int], actor_id: int | None, on_not_queued=
     ``on_not_queued(group_pk, error)`` lets the caller tell the user. After the first such failure the others of
     the same call are not tried (the broker is down): each is marked the same way.
     """
-    group_pks = list(group_pks)
-    if app_settings.CELERY_BROKER_URL:
-        transaction.on_commit(lambda: _publish_each([(pk, actor_id) for pk in group_pks], on_not_queued))
-    else:
-        def hand_over():
-            for pk in group_pks:
-                runner.submit_sync(pk, actor_id)
-
-        transaction.on_commit(hand_over)
+    groups = [(pk, actor_id) for pk in group_pks]
+    transaction.on_commit(lambda: _send_each(groups, on_not_queued))
 
 
 def queue_owner_pulls(owner_pks: list[int], actor_id: int | None) -> int:
     """Pull these owners' groups from Chat outside this request; how many were queued (with a broker, none after
     the first the broker would not take: it is down)."""
-    if not app_settings.CELERY_BROKER_URL:
-        for owner_pk in owner_pks:
-            runner.submit_pull(owner_pk, actor_id)
-        return len(owner_pks)
     queued = 0
     for owner_pk in owner_pks:
         try:
-            pull_owner_task.apply_async((owner_pk, actor_id), retry=True)
+            send(pull_owner_task, owner_pk, actor_id, key=("pull", owner_pk))
         except OperationalError as exc:
             logger.warning("Could not queue the pull of %d user(s): %s", len(owner_pks) - queued, exc)
             break
@@ -94,16 +171,34 @@ def queue_owner_pulls(owner_pks: list[int], actor_id: int | None) -> int:
     return queued
 
 
-def _publish_each(groups: list[tuple[int, int | None]], on_not_queued=None) -> int:
-    """Send each group's sync task; mark those the broker would not take. How many were sent."""
+def queue_account_import(user_pks: list[int], actor_id: int | None, on_not_queued=None,
+                         check_only: bool = False) -> None:
+    """Import the Chat users into Chat (or, ``check_only``, ask Chat whether they exist) once the current
+    transaction commits, outside this request, as ``queue_group_syncs`` syncs groups.
+
+    If the broker cannot take the task, nothing reaches Chat and ``on_not_queued(error)`` lets the caller say so.
+    """
+    user_pks = sorted(user_pks)
+
+    def hand_over():
+        try:
+            send(accounts_task, user_pks, actor_id, check_only, key=("accounts", tuple(user_pks), check_only))
+        except OperationalError as exc:  # the broker could not be reached, after the bounded publish retries
+            logger.warning("Could not queue the import of %d Chat user(s): %s", len(user_pks), exc)
+            if on_not_queued is not None:
+                on_not_queued(exc)
+
+    transaction.on_commit(hand_over)
+
+
+def _send_each(groups: list[tuple[int, int | None]], on_not_queued=None) -> int:
+    """Hand over each group's sync; mark those the broker would not take. How many were handed over."""
     failure = None
     sent = 0
     for pk, actor_id in groups:
         if failure is None:
             try:
-                # Retried as CELERY_TASK_PUBLISH_RETRY_POLICY says, each connection attempt bounded by
-                # CELERY_BROKER_CONNECTION_TIMEOUT: a down broker costs a request a fraction of a second.
-                sync_group_task.apply_async((pk, actor_id), retry=True)
+                send(sync_group_task, pk, actor_id, key=("sync", pk))
                 sent += 1
                 continue
             except OperationalError as exc:
@@ -113,59 +208,3 @@ def _publish_each(groups: list[tuple[int, int | None]], on_not_queued=None) -> i
             on_not_queued(pk, failure)
     return sent
 
-
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
-def accounts_task(self, user_pks: list[int], actor_id: int | None, check_only: bool = False) -> None:
-    """Import Chat users into Chat, or only check them (``sync.accounts_job``). Chat's refusals and failures are
-    kept on each user; none is retried here, since staff see them on the user's page and act again."""
-    sync.accounts_job(user_pks, actor_id, check_only)
-
-
-def queue_account_import(user_pks: list[int], actor_id: int | None, on_not_queued=None,
-                         check_only: bool = False) -> bool:
-    """Import the Chat users into Chat (or, ``check_only``, ask Chat whether they exist) once the current
-    transaction commits, outside this request, as ``queue_group_syncs`` syncs groups.
-
-    If the broker cannot take the task, nothing reaches Chat and ``on_not_queued(error)`` lets the caller say so.
-    """
-    user_pks = sorted(user_pks)
-    if app_settings.CELERY_BROKER_URL:
-        def send():
-            try:
-                accounts_task.apply_async((user_pks, actor_id, check_only), retry=True)
-            except OperationalError as exc:  # the broker could not be reached, after the bounded publish retries
-                logger.warning("Could not queue the import of %d Chat user(s): %s", len(user_pks), exc)
-                if on_not_queued is not None:
-                    on_not_queued(exc)
-
-        transaction.on_commit(send)
-    else:
-        transaction.on_commit(lambda: runner.submit_accounts(user_pks, actor_id, check_only))
-
-
-@shared_task(ignore_result=True)
-def drift_sweep_task() -> None:
-    """Celery beat's drift sweep: read every owner's groups in Chat and mark what the users changed in the app.
-
-    One sweep at a time: while one runs (a Redis lock, for the sweep's period), another that beat starts returns.
-    """
-    lock = None
-    if app_settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
-        import redis
-
-        lock = redis.Redis.from_url(app_settings.CELERY_BROKER_URL).lock(
-            "imadmin-drift-sweep", timeout=max(60, int(app_settings.SYNC_DRIFT_SWEEP_SECONDS) * 2))
-        if not lock.acquire(blocking=False):
-            logger.info("A drift sweep is already running; this one is skipped.")
-            return
-    try:
-        summary = sync.drift.sweep(sync.drift.sweep_actor().pk)
-        logger.info("Drift sweep: %d owners read, %d groups, %d changed in the app (%d new, %d cleared), "
-                    "%d failed.", summary.owners, summary.groups, summary.drifted, summary.found, summary.cleared,
-                    len(summary.failures))
-    finally:
-        if lock is not None:
-            try:
-                lock.release()
-            except redis.exceptions.LockError:
-                pass  # it outlived its timeout; another sweep may have it now

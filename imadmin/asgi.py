@@ -1,4 +1,4 @@
-"""The ASGI application. Without a broker, the background runner takes up stranded groups as it starts."""
+"""The ASGI application. Without a broker, the in-process executor takes up stranded groups as it starts."""
 
 import os
 
@@ -7,6 +7,6 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "imadmin.settings")
 application = get_asgi_application()
 
-from contactgroups.sync.runner import start_in_web_process  # noqa: E402  (needs Django set up)
+from contactgroups.tasks import start_in_web_process  # noqa: E402  (needs Django set up)
 
 start_in_web_process()

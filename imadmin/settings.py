@@ -224,16 +224,20 @@ CHAT_READ_TIMEOUT = app_setting(env.float, "CHAT_READ_TIMEOUT")
 CHAT_ANSWER_MAX_BYTES = app_setting(env.int, "CHAT_ANSWER_MAX_BYTES")
 CHAT_SANDBOX_STATE = app_setting(env.str, "CHAT_SANDBOX_STATE")
 
-# Celery. Unset broker: a sync runs in this web process's background runner (contactgroups/sync/runner.py),
-# outside the request, once the transaction commits.
+# Celery, the one engine of background work (contactgroups/tasks.py). Unset broker: the same tasks run on this
+# process's in-process executor (contactgroups/engine.py), outside the request, once the transaction commits.
 CELERY_BROKER_URL = app_setting(env.str, "CELERY_BROKER_URL")
 if not CHAT_RATE_LIMIT_STORAGE and CELERY_BROKER_URL.startswith("redis://"):
     CHAT_RATE_LIMIT_STORAGE = CELERY_BROKER_URL
-# The bulk sync's batch task lives beside the bulk runner, not in a tasks module autodiscovery finds.
-CELERY_IMPORTS = ("contactgroups.handoff",)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# `celery -A imadmin worker` with no flags: threads, not processes (a task waits on Chat and the database, not on
+# the CPU, and one process stops cleanly), as many as keep Chat's 200 calls a second busy at 50 ms an answer with
+# room for the database's share (docs/operations.md, Bulk sync throughput); each thread reserves one task at a
+# time, so a worker killed mid-run holds few and a second worker shares the rest.
+CELERY_WORKER_POOL = env.str("CELERY_WORKER_POOL", default="threads")
+CELERY_WORKER_CONCURRENCY = app_setting(env.int, "CELERY_WORKER_CONCURRENCY")
+CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=1)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -270,13 +274,15 @@ SYNC_RETRY_CAP_SECONDS = app_setting(env.float, "SYNC_RETRY_CAP_SECONDS")
 SYNC_LEASE_SECONDS = app_setting(env.float, "SYNC_LEASE_SECONDS")
 
 # How often stranded groups (queued, syncing or being deleted, no live lease, unchanged for SYNC_STRANDED_SECONDS)
-# are looked for and queued again: by beat with a broker, by the web process's background runner without one.
+# are looked for and queued again: by beat with a broker, by the web process's in-process executor without one.
 SYNC_RECOVER_SECONDS = app_setting(env.float, "SYNC_RECOVER_SECONDS")
 # Unset: past the longest wait before a retry plus a lease (contactgroups.conf.stranded_after).
 SYNC_STRANDED_SECONDS = env.float("SYNC_STRANDED_SECONDS",
                                   default=stranded_after(SYNC_RETRY_CAP_SECONDS, SYNC_LEASE_SECONDS))
-# Threads of the web process's background runner (no broker): syncs and pulls running at once.
+# Threads of the in-process executor (no broker): background tasks running at once in a web process.
 SYNC_RUNNER_THREADS = app_setting(env.int, "SYNC_RUNNER_THREADS")
+# Groups one task of a bulk sync claims, syncs one after the other and stores together (contactgroups/runs.py).
+SYNC_TASK_GROUPS = app_setting(env.int, "SYNC_TASK_GROUPS")
 # Drift: what users change in their apps, found by reading Chat (contactgroups/sync/drift.py).
 # The sweep reads every owner's groups this often (Celery beat), in this many threads, its calls taking at most
 # this share of each endpoint's rate while staff calls wait for nothing; the sweep's history entries are made under

@@ -2,8 +2,7 @@
 # The production shape on one machine: Redis (the Celery broker; config and data in $VAR/redis, loopback only), a
 # Celery worker, Celery beat (its schedule file in $VAR), the Chat sandbox on $SANDBOX_PORT and the admin on
 # 127.0.0.1:$PORT. Ctrl-C (or SIGTERM to this script) stops them all; so does any one of them ending.
-#   PORT (8000), SANDBOX_PORT (8081), REDIS_PORT (6379 when free, else a free port), CELERY_CONCURRENCY (4 threads),
-#   IMADMIN_VAR (var/: where Redis, beat and the sandbox keep their files).
+#   PORT (8000), SANDBOX_PORT (8081), REDIS_PORT (6379 when free, else a free port), IMADMIN_VAR (var/: where Redis, beat and the sandbox keep their files).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -74,9 +73,9 @@ $BIN/python manage.py chat_sandbox --host 127.0.0.1 --port "$SANDBOX_PORT" --sta
 pids+=($!)
 wait_port "$SANDBOX_PORT" "${pids[-1]}" "The Chat sandbox"
 
-# Threads, not processes: a sync waits on Chat, not on the CPU, and one process stops cleanly.
-$BIN/celery -A imadmin worker --loglevel=INFO --pool threads --concurrency "${CELERY_CONCURRENCY:-4}" \
-  --without-gossip --without-mingle &
+# The worker's pool and concurrency are the project's Celery settings (CELERY_WORKER_POOL, CELERY_WORKER_CONCURRENCY in
+# imadmin/settings.py): threads, sized for this machine and Chat's 200 calls a second.
+$BIN/celery -A imadmin worker --loglevel=INFO --without-gossip --without-mingle &
 worker=$!
 pids+=($worker)
 $BIN/celery -A imadmin beat --loglevel=INFO --schedule "$CELERY_BEAT_SCHEDULE_FILENAME" &

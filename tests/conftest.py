@@ -58,32 +58,32 @@ def rows(db, owner, make_group, staff):
 def chat_sandbox(settings):
     """A running Chat sandbox the whole project talks to (CHAT_API_BASE_URL points at it)."""
     from contactgroups.chat.sandbox import SandboxServer
-    from contactgroups.sync.runner import RUNNER
+    from contactgroups.engine import LOCAL
 
     server = SandboxServer(settings.CHAT_SDKAPPID, settings.CHAT_SECRET_KEY, settings.CHAT_ADMIN_IDENTIFIER).start()
     settings.CHAT_API_BASE_URL = server.base_url
     settings.CELERY_BROKER_URL = ""
     yield server
-    # What the test left to the background runner ends before the sandbox and the database go: no sync of this
+    # What the test left to the in-process executor ends before the sandbox and the database go: no sync of this
     # test runs into the next.
     server.clear_faults()
-    assert RUNNER.drain(timeout=120), "A background sync was still running two minutes after the test."
+    assert LOCAL.drain(timeout=120), "A background sync was still running two minutes after the test."
     server.stop()
 
 
 @pytest.fixture
 def background_syncs():
-    """The web process's background runner (no broker), where a save, a delete and the actions hand their syncs
-    and pulls. ``background_syncs.wait()`` returns once every one handed over has ended (retries included), as a
-    person who waits before reloading the page; the test then reads what staff and Chat see."""
-    from contactgroups.sync.runner import RUNNER
+    """The in-process executor (no broker), where a save, a delete and the actions hand their syncs and pulls.
+    ``background_syncs.wait()`` returns once every one handed over has ended (retries included), as a person who
+    waits before reloading the page; the test then reads what staff and Chat see."""
+    from contactgroups.engine import LOCAL
 
     class BackgroundSyncs:
-        runner = RUNNER
+        executor = LOCAL
 
         @staticmethod
         def wait(timeout: float = 60.0) -> None:
-            assert RUNNER.wait_idle(timeout), f"The background syncs had not ended after {timeout} s."
+            assert LOCAL.wait_idle(timeout), f"The background syncs had not ended after {timeout} s."
 
     return BackgroundSyncs()
 

@@ -95,7 +95,7 @@ class CeleryWorker:
     def __init__(self, directory: Path, env: dict[str, str], name: str = "worker"):
         self.log = directory / f"celery-{name}-{time.monotonic_ns()}.log"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "imadmin", "worker", "--pool=solo", "--without-gossip",
+            [sys.executable, "-m", "celery", "-A", "imadmin", "worker", "--without-gossip",
              "--without-mingle", "--without-heartbeat", "--loglevel=INFO", f"--hostname={name}@%h",
              f"--logfile={self.log}"],
             cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,

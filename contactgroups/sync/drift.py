@@ -18,13 +18,10 @@ group takes); the planner then has nothing of the app's left to adopt.
 
 import hashlib
 import json
-import queue
-import threading
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
-from django.db import connections, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from contactgroups.chat import protocol
@@ -35,9 +32,9 @@ from contactgroups.models.versions import confirmed_state
 from contactgroups.outcomes import DriftCode, DriftEntry, DriftFacts, ReadBy
 from contactgroups.sync import plan
 from contactgroups.sync.audit import AuditRecorder, log_history, log_staff_action
-from contactgroups.sync.execute import remote_for
 from contactgroups.sync.lease import Lease
 from contactgroups.sync.outcome import conversation_data
+from contactgroups.sync.pipeline import remote_for
 from contactgroups.sync.pull import PullReport, pull_group
 
 # History entry codes, under the "drift" key.
@@ -370,77 +367,6 @@ def owners_to_sweep():
 def sweep_client(**kwargs):
     """A Chat client for the sweep: its calls take only SYNC_DRIFT_SWEEP_RATE_SHARE of the rate."""
     return chat_client(rate_share=app_settings.SYNC_DRIFT_SWEEP_RATE_SHARE, **kwargs)
-
-
-@dataclass
-class SweepSummary:
-    """What a whole sweep found, owner by owner summed; ``failures`` holds (UserID, error) of owners not read."""
-
-    owners: int = 0
-    groups: int = 0
-    drifted: int = 0
-    found: int = 0
-    cleared: int = 0
-    skipped: int = 0
-    failures: list = None
-
-    def __post_init__(self):
-        self.failures = self.failures or []
-
-    def add(self, result) -> None:
-        if isinstance(result, OwnerSweep):
-            self.owners += 1
-            for name in ("groups", "drifted", "found", "cleared", "skipped"):
-                setattr(self, name, getattr(self, name) + getattr(result, name))
-
-
-def sweep(actor_id: int | None, owner_pks: Iterable[int] | None = None, concurrency: int | None = None,
-          on_owner: Callable[[int, object], None] | None = None) -> SweepSummary:
-    """Read every owner of ``owner_pks`` (default: ``owners_to_sweep()``) in ``concurrency`` threads.
-
-    Each thread has its own sweep client (a background share of the rate, counted with every other caller's) and
-    its own database connection. ``on_owner(owner_pk, result)`` is told of each owner as it ends: an OwnerSweep,
-    or the exception that stopped it (one failing owner never stops the others).
-    """
-    concurrency = concurrency or app_settings.SYNC_DRIFT_SWEEP_CONCURRENCY
-    if owner_pks is None:
-        owner_pks = owners_to_sweep().order_by("pk").values_list("pk", flat=True).iterator(chunk_size=1000)
-    todo: queue.Queue = queue.Queue(maxsize=2 * concurrency)
-    summary = SweepSummary()
-    lock = threading.Lock()
-
-    def work(client):
-        try:
-            with client:
-                while (owner_pk := todo.get()) is not None:
-                    try:
-                        result = sweep_owner(owner_pk, actor_id, client)
-                    except Exception as exc:  # the summary counts it; the others go on
-                        result = exc
-                    with lock:
-                        summary.add(result)
-                        if isinstance(result, Exception):
-                            user_id = ChatUser.objects.filter(pk=owner_pk).values_list("user_id", flat=True).first()
-                            summary.failures.append((user_id or str(owner_pk), result))
-                        if on_owner is not None:
-                            on_owner(owner_pk, result)
-        finally:
-            connections.close_all()
-
-    clients = [sweep_client() for _ in range(concurrency)]  # a bad configuration stops the sweep here, at once
-    threads = [threading.Thread(target=work, args=(client,), name=f"imadmin-sweep-{n}", daemon=True)
-               for n, client in enumerate(clients)]
-    for thread in threads:
-        thread.start()
-    try:
-        for owner_pk in list(owner_pks):
-            todo.put(owner_pk)
-    finally:
-        for _thread in threads:
-            todo.put(None)
-        for thread in threads:
-            thread.join()
-    return summary
 
 
 def sweep_actor():

@@ -1,6 +1,6 @@
 """How far a running sync is, stored as it goes, so a page in any process can follow it (the status endpoint).
 
-A sync of one Chat call writes nothing here: its end (execute._save) says everything at once. A sync of more
+A sync of one Chat call writes nothing here: its end (store.store_one) says everything at once. A sync of more
 calls stores, once its plan is known, how many calls it makes (the read counts as one), then after each call but
 the last how many are done and the ResultCode and ResultInfo of each conversation that call answered. The last
 call's answers are stored with the sync's end, which sets both counts back to 0.

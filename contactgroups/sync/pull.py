@@ -14,9 +14,10 @@ from contactgroups.models import ChatUser, ContactGroup, ContactItem, GroupVersi
 from contactgroups.models.versions import confirmed_state
 from contactgroups.outcomes import HeldBackReason, NotStored, PullCode, PullOutcome
 from contactgroups.sync.audit import AuditRecorder, log_history
-from contactgroups.sync.execute import is_retryable, retry_delay
 from contactgroups.sync.lease import Lease, SyncBusy
 from contactgroups.sync.outcome import conversation_data
+from contactgroups.sync.retries import retry_delay
+from contactgroups.sync.store import is_retryable
 
 ADOPTED = PullCode.ADOPTED  # a group the user created in the app
 PULLED = PullCode.PULLED  # a group whose name, conversations or GroupId Chat changed
@@ -236,7 +237,7 @@ def _match(remote: ContactGroups, mine: list[ContactGroup], others: list[Contact
 
 def _match_remade(matches: list[_Match], mine: list[ContactGroup]) -> None:
     """For a pull of some groups only: a group whose GroupId is gone is the group Chat holds under the name it
-    confirmed, if the mirror has no other group of that GroupId, as a sync takes it (execute.remote_for): the user
+    confirmed, if the mirror has no other group of that GroupId, as a sync takes it (pipeline.remote_for): the user
     deleted it in the app and made another under its name."""
     matched = {match.group.pk for match in matches if match.group is not None}
     for group in mine:

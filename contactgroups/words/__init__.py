@@ -47,6 +47,13 @@ from contactgroups.words.pull import (
     pull_changes_text,
     pull_report_lines,
 )
+from contactgroups.words.runs import (
+    group_sync_line,
+    group_sync_why,
+    handing_text,
+    run_summary_text,
+    workers_stalled_text,
+)
 from contactgroups.words.sync import (
     BLANK_MARK,
     CONFLICT_WORDS,
@@ -68,6 +75,7 @@ __all__ = [
     "READ_FAILURE_WORDS", "REPORT_LINE_WORDS", "SYNC_WORDS", "WARNING_WORDS", "account_text",
     "chat_read_failure_text", "code_number", "code_text", "conflict_text", "conflicts_text", "conversation_text",
     "drift_history_text", "drift_lines", "edit_changes_text", "edit_text", "error_text", "failure_text",
+    "group_sync_line", "group_sync_why", "handing_text", "run_summary_text", "workers_stalled_text",
     "held_back_text", "history_text", "import_text", "kept_name_help", "lazy_format", "listed", "meaning",
     "moment_text", "name_text", "not_queued_text", "not_stored_text", "operation_text", "outcome_text",
     "pull_changes_text", "pull_report_lines", "queued_text", "save_warning_text", "say", "sync_state_text",

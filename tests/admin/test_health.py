@@ -24,7 +24,7 @@ from contactgroups.models import (
     SyncAttemptRefusal,
 )
 from contactgroups.models.health import count_calls, minute_of
-from contactgroups.sync import batch
+from contactgroups.sync import pipeline, store
 
 C2C = protocol.TYPE_C2C
 HEALTH = reverse("admin:contactgroups_health")
@@ -95,12 +95,12 @@ def test_a_bulk_batch_counts_its_calls_once_committed_in_one_statement(owner, ma
     users = [ChatUser.objects.create(user_id=f"owner_{n}") for n in range(3)]
     chat_sandbox.import_accounts(*[user.user_id for user in users], "peer_1")
     pks = [make_group(users[n % 3], f"group {n}", [(C2C, "peer_1"), (C2C, "nobody")]).pk for n in range(12)]
-    works, _others = batch.claim(pks)
+    claimed, _others = pipeline.claim_many(pks)
     with chat_client() as client:
-        done = [batch.run(work, staff.pk, client) for work in works]
+        done = pipeline.send_all(claimed, staff.pk, client)
 
     with CaptureQueriesContext(connection) as saved:
-        batch.save(done, staff.pk)
+        store.store_many(done, staff.pk)
 
     counting = [query["sql"] for query in saved if "callminute" in query["sql"].lower()
                 or "refusalminute" in query["sql"].lower()]

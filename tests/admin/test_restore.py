@@ -18,7 +18,7 @@ from contactgroups import sync
 from contactgroups.chat import protocol
 from contactgroups.conf import chat_client
 from contactgroups.models import ContactGroup, GroupVersion
-from contactgroups.sync import batch
+from contactgroups.sync import pipeline, store
 from tests.admin_forms import form_as_shown, form_errors, group_form_data
 from tests.browser.conftest import chat_groups
 
@@ -114,11 +114,11 @@ def test_a_confirmed_delete_is_no_version_and_the_versions_before_it_are_kept(su
 def test_a_bulk_batch_keeps_each_groups_version_in_one_statement(owner, make_group, staff, chat_sandbox):
     chat_sandbox.import_accounts("user_0001", "user_0002")
     groups = [make_group(owner, f"group {n}", [(C2C, "user_0002")]) for n in range(5)]
-    works, _others = batch.claim([group.pk for group in groups])
+    claimed, _others = pipeline.claim_many([group.pk for group in groups])
     with chat_client() as client:
-        done = [batch.run(work, staff.pk, client) for work in works]
+        done = pipeline.send_all(claimed, staff.pk, client)
     with CaptureQueriesContext(connection) as saved:
-        batch.save(done, staff.pk)
+        store.store_many(done, staff.pk)
     inserts = [query["sql"] for query in saved.captured_queries
                if query["sql"].startswith('INSERT INTO "contactgroups_groupversion"')]
     assert len(inserts) == 1

@@ -208,7 +208,7 @@ def test_sync_in_threads_syncs_each_group_exactly_once(chat, owner, make_group, 
     assert "Synced 36 groups" in out
 
 
-def test_sync_in_two_processes_syncs_each_group_once_and_reports_them_all(chat, owner, make_group, staff):
+def test_sync_of_many_tasks_syncs_each_group_once_and_reports_them_all(chat, owner, make_group, staff):
     owners = [owner] + [ChatUser.objects.create(user_id=f"owner_{n}") for n in range(5)]
     chat.import_accounts(*[user.user_id for user in owners[1:]])
     for user in owners:
@@ -217,7 +217,7 @@ def test_sync_in_two_processes_syncs_each_group_once_and_reports_them_all(chat, 
     stranger = ChatUser.objects.create(user_id="not_in_chat")
     doomed = make_group(stranger, "doomed", [(C2C, "user_0002")])
 
-    failure, out = run_failing("sync_contact_groups", "--actor", staff.username, "--processes", "2")
+    failure, out = run_failing("sync_contact_groups", "--actor", staff.username, "--concurrency", "3")
 
     creates = [(call["body"]["From_Account"], call["body"]["GroupContactItem"][0]["GroupName"])
                for call in chat.calls_to(CREATE)]
@@ -321,7 +321,7 @@ def test_the_command_in_its_own_process_prints_plain_progress_and_exits_1_on_fai
     assert "1 synced, 1 failed" in result.stdout
 
 
-def test_an_interrupted_run_in_two_processes_keeps_what_chat_confirmed_and_leaves_the_rest_untouched(
+def test_an_interrupted_run_keeps_what_chat_confirmed_and_leaves_the_rest_untouched(
         chat, owner, make_group, staff):
     import signal
     import time
@@ -338,12 +338,11 @@ def test_an_interrupted_run_in_two_processes_keeps_what_chat_confirmed_and_leave
            "DATABASE_URL": database_url(connection.settings_dict), "CHAT_API_BASE_URL": chat.base_url,
            "CELERY_BROKER_URL": ""}
     command = subprocess.Popen(
-        [sys.executable, "manage.py", "sync_contact_groups", "--actor", staff.username, "--processes", "2",
-         "--concurrency", "4"],
+        [sys.executable, "manage.py", "sync_contact_groups", "--actor", staff.username, "--concurrency", "2"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
         start_new_session=True)
     wait_until(lambda: len(chat.calls_to(CREATE)) >= 10, timeout=60)
-    os.killpg(command.pid, signal.SIGINT)  # as a terminal's Ctrl-C does: to the command and its workers
+    os.killpg(command.pid, signal.SIGINT)  # as a terminal's Ctrl-C does
     _out, err = command.communicate(timeout=120)
 
     assert command.returncode == 1, err
@@ -574,43 +573,3 @@ def test_a_terminal_gets_a_progress_bar_instead_of_lines():
     progress.close()
     assert "\r" in screen.getvalue() and "3/3" in screen.getvalue()
     assert "groups (100%)" not in screen.getvalue()
-
-
-def test_the_runner_reads_items_only_a_little_ahead_of_the_work():
-    import threading
-
-    from contactgroups.bulk import run_concurrently
-
-    taken, release = [], threading.Event()
-
-    def items():
-        for number in range(1000):
-            taken.append(number)
-            yield number
-
-    def work(number):
-        release.wait(10)
-        return number * 2
-
-    def look_then_release():
-        seen.append(len(taken))
-        release.set()
-
-    seen = []
-    # While the work is held, the feeder fills the queue and takes no more.
-    threading.Timer(0.5, look_then_release).start()
-    doubled = sorted(result for _number, result in run_concurrently(items(), work, concurrency=4))
-    assert seen[0] <= 2 * 4 + 4 + 1  # the queue, one item in each worker's hand, one waiting to be queued
-    assert doubled == [2 * n for n in range(1000)]
-
-
-def test_the_runner_hands_back_an_items_exception_and_goes_on():
-    from contactgroups.bulk import run_concurrently
-
-    def work(number):
-        if number == 2:
-            raise ValueError("no two")
-        return number
-
-    outcomes = dict(run_concurrently(range(5), work, concurrency=3))
-    assert isinstance(outcomes.pop(2), ValueError) and outcomes == {0: 0, 1: 1, 3: 3, 4: 4}

@@ -8,15 +8,6 @@ from tests.services import ROOT
 MAX_LINES = 400
 PACKAGES = ("contactgroups", "imadmin")
 
-# Modules still over MAX_LINES while issue 21 shrinks them in work not merged yet. The list goes once that work is
-# merged; a module that is no longer over the limit must leave it at once, so it never hides a module that grew.
-BEING_SHRUNK = {
-    "contactgroups/bulk.py",
-    "contactgroups/sync/drift.py",
-    "contactgroups/sync/execute.py",
-}
-
-
 def app_modules() -> list[Path]:
     """Every Python module of the app and the project, migrations excepted."""
     return [
@@ -43,15 +34,8 @@ def docstring_problem(path: Path) -> str | None:
 
 def test_no_module_is_over_400_lines():
     over = [f"{path.relative_to(ROOT)}: {line_count(path)} lines" for path in app_modules()
-            if line_count(path) > MAX_LINES and path.relative_to(ROOT).as_posix() not in BEING_SHRUNK]
+            if line_count(path) > MAX_LINES]
     assert over == [], f"split these along their seams (at most {MAX_LINES} lines a module)"
-
-
-def test_the_modules_being_shrunk_are_named_exactly():
-    for name in sorted(BEING_SHRUNK):
-        path = ROOT / name
-        assert path.exists(), f"{name} is gone: take it off BEING_SHRUNK"
-        assert line_count(path) > MAX_LINES, f"{name} is {line_count(path)} lines now: take it off BEING_SHRUNK"
 
 
 def test_every_module_opens_with_a_docstring_that_says_what_it_is():

@@ -1,5 +1,5 @@
-"""A save never waits for Chat: without a broker the web process's background runner syncs after the request,
-and a group a stopped process left waiting is taken up again.
+"""A save never waits for Chat: without a broker the same Celery tasks run on the web process's in-process
+executor after the request, and a group a stopped process left waiting is taken up again.
 
 Everything is real: the admin over Django's test client (and, for a restart, ``manage.py runserver`` in its own
 process), the Chat sandbox over loopback HTTP holding its answers as told, the database committed.
@@ -16,10 +16,10 @@ from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 from django.utils import timezone
 
-from contactgroups import sync
+from contactgroups import sync, tasks
 from contactgroups.chat import protocol
+from contactgroups.engine import LocalExecutor
 from contactgroups.models import ContactGroup, SyncAttempt
-from contactgroups.sync import runner
 from tests.admin_forms import group_form_data, states_shown
 from tests.conftest import wait_until
 from tests.services import ROOT, database_url, free_port, stop, wait_for
@@ -136,7 +136,7 @@ def test_the_periodic_sweep_takes_up_only_groups_nothing_runs(owner, make_group,
     strand(recent, state=ContactGroup.State.QUEUED)
     sync.log_history(staff.pk, queued, [{"added": {}}])
 
-    assert runner.recover_stranded(unchanged_for=600) == 2
+    assert tasks.requeue_stranded(600) == 2
     background_syncs.wait()
     states = dict(ContactGroup.objects.values_list("name", "state"))
     assert states == {"queued long ago": "synced", "died mid-sync": "synced", "syncing elsewhere": "syncing",
@@ -147,15 +147,14 @@ def test_the_periodic_sweep_takes_up_only_groups_nothing_runs(owner, make_group,
     assert LogEntry.objects.filter(object_id=str(queued.pk), user=staff).count() == 2
 
 
-def test_a_group_the_runner_already_holds_is_not_handed_to_it_twice(owner, make_group, chat_sandbox, staff,
-                                                                    background_syncs):
+def test_a_group_whose_sync_runs_is_not_taken_up_again(owner, make_group, chat_sandbox, staff, background_syncs):
     chat_sandbox.import_accounts("user_0001", "user_0002")
     group = make_group(owner, "work", [(C2C, "user_0002")])
     strand(group, state=ContactGroup.State.QUEUED, updated_at=timezone.now() - timedelta(hours=1))
     chat_sandbox.set_faults(latency_ms=1000)
-    runner.submit_sync(group.pk, staff.pk)
-    wait_until(lambda: runner.RUNNER.holds(("sync", group.pk)))
-    assert runner.recover_stranded(unchanged_for=0) == 0
+    tasks.queue_group_sync(group.pk, staff.pk)
+    wait_until(lambda: len(chat_sandbox.calls_to(CREATE)) == 1, interval=0.01)
+    assert tasks.requeue_stranded(0) == 0
     background_syncs.wait()
     assert len(chat_sandbox.calls_to(CREATE)) == 1
 
@@ -213,36 +212,38 @@ def test_a_web_process_that_starts_takes_up_what_the_stopped_one_left(owner, mak
         "left queued", "left syncing"}
 
 
-def test_the_runner_runs_one_key_at_a_time_and_again_when_handed_over_while_running():
-    """The runner's own rule, on plain work: a key handed over while it runs runs once more, after."""
-    active, most, runs = [], [0], []
+def test_the_executor_runs_a_task_handed_over_again_while_it_waits_once(settings):
+    """The executor's own rule, on plain work: handed over again while it waits, a task runs once; handed over
+    while it runs, once more after (a group's lease keeps two syncs of it apart)."""
+    settings.SYNC_RUNNER_THREADS = 1
+    runs = []
     gate = threading.Event()
 
     def work(name, attempt=0):
-        active.append(name)
-        most[0] = max(most[0], len(active))
         gate.wait(5)
         runs.append(name)
-        active.remove(name)
 
-    test_runner = runner.Runner()
-    test_runner.submit(("k",), work, "first")
-    wait_until(lambda: active == ["first"])
-    test_runner.submit(("k",), work, "second")
-    test_runner.submit(("k",), work, "third")  # replaces "second": one more run, with the latest arguments
+    executor = LocalExecutor()
+    executor.submit(work, ("first",), key=("k",))
+    wait_until(lambda: not executor._waiting)  # started
+    executor.submit(work, ("second",), key=("k",))
+    executor.submit(work, ("third",), key=("k",))  # "second" waits already: it runs, once
     gate.set()
-    assert test_runner.wait_idle(10)
-    assert runs == ["first", "third"] and most[0] == 1
+    assert executor.wait_idle(10)
+    assert runs == ["first", "second"]
 
 
-def test_the_runner_waits_before_a_retry_without_holding_a_thread():
-    attempts = []
+def test_the_executor_waits_before_a_retry_without_holding_a_thread(settings):
+    settings.SYNC_RUNNER_THREADS = 1
+    attempts, others = [], []
 
     def flaky(attempt=0):
         attempts.append(attempt)
-        return 0.05 if attempt < 2 else None
+        return 0.3 if attempt < 2 else None
 
-    test_runner = runner.Runner()
-    test_runner.submit(("flaky",), flaky)
-    assert test_runner.wait_idle(10)
-    assert attempts == [0, 1, 2]
+    executor = LocalExecutor()
+    executor.submit(flaky, ())
+    executor.submit(lambda attempt=0: others.append(attempts[:]), ())
+    assert executor.wait_idle(10)
+    # The one thread ran the other task while the first waited for its retry.
+    assert attempts == [0, 1, 2] and others == [[0]]

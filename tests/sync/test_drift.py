@@ -14,13 +14,14 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from contactgroups import sync, words
+from contactgroups import runs, sync, words
 from contactgroups.chat import errors, protocol
 from contactgroups.chat.client import ChatClient
 from contactgroups.conf import chat_config
 from contactgroups.models import ContactGroup, SyncAttempt
 from contactgroups.sync import drift
 from tests.admin_forms import group_form_data
+from tests.conftest import wait_until
 from tests.sync.test_pull import app_creates, app_deletes, app_renames
 from tests.sync.test_sync import UPDATE, as_app, change_members, chat_groups, chat_hands_out_group_ids_from
 
@@ -71,11 +72,11 @@ def take(client, group, fingerprint):
 
 def keep(client, group, fingerprint):
     """Press "Keep my edit"; the answer page, once the sync it hands to the background runner has ended."""
-    from contactgroups.sync.runner import RUNNER
+    from contactgroups.engine import LOCAL
 
     response = client.post(reverse("admin:contactgroups_contactgroup_keep_mine", args=[group.pk]),
                            {"shown": fingerprint}, follow=True)
-    assert RUNNER.wait_idle(60), "the sync Keep my edit queued had not ended after 60 s"
+    assert LOCAL.wait_idle(60), "the sync Keep my edit queued had not ended after 60 s"
     return response
 
 
@@ -142,7 +143,7 @@ def test_the_page_read_is_audited_under_the_staff_user(work, staff_client, staff
 
 def test_chat_down_shows_the_sweeps_reading_with_its_age(work, chat_sandbox, staff_client, staff):
     app_renames(chat_sandbox, "work", "home")
-    sync.drift.sweep(staff.pk)
+    runs.sweep(staff.pk)
     ContactGroup.objects.filter(pk=work.pk).update(chat_read_at=timezone.now() - timedelta(minutes=12))
     chat_sandbox.set_faults(http_error_rate=1.0)
     text = comparison(page(staff_client, work))
@@ -184,7 +185,7 @@ def test_with_no_page_timeout_the_page_shows_the_kept_reading(work, chat_sandbox
     app_renames(chat_sandbox, "work", "home")
     text = comparison(page(staff_client, work))
     assert "Chat is not read as this page opens, and no earlier reading" in text
-    sync.drift.sweep(staff.pk)
+    runs.sweep(staff.pk)
     chat_sandbox.clear_calls()
     text = comparison(page(staff_client, work))
     assert "Compared with the group as Chat held it 0 minutes ago." in text
@@ -412,7 +413,7 @@ def test_an_answer_for_a_group_that_does_not_exist_is_not_found(staff_client):
 
 def test_the_sweep_marks_a_group_changed_in_the_app_and_records_it(work, chat_sandbox, staff):
     app_renames(chat_sandbox, "work", "home")
-    summary = sync.drift.sweep(staff.pk)
+    summary = runs.sweep(staff.pk)
     work.refresh_from_db()
     assert (summary.owners, summary.groups, summary.drifted, summary.found) == (1, 1, 1, 1)
     assert work.drift == {"renamed_from": "work", "renamed_to": "home"}
@@ -426,12 +427,12 @@ def test_the_sweep_marks_a_group_changed_in_the_app_and_records_it(work, chat_sa
 
 def test_a_sweep_that_finds_the_same_again_records_nothing_new_and_clears_when_it_goes(work, chat_sandbox, staff):
     app_renames(chat_sandbox, "work", "home")
-    sync.drift.sweep(staff.pk)
+    runs.sweep(staff.pk)
     entries = LogEntry.objects.count()
-    again = sync.drift.sweep(staff.pk)
+    again = runs.sweep(staff.pk)
     assert (again.drifted, again.found) == (1, 0) and LogEntry.objects.count() == entries
     app_renames(chat_sandbox, "home", "work")
-    cleared = sync.drift.sweep(staff.pk)
+    cleared = runs.sweep(staff.pk)
     work.refresh_from_db()
     assert (cleared.drifted, cleared.cleared, work.drift) == (0, 1, None)
     assert history(work)[-1] == "The regular reading of Chat found the group as the mirror shows it again."
@@ -439,7 +440,7 @@ def test_a_sweep_that_finds_the_same_again_records_nothing_new_and_clears_when_i
 
 def test_the_sweep_does_not_move_a_group_up_the_list(work, chat_sandbox, staff):
     app_renames(chat_sandbox, "work", "home")
-    sync.drift.sweep(staff.pk)
+    runs.sweep(staff.pk)
     assert ContactGroup.objects.get(pk=work.pk).updated_at == work.updated_at
 
 
@@ -448,7 +449,7 @@ def test_the_sweep_reads_each_owner_once_and_skips_groups_never_sent(work, alice
     other = make_group(alice, "friends", [(C2C, "user_0004")])
     sync.sync_group(other.pk, staff.pk)
     chat_sandbox.clear_calls()
-    summary = sync.drift.sweep(staff.pk)
+    summary = runs.sweep(staff.pk)
     assert [call["endpoint"] for call in chat_sandbox.calls_to()] == [protocol.GET_CONTACT_GROUP]
     assert summary.groups == 2
 
@@ -458,7 +459,7 @@ def test_the_changelist_shows_the_badge_and_filters_the_changed_groups(work, ali
     other = make_group(alice, "friends", [(C2C, "user_0004")])
     sync.sync_group(other.pk, staff.pk)
     as_app(chat_sandbox, OWNER, change_members("work", protocol.OPERATION_ADD, C2C, "user_0004"))
-    sync.drift.sweep(staff.pk)
+    runs.sweep(staff.pk)
     url = reverse("admin:contactgroups_contactgroup_changelist")
     everything = staff_client.get(url).content.decode()
     assert everything.count('class="state-drift"') == 1
@@ -474,7 +475,7 @@ def test_a_failing_owner_is_counted_and_the_others_are_read(work, alice, make_gr
     group = make_group(bob, "bob's", [(C2C, "user_0002")])
     ContactGroup.objects.filter(pk=group.pk).update(chat_group_id=7, confirmed_name="bob's")  # bob is not in Chat
     app_renames(chat_sandbox, "work", "home")
-    summary = sync.drift.sweep(staff.pk)
+    summary = runs.sweep(staff.pk)
     assert summary.owners == 1 and [user for user, _exc in summary.failures] == ["user_0009"]
     work.refresh_from_db()
     assert work.drift == {"renamed_from": "work", "renamed_to": "home"}
@@ -525,23 +526,19 @@ def test_the_beat_task_on_a_worker_marks_drift_under_the_sweep_account(work, cha
     assert not entry.user.has_usable_password()
 
 
-def test_a_beat_sweep_while_another_runs_does_nothing(work, chat_sandbox, redis_server, settings):
-    import redis
-
+@pytest.mark.services
+def test_a_beat_sweep_is_read_by_the_workers(work, celery_worker, chat_sandbox):
+    """Beat's sweep task hands the owners to the workers a chunk at a time; a worker reads them and marks the group."""
     from contactgroups import tasks
 
-    settings.CELERY_BROKER_URL = redis_server.url
     app_renames(chat_sandbox, "work", "home")
-    running = redis.Redis.from_url(redis_server.url).lock("imadmin-drift-sweep", timeout=30)
-    assert running.acquire(blocking=False)
-    try:
-        chat_sandbox.clear_calls()
-        tasks.drift_sweep_task()
-        assert chat_sandbox.calls_to() == [] and ContactGroup.objects.get(pk=work.pk).drift is None
-    finally:
-        running.release()
     tasks.drift_sweep_task()
-    assert ContactGroup.objects.get(pk=work.pk).drift == {"renamed_from": "work", "renamed_to": "home"}
+
+    def marked():
+        """the worker marked the group changed in the app"""
+        return ContactGroup.objects.get(pk=work.pk).drift == {"renamed_from": "work", "renamed_to": "home"}
+
+    wait_until(marked)
 
 
 def test_difference_is_the_planners_answer(work):
@@ -584,7 +581,7 @@ def test_the_sweep_under_chats_rate_limit_leaves_staff_calls_room(alice, chat_sa
 
     def run_sweep():
         try:
-            summary["result"] = sync.drift.sweep(staff.pk, concurrency=4)
+            summary["result"] = runs.sweep(staff.pk, threads=4)
         finally:
             connections.close_all()
 
@@ -617,11 +614,11 @@ STAFF = {(C2C, "user_0002"), (C2C, "user_0003")}
 
 def keep_as(client, group, fingerprint, name):
     """Press "Keep my edit under this name" with ``name``; the answer page, once the sync it queued has ended."""
-    from contactgroups.sync.runner import RUNNER
+    from contactgroups.engine import LOCAL
 
     response = client.post(reverse("admin:contactgroups_contactgroup_keep_mine", args=[group.pk]),
                            {"shown": fingerprint, "name": name}, follow=True)
-    assert RUNNER.wait_idle(60), "the sync Keep my edit queued had not ended after 60 s"
+    assert LOCAL.wait_idle(60), "the sync Keep my edit queued had not ended after 60 s"
     return response
 
 

@@ -49,7 +49,7 @@ pytestmark = pytest.mark.django_db
 def faulty_chat_settings(settings, monkeypatch):
     """Short read timeouts and enough attempts, here and in any worker process the test starts."""
     settings.CHAT_READ_TIMEOUT = READ_TIMEOUT
-    monkeypatch.setattr(sync.execute, "chat_client", functools.partial(conf.chat_client,
+    monkeypatch.setattr(sync.pipeline, "chat_client", functools.partial(conf.chat_client,
                                                                        backoff_base=CLIENT_BACKOFF_BASE))
     settings.SYNC_MAX_ATTEMPTS = MAX_ATTEMPTS
     monkeypatch.setenv("CHAT_READ_TIMEOUT", str(READ_TIMEOUT))
@@ -298,7 +298,7 @@ def test_worker_syncs_twenty_groups_through_thirty_percent_faults(celery_worker,
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_bulk_command_in_two_processes_syncs_two_hundred_groups_through_faults_creating_none_twice(
+def test_the_bulk_command_syncs_two_hundred_groups_through_faults_creating_none_twice(
         chat_sandbox, make_group, staff):
     from django.core.management import call_command
 
@@ -310,7 +310,7 @@ def test_the_bulk_command_in_two_processes_syncs_two_hundred_groups_through_faul
     groups = make_groups(make_group, plan)
     chat_sandbox.set_faults(**FAULTS, seed=SEED + 3)
 
-    call_command("sync_contact_groups", "--actor", staff.username, "--processes", "2", "--concurrency", "4",
+    call_command("sync_contact_groups", "--actor", staff.username, "--concurrency", "4",
                  stdout=io.StringIO(), stderr=io.StringIO())
 
     unsynced = ContactGroup.objects.exclude(state=ContactGroup.State.SYNCED)

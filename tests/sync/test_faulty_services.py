@@ -206,8 +206,14 @@ KILL_LATENCY_MS = 100
 KILL_WITHIN_MS = 20
 
 
-def test_worker_killed_mid_sync_loses_nothing_and_doubles_nothing(celery_worker, chat_sandbox, make_group, staff,
-                                                                   client, tmp_path):
+@pytest.fixture
+def one_task_at_a_time(monkeypatch):
+    """The workers the test starts run one task at a time (CELERY_WORKER_CONCURRENCY), so one call is in flight."""
+    monkeypatch.setenv("CELERY_WORKER_CONCURRENCY", "1")
+
+
+def test_worker_killed_mid_sync_loses_nothing_and_doubles_nothing(one_task_at_a_time, celery_worker, chat_sandbox,
+                                                                   make_group, staff, client, tmp_path):
     """SIGKILL lands while a create is in Chat and its answer on the way back; a new worker finishes the run."""
     rng = random.Random(SEED)
     plan, accounts = plan_groups(rng, "kill", owners=5, groups_per_owner=20)
@@ -326,8 +332,8 @@ def test_chat_restarting_mid_run_is_retried_and_shows_in_the_audit(celery_worker
           f"outage {CHAT_OUTAGE_SECONDS} s")
 
 
-def test_redis_outage_mid_run_loses_no_queued_task(redis_server, celery_worker, chat_sandbox, make_group, staff,
-                                                    client, tmp_path):
+def test_redis_outage_mid_run_loses_no_queued_task(one_task_at_a_time, redis_server, celery_worker, chat_sandbox,
+                                                    make_group, staff, client, tmp_path):
     """Redis shuts down (saving its data) for ten seconds while most tasks wait in it; the worker reconnects."""
     rng = random.Random(SEED + 2)
     plan, accounts = plan_groups(rng, "redis", owners=3, groups_per_owner=15)

@@ -6,7 +6,7 @@ from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from contactgroups import bulk, sync
+from contactgroups import rows, sync
 from contactgroups.chat import protocol
 from contactgroups.imports.csvfile import CsvError
 from contactgroups.imports.users import create_users, plan_user_import
@@ -72,7 +72,7 @@ class Command(ActorCommand):
             unimported = ChatUser.objects.exclude(import_state=ChatUser.ImportState.IMPORTED)
             if options["dry_run"]:
                 count = 0
-                for _pk, user_id in bulk.stream_rows(unimported, ["user_id"]):
+                for _pk, user_id in rows.stream_rows(unimported, ["user_id"]):
                     self.stdout.write(_("Would import %(user_id)s.") % {"user_id": user_id})
                     count += 1
                 self.stdout.write(ngettext(
@@ -83,7 +83,7 @@ class Command(ActorCommand):
                     count,
                 ) % {"count": count})
                 return
-            user_pks = bulk.stream_ids(unimported)
+            user_pks = rows.stream_ids(unimported)
             refused_rows = 0
         self.import_users(user_pks, actor, refused_rows)
 

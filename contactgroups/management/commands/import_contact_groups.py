@@ -6,12 +6,15 @@ from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from contactgroups import bulk
+from contactgroups import runs
 from contactgroups.conf import app_settings
 from contactgroups.imports.csvfile import CsvError
 from contactgroups.imports.groups import GroupImportPlan, apply_group_import, plan_group_import
-from contactgroups.management.base import ActorCommand, failure_text, listed, state_counts
+from contactgroups.management.base import ActorCommand, listed, state_counts
 from contactgroups.permissions import ADD_GROUP_PERMISSION, SYNC_PERMISSION
+
+# Threads that sync the new groups without a broker, unless told otherwise (--concurrency).
+DEFAULT_CONCURRENCY = 8
 
 
 def groups_text(count: int) -> str:
@@ -40,10 +43,10 @@ class Command(ActorCommand):
         parser.add_argument("--no-sync", action="store_true",
                             help=_("Create the groups as drafts without syncing them, for a later "
                                    "`sync_contact_groups --pending --concurrency N`."))
-        parser.add_argument("--concurrency", type=int, default=bulk.DEFAULT_CONCURRENCY, metavar="N",
+        parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, metavar="N",
                             help=_("Without a broker, groups synced at once once all are created, each in its own "
                                    "thread, as sync_contact_groups does (default %(default)d).")
-                            % {"default": bulk.DEFAULT_CONCURRENCY})
+                            % {"default": DEFAULT_CONCURRENCY})
 
     def handle(self, *args, **options):
         actor = self.actor(options)
@@ -103,35 +106,21 @@ class Command(ActorCommand):
             self.stdout.write(problem.line())
 
     def sync_created(self, created: list[int], actor_id: int, concurrency: int) -> int:
-        """Sync the new groups ``concurrency`` at a time with the bulk runner, as sync_contact_groups does.
-
-        Says how they ended; returns how many did not sync fully.
-        """
+        """Sync the new groups as sync_contact_groups does (``runs.sync_in_background``, ``concurrency`` threads of
+        this process). Says how they ended; returns how many did not sync fully."""
         states: dict[str, int] = {}
-        failed = crashed = 0
+        failed = 0
         progress = self.progress(len(created), _("sync to Chat"))
-        clients = bulk.ThreadClients()
         try:
-            results = bulk.run_concurrently(
-                created, lambda pk: bulk.sync_and_report(pk, actor_id, client=clients.get()), concurrency)
-            for pk, outcome in results:
-                if isinstance(outcome, Exception):
-                    progress.note(_("Group %(pk)d: the sync stopped: %(error)s")
-                                  % {"pk": pk, "error": failure_text(outcome)}, self.stdout)
+            for end in runs.sync_in_background(created, actor_id, concurrency, total=len(created)):
+                states[end.state] = states.get(end.state, 0) + 1
+                if end.failed:
                     failed += 1
-                    crashed += 1
-                else:
-                    states[outcome.state] = states.get(outcome.state, 0) + 1
-                    failed += int(outcome.failed)
-                progress.advance(failed=int(isinstance(outcome, Exception) or outcome.failed))
+                    progress.note(end.line, self.stdout)
+                progress.advance(failed=int(end.failed))
         finally:
-            clients.close()
             progress.close()
-        parts = state_counts(states)
-        if crashed:
-            parts.append(ngettext("%(count)d stopped by an error", "%(count)d stopped by an error", crashed)
-                         % {"count": crashed})
-        self.stdout.write(_("Synced to Chat: %(states)s.") % {"states": listed(parts)})
+        self.stdout.write(_("Synced to Chat: %(states)s.") % {"states": listed(state_counts(states))})
         return failed
 
     def finish(self, rejected_rows, failed_syncs: int) -> None:

@@ -4,7 +4,7 @@ from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from contactgroups import bulk, sync, words
+from contactgroups import rows, sync, words
 from contactgroups.management.base import ActorCommand, failure_text, listed
 from contactgroups.models import ChatUser
 from contactgroups.permissions import PULL_PERMISSION
@@ -42,7 +42,7 @@ class Command(ActorCommand):
             owners = ChatUser.objects.exclude(import_state=ChatUser.ImportState.NOT_IMPORTED)
         total = owners.count()
         if options["dry_run"]:
-            for _pk, user_id in bulk.stream_rows(owners, ["user_id"]):
+            for _pk, user_id in rows.stream_rows(owners, ["user_id"]):
                 self.stdout.write(_("Would pull the groups of %(user_id)s from Chat.") % {"user_id": user_id})
             self.stdout.write(ngettext(
                 "Dry run: %(count)d Chat user would be pulled; nothing was changed and Chat was not called.",
@@ -53,7 +53,7 @@ class Command(ActorCommand):
 
         progress = self.progress(total, "pull_contact_groups", "user")
         adopted = changed = deleted = unchanged = skipped = failed = 0
-        for owner_pk, user_id in bulk.stream_rows(owners, ["user_id"]):
+        for owner_pk, user_id in rows.stream_rows(owners, ["user_id"]):
             try:
                 report = sync.pull_owner(owner_pk, actor.pk)
             except Exception as exc:  # a failing user never stops the others; the summary counts it

@@ -4,7 +4,7 @@ from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from contactgroups import sync, words
+from contactgroups import runs, words
 from contactgroups.management.base import ActorCommand, failure_text, listed
 from contactgroups.models import ChatUser
 from contactgroups.permissions import PULL_PERMISSION
@@ -56,7 +56,7 @@ class Command(ActorCommand):
                 progress.note(_("%(user_id)s: Chat could not be read: %(error)s")
                               % {"user_id": user_id, "error": failure_text(result)}, self.stdout)
 
-        summary = sync.drift.sweep(actor.pk, owner_pks, options["concurrency"], on_owner=on_owner)
+        summary = runs.sweep(actor.pk, owner_pks, options["concurrency"], on_owner=on_owner)
         progress.close()
         self.list_changed(owner_pks)
         failed = len(summary.failures)

@@ -1,0 +1,194 @@
+"""A command's run of background work: a bulk sync handed to the engine in tasks of a few dozen groups, its progress
+followed by reading the database; and the drift sweep's tasks run here, their readings summed.
+
+``sync_in_background`` sends one ``tasks.sync_groups_task`` for each SYNC_TASK_GROUPS groups: to the Celery workers
+when a broker is configured (any worker on any machine takes a task; their Chat calls are counted and spaced
+together through CHAT_RATE_LIMIT_STORAGE), else to the in-process executor, sized to the run. It then reads the
+groups' rows: a group has ended once a sync wrote its end after the run started (``updated_at``) and left it in a
+state that waits for nothing (not draft, queued, syncing or deleting); it yields each as a ``GroupEnd``.
+
+A worker killed mid-task loses nothing and doubles nothing: a task is acknowledged only when it ends
+(``acks_late``) and is delivered again (at once if only the pool died, after the broker's visibility timeout if the
+whole worker did). The second delivery syncs the same groups again: those already stored find nothing to do, one
+whose create was sent but whose answer was not stored is found in Chat by its create intent, and one whose lease
+the dead worker still holds is synced alone once the lease expires.
+"""
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from django.utils import timezone
+
+from contactgroups import rows, tasks, words
+from contactgroups.conf import app_settings
+from contactgroups.engine import LOCAL, has_broker, send
+from contactgroups.models import ChatUser, ContactGroup
+from contactgroups.sync.drift import OwnerSweep, owners_to_sweep
+
+# The states a group waits in for a sync; any other is where a sync left it.
+WAITING_STATES = (ContactGroup.State.DRAFT, ContactGroup.State.QUEUED, ContactGroup.State.SYNCING,
+                  ContactGroup.State.DELETING)
+# How often the database is read for the run's progress, and how many groups' rows a read asks for at once.
+POLL_SECONDS = 0.5
+POLL_GROUPS = 5000
+
+
+@dataclass(frozen=True)
+class GroupEnd:
+    """Where one group of the run ended: its state, and for one that did not end fully, its line to print."""
+
+    group_pk: int
+    state: str
+    line: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.state not in rows.DONE_STATES
+
+
+class Stalled(Exception):
+    """No group of the run ended for a while; ``missing`` have not."""
+
+    def __init__(self, missing: int):
+        super().__init__(missing)
+        self.missing = missing
+
+
+def stall_seconds() -> float:
+    """How long a run waits without any group ending: a redelivery after the broker's visibility timeout, then a
+    lease left by a dead worker, then a sync that waits for it, all fit in it."""
+    visibility = app_settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600)
+    return max(300.0, 2 * visibility + 2 * app_settings.SYNC_LEASE_SECONDS)
+
+
+def sync_in_background(ids: Iterable[int], actor_id: int, threads: int, rate: float | None = None,
+                       stall: float | None = None, total: int | None = None) -> Iterator[GroupEnd]:
+    """Hand the groups ``ids`` (``total`` of them, when known) to the engine, ``SYNC_TASK_GROUPS`` a task, or
+    fewer so that a small run keeps ``threads`` busy (without a broker, ``threads`` threads of this process; with
+    one, the workers'), at most ``rate`` Chat calls a second per endpoint; yield each group as it ends.
+
+    ``Stalled`` when none ends for ``stall`` seconds (``stall_seconds()`` by default). If the caller stops reading
+    without a broker, the tasks not started are dropped and those running end; with one, the workers go on.
+    """
+    started = timezone.now()
+    if not has_broker():
+        LOCAL.use_threads(threads)
+    pending: set[int] = set()
+    chunk: list[int] = []
+    size = max(1, app_settings.SYNC_TASK_GROUPS)
+    if total is not None:
+        size = max(1, min(size, -(-total // threads)))
+    for pk in ids:
+        chunk.append(pk)
+        if len(chunk) == size:
+            send(tasks.sync_groups_task, chunk, actor_id, rate)
+            pending.update(chunk)
+            chunk = []
+    if chunk:
+        send(tasks.sync_groups_task, chunk, actor_id, rate)
+        pending.update(chunk)
+    try:
+        yield from follow(pending, started, stall if stall is not None else stall_seconds())
+    except BaseException:
+        if not has_broker():
+            LOCAL.drain(timeout=120)
+        raise
+
+
+def follow(pending: set[int], started, stall: float) -> Iterator[GroupEnd]:
+    """Read the rows of ``pending`` until each has ended since ``started``; yield each as it does. A group deleted
+    meanwhile is looked for only when a read found none ended."""
+    last = time.monotonic()
+    while pending:
+        listed = sorted(pending)
+        parts = [listed[start:start + POLL_GROUPS] for start in range(0, len(listed), POLL_GROUPS)]
+        ended = [end for part in parts for end in ends_of(
+            ContactGroup.objects.filter(pk__in=part, updated_at__gte=started).exclude(state__in=WAITING_STATES))]
+        if not ended:
+            for part in parts:
+                found = set(ContactGroup.objects.filter(pk__in=part).values_list("pk", flat=True))
+                ended += [GroupEnd(pk, ContactGroup.State.DELETED) for pk in part if pk not in found]  # gone
+        for end in ended:
+            pending.discard(end.group_pk)
+            yield end
+        if ended:
+            last = time.monotonic()
+        elif time.monotonic() - last >= stall:
+            raise Stalled(len(pending))
+        if pending:
+            time.sleep(POLL_SECONDS)
+
+
+def ends_of(groups) -> list[GroupEnd]:
+    """Each group's end; the rows of those that did not end fully are read whole, to say why."""
+    ends = []
+    failed = []
+    for pk, state in groups.values_list("pk", "state"):
+        if state in rows.DONE_STATES:
+            ends.append(GroupEnd(pk, state))
+        else:
+            failed.append(pk)
+    for group in ContactGroup.objects.select_related("owner").filter(pk__in=failed).only(
+            "owner__user_id", "name", "state", "last_error_code", "last_error_info", "last_outcome"):
+        why = words.group_sync_why(group.last_error_code, group.last_error_info, group.last_outcome,
+                                   partial=group.state == ContactGroup.State.PARTIAL)
+        ends.append(GroupEnd(group.pk, group.state, words.group_sync_line(
+            group.pk, group.name, group.owner.user_id, ContactGroup.State(group.state).label, why)))
+    return ends
+
+
+@dataclass
+class SweepSummary:
+    """What a whole sweep found, owner by owner summed; ``failures`` holds (UserID, error) of owners not read."""
+
+    owners: int = 0
+    groups: int = 0
+    drifted: int = 0
+    found: int = 0
+    cleared: int = 0
+    skipped: int = 0
+    failures: list = field(default_factory=list)
+
+    def add(self, owner_pk: int, result) -> None:
+        if isinstance(result, OwnerSweep):
+            self.owners += 1
+            for name in ("groups", "drifted", "found", "cleared", "skipped"):
+                setattr(self, name, getattr(self, name) + getattr(result, name))
+        else:
+            user_id = ChatUser.objects.filter(pk=owner_pk).values_list("user_id", flat=True).first()
+            self.failures.append((user_id or str(owner_pk), result))
+
+
+def sweep(actor_id: int | None, owner_pks: Iterable[int] | None = None, threads: int | None = None,
+          on_owner: Callable[[int, object], None] | None = None) -> SweepSummary:
+    """Read every owner of ``owner_pks`` (default: ``owners_to_sweep()``) now, as the drift sweep's tasks
+    (``tasks.sweep_owners``, at most ``SWEEP_OWNERS_A_TASK`` owners each) on ``threads`` threads of the in-process
+    executor (SYNC_DRIFT_SWEEP_CONCURRENCY by default); what they found, summed. ``on_owner(owner_pk, result)``
+    is told of each owner as it ends: an OwnerSweep, or the exception that stopped it (one failing owner never
+    stops the others)."""
+    if owner_pks is None:
+        owner_pks = owners_to_sweep().order_by("pk").values_list("pk", flat=True)
+    owner_pks = list(owner_pks)
+    summary = SweepSummary()
+    lock = threading.Lock()
+
+    def told(owner_pk, result):
+        with lock:
+            summary.add(owner_pk, result)
+            if on_owner is not None:
+                on_owner(owner_pk, result)
+
+    threads = threads or app_settings.SYNC_DRIFT_SWEEP_CONCURRENCY
+    LOCAL.use_threads(threads)
+    # Tasks of at most SWEEP_OWNERS_A_TASK owners, and enough of them to keep every thread busy.
+    size = max(1, min(tasks.SWEEP_OWNERS_A_TASK, -(-len(owner_pks) // threads)))
+    try:
+        for start in range(0, len(owner_pks), size):
+            LOCAL.submit(tasks.sweep_owners, (owner_pks[start:start + size], actor_id, told))
+        LOCAL.wait_idle(timeout=None)
+    except BaseException:
+        LOCAL.drain(timeout=120)
+        raise
+    return summary
