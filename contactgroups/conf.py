@@ -79,6 +79,10 @@ class AppSettings:
                                           "0: pages never read")
     SYNC_CALL_DEADLINE = Setting(CALL_DEADLINE_SECONDS, "seconds any other call to Chat may take in all, whole "
                                                         "answer included")
+    AUDIT_KEEP_DAYS = Setting(400, "days the audit keeps a Chat call a staff action or command caused")
+    AUDIT_KEEP_SWEEP_DAYS = Setting(30, "days the audit keeps a read of the drift sweep")
+    AUDIT_PRUNE_BATCH = Setting(1000, "calls deleted a statement when the audit is pruned")
+    AUDIT_PRUNE_SECONDS = Setting(3600.0, "how often Celery beat prunes the audit")
 
 
 app_settings = AppSettings()

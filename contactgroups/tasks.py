@@ -16,7 +16,8 @@ from kombu.exceptions import OperationalError
 
 from contactgroups import sync
 from contactgroups.conf import app_settings
-from contactgroups.models import ContactGroup
+from contactgroups.models import ContactGroup, SyncAttempt
+from contactgroups.models.audit import Retention
 from contactgroups.sync import runner
 from contactgroups.sync.pull import attempt_pull
 
@@ -169,3 +170,10 @@ def drift_sweep_task() -> None:
                 lock.release()
             except redis.exceptions.LockError:
                 pass  # it outlived its timeout; another sweep may have it now
+
+
+@shared_task(ignore_result=True)
+def prune_audit_task() -> None:
+    """Celery beat's pruning of the audit: what ``manage.py prune_audit`` does, a batch a statement."""
+    sweep, others = SyncAttempt.objects.prune(Retention.now(), app_settings.AUDIT_PRUNE_BATCH)
+    logger.info("Audit pruned: %d reads of the drift sweep and %d other Chat calls deleted.", sweep, others)

@@ -292,7 +292,19 @@ SYNC_PAGE_READ_TIMEOUT = app_setting(env.float, "SYNC_PAGE_READ_TIMEOUT")
 # Every other call to Chat (syncs, pulls, sweeps, imports) ends within this many seconds, whole answer included;
 # its retries each have their own. Unset: 30 s (contactgroups/chat/config.py, CALL_DEADLINE_SECONDS).
 SYNC_CALL_DEADLINE = app_setting(env.float, "SYNC_CALL_DEADLINE")
+# How long the audit keeps a Chat call (days): one a staff action or a command caused, and a read of the drift sweep
+# (at 10,000 owners and a 10-minute sweep, about 1.4 million reads a day). Beat deletes older ones every
+# AUDIT_PRUNE_SECONDS, AUDIT_PRUNE_BATCH a statement; `manage.py prune_audit --dry-run` says what it would delete.
+AUDIT_KEEP_DAYS = app_setting(env.int, "AUDIT_KEEP_DAYS")
+AUDIT_KEEP_SWEEP_DAYS = app_setting(env.int, "AUDIT_KEEP_SWEEP_DAYS")
+AUDIT_PRUNE_BATCH = app_setting(env.int, "AUDIT_PRUNE_BATCH")
+AUDIT_PRUNE_SECONDS = app_setting(env.float, "AUDIT_PRUNE_SECONDS")
 CELERY_BEAT_SCHEDULE = {
+    "prune-audit": {
+        "task": "contactgroups.tasks.prune_audit_task",
+        "schedule": AUDIT_PRUNE_SECONDS,
+        "options": {"expires": AUDIT_PRUNE_SECONDS},
+    },
     "requeue-stranded-syncs": {"task": "contactgroups.tasks.requeue_stranded", "schedule": SYNC_RECOVER_SECONDS},
     "drift-sweep": {
         "task": "contactgroups.tasks.drift_sweep_task",
