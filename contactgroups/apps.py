@@ -1,3 +1,5 @@
+"""The app's configuration: its name in the admin, and the SQLite user search kept after every migrate."""
+
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _

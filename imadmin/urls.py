@@ -1,3 +1,5 @@
+"""The project's URLs: the admin, the language switch and the scripts' translation catalogue."""
+
 from django.contrib import admin
 from django.urls import path
 from django.utils.translation import gettext_lazy as _

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from contactgroups import words
 from contactgroups.admin.live import json_response, when
 from contactgroups.chat import errors, protocol
-from contactgroups.chat.types import ListCursor
+from contactgroups.chat.conversation_list import ListCursor
 from contactgroups.conf import app_settings
 from contactgroups.models import ChatUser, ContactItem
 from contactgroups.sync.outcome import error_data

@@ -1,12 +1,9 @@
-"""How a request reaches Chat: the admin's UserSig, the rate limiter, the POST, reading the answer, the retries.
+"""How a request reaches Chat: the admin's UserSig, the rate limiter, the POST, the retries.
 
-Errors. A non-zero top-level ``ErrorCode`` raises the exception that ``errors.error_from_code`` picks for it (a
-plain ``ChatError`` for a code the table does not know: a failure, never a success). HTTP 5xx, an answer that is
-not JSON, a timeout or a dropped connection raise ``errors.ChatTransportError``; a connection that could not even
-be opened raises its subclass ``errors.ChatConnectError``. Per-conversation ``ResultCode``s are returned in
-``ItemResult``s and never raised: the caller decides what a partial success means. An answer holding a number JSON
-does not allow (NaN, Infinity, 1e999) raises ``errors.ChatAnswerError``, the numbers kept as text for the audit;
-codes are read by ``types.chat_code``, a code past what a column holds as ``errors.CODE_UNREADABLE``.
+``Transport.call`` sends one request under the policy below; ``answers`` reads each attempt's answer and says which
+error it means (a non-zero ErrorCode, HTTP 5xx, no JSON, a timeout, a dropped connection, a connection never
+opened), and ``deadline`` keeps each attempt's deadline on its socket. Per-conversation ``ResultCode``s are
+returned in ``ItemResult``s and never raised: the caller decides what a partial success means.
 
 Retries (exponential backoff with full jitter, at most ``ChatConfig.max_retries`` after the first attempt):
 
@@ -20,22 +17,15 @@ Retries (exponential backoff with full jitter, at most ``ChatConfig.max_retries`
 - A 70001 answer (UserSig expired, for instance after a clock jump) renews the UserSig and tries once more; Chat
   refused the request before acting on it.
 
-Deadline and size. Each HTTP attempt ends within ``ChatConfig.deadline`` seconds, connecting, the status line, the
-headers and the whole answer included: every wait on the connection's socket is bounded by the time left
-(``DeadlineAdapter``), and the answer is read in pieces as they arrive, so headers or an answer sent a byte at a time
-cannot hold the caller (``errors.ChatTooSlowError``). ``Transport.within`` sets one
-deadline for every call made in a block (a page's read of several pages), and no retry starts that could not end
-before it. An answer longer than ``ChatConfig.max_answer_bytes`` is refused after that many bytes, unparsed
-(``errors.ChatAnswerTooLargeError``). The connection of an answer not read to its end is closed.
+Deadline. Each HTTP attempt ends within ``ChatConfig.deadline`` seconds, connecting, the status line, the headers
+and the whole answer included (``errors.ChatTooSlowError`` past it). ``Transport.within`` sets one deadline for
+every call made in a block (a page's read of several pages), and no retry starts that could not end before it.
 """
 
 import copy
-import json
 import logging
-import math
 import random
 import secrets
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -44,16 +34,15 @@ from datetime import UTC, datetime
 from urllib.parse import quote, urlencode
 
 import requests
-import requests.adapters
-import urllib3.connection
-import urllib3.connectionpool
-import urllib3.exceptions
 
 from contactgroups.chat import errors, protocol
+from contactgroups.chat.answers import read_answer, too_slow, transport_error
 from contactgroups.chat.config import ChatConfig
+from contactgroups.chat.deadline import Late, attempt_ending_at, chat_session
+from contactgroups.chat.fields import chat_code
 from contactgroups.chat.ratelimit import EndpointRateLimiter
+from contactgroups.chat.record import CallRecord
 from contactgroups.chat.redaction import REDACTED, install_log_redaction, redact_usersig
-from contactgroups.chat.types import CallRecord, chat_code
 from contactgroups.chat.usersig import generate_usersig
 
 logger = logging.getLogger(__name__)
@@ -61,8 +50,6 @@ logger = logging.getLogger(__name__)
 # Backoff between attempts. A throttled call waits THROTTLE_BACKOFF_FACTOR times longer, at least half of that.
 BACKOFF_CAP_SECONDS = 20.0
 THROTTLE_BACKOFF_FACTOR = 5
-# The most bytes of an answer read from the connection at once.
-READ_CHUNK_BYTES = 64 * 1024
 
 
 def backoff_delay(attempt: int, base: float, *, throttled: bool = False, rng: random.Random | None = None) -> float:
@@ -78,127 +65,6 @@ def backoff_delay(attempt: int, base: float, *, throttled: bool = False, rng: ra
         ceiling = min(BACKOFF_CAP_SECONDS, ceiling * THROTTLE_BACKOFF_FACTOR)
         return rng.uniform(ceiling / 2, ceiling)
     return rng.uniform(0, min(BACKOFF_CAP_SECONDS, ceiling))
-
-
-# The deadline (monotonic) of the HTTP attempt this thread is making, read by every wait on its socket.
-_attempt = threading.local()
-
-
-class _DeadlineSocket:
-    """A connected socket, TLS already wrapped, whose every wait (receiving the status line, the headers or the body,
-    sending the request) ends by the deadline of the attempt this thread is making: past it, _Late. Every other
-    use is the socket's own. ``makefile`` is the socket's, made over this object, so http.client's reads come here.
-    """
-
-    def __init__(self, sock):
-        self._sock = sock
-        self._timeout = sock.gettimeout()  # the timeout the connection set; each wait is at most this
-
-    def __getattr__(self, name):
-        return getattr(self._sock, name)
-
-    makefile = socket.socket.makefile
-
-    @property
-    def _io_refs(self) -> int:  # makefile counts its files on the socket itself
-        return self._sock._io_refs
-
-    @_io_refs.setter
-    def _io_refs(self, value: int) -> None:
-        self._sock._io_refs = value
-
-    def settimeout(self, value) -> None:
-        self._timeout = value
-        self._sock.settimeout(value)
-
-    def gettimeout(self):
-        return self._timeout
-
-    def _wait(self, operation, *args):
-        until = getattr(_attempt, "deadline", None)
-        if until is None:
-            self._sock.settimeout(self._timeout)
-            return operation(*args)
-        left = until - time.monotonic()
-        if left <= 0:
-            raise _Late()
-        bounded = self._timeout is None or left < self._timeout
-        self._sock.settimeout(left if bounded else self._timeout)
-        try:
-            return operation(*args)
-        except TimeoutError:
-            if bounded:
-                raise _Late() from None
-            raise
-
-    def recv_into(self, *args):
-        return self._wait(self._sock.recv_into, *args)
-
-    def recv(self, *args):
-        return self._wait(self._sock.recv, *args)
-
-    def sendall(self, *args):
-        return self._wait(self._sock.sendall, *args)
-
-
-class _HTTPConnection(urllib3.connection.HTTPConnection):
-    def connect(self) -> None:
-        super().connect()
-        self.sock = _DeadlineSocket(self.sock)
-
-
-class _HTTPSConnection(urllib3.connection.HTTPSConnection):
-    def connect(self) -> None:
-        super().connect()
-        self.sock = _DeadlineSocket(self.sock)  # after the TLS wrap: the waits are for decrypted data
-
-
-class _HTTPConnectionPool(urllib3.connectionpool.HTTPConnectionPool):
-    ConnectionCls = _HTTPConnection
-
-
-class _HTTPSConnectionPool(urllib3.connectionpool.HTTPSConnectionPool):
-    ConnectionCls = _HTTPSConnection
-
-
-_POOLS = {"http": _HTTPConnectionPool, "https": _HTTPSConnectionPool}
-
-
-class DeadlineAdapter(requests.adapters.HTTPAdapter):
-    """requests' adapter whose connections end every wait on the socket by the attempt's deadline, the status line
-    and headers included: requests and http.client bound them only per wait, so headers sent a byte at a time
-    could hold the caller without it. Pooled and kept alive as requests' own (a SOCKS proxy's excepted)."""
-
-    def init_poolmanager(self, *args, **kwargs) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = _POOLS
-
-    def proxy_manager_for(self, proxy, **proxy_kwargs):
-        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
-        if not proxy.lower().startswith("socks"):  # a SOCKS manager has pools of its own
-            manager.pool_classes_by_scheme = _POOLS
-        return manager
-
-
-def chat_session() -> requests.Session:
-    """A requests session for Chat calls: its connections keep each attempt's deadline (``DeadlineAdapter``)."""
-    session = requests.Session()
-    adapter = DeadlineAdapter()
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
-
-
-def _never_sent(exc: requests.RequestException) -> bool:
-    """Whether ``exc`` happened before a connection was open, so the request cannot have reached Chat."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    if isinstance(exc, requests.ConnectionError) and not isinstance(exc, requests.exceptions.SSLError):
-        reason = exc.args[0] if exc.args else None
-        if isinstance(reason, urllib3.exceptions.MaxRetryError):
-            reason = reason.reason
-        return isinstance(reason, urllib3.exceptions.ConnectTimeoutError)  # includes NewConnectionError
-    return False
 
 
 class Transport:
@@ -352,7 +218,7 @@ class Transport:
         began = time.monotonic()
         deadline_at, seconds = self._deadline(began)
         if deadline_at <= began:  # a block's deadline passed before this call could start: nothing is sent
-            return None, self._too_slow(endpoint, body, seconds, sent=False)
+            return None, too_slow(endpoint, body, seconds, sent=False)
         url = self._url(endpoint)
         left = deadline_at - began
         timeout = (min(self.config.connect_timeout, left), min(self.config.read_timeout, left))
@@ -360,22 +226,20 @@ class Transport:
         response = None
         error = None
         answer = None
-        _attempt.deadline = deadline_at
-        try:
-            response = self._session.post(url, json=body, timeout=timeout, stream=True)
-        except _Late:  # the status line or headers had not all come by the deadline
-            error = self._too_slow(endpoint, body, seconds)
-        except requests.RequestException as exc:
-            # Built here, raised by the caller outside this block, so the requests exception (whose text holds
-            # the URL and with it the UserSig) is neither the cause nor the context of what the caller sees.
-            if isinstance(exc, requests.ReadTimeout) and timeout[1] == left:
-                error = self._too_slow(endpoint, body, seconds)
+        with attempt_ending_at(deadline_at):
+            try:
+                response = self._session.post(url, json=body, timeout=timeout, stream=True)
+            except Late:  # the status line or headers had not all come by the deadline
+                error = too_slow(endpoint, body, seconds)
+            except requests.RequestException as exc:
+                # Built here, raised by the caller outside this block, so the requests exception (whose text holds
+                # the URL and with it the UserSig) is neither the cause nor the context of what the caller sees.
+                if isinstance(exc, requests.ReadTimeout) and timeout[1] == left:
+                    error = too_slow(endpoint, body, seconds)
+                else:
+                    error = transport_error(endpoint, body, exc, self.config.read_timeout, self._redact)
             else:
-                error = self._transport_error(endpoint, body, exc)
-        else:
-            answer, error = self._read_answer(endpoint, body, response, deadline_at, seconds)
-        finally:
-            _attempt.deadline = None
+                answer, error = read_answer(endpoint, body, response, deadline_at, seconds, self.config, self._redact)
         duration = time.monotonic() - began
         record = CallRecord(
             endpoint=endpoint,
@@ -398,142 +262,3 @@ class Transport:
         if self.on_call is not None:
             self.on_call(record)
         return answer, error
-
-    def _too_slow(self, endpoint: str, body: dict, seconds: float, sent: bool = True, **details) -> errors.ChatError:
-        effect = "; the request may have taken effect" if sent else "; the request was not sent"
-        return errors.ChatTooSlowError(
-            f"Chat had not answered {endpoint} whole within its deadline of {seconds:g} s{effect}.",
-            endpoint=endpoint, request=body, seconds=seconds, **details,
-        )
-
-    def _transport_error(self, endpoint: str, body: dict, exc: BaseException) -> errors.ChatError:
-        detail = self._redact(f"{type(exc).__name__}: {exc}")
-        if _never_sent(exc):
-            return errors.ChatConnectError(
-                f"Could not connect to Chat for {endpoint}; the request was not sent ({detail}).",
-                endpoint=endpoint, request=body,
-            )
-        if isinstance(exc, requests.ReadTimeout | urllib3.exceptions.ReadTimeoutError):
-            message = (f"Chat did not answer {endpoint} within {self.config.read_timeout} s; the request may "
-                       f"have taken effect ({detail}).")
-        else:
-            message = f"No answer from Chat for {endpoint}; the request may have taken effect ({detail})."
-        return errors.ChatTransportError(message, endpoint=endpoint, request=body)
-
-    def _read_body(self, response: requests.Response, deadline_at: float) -> bytes:
-        """The whole answer, read as it arrives. Raises _Late past ``deadline_at``, _TooLong past the size limit,
-        the connection's own errors as they come; leaves the response open."""
-        limit = self.config.max_answer_bytes
-        raw = response.raw
-        if raw is None or not hasattr(raw, "read1"):  # an answer already in memory, from an adapter that is no socket
-            content = response.content or b""
-            if len(content) > limit:
-                raise _TooLong()
-            return content
-        sock = getattr(getattr(raw, "connection", None), "sock", None)
-        pieces = []
-        size = 0
-        while True:
-            left = deadline_at - time.monotonic()
-            if left <= 0:
-                raise _Late()
-            wait = min(self.config.read_timeout, left)
-            if sock is not None:
-                sock.settimeout(wait)  # each wait on the socket ends by the deadline: read1 waits once at most
-            try:
-                piece = raw.read1(READ_CHUNK_BYTES, decode_content=True)
-            except urllib3.exceptions.ReadTimeoutError:
-                if wait == left:
-                    raise _Late() from None
-                raise
-            if not piece:
-                return b"".join(pieces)
-            size += len(piece)
-            if size > limit:
-                raise _TooLong()
-            pieces.append(piece)
-
-    def _read_answer(
-        self, endpoint: str, body: dict, response: requests.Response, deadline_at: float, seconds: float
-    ) -> tuple[dict | None, errors.ChatError | None]:
-        status = response.status_code
-        try:
-            content = self._read_body(response, deadline_at)
-        except _Late:
-            return None, self._too_slow(endpoint, body, seconds, http_status=status)
-        except _TooLong:
-            limit = self.config.max_answer_bytes
-            return None, errors.ChatAnswerTooLargeError(
-                f"Chat's answer to {endpoint} was longer than {limit} bytes, the most this client reads; it was "
-                f"not read, and the request may have taken effect.",
-                endpoint=endpoint, request=body, http_status=status, limit=limit,
-            )
-        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-            return None, self._transport_error(endpoint, body, exc)
-        finally:
-            response.close()  # after a whole answer the connection is already back in the pool; otherwise closed
-        try:
-            answer, not_finite = _decode(content)
-        except ValueError:
-            answer, not_finite = None, False
-        if not isinstance(answer, dict):
-            answer = None
-        details = {"endpoint": endpoint, "http_status": status, "request": body, "response": answer}
-        if status >= 500:
-            return answer, errors.ChatTransportError(
-                f"Chat answered {endpoint} with HTTP {status}; the request may have taken effect.", **details
-            )
-        if answer is None:
-            if status != 200:
-                return None, errors.ChatAnswerError(
-                    f"Chat answered {endpoint} with HTTP {status} and no JSON.", **details
-                )
-            return None, errors.ChatTransportError(
-                f"Chat's answer to {endpoint} was not a JSON object; the request may have taken effect.", **details
-            )
-        if not_finite:
-            return answer, errors.ChatAnswerError(
-                f"Chat's answer to {endpoint} held a number JSON does not allow (NaN, Infinity, or one past any "
-                f"floating-point number); it is kept with each such number as its text.", **details
-            )
-        code = chat_code(answer.get("ErrorCode"))
-        if code is None:
-            missing = "ErrorCode" not in answer
-            return answer, errors.ChatAnswerError(
-                f"Chat's answer to {endpoint} has no ErrorCode." if missing else
-                f"Chat's answer to {endpoint} has an ErrorCode that is not a number.", **details)
-        if code != errors.OK:
-            info = protocol.escaped(str(answer.get("ErrorInfo", "")))
-            return answer, errors.error_from_code(code, info=info, **details)
-        if answer.get("ActionStatus") != "OK" or status != 200:
-            return answer, errors.ChatAnswerError(
-                f"Chat answered {endpoint} with ErrorCode 0 but ActionStatus {answer.get('ActionStatus')!r} "
-                f"and HTTP {status}; treated as a failure.",
-                **details,
-            )
-        return answer, None
-
-
-def _decode(content: bytes) -> tuple[object, bool]:
-    """Chat's answer as JSON data, and whether it held a number no JSON column can hold: NaN, Infinity, -Infinity
-    (which Python's json reads, though JSON does not allow them) or one past any floating-point number (1e999).
-    Each such number is kept as its text, so the answer can still be stored. ValueError if it is not JSON."""
-    odd = []
-
-    def constant(text: str) -> str:
-        odd.append(text)
-        return text
-
-    def number(text: str) -> float | str:
-        value = float(text)
-        return value if math.isfinite(value) else constant(text)
-
-    return json.loads(content, parse_constant=constant, parse_float=number), bool(odd)
-
-
-class _Late(Exception):
-    """The deadline passed while the answer was being read."""
-
-
-class _TooLong(Exception):
-    """The answer went past the size limit."""

@@ -1,0 +1,1 @@
+"""The operator commands (manage.py ...) and the base they share."""

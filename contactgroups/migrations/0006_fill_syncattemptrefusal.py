@@ -1,6 +1,6 @@
 from django.db import migrations
 
-from contactgroups.chat.types import refused_codes
+from contactgroups.chat.record import refused_codes
 
 BATCH = 2000
 

@@ -13,7 +13,8 @@ from django.utils.translation import gettext_lazy as _
 from contactgroups import words
 from contactgroups.chat import protocol
 from contactgroups.conf import app_settings
-from contactgroups.models.mirror import ContactGroup, StorableJSONField
+from contactgroups.models.fields import StorableJSONField
+from contactgroups.models.mirror import ContactGroup
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ from django.utils.translation import gettext_lazy as _
 
 from contactgroups.chat import protocol
 from contactgroups.chat.types import Conversation
-from contactgroups.models.mirror import ContactGroup, StorableJSONField
+from contactgroups.models.fields import StorableJSONField
+from contactgroups.models.mirror import ContactGroup
 
 
 def confirmed_state(group: ContactGroup) -> tuple:

@@ -14,7 +14,7 @@ from django.db import transaction
 
 from contactgroups.chat import errors
 from contactgroups.chat.protocol import escaped
-from contactgroups.chat.types import CallRecord
+from contactgroups.chat.record import CallRecord
 from contactgroups.models import ContactGroup, SyncAttempt, SyncAttemptRefusal
 from contactgroups.models.health import count_calls
 

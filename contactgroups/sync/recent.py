@@ -6,7 +6,7 @@ SyncAttempt under the staff user.
 """
 
 
-from contactgroups.chat.types import ListCursor, RecentConversationPage
+from contactgroups.chat.conversation_list import ListCursor, RecentConversationPage
 from contactgroups.conf import app_settings, page_read_client
 from contactgroups.models import ContactGroup
 from contactgroups.sync.audit import AuditRecorder

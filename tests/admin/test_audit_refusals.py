@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from contactgroups import sync, words
 from contactgroups.chat import errors, protocol
-from contactgroups.chat.types import CallRecord
+from contactgroups.chat.record import CallRecord
 from contactgroups.models import SyncAttempt
 
 C2C = protocol.TYPE_C2C

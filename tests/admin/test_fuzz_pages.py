@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from contactgroups.chat import errors, protocol
-from contactgroups.chat.types import UNIX_TIME_MAX, unix_time
+from contactgroups.chat.fields import UNIX_TIME_MAX, unix_time
 from contactgroups.models import CallMinute, ContactGroup, ContactItem, RefusalMinute
 from contactgroups.models.health import minute_of
 

@@ -12,6 +12,7 @@ import requests
 from contactgroups.chat import errors, protocol
 from contactgroups.chat.client import ChatClient
 from contactgroups.chat.config import REGION_DOMAINS, ChatConfig
+from contactgroups.chat.conversation_list import MarkUpdate
 from contactgroups.chat.protocol import (
     ACCOUNT_CHECK,
     CREATE_CONTACT_GROUP,
@@ -25,7 +26,7 @@ from contactgroups.chat.protocol import (
     UPDATE_CONTACT_GROUP,
 )
 from contactgroups.chat.transport import THROTTLE_BACKOFF_FACTOR, backoff_delay
-from contactgroups.chat.types import Conversation, MarkUpdate
+from contactgroups.chat.types import Conversation
 from contactgroups.chat.usersig import decode_usersig
 
 OWNER = "user_0001"

@@ -4,7 +4,8 @@ import pytest
 
 from contactgroups.chat import errors, protocol
 from contactgroups.chat.client import ChatClient
-from contactgroups.chat.types import Conversation, ListCursor
+from contactgroups.chat.conversation_list import ListCursor
+from contactgroups.chat.types import Conversation
 from tests.chat.test_client import client_calls, import_accounts, sandbox_config
 
 OWNER = "user_0001"

@@ -2,7 +2,7 @@
 database; the audit keeps the call with Chat's answer, and staff read what happened.
 
 - A number JSON does not allow (NaN, Infinity, -Infinity, which Python's json reads, or 1e999, past any float) makes
-  the answer one this admin cannot read (``transport._decode``): the audit keeps it with each such number as its
+  the answer one this admin cannot read (``answers.decode``): the audit keeps it with each such number as its
   text, outcome "Answer not readable", and the page, the sync and the pull say Chat answered in a form this admin
   cannot read.
 - An ErrorCode or ResultCode past a 32-bit column (``errors.CODE_MIN..CODE_MAX``) is read as
@@ -278,7 +278,7 @@ def test_an_account_check_answered_with_such_a_code_is_kept_as_unreadable(alice,
 
 
 def test_codes_are_read_in_range_or_as_unreadable():
-    from contactgroups.chat.types import chat_code
+    from contactgroups.chat.fields import chat_code
 
     assert [chat_code(value) for value in (0, 50001, "70001", errors.CODE_MIN, errors.CODE_MAX, -5)] == [
         0, 50001, 70001, errors.CODE_MIN, errors.CODE_MAX, -5]

@@ -1,0 +1,1 @@
+"""The management commands of the app, one a module (docs/operations.md)."""
