@@ -83,6 +83,11 @@ class AppSettings:
     AUDIT_KEEP_SWEEP_DAYS = Setting(30, "days the audit keeps a read of the drift sweep")
     AUDIT_PRUNE_BATCH = Setting(1000, "calls deleted a statement when the audit is pruned")
     AUDIT_PRUNE_SECONDS = Setting(3600.0, "how often Celery beat prunes the audit")
+    HEALTH_WORKER_SEEN_SECONDS = Setting(60.0, "how recently a Celery worker must have been seen for /health/ to "
+                                               "answer 200 (with a broker)")
+    METRICS_ALLOWED_IPS = Setting(["127.0.0.1", "::1"], "the addresses and networks that may read /metrics")
+    METRICS_TOKEN = Setting("", "a token that lets any address read /metrics (Authorization: Bearer TOKEN); "
+                                "empty: none does")
 
 
 app_settings = AppSettings()

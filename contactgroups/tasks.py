@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
-from contactgroups import sync
+from contactgroups import monitoring, sync  # noqa: F401 (monitoring: a worker notes it is alive, for /health/)
 from contactgroups.conf import app_settings
 from contactgroups.models import ContactGroup, SyncAttempt
 from contactgroups.models.audit import Retention

@@ -30,11 +30,16 @@ class Retention:
     def now(cls) -> "Retention":
         """The retention the settings say, from now (AUDIT_KEEP_DAYS, AUDIT_KEEP_SWEEP_DAYS)."""
         now = timezone.now()
-        User = get_user_model()
-        sweep_actor = User._default_manager.filter(
-            **{User.USERNAME_FIELD: app_settings.SYNC_DRIFT_SWEEP_USER}).values_list("pk", flat=True).first()
         return cls(now - timedelta(days=app_settings.AUDIT_KEEP_DAYS),
-                   now - timedelta(days=app_settings.AUDIT_KEEP_SWEEP_DAYS), sweep_actor)
+                   now - timedelta(days=app_settings.AUDIT_KEEP_SWEEP_DAYS), sweep_account())
+
+
+def sweep_account() -> int | None:
+    """The pk of the account the drift sweep's calls are recorded under (SYNC_DRIFT_SWEEP_USER), or None before the
+    first sweep made it."""
+    User = get_user_model()
+    return User._default_manager.filter(
+        **{User.USERNAME_FIELD: app_settings.SYNC_DRIFT_SWEEP_USER}).values_list("pk", flat=True).first()
 
 
 class SyncAttemptQuerySet(models.QuerySet):
