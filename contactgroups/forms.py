@@ -20,6 +20,7 @@ from contactgroups import words
 from contactgroups.chat import protocol
 from contactgroups.chat.types import Conversation
 from contactgroups.models import ChatUser, ContactGroup, ContactItem
+from contactgroups.outcomes import SaveWarning, WarningCode
 
 
 class OwnerChoiceField(forms.ModelChoiceField):
@@ -41,7 +42,8 @@ NOT_IMPORTED_STATES = (ChatUser.ImportState.NOT_IMPORTED, ChatUser.ImportState.F
 
 
 def save_warnings(owner, conversations) -> list[dict]:
-    """What Chat would likely refuse in a group of ``owner`` holding ``conversations``, as data (words.py says it).
+    """What Chat would likely refuse in a group of ``owner`` holding ``conversations``, as data
+    (``outcomes.SaveWarning``; contactgroups.words says it).
 
     ``owner_not_imported``: the owner is a Chat user the mirror knows is not imported. ``targets_not_imported``:
     one-to-one targets the mirror knows are not imported. ``group_id_as_user``: one-to-one targets that have the
@@ -50,20 +52,21 @@ def save_warnings(owner, conversations) -> list[dict]:
     """
     warnings = []
     if owner is not None and owner.import_state in NOT_IMPORTED_STATES:
-        warnings.append({"code": "owner_not_imported", "user": owner.user_id, "state": owner.import_state})
+        warnings.append(SaveWarning(WarningCode.OWNER_NOT_IMPORTED, user=owner.user_id,
+                                    state=owner.import_state).to_json())
     targets = sorted({c.target for c in conversations if c.type == protocol.TYPE_C2C})
     if not targets:
         return warnings
     not_imported = list(ChatUser.objects.filter(user_id__in=targets, import_state__in=NOT_IMPORTED_STATES)
                         .order_by("user_id").values_list("user_id", flat=True))
     if not_imported:
-        warnings.append({"code": "targets_not_imported", "users": not_imported})
+        warnings.append(SaveWarning(WarningCode.TARGETS_NOT_IMPORTED, users=tuple(not_imported)).to_json())
     known_groups = set(ContactItem.objects.filter(type=protocol.TYPE_GROUP, to_group_id__in=targets)
                        .values_list("to_group_id", flat=True).distinct())
     typed_as_user = [target for target in targets if target in known_groups or protocol.looks_like_group_id(target)]
     if typed_as_user:
-        warnings.append({"code": "group_id_as_user", "targets": typed_as_user,
-                         "known": sorted(known_groups & set(typed_as_user))})
+        warnings.append(SaveWarning(WarningCode.GROUP_ID_AS_USER, targets=tuple(typed_as_user),
+                                    known=tuple(sorted(known_groups & set(typed_as_user)))).to_json())
     return warnings
 
 
@@ -80,15 +83,17 @@ def as_posted(text: str) -> str:
 class ContactGroupForm(forms.ModelForm):
     """The group's owner and name. The name is taken exactly as given, never trimmed: it is checked as Chat checks
     a name sent to it (ContactGroup.clean_fields), unless it is the name Chat holds for the group (``keeps_name``),
-    which is never sent and so kept as it is, spaces at its ends included. The restore checks its name here too."""
+    which is never sent and so kept as it is, spaces at its ends included. ``brings_back``: the form restores a
+    deleted group (admin/restore.py), which then counts against the owner's limit of groups again."""
 
     class Meta:
         model = ContactGroup
         fields = ["owner", "name"]
         field_classes = {"owner": OwnerChoiceField}
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, brings_back: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
+        self.brings_back = brings_back
         field = self.fields.get("name")
         if field is not None:
             field.strip = False
@@ -118,10 +123,11 @@ class ContactGroupForm(forms.ModelForm):
                 "name", _("%(user)s already has a conversation group named “%(name)s”.")
                 % {"user": owner.user_id, "name": name}
             )
-        if self.instance.pk is None or self.instance.owner_id != owner.pk:
+        if self.instance.pk is None or self.instance.owner_id != owner.pk or self.brings_back:
             count = ContactGroup.objects.count_for_owner(owner, self.instance.pk) + 1
             for message in protocol.validate_group_count(count):
-                self.add_error("owner", words.say(message))
+                # On a saved group's page the owner is shown, not a field: the error is the form's.
+                self.add_error("owner" if "owner" in self.fields else None, words.say(message))
         return cleaned
 
 

@@ -53,3 +53,30 @@ def states_shown(page: str) -> list[str]:
     import re
 
     return re.findall(r'<span class="sync-state state-([a-z_]+)"', page)
+
+
+def form_as_shown(response) -> dict:
+    """The POST data a browser sends when staff save the admin page ``response`` shows as it is: each editable
+    field's value, the inline's management form and rows, a ticked checkbox as "on"."""
+    from django import forms
+
+    data = {}
+
+    def add(form):
+        for field in form:
+            if field.field.disabled:
+                continue
+            value = field.value()
+            if isinstance(field.field.widget, forms.CheckboxInput):
+                if value:
+                    data[field.html_name] = "on"
+            elif value is not None:
+                data[field.html_name] = str(value.pk if hasattr(value, "pk") else value)
+
+    context = response.context
+    add(context["adminform"].form)
+    for inline in context["inline_admin_formsets"]:
+        add(inline.formset.management_form)
+        for form in inline.formset.forms:
+            add(form)
+    return data

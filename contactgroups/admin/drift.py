@@ -9,15 +9,15 @@ change nothing when Chat cannot be read or holds other than the page showed.
 import logging
 
 from django.contrib import messages
-from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
-from django.urls import path, reverse
+from django.http import HttpResponseNotAllowed
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 
 from contactgroups import sync, words
+from contactgroups.admin.views import GroupAdminView
 from contactgroups.chat import errors
 from contactgroups.conf import app_settings
 from contactgroups.forms import ContactGroupForm
@@ -28,136 +28,107 @@ from contactgroups.sync.outcome import error_data
 logger = logging.getLogger(__name__)
 
 
-class ChatDriftMixin:
-    """For the ContactGroup admin: the comparison above the form, and the views behind its two buttons."""
-
-    change_form_template = "admin/contactgroups/contactgroup/change_form.html"
-
-    def get_queryset(self, request):
-        # A reading holds up to a thousand conversations; only the page's comparison reads it, when Chat fails.
-        return super().get_queryset(request).defer("chat_reading")
-
-    def get_urls(self):
-        info = f"{self.opts.app_label}_{self.opts.model_name}"
-        return [
-            path("<path:object_id>/chat/take/", self.admin_site.admin_view(self.take_chat_version_view),
-                 name=f"{info}_take_chat"),
-            path("<path:object_id>/chat/keep/", self.admin_site.admin_view(self.keep_my_edit_view),
-                 name=f"{info}_keep_mine"),
-            *super().get_urls(),
-        ]
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        if request.method == "GET":
-            group = self.get_object(request, unquote(object_id))
-            if group is not None and self.has_view_or_change_permission(request, group):
-                extra_context = {**(extra_context or {}), "chat_comparison": self.chat_comparison(request, group)}
-        return super().change_view(request, object_id, form_url, extra_context)
-
-    def chat_comparison(self, request, group: ContactGroup) -> dict | None:
-        """What the page says of Chat's copy of the group: read now, or as last read, or that nothing is known."""
-        if group.state == ContactGroup.State.DELETED or group.delete_requested:
-            return None
-        page = read_for_page(group, request.user.pk)
-        if page.error is not None and not isinstance(page.error, errors.ChatError):
-            logger.warning("Reading Chat for group %s failed", group.pk, exc_info=page.error)
-        if not page.sent:
-            return None  # there is nothing in Chat to compare with
-        context = {
-            "live": page.live,
-            "known": page.known,
-            "failure": (words.chat_read_failure_text(error_data(page.error), app_settings.SYNC_PAGE_READ_TIMEOUT)
-                        if page.error is not None else ""),
-            "refresh_url": request.path,
-        }
-        if not page.known:
-            return context
-        if not page.live:
-            context["age"] = timesince(page.read_at, timezone.now())
-        drift = current_difference(group, page.reading)
-        context["lines"] = words.drift_lines(drift, group.owner.user_id) if drift else []
-        if drift and self.has_change_permission(request, group):
-            info = f"{self.opts.app_label}_{self.opts.model_name}"
-            site = self.admin_site.name
-            context.update(
-                name_taken=drift.get("name_taken"),
-                shown=fingerprint(page.reading),
-                take_url=reverse(f"admin:{info}_take_chat", args=[group.pk], current_app=site),
-                keep_url=reverse(f"admin:{info}_keep_mine", args=[group.pk], current_app=site),
-            )
+def chat_comparison(model_admin, request, group: ContactGroup) -> dict | None:
+    """What the page says of Chat's copy of the group: read now, or as last read, or that nothing is known."""
+    if group.state == ContactGroup.State.DELETED or group.delete_requested:
+        return None
+    page = read_for_page(group, request.user.pk)
+    if page.error is not None and not isinstance(page.error, errors.ChatError):
+        logger.warning("Reading Chat for group %s failed", group.pk, exc_info=page.error)
+    if not page.sent:
+        return None  # there is nothing in Chat to compare with
+    context = {
+        "live": page.live,
+        "known": page.known,
+        "failure": (words.chat_read_failure_text(error_data(page.error), app_settings.SYNC_PAGE_READ_TIMEOUT)
+                    if page.error is not None else ""),
+        "refresh_url": request.path,
+    }
+    if not page.known:
         return context
+    if not page.live:
+        context["age"] = timesince(page.read_at, timezone.now())
+    drift = current_difference(group, page.reading)
+    context["lines"] = words.drift_lines(drift, group.owner.user_id) if drift else []
+    if drift and model_admin.has_change_permission(request, group):
+        info = f"{model_admin.opts.app_label}_{model_admin.opts.model_name}"
+        site = model_admin.admin_site.name
+        context.update(
+            name_taken=drift.get("name_taken"),
+            shown=fingerprint(page.reading),
+            take_url=reverse(f"admin:{info}_take_chat", args=[group.pk], current_app=site),
+            keep_url=reverse(f"admin:{info}_keep_mine", args=[group.pk], current_app=site),
+        )
+    return context
 
-    # The two answers ------------------------------------------------------------------------------------------
+class AnswerView(GroupAdminView):
+    """One of the two answers: for a user who may change the group, in a POST; else 403, 404 or 405, in that order."""
 
-    def _group_for_answer(self, request, object_id) -> ContactGroup:
-        """The group, for a user who may change it, in a POST: else 403, 404, or _NotPost (405), in that order."""
-        if not self.has_change_permission(request):
+    def dispatch(self, request, object_id):
+        model_admin = self.model_admin
+        if not model_admin.has_change_permission(request):
             raise PermissionDenied
-        group = self.get_object(request, unquote(object_id))
-        if group is None:
-            raise Http404(_("No such conversation group."))
-        if not self.has_change_permission(request, group):
+        group = self.group(request, object_id)
+        if not model_admin.has_change_permission(request, group):
             raise PermissionDenied
         if request.method != "POST":
-            raise _NotPost
-        return group
+            return HttpResponseNotAllowed(["POST"])
+        return self.answer(request, group)
 
-    def _back(self, group: ContactGroup):
-        info = f"{self.opts.app_label}_{self.opts.model_name}"
-        return HttpResponseRedirect(reverse(f"admin:{info}_change", args=[group.pk],
-                                            current_app=self.admin_site.name))
+    def answer(self, request, group: ContactGroup):
+        raise NotImplementedError
 
-    def _refused(self, request, exc: BaseException) -> None:
+    def refused(self, request, exc: BaseException) -> None:
         """Why an answer changed nothing, as an error (the reading failed or a sync held the group)."""
         if isinstance(exc, ReadingChanged):
-            self.message_user(request, _("Chat changed again since the page was shown, so nothing was changed. "
-                                         "The page now shows the new difference."), messages.WARNING)
+            self.model_admin.say(request, _("Chat changed again since the page was shown, so nothing was changed. "
+                                            "The page now shows the new difference."), messages.WARNING)
             return
         reason = words.chat_read_failure_text(error_data(exc), app_settings.SYNC_PAGE_READ_TIMEOUT)
-        self.message_user(request, _("Nothing was changed: %(reason)s") % {"reason": reason}, messages.ERROR)
+        self.model_admin.say(request, _("Nothing was changed: %(reason)s") % {"reason": reason}, messages.ERROR)
 
-    def take_chat_version_view(self, request, object_id):
-        try:
-            group = self._group_for_answer(request, object_id)
-        except _NotPost:
-            return HttpResponseNotAllowed(["POST"])
+
+class TakeChatVersionView(AnswerView):
+    """"Take Chat's version": the group as the user left it in the app."""
+
+    def answer(self, request, group):
         try:
             report = sync.drift.take_chat_version(group.pk, request.user.pk, shown=request.POST.get("shown", ""))
         except (errors.ChatError, sync.SyncBusy, ReadingChanged) as exc:
-            self._refused(request, exc)
-            return self._back(group)
+            self.refused(request, exc)
+            return self.back_to_page(group.pk)
         owner = group.owner.user_id
         if report.held_back:
-            self.message_user(request, _(
+            self.model_admin.say(request, _(
                 "Chat's version was not taken: in Chat this group is named “%(name)s”, a name another of "
                 "%(owner)s's groups has here. Use “Pull from Chat” on the list to take all of %(owner)s's groups "
                 "at once.") % {"name": report.held_back[0]["name"], "owner": owner}, messages.WARNING)
         elif report.deleted:
-            self.message_user(request, _("Took Chat's version: %(owner)s deleted “%(group)s” in the app, so it is "
+            self.model_admin.say(request, _("Took Chat's version: %(owner)s deleted “%(group)s” in the app, so it is "
                                          "marked deleted here.") % {"owner": owner, "group": group.name},
                               messages.SUCCESS)
         elif report.changed:
-            self.message_user(request, _("Took Chat's version of “%(group)s”: %(changes)s.") % {
+            self.model_admin.say(request, _("Took Chat's version of “%(group)s”: %(changes)s.") % {
                 "group": group.name, "changes": words.pull_changes_text(report.changed[0])}, messages.SUCCESS)
         else:
-            self.message_user(request, _("“%(group)s” already matched Chat; nothing was changed.")
+            self.model_admin.say(request, _("“%(group)s” already matched Chat; nothing was changed.")
                               % {"group": group.name}, messages.SUCCESS)
-        return self._back(group)
+        return self.back_to_page(group.pk)
 
-    def keep_my_edit_view(self, request, object_id):
-        try:
-            group = self._group_for_answer(request, object_id)
-        except _NotPost:
-            return HttpResponseNotAllowed(["POST"])
+
+class KeepMyEditView(AnswerView):
+    """"Keep my edit": the staff's version stays and is sent to Chat with the next sync."""
+
+    def answer(self, request, group):
         new_name = request.POST.get("name")
         if new_name is not None:
             # Checked as the group form checks a name, before Chat is read.
             form = _NewNameForm(data={"name": new_name}, instance=group)
             if not form.is_valid():
-                self.message_user(request, _("Nothing was changed: %(reason)s") % {
+                self.model_admin.say(request, _("Nothing was changed: %(reason)s") % {
                     "reason": " ".join(str(said) for field in form.errors.values() for said in field)},
                     messages.ERROR)
-                return self._back(group)
+                return self.back_to_page(group.pk)
             new_name = form.cleaned_data["name"]
             group.refresh_from_db()
         try:
@@ -171,36 +142,30 @@ class ChatDriftMixin:
                 reason = _("%(owner)s has another group named “%(name)s” in Chat (GroupId %(group_id)s). Give this "
                            "group a name no other group of theirs has.") % {
                     "owner": group.owner.user_id, "name": exc.name, "group_id": exc.group_id}
-            self.message_user(request, _("Nothing was changed: %(reason)s") % {"reason": reason}, messages.ERROR)
-            return self._back(group)
+            self.model_admin.say(request, _("Nothing was changed: %(reason)s") % {"reason": reason}, messages.ERROR)
+            return self.back_to_page(group.pk)
         except (errors.ChatError, sync.SyncBusy, ReadingChanged) as exc:
-            self._refused(request, exc)
-            return self._back(group)
+            self.refused(request, exc)
+            return self.back_to_page(group.pk)
         group.refresh_from_db(fields=["name"])
         if kept is None:
-            self.message_user(request, _("“%(group)s” already matches Chat; nothing was changed.")
+            self.model_admin.say(request, _("“%(group)s” already matches Chat; nothing was changed.")
                               % {"group": group.name}, messages.SUCCESS)
-            return self._back(group)
-        if self.has_sync_permission(request):
+            return self.back_to_page(group.pk)
+        if self.model_admin.has_sync_permission(request):
             ContactGroup.objects.filter(pk=group.pk).update(state=ContactGroup.State.QUEUED)
-            self._hand_over(
+            self.model_admin.hand_over(
                 request, [group.pk],
-                queued=lambda count: _("Your version of “%(group)s” is kept over the change made in the app; "
-                                       "syncing it to Chat. Its page shows how the sync ends.") % {"group": group.name},
-                not_queued=lambda count, error: _(
-                    "Your version of “%(group)s” is kept, but its sync to Chat could not be queued, so it is marked "
-                    "failed. Use “Sync to Chat” once the task queue is back.") % {"group": group.name},
+                queued=lambda count: words.queued_text(words.HandOver.KEPT, count, group.name),
+                not_queued=lambda count, error: words.not_queued_text(words.HandOver.KEPT, count, group.name, error),
             )
         else:
             ContactGroup.objects.filter(pk=group.pk).update(state=ContactGroup.State.DRAFT)
-            self.message_user(request, _(
+            self.model_admin.say(request, _(
                 "Your version of “%(group)s” is kept over the change made in the app, as a draft: you may not sync "
                 "to Chat, so someone who may must sync it.") % {"group": group.name}, messages.WARNING)
-        return self._back(group)
+        return self.back_to_page(group.pk)
 
-
-class _NotPost(Exception):
-    pass
 
 
 class _NewNameForm(ContactGroupForm):

@@ -13,13 +13,13 @@ from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, HttpResponseRedirect, StreamingHttpResponse
-from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from contactgroups import exports
+from contactgroups.admin.views import GroupAdminView
 from contactgroups.exports import csv_pieces, exported_row_count, exported_rows, write_xlsx
 
 logger = logging.getLogger(__name__)
@@ -49,46 +49,46 @@ def export_response(groups, file_format: str, actor) -> StreamingHttpResponse:
                                  headers={"Content-Disposition": content_disposition_header(True, name)})
 
 
-class ContactGroupExportMixin:
-    """Adds the export actions and the changelist's export views (``export/csv/``, ``export/xlsx/``)."""
+class ExportView(GroupAdminView):
+    """``export/csv/`` and ``export/xlsx/``: the groups the changelist shows with this query string (every page of
+    them), as a download."""
 
-    def get_urls(self):
-        view = self.admin_site.admin_view(self.export_view)
-        return [path("export/<str:file_format>/", view, name=f"{self.opts.app_label}_{self.opts.model_name}_export"),
-                *super().get_urls()]
-
-    def export_view(self, request, file_format):
-        """The groups the changelist shows with this query string (every page of them), as a download."""
-        if not self.has_view_permission(request):
+    def get(self, request, file_format):
+        model_admin = self.model_admin
+        if not model_admin.has_view_permission(request):
             raise PermissionDenied
-        changelist = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
+        changelist = self.url("changelist")
         if file_format not in CONTENT_TYPES:
             return HttpResponseRedirect(changelist)
         try:
-            groups = self.get_changelist_instance(request).queryset
+            groups = model_admin.get_changelist_instance(request).queryset
         except IncorrectLookupParameters:
             return HttpResponseRedirect(f"{changelist}?e=1")
         query = request.GET.urlencode()
-        return self._export(request, groups, file_format, f"{changelist}?{query}" if query else changelist)
+        return export_or_refuse(model_admin, request, groups, file_format,
+                                f"{changelist}?{query}" if query else changelist)
 
-    @admin.action(description=_("Export selected groups (CSV)"), permissions=["view"])
-    def export_selected_csv(self, request, queryset):
-        return self._export(request, queryset, CSV, request.get_full_path())
 
-    @admin.action(description=_("Export selected groups (XLSX)"), permissions=["view"])
-    def export_selected_xlsx(self, request, queryset):
-        return self._export(request, queryset, XLSX, request.get_full_path())
+@admin.action(description=_("Export selected groups (CSV)"), permissions=["view"])
+def export_selected_csv(model_admin, request, queryset):
+    return export_or_refuse(model_admin, request, queryset, CSV, request.get_full_path())
 
-    def _export(self, request, groups, file_format, back: str):
-        """The download, or back to the list with the reason when the groups do not fit the format."""
-        if file_format == XLSX:
-            rows = exported_row_count(groups)
-            if rows > exports.XLSX_ROWS_MAX:
-                self.message_user(request, ngettext(
-                    "These groups make %(rows)s row, more than an XLSX sheet holds (%(most)s), so nothing was "
-                    "exported. Export them as CSV, which has no such limit.",
-                    "These groups make %(rows)s rows, more than an XLSX sheet holds (%(most)s), so nothing was "
-                    "exported. Export them as CSV, which has no such limit.", rows,
-                ) % {"rows": f"{rows:,}", "most": f"{exports.XLSX_ROWS_MAX:,}"}, messages.ERROR)
-                return HttpResponseRedirect(back)
-        return export_response(groups, file_format, request.user)
+
+@admin.action(description=_("Export selected groups (XLSX)"), permissions=["view"])
+def export_selected_xlsx(model_admin, request, queryset):
+    return export_or_refuse(model_admin, request, queryset, XLSX, request.get_full_path())
+
+
+def export_or_refuse(model_admin, request, groups, file_format, back: str):
+    """The download, or back to ``back`` with the reason when the groups do not fit the format."""
+    if file_format == XLSX:
+        rows = exported_row_count(groups)
+        if rows > exports.XLSX_ROWS_MAX:
+            model_admin.say(request, ngettext(
+                "These groups make %(rows)s row, more than an XLSX sheet holds (%(most)s), so nothing was "
+                "exported. Export them as CSV, which has no such limit.",
+                "These groups make %(rows)s rows, more than an XLSX sheet holds (%(most)s), so nothing was "
+                "exported. Export them as CSV, which has no such limit.", rows,
+            ) % {"rows": f"{rows:,}", "most": f"{exports.XLSX_ROWS_MAX:,}"}, messages.ERROR)
+            return HttpResponseRedirect(back)
+    return export_response(groups, file_format, request.user)

@@ -7,7 +7,6 @@ and about as long, at a million Chat calls as at a hundred.
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, FloatField, Max, Q, Sum
 from django.db.models.functions import Cast
@@ -19,11 +18,11 @@ from django.utils.translation import gettext as _
 
 from contactgroups import words
 from contactgroups.admin.display import code_with_meaning
+from contactgroups.admin.views import GroupAdminView
 from contactgroups.chat import protocol
 from contactgroups.models import CallMinute, ContactGroup, RefusalMinute, SyncAttempt
 from contactgroups.models.health import calls_a_minute_cap, minute_of
 
-VIEW_PERMISSION = "contactgroups.view_contactgroup"
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 WEEK = timedelta(days=7)
@@ -32,31 +31,35 @@ LISTED = 10
 FAILING_STATES = (ContactGroup.State.FAILED, ContactGroup.State.PARTIAL)
 
 
-def health_view(request):
+class HealthView(GroupAdminView):
     """The page; staff who may view conversation groups may see it (403 for others)."""
-    if not request.user.has_perm(VIEW_PERMISSION):
-        raise PermissionDenied
-    now = timezone.now()
-    states, drift = group_counts()
-    calls, minutes = call_counts(now)
-    refusals = refusal_counts(now)
-    context = {
-        **admin.site.each_context(request),
-        "title": _("Sync health"),
-        "states": states,
-        "group_total": sum(row["count"] for row in states),
-        "calls": calls,
-        "minutes": minutes,
-        "refusals": refusals,
-        "slowest": slowest_calls(now),
-        "failing": failing_groups(),
-        "failing_links": [row for row in states if row["state"] in FAILING_STATES],
-        "drift": drift,
-        "drifted": drifted_groups() if drift["count"] else [],
-        "chart_data": chart_data(states, minutes, refusals),
-    }
-    request.current_app = admin.site.name
-    return TemplateResponse(request, "admin/contactgroups/health.html", context)
+
+    def get(self, request):
+        if not self.model_admin.has_view_permission(request):
+            raise PermissionDenied
+        request.current_app = self.model_admin.admin_site.name
+        return TemplateResponse(request, "admin/contactgroups/health.html", self.context(request))
+
+    def context(self, request) -> dict:
+        now = timezone.now()
+        states, drift = group_counts()
+        calls, minutes = call_counts(now)
+        refusals = refusal_counts(now)
+        return {
+            **self.model_admin.admin_site.each_context(request),
+            "title": _("Sync health"),
+            "states": states,
+            "group_total": sum(row["count"] for row in states),
+            "calls": calls,
+            "minutes": minutes,
+            "refusals": refusals,
+            "slowest": slowest_calls(now),
+            "failing": failing_groups(),
+            "failing_links": [row for row in states if row["state"] in FAILING_STATES],
+            "drift": drift,
+            "drifted": drifted_groups() if drift["count"] else [],
+            "chart_data": chart_data(states, minutes, refusals),
+        }
 
 
 def changelist_url(**params) -> str:

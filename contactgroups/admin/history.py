@@ -9,12 +9,11 @@ page shows them under it.
 import json
 from dataclasses import dataclass, field
 
-from django.contrib.admin.models import DELETION, LogEntry
-from django.template.response import TemplateResponse
+from django.contrib.admin.models import LogEntry
 
-from contactgroups import sync, words
+from contactgroups import words
 from contactgroups.chat.types import Conversation
-from contactgroups.models import ContactGroup, ContactItem
+from contactgroups.models import ContactItem
 from contactgroups.sync.outcome import conversation_data
 
 
@@ -91,32 +90,3 @@ def stories(entries: list[LogEntry]) -> list[Story]:
         by_pk[entry.pk] = story
         told.append(story)
     return told
-
-
-class GroupHistoryMixin:
-    """For the ContactGroup admin: staff actions logged as data and named on the group; the history as stories."""
-
-    def construct_change_message(self, request, form, formsets, add=False):
-        message = super().construct_change_message(request, form, formsets, add)
-        return [*message, {"edit": edit_data(form, formsets, add)}]
-
-    def log_addition(self, request, obj, message):
-        entry = super().log_addition(request, obj, message)
-        sync.record_staff_action(obj, entry)
-        return entry
-
-    def log_change(self, request, obj, message):
-        entry = super().log_change(request, obj, message)
-        sync.record_staff_action(obj, entry)
-        return entry
-
-    def log_deletions(self, request, queryset):
-        return [sync.log_staff_action(request.user.pk, group, [{"edit": {"action": "deleted", "name": group.name}}],
-                                      DELETION)
-                for group in queryset if isinstance(group, ContactGroup)]
-
-    def history_view(self, request, object_id, extra_context=None):
-        response = super().history_view(request, object_id, extra_context)
-        if isinstance(response, TemplateResponse) and "action_list" in (response.context_data or {}):
-            response.context_data["stories"] = stories(list(response.context_data["action_list"]))
-        return response

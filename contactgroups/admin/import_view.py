@@ -11,12 +11,12 @@ from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from contactgroups import words
+from contactgroups.admin.views import GroupAdminView
 from contactgroups.exports import csv_pieces
 from contactgroups.imports import csvfile
 from contactgroups.imports.groups import (
@@ -27,7 +27,6 @@ from contactgroups.imports.groups import (
     reason_title,
     sample_rows,
 )
-from contactgroups.permissions import SYNC_PERMISSION
 from contactgroups.spreadsheet import SafeWriter
 
 IMPORT_PAYLOAD_SALT = "contactgroups.import"
@@ -50,42 +49,31 @@ class ContactGroupImportForm(forms.Form):
     )
 
 
-class ContactGroupImportMixin:
-    """Adds the CSV import page (``import/``) to the conversation-group admin."""
+class ImportView(GroupAdminView):
+    """``import/``: the upload, its preview, and the confirmation that creates the groups."""
 
-    import_template = "admin/contactgroups/contactgroup/import.html"
+    template_name = "admin/contactgroups/contactgroup/import.html"
 
-    def get_urls(self):
-        view = self.admin_site.admin_view(self.import_view)
-        refusals = self.admin_site.admin_view(self.import_refusals_view)
-        sample = self.admin_site.admin_view(self.import_sample_view)
-        name = f"{self.opts.app_label}_{self.opts.model_name}_import"
-        return [path("import/", view, name=name), path("import/refusals/", refusals, name=f"{name}_refusals"),
-                path("import/sample/", sample, name=f"{name}_sample"), *super().get_urls()]
-
-    def has_import_permission(self, request):
-        """Importing creates groups and syncs them: both permissions, as for adding a group in the form."""
-        return self.has_add_permission(request) and request.user.has_perm(SYNC_PERMISSION)
-
-    def import_view(self, request):
-        if not self.has_import_permission(request):
+    def dispatch(self, request):
+        if not self.model_admin.has_import_permission(request):
             raise PermissionDenied
         if request.method == "POST" and "confirm" in request.POST:
-            return self._import_confirmed(request)
+            return self.confirmed(request)
         form = ContactGroupImportForm(request.POST or None, request.FILES or None)
         context = {}
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["file"]
-            context = self._import_preview(form, upload)
-        return TemplateResponse(request, self.import_template, {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
+            context = self.preview(form, upload)
+        return TemplateResponse(request, self.template_name, {
+            **self.model_admin.admin_site.each_context(request),
+            "opts": self.model_admin.opts,
             "title": _("Import conversation groups from CSV"),
             "form": form,
             **context,
         })
 
-    def _import_preview(self, form, upload) -> dict:
+
+    def preview(self, form, upload) -> dict:
         """Check the upload without saving anything: the preview's context, or {} with the form's error set."""
         if upload.size > csvfile.CSV_MAX_BYTES:
             form.add_error("file", _("This file is larger than %(mb)d MB; split it into smaller files.")
@@ -123,44 +111,11 @@ class ContactGroupImportMixin:
                 "accepted_more": max(0, accepted - IMPORT_GROUPS_SHOWN_MAX), "refusals": refusals,
                 "refused_rows": refused_rows, "payload": payload, "file_name": upload.name, "summary": summary}
 
-    def _signed_payload(self, request) -> dict | None:
-        """The file a preview signed, or None (and a message) when it expired or was changed."""
-        try:
-            return signing.loads(request.POST.get("payload", ""), salt=IMPORT_PAYLOAD_SALT,
-                                 max_age=IMPORT_PAYLOAD_MAX_AGE_SECONDS)
-        except signing.BadSignature:
-            self.message_user(request, _("This preview has expired or was changed; upload the file again."),
-                              messages.ERROR)
-            return None
 
-    def import_sample_view(self, request):
-        """A small CSV file the import takes as it is: its columns and a few rows, to fill in."""
-        if not self.has_import_permission(request):
-            raise PermissionDenied
-        return HttpResponse(b"".join(csv_pieces(sample_rows(), header=GROUP_COLUMNS)),
-                            content_type="text/csv; charset=utf-8",
-                            headers={"Content-Disposition": content_disposition_header(True, SAMPLE_FILE_NAME)})
-
-    def import_refusals_view(self, request):
-        """Every refused row of a previewed file, as CSV (``row,column,reason,why``), safe to open in a sheet."""
-        if not self.has_import_permission(request):
-            raise PermissionDenied
-        payload = self._signed_payload(request) if request.method == "POST" else None
-        if payload is None:
-            return HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_import"))
-        plan = plan_group_import(payload["csv"].encode("utf-8"), payload["name"])
-        response = HttpResponse(content_type="text/csv; charset=utf-8", headers={
-            "Content-Disposition": content_disposition_header(True, f"refused-rows-{payload['name']}")})
-        writer = SafeWriter(response)
-        writer.writerow(REFUSALS_COLUMNS)
-        for problem in plan.rejected_rows():
-            writer.writerow([problem.row, problem.column, reason_title(problem.reason), problem.message])
-        return response
-
-    def _import_confirmed(self, request):
+    def confirmed(self, request):
         """Create the previewed groups (each checked again as it is saved) and queue each for sync."""
-        here = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_import")
-        payload = self._signed_payload(request)
+        here = self.url("import")
+        payload = signed_payload(self.model_admin, request)
         if payload is None:
             return HttpResponseRedirect(here)
         source = gettext("the upload %(name)s") % {"name": payload["name"]}
@@ -171,12 +126,12 @@ class ContactGroupImportMixin:
         created = len(result.created)
         queued = created - len(not_queued)
         if queued or not created:
-            self.message_user(request, ngettext(
+            self.model_admin.say(request, ngettext(
                 "%(count)d conversation group imported from %(name)s and queued for sync to Chat.",
                 "%(count)d conversation groups imported from %(name)s and queued for sync to Chat.", queued,
             ) % {"count": queued, "name": payload["name"]}, messages.SUCCESS if created else messages.WARNING)
         if not_queued:
-            self.message_user(request, ngettext(
+            self.model_admin.say(request, ngettext(
                 "%(count)d conversation group imported from %(name)s could not be queued for sync to Chat "
                 "(%(error)s) and is marked failed.",
                 "%(count)d conversation groups imported from %(name)s could not be queued for sync to Chat "
@@ -184,10 +139,52 @@ class ContactGroupImportMixin:
             ) % {"count": len(not_queued), "name": payload["name"], "error": not_queued[-1]}, messages.ERROR)
         if result.rejected:
             refused = GroupImportPlan(rejected=result.rejected, problems=plan.problems).rejected_rows()
-            self.message_user(request, ngettext(
+            self.model_admin.say(request, ngettext(
                 "%(count)d group was refused: %(rows)s",
                 "%(count)d groups were refused: %(rows)s", len(result.rejected),
             ) % {"count": len(result.rejected),
                  "rows": " ".join(problem.line() for problem in refused[:IMPORT_REFUSALS_LISTED_MAX])
                  + (" …" if len(refused) > IMPORT_REFUSALS_LISTED_MAX else "")}, messages.WARNING)
-        return HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist"))
+        return HttpResponseRedirect(self.url("changelist"))
+
+
+class ImportSampleView(GroupAdminView):
+    def dispatch(self, request):
+        """A small CSV file the import takes as it is: its columns and a few rows, to fill in."""
+        if not self.model_admin.has_import_permission(request):
+            raise PermissionDenied
+        return HttpResponse(b"".join(csv_pieces(sample_rows(), header=GROUP_COLUMNS)),
+                            content_type="text/csv; charset=utf-8",
+                            headers={"Content-Disposition": content_disposition_header(True, SAMPLE_FILE_NAME)})
+
+
+
+class ImportRefusalsView(GroupAdminView):
+    def dispatch(self, request):
+        """Every refused row of a previewed file, as CSV (``row,column,reason,why``), safe to open in a sheet."""
+        if not self.model_admin.has_import_permission(request):
+            raise PermissionDenied
+        payload = signed_payload(self.model_admin, request) if request.method == "POST" else None
+        if payload is None:
+            return HttpResponseRedirect(self.url("import"))
+        plan = plan_group_import(payload["csv"].encode("utf-8"), payload["name"])
+        response = HttpResponse(content_type="text/csv; charset=utf-8", headers={
+            "Content-Disposition": content_disposition_header(True, f"refused-rows-{payload['name']}")})
+        writer = SafeWriter(response)
+        writer.writerow(REFUSALS_COLUMNS)
+        for problem in plan.rejected_rows():
+            writer.writerow([problem.row, problem.column, reason_title(problem.reason), problem.message])
+        return response
+
+
+
+def signed_payload(model_admin, request) -> dict | None:
+    """The file a preview signed, or None (and a message) when it expired or was changed."""
+    try:
+        return signing.loads(request.POST.get("payload", ""), salt=IMPORT_PAYLOAD_SALT,
+                             max_age=IMPORT_PAYLOAD_MAX_AGE_SECONDS)
+    except signing.BadSignature:
+        model_admin.say(request, _("This preview has expired or was changed; upload the file again."),
+                          messages.ERROR)
+        return None
+

@@ -10,7 +10,6 @@ from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import JsonResponse
-from django.urls import path
 from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
@@ -18,9 +17,12 @@ from django.utils.translation import ngettext
 
 from contactgroups import words
 from contactgroups.admin.display import code_with_meaning, with_offer
+from contactgroups.admin.offers import offer_in_status
 from contactgroups.admin.selection import readable_ids
+from contactgroups.admin.views import GroupAdminView
 from contactgroups.chat import errors
 from contactgroups.models import ContactGroup
+from contactgroups.outcomes import SyncOutcome
 
 
 class EscapedJSONEncoder(DjangoJSONEncoder):
@@ -86,13 +88,14 @@ def last_error_text(group: ContactGroup) -> str:
     document), or, for a failure without a code, what the last sync says of it."""
     if group.last_error_code is not None:
         return code_with_meaning(group.last_error_code, group.last_error_info)
-    error = (group.last_outcome or {}).get("error")
-    return words.error_text(error) if error else "—"
+    outcome = group.outcome
+    error = outcome.error if isinstance(outcome, SyncOutcome) else None
+    return words.failure_text(error) if error else "—"
 
 
 def shown(text, refused: bool = False) -> dict:
     """A value as a page shows it: its text, and whether it stands out as refused (in red). Text only: the script
-    writes it as text. Where a value carries buttons, ``add_offers`` adds them as data (``offers``)."""
+    writes it as text. Where a value carries buttons, ``offers.offer_in_status`` adds them as data (``offers``)."""
     return {"text": str(text), "refused": refused}
 
 
@@ -148,55 +151,45 @@ def result_html(item, offers=()):
     return format_html('<span class="sync-result" data-item="{}">{}</span>', item.pk, inner)
 
 
-class LiveStatusMixin:
-    """Adds the two status endpoints to the conversation-group admin."""
+class StatusView(GroupAdminView):
+    """``<id>/status/``: one group, its state, words, progress, last sync, GroupId and each conversation's answer."""
 
-    def get_urls(self):
-        info = f"{self.opts.app_label}_{self.opts.model_name}"
-        return [
-            path("status/", self.admin_site.admin_view(self.statuses_view), name=f"{info}_statuses"),
-            path("<path:object_id>/status/", self.admin_site.admin_view(self.status_view), name=f"{info}_status"),
-            *super().get_urls(),
-        ]
-
-    def status_view(self, request, object_id):
-        """One group: its state, words, progress, last sync, GroupId and each conversation's answer."""
-        if not self.has_view_permission(request):
+    def get(self, request, object_id):
+        model_admin = self.model_admin
+        if not model_admin.has_view_permission(request):
             raise PermissionDenied
-        group = self.get_object(request, unquote(object_id))
+        group = model_admin.get_object(request, unquote(object_id))
         if group is None:
             return json_response({"error": _("There is no conversation group with this id.")}, status=404)
         status = group_status(group)
-        status["fields"] = page_fields(group, self.get_empty_value_display())
+        status["fields"] = page_fields(group, model_admin.get_empty_value_display())
         items = list(group.items.order_by("id"))
         status["conversations"] = [
             {"id": item.pk, **shown(result_text(item.result_code, item.result_info), is_refused(item.result_code)),
              "code": item.result_code}
             for item in items
         ]
-        self.add_offers(request, group, items, status)
+        offer_in_status(model_admin, request, group, items, status)
         return json_response(status)
 
-    def add_offers(self, request, group, items, status) -> None:
-        """Where a value carries buttons on the page (an import offer), give them as ``offers`` (a list of
-        display.Offer.as_data), so the script shows the buttons a sync's end brings, and takes away those it
-        settles."""
 
-    def statuses_view(self, request):
-        """The groups ``?id=`` names (those of a changelist page): each one's state, words and progress."""
-        if not self.has_view_permission(request):
+class StatusesView(GroupAdminView):
+    """``status/?id=1&id=2``: the groups of a changelist page, each one's state, words and progress."""
+
+    def get(self, request):
+        model_admin = self.model_admin
+        if not model_admin.has_view_permission(request):
             raise PermissionDenied
         asked = request.GET.getlist("id")
-        ids = readable_ids(asked, self.opts.pk)
-        most = self.list_max_show_all
+        ids = readable_ids(asked, model_admin.opts.pk)
+        most = model_admin.list_max_show_all
         if len(ids) != len(asked):
             return json_response({"error": _("A conversation group's id is a whole number.")}, status=400)
         if len(ids) > most:
             return json_response({"error": ngettext(
                 "Give the ids of at most %(most)d conversation group.",
                 "Give the ids of at most %(most)d conversation groups.", most) % {"most": most}}, status=400)
-        groups = self.get_queryset(request).filter(pk__in=ids).order_by("pk")
-        empty = self.get_empty_value_display()
+        groups = model_admin.get_queryset(request).filter(pk__in=ids).order_by("pk")
+        empty = model_admin.get_empty_value_display()
         return json_response({"groups": [{**group_status(group), "columns": list_columns(group, empty)}
                                          for group in groups]})
-

@@ -14,7 +14,6 @@ until the staff save.
 import logging
 
 from django.contrib.admin.utils import unquote
-from django.urls import path
 from django.utils.translation import gettext as _
 
 from contactgroups import words
@@ -35,17 +34,6 @@ USER_SUGGESTIONS_MAX = 20
 ROWS_A_PAGE = 100
 
 
-def pick_urls(model_admin) -> list:
-    """The two endpoints, for ContactGroupAdmin.get_urls."""
-    info = f"{model_admin.opts.app_label}_{model_admin.opts.model_name}"
-    view = model_admin.admin_site.admin_view
-    return [
-        path("recent/", view(lambda request: recent_conversations_view(model_admin, request)),
-             name=f"{info}_recent"),
-        path("chat-users/", view(lambda request: chat_users_view(model_admin, request)), name=f"{info}_chat_users"),
-    ]
-
-
 def may_pick(model_admin, request) -> bool:
     """Whether the staff may add conversations to some group: the add or the change permission on groups."""
     return model_admin.has_add_permission(request) or model_admin.has_change_permission(request)
@@ -56,7 +44,7 @@ def forbidden():
 
 
 def recent_conversations_view(model_admin, request):
-    """One page of the owner's conversation list in Chat, marked with what the group already holds."""
+    """``recent/``: one page of the owner's conversation list in Chat, marked with what the group already holds."""
     if not may_pick(model_admin, request):
         return forbidden()
     group = None
@@ -155,7 +143,7 @@ def _owner(value: str) -> ChatUser | None:
 
 
 def chat_users_view(model_admin, request):
-    """Known Chat users matching ``term``, as the Chat user admin's search finds them: UserID and nickname."""
+    """``chat-users/``: known Chat users matching ``term``, as the Chat user admin's search finds them."""
     users_admin = model_admin.admin_site.get_model_admin(ChatUser)
     if not may_pick(model_admin, request) or not users_admin.has_view_permission(request):
         return json_response({"error": _("You may not look up Chat users.")}, status=403)

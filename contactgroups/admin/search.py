@@ -30,39 +30,37 @@ def no_user_matches_text(text: str) -> str:
     return _("No Chat user's UserID or nickname contains “%(text)s”, so no group is listed.") % {"text": text}
 
 
-class SearchNotesMixin:
-    """The group list's notes on what its search and owner filter found: on the page, made when it is shown."""
+def note_what_the_search_left_out(model_admin, request, response) -> None:
+    """On the group list's page (``response``), what its search and owner filter found: that no Chat user matches
+    the owner filter, and the deleted groups the search would also have found (``cl.deleted_note``)."""
+    cl = response.context_data.get("cl") if isinstance(response, TemplateResponse) else None
+    if cl is None:
+        return
+    owner = next((spec.value() for spec in cl.filter_specs if isinstance(spec, OwnerFilter)), None)
+    if owner and owner.strip() and not cl.result_count and not ChatUser.objects.matches_any(owner):
+        model_admin.say(request, no_user_matches_text(owner), messages.WARNING)
+    cl.deleted_note = deleted_note(model_admin, request, cl)
 
-    def changelist_view(self, request, extra_context=None):
-        response = super().changelist_view(request, extra_context)
-        cl = response.context_data.get("cl") if isinstance(response, TemplateResponse) else None
-        if cl is None:
-            return response
-        owner = next((spec.value() for spec in cl.filter_specs if isinstance(spec, OwnerFilter)), None)
-        if owner and owner.strip() and not cl.result_count and not ChatUser.objects.matches_any(owner):
-            self.message_user(request, no_user_matches_text(owner), messages.WARNING)
-        cl.deleted_note = self.deleted_note(request, cl)
-        return response
 
-    def deleted_note(self, request, cl) -> str:
-        """"2 deleted groups also match; show them", when the list leaves deleted groups out (the state filter's
-        default) and its search would find some; else empty."""
-        if not cl.query.strip() or any(isinstance(spec, StateFilter) and spec.value() is not None
-                                       for spec in cl.filter_specs):
-            return ""
-        deleted = ContactGroup.objects.filter(state=ContactGroup.State.DELETED)
-        for spec in cl.filter_specs:
-            narrowed = None if isinstance(spec, StateFilter) else spec.queryset(request, deleted)
-            if narrowed is not None:  # as Django's changelist reads a filter's answer
-                deleted = narrowed
-        deleted, _distinct = self.get_search_results(request, deleted, cl.query)
-        count = deleted.count()
-        if not count:
-            return ""
-        return format_html(
-            '{} <a href="{}">{}</a>',
-            ngettext("%(count)d deleted group also matches;", "%(count)d deleted groups also match;", count)
-            % {"count": count},
-            cl.get_query_string({StateFilter.parameter_name: ContactGroup.State.DELETED}),
-            ngettext("show it", "show them", count),
-        )
+def deleted_note(model_admin, request, cl) -> str:
+    """"2 deleted groups also match; show them", when the list leaves deleted groups out (the state filter's
+    default) and its search would find some; else empty."""
+    if not cl.query.strip() or any(isinstance(spec, StateFilter) and spec.value() is not None
+                                   for spec in cl.filter_specs):
+        return ""
+    deleted = ContactGroup.objects.filter(state=ContactGroup.State.DELETED)
+    for spec in cl.filter_specs:
+        narrowed = None if isinstance(spec, StateFilter) else spec.queryset(request, deleted)
+        if narrowed is not None:  # as Django's changelist reads a filter's answer
+            deleted = narrowed
+    deleted, _distinct = model_admin.get_search_results(request, deleted, cl.query)
+    count = deleted.count()
+    if not count:
+        return ""
+    return format_html(
+        '{} <a href="{}">{}</a>',
+        ngettext("%(count)d deleted group also matches;", "%(count)d deleted groups also match;", count)
+        % {"count": count},
+        cl.get_query_string({StateFilter.parameter_name: ContactGroup.State.DELETED}),
+        ngettext("show it", "show them", count),
+    )

@@ -21,13 +21,18 @@ def readable_ids(values: list[str], pk_field) -> list[str]:
     return kept
 
 
+def check_selected_ids(request, pk_field) -> None:
+    """Keep, of the ids posted with an action, those ``pk_field`` can hold, before Django looks them up."""
+    if request.method == "POST" and helpers.ACTION_CHECKBOX_NAME in request.POST:
+        posted = request.POST.copy()
+        posted.setlist(helpers.ACTION_CHECKBOX_NAME, readable_ids(
+            posted.getlist(helpers.ACTION_CHECKBOX_NAME), pk_field))
+        request.POST = posted
+
+
 class SelectedIdsChecked:
     """A ModelAdmin mixin: the ids posted with an action are checked before Django looks them up."""
 
     def changelist_view(self, request, extra_context=None):
-        if request.method == "POST" and helpers.ACTION_CHECKBOX_NAME in request.POST:
-            posted = request.POST.copy()
-            posted.setlist(helpers.ACTION_CHECKBOX_NAME, readable_ids(
-                posted.getlist(helpers.ACTION_CHECKBOX_NAME), self.opts.pk))
-            request.POST = posted
+        check_selected_ids(request, self.opts.pk)
         return super().changelist_view(request, extra_context)

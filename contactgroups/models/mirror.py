@@ -18,6 +18,7 @@ from contactgroups.chat.types import Conversation
 from contactgroups.indexes import PrefixSearchIndex
 from contactgroups.models.fields import StorableJSONField
 from contactgroups.models.users import ChatUser
+from contactgroups.outcomes import PullOutcome, SyncOutcome, group_outcome
 from contactgroups.validators import validate_group_name
 
 
@@ -196,6 +197,12 @@ class ContactGroup(models.Model):
         if self.keeps_name(self.name):
             exclude = {*(exclude or ()), "name"}
         super().clean_fields(exclude=exclude)
+
+    @property
+    def outcome(self) -> SyncOutcome | PullOutcome | None:
+        """``last_outcome`` as its typed value (a sync's or a pull's); None when there is none or its code is
+        unknown. The sync and a pull write the column (``to_json``); contactgroups.words says it."""
+        return group_outcome(self.last_outcome)
 
     @property
     def last_error_meaning(self) -> str:

@@ -8,16 +8,17 @@ from django.utils import timezone
 from contactgroups.chat import errors, protocol
 from contactgroups.conf import chat_client
 from contactgroups.models import ChatUser
+from contactgroups.outcomes import AccountCode, AccountOutcome, ImportProblem, ImportReason
 from contactgroups.sync.audit import AuditRecorder, log_history
-from contactgroups.sync.outcome import error_data
+from contactgroups.sync.outcome import failure
 
-IMPORTED = "imported"
-NOT_IMPORTED = "not_imported"
-CHECK_FAILED = "check_failed"
+IMPORTED = AccountCode.IMPORTED
+NOT_IMPORTED = AccountCode.NOT_IMPORTED
+CHECK_FAILED = AccountCode.CHECK_FAILED
 # Why an import left a user out: Chat listed it in FailAccounts, or the whole call failed (with its error), or the
 # nickname is longer than Chat keeps, so the user was not sent (with its size and Chat's maximum, in bytes).
-REFUSED_BY_CHAT = "refused"
-NICKNAME_TOO_LONG = "nickname_too_long"
+REFUSED_BY_CHAT = ImportReason.REFUSED
+NICKNAME_TOO_LONG = ImportReason.NICKNAME_TOO_LONG
 
 logger = logging.getLogger(__name__)
 
@@ -37,21 +38,21 @@ def import_users(user_pks, actor_id: int | None) -> AccountReport:
     users = list(ChatUser.objects.filter(pk__in=user_pks).order_by("user_id"))
     recorder = AuditRecorder(actor_id, "")
     now = timezone.now()
-    refused: dict[str, dict] = {}
+    refused: dict[str, ImportProblem] = {}
     for user in users:
         if protocol.validate_nickname(user.nickname):
-            refused[user.user_id] = {"reason": NICKNAME_TOO_LONG, "size": protocol.utf8_length(user.nickname),
-                                     "max": protocol.PROFILE_VALUE_MAX_BYTES}
+            refused[user.user_id] = ImportProblem(NICKNAME_TOO_LONG, size=protocol.utf8_length(user.nickname),
+                                                  max=protocol.PROFILE_VALUE_MAX_BYTES)
     sendable = [user for user in users if user.user_id not in refused]
     with chat_client(on_call=recorder) as client:
         for batch in protocol.chunks(sendable, protocol.ACCOUNTS_PER_IMPORT_MAX):
             try:
                 nicks = {user.user_id: user.nickname for user in batch if user.nickname}
                 for user_id in client.multiaccount_import([user.user_id for user in batch], nicks):
-                    refused[user_id] = {"reason": REFUSED_BY_CHAT}
+                    refused[user_id] = ImportProblem(REFUSED_BY_CHAT)
             except errors.ChatError as exc:
                 for user in batch:
-                    refused[user.user_id] = {"reason": "error", **error_data(exc)}
+                    refused[user.user_id] = ImportProblem(ImportReason.ERROR, failure=failure(exc))
     return check_users([user.pk for user in users], actor_id, refused=refused, imported_at=now)
 
 
@@ -65,7 +66,7 @@ def accounts_job(user_pks, actor_id: int | None, check_only: bool = False, attem
                          list(user_pks))
 
 
-def check_users(user_pks, actor_id: int | None, refused: dict[str, dict] | None = None,
+def check_users(user_pks, actor_id: int | None, refused: dict[str, ImportProblem] | None = None,
                 imported_at=None) -> AccountReport:
     """Ask Chat which of the users exist (account_check, 100 a call) and store the answer on each."""
     users = list(ChatUser.objects.filter(pk__in=user_pks).order_by("user_id"))
@@ -80,7 +81,7 @@ def check_users(user_pks, actor_id: int | None, refused: dict[str, dict] | None 
             except errors.ChatError as exc:
                 answers = {}
                 for user in batch:
-                    refused.setdefault(user.user_id, {"reason": "error", **error_data(exc)})
+                    refused.setdefault(user.user_id, ImportProblem(ImportReason.ERROR, failure=failure(exc)))
             for user in batch:
                 status = answers.get(user.user_id)
                 why = refused.get(user.user_id)
@@ -91,23 +92,22 @@ def check_users(user_pks, actor_id: int | None, refused: dict[str, dict] | None 
                         user.imported_at = imported_at
                     user.last_error_code, user.last_error_info = None, ""
                     report.imported.append(user.user_id)
-                    data = {"code": IMPORTED}
+                    data = AccountOutcome(IMPORTED)
                 elif status is not None and status.result_code == errors.OK:
                     user.import_state = ChatUser.ImportState.FAILED if why else ChatUser.ImportState.NOT_IMPORTED
-                    user.last_error_code = why.get("code") if why else None
-                    user.last_error_info = (why.get("info") or "") if why else ""
+                    user.last_error_code = why.code if why else None
+                    user.last_error_info = why.info if why else ""
                     report.not_imported.append(user.user_id)
-                    data = {"code": NOT_IMPORTED, **({"import": why} if why else {})}
+                    data = AccountOutcome(NOT_IMPORTED, problem=why)
                 else:
                     user.import_state = ChatUser.ImportState.FAILED
-                    user.last_error_code = status.result_code if status else (why or {}).get("code")
-                    user.last_error_info = (status.result_info if status else "") or (why or {}).get("info") or ""
+                    user.last_error_code = status.result_code if status else (why.code if why else None)
+                    user.last_error_info = (status.result_info if status else "") or (why.info if why else "")
                     report.failed.append(user.user_id)
-                    data = {"code": CHECK_FAILED, "result_code": user.last_error_code, "info": user.last_error_info}
-                    if status is None and why:
-                        data["error"] = why
+                    data = AccountOutcome(CHECK_FAILED, result_code=user.last_error_code, info=user.last_error_info,
+                                          problem=why if status is None else None)
                 user.save(update_fields=["import_state", "imported_at", "checked_at", "last_error_code",
                                          "last_error_info", "updated_at"])
-                log_history(actor_id, user, [{"account": data}])
-                report.outcomes[user.user_id] = data
+                log_history(actor_id, user, [{"account": data.to_json()}])
+                report.outcomes[user.user_id] = data.to_json()
     return report

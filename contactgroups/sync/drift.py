@@ -32,6 +32,7 @@ from contactgroups.chat.types import ContactGroups, Conversation
 from contactgroups.conf import app_settings, chat_client, page_read_client
 from contactgroups.models import ChatUser, ContactGroup, ContactItem, GroupVersion
 from contactgroups.models.versions import confirmed_state
+from contactgroups.outcomes import DriftCode, DriftEntry, DriftFacts, ReadBy
 from contactgroups.sync import plan
 from contactgroups.sync.audit import AuditRecorder, log_history, log_staff_action
 from contactgroups.sync.execute import remote_for
@@ -40,13 +41,13 @@ from contactgroups.sync.outcome import conversation_data
 from contactgroups.sync.pull import PullReport, pull_group
 
 # History entry codes, under the "drift" key.
-FOUND = "drift_found"  # a reading found the app changed the group (params: the drift and where it was read)
-CLEARED = "drift_cleared"  # a reading found no more difference
-KEPT = "drift_kept"  # staff kept their version over the app's change (params: the drift they overrode)
+FOUND = DriftCode.FOUND  # a reading found the app changed the group (params: the drift and where it was read)
+CLEARED = DriftCode.CLEARED  # a reading found no more difference
+KEPT = DriftCode.KEPT  # staff kept their version over the app's change (params: the drift they overrode)
 
 # Where a reading was made.
-BY_SWEEP = "sweep"
-BY_PAGE = "page"
+BY_SWEEP = ReadBy.SWEEP
+BY_PAGE = ReadBy.PAGE
 
 
 class ReadingChanged(Exception):
@@ -159,10 +160,10 @@ def _log_change(group: ContactGroup, drift: dict | None, actor_id: int | None, s
     if drift == group.drift:
         return
     if drift is None:
-        data = {"code": CLEARED, "read_by": source}
+        entry = DriftEntry(CLEARED, ReadBy(source))
     else:
-        data = {"code": FOUND, "read_by": source, "owner": group.owner.user_id, **drift}
-    log_history(actor_id, group, [{"drift": data}])
+        entry = DriftEntry(FOUND, ReadBy(source), group.owner.user_id, DriftFacts.from_json(drift))
+    log_history(actor_id, group, [{"drift": entry.to_json()}])
 
 
 @dataclass
@@ -297,7 +298,8 @@ def keep_staff_version(group_pk: int, actor_id: int | None, shown: str | None = 
             if (version := GroupVersion.after_save(group, before, actor_id, now)) is not None:
                 version.save(force_insert=True)
             ContactGroup.objects.filter(pk=group.pk).update(chat_reading=reading, chat_read_at=now, drift=None)
-            log_staff_action(actor_id, group, [{"drift": {"code": KEPT, "owner": group.owner.user_id, **drift}}])
+            kept = DriftEntry(KEPT, owner=group.owner.user_id, facts=DriftFacts.from_json(drift))
+            log_staff_action(actor_id, group, [{"drift": kept.to_json()}])
             return drift
     finally:
         lease.release()

@@ -20,11 +20,12 @@ from contactgroups.chat.types import Conversation
 from contactgroups.conf import app_settings, chat_client
 from contactgroups.models import ContactGroup, ContactItem, GroupVersion
 from contactgroups.models.versions import confirmed_state
-from contactgroups.sync import outcome, plan
+from contactgroups.outcomes import SyncCode, SyncOutcome
+from contactgroups.sync import plan
 from contactgroups.sync.audit import AuditRecorder, log_history
 from contactgroups.sync.lease import Lease
 from contactgroups.sync.live import LiveProgress
-from contactgroups.sync.outcome import Progress, error_data
+from contactgroups.sync.outcome import Progress, failure, queue_failure
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +74,8 @@ def sync_group(group_pk: int, actor_id: int | None, client: ChatClient | None = 
     try:
         group = ContactGroup.objects.select_related("owner").get(pk=group_pk)
         if group.state == ContactGroup.State.DELETED:
-            return SyncResult(group.pk, group.state, group.chat_group_id, {"code": outcome.ALREADY_DELETED})
+            return SyncResult(group.pk, group.state, group.chat_group_id,
+                              SyncOutcome(SyncCode.ALREADY_DELETED).to_json())
         if not group.delete_requested:
             group.state = ContactGroup.State.SYNCING
             group.sync_calls_done = group.sync_calls_planned = 0
@@ -376,13 +378,13 @@ def _mark_failed(group_pk: int, actor_id: int | None, data: dict, error: BaseExc
 
 def give_up(group_pk: int, actor_id: int | None, exc: BaseException) -> None:
     """After the last retry: mark the group failed with the last error, and say so in the history."""
-    data = {"code": outcome.GAVE_UP, "attempts": app_settings.SYNC_MAX_ATTEMPTS, "error": error_data(exc)}
+    data = SyncOutcome(SyncCode.GAVE_UP, attempts=app_settings.SYNC_MAX_ATTEMPTS, error=failure(exc)).to_json()
     _mark_failed(group_pk, actor_id, data, exc)
 
 
 def not_queued(group_pk: int, actor_id: int | None, exc: BaseException) -> None:
     """The broker could not take the group's sync task: mark the group failed, saying so, and in the history."""
-    data = {"code": outcome.NOT_QUEUED, "error": {"kind": "queue", "type": type(exc).__name__}}
+    data = SyncOutcome(SyncCode.NOT_QUEUED, error=queue_failure(exc)).to_json()
     _mark_failed(group_pk, actor_id, data, None)
 
 

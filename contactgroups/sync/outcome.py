@@ -1,62 +1,67 @@
 """What one sync did, as data: kept on the group and in its history, made into words by contactgroups.words.
 
-An outcome is a JSON-ready dict whose ``code`` names what happened (``created``, ``synced``, ``deleted``,
+An outcome is a ``outcomes.SyncOutcome`` whose ``code`` names what happened (``created``, ``synced``, ``deleted``,
 ``deleted_in_app``, ``stopped``, ``gave_up``, ``not_queued``, ...), with the facts as parameters: GroupId, names,
 counts, each refused conversation with Chat's ResultCode and ResultInfo, what was adopted from the app, the
-conflicts, the error. Never a finished sentence.
+conflicts, the error. Stored as its JSON (``to_json``); never a finished sentence.
 """
 
 from dataclasses import dataclass, field
 
 from contactgroups.chat import errors
 from contactgroups.chat.types import Conversation, ItemResult
+from contactgroups.outcomes import Adopted, ConflictFacts, ErrorKind, Failure, Refusal, SyncCode, SyncOutcome
 from contactgroups.sync.lease import SyncBusy
 from contactgroups.sync.plan import Conflict, Plan
 
-CREATED = "created"
-SYNCED = "synced"
-DELETED = "deleted"
-DELETED_IN_APP = "deleted_in_app"
-STOPPED = "stopped"
-GAVE_UP = "gave_up"
-NOT_QUEUED = "not_queued"
-ALREADY_DELETED = "already_deleted"
+CREATED = SyncCode.CREATED
+SYNCED = SyncCode.SYNCED
+DELETED = SyncCode.DELETED
+DELETED_IN_APP = SyncCode.DELETED_IN_APP
+STOPPED = SyncCode.STOPPED
+GAVE_UP = SyncCode.GAVE_UP
+NOT_QUEUED = SyncCode.NOT_QUEUED
+ALREADY_DELETED = SyncCode.ALREADY_DELETED
 
 
 def conversation_data(conversation: Conversation) -> list:
     return [conversation.type, conversation.target]
 
 
-def error_data(exc: BaseException) -> dict:
+def failure(exc: BaseException) -> Failure:
     """The facts of a failure: its kind, Chat's ErrorCode and ErrorInfo, the HTTP status; the deadline a call went
     past (``seconds``), the size an answer went past (``limit``)."""
     if isinstance(exc, errors.ChatConnectError):
-        kind = "connect"
+        kind = ErrorKind.CONNECT
     elif isinstance(exc, errors.ChatTooSlowError):
-        kind = "too_slow"
+        kind = ErrorKind.TOO_SLOW
     elif isinstance(exc, errors.ChatAnswerTooLargeError):
-        kind = "too_large"
+        kind = ErrorKind.TOO_LARGE
     elif isinstance(exc, errors.ChatTransportError):
-        kind = "transport"
+        kind = ErrorKind.TRANSPORT
     elif isinstance(exc, errors.ChatThrottledError):
-        kind = "throttled"
+        kind = ErrorKind.THROTTLED
     elif isinstance(exc, errors.ChatAnswerError):
-        kind = "answer"
+        kind = ErrorKind.ANSWER
     elif isinstance(exc, errors.ChatError):
-        kind = "chat"
+        kind = ErrorKind.CHAT
     elif isinstance(exc, SyncBusy):
-        kind = "busy"
+        kind = ErrorKind.BUSY
     else:
-        kind = "internal"
-    data = {"kind": kind, "code": getattr(exc, "code", None), "info": getattr(exc, "info", "") or "",
-            "http_status": getattr(exc, "http_status", None)}
-    if kind == "internal":
-        data["type"] = type(exc).__name__
-    elif kind == "too_slow":
-        data["seconds"] = exc.seconds
-    elif kind == "too_large":
-        data["limit"] = exc.limit
-    return data
+        kind = ErrorKind.INTERNAL
+    return Failure(kind=kind, code=getattr(exc, "code", None), info=getattr(exc, "info", "") or "",
+                   http_status=getattr(exc, "http_status", None), type=type(exc).__name__,
+                   seconds=getattr(exc, "seconds", None), limit=getattr(exc, "limit", None))
+
+
+def error_data(exc: BaseException) -> dict:
+    """``failure(exc)`` as it is stored."""
+    return failure(exc).to_json()
+
+
+def queue_failure(exc: BaseException) -> Failure:
+    """The broker could not take a task."""
+    return Failure(kind=ErrorKind.QUEUE, type=type(exc).__name__)
 
 
 @dataclass
@@ -118,40 +123,26 @@ class Progress:
     def did_anything(self) -> bool:
         return bool(self.created or self.added or self.removed or self.renamed_from or self.refused)
 
-    def as_data(self, error: BaseException | None = None, retrying: bool = False) -> dict:
+    def as_outcome(self, error: BaseException | None = None, retrying: bool = False) -> SyncOutcome:
         if error is not None:
-            code = STOPPED
+            code = SyncCode.STOPPED
         elif self.deleted_in_app:
-            code = DELETED_IN_APP
+            code = SyncCode.DELETED_IN_APP
         elif self.deleted:
-            code = DELETED
+            code = SyncCode.DELETED
         else:
-            code = CREATED if self.created else SYNCED
-        data = {"code": code, "owner": self.owner, "group_id": self.group_id}
-        if self.renamed_from:
-            data.update(renamed_from=self.renamed_from, name=self.confirmed_name)
-        if self.added:
-            data["added"] = len(self.added)
-        if self.removed:
-            data["removed"] = len(self.removed)
-        if self.refused:
-            data["refused"] = [[c.type, c.target, code_, info] for c, code_, info in self.refused]
-        adopted = {}
-        if self.adopted_name:
-            adopted["name"] = self.adopted_name
-        if self.adopted_added:
-            adopted["added"] = [conversation_data(c) for c in sorted(self.adopted_added)]
-        if self.adopted_removed:
-            adopted["removed"] = [conversation_data(c) for c in sorted(self.adopted_removed)]
-        if adopted:
-            data["adopted"] = adopted
-        if self.conflicts:
-            data["conflicts"] = [conflict.as_data() for conflict in self.conflicts]
-        if self.interrupted:
-            data["interrupted"] = True
-        if error is not None:
-            data["error"] = error_data(error)
-            data["retrying"] = retrying
-            data["partial"] = self.did_anything
-            data["created"] = self.created
-        return data
+            code = SyncCode.CREATED if self.created else SyncCode.SYNCED
+        return SyncOutcome(
+            code=code, owner=self.owner, group_id=self.group_id,
+            renamed_from=self.renamed_from, name=self.confirmed_name if self.renamed_from else "",
+            added=len(self.added), removed=len(self.removed),
+            refused=tuple(Refusal(c.type, c.target, code_, info) for c, code_, info in self.refused),
+            adopted=Adopted(self.adopted_name, tuple((c.type, c.target) for c in sorted(self.adopted_added)),
+                            tuple((c.type, c.target) for c in sorted(self.adopted_removed))),
+            conflicts=tuple(ConflictFacts.from_json(conflict.as_data()) for conflict in self.conflicts),
+            interrupted=self.interrupted, error=None if error is None else failure(error), retrying=retrying,
+            partial=self.did_anything, created=self.created)
+
+    def as_data(self, error: BaseException | None = None, retrying: bool = False) -> dict:
+        """The outcome as it is stored."""
+        return self.as_outcome(error, retrying).to_json()

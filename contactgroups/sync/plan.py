@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from contactgroups.chat import protocol
 from contactgroups.chat.types import ContactGroups, Conversation, GroupInfo
+from contactgroups.outcomes import ConflictCode
 
 
 @dataclass(frozen=True)
@@ -53,32 +54,33 @@ REMADE = "remade"
 
 @dataclass(frozen=True)
 class Conflict:
-    """Where the user changed in the app what staff changed here; the staff's change won. Stored as data."""
+    """Where the user changed in the app what staff changed here; the staff's change won. Stored as data
+    (``outcomes.ConflictFacts`` reads it)."""
 
-    code: str
+    code: ConflictCode
     params: dict = field(default_factory=dict, hash=False, compare=True)
 
-    DELETED_IN_APP = "deleted_in_app"  # staff's change re-created a group the user deleted
-    RENAMED_IN_APP = "renamed_in_app"  # params: app_name, staff_name
-    RENAMED_BEFORE_DELETE = "renamed_before_delete"  # params: app_name
-    ALREADY_GONE = "already_gone"  # staff deleted a group Chat no longer had
+    DELETED_IN_APP = ConflictCode.DELETED_IN_APP  # staff's change re-created a group the user deleted
+    RENAMED_IN_APP = ConflictCode.RENAMED_IN_APP  # params: app_name, staff_name
+    RENAMED_BEFORE_DELETE = ConflictCode.RENAMED_BEFORE_DELETE  # params: app_name
+    ALREADY_GONE = ConflictCode.ALREADY_GONE  # staff deleted a group Chat no longer had
     # The group's name came from Chat (the app allows it) but Chat refuses it in a create or a rename: nothing
     # was sent under it; staff must rename the group here. params: name
-    NAME_NOT_SENDABLE = "name_not_sendable"
+    NAME_NOT_SENDABLE = ConflictCode.NAME_NOT_SENDABLE
     # The user deleted the group in the app and made another under its name: that one is this group now, the
     # staff's change (if any) sent to it. params: group_id (the new one), staff_changed
-    REMADE_IN_APP = "remade_in_app"
+    REMADE_IN_APP = ConflictCode.REMADE_IN_APP
     # The user renamed the group in the app to a name no column can hold (a NUL in it): the mirror keeps its name,
     # and Chat's is shown escaped. params: app_name
-    NAME_UNSTORABLE = "name_unstorable"
+    NAME_UNSTORABLE = ConflictCode.NAME_UNSTORABLE
     # Another of the owner's groups has in Chat the name the staff's version would send (made or renamed in the
     # app): Chat would refuse the create or the rename, so it is not sent; the rest of the change is. params: name,
     # group_id (the other group's), create (True: the create was held back; else the rename), new (True: a group
     # never in Chat, whose create Chat refused)
-    NAME_TAKEN = "name_taken"
+    NAME_TAKEN = ConflictCode.NAME_TAKEN
 
     def as_data(self) -> dict:
-        return {"code": self.code, **self.params}
+        return {"code": str(self.code), **self.params}
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 import logging
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.db import transaction
 from django.utils import timezone
@@ -12,20 +12,22 @@ from contactgroups.chat.types import ContactGroups, Conversation, GroupInfo
 from contactgroups.conf import app_settings, chat_client
 from contactgroups.models import ChatUser, ContactGroup, ContactItem, GroupVersion
 from contactgroups.models.versions import confirmed_state
+from contactgroups.outcomes import HeldBackReason, NotStored, PullCode, PullOutcome
 from contactgroups.sync.audit import AuditRecorder, log_history
 from contactgroups.sync.execute import is_retryable, retry_delay
 from contactgroups.sync.lease import Lease, SyncBusy
 from contactgroups.sync.outcome import conversation_data
 
-ADOPTED = "adopted"  # a group the user created in the app
-PULLED = "pulled"  # a group whose name, conversations or GroupId Chat changed
-GONE = "gone_from_chat"  # a group Chat no longer has
-NOT_STORED = "not_stored"  # a conversation Chat holds that the mirror's columns cannot
-HELD_BACK = "held_back"  # a group of Chat the pull left alone: its name is held by a group the pull must keep
+ADOPTED = PullCode.ADOPTED  # a group the user created in the app
+PULLED = PullCode.PULLED  # a group whose name, conversations or GroupId Chat changed
+GONE = PullCode.GONE  # a group Chat no longer has
+HELD_BACK = PullCode.HELD_BACK  # a group of Chat the pull left alone: its name is held by a group the pull must keep
+# A conversation Chat holds that the mirror's columns cannot (an entry of the report's ``not_stored``).
+NOT_STORED = "not_stored"
 
 # Why a group was held back.
-NAME_TAKEN = "name_taken"  # a group the pull cannot change (busy, or not yet sent) has the name
-NAME_UNSTORABLE = "name_unstorable"  # the database cannot store the name as Chat gave it
+NAME_TAKEN = HeldBackReason.NAME_TAKEN  # a group the pull cannot change (busy, or not yet sent) has the name
+NAME_UNSTORABLE = HeldBackReason.NAME_UNSTORABLE  # the database cannot store the name as Chat gave it
 
 # What a pull writes on a group it matched: Chat's name as both the name wanted and the name confirmed, and the rest
 # of what Chat holds.
@@ -162,7 +164,7 @@ def _apply(owner: ChatUser, remote: ContactGroups, leased: set[int], report: Pul
     # Marked deleted first, so their names are free (the unique name is among live groups only).
     for group in vanished:
         group.state = ContactGroup.State.DELETED
-        group.last_outcome = {"code": GONE, "owner": owner.user_id, "name": group.name}
+        group.last_outcome = PullOutcome(GONE, owner=owner.user_id, name=group.name).to_json()
         group.save(update_fields=["state", "last_outcome", "updated_at"])
         report.deleted.append(group.last_outcome)
         log_history(actor_id, group, [{"pull": group.last_outcome}])
@@ -175,8 +177,8 @@ def _apply(owner: ChatUser, remote: ContactGroups, leased: set[int], report: Pul
     for match in matches:
         if match.held:
             # A name no column can hold is kept in the report and the history escaped.
-            data = {"code": HELD_BACK, "owner": owner.user_id, "name": protocol.escaped(match.info.name),
-                    "group_id": match.info.group_id, "reason": match.held}
+            data = PullOutcome(HELD_BACK, owner=owner.user_id, name=protocol.escaped(match.info.name),
+                               group_id=match.info.group_id, reason=match.held).to_json()
             report.held_back.append(data)
             if match.group is not None:
                 log_history(actor_id, match.group, [{"pull": data}])
@@ -192,7 +194,7 @@ def _apply(owner: ChatUser, remote: ContactGroups, leased: set[int], report: Pul
             before = confirmed_state(match.group)
             group, data = _pull_into(match.group, match.info, members, in_chat, not_stored)
             _keep_version(group, before, actor_id)
-            if len(data) > 2:  # more than its code and name: something differed
+            if PullOutcome.from_json(data).differs:
                 report.changed.append(data)
                 log_history(actor_id, group, [{"pull": data}])
             else:
@@ -281,6 +283,10 @@ def _storable(members) -> tuple[set[Conversation], list[dict]]:
     return kept, refused
 
 
+def _entries(not_stored: list[dict]) -> tuple[NotStored, ...]:
+    return tuple(NotStored.from_json(entry) for entry in not_stored)
+
+
 def _new_items(group: ContactGroup, conversations, now) -> None:
     ContactItem.objects.bulk_create(
         ContactItem(group=group, result_code=errors.OK, result_at=now, **ContactItem.fields_of(conversation))
@@ -291,10 +297,8 @@ def _new_items(group: ContactGroup, conversations, now) -> None:
 def _adopt_group(owner: ChatUser, info: GroupInfo, members: set[Conversation], in_chat: set[Conversation],
                  not_stored: list[dict]) -> tuple[ContactGroup, dict]:
     now = timezone.now()
-    data = {"code": ADOPTED, "owner": owner.user_id, "name": info.name, "group_id": info.group_id,
-            "conversations": len(members)}
-    if not_stored:
-        data[NOT_STORED] = not_stored
+    data = PullOutcome(ADOPTED, owner=owner.user_id, name=info.name, group_id=info.group_id,
+                       conversations=len(members), not_stored=_entries(not_stored)).to_json()
     group = ContactGroup.objects.create(
         owner=owner, name=info.name, confirmed_name=info.name, chat_group_id=info.group_id,
         confirmed_conversations=[conversation_data(c) for c in sorted(in_chat)],
@@ -316,17 +320,12 @@ def _pull_into(group: ContactGroup, info: GroupInfo, members: set[Conversation],
     local = {item.conversation: item for item in group.items.all()}
     added = members - set(local)
     removed = set(local) - members
-    difference = {"code": PULLED, "name": info.name}
-    if old_name != info.name:
-        difference["renamed_from"] = old_name
-    if added:
-        difference["added"] = [conversation_data(c) for c in sorted(added)]
-    if removed:
-        difference["removed"] = [conversation_data(c) for c in sorted(removed)]
-    if group.chat_group_id != info.group_id:
-        difference["group_id"] = info.group_id
-    if not_stored:
-        difference[NOT_STORED] = not_stored
+    pulled = PullOutcome(
+        PULLED, name=info.name, renamed_from=old_name if old_name != info.name else "",
+        added=tuple((c.type, c.target) for c in sorted(added)),
+        removed=tuple((c.type, c.target) for c in sorted(removed)),
+        group_id=info.group_id if group.chat_group_id != info.group_id else None, not_stored=_entries(not_stored))
+    difference = pulled.to_json()
     ContactItem.objects.filter(pk__in=[local[c].pk for c in removed]).delete()
     _new_items(group, added, now)
     group.items.filter(pk__in=[item.pk for c, item in local.items() if c in members]).update(
@@ -339,7 +338,7 @@ def _pull_into(group: ContactGroup, info: GroupInfo, members: set[Conversation],
     group.state = ContactGroup.State.SYNCED
     group.last_synced_at = now
     group.last_error_code, group.last_error_info = None, ""
-    group.last_outcome = {**difference, "owner": group.owner.user_id}
+    group.last_outcome = replace(pulled, owner=group.owner.user_id).to_json()
     group.refresh_counts(save=False)
     group.save(update_fields=PULLED_FIELDS)
     return group, difference

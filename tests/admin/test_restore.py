@@ -8,7 +8,7 @@ import html
 import re
 
 import pytest
-from django.contrib.admin.models import LogEntry
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -19,7 +19,7 @@ from contactgroups.chat import protocol
 from contactgroups.conf import chat_client
 from contactgroups.models import ContactGroup, GroupVersion
 from contactgroups.sync import batch
-from tests.admin_forms import form_errors, group_form_data
+from tests.admin_forms import form_as_shown, form_errors, group_form_data
 from tests.browser.conftest import chat_groups
 
 C2C, GROUP = protocol.TYPE_C2C, protocol.TYPE_GROUP
@@ -38,6 +38,13 @@ def history_url(group):
 
 def restore_url(group, version):
     return reverse("admin:contactgroups_contactgroup_restore", args=[group.pk, version.pk])
+
+
+def restore(support, group, version, follow=False):
+    """Open the version's restore page (the group's change form filled from the version) and save it as shown."""
+    page = support.get(restore_url(group, version))
+    assert page.status_code == 200
+    return support.post(restore_url(group, version), form_as_shown(page), follow=follow)
 
 
 def versions(group):
@@ -141,7 +148,7 @@ def test_restoring_a_version_shows_what_differs_then_syncs_it_to_chat(support, w
     assert "Compared with the group now: renamed from “home” to “work”, added user_0003, removed user_0004." in \
         text(page.content)
 
-    response = support.post(restore_url(work, first), follow=True)
+    response = restore(support, work, first, follow=True)
     assert [m for m in messages_shown(response) if "restored" in m] == [
         f"“work (user_0001)” is restored as Chat confirmed it on {first.confirmed_at:%b. %-d, %Y}, "
         f"{_clock(first.confirmed_at)}, and saved; syncing it to Chat. Its page shows how the sync ends."]
@@ -151,6 +158,35 @@ def test_restoring_a_version_shows_what_differs_then_syncs_it_to_chat(support, w
     group = ContactGroup.objects.get(pk=work.pk)
     assert (group.name, group.state) == ("work", ContactGroup.State.SYNCED)
     assert sorted(group.items.values_list("to_account", "result_code")) == [("user_0002", 0), ("user_0003", 0)]
+
+
+def test_the_restore_page_is_the_change_form_filled_from_the_version_and_saves_nothing_until_saved(
+        support, work, background_syncs):
+    edit(support, work, "home", add=["user_0004"], remove=["user_0003"])
+    background_syncs.wait()
+    first = GroupVersion.objects.filter(group=work).order_by("confirmed_at", "id").first()
+    entries = LogEntry.objects.count()
+
+    page = support.get(restore_url(work, first))
+
+    shown = form_as_shown(page)
+    assert shown["name"] == "work"
+    rows = {shown[f"items-{n}-to_account"]: shown.get(f"items-{n}-DELETE")
+            for n in range(int(shown["items-TOTAL_FORMS"]))}
+    assert rows == {"user_0002": None, "user_0004": "on", "user_0003": None}
+    assert "The form below is filled with this version; nothing is saved until you save." in text(page.content)
+    assert 'name="_save"' in page.content.decode() and 'name="_continue"' not in page.content.decode()
+    group = ContactGroup.objects.get(pk=work.pk)
+    assert (group.name, sorted(group.items.values_list("to_account", flat=True)), LogEntry.objects.count()) == (
+        "home", ["user_0002", "user_0004"], entries)
+
+    restore(support, work, first)
+
+    entry = LogEntry.objects.filter(object_id=str(work.pk)).order_by("-action_time", "-pk").first()
+    assert entry.action_flag == CHANGE
+    story = text(support.get(history_url(work)).content)
+    assert "Restored the version Chat confirmed on" in story
+    assert "renamed from “home” to “work”, added user_0003, removed user_0004." in story
 
 
 def _clock(moment) -> str:
@@ -170,7 +206,7 @@ def test_restoring_a_deleted_group_creates_it_in_chat_again(support, work, chat_
     version = GroupVersion.objects.get(group=work)
     confirm = text(support.get(restore_url(work, version)).content)
     assert "This group is deleted. Restoring it brings it back here and creates it in Chat again" in confirm
-    support.post(restore_url(work, version))
+    restore(support, work, version)
     background_syncs.wait()
 
     assert chat_groups(chat_sandbox, "user_0001") == {"work": [(C2C, "user_0002"), (C2C, "user_0003")]}
@@ -190,7 +226,7 @@ def test_a_restore_is_three_way_so_a_rename_made_in_the_app_is_shown_as_a_confli
         "UpdateGroup": {"UpdateGroupType": protocol.RENAME_GROUP, "OldGroupName": "home", "NewGroupName": "app"}})
     first = GroupVersion.objects.filter(group=work).order_by("confirmed_at", "id").first()
 
-    support.post(restore_url(work, first))
+    restore(support, work, first)
     background_syncs.wait()
 
     assert list(chat_groups(chat_sandbox, "user_0001")) == ["work"]
@@ -206,13 +242,11 @@ def test_a_restore_that_breaks_a_limit_says_why_and_changes_nothing(support, wor
     version = GroupVersion.objects.get(group=work)
     before = (ContactGroup.objects.get(pk=work.pk).state, LogEntry.objects.count(), len(chat_sandbox.calls))
 
-    response = support.post(restore_url(work, version))
+    response = restore(support, work, version)
 
-    page = text(response.content)
     assert response.status_code == 200
-    assert "user_0001 already has a conversation group named “work”." in page
-    assert "This version cannot be restored now, so nothing was changed." in page
-    assert 'type="submit"' not in response.content.decode().split('id="restore-problems"')[1]
+    assert form_errors(response) == ["user_0001 already has a conversation group named “work”."]
+    assert "user_0001 already has a conversation group named “work”." in text(response.content)
     assert (ContactGroup.objects.get(pk=work.pk).state, LogEntry.objects.count(), len(chat_sandbox.calls)) == before
 
 
@@ -223,7 +257,7 @@ def test_a_deleted_group_is_not_restored_over_the_owners_group_limit(support, wo
     for n in range(protocol.GROUPS_PER_USER_MAX):
         make_group(owner, f"other {n}")
 
-    response = support.post(restore_url(work, GroupVersion.objects.get(group=work)))
+    response = restore(support, work, GroupVersion.objects.get(group=work))
 
     assert "Chat allows at most 20 per user" in text(response.content)
     assert ContactGroup.objects.get(pk=work.pk).state == ContactGroup.State.DELETED
@@ -235,7 +269,7 @@ def test_a_version_is_not_restored_over_the_owners_grouped_conversation_limit(su
     ContactGroup.objects.filter(pk=work.pk).update(name="renamed")
     work.items.all().delete()
 
-    response = support.post(restore_url(work, version))
+    response = restore(support, work, version)
 
     assert "This user would have 1001 distinct conversations in groups" in text(response.content)
     assert ContactGroup.objects.get(pk=work.pk).name == "renamed" and not work.items.exists()
@@ -321,7 +355,7 @@ def test_each_sync_entry_names_the_edit_it_carried_out(support, work, background
 def test_a_delete_and_a_restore_each_read_as_one_story(support, work, background_syncs):
     support.post(reverse("admin:contactgroups_contactgroup_delete", args=[work.pk]), {"post": "yes"})
     background_syncs.wait()
-    support.post(restore_url(work, GroupVersion.objects.get(group=work)))
+    restore(support, work, GroupVersion.objects.get(group=work))
     background_syncs.wait()
     group_id = ContactGroup.objects.get(pk=work.pk).chat_group_id
 
@@ -340,7 +374,7 @@ def test_a_group_being_deleted_offers_no_restore_and_refuses_one(support, work):
 
     history = text(support.get(history_url(work)).content)
     assert "Versions Chat confirmed" in history and "Restore this version" not in history
-    response = support.post(restore_url(work, version))
+    response = support.post(restore_url(work, version), follow=True)
 
     assert "This group is being deleted from Chat; restore it once its deletion has ended." in text(response.content)
     group = ContactGroup.objects.get(pk=work.pk)
@@ -406,11 +440,9 @@ def test_restoring_a_version_named_with_spaces_over_another_name_is_refused_befo
     first = GroupVersion.objects.filter(group=lead).order_by("confirmed_at", "id").first()
     assert first.name == LEAD
 
-    page = text(support.get(restore_url(lead, first)).content)
-    assert "A group name cannot start or end with spaces." in page
-    assert "This version cannot be restored now, so nothing was changed." in page
     chat_sandbox.clear_calls()
-    response = support.post(restore_url(lead, first))
+    response = restore(support, lead, first)
+    assert form_errors(response) == ["A group name cannot start or end with spaces."]
     assert "A group name cannot start or end with spaces." in text(response.content)
     background_syncs.wait()
     group = ContactGroup.objects.get(pk=lead.pk)
@@ -425,7 +457,7 @@ def test_a_deleted_group_named_with_spaces_is_not_restored_as_its_create_would_s
     background_syncs.wait()
     version = GroupVersion.objects.filter(group=lead).order_by("confirmed_at", "id").last()
     chat_sandbox.clear_calls()
-    response = support.post(restore_url(lead, version))
+    response = restore(support, lead, version)
     assert "A group name cannot start or end with spaces." in text(response.content)
     background_syncs.wait()
     assert ContactGroup.objects.get(pk=lead.pk).state == ContactGroup.State.DELETED
@@ -438,7 +470,7 @@ def test_restoring_a_version_that_keeps_the_name_chat_holds_with_spaces_restores
     edit(support, lead, LEAD, add=["user_0003"])
     background_syncs.wait()
     first = GroupVersion.objects.filter(group=lead).order_by("confirmed_at", "id").first()
-    response = support.post(restore_url(lead, first), follow=True)
+    response = restore(support, lead, first, follow=True)
     assert [m for m in messages_shown(response) if "restored" in m]
     background_syncs.wait()
     assert chat_groups(chat_sandbox, "user_0001") == {LEAD: [(C2C, "user_0002")]}

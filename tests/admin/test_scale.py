@@ -409,3 +409,20 @@ def test_counts_of_a_group_imported_from_csv(owner, staff):
 def test_group_page_inputs_are_the_html_djangos_widgets_write(fast, django_widget, value, attrs):
     name = "items-0-field"
     assert parse_html(fast.render(name, value, attrs)) == parse_html(django_widget.render(name, value, attrs))
+
+
+def group_reads(queries) -> list[str]:
+    """The statements among ``queries`` that read the groups' table."""
+    table = ContactGroup._meta.db_table
+    return [query["sql"] for query in queries.captured_queries
+            if query["sql"].startswith("SELECT") and f'FROM "{table}"' in query["sql"]]
+
+
+@pytest.mark.parametrize("state", [ContactGroup.State.SYNCED, ContactGroup.State.DELETED])
+def test_the_group_page_reads_the_group_once(admin_client, owner, make_group, state):
+    group = make_group(owner, "work", [(C2C, "peer_1"), (C2C, "peer_2")])
+    ContactGroup.objects.filter(pk=group.pk).update(state=state)
+    get(admin_client, change_url(group))  # the first page of a process also caches the content types
+    page, queries = get(admin_client, change_url(group))
+    assert 'value="peer_2"' in page.content.decode() or "peer_2" in page.content.decode()
+    assert len(group_reads(queries)) == 1, group_reads(queries)

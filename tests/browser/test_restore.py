@@ -40,12 +40,15 @@ def test_a_deleted_group_is_restored_from_its_page_and_chat_holds_it_again(page,
     screenshot(page, "deleted-group-restore-offer")
     offer.get_by_role("link", name="Restore this version").click()
 
+    # The group's own form, filled from the version, with a note saying which it is; nothing saved until "Save".
+    expect(page.get_by_label("Group name")).to_have_value(CJK_NAME)
+    expect(page.locator("#restore-note")).to_contain_text("nothing is saved until you save.")
     expect(page.locator("#restore-version")).to_contain_text(CJK_NAME)
     expect(page.locator(".restore-conversations li")).to_have_text(["user_0002", f"group {CHAT_GROUP_ID}"])
     expect(page.locator("#restore-changes")).to_have_text(
         "This group is deleted. Restoring it brings it back here and creates it in Chat again, as above.")
     screenshot(page, "restore-confirmation")
-    page.get_by_role("button", name="Restore this version").click()
+    page.get_by_role("button", name="Save", exact=True).click()
 
     expect(page.locator(".messagelist .success")).to_contain_text(
         f"“{CJK_NAME} (user_0001)” is restored as Chat confirmed it on")

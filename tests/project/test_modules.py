@@ -11,9 +11,7 @@ PACKAGES = ("contactgroups", "imadmin")
 # Modules still over MAX_LINES while issue 21 shrinks them in work not merged yet. The list goes once that work is
 # merged; a module that is no longer over the limit must leave it at once, so it never hides a module that grew.
 BEING_SHRUNK = {
-    "contactgroups/words.py",
     "contactgroups/bulk.py",
-    "contactgroups/admin/groups.py",
     "contactgroups/sync/drift.py",
     "contactgroups/sync/execute.py",
 }
