@@ -81,6 +81,15 @@ class AppSettings:
                                           "0: pages never read")
     SYNC_CALL_DEADLINE = Setting(CALL_DEADLINE_SECONDS, "seconds any other call to Chat may take in all, whole "
                                                         "answer included")
+    AUDIT_KEEP_DAYS = Setting(400, "days the audit keeps a Chat call a staff action or command caused")
+    AUDIT_KEEP_SWEEP_DAYS = Setting(30, "days the audit keeps a read of the drift sweep")
+    AUDIT_PRUNE_BATCH = Setting(1000, "calls deleted a statement when the audit is pruned")
+    AUDIT_PRUNE_SECONDS = Setting(3600.0, "how often Celery beat prunes the audit")
+    HEALTH_WORKER_SEEN_SECONDS = Setting(60.0, "how recently a Celery worker must have been seen for /health/ to "
+                                               "answer 200 (with a broker)")
+    METRICS_ALLOWED_IPS = Setting(["127.0.0.1", "::1"], "the addresses and networks that may read /metrics")
+    METRICS_TOKEN = Setting("", "a token that lets any address read /metrics (Authorization: Bearer TOKEN); "
+                                "empty: none does")
 
 
 app_settings = AppSettings()

@@ -17,10 +17,11 @@ from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
-from contactgroups import sync
+from contactgroups import monitoring, sync  # noqa: F401 (monitoring: a worker notes it is alive, for /health/)
 from contactgroups.conf import app_settings
 from contactgroups.engine import LOCAL, background, has_broker, send, thread_client
-from contactgroups.models import ContactGroup
+from contactgroups.models import ContactGroup, SyncAttempt
+from contactgroups.models.audit import Retention
 from contactgroups.sync import drift
 from contactgroups.sync.audit import last_actors
 from contactgroups.sync.pull import attempt_pull
@@ -208,3 +209,10 @@ def _send_each(groups: list[tuple[int, int | None]], on_not_queued=None) -> int:
             on_not_queued(pk, failure)
     return sent
 
+
+@background()
+def prune_audit_task(*, attempt: int = 0):
+    """Celery beat's pruning of the audit: what ``manage.py prune_audit`` does, a batch a statement."""
+    sweep, others = SyncAttempt.objects.prune(Retention.now(), app_settings.AUDIT_PRUNE_BATCH)
+    logger.info("Audit pruned: %d reads of the drift sweep and %d other Chat calls deleted.", sweep, others)
+    return None

@@ -43,6 +43,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /health/ and /metrics, answered first: no redirect to HTTPS, no host check, no session (contactgroups.probes).
+    "contactgroups.probes.Probes",
     "django.middleware.security.SecurityMiddleware",
     # The Content-Security-Policy header (CONTENT_SECURITY_POLICY below), on every response.
     "csp.middleware.CSPMiddleware",
@@ -298,7 +300,24 @@ SYNC_PAGE_READ_TIMEOUT = app_setting(env.float, "SYNC_PAGE_READ_TIMEOUT")
 # Every other call to Chat (syncs, pulls, sweeps, imports) ends within this many seconds, whole answer included;
 # its retries each have their own. Unset: 30 s (contactgroups/chat/config.py, CALL_DEADLINE_SECONDS).
 SYNC_CALL_DEADLINE = app_setting(env.float, "SYNC_CALL_DEADLINE")
+# How long the audit keeps a Chat call (days): one a staff action or a command caused, and a read of the drift sweep
+# (at 10,000 owners and a 10-minute sweep, about 1.4 million reads a day). Beat deletes older ones every
+# AUDIT_PRUNE_SECONDS, AUDIT_PRUNE_BATCH a statement; `manage.py prune_audit --dry-run` says what it would delete.
+AUDIT_KEEP_DAYS = app_setting(env.int, "AUDIT_KEEP_DAYS")
+AUDIT_KEEP_SWEEP_DAYS = app_setting(env.int, "AUDIT_KEEP_SWEEP_DAYS")
+AUDIT_PRUNE_BATCH = app_setting(env.int, "AUDIT_PRUNE_BATCH")
+AUDIT_PRUNE_SECONDS = app_setting(env.float, "AUDIT_PRUNE_SECONDS")
+# /health/ (for a load balancer) answers 503 unless a Celery worker was seen within this many seconds (with a
+# broker); /metrics (Prometheus) answers only these addresses or networks, or a request bearing METRICS_TOKEN.
+HEALTH_WORKER_SEEN_SECONDS = app_setting(env.float, "HEALTH_WORKER_SEEN_SECONDS")
+METRICS_ALLOWED_IPS = app_setting(env.list, "METRICS_ALLOWED_IPS")
+METRICS_TOKEN = app_setting(env.str, "METRICS_TOKEN")
 CELERY_BEAT_SCHEDULE = {
+    "prune-audit": {
+        "task": "contactgroups.tasks.prune_audit_task",
+        "schedule": AUDIT_PRUNE_SECONDS,
+        "options": {"expires": AUDIT_PRUNE_SECONDS},
+    },
     "requeue-stranded-syncs": {"task": "contactgroups.tasks.requeue_stranded", "schedule": SYNC_RECOVER_SECONDS},
     "drift-sweep": {
         "task": "contactgroups.tasks.drift_sweep_task",
@@ -307,6 +326,21 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": SYNC_DRIFT_SWEEP_SECONDS},
     },
 }
+
+# Errors (an exception in a page, a task or a command, and every log line at ERROR) go to Sentry when SENTRY_DSN
+# is set; nothing personal is sent (send_default_pii off), and the Chat secret key is never in an event: it is read
+# into settings only, never into a variable of a frame the SDK could capture.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    import sentry_sdk
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=env.str("SENTRY_ENVIRONMENT", default="production"),
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+        send_default_pii=False,
+        include_local_variables=False,
+    )
 
 LOGGING = {
     "version": 1,

@@ -1,13 +1,89 @@
 """The audit of Chat calls: one row per HTTP attempt, and the codes each refused conversations with."""
 
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+
 from django.conf import settings
-from django.db import models
+from django.contrib.auth import get_user_model
+from django.db import connections, models, transaction
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from contactgroups import words
 from contactgroups.chat import protocol
+from contactgroups.conf import app_settings
 from contactgroups.models.fields import StorableJSONField
 from contactgroups.models.mirror import ContactGroup
+
+
+@dataclass(frozen=True)
+class Retention:
+    """Which calls the audit no longer keeps: the drift sweep's reads (``sweep_actor``, the pk of its account, or
+    None when it never ran) started before ``sweep_before``; every other call started before ``before``."""
+
+    before: object
+    sweep_before: object
+    sweep_actor: int | None
+
+    @classmethod
+    def now(cls) -> "Retention":
+        """The retention the settings say, from now (AUDIT_KEEP_DAYS, AUDIT_KEEP_SWEEP_DAYS)."""
+        now = timezone.now()
+        return cls(now - timedelta(days=app_settings.AUDIT_KEEP_DAYS),
+                   now - timedelta(days=app_settings.AUDIT_KEEP_SWEEP_DAYS), sweep_account())
+
+
+def sweep_account() -> int | None:
+    """The pk of the account the drift sweep's calls are recorded under (SYNC_DRIFT_SWEEP_USER), or None before the
+    first sweep made it."""
+    User = get_user_model()
+    return User._default_manager.filter(
+        **{User.USERNAME_FIELD: app_settings.SYNC_DRIFT_SWEEP_USER}).values_list("pk", flat=True).first()
+
+
+class SyncAttemptQuerySet(models.QuerySet):
+    def past_sweep_retention(self, retention: Retention):
+        """The drift sweep's reads older than the audit keeps them."""
+        if retention.sweep_actor is None:
+            return self.none()
+        return self.filter(actor_id=retention.sweep_actor, started_at__lt=retention.sweep_before)
+
+    def past_retention(self, retention: Retention):
+        """Every other call older than the audit keeps it (a staff action's, a command's, a page's read)."""
+        older = self.filter(started_at__lt=retention.before)
+        if retention.sweep_actor is None:
+            return older
+        # A call with no actor is kept as long as a staff action's (exclude() keeps NULLs): nothing says the sweep
+        # made it.
+        return older.exclude(actor_id=retention.sweep_actor)
+
+    def expired(self, retention: Retention) -> tuple[int, int]:
+        """How many of the sweep's reads and of the other calls the audit no longer keeps."""
+        return self.past_sweep_retention(retention).count(), self.past_retention(retention).count()
+
+    def prune(self, retention: Retention, batch: int) -> tuple[int, int]:
+        """Delete what the audit no longer keeps, ``batch`` calls a statement; how many of the sweep's reads and
+        of the other calls were deleted."""
+        return (sum(self.past_sweep_retention(retention).delete_in_batches(batch)),
+                sum(self.past_retention(retention).delete_in_batches(batch)))
+
+    def delete_in_batches(self, batch: int) -> Iterator[int]:
+        """Delete these calls, oldest first, ``batch`` a transaction, yielding how many each deleted: the table is
+        never locked for longer than one batch takes, and a run stopped half-way has deleted whole batches."""
+        calls, refusals = SyncAttempt._meta.db_table, SyncAttemptRefusal._meta.db_table
+        while True:
+            with transaction.atomic(using=self.db), connections[self.db].cursor() as cursor:
+                pks = list(self.order_by("started_at", "pk").values_list("pk", flat=True)[:batch])
+                if not pks:
+                    return
+                # Two plain DELETEs by primary key: Django's delete() would first read every column of the calls
+                # (their request and answer bodies) to collect what cascades from them.
+                marks = ", ".join(["%s"] * len(pks))
+                cursor.execute(f"DELETE FROM {refusals} WHERE attempt_id IN ({marks})", pks)
+                cursor.execute(f"DELETE FROM {calls} WHERE id IN ({marks})", pks)
+                deleted = cursor.rowcount
+            yield deleted
 
 
 class SyncAttempt(models.Model):
@@ -48,6 +124,8 @@ class SyncAttempt(models.Model):
     outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices, db_index=True)
     started_at = models.DateTimeField(_("started"), db_index=True)
     duration_ms = models.PositiveIntegerField(_("duration (ms)"))
+
+    objects = SyncAttemptQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("Chat call")

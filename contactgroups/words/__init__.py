@@ -7,6 +7,7 @@ data hold their old text under the ``legacy`` code and are shown as they are.
 """
 
 from contactgroups.outcomes import SyncCode
+from contactgroups.words.audit import audit_pruned_text
 from contactgroups.words.chat import (
     FAILURE_WORDS,
     OPERATION_WORDS,
@@ -72,7 +73,7 @@ LEGACY = SyncCode.LEGACY
 __all__ = [
     "ACCOUNT_WORDS", "BLANK_MARK", "CONFLICT_WORDS", "DRIFT_WORDS", "EDIT_WORDS", "FAILURE_WORDS", "HISTORY_WORDS",
     "HandOver", "IMPORT_PROBLEM_WORDS", "LEGACY", "NOT_QUEUED_WORDS", "OPERATION_WORDS", "PULL_WORDS", "QUEUED_WORDS",
-    "READ_FAILURE_WORDS", "REPORT_LINE_WORDS", "SYNC_WORDS", "WARNING_WORDS", "account_text",
+    "READ_FAILURE_WORDS", "REPORT_LINE_WORDS", "SYNC_WORDS", "WARNING_WORDS", "account_text", "audit_pruned_text",
     "chat_read_failure_text", "code_number", "code_text", "conflict_text", "conflicts_text", "conversation_text",
     "drift_history_text", "drift_lines", "edit_changes_text", "edit_text", "error_text", "failure_text",
     "group_sync_line", "group_sync_why", "handing_text", "run_summary_text", "workers_stalled_text",

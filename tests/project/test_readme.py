@@ -1,10 +1,12 @@
-"""Every example of a management command in README.md and docs/ runs as written right after `make run`.
+"""Every example of a management command or of a request to the admin in README.md and docs/ runs as written right
+after `make run`.
 
 The setup is `make run`'s own: the .env scripts/make_env.py writes, a migrated SQLite file, the `admin` account
-from ``ensure_superuser`` and the Chat sandbox on a loopback port. Then each ```sh block that runs
-``.venv/bin/python manage.py`` is run by bash, README.md's first, then each docs/*.md file's in the order of their
-names, each file's in its order, in one scratch folder (the files one example writes are there for the next), with
-only the interpreter's path put in for ``.venv/bin/python manage.py``.
+from ``ensure_superuser``, the Chat sandbox on a loopback port and the admin serving. Then each ```sh block that
+runs ``.venv/bin/python manage.py`` or asks the admin at ``http://127.0.0.1:8000`` is run by bash, README.md's
+first, then each docs/*.md file's in the order of their names, each file's in its order, in one scratch folder
+(the files one example writes are there for the next), with only the interpreter's path put in for
+``.venv/bin/python manage.py`` and the admin's port for 8000.
 """
 
 import re
@@ -18,6 +20,7 @@ import pytest
 from tests.make_run import ROOT, make_run_env, run
 
 COMMAND = ".venv/bin/python manage.py"
+ADMIN = "http://127.0.0.1:8000"
 
 
 def documents() -> list:
@@ -28,7 +31,9 @@ def documents() -> list:
 def command_examples() -> list[str]:
     blocks = [block for document in documents()
               for block in re.findall(r"^```sh\n(.*?)^```", document.read_text(), flags=re.DOTALL | re.MULTILINE)]
-    return [block for block in blocks if any(line.startswith(COMMAND) for line in block.splitlines())]
+    return [block for block in blocks
+            if any(line.startswith(COMMAND) or line.startswith("curl ") and ADMIN in line
+                   for line in block.splitlines())]
 
 
 def free_port() -> int:
@@ -50,21 +55,27 @@ def after_make_run(tmp_path):
     env["CHAT_SANDBOX_STATE"] = str(tmp_path / "chat-sandbox.json")
     sandbox = subprocess.Popen([sys.executable, "manage.py", "chat_sandbox", "--host", "127.0.0.1", "--port",
                                 str(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    admin_port = free_port()
+    admin = subprocess.Popen([sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{admin_port}"],
+                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert sandbox.poll() is None and time.monotonic() < deadline, "the sandbox did not start"
-                time.sleep(0.1)
+        for process, listening, what in ((sandbox, port, "the sandbox"), (admin, admin_port, "the admin")):
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", listening), timeout=1).close()
+                    break
+                except OSError:
+                    assert process.poll() is None and time.monotonic() < deadline, f"{what} did not start"
+                    time.sleep(0.1)
+        env["IMADMIN_TEST_ADMIN"] = f"http://127.0.0.1:{admin_port}"
         scratch = tmp_path / "scratch"
         scratch.mkdir()
         yield env, scratch
     finally:
-        sandbox.terminate()
-        sandbox.wait(timeout=10)
+        for process in (admin, sandbox):
+            process.terminate()
+            process.wait(timeout=10)
 
 
 def test_the_docs_have_an_example_of_every_operator_command():
@@ -76,7 +87,8 @@ def test_the_docs_have_an_example_of_every_operator_command():
 def test_every_command_example_runs_as_written_after_make_run(after_make_run):
     env, scratch = after_make_run
     for block in command_examples():
-        script = block.replace(COMMAND, f"{sys.executable} {ROOT / 'manage.py'}")
+        script = block.replace(COMMAND, f"{sys.executable} {ROOT / 'manage.py'}").replace(
+            ADMIN, env["IMADMIN_TEST_ADMIN"])
         result = run(["bash", "-euo", "pipefail", "-c", script], env, cwd=scratch)
         assert result.returncode == 0, f"{block}\n{result.stdout}\n{result.stderr}"
         assert "axes" not in result.stdout + result.stderr.lower(), result.stderr
