@@ -69,10 +69,14 @@ def measure(groups: int, conversations: int, folder: Path) -> dict:
 
 
 def run(groups: int, conversations: int, folder: Path) -> dict:
+    sys.path.insert(0, str(ROOT))
+    from tests.make_run import collected_static
+
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "DJANGO_SETTINGS_MODULE": "imadmin.settings",
         "IMADMIN_ENV_FILE": "",
+        "STATIC_ROOT": collected_static(),  # DEBUG off serves the hashed names collectstatic writes
         "SECRET_KEY": "bench-" + "x" * 50,
         "DEBUG": "false",
         "ALLOWED_HOSTS": "testserver",

@@ -34,6 +34,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.make_run import collected_static  # noqa: E402
+
 DEFAULT_POSTGRES = "postgres://postgres:cipass@127.0.0.1:5440/postgres"
 BENCH_DATABASE = "imadmin_bench"
 LIMIT_MS = 300.0
@@ -173,6 +175,7 @@ def child(url: str, seed_it: bool, runs: int, attempts: int) -> int:
         "DJANGO_SETTINGS_MODULE": "imadmin.settings",
         "IMADMIN_ENV_FILE": "",
         "DATABASE_URL": url,
+        "STATIC_ROOT": collected_static(),  # DEBUG off serves the hashed names collectstatic writes
         "SECRET_KEY": "imadmin-bench-secret-key-not-for-production",
         "DEBUG": "off",
         "ALLOWED_HOSTS": "testserver",

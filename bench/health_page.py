@@ -33,8 +33,8 @@ from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
 from bench.admin_scale import Writer, _create, _drop, _exists, _safe, _with_database  # noqa: E402
+from tests.make_run import collected_static  # noqa: E402
 
 DEFAULT_POSTGRES = "postgres://postgres:cipass@127.0.0.1:5440/postgres"
 BENCH_DATABASE = "imadmin_health_bench"
@@ -88,6 +88,7 @@ def main() -> int:
 def child(url: str, runs: int, attempts: int) -> int:
     os.environ.update({
         "DJANGO_SETTINGS_MODULE": "imadmin.settings", "IMADMIN_ENV_FILE": "", "DATABASE_URL": url,
+        "STATIC_ROOT": collected_static(),  # DEBUG off serves the hashed names collectstatic writes
         "SECRET_KEY": "imadmin-bench-secret-key-not-for-production", "DEBUG": "off", "ALLOWED_HOSTS": "testserver",
         "CELERY_BROKER_URL": "",
     })

@@ -24,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from contactgroups.chat import protocol  # noqa: E402  (no Django: the limits only)
+from tests.make_run import collected_static  # noqa: E402
 
 LIMIT_SECONDS = 10.0
 KNOWN_OWNERS = 4_400
@@ -106,6 +107,7 @@ def run_checkout(root: Path, csv_path: Path, owners: int, runs: int, folder: Pat
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "DJANGO_SETTINGS_MODULE": "imadmin.settings",
         "IMADMIN_ENV_FILE": "",
+        "STATIC_ROOT": collected_static(),  # DEBUG off serves the hashed names collectstatic writes
         "SECRET_KEY": "bench-" + "x" * 50,
         "DEBUG": "false",
         "ALLOWED_HOSTS": "testserver",

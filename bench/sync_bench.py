@@ -39,6 +39,7 @@ import requests  # noqa: E402
 from contactgroups.chat import protocol  # noqa: E402
 from contactgroups.chat.usersig import generate_usersig  # noqa: E402
 from tests.admin_forms import group_form_data  # noqa: E402
+from tests.make_run import collected_static  # noqa: E402
 from tests.services import CeleryWorker, RedisServer, free_port, stop, wait_for  # noqa: E402
 
 SDKAPPID = 1400000000
@@ -69,6 +70,7 @@ def environment(directory: Path, redis_url: str, sandbox_url: str) -> dict[str, 
         "IMADMIN_ENV_FILE": "",
         "DJANGO_SETTINGS_MODULE": "imadmin.settings",
         "DEBUG": "false",
+        "STATIC_ROOT": collected_static(),  # DEBUG off serves the hashed names collectstatic writes
         "SECRET_KEY": secrets.token_urlsafe(40),
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         # Production settings otherwise, but plain HTTP on loopback: no redirect to HTTPS, no secure-only cookies.

@@ -35,6 +35,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from tests.make_run import collected_static  # noqa: E402
+
 sys.path.insert(0, str(ROOT / "bench"))
 
 from admin_scale import (  # noqa: E402  (the same way of making, seeding and dropping a database)
@@ -129,6 +131,7 @@ def child(url: str, seed_it: bool, users: int, runs: int, reference_runs: int) -
         "DJANGO_SETTINGS_MODULE": "imadmin.settings",
         "IMADMIN_ENV_FILE": "",
         "DATABASE_URL": url,
+        "STATIC_ROOT": collected_static(),  # DEBUG off serves the hashed names collectstatic writes
         "SECRET_KEY": "imadmin-bench-secret-key-not-for-production",
         "DEBUG": "off",
         "ALLOWED_HOSTS": "testserver",

@@ -46,6 +46,8 @@ MIDDLEWARE = [
     # /health/ and /metrics, answered first: no redirect to HTTPS, no host check, no session (contactgroups.probes).
     "contactgroups.probes.Probes",
     "django.middleware.security.SecurityMiddleware",
+    # Static files, served by the web process itself, compressed, with far-future caching for hashed names.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     # The Content-Security-Policy header (CONTENT_SECURITY_POLICY below), on every response.
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -123,7 +125,18 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# `manage.py collectstatic` gathers every static file here (make run does it first, and so does a deployment:
+# docs/deploy.md), each under its own name and a name holding a hash of its content, compressed (gzip, and Brotli
+# when installed); WhiteNoise serves them from the web process, a hashed name cached for a year and more.
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+# The production path in development too (WhiteNoise would otherwise look in the apps' folders when DEBUG is on):
+# what is served is what collectstatic gathered.
+WHITENOISE_USE_FINDERS = False
+WHITENOISE_AUTOREFRESH = False
 
 LOGIN_URL = "admin:login"
 

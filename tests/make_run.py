@@ -3,9 +3,15 @@
 ``make_env`` is scripts/make_env.py itself, loaded as a module, so the tests use the very .env it writes.
 """
 
+import atexit
+import functools
 import importlib.util
 import os
+import secrets
+import shutil
 import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,3 +39,15 @@ def make_run_env(tmp_path) -> dict:
     assert make_env.main(tmp_path) == 0
     return clean_env(IMADMIN_ENV_FILE=str(tmp_path / ".env"), DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
                      DJANGO_SUPERUSER_PASSWORD="make-run-password-1")
+
+
+@functools.cache
+def collected_static() -> str:
+    """A STATIC_ROOT that ``collectstatic`` filled with production's storage (hashed names, compressed), once a test
+    run, for the subprocesses that serve pages with DEBUG off: as in a deployment, they need it to name a stylesheet."""
+    root = tempfile.mkdtemp(prefix="imadmin-static-")
+    atexit.register(shutil.rmtree, root, True)
+    env = clean_env(DEBUG="false", SECRET_KEY=secrets.token_urlsafe(64), STATIC_ROOT=root)
+    result = run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"], env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return root

@@ -27,3 +27,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Retries in tests wait milliseconds, not seconds.
 SYNC_RETRY_BASE_SECONDS = 0.01
 SYNC_RETRY_CAP_SECONDS = 0.05
+
+# Static files served from the apps' folders, so tests need no collectstatic; tests/project/test_deploy.py runs
+# the production path (collectstatic, hashed names, WhiteNoise) in a process of its own.
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

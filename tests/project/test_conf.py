@@ -183,12 +183,15 @@ def test_every_app_setting_says_what_it_means_and_the_environment_example_names_
 
 
 def test_the_configuration_table_names_only_variables_the_settings_read():
+    """imadmin/settings.py's, and gunicorn's in deploy/gunicorn.conf.py."""
     table = (ROOT / "docs" / "configuration.md").read_text()
     first_cells = [line.split("|")[1] for line in table.splitlines() if line.startswith("| `")]
     named = {name for cell in first_cells for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", cell)}
     read = set(re.findall(r'env\.\w+\("([A-Z0-9_]+)"|app_setting\(env\.\w+, "([A-Z0-9_]+)"',
                           (ROOT / "imadmin" / "settings.py").read_text()))
     read = {name for pair in read for name in pair if name}
+    # gunicorn's own settings, read by deploy/gunicorn.conf.py.
+    read |= set(re.findall(r'os\.environ\.get\("([A-Z0-9_]+)"', (ROOT / "deploy" / "gunicorn.conf.py").read_text()))
     assert named and named <= read, sorted(named - read)
 
 

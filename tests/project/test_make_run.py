@@ -2,9 +2,10 @@
 
 scripts/run.sh is started as `make run` starts it (after migrate and ensure_superuser, with the .env
 scripts/make_env.py writes), in its own session, on free ports and a var/ folder of the test's own. The test
-checks that Redis, a Celery worker, Celery beat, the Chat sandbox and the admin run; saves a group over HTTP as
-a person would and sees the worker sync it; then sends Ctrl-C (SIGINT to the session's process group, as a
-terminal does) and checks that no process of the session is left.
+checks that Redis, a Celery worker, Celery beat, the Chat sandbox and the admin (gunicorn) run, each a process
+of the Procfile under honcho; saves a group over HTTP as a person would and sees the worker sync it; then sends
+Ctrl-C (SIGINT to the script's process group, as a terminal does) and checks that none of the processes it
+started is left.
 """
 
 import os
@@ -30,19 +31,38 @@ pytestmark = pytest.mark.services
 NO_PROXY = {"http": "", "https": ""}
 
 
-def session_processes(session: int) -> dict[int, str]:
-    """Every process of the session ``session``: pid -> command line."""
-    found = {}
+def processes_under(root: int) -> dict[int, str]:
+    """Every process descending from ``root`` (honcho, which run.sh becomes, and each of the Procfile's processes
+    in the session honcho gives it): pid -> command line."""
+    parents, commands = {}, {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            if int(fields[3]) == session:  # the field after ppid and pgrp: the session id
-                found[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+            parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            commands[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
         except (OSError, IndexError, ValueError):
             continue
+    found, frontier = {}, {root}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier and pid not in found}
+        found.update({pid: commands[pid] for pid in frontier})
+    if root in commands:
+        found[root] = commands[root]
     return found
+
+
+def still_running(processes: dict[int, str]) -> dict[int, str]:
+    """Those of ``processes`` still running (the same pid with the same command line)."""
+    running = {}
+    for pid, command in processes.items():
+        try:
+            now = (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+        except OSError:
+            continue
+        if now == command:
+            running[pid] = command
+    return running
 
 
 def answers(url: str) -> bool:
@@ -63,11 +83,13 @@ def make_run(tmp_path):
     process = subprocess.Popen(["scripts/run.sh"], cwd=ROOT, env=env, stdout=log.open("w"),
                                stderr=subprocess.STDOUT, start_new_session=True)
     process.ports, process.log, process.env, process.database = ports, log, env, tmp_path / "db.sqlite3"
+    process.started = {}
     yield process
+    process.started.update(processes_under(process.pid))
     if process.poll() is None:  # the test failed before its Ctrl-C
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(10)
-    for pid in session_processes(process.pid):
+    for pid in still_running(process.started):
         os.kill(pid, signal.SIGKILL)
 
 
@@ -93,9 +115,10 @@ def test_make_run_starts_redis_a_worker_beat_the_sandbox_and_the_admin_and_ctrl_
 
     wait_until(admin_up, timeout=120)
     assert make_run.poll() is None, make_run.log.read_text()[-3000:]
-    commands = list(session_processes(make_run.pid).values())
+    make_run.started = processes_under(make_run.pid)
+    commands = list(make_run.started.values())
     for part in [f"redis-server 127.0.0.1:{make_run.ports['REDIS_PORT']}", "chat_sandbox", "celery -A imadmin worker",
-                 "celery -A imadmin beat", "runserver"]:
+                 "celery -A imadmin beat", "gunicorn --config deploy/gunicorn.conf.py imadmin.wsgi"]:
         assert any(part in command for command in commands), (part, commands)
     redis_conf = (Path(make_run.env["IMADMIN_VAR"]) / "redis" / "redis.conf").read_text()
     assert "bind 127.0.0.1\n" in redis_conf and f"port {make_run.ports['REDIS_PORT']}\n" in redis_conf
@@ -135,9 +158,9 @@ def test_make_run_starts_redis_a_worker_beat_the_sandbox_and_the_admin_and_ctrl_
     os.killpg(make_run.pid, signal.SIGINT)
     make_run.wait(60)
     deadline = time.monotonic() + 10
-    while session_processes(make_run.pid) and time.monotonic() < deadline:
+    while still_running(make_run.started) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert session_processes(make_run.pid) == {}
+    assert still_running(make_run.started) == {}
     assert not answers(f"{base}/admin/login/")
     assert "Ctrl-C stops them all." in make_run.log.read_text()
 
@@ -147,10 +170,11 @@ def test_run_sh_stopped_alone_stops_everything_it_started(make_run):
     base = f"http://127.0.0.1:{make_run.ports['PORT']}"
     wait_until(lambda: answers(f"{base}/admin/login/") or make_run.poll() is not None, timeout=120)
     assert make_run.poll() is None, make_run.log.read_text()[-3000:]
-    assert len(session_processes(make_run.pid)) >= 6
+    make_run.started = processes_under(make_run.pid)
+    assert len(make_run.started) >= 6, make_run.started
     make_run.send_signal(signal.SIGTERM)
     make_run.wait(60)
     deadline = time.monotonic() + 10
-    while session_processes(make_run.pid) and time.monotonic() < deadline:
+    while still_running(make_run.started) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert session_processes(make_run.pid) == {}
+    assert still_running(make_run.started) == {}

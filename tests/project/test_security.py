@@ -35,7 +35,7 @@ from contactgroups.chat import transport as chat_transport_module
 from contactgroups.models import ChatUser, ContactGroup, SyncAttempt
 from tests.admin_forms import group_form_data
 from tests.admin_routes import ADMIN_ROUTES, APP_MODEL_ROUTES, concrete, counts, redirects_to_login
-from tests.make_run import ROOT, clean_env, make_run_env, run
+from tests.make_run import ROOT, clean_env, collected_static, make_run_env, run
 
 C2C, GROUP = protocol.TYPE_C2C, protocol.TYPE_GROUP
 LOGIN_URL = "/admin/login/"
@@ -196,7 +196,8 @@ def test_behind_a_trusted_proxy_the_lockout_follows_the_forwarded_client_address
 
 def production_env(tmp_path, **values) -> dict:
     return clean_env(DEBUG="false", SECRET_KEY=secrets.token_urlsafe(64), ALLOWED_HOSTS="imadmin.example.com",
-                     DATABASE_URL=f"sqlite:///{tmp_path / 'production.sqlite3'}", **values)
+                     DATABASE_URL=f"sqlite:///{tmp_path / 'production.sqlite3'}", STATIC_ROOT=collected_static(),
+                     **values)
 
 
 # Run in a subprocess with a production environment: migrate, then request the login page as a browser would,
