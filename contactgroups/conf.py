@@ -90,11 +90,19 @@ class AppSettings:
     METRICS_ALLOWED_IPS = Setting(["127.0.0.1", "::1"], "the addresses and networks that may read /metrics")
     METRICS_TOKEN = Setting("", "a token that lets any address read /metrics (Authorization: Bearer TOKEN); "
                                 "empty: none does")
+    STAFF_SECOND_FACTOR = Setting(None, "whether staff must sign in with a second factor (an authenticator "
+                                        "app's code, or a backup code); unset: yes unless DEBUG is on")
 
 
 app_settings = AppSettings()
 # Every app setting's name.
 NAMES = frozenset(name for name, value in vars(AppSettings).items() if isinstance(value, Setting))
+
+
+def second_factor_required() -> bool:
+    """Whether staff must sign in with a second factor: STAFF_SECOND_FACTOR, or when it is unset, unless DEBUG."""
+    required = app_settings.STAFF_SECOND_FACTOR
+    return not settings.DEBUG if required is None else bool(required)
 
 
 def default(name: str):

@@ -32,13 +32,20 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin, its site the staff's (imadmin/admin_site.py): a second factor when STAFF_SECOND_FACTOR is on.
+    "imadmin.admin_site.StaffAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "axes",
+    # The second factor: django-otp's devices (an authenticator app's codes, backup codes) and
+    # django-two-factor-auth's sign-in and setup wizard.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "two_factor",
     "contactgroups",
 ]
 
@@ -56,6 +63,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Whether this session passed the second factor (request.user.is_verified()).
+    "django_otp.middleware.OTPMiddleware",
     # The language a staff member chose, kept for them: it follows them to a new browser.
     "contactgroups.language.StaffLanguageMiddleware",
     # An address holding a NUL is refused (400) before any view compares it with a column (contactgroups.unstorable).
@@ -84,6 +93,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # Whether staff must sign in with a second factor: every admin page says so when they need not.
+                "imadmin.admin_site.context",
             ],
         },
     },
@@ -139,6 +150,7 @@ WHITENOISE_USE_FINDERS = False
 WHITENOISE_AUTOREFRESH = False
 
 LOGIN_URL = "admin:login"
+LOGIN_REDIRECT_URL = "admin:index"
 
 # Security. With DEBUG off the defaults are the production ones (HTTPS only, secure cookies, HSTS), so
 # `manage.py check --deploy` is clean; with DEBUG on (make run, plain http on 127.0.0.1) they stay out of the
@@ -219,6 +231,16 @@ AXES_CLIENT_IP_CALLABLE = "imadmin.security.client_ip"
 def app_setting(read, name: str):
     """The app setting ``name`` from the environment (``read``: env.int, env.str...), else its default."""
     return read(name, default=app_default(name))
+
+
+# Staff sign in with a second factor (imadmin/second_factor.py, docs/security.md): an authenticator app's code
+# (TOTP) or a backup code after the password. Unset: on unless DEBUG is on, so `make run` signs in with a password
+# alone and says so on every page.
+STAFF_SECOND_FACTOR = app_setting(env.bool, "STAFF_SECOND_FACTOR")
+# A password step left this long without its code is started again.
+TWO_FACTOR_LOGIN_TIMEOUT = 600
+# The admin site is the project's own (imadmin.admin_site.StaffAdminSite): no patching of Django's.
+TWO_FACTOR_PATCH_ADMIN = False
 
 
 # Tencent Cloud Chat. Read by contactgroups.conf.chat_config(), the one place that

@@ -104,6 +104,39 @@ def staff_client(staff):
     return client
 
 
+class SecondFactor:
+    """Staff's authenticators in tests: a confirmed TOTP device, and the code an app would show now."""
+
+    @staticmethod
+    def device(user):
+        """Give ``user`` a confirmed authenticator, as the setup wizard leaves one."""
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        return TOTPDevice.objects.create(user=user, name="default", confirmed=True)
+
+    @staticmethod
+    def code(device_or_secret, offset: int = 0) -> str:
+        """The code an authenticator app shows now (``offset`` steps of 30 s later) for a device, or for the base32
+        secret the setup page shows."""
+        import base64
+
+        from django_otp.oath import totp
+
+        if isinstance(device_or_secret, str):
+            key, step, t0, digits, drift = base64.b32decode(device_or_secret), 30, 0, 6, 0
+        else:
+            device = device_or_secret
+            key, step, t0, digits, drift = device.bin_key, device.step, device.t0, device.digits, device.drift
+        return f"{totp(key, step=step, t0=t0, digits=digits, drift=drift + offset):0{digits}d}"
+
+
+@pytest.fixture
+def second_factor(settings):
+    """Staff must log in with a second factor, as in production (tests/settings.py turns it off for the rest)."""
+    settings.STAFF_SECOND_FACTOR = True
+    return SecondFactor()
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory):
     """A real Redis on a free loopback port for the whole run."""

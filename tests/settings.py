@@ -13,6 +13,12 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("SESSION_COOKIE_SECURE", "false")
 os.environ.setdefault("CSRF_COOKIE_SECURE", "false")
 os.environ.setdefault("SECURE_HSTS_SECONDS", "0")
+# Staff log in with a password alone here, as with `make run`: most tests are about what a signed-in staff member
+# does, not how they sign in, and sign in with force_login or the login form many times a minute (an authenticator's
+# code is good once a 30-second step). The tests of the second factor turn it on, as production has it
+# (tests/admin/test_second_factor.py, tests/browser/test_second_factor.py); tests/project/test_security.py checks
+# that production's default is on.
+os.environ.setdefault("STAFF_SECOND_FACTOR", "false")
 
 from imadmin.settings import *  # noqa: E402,F401,F403
 
