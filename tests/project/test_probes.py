@@ -141,8 +141,14 @@ def test_metrics_count_the_tasks_waiting_in_the_brokers_queue(client, settings, 
             tasks.sync_group_task.delay(make_group(owner, f"g{number}", []).pk, None)
         assert samples(client.get(METRICS).content.decode())["imadmin_queue_length"] == 2
     finally:
+        # As the celery_worker fixture leaves it: this broker's pools forgotten, so the next test opens its own.
+        import kombu
+
         app.conf.broker_url = previous
         app.pool.force_close_all()
+        kombu.pools.reset()
+        app._pool = None
+        app.amqp._producer_pool = None
 
 
 @pytest.mark.parametrize("address, authorization, allowed", [
