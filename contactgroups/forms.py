@@ -13,8 +13,7 @@ import json
 from django import forms
 from django.db import connections, router
 from django.forms.models import BaseInlineFormSet
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy
 
 from contactgroups import words
 from contactgroups.chat import protocol
@@ -119,10 +118,7 @@ class ContactGroupForm(forms.ModelForm):
         if self.instance.pk:
             others = others.exclude(pk=self.instance.pk)
         if name and others.filter(name=name).exists():
-            self.add_error(
-                "name", _("%(user)s already has a conversation group named “%(name)s”.")
-                % {"user": owner.user_id, "name": name}
-            )
+            self.add_error("name", words.name_used_text(owner.user_id, name))
         if self.instance.pk is None or self.instance.owner_id != owner.pk or self.brings_back:
             count = ContactGroup.objects.count_for_owner(owner, self.instance.pk) + 1
             for message in protocol.validate_group_count(count):
@@ -175,16 +171,8 @@ class ContactItemFormSet(BaseInlineFormSet):
         keys = self.kept_conversations()
         repeated = protocol.find_duplicates(keys)
         if repeated:
-            listed = ", ".join(conversation.target for conversation in repeated)
-            raise forms.ValidationError(
-                ngettext(
-                    "This conversation is listed twice in the group: %(list)s.",
-                    "These conversations are listed more than once in the group: %(list)s.",
-                    len(repeated),
-                )
-                % {"list": listed},
-                code="duplicate",
-            )
+            raise forms.ValidationError(words.listed_twice_text([conversation.target for conversation in repeated]),
+                                        code="duplicate")
         owner_id = self.instance.owner_id
         if owner_id:
             distinct = ContactItem.objects.grouped_for_owner(owner_id, self.instance.pk)

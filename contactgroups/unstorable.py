@@ -8,6 +8,8 @@ server error. Forms refuse a NUL in what they post themselves ("Null characters 
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
+from contactgroups import words
+
 
 def _carries_nul(request) -> bool:
     return "\x00" in request.path or any(
@@ -24,7 +26,6 @@ class RefuseNulAddress:
         if _carries_nul(request):
             return render(request, "imadmin/bad_request.html", {
                 "title": _("This address cannot be read"),
-                "message": _("The address holds a NUL character (%(escape)s), which no filter, search or name "
-                             "here can hold. Remove it and try again.") % {"escape": "%00"},
+                "message": words.nul_address_text(),
             }, status=400)
         return self.get_response(request)

@@ -8,7 +8,6 @@ from django.db import connections
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from contactgroups import words
 from contactgroups.admin.django_internals import is_filtered
@@ -96,8 +95,7 @@ class SyncAttemptAdmin(SelectedIdsChecked, admin.ModelAdmin):
         if attempt.outcome == SyncAttempt.Outcome.NO_ANSWER and attempt.error_code is None:
             # Said here, for whoever reads the calls; the group's page says what the sync does about it.
             if attempt.http_status:
-                return _("Chat answered with HTTP %(status)s: the request may have taken effect.") % {
-                    "status": attempt.http_status}
+                return words.http_answer_text(attempt.http_status)
             return _("No answer from Chat: the request may not have reached it, or may have taken effect.")
         return attempt.error_meaning or "—"
 
@@ -110,15 +108,9 @@ class SyncAttemptAdmin(SelectedIdsChecked, admin.ModelAdmin):
 
     @admin.display(description=_("result"), ordering="outcome")
     def result(self, attempt):
-        parts = [attempt.get_outcome_display()]
-        if attempt.error_code:
-            parts.append(f"ErrorCode {words.code_number(attempt.error_code)}")
-        if attempt.refused_items:
-            parts.append(ngettext("%(count)d refused", "%(count)d refused", attempt.refused_items)
-                         % {"count": attempt.refused_items})
-        if attempt.http_status and attempt.http_status != 200:
-            parts.append(f"HTTP {attempt.http_status}")
-        text = " · ".join(parts)
+        text = words.call_result_text(
+            attempt.get_outcome_display(), words.code_number(attempt.error_code) if attempt.error_code else None,
+            attempt.refused_items, attempt.http_status)
         if attempt.outcome == SyncAttempt.Outcome.OK:
             return text
         return format_html('<strong class="refused">{}</strong>', text)

@@ -5,20 +5,10 @@ from dataclasses import dataclass
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 
-from contactgroups import words
-from contactgroups.chat import errors
 from contactgroups.models import ChatUser
 
 # The form the buttons below submit (templates/admin/contactgroups/chat_actions_form.html).
 CHAT_ACTIONS_FORM = "chat-actions"
-
-
-def code_with_meaning(code, info="") -> str:
-    """``code: meaning``, with Chat's ``info`` only for a code the project does not document; a dash for no code."""
-    if code is None:
-        return "—"
-    text = words.meaning(code) if code == errors.CODE_UNREADABLE else f"{code}: {words.meaning(code)}"
-    return f"{text} ({info})" if info and not errors.is_documented(code) else text
 
 
 @dataclass(frozen=True)

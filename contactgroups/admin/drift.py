@@ -85,7 +85,7 @@ class AnswerView(GroupAdminView):
                                             "The page now shows the new difference."), messages.WARNING)
             return
         reason = words.chat_read_failure_text(error_data(exc), app_settings.SYNC_PAGE_READ_TIMEOUT)
-        self.model_admin.say(request, _("Nothing was changed: %(reason)s") % {"reason": reason}, messages.ERROR)
+        self.model_admin.say(request, words.answer_refused_text(reason), messages.ERROR)
 
 
 class TakeChatVersionView(AnswerView):
@@ -99,20 +99,16 @@ class TakeChatVersionView(AnswerView):
             return self.back_to_page(group.pk)
         owner = group.owner.user_id
         if report.held_back:
-            self.model_admin.say(request, _(
-                "Chat's version was not taken: in Chat this group is named “%(name)s”, a name another of "
-                "%(owner)s's groups has here. Use “Pull from Chat” on the list to take all of %(owner)s's groups "
-                "at once.") % {"name": report.held_back[0]["name"], "owner": owner}, messages.WARNING)
+            self.model_admin.say(request, words.chat_taken_text(owner, group.name,
+                                                                held_back_name=report.held_back[0]["name"]),
+                                 messages.WARNING)
         elif report.deleted:
-            self.model_admin.say(request, _("Took Chat's version: %(owner)s deleted “%(group)s” in the app, so it is "
-                                         "marked deleted here.") % {"owner": owner, "group": group.name},
-                              messages.SUCCESS)
+            self.model_admin.say(request, words.chat_taken_text(owner, group.name, deleted=True), messages.SUCCESS)
         elif report.changed:
-            self.model_admin.say(request, _("Took Chat's version of “%(group)s”: %(changes)s.") % {
-                "group": group.name, "changes": words.pull_changes_text(report.changed[0])}, messages.SUCCESS)
+            self.model_admin.say(request, words.chat_taken_text(
+                owner, group.name, changes=words.pull_changes_text(report.changed[0])), messages.SUCCESS)
         else:
-            self.model_admin.say(request, _("“%(group)s” already matched Chat; nothing was changed.")
-                              % {"group": group.name}, messages.SUCCESS)
+            self.model_admin.say(request, words.chat_taken_text(owner, group.name), messages.SUCCESS)
         return self.back_to_page(group.pk)
 
 
@@ -125,9 +121,8 @@ class KeepMyEditView(AnswerView):
             # Checked as the group form checks a name, before Chat is read.
             form = _NewNameForm(data={"name": new_name}, instance=group)
             if not form.is_valid():
-                self.model_admin.say(request, _("Nothing was changed: %(reason)s") % {
-                    "reason": " ".join(str(said) for field in form.errors.values() for said in field)},
-                    messages.ERROR)
+                self.model_admin.say(request, words.answer_refused_text(words.reasons_text(
+                    said for field in form.errors.values() for said in field)), messages.ERROR)
                 return self.back_to_page(group.pk)
             new_name = form.cleaned_data["name"]
             group.refresh_from_db()
@@ -136,21 +131,17 @@ class KeepMyEditView(AnswerView):
                                                  new_name=new_name)
         except NameTaken as exc:
             if exc.group_id is None:  # a group of the mirror took the name meanwhile
-                reason = _("%(user)s already has a conversation group named “%(name)s”.") % {
-                    "user": group.owner.user_id, "name": exc.name}
+                reason = words.name_used_text(group.owner.user_id, exc.name)
             else:
-                reason = _("%(owner)s has another group named “%(name)s” in Chat (GroupId %(group_id)s). Give this "
-                           "group a name no other group of theirs has.") % {
-                    "owner": group.owner.user_id, "name": exc.name, "group_id": exc.group_id}
-            self.model_admin.say(request, _("Nothing was changed: %(reason)s") % {"reason": reason}, messages.ERROR)
+                reason = words.name_taken_in_chat_text(group.owner.user_id, exc.name, exc.group_id)
+            self.model_admin.say(request, words.answer_refused_text(reason), messages.ERROR)
             return self.back_to_page(group.pk)
         except (errors.ChatError, sync.SyncBusy, ReadingChanged) as exc:
             self.refused(request, exc)
             return self.back_to_page(group.pk)
         group.refresh_from_db(fields=["name"])
         if kept is None:
-            self.model_admin.say(request, _("“%(group)s” already matches Chat; nothing was changed.")
-                              % {"group": group.name}, messages.SUCCESS)
+            self.model_admin.say(request, words.already_matches_text(group.name), messages.SUCCESS)
             return self.back_to_page(group.pk)
         if self.model_admin.has_sync_permission(request):
             ContactGroup.objects.filter(pk=group.pk).update(state=ContactGroup.State.QUEUED)
@@ -161,9 +152,7 @@ class KeepMyEditView(AnswerView):
             )
         else:
             ContactGroup.objects.filter(pk=group.pk).update(state=ContactGroup.State.DRAFT)
-            self.model_admin.say(request, _(
-                "Your version of “%(group)s” is kept over the change made in the app, as a draft: you may not sync "
-                "to Chat, so someone who may must sync it.") % {"group": group.name}, messages.WARNING)
+            self.model_admin.say(request, words.kept_as_draft_text(group.name), messages.WARNING)
         return self.back_to_page(group.pk)
 
 

@@ -15,10 +15,10 @@ from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from contactgroups import exports
+from contactgroups import exports, words
 from contactgroups.admin.views import GroupAdminView
 from contactgroups.exports import csv_pieces, exported_row_count, exported_rows, write_xlsx
 
@@ -84,11 +84,6 @@ def export_or_refuse(model_admin, request, groups, file_format, back: str):
     if file_format == XLSX:
         rows = exported_row_count(groups)
         if rows > exports.XLSX_ROWS_MAX:
-            model_admin.say(request, ngettext(
-                "These groups make %(rows)s row, more than an XLSX sheet holds (%(most)s), so nothing was "
-                "exported. Export them as CSV, which has no such limit.",
-                "These groups make %(rows)s rows, more than an XLSX sheet holds (%(most)s), so nothing was "
-                "exported. Export them as CSV, which has no such limit.", rows,
-            ) % {"rows": f"{rows:,}", "most": f"{exports.XLSX_ROWS_MAX:,}"}, messages.ERROR)
+            model_admin.say(request, words.xlsx_too_many_rows_text(rows, exports.XLSX_ROWS_MAX), messages.ERROR)
             return HttpResponseRedirect(back)
     return export_response(groups, file_format, request.user)

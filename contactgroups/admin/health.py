@@ -17,7 +17,6 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from contactgroups import words
-from contactgroups.admin.display import code_with_meaning
 from contactgroups.admin.views import GroupAdminView
 from contactgroups.chat import protocol
 from contactgroups.models import CallMinute, ContactGroup, RefusalMinute, SyncAttempt
@@ -143,7 +142,7 @@ def refusal_counts(now) -> list[dict]:
             .values("code")
             .annotate(day=Sum("calls", filter=Q(minute__gt=this_minute - DAY), default=0), week=Sum("calls"))
             .order_by("-week", "code"))
-    return [{**row, "meaning": code_with_meaning(row["code"]),
+    return [{**row, "meaning": words.code_with_meaning(row["code"]),
              "day_url": audit_url(error_code=words.code_number(row["code"]), started="day"),
              "week_url": audit_url(error_code=words.code_number(row["code"]), started="week")} for row in rows]
 
@@ -185,7 +184,7 @@ def drifted_groups() -> list[dict]:
     """The groups the last reading of Chat found changed in the app, most recently changed first (one query)."""
     groups = (ContactGroup.objects.filter(drift__isnull=False).select_related("owner")
               .order_by("-updated_at", "-id")[:LISTED])
-    return [{"group": group, "changes": " ".join(words.drift_lines(group.drift, group.owner.user_id)),
+    return [{"group": group, "changes": words.drift_text(group.drift, group.owner.user_id),
              "url": reverse("admin:contactgroups_contactgroup_change", args=[group.pk])} for group in groups]
 
 

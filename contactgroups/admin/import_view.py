@@ -11,8 +11,8 @@ from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.utils.functional import lazy
 from django.utils.http import content_disposition_header
-from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from contactgroups import words
@@ -44,8 +44,7 @@ SAMPLE_FILE_NAME = "conversation-groups-sample.csv"
 class ContactGroupImportForm(forms.Form):
     file = forms.FileField(
         label=_("CSV file"),
-        help_text=words.lazy_format(_("UTF-8, at most %(mb)d MB and %(rows)s rows."),
-                                    mb=csvfile.CSV_MAX_BYTES // (1024 * 1024), rows=f"{csvfile.CSV_MAX_ROWS:,}"),
+        help_text=lazy(words.upload_help_text, str)(csvfile.CSV_MAX_BYTES // (1024 * 1024), csvfile.CSV_MAX_ROWS),
     )
 
 
@@ -76,8 +75,7 @@ class ImportView(GroupAdminView):
     def preview(self, form, upload) -> dict:
         """Check the upload without saving anything: the preview's context, or {} with the form's error set."""
         if upload.size > csvfile.CSV_MAX_BYTES:
-            form.add_error("file", _("This file is larger than %(mb)d MB; split it into smaller files.")
-                           % {"mb": csvfile.CSV_MAX_BYTES // (1024 * 1024)})
+            form.add_error("file", words.upload_too_large_text(csvfile.CSV_MAX_BYTES // (1024 * 1024)))
             return {}
         raw = upload.read()
         try:
@@ -92,21 +90,9 @@ class ImportView(GroupAdminView):
                 "This file is too large to import here; use `manage.py import_contact_groups`."))
             return {}
         accepted, rejected = len(plan.accepted), len(plan.rejected)
-        summary = gettext("%(groups)s with %(conversations)s would be created.") % {
-            "groups": ngettext("%(count)d group", "%(count)d groups", accepted) % {"count": accepted},
-            "conversations": ngettext("%(count)d conversation", "%(count)d conversations", plan.conversation_count)
-            % {"count": plan.conversation_count},
-        }
         refusals = plan.refusals_by_reason()
         refused_rows = sum(reasons.count for reasons in refusals)
-        if refusals:
-            summary += " " + ngettext(
-                "%(count)d group is refused", "%(count)d groups are refused", rejected,
-            ) % {"count": rejected} + ", " + ngettext(
-                "%(count)d row in all; the reasons are below.", "%(count)d rows in all; the reasons are below.",
-                refused_rows,
-            ) % {"count": refused_rows}
-        summary += " " + gettext("Nothing is saved until you confirm.")
+        summary = words.preview_summary_text(accepted, plan.conversation_count, rejected, refused_rows)
         return {"plan": plan, "accepted_shown": plan.accepted[:IMPORT_GROUPS_SHOWN_MAX],
                 "accepted_more": max(0, accepted - IMPORT_GROUPS_SHOWN_MAX), "refusals": refusals,
                 "refused_rows": refused_rows, "payload": payload, "file_name": upload.name, "summary": summary}
@@ -118,7 +104,7 @@ class ImportView(GroupAdminView):
         payload = signed_payload(self.model_admin, request)
         if payload is None:
             return HttpResponseRedirect(here)
-        source = gettext("the upload %(name)s") % {"name": payload["name"]}
+        source = words.upload_source_text(payload["name"])
         plan = plan_group_import(payload["csv"].encode("utf-8"), payload["name"])
         not_queued = []
         result = apply_group_import(plan, request.user.pk, source,
@@ -126,25 +112,16 @@ class ImportView(GroupAdminView):
         created = len(result.created)
         queued = created - len(not_queued)
         if queued or not created:
-            self.model_admin.say(request, ngettext(
-                "%(count)d conversation group imported from %(name)s and queued for sync to Chat.",
-                "%(count)d conversation groups imported from %(name)s and queued for sync to Chat.", queued,
-            ) % {"count": queued, "name": payload["name"]}, messages.SUCCESS if created else messages.WARNING)
+            self.model_admin.say(request, words.imported_text(queued, payload["name"]),
+                                 messages.SUCCESS if created else messages.WARNING)
         if not_queued:
-            self.model_admin.say(request, ngettext(
-                "%(count)d conversation group imported from %(name)s could not be queued for sync to Chat "
-                "(%(error)s) and is marked failed.",
-                "%(count)d conversation groups imported from %(name)s could not be queued for sync to Chat "
-                "(%(error)s) and are marked failed.", len(not_queued),
-            ) % {"count": len(not_queued), "name": payload["name"], "error": not_queued[-1]}, messages.ERROR)
+            self.model_admin.say(request, words.imported_not_queued_text(len(not_queued), payload["name"],
+                                                                         not_queued[-1]), messages.ERROR)
         if result.rejected:
             refused = GroupImportPlan(rejected=result.rejected, problems=plan.problems).rejected_rows()
-            self.model_admin.say(request, ngettext(
-                "%(count)d group was refused: %(rows)s",
-                "%(count)d groups were refused: %(rows)s", len(result.rejected),
-            ) % {"count": len(result.rejected),
-                 "rows": " ".join(problem.line() for problem in refused[:IMPORT_REFUSALS_LISTED_MAX])
-                 + (" …" if len(refused) > IMPORT_REFUSALS_LISTED_MAX else "")}, messages.WARNING)
+            self.model_admin.say(request, words.import_refused_text(
+                len(result.rejected), [problem.line() for problem in refused[:IMPORT_REFUSALS_LISTED_MAX]],
+                more=len(refused) > IMPORT_REFUSALS_LISTED_MAX), messages.WARNING)
         return HttpResponseRedirect(self.url("changelist"))
 
 

@@ -13,10 +13,9 @@ from django.http import JsonResponse
 from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from contactgroups import words
-from contactgroups.admin.display import code_with_meaning, with_offer
+from contactgroups.admin.display import with_offer
 from contactgroups.admin.offers import offer_in_status
 from contactgroups.admin.selection import readable_ids
 from contactgroups.admin.views import GroupAdminView
@@ -80,14 +79,14 @@ def group_status(group: ContactGroup) -> dict:
 
 def result_text(code: int | None, info: str = "") -> str:
     """A conversation's last answer from Chat in words: its ResultCode with the meaning, or not sent yet."""
-    return _("not sent yet") if code is None else code_with_meaning(code, info)
+    return _("not sent yet") if code is None else words.code_with_meaning(code, info)
 
 
 def last_error_text(group: ContactGroup) -> str:
     """The group's last error: Chat's code with its meaning (Chat's own text only for a code the project does not
     document), or, for a failure without a code, what the last sync says of it."""
     if group.last_error_code is not None:
-        return code_with_meaning(group.last_error_code, group.last_error_info)
+        return words.code_with_meaning(group.last_error_code, group.last_error_info)
     outcome = group.outcome
     error = outcome.error if isinstance(outcome, SyncOutcome) else None
     return words.failure_text(error) if error else "—"
@@ -186,9 +185,7 @@ class StatusesView(GroupAdminView):
         if len(ids) != len(asked):
             return json_response({"error": _("A conversation group's id is a whole number.")}, status=400)
         if len(ids) > most:
-            return json_response({"error": ngettext(
-                "Give the ids of at most %(most)d conversation group.",
-                "Give the ids of at most %(most)d conversation groups.", most) % {"most": most}}, status=400)
+            return json_response({"error": words.too_many_ids_text(most)}, status=400)
         groups = model_admin.get_queryset(request).filter(pk__in=ids).order_by("pk")
         empty = model_admin.get_empty_value_display()
         return json_response({"groups": [{**group_status(group), "columns": list_columns(group, empty)}

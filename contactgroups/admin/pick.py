@@ -76,8 +76,7 @@ def recent_conversations_view(model_admin, request):
         if not isinstance(exc, errors.ChatError):
             logger.warning("Reading the conversation list of %s failed", owner.user_id, exc_info=exc)
         reason = words.chat_read_failure_text(error_data(exc), app_settings.SYNC_PAGE_READ_TIMEOUT)
-        return json_response({"error": _("Chat could not be read now: %(reason)s") % {"reason": reason}},
-                             status=502)
+        return json_response({"error": words.chat_unreadable_text(reason)}, status=502)
     held = set(group.items.conversations()) if group is not None else set()
     shown = page.conversations[skip:skip + ROWS_A_PAGE]
     if skip + ROWS_A_PAGE < len(page.conversations):  # the rest of this page of Chat's first

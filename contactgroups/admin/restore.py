@@ -155,12 +155,8 @@ class RestoreView(GroupAdminView):
         when = words.moment_text(version.confirmed_at.isoformat())
         model_admin.hand_over(
             request, [group.pk],
-            queued=lambda count: _(
-                "“%(group)s” is restored as Chat confirmed it on %(when)s, and saved; syncing it to Chat. Its "
-                "page shows how the sync ends.") % {"group": group, "when": when},
-            not_queued=lambda count, exc: _(
-                "“%(group)s” is restored and saved, but its sync to Chat could not be queued, so it is marked "
-                "failed. Use “Sync to Chat” once the task queue is back.") % {"group": group},
+            queued=lambda count: words.queued_text(words.HandOver.RESTORED, count, group, when=when),
+            not_queued=lambda count, exc: words.not_queued_text(words.HandOver.RESTORED, count, group, exc),
         )
         return self.back_to_page(group.pk)
 
@@ -176,7 +172,7 @@ class RestoreView(GroupAdminView):
             media += inline_formset.media
         context = {
             **model_admin.admin_site.each_context(request),
-            "title": _("Restore this version of “%(group)s”") % {"group": group},
+            "title": words.restore_title(group),
             "subtitle": None,
             "adminform": admin_form,
             "object_id": group.pk,

@@ -11,6 +11,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from contactgroups import words
 from contactgroups.admin.filters import OwnerFilter, StateFilter
 from contactgroups.indexes import TRIGRAM
 from contactgroups.models import ChatUser, ContactGroup
@@ -24,10 +25,7 @@ USER_SEARCH_HELP = _(
 def no_user_matches_text(text: str) -> str:
     """Staff's words for a search of Chat users that found none, saying what was searched and how."""
     text = text.strip()
-    if len(text) < TRIGRAM:
-        return _("No Chat user's UserID or nickname starts with “%(text)s” (a text of one or two characters is "
-                 "matched at the start), so no group is listed.") % {"text": text}
-    return _("No Chat user's UserID or nickname contains “%(text)s”, so no group is listed.") % {"text": text}
+    return words.no_user_matches_text(text, at_start=len(text) < TRIGRAM)
 
 
 def note_what_the_search_left_out(model_admin, request, response) -> None:
@@ -59,8 +57,7 @@ def deleted_note(model_admin, request, cl) -> str:
         return ""
     return format_html(
         '{} <a href="{}">{}</a>',
-        ngettext("%(count)d deleted group also matches;", "%(count)d deleted groups also match;", count)
-        % {"count": count},
+        words.deleted_also_match_text(count),
         cl.get_query_string({StateFilter.parameter_name: ContactGroup.State.DELETED}),
         ngettext("show it", "show them", count),
     )

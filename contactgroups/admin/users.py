@@ -12,10 +12,9 @@ from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from contactgroups import sync, tasks, words
-from contactgroups.admin.display import ChatActions, code_with_meaning, not_imported_offers, with_offer
+from contactgroups.admin.display import ChatActions, not_imported_offers, with_offer
 from contactgroups.admin.search import USER_SEARCH_HELP
 from contactgroups.admin.selection import SelectedIdsChecked
 from contactgroups.chat import errors, protocol
@@ -82,7 +81,7 @@ class ChatUserAdmin(SelectedIdsChecked, admin.ModelAdmin):
 
     @admin.display(description=_("last error"))
     def last_error(self, user):
-        text = code_with_meaning(user.last_error_code, user.last_error_info)
+        text = words.code_with_meaning(user.last_error_code, user.last_error_info)
         if user.import_state == ChatUser.ImportState.IMPORTED or not (
                 user.import_state == ChatUser.ImportState.NOT_IMPORTED
                 or errors.is_account_not_imported(user.last_error_code)):
@@ -105,29 +104,23 @@ class ChatUserAdmin(SelectedIdsChecked, admin.ModelAdmin):
         user_id = request.POST.get("user_id", "")
         problems = protocol.validate_user_id(user_id)
         if problems:
-            self.message_user(request, _("Not imported: %(problems)s") % {
-                "problems": " ".join(words.say(problem) for problem in problems)}, messages.ERROR)
+            self.message_user(request, words.not_imported_text(words.say(problem) for problem in problems),
+                              messages.ERROR)
             return HttpResponseRedirect(back)
         not_queued = []
         with transaction.atomic():
             user = ChatUser.objects.filter(user_id=user_id).first()
             if user is None:
                 if not self.has_add_permission(request):
-                    self.message_user(request, _(
-                        "Not imported: %(user)s is no Chat user here, and you may not add Chat users; someone who "
-                        "may must import it.") % {"user": user_id}, messages.ERROR)
+                    self.message_user(request, words.not_a_user_here_text(user_id), messages.ERROR)
                     return HttpResponseRedirect(back)
                 user = ChatUser.objects.create(user_id=user_id)
                 sync.log_history(request.user.pk, user, [{"added": {}}], action_flag=ADDITION)
             tasks.queue_account_import([user.pk], request.user.pk, on_not_queued=not_queued.append)
         if not_queued:
-            self.message_user(request, _(
-                "The import of %(user)s into Chat could not be queued, so nothing was sent to Chat. Try again once "
-                "the task queue is back.") % {"user": user_id}, messages.ERROR)
+            self.message_user(request, words.import_not_queued_text(user_id), messages.ERROR)
         else:
-            self.message_user(request, _(
-                "Queued for import into Chat: %(user)s. Its Chat user page shows the result once Chat has answered."
-            ) % {"user": user_id}, messages.INFO)
+            self.message_user(request, words.import_queued_text(user_id), messages.INFO)
         return HttpResponseRedirect(back)
 
     # Actions -------------------------------------------------------------------------------------------------
@@ -150,13 +143,5 @@ class ChatUserAdmin(SelectedIdsChecked, admin.ModelAdmin):
             self.message_user(request, _(
                 "Nothing was sent to Chat: the task queue could not take the work. Try again once it is back."),
                 messages.ERROR)
-        elif check_only:
-            self.message_user(request, ngettext(
-                "%(count)d user queued for a check in Chat; the list shows what Chat says.",
-                "%(count)d users queued for a check in Chat; the list shows what Chat says.", len(pks),
-            ) % {"count": len(pks)}, messages.INFO)
         else:
-            self.message_user(request, ngettext(
-                "%(count)d user queued for import into Chat; the list shows what Chat says.",
-                "%(count)d users queued for import into Chat; the list shows what Chat says.", len(pks),
-            ) % {"count": len(pks)}, messages.INFO)
+            self.message_user(request, words.accounts_queued_text(len(pks), check_only=check_only), messages.INFO)

@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy
 from django.views import View
 
 from contactgroups import sync, tasks, words
@@ -81,16 +81,6 @@ def pull_from_chat(model_admin, request, queryset):
     owners = list(queryset.values_list("owner_id", flat=True).distinct().order_by())
     queued = tasks.queue_owner_pulls(owners, request.user.pk)
     if queued:
-        model_admin.say(request, ngettext(
-            "Pulling from Chat the groups of %(count)d user. Each group's page and history show what Chat "
-            "changed.",
-            "Pulling from Chat the groups of %(count)d users. Each group's page and history show what Chat "
-            "changed.", queued,
-        ) % {"count": queued}, messages.SUCCESS)
+        model_admin.say(request, words.pulling_text(queued), messages.SUCCESS)
     if len(owners) > queued:
-        model_admin.say(request, ngettext(
-            "The pull from Chat of %(count)d user could not be queued (the task queue is unreachable); "
-            "nothing was changed.",
-            "The pull from Chat of %(count)d users could not be queued (the task queue is unreachable); "
-            "nothing was changed.", len(owners) - queued,
-        ) % {"count": len(owners) - queued}, messages.ERROR)
+        model_admin.say(request, words.pull_not_queued_text(len(owners) - queued), messages.ERROR)

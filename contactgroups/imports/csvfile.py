@@ -6,8 +6,7 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from django.utils.translation import gettext as _
-
+from contactgroups import words
 from contactgroups.chat import protocol
 from contactgroups.spreadsheet import restore
 
@@ -30,10 +29,7 @@ class RowProblem:
     reason: str = ""  # the kind of problem (a key of imports.groups.REASONS), for grouping refusals
 
     def line(self) -> str:
-        if self.column:
-            return _("Row %(row)d, %(column)s: %(message)s") % {"row": self.row, "column": self.column,
-                                                                "message": self.message}
-        return _("Row %(row)d: %(message)s") % {"row": self.row, "message": self.message}
+        return words.row_line(self.row, self.column, self.message)
 
 
 def read_csv(data, columns: list[str], optional: list[str] = (), source: str = "the file") -> Iterator[
@@ -49,55 +45,36 @@ def read_csv(data, columns: list[str], optional: list[str] = (), source: str = "
     """
     raw = data if isinstance(data, bytes) else data.read(CSV_MAX_BYTES + 1)
     if len(raw) > CSV_MAX_BYTES:
-        raise CsvError(_("%(source)s is larger than %(mb)d MB; split it into smaller files.")
-                       % {"source": source, "mb": CSV_MAX_BYTES // (1024 * 1024)})
+        raise CsvError(words.file_too_large_text(source, CSV_MAX_BYTES // (1024 * 1024)))
     try:
         text = codecs.decode(raw, "utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise CsvError(
-            _("%(source)s is not UTF-8 text: byte %(byte)s on line %(line)d cannot be read. Save it as CSV UTF-8.")
-            % {"source": source, "byte": f"0x{raw[exc.start]:02x}", "line": line}
-        ) from None
+        raise CsvError(words.not_utf8_text(source, raw[exc.start], line)) from None
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     records = []
     try:
         header = next(reader, None)
         if header is None or not any(cell.strip() for cell in header):
-            raise CsvError(_("%(source)s is empty; its first row must name the columns: %(columns)s.")
-                           % {"source": source, "columns": ", ".join(columns)})
+            raise CsvError(words.no_header_text(source, columns))
         names = [cell.strip().lower() for cell in header]
-        expected = ", ".join(columns + [_("%(name)s (optional)") % {"name": name} for name in optional])
         unknown = [name for name in names if name not in columns and name not in optional]
         missing = [name for name in columns if name not in names]
         repeated = protocol.find_duplicates(names)
         if unknown or missing or repeated:
-            problems = []
-            if missing:
-                problems.append(_("missing %(names)s") % {"names": ", ".join(missing)})
-            if unknown:
-                problems.append(_("unknown %(names)s") % {"names": ", ".join(unknown)})
-            if repeated:
-                problems.append(_("named twice: %(names)s") % {"names": ", ".join(repeated)})
-            raise CsvError(
-                _("The first row of %(source)s must name the columns %(expected)s; found %(found)s (%(problems)s).")
-                % {"source": source, "expected": expected, "found": ", ".join(names) or _("none"),
-                   "problems": "; ".join(problems)}
-            )
+            raise CsvError(words.wrong_header_text(source, list(columns), list(optional), names, missing, unknown,
+                                                   repeated))
         for cells in reader:
             if not cells or (len(cells) == 1 and not cells[0].strip()):
                 continue
             if len(records) >= CSV_MAX_ROWS:
-                raise CsvError(_("%(source)s has more than %(rows)s rows; split it into smaller files.")
-                               % {"source": source, "rows": f"{CSV_MAX_ROWS:,}"})
+                raise CsvError(words.too_many_rows_text(source, CSV_MAX_ROWS))
             records.append((reader.line_num, cells))
     except csv.Error as exc:
-        raise CsvError(_("%(source)s is not a valid CSV file: line %(line)d: %(error)s.")
-                       % {"source": source, "line": reader.line_num, "error": exc}) from None
+        raise CsvError(words.not_csv_text(source, reader.line_num, exc)) from None
     for row, cells in records:
         values = dict(zip(names, (restore(cell) for cell in cells), strict=False))
         if len(cells) != len(names):
             # The cells it has are kept, so the row still counts against the group it names.
-            values[""] = _("This row has %(cells)d columns; the first row names %(names)d.") % {
-                "cells": len(cells), "names": len(names)}
+            values[""] = words.cell_count_text(len(cells), len(names))
         yield row, values

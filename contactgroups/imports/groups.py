@@ -5,7 +5,6 @@ from dataclasses import dataclass, field
 
 from django.contrib.admin.models import ADDITION
 from django.db import IntegrityError, transaction
-from django.utils.translation import gettext, ngettext
 
 from contactgroups import sync, tasks, words
 from contactgroups.chat import protocol
@@ -42,22 +41,7 @@ def sample_rows() -> list[list]:
 
 def reason_title(reason: str) -> str:
     """What the refused rows of one ``RowProblem.reason`` have in common, in the reader's language."""
-    titles = {
-        "columns": gettext("Rows with the wrong number of columns"),
-        "owner": gettext("Owner UserIDs Chat would refuse"),
-        "group_name": gettext("Group names Chat would refuse"),
-        "type": gettext("Unknown conversation types"),
-        "target": gettext("Conversations Chat would refuse"),
-        "unknown_owner": gettext("Owners who are not Chat users"),
-        "name_taken": gettext("Names the owner already uses"),
-        "repeated": gettext("Conversations listed twice in one group"),
-        "group_limit": gettext("More than %(max)d groups for one user") % {"max": protocol.GROUPS_PER_USER_MAX},
-        "grouped_limit": gettext("More than %(max)s grouped conversations for one user")
-        % {"max": f"{protocol.GROUPED_CONVERSATIONS_PER_USER_MAX:,}"},
-        "with_group": gettext("Rows refused with their group"),
-        "not_saved": gettext("Groups that could not be saved"),
-    }
-    return titles.get(reason, gettext("Other reasons"))
+    return words.refusal_title(reason)
 
 
 @dataclass
@@ -82,14 +66,10 @@ class PlannedGroup:
     @property
     def row_span(self) -> str:
         """Where the group is in the file: "row 2", "rows 2-7"."""
-        if len(self.rows) == 1:
-            return gettext("row %(row)d") % {"row": self.rows[0]}
-        return gettext("rows %(first)d-%(last)d") % {"first": self.rows[0], "last": self.rows[-1]}
+        return words.row_span_text(self.rows)
 
     def describe(self) -> str:
-        return ngettext("“%(name)s” of %(owner)s (%(count)d conversation, %(rows)s)",
-                        "“%(name)s” of %(owner)s (%(count)d conversations, %(rows)s)", len(self.conversations)) % {
-            "name": self.name, "owner": self.owner_user_id, "count": len(self.conversations), "rows": self.row_span}
+        return words.planned_group_text(self.name, self.owner_user_id, len(self.conversations), self.rows)
 
 
 @dataclass(frozen=True)
@@ -118,9 +98,8 @@ class GroupImportPlan:
             lines += group.problems
             reason_row = group.problems[0].row if group.problems else group.first_row
             lines += [
-                RowProblem(row, "", gettext("Not imported with its group “%(name)s” of %(owner)s, refused for row "
-                                            "%(row)d.") % {"name": group.name, "owner": group.owner_user_id,
-                                                           "row": reason_row}, "with_group")
+                RowProblem(row, "", words.refused_with_group_text(group.name, group.owner_user_id, reason_row),
+                           "with_group")
                 for row in group.rows if row not in flagged
             ]
         return sorted(lines, key=lambda problem: (problem.row, problem.column))
@@ -180,9 +159,7 @@ def _parse_group_row(row: int, values: dict[str, str]) -> tuple[list[RowProblem]
         return problems, None
     kind = TYPE_WORDS.get(kind_text)
     if kind is None:
-        problems.append(RowProblem(row, "type", gettext(
-            "Unknown conversation type %(type)s: use 1 (one-to-one) or 2 (group conversation).")
-            % {"type": repr(values["type"])}, "type"))
+        problems.append(RowProblem(row, "type", words.unknown_type_text(values["type"]), "type"))
         return problems, None
     conversation = Conversation(kind, target)
     problems += [RowProblem(row, "target", words.say(message), "target") for message in conversation.problems()]
@@ -226,9 +203,8 @@ def plan_group_import(data, source: str = "the file") -> GroupImportPlan:
     for group in groups.values():
         group.owner_pk = owners.get(group.owner_user_id)
         if group.owner_pk is None and not any(p.column == "owner" for p in group.problems):
-            group.problems.append(RowProblem(group.first_row, "owner", gettext(
-                "There is no Chat user %(owner)s; add or import it first (import_chat_users).")
-                % {"owner": repr(group.owner_user_id)}, "unknown_owner"))
+            group.problems.append(RowProblem(group.first_row, "owner", words.unknown_owner_text(group.owner_user_id),
+                                                 "unknown_owner"))
         if group.problems:
             plan.rejected.append(group)
             continue
@@ -246,14 +222,11 @@ def group_problems(group: PlannedGroup, owner: OwnerState) -> list[RowProblem]:
     first_seen: dict[Conversation, int] = {}
     for row, key in group.conversations:
         if key in first_seen:
-            problems.append(RowProblem(row, "target", gettext(
-                "This conversation is already listed for this group in row %(row)d.") % {"row": first_seen[key]},
-                "repeated"))
+            problems.append(RowProblem(row, "target", words.repeated_row_text(first_seen[key]), "repeated"))
         first_seen.setdefault(key, row)
     if group.name in owner.names:
-        problems.append(RowProblem(group.first_row, "group_name", gettext(
-            "%(owner)s already has a conversation group named “%(name)s”.")
-            % {"owner": group.owner_user_id, "name": group.name}, "name_taken"))
+        problems.append(RowProblem(group.first_row, "group_name", words.owner_name_taken_text(
+            group.owner_user_id, group.name), "name_taken"))
     problems += [RowProblem(group.first_row, "owner", words.say(message), "group_limit")
                  for message in protocol.validate_group_count(owner.count + 1)]
     distinct = owner.grouped | set(first_seen)
@@ -298,8 +271,7 @@ def apply_group_import(plan: GroupImportPlan, actor_id: int, source: str, queue_
                 else:
                     pk = _create_group(group, owner, actor_id, source, queue_sync, send_tasks, on_not_queued)
         except (IntegrityError, ChatUser.DoesNotExist) as exc:
-            group.problems = [RowProblem(group.first_row, "", gettext("Could not be saved: %(error)s")
-                                         % {"error": exc}, "not_saved")]
+            group.problems = [RowProblem(group.first_row, "", words.not_saved_text(exc), "not_saved")]
         if pk is None:
             result.rejected.append(group)
         else:

@@ -44,12 +44,11 @@ def plan_user_import(data, source: str = "the file") -> UserImportPlan:
             problems.append(RowProblem(row, "nickname", gettext(
                 "A nickname cannot contain a NUL character, which the database cannot store.")))
         elif len(nickname) > NICKNAME_MAX_LENGTH:
-            problems.append(RowProblem(row, "nickname", gettext(
-                "A nickname may have at most %(max)d characters; this one has %(length)d.")
-                % {"max": NICKNAME_MAX_LENGTH, "length": len(nickname)}))
+            problems.append(RowProblem(row, "nickname", words.nickname_too_long_text(
+                NICKNAME_MAX_LENGTH, len(nickname))))
         if not problems and user_id in seen:
-            problems.append(RowProblem(row, "user_id", gettext("%(user_id)s is already listed in row %(row)d.")
-                                       % {"user_id": user_id, "row": seen[user_id]}))
+            problems.append(RowProblem(row, "user_id", words.user_listed_twice_text(user_id,
+                                                                                      seen[user_id])))
         if problems:
             plan.problems += problems
             continue

@@ -12,27 +12,17 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext, pgettext
+from django.utils.translation import pgettext
 from tqdm import tqdm
 
 from contactgroups import sync, words
 from contactgroups.models import ChatUser, ContactGroup
 
 
-def clauses(parts: Iterable[str]) -> str:
-    """Independent clauses of one sentence, one after the other ("1 row refused; 2 users not in Chat")."""
-    return pgettext("separator between clauses", "; ").join(parts)
-
-
-def listed(parts: Iterable[str]) -> str:
-    """The items of a list inside a sentence ("2 synced, 1 failed")."""
-    return pgettext("separator between list items", ", ").join(parts)
-
-
-def state_counts(counts: dict[str, int]) -> list[str]:
-    """"2 synced", "1 failed": how many groups ended in each state that any did, in the states' order."""
-    return [_("%(count)d %(state)s") % {"count": counts[state], "state": str(ContactGroup.State(state).label).lower()}
-            for state in ContactGroup.State.values if counts.get(state)]
+def state_counts(counts: dict[str, int]) -> str:
+    """"2 synced, 1 failed": how many groups ended in each state that any did, in the states' order; "" for none."""
+    return words.state_counts_text((counts[state], ContactGroup.State(state).label)
+                                   for state in ContactGroup.State.values if counts.get(state))
 
 
 def failure_text(exc: BaseException) -> str:
@@ -53,28 +43,20 @@ def find_actor(username: str, *permissions: str):
     Commands act under this user: the audit (SyncAttempt) and the admin history (LogEntry) name them.
     """
     if not username:
-        raise ActorRefused(_("Name the staff user you act as with --actor USERNAME."))
+        raise ActorRefused(words.no_actor_text())
     User = get_user_model()
-    # The username as Python quotes it, so a name with spaces or quotes in it reads unambiguously.
-    quoted = {"username": repr(username)}
     try:
         user = User._default_manager.get_by_natural_key(username)
     except User.DoesNotExist:
-        raise ActorRefused(_("There is no user named %(username)s.") % quoted) from None
+        raise ActorRefused(words.unknown_actor_text(username)) from None
     if not user.is_active:
-        raise ActorRefused(_("The user %(username)s is not active.") % quoted)
+        raise ActorRefused(words.inactive_actor_text(username))
     if not user.is_staff:
-        raise ActorRefused(_("The user %(username)s is not staff; only staff users may act on Chat.") % quoted)
+        raise ActorRefused(words.not_staff_text(username))
     missing = [permission for permission in permissions if not user.has_perm(permission)]
     if missing:
-        listed = clauses(_("“%(name)s” (%(permission)s)") % {"name": permission_name(permission),
-                                                              "permission": permission}
-                         for permission in missing)
-        raise ActorRefused(ngettext(
-            "The user %(username)s lacks the permission to do this: %(permissions)s.",
-            "The user %(username)s lacks the permissions to do this: %(permissions)s.",
-            len(missing),
-        ) % {**quoted, "permissions": listed})
+        raise ActorRefused(words.missing_permissions_text(
+            username, [(permission_name(permission), permission) for permission in missing]))
     return user
 
 
@@ -126,14 +108,12 @@ class ActorCommand(TranslatedCommand):
         known = set(ChatUser.objects.filter(user_id__in=user_ids).values_list("user_id", flat=True))
         unknown = [user_id for user_id in user_ids if user_id not in known]
         if unknown:
-            raise CommandError(ngettext("No Chat user with UserID %(user_ids)s.",
-                                        "No Chat users with UserIDs %(user_ids)s.", len(unknown))
-                               % {"user_ids": ", ".join(unknown)})
+            raise CommandError(words.unknown_owners_text(unknown))
 
     def fail_if(self, problems: list[str]) -> None:
         """Exit non-zero, naming each problem, when there are any (the details were printed above)."""
         if problems:
-            raise CommandError(_("%(problems)s; see the lines above.") % {"problems": clauses(problems)}, returncode=1)
+            raise CommandError(words.problems_above_text(problems), returncode=1)
 
     def progress(self, total: int | None, label: str, unit: str = "group") -> "ProgressReporter":
         """A progress bar on stderr when it is a terminal, plain progress lines there otherwise."""
@@ -215,23 +195,7 @@ class ProgressReporter:
 
     def text(self, rate: float) -> str:
         """A plain progress line: "sync_contact_groups: 3/10 groups (30%), 0 failed, 4.2 groups/s"."""
-        params = {"label": self.label, "done": self.done, "total": self.total or 0, "failed": self.failed,
-                  "rate": rate, "percent": 100 * self.done // self.total if self.total else 0}
-        if self.unit == "user":
-            if self.total:
-                return ngettext("%(label)s: %(done)d/%(total)d user (%(percent)d%%), %(failed)d failed, "
-                                "%(rate).1f users/s",
-                                "%(label)s: %(done)d/%(total)d users (%(percent)d%%), %(failed)d failed, "
-                                "%(rate).1f users/s", self.total) % params
-            return ngettext("%(label)s: %(done)d user, %(failed)d failed, %(rate).1f users/s",
-                            "%(label)s: %(done)d users, %(failed)d failed, %(rate).1f users/s", self.done) % params
-        if self.total:
-            return ngettext("%(label)s: %(done)d/%(total)d group (%(percent)d%%), %(failed)d failed, "
-                            "%(rate).1f groups/s",
-                            "%(label)s: %(done)d/%(total)d groups (%(percent)d%%), %(failed)d failed, "
-                            "%(rate).1f groups/s", self.total) % params
-        return ngettext("%(label)s: %(done)d group, %(failed)d failed, %(rate).1f groups/s",
-                        "%(label)s: %(done)d groups, %(failed)d failed, %(rate).1f groups/s", self.done) % params
+        return words.progress_text(self.unit, self.label, self.done, self.total, self.failed, rate)
 
     def note(self, line: str, out) -> None:
         """Write ``line`` to ``out`` (a command's stdout); on a terminal the bar steps aside for it."""

@@ -134,9 +134,7 @@ class SyncAttempt(models.Model):
         indexes = [models.Index(fields=["group", "-started_at"], name="syncattempt_group_started")]
 
     def __str__(self):
-        return _("%(operation)s at %(time)s: %(outcome)s") % {
-            "operation": self.operation, "time": f"{self.started_at:%Y-%m-%d %H:%M:%S}",
-            "outcome": self.get_outcome_display()}
+        return words.call_title(self.operation, f"{self.started_at:%Y-%m-%d %H:%M:%S}", self.get_outcome_display())
 
     @property
     def error_meaning(self) -> str:

@@ -3,10 +3,32 @@
 The sync, pull and account code store what happened as typed data (contactgroups.outcomes); the admin pages and
 the management commands call these functions to say it. Each code of each outcome has one reader, in a table
 keyed by its enum (``SYNC_WORDS``, ``PULL_WORDS``, ...): one module a subject. Rows written before outcomes were
-data hold their old text under the ``legacy`` code and are shown as they are.
+data hold their old text under the ``legacy`` code and are shown as they are. Every other sentence staff read
+that is made of parts (a count, a name, a reason) is made here too, by a small function the pages and commands
+call with their data; ``tests/project/test_words_only.py`` checks no module outside this package builds one.
 """
 
 from contactgroups.outcomes import SyncCode
+from contactgroups.words.admin import (
+    accounts_queued_text,
+    call_result_text,
+    call_title,
+    chat_unreadable_text,
+    code_with_meaning,
+    deleted_also_match_text,
+    http_answer_text,
+    import_not_queued_text,
+    import_queued_text,
+    no_user_matches_text,
+    not_a_user_here_text,
+    not_imported_text,
+    nul_address_text,
+    pull_not_queued_text,
+    pulling_text,
+    restore_title,
+    too_many_ids_text,
+    xlsx_too_many_rows_text,
+)
 from contactgroups.words.audit import audit_pruned_text
 from contactgroups.words.chat import (
     FAILURE_WORDS,
@@ -26,8 +48,47 @@ from contactgroups.words.chat import (
     too_large_text,
     too_slow_text,
 )
-from contactgroups.words.drift import DRIFT_WORDS, drift_history_text, drift_lines
-from contactgroups.words.handover import NOT_QUEUED_WORDS, QUEUED_WORDS, HandOver, not_queued_text, queued_text
+from contactgroups.words.commands import (
+    cannot_read_text,
+    cannot_write_text,
+    clauses,
+    exported_text,
+    inactive_actor_text,
+    list_items,
+    missing_permissions_text,
+    no_actor_text,
+    not_staff_text,
+    nothing_changed_text,
+    problems_above_text,
+    progress_text,
+    state_counts_text,
+    superuser_text,
+    unknown_actor_text,
+    unknown_owners_text,
+)
+from contactgroups.words.drift import (
+    DRIFT_WORDS,
+    already_matches_text,
+    answer_refused_text,
+    chat_taken_text,
+    drift_history_text,
+    drift_lines,
+    drift_text,
+    kept_as_draft_text,
+    name_taken_in_chat_text,
+    reasons_text,
+    sweep_changed_line,
+    sweep_failed_text,
+    sweep_read_failed_text,
+    sweep_summary_text,
+)
+from contactgroups.words.handover import (
+    NOT_QUEUED_WORDS,
+    QUEUED_WORDS,
+    HandOver,
+    not_queued_text,
+    queued_text,
+)
 from contactgroups.words.history import (
     ACCOUNT_WORDS,
     EDIT_WORDS,
@@ -40,20 +101,81 @@ from contactgroups.words.history import (
     import_text,
     moment_text,
 )
+from contactgroups.words.imports import (
+    REFUSAL_TITLES,
+    RowReason,
+    cell_count_text,
+    concurrency_help_text,
+    conversations_count_text,
+    file_too_large_text,
+    groups_count_text,
+    groups_created_text,
+    groups_dry_run_text,
+    groups_import_problems,
+    import_refused_text,
+    imported_not_queued_text,
+    imported_text,
+    nickname_too_long_text,
+    no_header_text,
+    not_csv_text,
+    not_saved_text,
+    not_utf8_text,
+    owner_name_taken_text,
+    planned_group_text,
+    preview_summary_text,
+    refusal_title,
+    refused_with_group_text,
+    repeated_row_text,
+    row_line,
+    row_span_text,
+    rows_count_text,
+    synced_states_text,
+    too_many_rows_text,
+    unimported_dry_run_text,
+    unknown_owner_text,
+    unknown_type_text,
+    upload_help_text,
+    upload_source_text,
+    upload_too_large_text,
+    user_batch_failed_text,
+    user_listed_twice_text,
+    user_not_in_chat_text,
+    user_unknown_in_chat_text,
+    users_added_text,
+    users_dry_run_text,
+    users_import_problems,
+    users_imported_text,
+    would_add_user_text,
+    would_create_text,
+    would_import_user_text,
+    wrong_header_text,
+)
 from contactgroups.words.pull import (
     PULL_WORDS,
     REPORT_LINE_WORDS,
     held_back_text,
     not_stored_text,
     pull_changes_text,
+    pull_dry_run_text,
+    pull_failed_text,
     pull_report_lines,
+    pull_summary_text,
+    pulls_failed_text,
+    would_pull_text,
 )
 from contactgroups.words.runs import (
+    dry_run_text,
     group_sync_line,
     group_sync_why,
     handing_text,
+    not_fully_synced_text,
+    rate_above_text,
+    rate_help_text,
     run_summary_text,
+    starting_text,
+    stopped_waiting_text,
     workers_stalled_text,
+    would_sync_line,
 )
 from contactgroups.words.sync import (
     BLANK_MARK,
@@ -66,19 +188,46 @@ from contactgroups.words.sync import (
     outcome_text,
     sync_state_text,
 )
-from contactgroups.words.warnings import WARNING_WORDS, save_warning_text
+from contactgroups.words.warnings import (
+    WARNING_WORDS,
+    listed_twice_text,
+    name_used_text,
+    save_warning_text,
+)
 
 LEGACY = SyncCode.LEGACY
 
 __all__ = [
     "ACCOUNT_WORDS", "BLANK_MARK", "CONFLICT_WORDS", "DRIFT_WORDS", "EDIT_WORDS", "FAILURE_WORDS", "HISTORY_WORDS",
     "HandOver", "IMPORT_PROBLEM_WORDS", "LEGACY", "NOT_QUEUED_WORDS", "OPERATION_WORDS", "PULL_WORDS", "QUEUED_WORDS",
-    "READ_FAILURE_WORDS", "REPORT_LINE_WORDS", "SYNC_WORDS", "WARNING_WORDS", "account_text", "audit_pruned_text",
-    "chat_read_failure_text", "code_number", "code_text", "conflict_text", "conflicts_text", "conversation_text",
-    "drift_history_text", "drift_lines", "edit_changes_text", "edit_text", "error_text", "failure_text",
-    "group_sync_line", "group_sync_why", "handing_text", "run_summary_text", "workers_stalled_text",
-    "held_back_text", "history_text", "import_text", "kept_name_help", "lazy_format", "listed", "meaning",
-    "moment_text", "name_text", "not_queued_text", "not_stored_text", "operation_text", "outcome_text",
-    "pull_changes_text", "pull_report_lines", "queued_text", "save_warning_text", "say", "sync_state_text",
-    "too_large_text", "too_slow_text",
+    "READ_FAILURE_WORDS", "REFUSAL_TITLES", "REPORT_LINE_WORDS", "RowReason", "SYNC_WORDS", "WARNING_WORDS",
+    "account_text", "accounts_queued_text", "audit_pruned_text", "already_matches_text", "answer_refused_text",
+    "call_result_text",
+    "call_title", "cannot_read_text", "cannot_write_text", "cell_count_text", "chat_read_failure_text",
+    "chat_taken_text", "chat_unreadable_text", "clauses", "code_number", "code_text", "code_with_meaning",
+    "concurrency_help_text", "conflict_text", "conflicts_text", "conversation_text", "conversations_count_text",
+    "deleted_also_match_text", "drift_history_text", "drift_lines", "drift_text", "dry_run_text", "edit_changes_text",
+    "edit_text", "error_text", "exported_text", "failure_text", "file_too_large_text", "group_sync_line",
+    "group_sync_why", "groups_count_text", "groups_created_text", "groups_dry_run_text", "groups_import_problems",
+    "handing_text", "held_back_text", "history_text", "http_answer_text", "import_not_queued_text",
+    "import_queued_text", "import_refused_text", "import_text", "imported_not_queued_text", "imported_text",
+    "inactive_actor_text", "kept_as_draft_text", "kept_name_help", "lazy_format", "list_items", "listed",
+    "listed_twice_text", "meaning", "missing_permissions_text", "moment_text", "name_taken_in_chat_text", "name_text",
+    "name_used_text", "nickname_too_long_text", "no_actor_text", "no_header_text", "no_user_matches_text",
+    "not_a_user_here_text", "not_csv_text", "not_fully_synced_text", "not_imported_text", "not_queued_text",
+    "not_saved_text", "not_staff_text", "not_stored_text", "not_utf8_text", "nothing_changed_text",
+    "nul_address_text", "operation_text", "outcome_text", "owner_name_taken_text", "planned_group_text",
+    "preview_summary_text", "problems_above_text", "progress_text", "pull_changes_text", "pull_dry_run_text",
+    "pull_failed_text", "pull_not_queued_text", "pull_report_lines", "pull_summary_text", "pulling_text",
+    "pulls_failed_text", "queued_text", "rate_above_text", "rate_help_text", "reasons_text", "refusal_title",
+    "refused_with_group_text", "repeated_row_text", "restore_title", "row_line", "row_span_text", "rows_count_text",
+    "run_summary_text", "save_warning_text", "say", "starting_text", "state_counts_text", "stopped_waiting_text",
+    "superuser_text", "sweep_changed_line", "sweep_failed_text", "sweep_read_failed_text", "sweep_summary_text",
+    "sync_state_text", "synced_states_text", "too_large_text", "too_many_ids_text", "too_many_rows_text",
+    "too_slow_text", "unimported_dry_run_text", "unknown_actor_text", "unknown_owner_text", "unknown_owners_text",
+    "unknown_type_text", "upload_help_text", "upload_source_text", "upload_too_large_text", "user_batch_failed_text",
+    "user_listed_twice_text", "user_not_in_chat_text", "user_unknown_in_chat_text", "users_added_text",
+    "users_dry_run_text", "users_import_problems", "users_imported_text", "workers_stalled_text",
+    "would_add_user_text", "would_create_text", "would_import_user_text", "would_pull_text", "would_sync_line",
+    "wrong_header_text", "xlsx_too_many_rows_text",
 ]

@@ -15,23 +15,27 @@ class HandOver(StrEnum):
     DELETED_MANY = "deleted_many"  # groups deleted from the list
     SYNC_MANY = "sync_many"  # the list's "Sync to Chat"
     KEPT = "kept"  # the staff's version kept over the app's change, its sync handed over
+    RESTORED = "restored"  # a version Chat confirmed restored and saved, its sync handed over
 
 
-# Queued: (how many groups, the group's name when one) -> words.
-QUEUED_WORDS: dict[HandOver, Callable[[int, str], str]] = {
-    HandOver.SAVED: lambda count, group: _(
+# Queued: (how many groups, the group's name when one, when the restored version was confirmed) -> words.
+QUEUED_WORDS: dict[HandOver, Callable[[int, str, str], str]] = {
+    HandOver.SAVED: lambda count, group, when: _(
         "“%(group)s” is saved; syncing it to Chat. Its page shows how the sync ends.") % {"group": group},
-    HandOver.DELETED: lambda count, group: _(
+    HandOver.DELETED: lambda count, group, when: _(
         "“%(group)s” is deleted here; deleting it in Chat. Its page shows how that ends.") % {"group": group},
-    HandOver.DELETED_MANY: lambda count, group: ngettext(
+    HandOver.DELETED_MANY: lambda count, group, when: ngettext(
         "%(count)d group is deleted here; deleting it in Chat.",
         "%(count)d groups are deleted here; deleting them in Chat.", count) % {"count": count},
-    HandOver.SYNC_MANY: lambda count, group: ngettext(
+    HandOver.SYNC_MANY: lambda count, group, when: ngettext(
         "%(count)d group queued for sync to Chat.", "%(count)d groups queued for sync to Chat.", count,
     ) % {"count": count},
-    HandOver.KEPT: lambda count, group: _(
+    HandOver.KEPT: lambda count, group, when: _(
         "Your version of “%(group)s” is kept over the change made in the app; syncing it to Chat. Its page shows "
         "how the sync ends.") % {"group": group},
+    HandOver.RESTORED: lambda count, group, when: _(
+        "“%(group)s” is restored as Chat confirmed it on %(when)s, and saved; syncing it to Chat. Its page shows "
+        "how the sync ends.") % {"group": group, "when": when},
 }
 
 # Not queued: (how many groups, the group's name when one, the error) -> words.
@@ -54,11 +58,14 @@ NOT_QUEUED_WORDS: dict[HandOver, Callable[[int, str, object], str]] = {
     HandOver.KEPT: lambda count, group, error: _(
         "Your version of “%(group)s” is kept, but its sync to Chat could not be queued, so it is marked failed. "
         "Use “Sync to Chat” once the task queue is back.") % {"group": group},
+    HandOver.RESTORED: lambda count, group, error: _(
+        "“%(group)s” is restored and saved, but its sync to Chat could not be queued, so it is marked failed. Use "
+        "“Sync to Chat” once the task queue is back.") % {"group": group},
 }
 
 
-def queued_text(what: HandOver, count: int, group="") -> str:
-    return QUEUED_WORDS[what](count, str(group))
+def queued_text(what: HandOver, count: int, group="", when: str = "") -> str:
+    return QUEUED_WORDS[what](count, str(group), when)
 
 
 def not_queued_text(what: HandOver, count: int, group="", error=None) -> str:

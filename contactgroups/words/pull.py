@@ -7,6 +7,7 @@ from django.utils.translation import ngettext
 
 from contactgroups.outcomes import HeldBackReason, NotStored, NotStoredReason, PullCode, PullOutcome
 from contactgroups.words.chat import conversation_text, joined
+from contactgroups.words.commands import list_items
 
 
 def _held_back(outcome: PullOutcome) -> str:
@@ -105,3 +106,52 @@ def pull_report_lines(report) -> list[str]:
                for name in report.skipped]
     return [*lines(report.adopted), *lines(report.changed), *lines(report.deleted), *skipped,
             *lines(report.held_back)]
+
+
+# -- pull_contact_groups ----------------------------------------------------------------------------------------
+
+
+def would_pull_text(user_id: str) -> str:
+    return _("Would pull the groups of %(user_id)s from Chat.") % {"user_id": user_id}
+
+
+def pull_dry_run_text(count: int) -> str:
+    return ngettext(
+        "Dry run: %(count)d Chat user would be pulled; nothing was changed and Chat was not called.",
+        "Dry run: %(count)d Chat users would be pulled; nothing was changed and Chat was not called.",
+        count,
+    ) % {"count": count}
+
+
+def pull_failed_text(user_id: str, error: str) -> str:
+    return _("%(user_id)s: the pull failed: %(error)s") % {"user_id": user_id, "error": error}
+
+
+def pull_summary_text(*, pulled: int, total: int, seconds: float, adopted: int, changed: int, deleted: int,
+                      unchanged: int, skipped: int, failed: int) -> str:
+    """The last line of ``pull_contact_groups``: how many users were pulled, how fast, what differed."""
+    differed = adopted + changed + deleted
+    results = [
+        ngettext("%(count)d group differed (%(adopted)d new from Chat, %(changed)d changed, %(deleted)d gone "
+                 "from Chat)",
+                 "%(count)d groups differed (%(adopted)d new from Chat, %(changed)d changed, %(deleted)d gone "
+                 "from Chat)", differed) % {"count": differed, "adopted": adopted, "changed": changed,
+                                            "deleted": deleted},
+        _("%(count)d unchanged") % {"count": unchanged},
+    ]
+    if skipped:
+        results.append(_("%(count)d skipped while another sync ran") % {"count": skipped})
+    params = {"pulled": pulled, "total": total, "seconds": seconds, "results": list_items(results), "failed": failed}
+    if failed:
+        return ngettext("Pulled %(pulled)d of %(total)d Chat user in %(seconds).1f s: %(results)s; "
+                        "%(failed)d failed.",
+                        "Pulled %(pulled)d of %(total)d Chat users in %(seconds).1f s: %(results)s; "
+                        "%(failed)d failed.", total) % params
+    return ngettext("Pulled %(pulled)d of %(total)d Chat user in %(seconds).1f s: %(results)s.",
+                    "Pulled %(pulled)d of %(total)d Chat users in %(seconds).1f s: %(results)s.", total) % params
+
+
+def pulls_failed_text(failed: int, total: int) -> str:
+    return ngettext("The pull failed for %(failed)d of %(total)d Chat user; see the lines above.",
+                    "The pull failed for %(failed)d of %(total)d Chat users; see the lines above.",
+                    total) % {"failed": failed, "total": total}

@@ -1,4 +1,4 @@
-"""The group form's warnings (``outcomes.SaveWarning``, made by ``forms.save_warnings``) in words."""
+"""The group form's words: its warnings (``outcomes.SaveWarning``, made by ``forms.save_warnings``) and its refusals."""
 
 from collections.abc import Callable
 
@@ -50,3 +50,18 @@ def save_warning_text(data: dict) -> str:
     """A warning of the group form (forms.save_warnings) in words."""
     warning = SaveWarning.from_json(data)
     return "" if warning is None else WARNING_WORDS[warning.code](warning)
+
+
+# -- the form's own refusals -------------------------------------------------------------------------------------
+
+
+def name_used_text(user: str, name: str) -> str:
+    """The owner has another group of this name here."""
+    return _("%(user)s already has a conversation group named “%(name)s”.") % {"user": user, "name": name}
+
+
+def listed_twice_text(targets: list[str]) -> str:
+    """Conversations listed more than once in one group."""
+    return ngettext("This conversation is listed twice in the group: %(list)s.",
+                    "These conversations are listed more than once in the group: %(list)s.",
+                    len(targets)) % {"list": ", ".join(targets)}

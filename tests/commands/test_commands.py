@@ -253,14 +253,16 @@ def test_sync_counts_a_partly_refused_group_as_failed(chat, owner, make_group, s
 
 
 def test_the_sync_summary_follows_language_code(chat, owner, make_group, staff, settings):
-    from contactgroups.management.commands.sync_contact_groups import starting_text
-
     make_group(owner, "work", [(C2C, "user_0002")])
     settings.LANGUAGE_CODE = "zh-hans"
     translation.deactivate()  # no language active: the commands speak LANGUAGE_CODE's
     out, _err = run("sync_contact_groups", "--actor", staff.username, "--pending")
     with translation.override("zh-hans"):
-        opening = starting_text("pending", 1)
+        opening = translation.ngettext(
+            "Syncing %(count)d pending group as %(actor)s, %(concurrency)d at a time, at most %(rate)s Chat calls a "
+            "second per endpoint.",
+            "Syncing %(count)d pending groups as %(actor)s, %(concurrency)d at a time, at most %(rate)s Chat calls a "
+            "second per endpoint.", 1)
         summary = translation.ngettext("Synced %(count)d group in %(seconds).1f s (%(rate).1f groups/s): %(states)s.",
                                        "Synced %(count)d groups in %(seconds).1f s (%(rate).1f groups/s): %(states)s.",
                                        1)

@@ -169,9 +169,10 @@ CASES = [
     (WarningCode, words.WARNING_WORDS, WARNINGS, lambda warning: words.save_warning_text(warning.to_json())),
     (HistoryKind, words.HISTORY_WORDS, HISTORY, lambda data: None),  # said below, through a history entry
     (words.HandOver, words.QUEUED_WORDS, {what: what for what in words.HandOver},
-     lambda what: words.queued_text(what, 2, "work")),
+     lambda what: words.queued_text(what, 2, "work", when="2025-03-01 12:00")),
     (words.HandOver, words.NOT_QUEUED_WORDS, {what: what for what in words.HandOver},
      lambda what: words.not_queued_text(what, 2, "work", "OperationalError")),
+    (words.RowReason, words.REFUSAL_TITLES, {reason: reason for reason in words.RowReason}, words.refusal_title),
 ]
 
 

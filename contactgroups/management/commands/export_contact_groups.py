@@ -4,8 +4,9 @@ import logging
 
 from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy
 
+from contactgroups import words
 from contactgroups.exports import EXPORTED_COLUMNS, exported_rows
 from contactgroups.management.base import ActorCommand, RawStream
 from contactgroups.models import ContactGroup
@@ -46,17 +47,13 @@ class Command(ActorCommand):
                 with open(options["output"], "w", encoding="utf-8", newline="") as stream:
                     rows = self.write(stream, groups, progress)
             except OSError as exc:
-                raise CommandError(_("Cannot write %(file)s: %(reason)s.")
-                                   % {"file": options["output"], "reason": exc.strerror}) from None
+                raise CommandError(words.cannot_write_text(options["output"], exc.strerror)) from None
         else:
             rows = self.write(RawStream(self.stdout), groups, progress)
         progress.close()
         logger.info("%s exported %d conversation groups (%d rows)", actor.get_username(), total, rows)
         self.stderr.write(
-            _("Exported %(groups)s in %(rows)s.") % {
-                "groups": ngettext("%(count)d group", "%(count)d groups", progress.done) % {"count": progress.done},
-                "rows": ngettext("%(count)d row", "%(count)d rows", rows) % {"count": rows},
-            },
+            words.exported_text(progress.done, rows),
             style_func=lambda text: text,
         )
 

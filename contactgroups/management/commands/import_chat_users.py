@@ -4,9 +4,9 @@ import sys
 
 from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy
 
-from contactgroups import rows, sync
+from contactgroups import rows, sync, words
 from contactgroups.chat import protocol
 from contactgroups.imports.csvfile import CsvError
 from contactgroups.imports.users import create_users, plan_user_import
@@ -47,25 +47,11 @@ class Command(ActorCommand):
                 self.stdout.write(problem.line())
             if options["dry_run"]:
                 for row, user_id, _nickname in plan.new:
-                    self.stdout.write(_("Would add %(user_id)s (row %(row)d).") % {"user_id": user_id, "row": row})
-                self.stdout.write(_(
-                    "Dry run: %(new)s and %(known)s would be imported into Chat; %(refused)s refused. Nothing was "
-                    "changed and Chat was not called."
-                ) % {
-                    "new": ngettext("%(count)d new user", "%(count)d new users", len(plan.new))
-                    % {"count": len(plan.new)},
-                    "known": ngettext("%(count)d known user", "%(count)d known users", len(plan.known))
-                    % {"count": len(plan.known)},
-                    "refused": ngettext("%(count)d row", "%(count)d rows", len(plan.problems))
-                    % {"count": len(plan.problems)},
-                })
+                    self.stdout.write(words.would_add_user_text(user_id, row))
+                self.stdout.write(words.users_dry_run_text(len(plan.new), len(plan.known), len(plan.problems)))
                 return self.finish(refused_rows=len(plan.problems))
             user_pks = create_users(plan, actor.pk, source)
-            known = ngettext("%(count)d other was known already", "%(count)d others were known already",
-                             len(plan.known)) % {"count": len(plan.known)}
-            self.stdout.write(ngettext("Added %(count)d new Chat user from %(source)s; %(known)s.",
-                                       "Added %(count)d new Chat users from %(source)s; %(known)s.",
-                                       len(plan.new)) % {"count": len(plan.new), "source": shown, "known": known})
+            self.stdout.write(words.users_added_text(len(plan.new), shown, len(plan.known)))
             refused_rows = len(plan.problems)
         else:
             actor = self.actor(options)
@@ -73,15 +59,9 @@ class Command(ActorCommand):
             if options["dry_run"]:
                 count = 0
                 for _pk, user_id in rows.stream_rows(unimported, ["user_id"]):
-                    self.stdout.write(_("Would import %(user_id)s.") % {"user_id": user_id})
+                    self.stdout.write(words.would_import_user_text(user_id))
                     count += 1
-                self.stdout.write(ngettext(
-                    "Dry run: %(count)d user would be imported into Chat. Nothing was changed and Chat was not "
-                    "called.",
-                    "Dry run: %(count)d users would be imported into Chat. Nothing was changed and Chat was not "
-                    "called.",
-                    count,
-                ) % {"count": count})
+                self.stdout.write(words.unimported_dry_run_text(count))
                 return
             user_pks = rows.stream_ids(unimported)
             refused_rows = 0
@@ -94,10 +74,9 @@ class Command(ActorCommand):
             with open(path, "rb") as stream:
                 return plan_user_import(stream, source)
         except OSError as exc:
-            raise CommandError(_("Cannot read %(file)s: %(reason)s.") % {"file": shown, "reason": exc.strerror}
-                               ) from None
+            raise CommandError(words.cannot_read_text(shown, exc.strerror)) from None
         except CsvError as exc:
-            raise CommandError(_("%(error)s Nothing was changed.") % {"error": exc}) from None
+            raise CommandError(words.nothing_changed_text(exc)) from None
 
     def import_users(self, user_pks, actor, refused_rows: int) -> None:
         """Import and check the users in batches of Chat's maximum, reporting progress and every failure."""
@@ -109,35 +88,20 @@ class Command(ActorCommand):
                 report = sync.import_users(batch, actor.pk)
             except Exception as exc:  # a failing batch never stops the others; the summary counts it
                 failed += len(batch)
-                progress.note(ngettext("A batch of %(count)d user failed: %(error)s",
-                                       "A batch of %(count)d users failed: %(error)s", len(batch))
-                              % {"count": len(batch), "error": failure_text(exc)}, self.stdout)
+                progress.note(words.user_batch_failed_text(len(batch), failure_text(exc)), self.stdout)
                 progress.advance(len(batch), failed=len(batch))
                 continue
             for user_id in report.not_imported:
-                progress.note(_("%(user_id)s: Chat does not have it after the import.") % {"user_id": user_id},
-                              self.stdout)
+                progress.note(words.user_not_in_chat_text(user_id), self.stdout)
             for user_id in report.failed:
-                progress.note(_("%(user_id)s: Chat could not say whether it has it.") % {"user_id": user_id},
-                              self.stdout)
+                progress.note(words.user_unknown_in_chat_text(user_id), self.stdout)
             imported += len(report.imported)
             not_imported += len(report.not_imported)
             failed += len(report.failed)
             progress.advance(len(batch), failed=len(report.not_imported) + len(report.failed))
         progress.close()
-        self.stdout.write(ngettext(
-            "Imported into Chat: %(imported)d of %(count)d user; %(not_imported)d not imported, %(failed)d failed.",
-            "Imported into Chat: %(imported)d of %(count)d users; %(not_imported)d not imported, %(failed)d failed.",
-            len(user_pks),
-        ) % {"imported": imported, "count": len(user_pks), "not_imported": not_imported, "failed": failed})
+        self.stdout.write(words.users_imported_text(imported, len(user_pks), not_imported, failed))
         self.finish(refused_rows, not_imported + failed)
 
     def finish(self, refused_rows: int = 0, failed_users: int = 0) -> None:
-        problems = []
-        if refused_rows:
-            problems.append(ngettext("%(count)d row of the file refused", "%(count)d rows of the file refused",
-                                     refused_rows) % {"count": refused_rows})
-        if failed_users:
-            problems.append(ngettext("%(count)d user not in Chat", "%(count)d users not in Chat", failed_users)
-                            % {"count": failed_users})
-        self.fail_if(problems)
+        self.fail_if(words.users_import_problems(refused_rows, failed_users))

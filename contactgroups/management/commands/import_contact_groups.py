@@ -4,21 +4,17 @@ import sys
 
 from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy
 
-from contactgroups import runs
+from contactgroups import runs, words
 from contactgroups.conf import app_settings
 from contactgroups.imports.csvfile import CsvError
 from contactgroups.imports.groups import GroupImportPlan, apply_group_import, plan_group_import
-from contactgroups.management.base import ActorCommand, listed, state_counts
+from contactgroups.management.base import ActorCommand, state_counts
 from contactgroups.permissions import ADD_GROUP_PERMISSION, SYNC_PERMISSION
 
 # Threads that sync the new groups without a broker, unless told otherwise (--concurrency).
 DEFAULT_CONCURRENCY = 8
-
-
-def groups_text(count: int) -> str:
-    return ngettext("%(count)d group", "%(count)d groups", count) % {"count": count}
 
 
 class Command(ActorCommand):
@@ -44,9 +40,7 @@ class Command(ActorCommand):
                             help=_("Create the groups as drafts without syncing them, for a later "
                                    "`sync_contact_groups --pending --concurrency N`."))
         parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, metavar="N",
-                            help=_("Without a broker, groups synced at once once all are created, each in its own "
-                                   "thread, as sync_contact_groups does (default %(default)d).")
-                            % {"default": DEFAULT_CONCURRENCY})
+                            help=words.concurrency_help_text(DEFAULT_CONCURRENCY))
 
     def handle(self, *args, **options):
         actor = self.actor(options)
@@ -62,24 +56,16 @@ class Command(ActorCommand):
                 with open(options["file"], "rb") as stream:
                     plan = plan_group_import(stream, source)
         except OSError as exc:
-            raise CommandError(_("Cannot read %(file)s: %(reason)s.") % {"file": shown, "reason": exc.strerror}
-                               ) from None
+            raise CommandError(words.cannot_read_text(shown, exc.strerror)) from None
         except CsvError as exc:
-            raise CommandError(_("%(error)s Nothing was changed.") % {"error": exc}) from None
+            raise CommandError(words.nothing_changed_text(exc)) from None
 
         if options["dry_run"]:
             for group in plan.accepted:
-                self.stdout.write(_("Would create %(group)s.") % {"group": group.describe()})
+                self.stdout.write(words.would_create_text(group.describe()))
             self.report_rejected(plan.rejected_rows())
-            self.stdout.write(_(
-                "Dry run: %(groups)s with %(conversations)s would be created, %(refused)s refused. Nothing was "
-                "changed and Chat was not called."
-            ) % {
-                "groups": groups_text(len(plan.accepted)),
-                "conversations": ngettext("%(count)d conversation", "%(count)d conversations",
-                                          plan.conversation_count) % {"count": plan.conversation_count},
-                "refused": groups_text(len(plan.rejected)),
-            })
+            self.stdout.write(words.groups_dry_run_text(len(plan.accepted), plan.conversation_count,
+                                                        len(plan.rejected)))
             return self.finish(plan.rejected_rows(), 0)
 
         # Without a broker the groups are synced here, in bulk, once every one is saved.
@@ -92,8 +78,7 @@ class Command(ActorCommand):
         progress.close()
         rejected_rows = GroupImportPlan(rejected=result.rejected, problems=plan.problems).rejected_rows()
         self.report_rejected(rejected_rows)
-        self.stdout.write(_("Created %(groups)s from %(source)s; %(refused)s refused.") % {
-            "groups": groups_text(len(result.created)), "source": shown, "refused": groups_text(len(result.rejected))})
+        self.stdout.write(words.groups_created_text(len(result.created), shown, len(result.rejected)))
         failed_syncs = 0
         if result.created and bulk_sync:
             failed_syncs = self.sync_created(result.created, actor.pk, options["concurrency"])
@@ -120,15 +105,8 @@ class Command(ActorCommand):
                 progress.advance(failed=int(end.failed))
         finally:
             progress.close()
-        self.stdout.write(_("Synced to Chat: %(states)s.") % {"states": listed(state_counts(states))})
+        self.stdout.write(words.synced_states_text(state_counts(states)))
         return failed
 
     def finish(self, rejected_rows, failed_syncs: int) -> None:
-        problems = []
-        if rejected_rows:
-            problems.append(ngettext("%(count)d row refused", "%(count)d rows refused", len(rejected_rows))
-                            % {"count": len(rejected_rows)})
-        if failed_syncs:
-            problems.append(ngettext("%(count)d group did not sync fully", "%(count)d groups did not sync fully",
-                                     failed_syncs) % {"count": failed_syncs})
-        self.fail_if(problems)
+        self.fail_if(words.groups_import_problems(len(rejected_rows), failed_syncs))

@@ -2,10 +2,10 @@
 
 from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy
 
 from contactgroups import rows, sync, words
-from contactgroups.management.base import ActorCommand, failure_text, listed
+from contactgroups.management.base import ActorCommand, failure_text
 from contactgroups.models import ChatUser
 from contactgroups.permissions import PULL_PERMISSION
 
@@ -43,12 +43,8 @@ class Command(ActorCommand):
         total = owners.count()
         if options["dry_run"]:
             for _pk, user_id in rows.stream_rows(owners, ["user_id"]):
-                self.stdout.write(_("Would pull the groups of %(user_id)s from Chat.") % {"user_id": user_id})
-            self.stdout.write(ngettext(
-                "Dry run: %(count)d Chat user would be pulled; nothing was changed and Chat was not called.",
-                "Dry run: %(count)d Chat users would be pulled; nothing was changed and Chat was not called.",
-                total,
-            ) % {"count": total})
+                self.stdout.write(words.would_pull_text(user_id))
+            self.stdout.write(words.pull_dry_run_text(total))
             return
 
         progress = self.progress(total, "pull_contact_groups", "user")
@@ -59,8 +55,7 @@ class Command(ActorCommand):
             except Exception as exc:  # a failing user never stops the others; the summary counts it
                 failed += 1
                 if failed <= FAILURES_LISTED_MAX:
-                    progress.note(_("%(user_id)s: the pull failed: %(error)s")
-                                  % {"user_id": user_id, "error": failure_text(exc)}, self.stdout)
+                    progress.note(words.pull_failed_text(user_id, failure_text(exc)), self.stdout)
                 progress.advance(failed=1)
                 continue
             for line in words.pull_report_lines(report):
@@ -72,29 +67,8 @@ class Command(ActorCommand):
             skipped += len(report.skipped)
             progress.advance()
         progress.close()
-        differed = adopted + changed + deleted
-        results = [
-            ngettext("%(count)d group differed (%(adopted)d new from Chat, %(changed)d changed, %(deleted)d gone "
-                     "from Chat)",
-                     "%(count)d groups differed (%(adopted)d new from Chat, %(changed)d changed, %(deleted)d gone "
-                     "from Chat)", differed) % {"count": differed, "adopted": adopted, "changed": changed,
-                                                "deleted": deleted},
-            _("%(count)d unchanged") % {"count": unchanged},
-        ]
-        if skipped:
-            results.append(_("%(count)d skipped while another sync ran") % {"count": skipped})
-        params = {"pulled": progress.done - failed, "total": total, "seconds": progress.elapsed,
-                  "results": listed(results), "failed": failed}
+        self.stdout.write(words.pull_summary_text(
+            pulled=progress.done - failed, total=total, seconds=progress.elapsed, adopted=adopted, changed=changed,
+            deleted=deleted, unchanged=unchanged, skipped=skipped, failed=failed))
         if failed:
-            summary = ngettext("Pulled %(pulled)d of %(total)d Chat user in %(seconds).1f s: %(results)s; "
-                               "%(failed)d failed.",
-                               "Pulled %(pulled)d of %(total)d Chat users in %(seconds).1f s: %(results)s; "
-                               "%(failed)d failed.", total)
-        else:
-            summary = ngettext("Pulled %(pulled)d of %(total)d Chat user in %(seconds).1f s: %(results)s.",
-                               "Pulled %(pulled)d of %(total)d Chat users in %(seconds).1f s: %(results)s.", total)
-        self.stdout.write(summary % params)
-        if failed:
-            raise CommandError(ngettext("The pull failed for %(failed)d of %(total)d Chat user; see the lines above.",
-                                        "The pull failed for %(failed)d of %(total)d Chat users; see the lines "
-                                        "above.", total) % {"failed": failed, "total": total}, returncode=1)
+            raise CommandError(words.pulls_failed_text(failed, total), returncode=1)

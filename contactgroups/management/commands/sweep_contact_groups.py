@@ -2,10 +2,10 @@
 
 from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy
 
 from contactgroups import runs, words
-from contactgroups.management.base import ActorCommand, failure_text, listed
+from contactgroups.management.base import ActorCommand, failure_text
 from contactgroups.models import ChatUser
 from contactgroups.permissions import PULL_PERMISSION
 from contactgroups.sync.drift import OwnerSweep, owners_to_sweep
@@ -53,36 +53,18 @@ class Command(ActorCommand):
             if listed_lines < LISTED_MAX:
                 listed_lines += 1
                 user_id = ChatUser.objects.filter(pk=owner_pk).values_list("user_id", flat=True).first()
-                progress.note(_("%(user_id)s: Chat could not be read: %(error)s")
-                              % {"user_id": user_id, "error": failure_text(result)}, self.stdout)
+                progress.note(words.sweep_read_failed_text(user_id, failure_text(result)), self.stdout)
 
         summary = runs.sweep(actor.pk, owner_pks, options["concurrency"], on_owner=on_owner)
         progress.close()
         self.list_changed(owner_pks)
         failed = len(summary.failures)
-        results = [
-            ngettext("%(count)d group read", "%(count)d groups read", summary.groups) % {"count": summary.groups},
-            ngettext("%(count)d changed in the app (%(found)d newly found, %(cleared)d no longer)",
-                     "%(count)d changed in the app (%(found)d newly found, %(cleared)d no longer)",
-                     summary.drifted) % {"count": summary.drifted, "found": summary.found,
-                                         "cleared": summary.cleared},
-        ]
-        if summary.skipped:
-            results.append(ngettext("%(count)d skipped while its sync ran", "%(count)d skipped while their syncs ran",
-                                    summary.skipped) % {"count": summary.skipped})
-        params = {"read": summary.owners, "total": len(owner_pks), "seconds": progress.elapsed,
-                  "rate": summary.owners / max(progress.elapsed, 1e-9), "results": listed(results), "failed": failed}
-        text = ngettext("Read %(read)d of %(total)d Chat user in %(seconds).1f s (%(rate).1f users/s): %(results)s.",
-                        "Read %(read)d of %(total)d Chat users in %(seconds).1f s (%(rate).1f users/s): "
-                        "%(results)s.", len(owner_pks)) % params
+        self.stdout.write(words.sweep_summary_text(
+            read=summary.owners, total=len(owner_pks), seconds=progress.elapsed, groups=summary.groups,
+            drifted=summary.drifted, found=summary.found, cleared=summary.cleared, skipped=summary.skipped,
+            failed=failed))
         if failed:
-            text += " " + ngettext("%(failed)d Chat user could not be read.",
-                                   "%(failed)d Chat users could not be read.", failed) % params
-        self.stdout.write(text)
-        if failed:
-            raise CommandError(ngettext("The sweep could not read %(failed)d Chat user; see the lines above.",
-                                        "The sweep could not read %(failed)d Chat users; see the lines above.",
-                                        failed) % params, returncode=1)
+            raise CommandError(words.sweep_failed_text(failed), returncode=1)
 
     def list_changed(self, owner_pks) -> None:
         """One line for each group found changed in the app (the first LISTED_MAX)."""
@@ -91,6 +73,4 @@ class Command(ActorCommand):
         changed = (ContactGroup.objects.live().filter(owner__in=owner_pks, drift__isnull=False)
                    .select_related("owner").order_by("owner__user_id", "name"))
         for group in changed[:LISTED_MAX]:
-            self.stdout.write(_("%(owner)s: “%(group)s”: %(changes)s") % {
-                "owner": group.owner.user_id, "group": group.name,
-                "changes": " ".join(words.drift_lines(group.drift, group.owner.user_id))})
+            self.stdout.write(words.sweep_changed_line(group.owner.user_id, group.name, group.drift))
