@@ -161,6 +161,7 @@ def celery_worker(redis_server, chat_sandbox, settings, transactional_db, tmp_pa
 
     settings.CELERY_BROKER_URL = redis_server.url
     previous = app.conf.broker_url
+    forget_broker_pools(app)  # whatever an earlier test left, this test's publishing opens its own
     app.conf.broker_url = redis_server.url
     env = {
         "DJANGO_SETTINGS_MODULE": "tests.settings",
@@ -182,7 +183,12 @@ def celery_worker(redis_server, chat_sandbox, settings, transactional_db, tmp_pa
     for worker in workers:
         worker.stop()
     app.conf.broker_url = previous
-    # Forget this broker's connection and producer pools, so the next test opens its own.
+    forget_broker_pools(app)
+
+
+def forget_broker_pools(app):
+    """Close and forget Celery's connection and producer pools, so the next publish opens its own for the broker
+    configured then."""
     app.pool.force_close_all()
     kombu.pools.reset()
     app._pool = None

@@ -130,9 +130,12 @@ def test_metrics_give_the_deployments_figures_from_the_database(client, figures,
 def test_metrics_count_the_tasks_waiting_in_the_brokers_queue(client, settings, redis_server, owner, make_group):
     from contactgroups import tasks
     from imadmin.celery import app
+    from tests.conftest import forget_broker_pools
 
     settings.CELERY_BROKER_URL = broker = redis_server.url.rsplit("/", 1)[0] + "/8"
-    previous, app.conf.broker_url = app.conf.broker_url, broker
+    previous = app.conf.broker_url
+    forget_broker_pools(app)
+    app.conf.broker_url = broker
     try:
         import redis
 
@@ -141,14 +144,8 @@ def test_metrics_count_the_tasks_waiting_in_the_brokers_queue(client, settings, 
             tasks.sync_group_task.delay(make_group(owner, f"g{number}", []).pk, None)
         assert samples(client.get(METRICS).content.decode())["imadmin_queue_length"] == 2
     finally:
-        # As the celery_worker fixture leaves it: this broker's pools forgotten, so the next test opens its own.
-        import kombu
-
         app.conf.broker_url = previous
-        app.pool.force_close_all()
-        kombu.pools.reset()
-        app._pool = None
-        app.amqp._producer_pool = None
+        forget_broker_pools(app)
 
 
 @pytest.mark.parametrize("address, authorization, allowed", [
