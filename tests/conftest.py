@@ -54,6 +54,17 @@ def rows(db, owner, make_group, staff):
             "user": staff}
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """Before any fixture of the test is torn down (the database flushed, the sandbox stopped), what the test left
+    to the in-process executor is dropped or ends: a sync still running would meet the flush of a transactional
+    test's tables (a deadlock on PostgreSQL) or the next test's data."""
+    from contactgroups.engine import LOCAL
+
+    assert LOCAL.drain(timeout=120), "A background sync was still running two minutes after the test."
+    yield
+
+
 @pytest.fixture
 def chat_sandbox(settings):
     """A running Chat sandbox the whole project talks to (CHAT_API_BASE_URL points at it)."""
