@@ -157,20 +157,18 @@ class LocalExecutor:
                 self._dropping = False
 
     def every(self, seconds, work, first_args: tuple, later_args: tuple) -> None:
-        """Run ``work(*first_args)`` now, then ``work(*later_args)`` every ``seconds()`` seconds, in a daemon Timer."""
+        """Run ``work(*first_args)`` now, then ``work(*later_args)`` ``seconds()`` seconds after each run ends: a
+        task of this executor like any other, its wait a retry's Timer. One that fails is logged and runs again."""
 
-        def tick(args):
+        def tick(*, attempt: int = 0) -> float:
             try:
-                work(*args)
+                work(*(later_args if attempt else first_args))
             except Exception:
                 logger.exception("Periodic background task %s failed", work.__name__)
-            finally:
-                connections.close_all()
-            timer = threading.Timer(seconds(), tick, (later_args,))
-            timer.daemon = True
-            timer.start()
+            return seconds()
 
-        threading.Thread(target=tick, args=(first_args,), name="imadmin-periodic", daemon=True).start()
+        tick.__name__ = work.__name__
+        self.submit(tick, (), key=("every", work.__module__, work.__name__))
 
 
 LOCAL = LocalExecutor()

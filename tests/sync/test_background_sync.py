@@ -8,6 +8,7 @@ process), the Chat sandbox over loopback HTTP holding its answers as told, the d
 import subprocess
 import sys
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -247,3 +248,27 @@ def test_the_executor_waits_before_a_retry_without_holding_a_thread(settings):
     assert executor.wait_idle(10)
     # The one thread ran the other task while the first waited for its retry.
     assert attempts == [0, 1, 2] and others == [[0]]
+
+
+def test_periodic_work_runs_on_the_executor_again_after_a_failure_and_stops_with_it(settings):
+    """``every``: the first run with its own arguments, then the later ones; a run that fails is logged and the next
+    one comes; between runs it holds no thread (a task handed over meanwhile runs on the one thread); a drain ends
+    it."""
+    settings.SYNC_RUNNER_THREADS = 1
+    runs, others = [], []
+
+    def periodic(*args):
+        runs.append(args)
+        if len(runs) == 2:
+            raise RuntimeError("one run fails")
+
+    executor = LocalExecutor()
+    executor.every(lambda: 0.05, periodic, ("first",), ("later",))
+    wait_until(lambda: len(runs) >= 1)
+    executor.submit(lambda attempt=0: others.append(len(runs)), ())
+    wait_until(lambda: len(runs) >= 4 and others)  # "others" ran: the one thread was free between runs
+    assert executor.drain(10)
+    ended = len(runs)
+    assert runs[:4] == [("first",), ("later",), ("later",), ("later",)]
+    time.sleep(0.2)  # a drained executor starts no further run
+    assert len(runs) == ended
