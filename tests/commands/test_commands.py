@@ -6,6 +6,7 @@ connection, and queue syncs to run after commit, as they do in production.
 
 import csv
 import io
+import itertools
 import os
 import re
 import subprocess
@@ -18,7 +19,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import translation
 
-from contactgroups import spreadsheet, words
+from contactgroups import runs, spreadsheet, words
 from contactgroups.chat import errors, protocol
 from contactgroups.models import ChatUser, ContactGroup, SyncAttempt
 from tests.services import ROOT, database_url
@@ -228,6 +229,12 @@ def test_sync_of_many_tasks_syncs_each_group_once_and_reports_them_all(chat, own
     assert "1 of 37 groups did not sync fully" in str(failure)
     assert SyncAttempt.objects.filter(actor=staff).count() == 37
     assert len(history(staff)) == 37
+
+
+def test_a_runs_first_tasks_are_staggered_so_they_do_not_end_and_store_together():
+    sizes = list(itertools.islice(runs.chunk_sizes(25, 4), 7))
+    assert sizes == [12, 15, 18, 21, 25, 25, 25]
+    assert list(itertools.islice(runs.chunk_sizes(1, 3), 4)) == [1, 1, 1, 1]
 
 
 def test_sync_keeps_going_past_a_failing_group_and_exits_non_zero(chat, owner, make_group, staff):
