@@ -18,9 +18,11 @@ task, so a thread syncing group after group reuses one HTTP connection and one U
 import logging
 import os
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed, wait
 
 from celery import shared_task
+from celery.result import ResultSet
 from django.db import connections
 
 from contactgroups.chat.transport import chat_session
@@ -48,6 +50,45 @@ def background(**options):
         return task
 
     return wrap
+
+
+def with_result(work):
+    """Make ``work(*args) -> data`` (JSON: lists, dicts, text, numbers) a Celery task whose result is kept for the
+    caller that waits for it (``run_each``). It is not retried: a failure it can tell is in the data it returns."""
+    task = shared_task(name=f"{work.__module__}.{work.__name__}", acks_late=True, reject_on_worker_lost=True,
+                       ignore_result=False)(work)
+    task.work = work
+    return task
+
+
+# How often a caller waiting for tasks' results (``run_each``) reads them from the result backend.
+RESULT_POLL_SECONDS = 0.2
+
+
+def run_each(task, calls: Iterable[tuple], on_result: Callable[[tuple, object], None],
+             threads: int | None = None) -> None:
+    """Run ``task(*args)`` (a ``with_result`` task) for each ``args`` of ``calls`` and wait for every one: on the
+    workers when there is a broker (their results read back from the result backend, the broker's Redis), else on
+    ``threads`` threads of ``LOCAL``. ``on_result(args, value)`` is called in this thread as each ends: ``value``
+    is what the task returned, or the exception that ended it. If the caller stops waiting without a broker, the
+    tasks not started are dropped and those running end; with one, the workers go on."""
+    if has_broker():
+        sent: dict[str, tuple] = {}
+        for args in calls:
+            sent[task.apply_async(args, retry=True).id] = args
+        ResultSet([task.AsyncResult(task_id) for task_id in sent]).join_native(
+            callback=lambda task_id, value: on_result(sent[task_id], value), propagate=False,
+            interval=RESULT_POLL_SECONDS)
+        return
+    if threads:
+        LOCAL.use_threads(threads)
+    try:
+        futures = {LOCAL.call(task.work, args): args for args in calls}
+        for future in as_completed(futures):
+            on_result(futures[future], future.exception() or future.result())
+    except BaseException:
+        LOCAL.drain(timeout=120)
+        raise
 
 
 def send(task, *args, key: tuple | None = None, delay: float = 0.0, expires: float | None = None) -> None:
@@ -102,6 +143,27 @@ class LocalExecutor:
             else:
                 self._start(work, args, key, attempt)
 
+    def call(self, work, args: tuple) -> Future:
+        """Run ``work(*args)`` on the pool now; its Future holds what it returned or raised (``run_each``)."""
+        with self._cond:
+            future = self._pool_now().submit(self._call, work, args)
+            self._futures.add(future)
+            future.add_done_callback(self._ended)
+            return future
+
+    @staticmethod
+    def _call(work, args: tuple):
+        try:
+            return work(*args)
+        finally:
+            connections.close_all()
+
+    def _pool_now(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self._threads or app_settings.SYNC_RUNNER_THREADS,
+                                            thread_name_prefix="imadmin-background")
+        return self._pool
+
     def _due(self, work, args, key, attempt) -> None:
         with self._cond:
             if self._timers.pop(key, None) is not None and not self._dropping:
@@ -109,10 +171,7 @@ class LocalExecutor:
             self._cond.notify_all()
 
     def _start(self, work, args, key, attempt) -> None:
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self._threads or app_settings.SYNC_RUNNER_THREADS,
-                                            thread_name_prefix="imadmin-background")
-        future = self._pool.submit(self._run, work, args, key, attempt)
+        future = self._pool_now().submit(self._run, work, args, key, attempt)
         self._futures.add(future)
         future.add_done_callback(self._ended)
 

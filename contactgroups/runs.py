@@ -1,5 +1,6 @@
 """A command's run of background work: a bulk sync handed to the engine in tasks of a few dozen groups, its progress
-followed by reading the database; and the drift sweep's tasks run here, their readings summed.
+followed by reading the database; and the drift sweep's tasks, their readings read back (``engine.run_each``) and
+summed.
 
 ``sync_in_background`` sends one ``tasks.sync_groups_task`` for each SYNC_TASK_GROUPS groups: to the Celery workers
 when a broker is configured (any worker on any machine takes a task; their Chat calls are counted and spaced
@@ -14,7 +15,6 @@ whose create was sent but whose answer was not stored is found in Chat by its cr
 the dead worker still holds is synced alone once the lease expires.
 """
 
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -23,9 +23,10 @@ from django.utils import timezone
 
 from contactgroups import rows, tasks, words
 from contactgroups.conf import app_settings
-from contactgroups.engine import LOCAL, has_broker, send
+from contactgroups.engine import LOCAL, has_broker, run_each, send
 from contactgroups.models import ChatUser, ContactGroup
-from contactgroups.sync.drift import OwnerSweep, owners_to_sweep
+from contactgroups.sync.drift import owners_to_sweep
+from contactgroups.sync.outcome import reported_failure
 
 # The states a group waits in for a sync; any other is where a sync left it.
 WAITING_STATES = (ContactGroup.State.DRAFT, ContactGroup.State.QUEUED, ContactGroup.State.SYNCING,
@@ -157,7 +158,8 @@ def ends_of(groups) -> list[GroupEnd]:
 
 @dataclass
 class SweepSummary:
-    """What a whole sweep found, owner by owner summed; ``failures`` holds (UserID, error) of owners not read."""
+    """What a whole sweep found, owner by owner summed; ``failures`` holds (UserID, failure data) of owners not
+    read."""
 
     owners: int = 0
     groups: int = 0
@@ -167,44 +169,41 @@ class SweepSummary:
     skipped: int = 0
     failures: list = field(default_factory=list)
 
-    def add(self, owner_pk: int, result) -> None:
-        if isinstance(result, OwnerSweep):
+    def add(self, owner_pk: int, result: dict) -> None:
+        """Add one owner's result (``tasks.sweep_owners_report``'s data)."""
+        if "sweep" in result:
             self.owners += 1
             for name in ("groups", "drifted", "found", "cleared", "skipped"):
-                setattr(self, name, getattr(self, name) + getattr(result, name))
+                setattr(self, name, getattr(self, name) + result["sweep"][name])
         else:
             user_id = ChatUser.objects.filter(pk=owner_pk).values_list("user_id", flat=True).first()
-            self.failures.append((user_id or str(owner_pk), result))
+            self.failures.append((user_id or str(owner_pk), result["failure"]))
 
 
 def sweep(actor_id: int | None, owner_pks: Iterable[int] | None = None, threads: int | None = None,
-          on_owner: Callable[[int, object], None] | None = None) -> SweepSummary:
+          on_owner: Callable[[int, dict], None] | None = None) -> SweepSummary:
     """Read every owner of ``owner_pks`` (default: ``owners_to_sweep()``) now, as the drift sweep's tasks
-    (``tasks.sweep_owners``, at most ``SWEEP_OWNERS_A_TASK`` owners each) on ``threads`` threads of the in-process
-    executor (SYNC_DRIFT_SWEEP_CONCURRENCY by default); what they found, summed. ``on_owner(owner_pk, result)``
-    is told of each owner as it ends: an OwnerSweep, or the exception that stopped it (one failing owner never
-    stops the others)."""
+    (``tasks.sweep_owners_report``, at most ``SWEEP_OWNERS_A_TASK`` owners each): on the workers when there is a
+    broker, else on ``threads`` threads of the in-process executor (SYNC_DRIFT_SWEEP_CONCURRENCY by default); what
+    they found, summed. ``on_owner(owner_pk, result)`` is told of each owner as it ends, with its data:
+    ``{"sweep": ...}`` or ``{"failure": ...}`` (one failing owner never stops the others)."""
     if owner_pks is None:
         owner_pks = owners_to_sweep().order_by("pk").values_list("pk", flat=True)
     owner_pks = list(owner_pks)
     summary = SweepSummary()
-    lock = threading.Lock()
 
-    def told(owner_pk, result):
-        with lock:
+    def ended(args, value):
+        if isinstance(value, BaseException):  # the task itself ended (a bug, a worker lost): its owners failed
+            value = [[pk, {"failure": reported_failure(value)}] for pk in args[0]]
+        for owner_pk, result in value:
             summary.add(owner_pk, result)
             if on_owner is not None:
                 on_owner(owner_pk, result)
 
     threads = threads or app_settings.SYNC_DRIFT_SWEEP_CONCURRENCY
-    LOCAL.use_threads(threads)
     # Tasks of at most SWEEP_OWNERS_A_TASK owners, and enough of them to keep every thread busy.
     size = max(1, min(tasks.SWEEP_OWNERS_A_TASK, -(-len(owner_pks) // threads)))
-    try:
-        for start in range(0, len(owner_pks), size):
-            LOCAL.submit(tasks.sweep_owners, (owner_pks[start:start + size], actor_id, told))
-        LOCAL.wait_idle(timeout=None)
-    except BaseException:
-        LOCAL.drain(timeout=120)
-        raise
+    run_each(tasks.sweep_owners_report,
+             [(owner_pks[start:start + size], actor_id) for start in range(0, len(owner_pks), size)], ended,
+             threads=threads)
     return summary

@@ -10,6 +10,7 @@ work over in chunks (``sync_groups_task``, ``sweep_owners_task``).
 """
 
 import logging
+from dataclasses import asdict
 from datetime import timedelta
 
 from celery import shared_task
@@ -19,11 +20,12 @@ from kombu.exceptions import OperationalError
 
 from contactgroups import monitoring, sync  # noqa: F401 (monitoring: a worker notes it is alive, for /health/)
 from contactgroups.conf import app_settings
-from contactgroups.engine import LOCAL, background, has_broker, send, thread_client
+from contactgroups.engine import LOCAL, background, has_broker, send, thread_client, with_result
 from contactgroups.models import ContactGroup, SyncAttempt
 from contactgroups.models.audit import Retention
 from contactgroups.sync import drift
 from contactgroups.sync.audit import last_actors
+from contactgroups.sync.outcome import reported_failure
 from contactgroups.sync.pull import attempt_pull
 
 logger = logging.getLogger(__name__)
@@ -105,6 +107,53 @@ def drift_sweep_task(*, attempt: int = 0):
         send(sweep_owners_task, owners[start:start + SWEEP_OWNERS_A_TASK], actor_id, None,
              expires=app_settings.SYNC_DRIFT_SWEEP_SECONDS)
     logger.info("Drift sweep: %d Chat users handed to the workers.", len(owners))
+
+
+# A command's work, its results kept for the command that waits for them (``engine.run_each``) ----------------------
+
+# Owners a command's pull task pulls, one after the other.
+PULL_OWNERS_A_TASK = 10
+
+
+@with_result
+def pull_owners_report(owner_pks: list[int], actor_id: int | None) -> list:
+    """Pull each owner (``sync.pull_owner``); for each, ``[owner_pk, {"report": PullReport's fields}]`` or
+    ``[owner_pk, {"failure": ...}]`` (one failing owner never stops the others)."""
+    results = []
+    for owner_pk in owner_pks:
+        try:
+            results.append([owner_pk, {"report": asdict(sync.pull_owner(owner_pk, actor_id))}])
+        except Exception as exc:
+            logger.warning("Could not pull Chat user %s: %s", owner_pk, exc)
+            results.append([owner_pk, {"failure": reported_failure(exc)}])
+    return results
+
+
+@with_result
+def import_users_report(user_pks: list[int], actor_id: int | None) -> dict:
+    """Import these users into Chat and check them (``sync.import_users``): ``{"report": AccountReport's fields}``,
+    or ``{"failure": ...}`` when the batch could not be imported."""
+    try:
+        return {"report": asdict(sync.import_users(user_pks, actor_id))}
+    except Exception as exc:
+        logger.warning("Could not import %d Chat user(s): %s", len(user_pks), exc)
+        return {"failure": reported_failure(exc)}
+
+
+@with_result
+def sweep_owners_report(owner_pks: list[int], actor_id: int | None) -> list:
+    """``sweep_owners``, each owner's result as data: ``[owner_pk, {"sweep": OwnerSweep's fields}]`` or
+    ``[owner_pk, {"failure": ...}]``."""
+    results = []
+
+    def keep(owner_pk, result):
+        if isinstance(result, drift.OwnerSweep):
+            results.append([owner_pk, {"sweep": asdict(result)}])
+        else:
+            results.append([owner_pk, {"failure": reported_failure(result)}])
+
+    sweep_owners(owner_pks, actor_id, keep)
+    return results
 
 
 # Taking up what a stopped worker or process left ------------------------------------------------------------------

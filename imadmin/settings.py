@@ -275,7 +275,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_POOL = env.str("CELERY_WORKER_POOL", default="threads")
 CELERY_WORKER_CONCURRENCY = app_setting(env.int, "CELERY_WORKER_CONCURRENCY")
 CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=1)
-CELERY_RESULT_BACKEND = None
+# Results are kept only for the tasks a command waits for (engine.with_result: pulls, account imports, the sweep's
+# readings), in the broker's Redis, for a day; every other task's result is ignored.
+CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=CELERY_BROKER_URL or "") or None
+CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A redelivered task must not wait for Redis's default one-hour visibility timeout. Workers look for tasks left

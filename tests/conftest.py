@@ -171,9 +171,9 @@ def celery_worker(redis_server, chat_sandbox, settings, transactional_db, tmp_pa
     from tests.services import CeleryWorker, database_url
 
     settings.CELERY_BROKER_URL = redis_server.url
-    previous = app.conf.broker_url
+    previous = app.conf.broker_url, app.conf.result_backend
     forget_broker_pools(app)  # whatever an earlier test left, this test's publishing opens its own
-    app.conf.broker_url = redis_server.url
+    app.conf.broker_url = app.conf.result_backend = redis_server.url
     env = {
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "DATABASE_URL": database_url(connection.settings_dict),
@@ -193,7 +193,7 @@ def celery_worker(redis_server, chat_sandbox, settings, transactional_db, tmp_pa
     yield start
     for worker in workers:
         worker.stop()
-    app.conf.broker_url = previous
+    app.conf.broker_url, app.conf.result_backend = previous
     forget_broker_pools(app)
 
 
@@ -204,6 +204,9 @@ def forget_broker_pools(app):
     kombu.pools.reset()
     app._pool = None
     app.amqp._producer_pool = None
+    # The result backend, made for the broker of its time (kept per thread, or once when thread-safe).
+    app._backend_cache = None
+    app._local.__dict__.pop("backend", None)
 
 
 def wait_until(predicate, timeout=30.0, interval=0.1):

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 from tqdm import tqdm
 
-from contactgroups import sync, words
+from contactgroups import words
 from contactgroups.models import ChatUser, ContactGroup
 
 
@@ -25,12 +25,12 @@ def state_counts(counts: dict[str, int]) -> str:
                                    for state in ContactGroup.State.values if counts.get(state))
 
 
-def failure_text(exc: BaseException) -> str:
-    """Why ``exc`` stopped something, for staff: the project's words for a Chat failure, the exception for a bug."""
-    error = sync.outcome.error_data(exc)
-    if error["kind"] == "internal":
-        return f"{type(exc).__name__}: {exc}"
-    return words.error_text(error)
+def failure_text(failure: dict) -> str:
+    """Why something stopped, for staff, from its data (``sync.outcome.reported_failure``): the project's words for
+    a Chat failure, the exception's own text for a bug."""
+    if failure["kind"] == "internal":
+        return failure.get("detail") or failure.get("type", "")
+    return words.error_text(failure)
 
 
 class ActorRefused(Exception):

@@ -59,6 +59,15 @@ def error_data(exc: BaseException) -> dict:
     return failure(exc).to_json()
 
 
+def reported_failure(exc: BaseException) -> dict:
+    """``error_data(exc)`` for a command's report (not stored): for a failure that is not Chat's (a bug), also the
+    exception's own text under ``detail``, which the command prints."""
+    data = error_data(exc)
+    if data["kind"] == "internal":
+        data["detail"] = f"{type(exc).__name__}: {exc}"
+    return data
+
+
 def queue_failure(exc: BaseException) -> Failure:
     """The broker could not take a task."""
     return Failure(kind=ErrorKind.QUEUE, type=type(exc).__name__)

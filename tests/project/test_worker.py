@@ -141,3 +141,53 @@ def test_the_bulk_command_hands_groups_to_workers_and_one_killed_mid_task_loses_
     # be stored together); the sync that finished each of those groups is in it, so every group has its rows.
     assert 0 <= len(chat_sandbox.calls_to()) - SyncAttempt.objects.count()
     assert SyncAttempt.objects.values("group").distinct().count() == 120
+
+
+def test_pull_sweep_and_user_import_commands_hand_their_work_to_the_workers_and_report_it(
+        celery_worker, chat_sandbox, owner, staff, tmp_path):
+    """With a broker, each of these commands sends its work to the workers as tasks and prints, from their
+    results, what it printed when it did the work itself: the lines and the summary, failures included."""
+    import io
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from contactgroups.models import ChatUser
+
+    def run(*args):
+        out, err = io.StringIO(), io.StringIO()
+        try:
+            call_command(*args, "--actor", staff.username, stdout=out, stderr=err)
+        except CommandError as exc:
+            return out.getvalue(), str(exc)
+        return out.getvalue(), ""
+
+    chat_sandbox.import_accounts("user_0001", "user_0002", "user_0003")
+    ChatUser.objects.create(user_id="aaa_not_in_chat")
+    chat_sandbox.post(CREATE, {"From_Account": owner.user_id, "GroupContactItem": [
+        {"GroupName": "from the app", "ContactItem": [{"Type": protocol.TYPE_C2C, "To_Account": "user_0003"}]}]})
+
+    out, failure = run("pull_contact_groups", "--all-owners")
+    assert "user_0001: new from Chat: from the app" in out
+    assert "aaa_not_in_chat: the pull failed:" in out
+    assert "1 group differed (1 new from Chat, 0 changed, 0 gone from Chat)" in out
+    assert failure == "The pull failed for 1 of 2 Chat users; see the lines above."
+    adopted = ContactGroup.objects.get(name="from the app")
+    assert adopted.chat_group_id is not None
+
+    chat_sandbox.post(CREATE, {"From_Account": owner.user_id, "GroupContactItem": [
+        {"GroupName": "also from the app", "ContactItem": [{"Type": protocol.TYPE_C2C, "To_Account": "user_0002"}]}]})
+    out, failure = run("sweep_contact_groups")
+    assert failure == "" and "Read 1 of 1 Chat user in" in out
+
+    users = tmp_path / "users.csv"
+    users.write_text("user_id,nickname\nalice,Alice\nbob,\n")
+    out, failure = run("import_chat_users", str(users))
+    assert failure == "" and "Imported into Chat: 2 of 2 users" in out
+    assert dict(ChatUser.objects.filter(user_id__in=["alice", "bob"]).values_list("user_id", "import_state")) == {
+        "alice": "imported", "bob": "imported"}
+
+    # The worker ran every piece of it: the command in this process only handed it over and read the results.
+    log = celery_worker.workers[0].log.read_text()
+    for task in ("pull_owners_report", "sweep_owners_report", "import_users_report"):
+        assert f"contactgroups.tasks.{task}[" in log, task

@@ -6,13 +6,16 @@ from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from contactgroups import rows, sync, words
+from contactgroups import rows, tasks, words
 from contactgroups.chat import protocol
+from contactgroups.engine import run_each
 from contactgroups.imports.csvfile import CsvError
 from contactgroups.imports.users import create_users, plan_user_import
 from contactgroups.management.base import ActorCommand, failure_text
 from contactgroups.models import ChatUser
 from contactgroups.permissions import ADD_USER_PERMISSION, IMPORT_USERS_PERMISSION
+from contactgroups.sync import AccountReport
+from contactgroups.sync.outcome import reported_failure
 
 
 class Command(ActorCommand):
@@ -79,29 +82,38 @@ class Command(ActorCommand):
             raise CommandError(words.nothing_changed_text(exc)) from None
 
     def import_users(self, user_pks, actor, refused_rows: int) -> None:
-        """Import and check the users in batches of Chat's maximum, reporting progress and every failure."""
+        """Import and check the users in batches of Chat's maximum (on the workers when there is a broker, else one
+        batch after the other in this process), reporting progress and every failure."""
         user_pks = list(user_pks)
         progress = self.progress(len(user_pks), "import_chat_users", "user")
-        imported = not_imported = failed = 0
-        for batch in protocol.chunks(user_pks, protocol.ACCOUNTS_PER_IMPORT_MAX):
-            try:
-                report = sync.import_users(batch, actor.pk)
-            except Exception as exc:  # a failing batch never stops the others; the summary counts it
-                failed += len(batch)
-                progress.note(words.user_batch_failed_text(len(batch), failure_text(exc)), self.stdout)
+        counts = {"imported": 0, "not_imported": 0, "failed": 0}
+
+        def ended(args, value):
+            batch = args[0]
+            if isinstance(value, BaseException):  # the task itself ended (a bug, a worker lost)
+                value = {"failure": reported_failure(value)}
+            if "failure" in value:
+                counts["failed"] += len(batch)
+                progress.note(words.user_batch_failed_text(len(batch), failure_text(value["failure"])), self.stdout)
                 progress.advance(len(batch), failed=len(batch))
-                continue
+                return
+            report = AccountReport(**value["report"])
             for user_id in report.not_imported:
                 progress.note(words.user_not_in_chat_text(user_id), self.stdout)
             for user_id in report.failed:
                 progress.note(words.user_unknown_in_chat_text(user_id), self.stdout)
-            imported += len(report.imported)
-            not_imported += len(report.not_imported)
-            failed += len(report.failed)
+            counts["imported"] += len(report.imported)
+            counts["not_imported"] += len(report.not_imported)
+            counts["failed"] += len(report.failed)
             progress.advance(len(batch), failed=len(report.not_imported) + len(report.failed))
+
+        run_each(tasks.import_users_report,
+                 [(batch, actor.pk) for batch in protocol.chunks(user_pks, protocol.ACCOUNTS_PER_IMPORT_MAX)],
+                 ended, threads=1)
         progress.close()
-        self.stdout.write(words.users_imported_text(imported, len(user_pks), not_imported, failed))
-        self.finish(refused_rows, not_imported + failed)
+        self.stdout.write(words.users_imported_text(counts["imported"], len(user_pks), counts["not_imported"],
+                                                    counts["failed"]))
+        self.finish(refused_rows, counts["not_imported"] + counts["failed"])
 
     def finish(self, refused_rows: int = 0, failed_users: int = 0) -> None:
         self.fail_if(words.users_import_problems(refused_rows, failed_users))

@@ -4,10 +4,13 @@ from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from contactgroups import rows, sync, words
+from contactgroups import rows, tasks, words
+from contactgroups.engine import run_each
 from contactgroups.management.base import ActorCommand, failure_text
 from contactgroups.models import ChatUser
 from contactgroups.permissions import PULL_PERMISSION
+from contactgroups.sync import PullReport
+from contactgroups.sync.outcome import reported_failure
 
 # At most this many failed owners are listed one by one; the summary counts them all.
 FAILURES_LISTED_MAX = 100
@@ -48,27 +51,36 @@ class Command(ActorCommand):
             return
 
         progress = self.progress(total, "pull_contact_groups", "user")
-        adopted = changed = deleted = unchanged = skipped = failed = 0
-        for owner_pk, user_id in rows.stream_rows(owners, ["user_id"]):
-            try:
-                report = sync.pull_owner(owner_pk, actor.pk)
-            except Exception as exc:  # a failing user never stops the others; the summary counts it
-                failed += 1
-                if failed <= FAILURES_LISTED_MAX:
-                    progress.note(words.pull_failed_text(user_id, failure_text(exc)), self.stdout)
-                progress.advance(failed=1)
-                continue
-            for line in words.pull_report_lines(report):
-                progress.note(line, self.stdout)
-            adopted += len(report.adopted)
-            changed += len(report.changed)
-            deleted += len(report.deleted)
-            unchanged += report.unchanged
-            skipped += len(report.skipped)
-            progress.advance()
+        user_ids = dict(rows.stream_rows(owners, ["user_id"]))
+        owner_pks = list(user_ids)
+        counts = dict.fromkeys(("adopted", "changed", "deleted", "unchanged", "skipped", "failed"), 0)
+
+        def ended(args, value):
+            if isinstance(value, BaseException):  # the task itself ended (a bug, a worker lost): its owners failed
+                value = [[pk, {"failure": reported_failure(value)}] for pk in args[0]]
+            for owner_pk, result in value:
+                if "failure" in result:
+                    counts["failed"] += 1
+                    if counts["failed"] <= FAILURES_LISTED_MAX:
+                        progress.note(words.pull_failed_text(user_ids[owner_pk], failure_text(result["failure"])),
+                                      self.stdout)
+                    progress.advance(failed=1)
+                    continue
+                report = PullReport(**result["report"])
+                for line in words.pull_report_lines(report):
+                    progress.note(line, self.stdout)
+                for name in ("adopted", "changed", "deleted", "skipped"):
+                    counts[name] += len(getattr(report, name))
+                counts["unchanged"] += report.unchanged
+                progress.advance()
+
+        # On the workers when there is a broker, else one owner after the other in this process.
+        run_each(tasks.pull_owners_report,
+                 [(owner_pks[start:start + tasks.PULL_OWNERS_A_TASK], actor.pk)
+                  for start in range(0, len(owner_pks), tasks.PULL_OWNERS_A_TASK)], ended, threads=1)
         progress.close()
+        failed = counts.pop("failed")
         self.stdout.write(words.pull_summary_text(
-            pulled=progress.done - failed, total=total, seconds=progress.elapsed, adopted=adopted, changed=changed,
-            deleted=deleted, unchanged=unchanged, skipped=skipped, failed=failed))
+            pulled=progress.done - failed, total=total, seconds=progress.elapsed, failed=failed, **counts))
         if failed:
             raise CommandError(words.pulls_failed_text(failed, total), returncode=1)

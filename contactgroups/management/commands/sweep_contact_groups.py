@@ -8,7 +8,7 @@ from contactgroups import runs, words
 from contactgroups.management.base import ActorCommand, failure_text
 from contactgroups.models import ChatUser
 from contactgroups.permissions import PULL_PERMISSION
-from contactgroups.sync.drift import OwnerSweep, owners_to_sweep
+from contactgroups.sync.drift import owners_to_sweep
 
 # At most this many groups found changed, and failed users, are listed one by one; the summary counts them all.
 LISTED_MAX = 100
@@ -46,14 +46,14 @@ class Command(ActorCommand):
 
         def on_owner(owner_pk, result):
             nonlocal listed_lines
-            if isinstance(result, OwnerSweep):
+            if "sweep" in result:
                 progress.advance()
                 return
             progress.advance(failed=1)
             if listed_lines < LISTED_MAX:
                 listed_lines += 1
                 user_id = ChatUser.objects.filter(pk=owner_pk).values_list("user_id", flat=True).first()
-                progress.note(words.sweep_read_failed_text(user_id, failure_text(result)), self.stdout)
+                progress.note(words.sweep_read_failed_text(user_id, failure_text(result["failure"])), self.stdout)
 
         summary = runs.sweep(actor.pk, owner_pks, options["concurrency"], on_owner=on_owner)
         progress.close()
