@@ -92,11 +92,14 @@ class SyncAttemptAdmin(SelectedIdsChecked, admin.ModelAdmin):
         if attempt.outcome == SyncAttempt.Outcome.UNREADABLE:
             return _("Chat answered in a form this admin cannot read (its answer is below), so the call was taken as "
                      "failed: the request may have taken effect.")
+        if attempt.outcome == SyncAttempt.Outcome.NOT_SENT:
+            return _("Chat could not be reached (no connection was made), so the request was not sent: nothing "
+                     "changed in Chat.")
         if attempt.outcome == SyncAttempt.Outcome.NO_ANSWER and attempt.error_code is None:
             # Said here, for whoever reads the calls; the group's page says what the sync does about it.
             if attempt.http_status:
                 return words.http_answer_text(attempt.http_status)
-            return _("No answer from Chat: the request may not have reached it, or may have taken effect.")
+            return _("The connection to Chat was lost before its answer came: the request may have taken effect.")
         return attempt.error_meaning or "—"
 
     @admin.display(description=_("refused with"))

@@ -99,6 +99,7 @@ class SyncAttempt(models.Model):
         PARTIAL = "partial", _("Partly refused")
         REFUSED = "refused", _("Refused")
         NO_ANSWER = "no_answer", _("No answer")
+        NOT_SENT = "not_sent", _("Not sent")
         TOO_SLOW = "too_slow", _("Too slow")
         TOO_LARGE = "too_large", _("Answer too large")
         UNREADABLE = "unreadable", _("Answer not readable")

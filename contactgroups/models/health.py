@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from contactgroups.chat import errors, protocol
 
 # The outcomes (SyncAttempt.Outcome) of a call that Chat did not carry out.
-FAILED_OUTCOMES = ("refused", "no_answer", "too_slow", "too_large", "unreadable")
+FAILED_OUTCOMES = ("refused", "no_answer", "not_sent", "too_slow", "too_large", "unreadable")
 PARTIAL_OUTCOME = "partial"
 # Rows an upsert sends in one statement: well below any database's limit of parameters.
 ROWS_A_STATEMENT = 500

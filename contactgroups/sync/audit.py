@@ -28,6 +28,8 @@ def _outcome(record: CallRecord) -> str:
         return SyncAttempt.Outcome.TOO_LARGE
     if isinstance(record.error, errors.ChatAnswerError) and record.response is not None:
         return SyncAttempt.Outcome.UNREADABLE
+    if isinstance(record.error, errors.ChatConnectError):
+        return SyncAttempt.Outcome.NOT_SENT
     if record.error is not None:
         return SyncAttempt.Outcome.NO_ANSWER if record.error_code is None else SyncAttempt.Outcome.REFUSED
     if record.refused_items:

@@ -13,6 +13,7 @@ from contactgroups import sync, words
 from contactgroups.chat import errors, protocol
 from contactgroups.chat.record import CallRecord
 from contactgroups.models import SyncAttempt
+from tests.project.test_translations import page_text
 
 C2C = protocol.TYPE_C2C
 CALLS = reverse("admin:contactgroups_syncattempt_changelist")
@@ -134,3 +135,25 @@ def test_the_health_pages_link_for_a_code_this_admin_cannot_read_lists_its_calls
     # Text that names no code a column holds finds nothing, and is no error page.
     assert listed(admin_client, str(errors.CODE_MAX + 1)) == []
     assert listed(admin_client, "5x") == []
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_a_call_to_a_chat_that_could_not_be_reached_is_audited_as_not_sent(owner, chat_sandbox, make_group, staff,
+                                                                        client, language):
+    """Nothing was sent when no connection was made: the audit says so, and the same for a call whose connection
+    was lost, which may have taken effect."""
+    chat_sandbox.import_accounts("user_0001", "user_0002")
+    group = make_group(owner, "work", [(C2C, "user_0002")])
+    chat_sandbox.stop()
+    with pytest.raises(errors.ChatConnectError):
+        sync.sync_group(group.pk, staff.pk)
+    calls = list(SyncAttempt.objects.filter(group=group))
+    assert calls and {(call.outcome, call.response) for call in calls} == {(SyncAttempt.Outcome.NOT_SENT, None)}
+    call = calls[0]
+    client.force_login(staff)
+    client.cookies["django_language"] = language
+    text = page_text(client.get(reverse("admin:contactgroups_syncattempt_change", args=[call.pk])))
+    said = {"en": ("Not sent", "so the request was not sent: nothing changed in Chat."),
+            "zh-hans": ("未发送", "请求未发送：IM 中没有任何变化。")}[language]
+    assert all(part in text for part in said), text
+    assert "may have taken effect" not in text and "可能已经生效" not in text

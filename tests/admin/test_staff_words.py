@@ -178,8 +178,8 @@ def test_the_audit_still_shows_chats_own_words(client, staff, every_outcome):
     text = page_text(client.get(reverse("admin:contactgroups_syncattempt_change", args=[create.pk])))
     assert "create_contact_group" in text and "From_Account not_in_chat is not imported" in text
     assert {"From_Account", "ErrorCode", "ErrorInfo", "ActionStatus"} <= set(audit_words_in(text))
-    for name, said in [("dropped", "No answer from Chat: the request may not have reached it, or may have taken "
-                                   "effect."),
+    for name, said in [("dropped", "The connection to Chat was lost before its answer came: the request may have "
+                                   "taken effect."),
                        ("http", "Chat answered with HTTP 502: the request may have taken effect.")]:
         call = SyncAttempt.objects.filter(group__name=name, outcome=SyncAttempt.Outcome.NO_ANSWER).first()
         assert said in page_text(client.get(reverse("admin:contactgroups_syncattempt_change", args=[call.pk])))

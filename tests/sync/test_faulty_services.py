@@ -306,12 +306,14 @@ def test_chat_restarting_mid_run_is_retried_and_shows_in_the_audit(celery_worker
     assert_chat_holds_the_plan(chat_sandbox, groups, plan)
     # Every call that went unanswered is in the audit, none hidden, each made while Chat was down (or in flight
     # as it stopped: one worker has at most one call in flight).
-    no_answer = SyncAttempt.objects.filter(outcome=SyncAttempt.Outcome.NO_ANSWER)
-    assert no_answer.exists()
+    # Those made while it was down are "not sent" (no connection was made).
+    unanswered = (SyncAttempt.Outcome.NO_ANSWER, SyncAttempt.Outcome.NOT_SENT)
+    no_answer = SyncAttempt.objects.filter(outcome__in=unanswered)
+    assert SyncAttempt.objects.filter(outcome=SyncAttempt.Outcome.NOT_SENT).exists()
     assert all(stopped_at - timedelta(seconds=1) <= attempt.started_at <= restarted_at for attempt in no_answer)
     assert all(attempt.http_status is None and attempt.response is None for attempt in no_answer)
     # Every call Chat received is in the audit with Chat's answer, but the one in flight as it stopped, if any.
-    answered = SyncAttempt.objects.exclude(outcome=SyncAttempt.Outcome.NO_ANSWER)
+    answered = SyncAttempt.objects.exclude(outcome__in=unanswered)
     calls = chat_sandbox.calls_to()
     assert len(calls) - answered.count() in (0, 1)
     # The groups the outage caught say so in their history, then say what the retry did.
