@@ -47,6 +47,7 @@ class HealthView(GroupAdminView):
         return {
             **self.model_admin.admin_site.each_context(request),
             "title": _("Sync health"),
+            "reach": chat_reach(),
             "states": states,
             "group_total": sum(row["count"] for row in states),
             "calls": calls,
@@ -67,6 +68,19 @@ def changelist_url(**params) -> str:
 
 def audit_url(**params) -> str:
     return reverse("admin:contactgroups_syncattempt_changelist") + "?" + urlencode(params)
+
+
+def chat_reach() -> dict:
+    """When a call last reached Chat (it answered, whatever it said), and since when no call has (each was not
+    sent: no connection), if the calls after it all failed so: two reads of the audit by its time index, the
+    first of which stops at the newest call that reached Chat."""
+    reached = (SyncAttempt.objects.exclude(outcome=SyncAttempt.Outcome.NOT_SENT).order_by("-started_at")
+               .values_list("started_at", flat=True).first())
+    not_sent = SyncAttempt.objects.filter(outcome=SyncAttempt.Outcome.NOT_SENT)
+    if reached is not None:
+        not_sent = not_sent.filter(started_at__gt=reached)
+    return {"last_reached": reached,
+            "down_since": not_sent.order_by("started_at").values_list("started_at", flat=True).first()}
 
 
 def group_counts() -> tuple[list[dict], dict]:

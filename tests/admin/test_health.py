@@ -296,9 +296,46 @@ def test_the_page_takes_as_many_queries_at_ten_times_the_calls(admin_client, own
                                                                                      "failing")))
 
 
-# The session, the user, their language; then the groups, the calls (two), the refusals, the slowest (two), the
-# failing groups, the groups changed in the app.
-QUERIES = 3 + 8
+# The session, the user, their language; then when Chat was last reached (two), the groups, the calls (two), the
+# refusals, the slowest (two), the failing groups, the groups changed in the app.
+QUERIES = 3 + 10
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_the_page_says_first_since_when_chat_cannot_be_reached_and_when_it_was_last(admin_client, owner, make_group,
+                                                                                     staff, chat_sandbox, language):
+    said = {
+        "en": ("No call has been made to Chat yet.", "Chat cannot be reached: no call has reached it since {}",
+               "The last call that reached it was at {}.", "Chat was last reached at {}."),
+        "zh-hans": ("尚未调用过 IM。", "无法连接 IM：自 {} 起没有任何调用到达 IM", "最后一次到达 IM 的调用在 {}。",
+                    "最后一次到达 IM 的调用在 {}。"),
+    }[language]
+
+    def top():
+        html = admin_client.get(HEALTH, headers={"accept-language": language}).content.decode()
+        assert html.index('id="health-reach"') < html.index('id="health-states"')
+        return " ".join(re.sub(r"<[^>]+>", " ", section(html, "reach")).split())
+
+    def shown(moment):
+        return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S")
+
+    assert top() == said[0]
+    chat_sandbox.import_accounts(owner.user_id, "user_0002")
+    sync.sync_group(make_group(owner, "work", [(C2C, "user_0002")]).pk, staff.pk)
+    reached = SyncAttempt.objects.latest("started_at").started_at
+    assert top() == said[3].format(shown(reached))
+
+    chat_sandbox.stop()
+    with pytest.raises(errors.ChatConnectError):
+        sync.sync_group(make_group(owner, "while down", [(C2C, "user_0002")]).pk, staff.pk)
+    down_since = SyncAttempt.objects.filter(outcome=SyncAttempt.Outcome.NOT_SENT).earliest("started_at").started_at
+    text = top()
+    assert said[1].format(shown(down_since)) in text and said[2].format(shown(reached)) in text
+
+    chat_sandbox.start()
+    sync.sync_group(ContactGroup.objects.get(name="while down").pk, staff.pk)
+    assert top() == said[3].format(shown(SyncAttempt.objects.latest("started_at").started_at))
 
 
 def test_minute_of_is_the_utc_minute():
