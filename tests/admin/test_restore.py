@@ -13,6 +13,7 @@ from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils.timezone import localtime
 
 from contactgroups import sync
 from contactgroups.chat import protocol
@@ -300,6 +301,8 @@ def test_the_history_shows_each_edit_with_what_chat_then_did_under_it(support, w
                                                      support.get(history_url(work)).content.decode(), re.S)]
 
     assert len(rows) == 2
+    assert "4 history entries, each staff action shown with what Chat then did under it." in text(
+        support.get(history_url(work)).content)
     assert rows[0].endswith(f"Added “work” with 2 conversations: user_0002, user_0003. Then in Chat: "
                             f"{_time_of(work, 1)} Created in Chat as GroupId {group_id}: 2 conversations added.")
     assert rows[1].endswith(f"Changed: renamed from “work” to “home”, added user_0004, removed user_0003. Then in "
@@ -326,9 +329,8 @@ def test_a_sync_asked_for_again_is_its_own_story_not_part_of_the_last_edit(suppo
 
 def _time_of(group, index) -> str:
     from django.utils.formats import date_format
-    from django.utils.timezone import localtime
     entry = LogEntry.objects.filter(object_id=str(group.pk)).order_by("action_time", "pk")[index]
-    return date_format(localtime(entry.action_time), "DATETIME_FORMAT")
+    return date_format(localtime(entry.action_time), "Y-m-d H:i:s")
 
 
 def test_the_history_story_is_in_chinese_for_a_chinese_reader(support, work, background_syncs):
@@ -341,6 +343,19 @@ def test_the_history_story_is_in_chinese_for_a_chinese_reader(support, work, bac
     assert "已更改：从“work”重命名为“home”, 移除了 user_0003。 随后在 IM 中：" in page
     assert "随后在 IM 中：" in page
     assert "IM 确认的版本" in page and "恢复此版本" in page
+    assert "共 4 条历史记录，每次员工操作下列出 IM 随后所做的处理。" in page
+
+
+def test_two_versions_confirmed_in_one_minute_read_apart(support, work, background_syncs):
+    edit(support, work, "home")
+    background_syncs.wait()
+    first, second = GroupVersion.objects.filter(group=work).order_by("confirmed_at")
+    minute = first.confirmed_at.replace(second=5, microsecond=0)
+    GroupVersion.objects.filter(pk=first.pk).update(confirmed_at=minute)
+    GroupVersion.objects.filter(pk=second.pk).update(confirmed_at=minute.replace(second=40))
+    page = text(support.get(history_url(work)).content)
+    for moment in (minute, minute.replace(second=40)):
+        assert localtime(moment).strftime("%Y-%m-%d %H:%M:%S") in page
 
 
 def test_each_sync_entry_names_the_edit_it_carried_out(support, work, background_syncs):
