@@ -46,7 +46,7 @@ class SyncAttemptAdmin(SelectedIdsChecked, admin.ModelAdmin):
 
     paginator = EstimatedCountPaginator
 
-    list_display = ["started_at", "operation", "owner_user_id", "group_name", "actor", "result"]
+    list_display = ["started_at", "operation_shown", "owner_user_id", "group_name", "actor", "result"]
     list_filter = ["outcome", OperationFilter, ErrorCodeFilter, StartedFilter]
     list_select_related = ["actor"]
     search_fields = ["owner_user_id"]
@@ -54,7 +54,7 @@ class SyncAttemptAdmin(SelectedIdsChecked, admin.ModelAdmin):
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
     fields = [
-        "started_at", "duration_ms", "actor", "group", "owner_user_id", "group_name", "operation", "outcome",
+        "started_at", "duration_ms", "actor", "group", "owner_user_id", "group_name", "operation_shown", "outcome",
         "http_status", "action_status", "error_code_shown", "error_meaning", "error_info", "refused_items",
         "refused_codes", "request_json", "response_json",
     ]
@@ -76,6 +76,14 @@ class SyncAttemptAdmin(SelectedIdsChecked, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description=_("operation"), ordering="operation")
+    def operation_shown(self, attempt):
+        """What the call did in staff words, the API's name beside it for those who need it."""
+        text = words.operation_text(attempt.operation)
+        if text == attempt.operation:
+            return format_html('<code class="api-name">{}</code>', attempt.operation)
+        return format_html('{} <code class="api-name">{}</code>', text, attempt.operation)
 
     @admin.display(description=_("ErrorCode"))
     def error_code_shown(self, attempt):
@@ -120,10 +128,26 @@ class SyncAttemptAdmin(SelectedIdsChecked, admin.ModelAdmin):
 
     @admin.display(description=_("request body"))
     def request_json(self, attempt):
-        return format_html("<pre>{}</pre>", json.dumps(attempt.request, indent=2, ensure_ascii=False))
+        return body(attempt.request)
 
     @admin.display(description=_("response body"))
     def response_json(self, attempt):
         if attempt.response is None:
             return "—"
-        return format_html("<pre>{}</pre>", json.dumps(attempt.response, indent=2, ensure_ascii=False))
+        return body(attempt.response)
+
+
+# A body of more lines than this is folded on a call's page: its first lines shown, the rest behind a button.
+BODY_LINES_SHOWN = 30
+
+
+def body(value) -> str:
+    """A request or answer body as indented JSON; a long one folded, so a call's page stays a page."""
+    text = json.dumps(value, indent=2, ensure_ascii=False)
+    lines = text.count("\n") + 1
+    if lines <= BODY_LINES_SHOWN:
+        return format_html("<pre>{}</pre>", text)
+    head = "\n".join(text.split("\n")[:BODY_LINES_SHOWN])
+    # The first lines stay in view under the fold's button until it is opened (admin.css hides them then).
+    return format_html('<details class="body-fold"><summary>{}</summary><pre>{}</pre></details>'
+                       '<pre class="body-head">{}\n…</pre>', words.body_summary_text(lines), text, head)

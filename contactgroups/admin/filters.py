@@ -108,7 +108,7 @@ class OperationFilter(admin.SimpleListFilter):
     OPERATIONS = sorted(endpoint.rsplit("/", 1)[-1] for endpoint in protocol.ENDPOINTS)
 
     def lookups(self, request, model_admin):
-        return [(operation, operation) for operation in self.OPERATIONS]
+        return [(operation, words.operation_label(operation)) for operation in self.OPERATIONS]
 
     def queryset(self, request, queryset):
         if self.value():

@@ -5,7 +5,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from contactgroups.chat import errors
-from contactgroups.words.chat import meaning
+from contactgroups.words.chat import meaning, operation_text
 
 # -- Chat's codes as the admin's columns show them ---------------------------------------------------------------
 
@@ -19,8 +19,23 @@ def code_with_meaning(code, info: str = "") -> str:
 
 
 def call_title(operation: str, time: str, outcome: str) -> str:
-    """A Chat call as its page's title names it."""
-    return _("%(operation)s at %(time)s: %(outcome)s") % {"operation": operation, "time": time, "outcome": outcome}
+    """A Chat call as its page's title names it: what it did (the API's name beside), when, how it ended."""
+    return _("%(operation)s at %(time)s: %(outcome)s") % {"operation": operation_label(operation), "time": time,
+                                                          "outcome": outcome}
+
+
+def operation_label(operation: str) -> str:
+    """A Chat call's operation in staff words with the API's name beside it, for the audit's filter and titles."""
+    text = operation_text(operation)
+    if text == operation:
+        return operation
+    return _("%(words)s (%(api)s)") % {"words": text, "api": operation}
+
+
+def body_summary_text(lines: int) -> str:
+    """The fold of a long request or answer body on a Chat call's page."""
+    return ngettext("Show the whole body (%(lines)d line)", "Show the whole body (%(lines)d lines)", lines) % {
+        "lines": lines}
 
 
 def call_result_text(outcome: str, error_code: str | None, refused: int, http_status: int | None) -> str:

@@ -1,6 +1,7 @@
 """The audit's ErrorCode filter finds the calls Chat answered with the code and those that refused a conversation
 with it; the detail page of a call names the codes it refused conversations with."""
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -157,3 +158,26 @@ def test_a_call_to_a_chat_that_could_not_be_reached_is_audited_as_not_sent(owner
             "zh-hans": ("未发送", "请求未发送：IM 中没有任何变化。")}[language]
     assert all(part in text for part in said), text
     assert "may have taken effect" not in text and "可能已经生效" not in text
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_the_calls_read_as_what_they_did_with_the_api_name_beside_and_a_long_body_folds(admin_client, owner,
+                                                                                       language):
+    answer = {"ErrorCode": 0, "CreateResultItem": [item(0, f"user_{n:04d}") for n in range(40)]}
+    call = SyncAttempt.objects.create(
+        owner_user_id=owner.user_id, group_name="work", operation="create_contact_group", request={"a": 1},
+        response=answer, outcome=SyncAttempt.Outcome.OK, started_at=timezone.now(), duration_ms=12)
+    admin_client.cookies["django_language"] = language
+    did = {"en": "create a group", "zh-hans": "创建分组"}[language]
+
+    listing = admin_client.get(CALLS).content.decode()
+    assert f'{did} <code class="api-name">create_contact_group</code>' in listing
+    assert {"en": "create a group (create_contact_group)", "zh-hans": "创建分组（create_contact_group）"}[
+        language] in page_text(admin_client.get(CALLS))  # the filter's choice
+
+    page = admin_client.get(reverse("admin:contactgroups_syncattempt_change", args=[call.pk])).content.decode()
+    lines = json.dumps(answer, indent=2, ensure_ascii=False).count("\n") + 1
+    summary = {"en": f"Show the whole body ({lines} lines)", "zh-hans": f"显示完整内容（共 {lines} 行）"}[language]
+    assert f'<details class="body-fold"><summary>{summary}</summary>' in page
+    assert page.count("user_0039") == 1  # in the fold only; the first lines shown before it end earlier
+    assert '<pre>{\n  &quot;a&quot;: 1\n}</pre>' in page  # a short body is shown whole

@@ -65,3 +65,32 @@ def test_the_group_list_fits_1280_pixels_with_every_column(page, staff, full_lis
     assert measured["columns"] == COLUMNS + 1 and measured["hidden"] == 0  # the checkbox column and every other
     assert measured["scroll"] <= measured["client"], measured
     assert measured["resultsScroll"] <= measured["resultsClient"], measured
+
+
+@pytest.fixture
+def long_calls(db, staff):
+    """Chat calls whose columns hold the widest values they may: a 64-byte group name without a space, the longest
+    UserID, a staff user, and a refusal with its code and count."""
+    from contactgroups.models import SyncAttempt
+
+    now = timezone.now()
+    for n, (name, outcome) in enumerate([("W" * protocol.GROUP_NAME_MAX_BYTES, SyncAttempt.Outcome.OK),
+                                         (longest(CJK_LONG_NAME), SyncAttempt.Outcome.PARTIAL),
+                                         (longest(LONG_NAME), SyncAttempt.Outcome.REFUSED)]):
+        SyncAttempt.objects.create(
+            owner_user_id=LONG_USER_ID, group_name=name, actor=staff, operation="search_contact_group", request={},
+            response={"ErrorCode": 51007}, outcome=outcome, error_code=51007 if n == 2 else None,
+            refused_items=99 if n == 1 else 0, http_status=None, started_at=now, duration_ms=10)
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_the_audit_of_chat_calls_fits_1280_pixels_with_every_column(page, staff, long_calls, language):
+    log_in(page, "support", PASSWORD)
+    page.context.add_cookies([{"name": "django_language", "value": language, "url": page.url}])
+    page.goto("/admin/contactgroups/syncattempt/")
+    expect(page.locator("#result_list tbody tr")).to_have_count(3)
+    screenshot(page, f"audit-1280-{language}")
+    measured = overflow(page)
+    assert measured["hidden"] == 0
+    assert measured["scroll"] <= measured["client"], measured
+    assert measured["resultsScroll"] <= measured["resultsClient"], measured
