@@ -11,6 +11,7 @@ import hashlib
 import json
 
 from django import forms
+from django.core.validators import MaxLengthValidator
 from django.db import connections, router
 from django.forms.models import BaseInlineFormSet
 from django.utils.translation import gettext_lazy
@@ -34,6 +35,32 @@ class OwnerChoiceField(forms.ModelChoiceField):
         except (TypeError, ValueError):
             fits = False
         return data if fits else None
+
+
+def measured_in_bytes(field: forms.Field | None, most: int) -> None:
+    """Let ``field`` take its text as typed, however long: no ``maxlength`` for the browser to cut it at, no count in
+    characters. Chat counts bytes: the byte limit's own validator refuses what is too long, saying so in bytes, and
+    the page shows the size as staff type (``data-max-bytes``, byte_count.js)."""
+    if field is None:
+        return
+    field.widget.attrs.pop("maxlength", None)
+    field.widget.attrs["data-max-bytes"] = most
+    field.max_length = None
+    field.validators = [validator for validator in field.validators if not isinstance(validator, MaxLengthValidator)]
+
+
+class MeasuredInBytes:
+    """A model form whose fields ``measured_in_bytes`` show one refusal for a text too long: the byte limit's. The
+    model's own count in characters is left out, as Chat counts bytes (and a text over the characters is over the
+    bytes too)."""
+
+    def _post_clean(self):
+        super()._post_clean()
+        for name, field in self.fields.items():
+            if "data-max-bytes" in field.widget.attrs and name in self._errors:
+                kept = [error for error in self._errors[name].as_data() if error.code != "max_length"]
+                if kept:
+                    self._errors[name] = self.error_class(kept, renderer=self.renderer, field_id=self[name].auto_id)
 
 
 # Users in these states are known to the mirror as not imported into Chat (checked, or the import failed).
@@ -79,7 +106,7 @@ def as_posted(text: str) -> str:
     return text.replace("\r", "").replace("\n", "")
 
 
-class ContactGroupForm(forms.ModelForm):
+class ContactGroupForm(MeasuredInBytes, forms.ModelForm):
     """The group's owner and name. The name is taken exactly as given, never trimmed: it is checked as Chat checks
     a name sent to it (ContactGroup.clean_fields), unless it is the name Chat holds for the group (``keeps_name``),
     which is never sent and so kept as it is, spaces at its ends included. ``brings_back``: the form restores a
@@ -94,6 +121,7 @@ class ContactGroupForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.brings_back = brings_back
         field = self.fields.get("name")
+        measured_in_bytes(field, protocol.GROUP_NAME_MAX_BYTES)
         if field is not None:
             field.strip = False
             if self.instance.pk and self.instance.keeps_name(self.instance.name) \
@@ -127,12 +155,17 @@ class ContactGroupForm(forms.ModelForm):
         return cleaned
 
 
-class ContactItemForm(forms.ModelForm):
+class ContactItemForm(MeasuredInBytes, forms.ModelForm):
     class Meta:
         model = ContactItem
         fields = ["type", "to_account", "to_group_id"]
         # The staff's words for the columns the model names as Chat's JSON does.
         labels = {"to_account": gettext_lazy("UserID"), "to_group_id": gettext_lazy("Chat group id")}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        measured_in_bytes(self.fields.get("to_account"), protocol.USER_ID_MAX_BYTES)
+        measured_in_bytes(self.fields.get("to_group_id"), protocol.GROUP_CONVERSATION_ID_MAX_BYTES)
 
     def clean(self):
         cleaned = super().clean()

@@ -79,7 +79,7 @@ class ContactGroupAdmin(admin.ModelAdmin):
     ]
 
     class Media:
-        js = [reverse_lazy("javascript-catalog"), "contactgroups/contact_item_inline.js"]
+        js = [reverse_lazy("javascript-catalog"), "contactgroups/contact_item_inline.js", "contactgroups/byte_count.js"]
         css = {"all": ["contactgroups/admin.css"]}
 
     def get_search_results(self, request, queryset, search_term):

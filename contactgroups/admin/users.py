@@ -4,12 +4,13 @@ Where Chat refused a user as not imported (50001), the pages offer "Import this 
 ``import_one_view``, which queues the import (contactgroups.tasks) and says how it ended once it has.
 """
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.models import ADDITION
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpResponseRedirect
-from django.urls import path, reverse
+from django.urls import path, reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 
@@ -18,8 +19,17 @@ from contactgroups.admin.display import ChatActions, not_imported_offers, with_o
 from contactgroups.admin.search import USER_SEARCH_HELP
 from contactgroups.admin.selection import SelectedIdsChecked
 from contactgroups.chat import errors, protocol
+from contactgroups.forms import MeasuredInBytes, measured_in_bytes
 from contactgroups.models import ChatUser
 from contactgroups.permissions import IMPORT_USERS_PERMISSION
+
+
+class ChatUserForm(MeasuredInBytes, forms.ModelForm):
+    """A Chat user's UserID taken as typed, however long, and refused in bytes when too long (as Chat counts)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        measured_in_bytes(self.fields.get("user_id"), protocol.USER_ID_MAX_BYTES)
 
 
 @admin.register(ChatUser)
@@ -50,9 +60,13 @@ class ChatUserAdmin(SelectedIdsChecked, admin.ModelAdmin):
             return ["user_id", *self.readonly_fields]
         return self.readonly_fields
 
+    class Media:
+        js = [reverse_lazy("javascript-catalog"), "contactgroups/byte_count.js"]
+
     def get_form(self, request, obj=None, **kwargs):
         kwargs.setdefault("help_texts", {"nickname": _(
             "Sent to Chat as the user's nickname when the user is imported into Chat.")})
+        kwargs.setdefault("form", ChatUserForm)
         return super().get_form(request, obj, **kwargs)
     def get_search_results(self, request, queryset, search_term):
         """The users whose UserID or nickname contains the text (the list's box, and the autocompletes of Chat
