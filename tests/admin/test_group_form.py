@@ -114,6 +114,19 @@ def test_duplicate_conversations_in_one_group_are_refused(admin_client, owner):
     assert ContactGroup.objects.count() == 0 and ContactItem.objects.count() == 0
 
 
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_a_refusal_of_the_conversations_as_a_whole_is_said_at_the_top_too(admin_client, owner, language):
+    items = [(C2C, f"user_{n:04d}", "") for n in range(150)] + [(C2C, "user_0002", "")]
+    admin_client.cookies["django_language"] = language
+    page = post_group(admin_client, owner=owner, name="big", items=items).content.decode()
+    refusal = {"en": "This conversation is listed twice in the group: user_0002.",
+               "zh-hans": "以下会话在分组中重复出现：user_0002。"}[language]
+    top = page.index('<p class="errornote">')
+    # Under "Please correct the error below", before the group's name; and again beside the conversations.
+    assert top < page.index(refusal) < page.index('name="name"') < page.rindex(refusal)
+    assert ContactGroup.objects.count() == 0
+
+
 def test_same_name_twice_for_one_owner_is_refused(admin_client, owner, make_group):
     make_group(owner, "friends")
     response = post_group(admin_client, owner=owner, name="friends")
