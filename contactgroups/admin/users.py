@@ -4,6 +4,8 @@ Where Chat refused a user as not imported (50001), the pages offer "Import this 
 ``import_one_view``, which queues the import (contactgroups.tasks) and says how it ended once it has.
 """
 
+from functools import partial
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.models import ADDITION
@@ -11,10 +13,12 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse, reverse_lazy
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 
 from contactgroups import sync, tasks, words
+from contactgroups.admin import accounts_live
 from contactgroups.admin.display import ChatActions, not_imported_offers, with_offer
 from contactgroups.admin.search import USER_SEARCH_HELP
 from contactgroups.admin.selection import SelectedIdsChecked
@@ -34,7 +38,7 @@ class ChatUserForm(MeasuredInBytes, forms.ModelForm):
 
 @admin.register(ChatUser)
 class ChatUserAdmin(SelectedIdsChecked, admin.ModelAdmin):
-    list_display = ["user_id", "nickname", "import_state", "checked_at", "last_error"]
+    list_display = ["user_id", "nickname", "import_state_shown", "checked_at", "last_error"]
     list_filter = ["import_state"]
     # get_search_results searches these by any part (ChatUser.objects.matching), through an index.
     search_fields = ["user_id", "nickname"]
@@ -52,6 +56,8 @@ class ChatUserAdmin(SelectedIdsChecked, admin.ModelAdmin):
         return [
             path("import-one/", self.admin_site.admin_view(self.import_one_view),
                  name="contactgroups_chatuser_import_one"),
+            path("status/", self.admin_site.admin_view(partial(accounts_live.status_view, self)),
+                 name="contactgroups_chatuser_statuses"),
             *super().get_urls(),
         ]
 
@@ -92,6 +98,19 @@ class ChatUserAdmin(SelectedIdsChecked, admin.ModelAdmin):
         if obj is not None:
             obj.chat_actions = context["chat_actions"] = self.chat_actions(request)
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        if hasattr(response, "context_data") and "cl" in response.context_data:
+            shown = [user.pk for user in response.context_data["cl"].result_list]
+            response.context_data["following"] = accounts_live.followed_on_page(request, shown)
+        return response
+
+    @admin.display(description=ChatUser._meta.get_field("import_state").verbose_name, ordering="import_state")
+    def import_state_shown(self, user):
+        """The import state, marked for the list's script to follow while Chat's answer is awaited."""
+        return format_html('<span class="account-state" data-user="{}">{}</span>', user.pk,
+                           user.get_import_state_display())
 
     @admin.display(description=_("last error"))
     def last_error(self, user):
@@ -134,6 +153,7 @@ class ChatUserAdmin(SelectedIdsChecked, admin.ModelAdmin):
         if not_queued:
             self.message_user(request, words.import_not_queued_text(user_id), messages.ERROR)
         else:
+            accounts_live.follow(request, [user.pk])
             self.message_user(request, words.import_queued_text(user_id), messages.INFO)
         return HttpResponseRedirect(back)
 
@@ -158,4 +178,5 @@ class ChatUserAdmin(SelectedIdsChecked, admin.ModelAdmin):
                 "Nothing was sent to Chat: the task queue could not take the work. Try again once it is back."),
                 messages.ERROR)
         else:
+            accounts_live.follow(request, pks)
             self.message_user(request, words.accounts_queued_text(len(pks), check_only=check_only), messages.INFO)

@@ -39,3 +39,32 @@ def test_an_undocumented_code_shows_chats_own_text_in_the_same_row(client, staff
     client.force_login(staff)
     label, text = rows(client, user)["last_error"]
     assert text.startswith("99999: ") and text.endswith("(something Chat said)")
+
+
+def test_the_users_status_answers_staff_who_may_view_users_and_forgets_a_followed_import_once_answered(
+        client, staff, django_user_model):
+    from django.contrib.auth.models import Permission
+
+    from contactgroups.admin import accounts_live
+
+    user = ChatUser.objects.create(user_id="<b>bob</b>", import_state=ChatUser.ImportState.FAILED,
+                                   last_error_code=70402, last_error_info="<script>x</script>")
+    status = reverse("admin:contactgroups_chatuser_statuses")
+    clerk = django_user_model.objects.create_user("clerk", password="clerk-password", is_staff=True)
+    client.force_login(clerk)
+    assert client.get(status, {"id": user.pk}).status_code == 403
+    clerk.user_permissions.add(Permission.objects.get(codename="view_chatuser"))
+    answer = client.get(status, {"id": [user.pk, "not-an-id"]})
+    assert b"<" not in answer.content  # nothing Chat or an end user gave reads as markup
+    assert [(u["id"], u["text"], u["final"]) for u in answer.json()["users"]] == [(user.pk, "Import failed", True)]
+
+    client.force_login(staff)
+    session = client.session
+    session[accounts_live.FOLLOWED] = {"pks": [user.pk], "since": "2999-01-01T00:00:00+00:00"}
+    session.save()
+    page = client.get(reverse("admin:contactgroups_chatuser_changelist")).content.decode()
+    assert 'id="accounts-following"' in page and "accounts_live.js" in page
+    assert client.get(status, {"id": user.pk}).json()["users"][0]["final"] is False
+    ChatUser.objects.filter(pk=user.pk).update(updated_at="3000-01-01T00:00:00Z")
+    assert "accounts_live.js" not in client.get(reverse("admin:contactgroups_chatuser_changelist")).content.decode()
+    assert accounts_live.FOLLOWED not in client.session
