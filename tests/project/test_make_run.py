@@ -218,7 +218,7 @@ def test_make_run_writes_and_prints_the_ports_it_is_given_and_the_admin_password
     [password_line] = [n for n, line in enumerate(lines) if "shown only this once:" in line]
     password = lines[password_line].rsplit(": ", 1)[1].strip()
     # Last: after every process's start-up lines, and nothing but the way to set a new one after it.
-    for started_line in ("Listening at: http://127.0.0.1:%d" % ports["PORT"], " ready.", "beat: Starting"):
+    for started_line in (f"Listening at: http://127.0.0.1:{ports['PORT']}", " ready.", "beat: Starting"):
         assert max(n for n, line in enumerate(lines) if started_line in line) < password_line, started_line
     assert [line for line in lines[password_line + 1:] if line.strip()] == [
         "To set a new password: .venv/bin/python manage.py changepassword admin"]
