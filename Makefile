@@ -29,7 +29,6 @@ run:
 	$(MAKE) --no-print-directory messages
 	$(BIN)/python scripts/make_env.py
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py ensure_superuser
 	scripts/run.sh
 
 test:

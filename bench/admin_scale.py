@@ -8,9 +8,10 @@ for each page, the number of queries and the median and 90th percentile of the t
 when any page's median is 300 ms or more, or when a page lists the wrong rows.
 
 Without ``--database-url`` it runs twice: on a fresh SQLite file in a temporary folder, and on PostgreSQL in a new
-database ``imadmin_bench`` on the server of ``IMADMIN_BENCH_POSTGRES`` (default
-``postgres://postgres:cipass@127.0.0.1:5440/postgres``). Each database is created for the run and dropped at the
-end, unless ``--keep``. ``--reuse`` measures again a database kept by an earlier run (migrating it first), which
+database ``imadmin_bench`` on the server of ``IMADMIN_BENCH_POSTGRES`` (a URL of its maintenance database
+``postgres``), or, that unset, on a throwaway PostgreSQL 15 server it starts and stops (``bench/database_server.py``;
+what is missing for it is said in one line). Each database is created for the run and dropped at the end, unless
+``--keep``. ``--reuse`` measures again a database kept by an earlier run (migrating it first), which
 saves the seeding while tuning. Seeding writes rows in large batches (``executemany`` on SQLite, ``COPY`` on
 PostgreSQL): 30 to 40 s a database on a quiet 2-core machine.
 """
@@ -34,9 +35,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import database_server  # noqa: E402
 from tests.make_run import collected_static  # noqa: E402
 
-DEFAULT_POSTGRES = "postgres://postgres:cipass@127.0.0.1:5440/postgres"
 BENCH_DATABASE = "imadmin_bench"
 LIMIT_MS = 300.0
 
@@ -75,12 +76,22 @@ def main() -> int:
     if args.child:
         return child(args.child, args.seed, args.runs, args.attempts)
 
-    tmp = None
-    urls = args.database_url
-    if not urls:
-        tmp = tempfile.mkdtemp(prefix="imadmin-bench-")
-        server = os.environ.get("IMADMIN_BENCH_POSTGRES", DEFAULT_POSTGRES)
-        urls = [f"sqlite:///{tmp}/admin_scale.sqlite3", _with_database(server, BENCH_DATABASE)]
+    try:
+        if args.database_url:
+            for url in args.database_url:
+                database_server.check(url)
+            return measure_each(args, args.database_url)
+        with database_server.server(lasting=args.keep or args.reuse) as server:
+            tmp = tempfile.mkdtemp(prefix="imadmin-bench-")
+            return measure_each(args, [f"sqlite:///{tmp}/admin_scale.sqlite3",
+                                       _with_database(server, BENCH_DATABASE)], tmp)
+    except database_server.Missing as missing:
+        print(f"bench/admin_scale.py: {missing}", file=sys.stderr)
+        return 2
+
+
+def measure_each(args, urls: list[str], tmp: str | None = None) -> int:
+    """Creates, seeds, measures and drops each database in turn (``tmp``: the folder of the SQLite file)."""
     failed = False
     for url in urls:
         existed = _exists(url)

@@ -11,8 +11,9 @@ a minute). It checks the page's figures equal the reference's, and exits non-zer
 median is 300 ms or more.
 
 Without ``--database-url`` it runs twice: on a fresh SQLite file in a temporary folder, and on PostgreSQL in a new
-database ``imadmin_health_bench`` on the server of ``IMADMIN_BENCH_POSTGRES`` (default
-``postgres://postgres:cipass@127.0.0.1:5440/postgres``). Each database is created for the run and dropped at the
+database ``imadmin_health_bench`` on the server of ``IMADMIN_BENCH_POSTGRES``, or, that unset, on a throwaway
+PostgreSQL 15 server it starts and stops (``bench/database_server.py``; what is missing for it is said in one
+line). Each database is created for the run and dropped at the
 end, unless ``--keep``.
 """
 
@@ -33,10 +34,10 @@ from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench import database_server  # noqa: E402
 from bench.admin_scale import Writer, _create, _drop, _exists, _safe, _with_database  # noqa: E402
 from tests.make_run import collected_static  # noqa: E402
 
-DEFAULT_POSTGRES = "postgres://postgres:cipass@127.0.0.1:5440/postgres"
 BENCH_DATABASE = "imadmin_health_bench"
 LIMIT_MS = 300.0
 DEFAULT_ATTEMPTS = 1_000_000
@@ -61,10 +62,22 @@ def main() -> int:
     if args.child:
         return child(args.child, args.runs, args.attempts)
 
-    tmp = tempfile.mkdtemp(prefix="imadmin-health-bench-")
-    urls = args.database_url or [f"sqlite:///{tmp}/health.sqlite3",
-                                 _with_database(os.environ.get("IMADMIN_BENCH_POSTGRES", DEFAULT_POSTGRES),
-                                                BENCH_DATABASE)]
+    try:
+        if args.database_url:
+            for url in args.database_url:
+                database_server.check(url)
+            return measure_each(args, args.database_url)
+        with database_server.server(lasting=args.keep) as server:
+            tmp = tempfile.mkdtemp(prefix="imadmin-health-bench-")
+            return measure_each(args, [f"sqlite:///{tmp}/health.sqlite3", _with_database(server, BENCH_DATABASE)],
+                                tmp)
+    except database_server.Missing as missing:
+        print(f"bench/health_page.py: {missing}", file=sys.stderr)
+        return 2
+
+
+def measure_each(args, urls: list[str], tmp: str | None = None) -> int:
+    """Creates, seeds, measures and drops each database in turn (``tmp``: the folder of the SQLite file)."""
     failed = False
     for url in urls:
         if _exists(url):
@@ -80,7 +93,7 @@ def main() -> int:
                 _drop(url)
     if args.keep:
         print(f"Kept: {', '.join(_safe(url) for url in urls)}")
-    else:
+    elif tmp:
         shutil.rmtree(tmp, ignore_errors=True)
     return 1 if failed else 0
 

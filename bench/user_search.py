@@ -15,8 +15,9 @@ non-zero when a search finds other users than the scan or is no quicker than it,
 lists the wrong rows or takes 300 ms or more (median).
 
 Without ``--database-url`` it runs twice: on a fresh SQLite file in a temporary folder, and on PostgreSQL in a new
-database ``imadmin_user_search`` on the server of ``IMADMIN_BENCH_POSTGRES`` (default
-``postgres://postgres:cipass@127.0.0.1:5440/postgres``). Each database is created for the run and dropped at the
+database ``imadmin_user_search`` on the server of ``IMADMIN_BENCH_POSTGRES``, or, that unset, on a throwaway
+PostgreSQL 15 server it starts and stops (``bench/database_server.py``; what is missing for it is said in one
+line). Each database is created for the run and dropped at the
 end, unless ``--keep``; ``--reuse`` measures again a database kept by an earlier run.
 """
 
@@ -39,8 +40,8 @@ from tests.make_run import collected_static  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
 
+import database_server  # noqa: E402
 from admin_scale import (  # noqa: E402  (the same way of making, seeding and dropping a database)
-    DEFAULT_POSTGRES,
     Writer,
     _create,
     _drop,
@@ -91,12 +92,22 @@ def main() -> int:
     if args.child:
         return child(args.child, args.seed, args.users, args.runs, args.reference_runs)
 
-    tmp = None
-    urls = args.database_url
-    if not urls:
-        tmp = tempfile.mkdtemp(prefix="imadmin-bench-")
-        server = os.environ.get("IMADMIN_BENCH_POSTGRES", DEFAULT_POSTGRES)
-        urls = [f"sqlite:///{tmp}/user_search.sqlite3", _with_database(server, BENCH_DATABASE)]
+    try:
+        if args.database_url:
+            for url in args.database_url:
+                database_server.check(url)
+            return measure_each(args, args.database_url)
+        with database_server.server(lasting=args.keep or args.reuse) as server:
+            tmp = tempfile.mkdtemp(prefix="imadmin-bench-")
+            return measure_each(args, [f"sqlite:///{tmp}/user_search.sqlite3",
+                                       _with_database(server, BENCH_DATABASE)], tmp)
+    except database_server.Missing as missing:
+        print(f"bench/user_search.py: {missing}", file=sys.stderr)
+        return 2
+
+
+def measure_each(args, urls: list[str], tmp: str | None = None) -> int:
+    """Creates, seeds, measures and drops each database in turn (``tmp``: the folder of the SQLite file)."""
     failed = False
     for url in urls:
         existed = _exists(url)

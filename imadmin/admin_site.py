@@ -21,8 +21,10 @@ SETUP_URL = "two_factor:setup"
 
 
 def context(request) -> dict:
-    """Template context for every page: whether staff must sign in with a second factor."""
-    return {"staff_second_factor": second_factor_required()}
+    """Template context for every page: whether staff must sign in with a second factor, and the site's names for
+    the pages drawn in the admin's look outside its views (the 403 and 404 pages; the admin's own views say them)."""
+    return {"staff_second_factor": second_factor_required(), "site_header": admin.site.site_header,
+            "site_title": admin.site.site_title}
 
 
 def needs_second_factor(request) -> bool:
@@ -81,3 +83,8 @@ class StaffAdminConfig(AdminConfig):
         for model in (TOTPDevice, StaticDevice):
             if admin.site.is_registered(model):
                 admin.site.unregister(model)
+        from imadmin.login_throttling import replace_access_attempt_admin
+        from imadmin.staff_accounts import replace_user_and_group_admins
+
+        replace_access_attempt_admin(admin.site)
+        replace_user_and_group_admins(admin.site)

@@ -39,7 +39,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "axes",
+    # django-axes (login throttling), named for staff.
+    "imadmin.login_throttling.LoginThrottlingConfig",
     # The second factor: django-otp's devices (an authenticator app's codes, backup codes) and
     # django-two-factor-auth's sign-in and setup wizard.
     "django_otp",

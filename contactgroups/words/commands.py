@@ -112,10 +112,14 @@ def exported_text(groups: int, rows: int) -> str:
 def superuser_text(username: str, *, exists: bool = False, password: str | None = None,
                    from_environment: bool = False) -> str:
     """What ``ensure_superuser`` did: the account was there, or made with the environment's or a new password."""
-    if exists:
-        return _("Admin account “%(username)s” already exists; its password is unchanged.") % {"username": username}
     if from_environment:
         return _("Created admin account “%(username)s” with the password from DJANGO_SUPERUSER_PASSWORD.") % {
             "username": username}
-    return _("Created admin account “%(username)s”. Its password, shown only this once: %(password)s") % {
-        "username": username, "password": password}
+    if exists:
+        said = _("Admin account “%(username)s” already exists; its password is unchanged.") % {"username": username}
+    else:
+        said = _("Created admin account “%(username)s”. Its password, shown only this once: %(password)s") % {
+            "username": username, "password": password}
+    # The password is not shown again: how to set one.
+    return said + "\n" + _("To set a new password: .venv/bin/python manage.py changepassword %(username)s") % {
+        "username": username}

@@ -490,13 +490,19 @@ def test_import_users_keeps_going_when_chat_refuses_a_batch(chat_sandbox, staff,
 # export_contact_groups ---------------------------------------------------------------------------------------
 
 
+def exported(buffer: io.StringIO) -> str:
+    """The CSV the command wrote, after the byte-order mark it starts with (as the admin's download does)."""
+    assert buffer.getvalue().startswith("\ufeff")
+    return buffer.getvalue()[1:]
+
+
 def test_export_writes_one_row_per_conversation_as_the_database_holds_it(chat, owner, make_group, staff):
     make_group(owner, "work", [(C2C, "user_0002"), (C2C, "never_imported"), (GROUP, "@TGS#1")])
     make_group(owner, "empty")
     run_failing("sync_contact_groups", "--actor", staff.username, "--all")  # partly refused: never_imported
     buffer = io.StringIO()
     call_command("export_contact_groups", "--actor", staff.username, stdout=buffer, stderr=io.StringIO())
-    rows = list(csv.DictReader(io.StringIO(buffer.getvalue())))
+    rows = list(csv.DictReader(io.StringIO(exported(buffer))))
     expected = []
     for group in ContactGroup.objects.order_by("pk"):
         items = list(group.items.order_by("pk")) or [None]
@@ -519,11 +525,11 @@ def test_export_leaves_out_deleted_groups_unless_asked(owner, make_group, staff)
     make_group(owner, "here", [(C2C, "user_0002")])
     buffer = io.StringIO()
     call_command("export_contact_groups", "--actor", staff.username, stdout=buffer, stderr=io.StringIO())
-    assert [row["group_name"] for row in csv.DictReader(io.StringIO(buffer.getvalue()))] == ["here"]
+    assert [row["group_name"] for row in csv.DictReader(io.StringIO(exported(buffer)))] == ["here"]
     buffer = io.StringIO()
     call_command("export_contact_groups", "--actor", staff.username, "--include-deleted", stdout=buffer,
                  stderr=io.StringIO())
-    assert [row["group_name"] for row in csv.DictReader(io.StringIO(buffer.getvalue()))] == ["gone", "here"]
+    assert [row["group_name"] for row in csv.DictReader(io.StringIO(exported(buffer)))] == ["gone", "here"]
 
 
 def test_export_owner_limits_it_to_their_groups(owner, make_group, staff, tmp_path):
@@ -532,7 +538,7 @@ def test_export_owner_limits_it_to_their_groups(owner, make_group, staff, tmp_pa
     make_group(other, "theirs", [(C2C, "user_0002")])
     path = tmp_path / "export.csv"
     run("export_contact_groups", "--actor", staff.username, "--owner", other.user_id, "--output", str(path))
-    rows = list(csv.DictReader(path.open(encoding="utf-8")))
+    rows = list(csv.DictReader(path.open(encoding="utf-8-sig")))
     assert [(row["owner"], row["group_name"]) for row in rows] == [("user_0009", "theirs")]
 
 
@@ -540,7 +546,7 @@ def test_export_can_be_read_back_by_the_import(chat, owner, make_group, staff, t
     make_group(owner, "work", [(C2C, "user_0002"), (GROUP, "@TGS#1")])
     buffer = io.StringIO()
     call_command("export_contact_groups", "--actor", staff.username, stdout=buffer, stderr=io.StringIO())
-    rows = list(csv.DictReader(io.StringIO(buffer.getvalue())))
+    rows = list(csv.DictReader(io.StringIO(exported(buffer))))
     ContactGroup.objects.all().delete()
     text = "owner,group_name,type,target\n" + "".join(
         f"{row['owner']},{row['group_name']},{row['type']},{row['target']}\n" for row in rows)
@@ -556,7 +562,7 @@ def test_export_of_many_groups_stays_in_order_across_chunks(owner, staff):
     ContactGroup.objects.bulk_create(ContactGroup(owner=user, name=f"g{n}") for user in users for n in range(20))
     buffer = io.StringIO()
     call_command("export_contact_groups", "--actor", staff.username, stdout=buffer, stderr=io.StringIO())
-    rows = list(csv.DictReader(io.StringIO(buffer.getvalue())))
+    rows = list(csv.DictReader(io.StringIO(exported(buffer))))
     assert len(rows) == 1200 > export.GROUP_CHUNK
     assert [(row["owner"], row["group_name"]) for row in rows] == list(
         ContactGroup.objects.order_by("pk").values_list("owner__user_id", "name"))

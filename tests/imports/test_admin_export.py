@@ -11,6 +11,7 @@ import io
 import openpyxl
 import pytest
 from django.contrib.auth.models import Permission
+from django.core.management import call_command
 from django.http import StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -238,3 +239,18 @@ def test_the_sample_file_needs_the_import_permission(client, django_user_model):
     viewer.user_permissions.set(Permission.objects.filter(codename__in=["view_contactgroup"]))
     client.force_login(viewer)
     assert client.get(SAMPLE_URL).status_code == 403
+
+
+def test_the_commands_file_and_the_admins_download_are_the_same_bytes(staff_client, staff, groups, tmp_path):
+    """One file either way: the byte-order mark first (a spreadsheet then opens the Chinese names as such), the same
+    rows and line ends, whether written by ``export_contact_groups`` to a file or to standard output, or downloaded."""
+    downloaded = body(staff_client.get(export_url("csv")))
+    path = tmp_path / "export.csv"
+    call_command("export_contact_groups", "--actor", staff.username, "--output", str(path),
+                 stdout=io.StringIO(), stderr=io.StringIO())
+    printed = io.StringIO()
+    call_command("export_contact_groups", "--actor", staff.username, stdout=printed, stderr=io.StringIO())
+    assert downloaded.startswith(b"\xef\xbb\xbfowner,group_name,")
+    assert "项目组 客户".encode() in downloaded
+    assert path.read_bytes() == downloaded
+    assert printed.getvalue().encode("utf-8") == downloaded

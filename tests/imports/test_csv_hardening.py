@@ -32,7 +32,7 @@ def export(staff, tmp_path) -> list[list[str]]:
     path = tmp_path / "export.csv"
     call_command("export_contact_groups", "--actor", staff.username, "--output", str(path),
                  stdout=io.StringIO(), stderr=io.StringIO())
-    return list(csv.reader(path.open(encoding="utf-8", newline="")))
+    return list(csv.reader(path.open(encoding="utf-8-sig", newline="")))
 
 
 # The rule --------------------------------------------------------------------------------------------------

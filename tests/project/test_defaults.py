@@ -73,3 +73,16 @@ def test_a_management_command_prints_only_its_own_output(tmp_path):
     assert result.returncode == 0
     assert result.stdout == "Created admin account “admin” with the password from DJANGO_SUPERUSER_PASSWORD.\n"
     assert result.stderr == ""
+
+
+def test_make_run_on_another_sandbox_port_sets_it_in_an_existing_env_file_and_nothing_else(tmp_path, capsys):
+    env_file = tmp_path / ".env"
+    env_file.write_text("SECRET_KEY=mine\nCHAT_API_BASE_URL=http://127.0.0.1:8081\nLOG_LEVEL=INFO\n")
+    assert make_env.main(tmp_path, {"SANDBOX_PORT": "8381"}) == 0
+    assert env_file.read_text() == "SECRET_KEY=mine\nCHAT_API_BASE_URL=http://127.0.0.1:8381\nLOG_LEVEL=INFO\n"
+    assert capsys.readouterr().out == ("Set CHAT_API_BASE_URL in .env to http://127.0.0.1:8381, where the Chat "
+                                       "sandbox starts (it was on port 8081).\n")
+    # Real Chat's address is not the sandbox's: left as it is.
+    env_file.write_text("CHAT_API_BASE_URL=https://adminapisgp.im.qcloud.com\n")
+    assert make_env.main(tmp_path, {"SANDBOX_PORT": "8381"}) == 0
+    assert env_file.read_text() == "CHAT_API_BASE_URL=https://adminapisgp.im.qcloud.com\n"

@@ -1,11 +1,12 @@
 """`make run` runs the production shape on one machine, and Ctrl-C stops all of it.
 
-scripts/run.sh is started as `make run` starts it (after migrate and ensure_superuser, with the .env
-scripts/make_env.py writes), in its own session, on free ports and a var/ folder of the test's own. The test
-checks that Redis, a Celery worker, Celery beat, the Chat sandbox and the admin (gunicorn) run, each a process
-of the Procfile under honcho; saves a group over HTTP as a person would and sees the worker sync it; then sends
-Ctrl-C (SIGINT to the script's process group, as a terminal does) and checks that none of the processes it
-started is left.
+scripts/run.sh is started as `make run` starts it (after migrate, with the .env scripts/make_env.py writes), in its
+own session, on free ports and a var/ folder of the test's own. The test checks that Redis, a Celery worker,
+Celery beat, the Chat sandbox and the admin (gunicorn) run, each a process of the Procfile under honcho; saves a
+group over HTTP as a person would and sees the worker sync it; then sends Ctrl-C (SIGINT to the script's process
+group, as a terminal does) and checks that none of the processes it started is left. Another starts it on ports
+of its own choosing, as `SANDBOX_PORT=... make run` does, and finds them in .env and in what it prints, the
+admin account's password last.
 """
 
 import os
@@ -23,7 +24,7 @@ import requests
 from contactgroups.chat import protocol
 from tests.admin_forms import group_form_data, states_shown
 from tests.conftest import wait_until
-from tests.make_run import ROOT, make_run_env, run
+from tests.make_run import ROOT, clean_env, make_env, make_run_env, run
 from tests.services import free_port
 
 pytestmark = pytest.mark.services
@@ -76,9 +77,13 @@ def answers(url: str) -> bool:
 def make_run(tmp_path):
     env = make_run_env(tmp_path)
     ports = {"PORT": free_port(), "SANDBOX_PORT": free_port(), "REDIS_PORT": free_port()}
+    yield from started(tmp_path, env, ports)
+
+
+def started(tmp_path, env: dict, ports: dict):
+    """scripts/run.sh, as `make run` starts it after migrate, with ``ports`` in its environment."""
     env.update({name: str(port) for name, port in ports.items()}, IMADMIN_VAR=str(tmp_path / "var"))
     assert run([sys.executable, "manage.py", "migrate", "--noinput"], env).returncode == 0
-    assert run([sys.executable, "manage.py", "ensure_superuser"], env).returncode == 0
     log = tmp_path / "run.log"
     process = subprocess.Popen(["scripts/run.sh"], cwd=ROOT, env=env, stdout=log.open("w"),
                                stderr=subprocess.STDOUT, start_new_session=True)
@@ -178,3 +183,52 @@ def test_run_sh_stopped_alone_stops_everything_it_started(make_run):
     while still_running(make_run.started) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert still_running(make_run.started) == {}
+
+
+@pytest.fixture
+def make_run_on_ports(tmp_path, capsys):
+    """`PORT=... SANDBOX_PORT=... REDIS_PORT=... make run` on a fresh folder: the .env scripts/make_env.py writes
+    for those ports (and what it printed), no DJANGO_SUPERUSER_PASSWORD, so the account gets a new password."""
+    ports = {"PORT": free_port(), "SANDBOX_PORT": free_port(), "REDIS_PORT": free_port()}
+    (tmp_path / ".env.example").write_text((ROOT / ".env.example").read_text())
+    assert make_env.main(tmp_path, {name: str(port) for name, port in ports.items()}) == 0
+    env = clean_env(IMADMIN_ENV_FILE=str(tmp_path / ".env"), DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    env_printed = capsys.readouterr().out
+    for process in started(tmp_path, env, ports):
+        process.env_printed = env_printed
+        yield process
+
+
+def test_make_run_writes_and_prints_the_ports_it_is_given_and_the_admin_password_last(make_run_on_ports):
+    ports, log = make_run_on_ports.ports, make_run_on_ports.log
+    sandbox = f"http://127.0.0.1:{ports['SANDBOX_PORT']}"
+    assert make_run_on_ports.env_printed == f"Wrote .env with new secrets (DEBUG on, Chat sandbox on 127.0.0.1:" \
+                                           f"{ports['SANDBOX_PORT']}).\n"
+    env_file = Path(make_run_on_ports.env["IMADMIN_ENV_FILE"]).read_text().splitlines()
+    assert f"CHAT_API_BASE_URL={sandbox}" in env_file and "8081" not in "\n".join(env_file)
+
+    def password_shown():
+        """run.sh printed the admin account's password"""
+        return "shown only this once:" in log.read_text() or make_run_on_ports.poll() is not None
+
+    wait_until(password_shown, timeout=180)
+    assert make_run_on_ports.poll() is None, log.read_text()[-3000:]
+    time.sleep(2)  # anything printed just after it
+    lines = log.read_text().splitlines()
+    [password_line] = [n for n, line in enumerate(lines) if "shown only this once:" in line]
+    password = lines[password_line].rsplit(": ", 1)[1].strip()
+    # Last: after every process's start-up lines, and nothing but the way to set a new one after it.
+    for started_line in (f"Listening at: http://127.0.0.1:{ports['PORT']}", " ready.", "beat: Starting"):
+        assert max(n for n, line in enumerate(lines) if started_line in line) < password_line, started_line
+    assert [line for line in lines[password_line + 1:] if line.strip()] == [
+        "To set a new password: .venv/bin/python manage.py changepassword admin"]
+    # Where each listens, printed just before: the ports given.
+    assert lines[password_line - 2:password_line] == [
+        f"imadmin is running: the admin on http://127.0.0.1:{ports['PORT']}/admin/, the Chat sandbox on {sandbox},",
+        f"Redis on 127.0.0.1:{ports['REDIS_PORT']}. Ctrl-C stops them all."]
+    # The sandbox answers where .env says it is, and the printed password logs in.
+    health = requests.get(f"{sandbox}/__sandbox__/health", timeout=5, proxies=NO_PROXY)
+    assert health.status_code == 200 and health.json()["status"] == "ok"
+    session = requests.Session()
+    session.trust_env = False
+    log_in(session, f"http://127.0.0.1:{ports['PORT']}", password)

@@ -6,7 +6,9 @@ from ``ensure_superuser``, the Chat sandbox on a loopback port and the admin ser
 runs ``.venv/bin/python manage.py`` or asks the admin at ``http://127.0.0.1:8000`` is run by bash, README.md's
 first, then each docs/*.md file's in the order of their names, each file's in its order, in one scratch folder
 (the files one example writes are there for the next), with only the interpreter's path put in for
-``.venv/bin/python manage.py`` and the admin's port for 8000.
+``.venv/bin/python manage.py``, the admin's port for 8000 and that folder for the examples' own scratch folder,
+``/tmp/imadmin-examples``. They run in an empty folder standing for the project's, which they leave empty: no
+file of theirs is left among the project's.
 """
 
 import re
@@ -21,6 +23,7 @@ from tests.make_run import ROOT, make_run_env, run
 
 COMMAND = ".venv/bin/python manage.py"
 ADMIN = "http://127.0.0.1:8000"
+SCRATCH = "/tmp/imadmin-examples"
 
 
 def documents() -> list:
@@ -86,12 +89,16 @@ def test_the_docs_have_an_example_of_every_operator_command():
 
 def test_every_command_example_runs_as_written_after_make_run(after_make_run):
     env, scratch = after_make_run
+    project = scratch.parent / "project"
+    project.mkdir()
     for block in command_examples():
         script = block.replace(COMMAND, f"{sys.executable} {ROOT / 'manage.py'}").replace(
-            ADMIN, env["IMADMIN_TEST_ADMIN"])
-        result = run(["bash", "-euo", "pipefail", "-c", script], env, cwd=scratch)
+            ADMIN, env["IMADMIN_TEST_ADMIN"]).replace(SCRATCH, str(scratch / "examples"))
+        result = run(["bash", "-euo", "pipefail", "-c", script], env, cwd=project)
         assert result.returncode == 0, f"{block}\n{result.stdout}\n{result.stderr}"
         assert "axes" not in result.stdout + result.stderr.lower(), result.stderr
-    [export] = scratch.glob("groups-*.csv")
+    assert list(project.iterdir()) == []
+    assert sorted(path.name for path in (scratch / "examples").iterdir())[1:] == ["groups.csv", "users.csv"]
+    [export] = (scratch / "examples").glob("groups-*.csv")
     assert export.read_text().splitlines()[1:] == [
         "user_0001,Work,1,synced,1,user_0002,0,", "user_0001,Work,1,synced,2,'@TGS#1B2AUI7RZ,0,"]

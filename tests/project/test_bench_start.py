@@ -1,0 +1,63 @@
+"""The benchmarks on PostgreSQL start what they need or say in one line what is missing, never a traceback.
+
+``bench/database_server.py`` gives them a server: the one ``IMADMIN_BENCH_POSTGRES`` names when it answers, else a
+throwaway PostgreSQL 15 started with scripts/postgres.sh and stopped at the end. The benchmarks themselves are not
+run here (minutes of seeding); only how each begins.
+"""
+
+import os
+import sys
+
+import psycopg
+import pytest
+
+from bench import database_server
+from tests.make_run import clean_env, run
+from tests.services import free_port
+
+BENCHMARKS = ["bench/admin_scale.py", "bench/health_page.py", "bench/user_search.py"]
+
+
+def one_line(result) -> str:
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == "" and result.stderr.count("\n") == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    return result.stderr
+
+
+@pytest.mark.parametrize("script", BENCHMARKS)
+def test_a_named_server_that_does_not_answer_is_said_in_one_line(script):
+    closed = free_port()
+    result = run([sys.executable, script], clean_env(
+        IMADMIN_BENCH_POSTGRES=f"postgres://postgres:secret-word@127.0.0.1:{closed}/postgres"), timeout=60)
+    line = one_line(result)
+    assert line.startswith(f"{script}: the PostgreSQL server of postgres://postgres:***@127.0.0.1:{closed}/postgres "
+                           "does not answer (")
+    assert "secret-word" not in line
+
+
+@pytest.mark.parametrize("script", BENCHMARKS)
+def test_a_database_url_that_does_not_answer_is_said_in_one_line(script):
+    closed = free_port()
+    result = run([sys.executable, script, "--database-url", f"postgres://postgres:x@127.0.0.1:{closed}/bench"],
+                 clean_env(), timeout=60)
+    assert f"127.0.0.1:{closed}/bench does not answer" in one_line(result)
+
+
+def test_keeping_a_database_asks_for_a_server_that_outlives_the_run():
+    line = one_line(run([sys.executable, "bench/admin_scale.py", "--keep"], clean_env(), timeout=60))
+    assert "--keep and --reuse need a PostgreSQL server that outlives the run: set IMADMIN_BENCH_POSTGRES" in line
+
+
+@pytest.mark.skipif(not (database_server.POSTGRES_BIN / "initdb").exists() or os.geteuid() != 0,
+                    reason="starting PostgreSQL 15 needs it installed and root (make test installs it)")
+def test_without_a_named_server_one_is_started_for_the_run_and_stopped_after(monkeypatch, capsys):
+    monkeypatch.delenv(database_server.ENVIRONMENT, raising=False)
+    with database_server.server() as url:
+        with psycopg.connect(url, connect_timeout=5) as connection:
+            [(version,)] = connection.execute("SHOW server_version_num").fetchall()
+        assert version.startswith("15")
+        assert capsys.readouterr().out.startswith("Started PostgreSQL 15 on 127.0.0.1:")
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(url, connect_timeout=5)
+
