@@ -355,11 +355,11 @@ def test_an_interrupted_run_keeps_what_chat_confirmed_and_leaves_the_rest_untouc
     assert 10 <= len(created) < 120
     time.sleep(0.5)
     for group in ContactGroup.objects.select_related("owner").filter(owner__in=owners):
-        assert (group.sync_lock_token, group.sync_lock_until) == ("", None)
+        assert (group.sync.lock_token, group.sync.lock_until) == ("", None)
         if (group.owner.user_id, group.name) in created:
-            assert group.state == ContactGroup.State.SYNCED and group.chat_group_id is not None
+            assert group.state == ContactGroup.State.SYNCED and group.sync.chat_group_id is not None
         else:
-            assert (group.state, group.create_intent) == (ContactGroup.State.DRAFT, "")
+            assert (group.state, group.sync.create_intent) == (ContactGroup.State.DRAFT, "")
     assert SyncAttempt.objects.count() == len(created)
 
 
@@ -496,7 +496,7 @@ def test_export_writes_one_row_per_conversation_as_the_database_holds_it(chat, o
         for item in items:
             expected.append({
                 "owner": group.owner.user_id, "group_name": group.name,
-                "group_id": str(group.chat_group_id) if group.chat_group_id is not None else "",
+                "group_id": str(group.sync.chat_group_id) if group.sync.chat_group_id is not None else "",
                 "state": group.state,
                 # A group id starts with @, so the cell carries the quote that keeps spreadsheets from running it.
                 "type": str(item.type) if item else "", "target": spreadsheet.neutralise(item.target if item else ""),
