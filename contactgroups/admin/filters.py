@@ -56,7 +56,7 @@ class DriftFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() == "yes":
-            return queryset.filter(sync__drift__isnull=False)
+            return queryset.drifted()
         return queryset
 
 

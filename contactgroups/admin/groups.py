@@ -49,8 +49,8 @@ class ContactGroupAdmin(admin.ModelAdmin):
         "last_synced_at",
     ]
     list_filter = [StateFilter, DriftFilter, OwnerFilter]
-    # What Chat confirmed (GroupId, last synced, the drift mark) is each group's ``sync`` row: joined, never read
-    # a group at a time.
+    # Every page reads the owner and the group's ``sync`` row (GroupId, last synced, the drift mark) in the same
+    # query as the groups (get_queryset), never a group at a time.
     list_select_related = ["owner", "sync"]
     # Each lookup is one an index answers, and none joins the conversations (which would need DISTINCT);
     # get_search_results says how the box searches these.
@@ -102,7 +102,7 @@ class ContactGroupAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         # A reading holds up to a thousand conversations; only the page's comparison reads it, when Chat fails.
-        return super().get_queryset(request).select_related("sync").defer("sync__chat_reading")
+        return super().get_queryset(request).select_related(*self.list_select_related).defer("sync__chat_reading")
 
     # The admin's own pages and endpoints ---------------------------------------------------------------------
 

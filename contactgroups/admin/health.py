@@ -183,7 +183,7 @@ def failing_groups() -> list[dict]:
 
 def drifted_groups() -> list[dict]:
     """The groups the last reading of Chat found changed in the app, most recently changed first (one query)."""
-    groups = (ContactGroup.objects.filter(sync__drift__isnull=False).select_related("owner", "sync")
+    groups = (ContactGroup.objects.drifted().select_related("owner", "sync")
               .order_by("-updated_at", "-id")[:LISTED])
     return [{"group": group, "changes": words.drift_text(group.sync.drift, group.owner.user_id),
              "url": reverse("admin:contactgroups_contactgroup_change", args=[group.pk])} for group in groups]

@@ -35,6 +35,13 @@ class ContactGroupQuerySet(models.QuerySet):
             groups = groups.exclude(pk=exclude_pk)
         return groups.count()
 
+    def drifted(self):
+        """Groups whose last reading of Chat found the user changed them in the app: their pks read from the sync
+        rows' partial index (``groupsync_drift``) in a subquery, so no group without drift is read, however many
+        there are."""
+        confirmed = self.model._meta.get_field("sync").related_model
+        return self.filter(pk__in=confirmed.objects.filter(drift__isnull=False).values("group_id"))
+
     def stranded(self, unchanged_since):
         """Groups waiting for a sync that nothing runs: queued, syncing or being deleted, with no lease or one
         that expired (its sync died), and unchanged since ``unchanged_since`` (a datetime)."""
