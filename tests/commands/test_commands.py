@@ -20,7 +20,7 @@ from django.utils import translation
 
 from contactgroups import spreadsheet, words
 from contactgroups.chat import errors, protocol
-from contactgroups.models import ChatUser, ContactGroup, SyncAttempt
+from contactgroups.models import ChatUser, ContactGroup, GroupSync, SyncAttempt
 from tests.services import ROOT, database_url
 
 C2C, GROUP = protocol.TYPE_C2C, protocol.TYPE_GROUP
@@ -546,7 +546,9 @@ def test_export_of_many_groups_stays_in_order_across_chunks(owner, staff):
     from contactgroups import exports as export
 
     users = [ChatUser.objects.create(user_id=f"bulk_{n:02d}") for n in range(60)]
-    ContactGroup.objects.bulk_create(ContactGroup(owner=user, name=f"g{n}") for user in users for n in range(20))
+    groups = ContactGroup.objects.bulk_create(ContactGroup(owner=user, name=f"g{n}")
+                                              for user in users for n in range(20))
+    GroupSync.objects.bulk_create(GroupSync.for_groups(groups))
     buffer = io.StringIO()
     call_command("export_contact_groups", "--actor", staff.username, stdout=buffer, stderr=io.StringIO())
     rows = list(csv.DictReader(io.StringIO(buffer.getvalue())))
