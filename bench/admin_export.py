@@ -36,12 +36,13 @@ def measure(groups: int, conversations: int, folder: Path) -> dict:
     from django.test import Client
     from django.urls import reverse
 
-    from contactgroups.models import ChatUser, ContactGroup, ContactItem
+    from contactgroups.models import ChatUser, ContactGroup, ContactItem, GroupSync
 
     call_command("migrate", verbosity=0)
     owners = ChatUser.objects.bulk_create([ChatUser(user_id=f"owner_{n:04d}") for n in range(OWNERS)])
     ContactGroup.objects.bulk_create(
         [ContactGroup(owner=owners[n % OWNERS], name=f"Group {n}") for n in range(groups)], batch_size=2000)
+    GroupSync.objects.bulk_create(GroupSync.for_groups(ContactGroup.objects.only("pk", "owner_id")), batch_size=2000)
     pks = list(ContactGroup.objects.values_list("pk", flat=True))
     ContactItem.objects.bulk_create(
         [ContactItem(group_id=pk, type=1, to_account=f"peer_{pk}_{c}") for pk in pks for c in range(conversations)],

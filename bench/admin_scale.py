@@ -328,7 +328,7 @@ def seed(connection, attempts: int) -> None:
     from django.core.management.color import no_style
     from django.db import transaction
 
-    from contactgroups.models import ChatUser, ContactGroup, ContactItem, SyncAttempt, SyncAttemptRefusal
+    from contactgroups.models import ChatUser, ContactGroup, ContactItem, GroupSync, SyncAttempt, SyncAttemptRefusal
 
     now = datetime.now(UTC).replace(microsecond=0)
     user_count = OWNERS
@@ -359,18 +359,22 @@ def seed(connection, attempts: int) -> None:
                 outcome = {"code": "synced", "group_id": index + 1, "added": size - refused}
                 if refused:
                     outcome["refused"] = [[1, peer(index, 0), 50001, ""]]
-                row = (index + 1, owner, name, name if synced else "", json.dumps(confirmed if synced else []),
-                       json.dumps(outcome if synced else {}), state, index + 1 if synced else None, moments[index],
-                       moments[index])
+                row = (index + 1, owner, name, state, moments[index], moments[index])
                 if counted:
                     row += (size, size - refused if synced else 0, refused)
-                yield row
+                # Its sync row: what Chat confirmed.
+                confirmed_row = (index + 1, owner, name if synced else "", json.dumps(confirmed if synced else []),
+                                 json.dumps(outcome if synced else {}), index + 1 if synced else None,
+                                 state == "deleted")
+                yield row, confirmed_row
 
-        varying = ["id", "owner_id", "name", "confirmed_name", "confirmed_conversations", "last_outcome",
-                   "state", "chat_group_id", "created_at", "updated_at"]
+        varying = ["id", "owner_id", "name", "state", "created_at", "updated_at"]
         if counted:
             varying += ["conversation_count", "accepted_count", "refused_count"]
-        Writer(connection, ContactGroup, varying).write(group_rows())
+        Writer(connection, ContactGroup, varying).write(row for row, _confirmed in group_rows())
+        Writer(connection, GroupSync, ["group_id", "owner_id", "confirmed_name", "confirmed_conversations",
+                                       "last_outcome", "chat_group_id", "deleted"]).write(
+            confirmed for _row, confirmed in group_rows())
 
         def item_rows():
             item_id = 0

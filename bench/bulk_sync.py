@@ -150,7 +150,7 @@ def seed(owners: list[str], groups_per_owner: int) -> None:
 
     from contactgroups.chat import protocol
     from contactgroups.conf import chat_client
-    from contactgroups.models import ChatUser, ContactGroup, ContactItem
+    from contactgroups.models import ChatUser, ContactGroup, ContactItem, GroupSync
 
     with chat_client(rate_limit=100_000) as client:
         for batch in protocol.chunks(owners + PEERS, protocol.ACCOUNTS_PER_IMPORT_MAX):
@@ -178,6 +178,7 @@ def seed(owners: list[str], groups_per_owner: int) -> None:
         if any(group.pk is None for group in groups):
             # Backends that do not return ids from bulk_create: read them back.
             groups = list(ContactGroup.objects.filter(owner__user_id__in=owner_batch).order_by("pk"))
+        GroupSync.objects.bulk_create(GroupSync.for_groups(groups), batch_size=1000)
         ContactItem.objects.bulk_create(
             [
                 ContactItem(group=group, type=protocol.TYPE_C2C,

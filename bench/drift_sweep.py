@@ -70,7 +70,7 @@ def seed(count: int) -> None:
     from contactgroups.chat import protocol
     from contactgroups.chat.types import Conversation
     from contactgroups.conf import chat_client
-    from contactgroups.models import ChatUser, ContactGroup, ContactItem
+    from contactgroups.models import ChatUser, ContactGroup, ContactItem, GroupSync
 
     owners = [f"sweep_owner_{number:05d}" for number in range(count)]
     conversations = [Conversation(protocol.TYPE_C2C, peer) for peer in PEERS]
@@ -97,9 +97,13 @@ def seed(count: int) -> None:
     pks = dict(ChatUser.objects.filter(user_id__in=owners).values_list("user_id", "pk"))
     confirmed = [[c.type, c.target] for c in conversations]
     ContactGroup.objects.bulk_create(
-        [ContactGroup(owner_id=pks[owner], name="work", confirmed_name="work", chat_group_id=ids[owner],
-                      confirmed_conversations=confirmed, state=ContactGroup.State.SYNCED, conversation_count=3,
+        [ContactGroup(owner_id=pks[owner], name="work", state=ContactGroup.State.SYNCED, conversation_count=3,
                       accepted_count=3) for owner in owners], batch_size=1000)
+    GroupSync.objects.bulk_create(
+        [GroupSync(group_id=group_pk, owner_id=owner_pk, confirmed_name="work", chat_group_id=ids[user_id],
+                   confirmed_conversations=confirmed)
+         for group_pk, owner_pk, user_id in ContactGroup.objects.values_list("pk", "owner_id", "owner__user_id")],
+        batch_size=1000)
     ContactItem.objects.bulk_create(
         [ContactItem(group_id=group_pk, type=c.type, to_account=c.target, result_code=0)
          for group_pk in ContactGroup.objects.values_list("pk", flat=True) for c in conversations],

@@ -152,6 +152,7 @@ def seed(connection, attempts: int) -> int:
         CallMinute,
         ChatUser,
         ContactGroup,
+        GroupSync,
         RefusalMinute,
         SyncAttempt,
         SyncAttemptRefusal,
@@ -169,11 +170,13 @@ def seed(connection, attempts: int) -> int:
                                                           "updated_at": now}).write(
             (n + 1, f"owner_{n:05d}") for n in range(OWNERS))
         drift = json.dumps({"renamed_from": "work", "renamed_to": "work (app)"})
-        Writer(connection, ContactGroup, ["id", "owner_id", "name", "state", "drift", "chat_read_at", "created_at",
-                                          "updated_at"], {"last_outcome": {}}).write(
+        Writer(connection, ContactGroup, ["id", "owner_id", "name", "state", "created_at", "updated_at"]).write(
             (n + 1, n % OWNERS + 1, f"group {n}", STATE_CYCLE[n % len(STATE_CYCLE)],
-             drift if n % DRIFTED_EVERY == 0 else None, adapt(now - timedelta(minutes=n % 600)),
              adapt(now - timedelta(seconds=n)), adapt(now - timedelta(seconds=n)))
+            for n in range(GROUPS))
+        Writer(connection, GroupSync, ["group_id", "owner_id", "drift", "chat_read_at"], {"last_outcome": {}}).write(
+            (n + 1, n % OWNERS + 1, drift if n % DRIFTED_EVERY == 0 else None,
+             adapt(now - timedelta(minutes=n % 600)))
             for n in range(GROUPS))
 
         def calls():

@@ -32,7 +32,8 @@ def exported_rows(groups, on_chunk: Callable[[int], None] | None = None) -> Iter
     ``on_chunk(count)`` is called after the rows of each chunk of ``count`` groups.
     """
     chunk = []
-    for group in rows.stream_rows(groups, ["owner__user_id", "name", "chat_group_id", "state"], chunk=GROUP_CHUNK):
+    fields = ["owner__user_id", "name", "sync__chat_group_id", "state"]
+    for group in rows.stream_rows(groups, fields, chunk=GROUP_CHUNK):
         chunk.append(group)
         if len(chunk) == GROUP_CHUNK:
             yield from _chunk_rows(chunk)

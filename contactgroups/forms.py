@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy
 from contactgroups import words
 from contactgroups.chat import protocol
 from contactgroups.chat.types import Conversation
-from contactgroups.models import ChatUser, ContactGroup, ContactItem
+from contactgroups.models import ChatUser, ContactGroup, ContactItem, GroupSync
 from contactgroups.outcomes import SaveWarning, WarningCode
 
 
@@ -116,6 +116,8 @@ class ContactGroupForm(MeasuredInBytes, forms.ModelForm):
         model = ContactGroup
         fields = ["owner", "name"]
         field_classes = {"owner": OwnerChoiceField}
+        # Shown under the page's read-only column of that name, which reads the group's ``sync`` row.
+        help_texts = {"confirmed_name": GroupSync._meta.get_field("confirmed_name").help_text}
 
     def __init__(self, *args, brings_back: bool = False, **kwargs):
         super().__init__(*args, **kwargs)

@@ -147,9 +147,10 @@ def ends_of(groups) -> list[GroupEnd]:
             ends.append(GroupEnd(pk, state))
         else:
             failed.append(pk)
-    for group in ContactGroup.objects.select_related("owner").filter(pk__in=failed).only(
-            "owner__user_id", "name", "state", "last_error_code", "last_error_info", "last_outcome"):
-        why = words.group_sync_why(group.last_error_code, group.last_error_info, group.last_outcome,
+    for group in ContactGroup.objects.select_related("owner", "sync").filter(pk__in=failed).only(
+            "owner__user_id", "name", "state", "sync__last_error_code", "sync__last_error_info", "sync__last_outcome"):
+        confirmed = group.sync
+        why = words.group_sync_why(confirmed.last_error_code, confirmed.last_error_info, confirmed.last_outcome,
                                    partial=group.state == ContactGroup.State.PARTIAL)
         ends.append(GroupEnd(group.pk, group.state, words.group_sync_line(
             group.pk, group.name, group.owner.user_id, ContactGroup.State(group.state).label, why)))

@@ -5,7 +5,10 @@ import pytest
 from django.utils import timezone, translation
 
 from contactgroups.chat import protocol
-from contactgroups.models import ChatUser, ContactGroup, ContactItem, SyncAttempt
+from contactgroups.models import ChatUser, ContactGroup, ContactItem, GroupSync, SyncAttempt
+
+# The columns of a group's sync row (what Chat confirmed, the outcome, progress, the drift reading, the lease).
+SYNC_COLUMNS = {field.name for field in GroupSync._meta.concrete_fields} - {"group", "owner"}
 
 
 @pytest.fixture(autouse=True)
@@ -22,10 +25,16 @@ def owner(db):
 
 @pytest.fixture
 def make_group(db):
-    """Create a group straight in the database, bypassing the forms."""
+    """Create a group straight in the database, bypassing the forms; ``fields`` of its sync row (``chat_group_id``,
+    ``confirmed_name``, ``drift``, ...) are written there."""
 
     def make(owner, name, conversations=(), **fields):
+        confirmed = {key: fields.pop(key) for key in list(fields) if key in SYNC_COLUMNS}
         group = ContactGroup.objects.create(owner=owner, name=name, **fields)
+        if confirmed:
+            for key, value in confirmed.items():
+                setattr(group.sync, key, value)
+            group.sync.save(update_fields=list(confirmed))
         ContactItem.objects.bulk_create(
             ContactItem(
                 group=group,

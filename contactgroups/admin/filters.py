@@ -45,7 +45,8 @@ class StateFilter(admin.SimpleListFilter):
 
 
 class DriftFilter(admin.SimpleListFilter):
-    """The groups whose last reading of Chat found the user changed them in the app (an index holds only those)."""
+    """The groups whose last reading of Chat found the user changed them in the app (an index of their sync rows holds
+    only those)."""
 
     title = _("changed in the app")
     parameter_name = "drift"
@@ -55,7 +56,7 @@ class DriftFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() == "yes":
-            return queryset.filter(drift__isnull=False)
+            return queryset.drifted()
         return queryset
 
 

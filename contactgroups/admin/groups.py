@@ -10,6 +10,7 @@ from functools import partial
 
 from django.contrib import admin, messages
 from django.contrib.admin.models import DELETION
+from django.contrib.admin.utils import display_for_field
 from django.db import transaction
 from django.db.models import Q
 from django.template.response import TemplateResponse
@@ -32,7 +33,7 @@ from contactgroups.admin.offers import last_sync_offers, offer_on_page
 from contactgroups.admin.selection import check_selected_ids
 from contactgroups.admin.views import SyncOneView, pull_from_chat, sync_to_chat
 from contactgroups.forms import ContactGroupForm, warnings_digest
-from contactgroups.models import ChatUser, ContactGroup, ContactItem
+from contactgroups.models import ChatUser, ContactGroup, ContactItem, GroupSync
 from contactgroups.permissions import PULL_PERMISSION, SYNC_PERMISSION
 
 __all__ = ["ContactGroupAdmin", "ContactItemInline", "ContactItemInlineForm", "ContactItemInlineFormSet"]
@@ -48,7 +49,9 @@ class ContactGroupAdmin(admin.ModelAdmin):
         "last_synced_at",
     ]
     list_filter = [StateFilter, DriftFilter, OwnerFilter]
-    list_select_related = ["owner"]
+    # Every page reads the owner and the group's ``sync`` row (GroupId, last synced, the drift mark) in the same
+    # query as the groups (get_queryset), never a group at a time.
+    list_select_related = ["owner", "sync"]
     # Each lookup is one an index answers, and none joins the conversations (which would need DISTINCT);
     # get_search_results says how the box searches these.
     search_fields = ["name", "owner__user_id", "items__to_account", "items__to_group_id"]
@@ -99,7 +102,7 @@ class ContactGroupAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         # A reading holds up to a thousand conversations; only the page's comparison reads it, when Chat fails.
-        return super().get_queryset(request).defer("chat_reading")
+        return super().get_queryset(request).select_related(*self.list_select_related).defer("sync__chat_reading")
 
     # The admin's own pages and endpoints ---------------------------------------------------------------------
 
@@ -246,8 +249,7 @@ class ContactGroupAdmin(admin.ModelAdmin):
         obj.state = ContactGroup.State.QUEUED if self.has_sync_permission(request) else ContactGroup.State.DRAFT
         if change:
             # Only what the page edits, and the state. Saving the whole row would write back, as this request read
-            # them, the columns a sync may have changed since: what Chat confirmed, and the sync's lease, so that
-            # the next sync would start while the running one still calls Chat.
+            # them, the columns a sync may have changed since (the state it set, the counts).
             columns = {field.name for field in obj._meta.get_fields() if field.concrete}
             edited = [name for name in form.changed_data if name in columns]
             obj.save(update_fields=[*edited, "state", "updated_at"])
@@ -337,11 +339,29 @@ class ContactGroupAdmin(admin.ModelAdmin):
     @admin.display(description=_("state"), ordering="state")
     def state_badge(self, group):
         badge = state_badge_html(group)
-        if group.drift and group.state != ContactGroup.State.DELETED:
+        if group.sync.drift and group.state != ContactGroup.State.DELETED:
             badge = format_html('{} <span class="state-drift" title="{}">{}</span>', badge,
                                 _("The last reading of Chat found the user changed this group in the app."),
                                 _("Changed in the app"))
         return badge
+
+    # What Chat confirmed, read from the group's ``sync`` row and shown as Django shows a column of the group.
+
+    def confirmed(self, group, name: str):
+        return display_for_field(getattr(group.sync, name), GroupSync._meta.get_field(name),
+                                 self.get_empty_value_display())
+
+    @admin.display(description=GroupSync._meta.get_field("chat_group_id").verbose_name)
+    def chat_group_id(self, group):
+        return self.confirmed(group, "chat_group_id")
+
+    @admin.display(description=GroupSync._meta.get_field("confirmed_name").verbose_name)
+    def confirmed_name(self, group):
+        return self.confirmed(group, "confirmed_name")
+
+    @admin.display(description=GroupSync._meta.get_field("last_synced_at").verbose_name)
+    def last_synced_at(self, group):
+        return self.confirmed(group, "last_synced_at")
 
     @admin.display(description=_("refused"), ordering="refused_count")
     def refused(self, group):
@@ -351,15 +371,16 @@ class ContactGroupAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("last sync"))
     def last_sync(self, group):
-        return with_offer(words.outcome_text(group.last_outcome) or "—", last_sync_offers(group))
+        return with_offer(words.outcome_text(group.sync.last_outcome) or "—", last_sync_offers(group))
 
     @admin.display(description=_("last conflict"))
     def last_conflict(self, group):
-        return words.conflicts_text(group.conflicts, group.owner.user_id) if group.conflicts else "—"
+        conflicts = group.sync.conflicts
+        return words.conflicts_text(conflicts, group.owner.user_id) if conflicts else "—"
 
     @admin.display(description=_("last error"))
     def last_error(self, group):
-        if group.last_error_code is None:
+        if group.sync.last_error_code is None:
             return last_error_text(group)
         return format_html('<strong class="refused">{}</strong>', last_error_text(group))
 

@@ -87,7 +87,8 @@ def group_counts() -> tuple[list[dict], dict]:
     """The groups in each state, and how many the last reading of Chat found changed in the app (one query)."""
     counted = {
         row["state"]: row for row in ContactGroup.objects.order_by().values("state").annotate(
-            count=Count("pk"), drifted=Count("pk", filter=Q(drift__isnull=False)), last_read=Max("chat_read_at"))
+            count=Count("pk"), drifted=Count("pk", filter=Q(sync__drift__isnull=False)),
+            last_read=Max("sync__chat_read_at"))
     }
     states = [{"state": state, "label": label, "count": counted.get(state, {}).get("count", 0),
                "url": changelist_url(state=state)} for state, label in ContactGroup.State.choices]
@@ -186,19 +187,19 @@ def slowest_calls(now) -> list[dict]:
 
 def failing_groups() -> list[dict]:
     """The groups whose last sync failed or was partly refused, most recently changed first (one query)."""
-    groups = (ContactGroup.objects.filter(state__in=FAILING_STATES).select_related("owner")
+    groups = (ContactGroup.objects.filter(state__in=FAILING_STATES).select_related("owner", "sync")
               .order_by("-updated_at", "-id")[:LISTED])
     return [{"group": group, "state": words.sync_state_text(
-                group.state, refused=group.refused_count, error_code=group.last_error_code,
-                last_outcome=group.last_outcome),
+                group.state, refused=group.refused_count, error_code=group.sync.last_error_code,
+                last_outcome=group.sync.last_outcome),
              "url": reverse("admin:contactgroups_contactgroup_change", args=[group.pk])} for group in groups]
 
 
 def drifted_groups() -> list[dict]:
     """The groups the last reading of Chat found changed in the app, most recently changed first (one query)."""
-    groups = (ContactGroup.objects.filter(drift__isnull=False).select_related("owner")
+    groups = (ContactGroup.objects.drifted().select_related("owner", "sync")
               .order_by("-updated_at", "-id")[:LISTED])
-    return [{"group": group, "changes": words.drift_text(group.drift, group.owner.user_id),
+    return [{"group": group, "changes": words.drift_text(group.sync.drift, group.owner.user_id),
              "url": reverse("admin:contactgroups_contactgroup_change", args=[group.pk])} for group in groups]
 
 

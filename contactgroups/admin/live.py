@@ -49,7 +49,7 @@ def is_final(group: ContactGroup) -> bool:
 def progress(group: ContactGroup) -> tuple[int, int]:
     """How far the group's running sync is: (calls made, calls planned), both 0 when no sync of more than one call
     runs. Counts that do not add up (more made than planned) read as not known: (0, 0), never a bar past its end."""
-    done, planned = group.sync_calls_done, group.sync_calls_planned
+    done, planned = group.sync.calls_done, group.sync.calls_planned
     if is_final(group) or planned < 2 or not 0 <= done <= planned:
         return 0, 0
     return done, planned
@@ -57,11 +57,12 @@ def progress(group: ContactGroup) -> tuple[int, int]:
 
 def state_text(group: ContactGroup) -> str:
     """The group's sync state in words, at this moment (words.sync_state_text)."""
-    running = group.sync_lock_until is not None and group.sync_lock_until > timezone.now()
+    confirmed = group.sync
+    running = confirmed.lock_until is not None and confirmed.lock_until > timezone.now()
     done, planned = progress(group)
     return words.sync_state_text(
         group.state, running=running, calls_done=done, calls_planned=planned,
-        refused=group.refused_count, error_code=group.last_error_code, last_outcome=group.last_outcome,
+        refused=group.refused_count, error_code=confirmed.last_error_code, last_outcome=confirmed.last_outcome,
     )
 
 
@@ -85,9 +86,10 @@ def result_text(code: int | None, info: str = "") -> str:
 def last_error_text(group: ContactGroup) -> str:
     """The group's last error: Chat's code with its meaning (Chat's own text only for a code the project does not
     document), or, for a failure without a code, what the last sync says of it."""
-    if group.last_error_code is not None:
-        return words.code_with_meaning(group.last_error_code, group.last_error_info)
-    outcome = group.outcome
+    confirmed = group.sync
+    if confirmed.last_error_code is not None:
+        return words.code_with_meaning(confirmed.last_error_code, confirmed.last_error_info)
+    outcome = confirmed.outcome
     error = outcome.error if isinstance(outcome, SyncOutcome) else None
     return words.failure_text(error) if error else "—"
 
@@ -105,23 +107,25 @@ def when(value, empty: str) -> str:
 
 def page_fields(group: ContactGroup, empty: str) -> dict:
     """The group page's read-only fields a sync changes, as the page shows them, by the fields' names."""
+    confirmed = group.sync
     return {
-        "chat_group_id": shown(empty if group.chat_group_id is None else group.chat_group_id),
-        "confirmed_name": shown(group.confirmed_name or empty),
-        "last_sync": shown(words.outcome_text(group.last_outcome) or "—"),
-        "last_error": shown(last_error_text(group), group.last_error_code is not None),
-        "last_synced_at": shown(when(group.last_synced_at, empty)),
+        "chat_group_id": shown(empty if confirmed.chat_group_id is None else confirmed.chat_group_id),
+        "confirmed_name": shown(confirmed.confirmed_name or empty),
+        "last_sync": shown(words.outcome_text(confirmed.last_outcome) or "—"),
+        "last_error": shown(last_error_text(group), confirmed.last_error_code is not None),
+        "last_synced_at": shown(when(confirmed.last_synced_at, empty)),
     }
 
 
 def list_columns(group: ContactGroup, empty: str) -> dict:
     """The changelist's columns a sync changes, as the list shows them, by the columns' names."""
+    confirmed = group.sync
     return {
-        "chat_group_id": shown(empty if group.chat_group_id is None else group.chat_group_id),
+        "chat_group_id": shown(empty if confirmed.chat_group_id is None else confirmed.chat_group_id),
         "conversation_count": shown(group.conversation_count),
         "accepted_count": shown(group.accepted_count),
         "refused": shown(group.refused_count, group.refused_count > 0),
-        "last_synced_at": shown(when(group.last_synced_at, empty)),
+        "last_synced_at": shown(when(confirmed.last_synced_at, empty)),
     }
 
 

@@ -82,7 +82,7 @@ def result_offers(item) -> list:
 def not_imported_users(group) -> list[str]:
     """The UserIDs the group's last sync says Chat refused as not imported: the owner, whose refusal stopped the
     call, and each one-to-one conversation refused so."""
-    outcome = group.outcome
+    outcome = group.sync.outcome
     if not isinstance(outcome, SyncOutcome):
         return []
     users = []

@@ -23,17 +23,22 @@ from contactgroups.admin.views import GroupAdminView
 from contactgroups.models import ContactGroup, ContactItem, GroupVersion
 from contactgroups.sync.outcome import conversation_data
 
+# What bringing a deleted group back sets on its sync row.
+BROUGHT_BACK_SYNC_FIELDS = ("confirmed_name", "confirmed_conversations", "chat_group_id", "create_intent", "deleted",
+                            "conflicts", "drift")
+
 
 def bring_back(group: ContactGroup) -> list[str]:
     """Bring a deleted group back (not saved): Chat confirmed the delete, so nothing of the group is in Chat and
-    the sync creates it again, its name sent. The fields set."""
+    the sync creates it again, its name sent. The group's fields set (its sync row's: BROUGHT_BACK_SYNC_FIELDS)."""
     group.delete_requested = False
-    group.confirmed_name, group.confirmed_conversations = "", []
-    group.chat_group_id = None
-    group.create_intent = ""
-    group.conflicts, group.drift = [], None
-    return ["delete_requested", "confirmed_name", "confirmed_conversations", "chat_group_id", "create_intent",
-            "conflicts", "drift"]
+    confirmed = group.sync
+    confirmed.confirmed_name, confirmed.confirmed_conversations = "", []
+    confirmed.chat_group_id = None
+    confirmed.create_intent = ""
+    confirmed.deleted = False
+    confirmed.conflicts, confirmed.drift = [], None
+    return ["delete_requested"]
 
 
 def differences(group: ContactGroup, version: GroupVersion) -> dict:
@@ -141,6 +146,7 @@ class RestoreView(GroupAdminView):
             return self.render(request, group, version, note, form, formsets, inlines)
         if revived:
             group.save(update_fields=[*revived, "updated_at"])
+            group.sync.save(update_fields=BROUGHT_BACK_SYNC_FIELDS)
             group.items.update(result_code=None, result_info="", result_at=None)
         group = model_admin.save_form(request, form, change=True)
         model_admin.save_model(request, group, form, change=True)

@@ -1,7 +1,9 @@
-"""The app's models: Chat's users (``users``) and the mirror of their groups (``mirror``), the audit of Chat's calls
+"""The app's models: Chat's users (``users``), the mirror of their groups (``mirror``) and what Chat confirmed of each
+(``confirmed``), the audit of Chat's calls
 (``audit``) and their counts a minute (``health``), the versions Chat confirmed (``versions``), staff preferences."""
 
 from contactgroups.models.audit import SyncAttempt, SyncAttemptRefusal
+from contactgroups.models.confirmed import GroupSync
 from contactgroups.models.health import CallMinute, RefusalMinute
 from contactgroups.models.mirror import ContactGroup, ContactGroupQuerySet, ContactItem, ContactItemQuerySet
 from contactgroups.models.preferences import StaffPreference
@@ -11,5 +13,5 @@ from contactgroups.models.versions import GroupVersion
 __all__ = [
     "CallMinute", "RefusalMinute",
     "ChatUser", "ChatUserQuerySet", "ContactGroup", "ContactGroupQuerySet", "ContactItem", "ContactItemQuerySet",
-    "GroupVersion", "StaffPreference", "SyncAttempt", "SyncAttemptRefusal",
+    "GroupSync", "GroupVersion", "StaffPreference", "SyncAttempt", "SyncAttemptRefusal",
 ]

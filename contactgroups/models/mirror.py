@@ -1,13 +1,13 @@
 """The mirror of Chat's conversation groups: the groups (ContactGroup), their conversations (ContactItem), queries.
 
-Each row keeps a local primary key and, separately, what Chat assigned or last
-confirmed (GroupId, the confirmed name and conversations, each conversation's last
-ResultCode), so the admin can show what Chat said and the sync can tell the staff's
-change from the end user's. Models never call Chat; contactgroups.sync does. The
-groups' owners are ``users.ChatUser``.
+A group's row says what staff want of it; what Chat assigned or last confirmed of it (GroupId, the confirmed name
+and conversations) and the sync's own data are its ``sync`` row (``confirmed.GroupSync``), which only the sync
+writes. Each conversation keeps Chat's last ResultCode beside it, so the admin can show what Chat said and the sync
+can tell the staff's change from the end user's. Models never call Chat; contactgroups.sync does. The groups'
+owners are ``users.ChatUser``.
 """
 
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -16,9 +16,7 @@ from contactgroups import words
 from contactgroups.chat import errors, protocol
 from contactgroups.chat.types import Conversation
 from contactgroups.indexes import PrefixSearchIndex
-from contactgroups.models.fields import StorableJSONField
 from contactgroups.models.users import ChatUser
-from contactgroups.outcomes import PullOutcome, SyncOutcome, group_outcome
 from contactgroups.validators import validate_group_name
 
 
@@ -37,17 +35,30 @@ class ContactGroupQuerySet(models.QuerySet):
             groups = groups.exclude(pk=exclude_pk)
         return groups.count()
 
+    def drifted(self):
+        """Groups whose last reading of Chat found the user changed them in the app: their pks read from the sync
+        rows' partial index (``groupsync_drift``) in a subquery, so no group without drift is read, however many
+        there are."""
+        confirmed = self.model._meta.get_field("sync").related_model
+        return self.filter(pk__in=confirmed.objects.filter(drift__isnull=False).values("group_id"))
+
     def stranded(self, unchanged_since):
         """Groups waiting for a sync that nothing runs: queued, syncing or being deleted, with no lease or one
         that expired (its sync died), and unchanged since ``unchanged_since`` (a datetime)."""
         waiting = [ContactGroup.State.QUEUED, ContactGroup.State.SYNCING, ContactGroup.State.DELETING]
         return self.filter(state__in=waiting, updated_at__lte=unchanged_since).filter(
-            Q(sync_lock_until__isnull=True) | Q(sync_lock_until__lt=timezone.now())
+            Q(sync__lock_until__isnull=True) | Q(sync__lock_until__lt=timezone.now())
         )
 
 
 class ContactGroup(models.Model):
-    """One conversation group of one Chat user, as imadmin wants it in Chat."""
+    """One conversation group of one Chat user, as imadmin wants it in Chat.
+
+    What Chat confirmed of it, the last outcome, progress, drift reading and lease are its ``sync`` row
+    (``GroupSync``), made with it. The state stays here, beside the name: the name is unique among the owner's
+    groups that are not deleted (a constraint on this row's state), and the changelist's indexes order each state by
+    last change. The sync sets the state; a save writes it only as a request (``REQUESTED_STATES``).
+    """
 
     class State(models.TextChoices):
         DRAFT = "draft", _("Draft")
@@ -69,31 +80,8 @@ class ContactGroup(models.Model):
         help_text=words.lazy_format(_("At most %(max)d bytes of UTF-8: a CJK character takes 3 bytes, an emoji 4."),
                                     max=protocol.GROUP_NAME_MAX_BYTES),
     )
-    chat_group_id = models.PositiveBigIntegerField(_("GroupId"), null=True, blank=True, editable=False)
-    confirmed_name = models.CharField(
-        _("name in Chat"), max_length=protocol.GROUP_NAME_MAX_BYTES, blank=True, editable=False,
-        help_text=_("The name Chat last confirmed; requests address the group by it."),
-    )
-    confirmed_conversations = StorableJSONField(
-        _("conversations in Chat"), default=list, blank=True, editable=False,
-        help_text=_("The [type, target] pairs Chat last confirmed in this group."),
-    )
     state = models.CharField(
         _("state"), max_length=16, choices=State.choices, default=State.DRAFT, editable=False
-    )
-    last_error_code = models.IntegerField(_("last error code"), null=True, blank=True, editable=False)
-    last_error_info = models.TextField(_("last error"), blank=True, editable=False)
-    last_synced_at = models.DateTimeField(_("last synced"), null=True, blank=True, editable=False)
-    # What the last sync, pull or failure did, and the last conflicts: data (codes and parameters), made into
-    # words when shown (contactgroups.words).
-    last_outcome = StorableJSONField(_("last sync"), default=dict, blank=True, editable=False)
-    conflicts = StorableJSONField(
-        _("last conflict"), default=list, blank=True, editable=False,
-        help_text=_("Where the user changed in the app what staff changed here, and whose change won."),
-    )
-    create_intent = models.CharField(
-        _("create sent as"), max_length=protocol.GROUP_NAME_MAX_BYTES, blank=True, editable=False,
-        help_text=_("Written before a create is sent, with the name it sends; cleared once Chat's answer is kept."),
     )
     delete_requested = models.BooleanField(
         _("deletion requested"), default=False, editable=False,
@@ -104,31 +92,18 @@ class ContactGroup(models.Model):
     conversation_count = models.PositiveIntegerField(_("conversations"), default=0, editable=False)
     accepted_count = models.PositiveIntegerField(_("accepted"), default=0, editable=False)
     refused_count = models.PositiveIntegerField(_("refused"), default=0, editable=False)
-    # How far the running sync is, for pages that follow it live: its Chat calls made and planned (the read
-    # counts as one). Written only when a sync makes more than one call; 0 and 0 when no sync runs.
-    sync_calls_done = models.PositiveSmallIntegerField(_("Chat calls made"), default=0, editable=False)
-    sync_calls_planned = models.PositiveSmallIntegerField(_("Chat calls planned"), default=0, editable=False)
-    # The last reading of the group in Chat (the drift sweep's or the group page's), as data: {"group_id", "name",
-    # "conversations": [[type, target], ...]}, or {"missing": true} when Chat no longer had it; and when it was
-    # read. ``drift`` is what the user changed in the app that the mirror does not show yet (sync.drift), as
-    # data; null when the reading found nothing.
-    chat_reading = StorableJSONField(_("last reading of Chat"), null=True, blank=True, editable=False)
-    chat_read_at = models.DateTimeField(_("Chat last read"), null=True, blank=True, editable=False)
-    drift = StorableJSONField(_("changed in the app"), null=True, blank=True, editable=False)
     # The admin history entry (LogEntry pk) of the last staff action on the group: the history entries of the syncs
     # that carry it out name it, so the history page shows them under it.
     last_staff_action = models.PositiveBigIntegerField(null=True, blank=True, editable=False)
-    sync_lock_token = models.CharField(max_length=32, blank=True, editable=False)
-    sync_lock_until = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     objects = ContactGroupQuerySet.as_manager()
 
-    # What staff want of the group: all that save() writes to an existing row. Every other column is the sync's
-    # (what Chat confirmed, the outcome, progress, the drift reading, the lease) and is written only where it is
-    # named (save(update_fields=...), QuerySet.update), so a group loaded before a sync ran, saved after it,
-    # cannot write back what Chat confirmed before: the sync would take the group for one never sent.
+    # What staff want of the group: all that save() writes to an existing row. The state is written only as a
+    # request (below); the counts, the last staff action and the state the sync set are written only where they are
+    # named (save(update_fields=...), QuerySet.update), so a group loaded before a sync ran, saved after it, cannot
+    # write back what the sync left. What Chat confirmed is on the ``sync`` row, which no save of the group writes.
     DESIRED_FIELDS = ("owner", "name", "delete_requested")
     # The states a staff change sets (saved, waiting for a sync): a save writes the state only when it is one.
     REQUESTED_STATES = (State.DRAFT, State.QUEUED, State.DELETING)
@@ -144,11 +119,6 @@ class ContactGroup(models.Model):
                 name="contactgroup_unique_name_per_owner",
                 violation_error_message=_("This user already has a conversation group with this name."),
             ),
-            models.UniqueConstraint(
-                fields=["owner", "chat_group_id"],
-                condition=Q(chat_group_id__isnull=False) & ~Q(state="deleted"),
-                name="contactgroup_unique_groupid_per_owner",
-            ),
         ]
         indexes = [
             models.Index(fields=["name"], name="contactgroup_name"),
@@ -159,8 +129,6 @@ class ContactGroup(models.Model):
             models.Index(fields=["updated_at", "id"], name="contactgroup_updated_id"),
             models.Index(fields=["state", "updated_at", "id"], name="contactgroup_state_updated"),
             models.Index(fields=["owner", "state", "updated_at", "id"], name="contactgroup_owner_state"),
-            # "Changed in the app": the few groups with drift, most recently changed first, without reading the rest.
-            models.Index(fields=["updated_at", "id"], condition=Q(drift__isnull=False), name="contactgroup_drift"),
         ]
         permissions = [
             ("sync_contactgroup", _("Can sync conversation groups to Chat")),
@@ -171,44 +139,52 @@ class ContactGroup(models.Model):
         return f"{self.name} ({self.owner.user_id})" if self.owner_id else self.name
 
     def save(self, **kwargs):
-        if kwargs.get("update_fields") is not None or kwargs.get("force_insert") or self._state.adding:
-            super().save(**kwargs)
+        if self._state.adding or kwargs.get("force_insert"):
+            # The group and its sync row are made together: every group has one.
+            with transaction.atomic(using=kwargs.get("using"), savepoint=False):
+                super().save(**kwargs)
+                self.sync = self._meta.get_field("sync").related_model.objects.create(group=self,
+                                                                                       owner_id=self.owner_id)
+            self._loaded_owner_id = self.owner_id
             return
-        # A save asks for a deletion but never takes one back, nor sets a group staff deleted waiting for a sync
-        # again: a copy loaded before the delete, saved after it, would bring the group back into Chat. (Taking a
-        # deletion back is the restore's, which names the fields it writes.)
-        desired = self.DESIRED_FIELDS if self.delete_requested else tuple(
-            name for name in self.DESIRED_FIELDS if name != "delete_requested")
-        super().save(**{**kwargs, "update_fields": (*desired, "updated_at")})
-        if self.state in self.REQUESTED_STATES:
-            rows = ContactGroup.objects.filter(pk=self.pk)
-            if not self.delete_requested:
-                rows = rows.filter(delete_requested=False)
-            rows.update(state=self.state)
+        if kwargs.get("update_fields") is not None:
+            super().save(**kwargs)
+        else:
+            # A save asks for a deletion but never takes one back, nor sets a group staff deleted waiting for a sync
+            # again: a copy loaded before the delete, saved after it, would bring the group back into Chat. (Taking
+            # a deletion back is the restore's, which names the fields it writes.)
+            desired = self.DESIRED_FIELDS if self.delete_requested else tuple(
+                name for name in self.DESIRED_FIELDS if name != "delete_requested")
+            super().save(**{**kwargs, "update_fields": (*desired, "updated_at")})
+            if self.state in self.REQUESTED_STATES:
+                rows = ContactGroup.objects.filter(pk=self.pk)
+                if not self.delete_requested:
+                    rows = rows.filter(delete_requested=False)
+                rows.update(state=self.state)
+        update_fields = kwargs.get("update_fields")
+        if (update_fields is None or "owner" in update_fields) and self.owner_id != getattr(
+                self, "_loaded_owner_id", self.owner_id):
+            # The sync row's copy of the owner (its GroupId is unique per owner) follows the group's.
+            self._meta.get_field("sync").related_model.objects.filter(group=self).update(owner_id=self.owner_id)
+            self._loaded_owner_id = self.owner_id
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        group = super().from_db(db, field_names, values)
+        group._loaded_owner_id = group.__dict__.get("owner_id")
+        return group
 
     def keeps_name(self, name: str) -> bool:
-        """Whether ``name`` is the name Chat holds for the group: a sync never sends it (a name is sent only when it
-        differs from the one Chat confirmed), so it is kept as it is, even one Chat would refuse if it were sent
-        (spaces at its ends, given in the app)."""
-        return bool(self.confirmed_name) and name == self.confirmed_name
+        """Whether ``name`` is the name Chat holds for the group (``GroupSync.keeps_name``); never for a group not
+        yet saved."""
+        confirmed = getattr(self, "sync", None) if self.pk else None
+        return confirmed is not None and confirmed.keeps_name(name)
 
     def clean_fields(self, exclude=None):
         # The name's checks are those of a name sent to Chat; a name kept as Chat holds it is not sent.
         if self.keeps_name(self.name):
             exclude = {*(exclude or ()), "name"}
         super().clean_fields(exclude=exclude)
-
-    @property
-    def outcome(self) -> SyncOutcome | PullOutcome | None:
-        """``last_outcome`` as its typed value (a sync's or a pull's); None when there is none or its code is
-        unknown. The sync and a pull write the column (``to_json``); contactgroups.words says it."""
-        return group_outcome(self.last_outcome)
-
-    @property
-    def last_error_meaning(self) -> str:
-        if self.last_error_code is None:
-            return ""
-        return words.meaning(self.last_error_code)
 
     def refresh_counts(self, save: bool = True, codes: list[int | None] | None = None) -> None:
         """Recount the group's conversations and Chat's accepted and refused answers among them.

@@ -17,8 +17,10 @@ from contactgroups.models.mirror import ContactGroup
 
 
 def confirmed_state(group: ContactGroup) -> tuple:
-    """What Chat confirmed of ``group``, as a value to compare: its name, conversations and GroupId."""
-    return group.confirmed_name, tuple(tuple(pair) for pair in group.confirmed_conversations), group.chat_group_id
+    """What Chat confirmed of ``group`` (its sync row), as a value to compare: its name, conversations and GroupId."""
+    confirmed = group.sync
+    return confirmed.confirmed_name, tuple(tuple(pair) for pair in confirmed.confirmed_conversations), \
+        confirmed.chat_group_id
 
 
 class GroupVersion(models.Model):
@@ -47,12 +49,13 @@ class GroupVersion(models.Model):
     def after_save(cls, group: ContactGroup, before: tuple, actor_id: int | None, at) -> "GroupVersion | None":
         """The version to keep (not saved) now that ``group``'s confirmed state was saved, or None when there is
         none to keep: the group is deleted, Chat has confirmed nothing of it, or the state is ``before``'s."""
-        if group.state == ContactGroup.State.DELETED or not group.confirmed_name:
+        confirmed = group.sync
+        if group.state == ContactGroup.State.DELETED or not confirmed.confirmed_name:
             return None
         if confirmed_state(group) == before:
             return None
-        conversations = sorted(Conversation(*pair) for pair in group.confirmed_conversations)
-        return cls(group_id=group.pk, name=group.confirmed_name, chat_group_id=group.chat_group_id,
+        conversations = sorted(Conversation(*pair) for pair in confirmed.confirmed_conversations)
+        return cls(group_id=group.pk, name=confirmed.confirmed_name, chat_group_id=confirmed.chat_group_id,
                    conversations=[[c.type, c.target] for c in conversations], confirmed_at=at, actor_id=actor_id)
 
     @property

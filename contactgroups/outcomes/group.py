@@ -1,4 +1,4 @@
-"""What one sync or pull did to a group, as data: ``ContactGroup.last_outcome`` and the history's ``sync`` and
+"""What one sync or pull did to a group, as data: ``GroupSync.last_outcome`` and the history's ``sync`` and
 ``pull`` parts. A sync's outcome is written by ``sync.outcome.Progress`` and ``sync.execute``; a pull's by
 ``sync.pull``; ``group_outcome`` reads either."""
 

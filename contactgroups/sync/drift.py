@@ -2,7 +2,7 @@
 
 Chat tells nobody when a user edits a group in the app, so the mirror learns of it by reading
 (``get_contact_group``): the drift sweep reads every owner now and then, and a group's page reads its owner when
-it opens. A reading is kept on the group as data (``ContactGroup.chat_reading``, ``chat_read_at``).
+it opens. A reading is kept on the group's sync row as data (``GroupSync.chat_reading``, ``chat_read_at``).
 
 What differs is the planner's to say, never a second comparison: ``difference`` plans a sync of the group
 against the reading (``plan.plan(base, desired, remote)``), and what that plan would adopt from the app, or where
@@ -22,12 +22,13 @@ from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from contactgroups.chat import protocol
 from contactgroups.chat.types import ContactGroups, Conversation
 from contactgroups.conf import app_settings, chat_client, page_read_client
-from contactgroups.models import ChatUser, ContactGroup, ContactItem, GroupVersion
+from contactgroups.models import ChatUser, ContactGroup, ContactItem, GroupSync, GroupVersion
 from contactgroups.models.versions import confirmed_state
 from contactgroups.outcomes import DriftCode, DriftEntry, DriftFacts, ReadBy
 from contactgroups.sync import plan
@@ -57,7 +58,8 @@ class ReadingChanged(Exception):
 
 def never_sent(group: ContactGroup) -> bool:
     """A group no sync has sent yet: Chat cannot hold it, so there is nothing to read."""
-    return group.chat_group_id is None and not group.create_intent and not group.confirmed_name
+    confirmed = group.sync
+    return confirmed.chat_group_id is None and not confirmed.create_intent and not confirmed.confirmed_name
 
 
 def reading_of(chat: ContactGroups, group: ContactGroup) -> dict | None:
@@ -109,8 +111,8 @@ def difference(group: ContactGroup, conversations, reading: dict | None) -> dict
     if reading is None or group.state == ContactGroup.State.DELETED or group.delete_requested:
         return None
     remote = _remote(reading)
-    base_conversations = frozenset(Conversation(*pair) for pair in group.confirmed_conversations)
-    base = plan.Base(group.confirmed_name, base_conversations)
+    base_conversations = frozenset(Conversation(*pair) for pair in group.sync.confirmed_conversations)
+    base = plan.Base(group.sync.confirmed_name, base_conversations)
     wanted = tuple(conversations)
     if isinstance(remote, plan.Remote):
         # What Chat confirmed that no row can hold was never the staff's to remove (as in a sync).
@@ -146,15 +148,15 @@ def current_difference(group: ContactGroup, reading: dict | None) -> dict | None
 
 def record(group: ContactGroup, reading: dict | None, drift: dict | None, read_at, actor_id: int | None,
            source: str) -> None:
-    """Keep a reading on the group (only its three columns: the list's order by last change stays), and say in the
-    history when it found a difference the group did not show before, or found none where it did."""
-    ContactGroup.objects.filter(pk=group.pk).update(chat_reading=reading, chat_read_at=read_at, drift=drift)
+    """Keep a reading on the group's sync row (only its three columns: the list's order by last change stays), and
+    say in the history when it found a difference the group did not show before, or found none where it did."""
+    GroupSync.objects.filter(group_id=group.pk).update(chat_reading=reading, chat_read_at=read_at, drift=drift)
     _log_change(group, drift, actor_id, source)
-    group.chat_reading, group.chat_read_at, group.drift = reading, read_at, drift
+    group.sync.chat_reading, group.sync.chat_read_at, group.sync.drift = reading, read_at, drift
 
 
 def _log_change(group: ContactGroup, drift: dict | None, actor_id: int | None, source: str) -> None:
-    if drift == group.drift:
+    if drift == group.sync.drift:
         return
     if drift is None:
         entry = DriftEntry(CLEARED, ReadBy(source))
@@ -189,13 +191,13 @@ def read_for_page(group: ContactGroup, actor_id: int | None) -> PageReading:
     if never_sent(group):
         return PageReading(None, None, live=False, sent=False)
     if not app_settings.SYNC_PAGE_READ_TIMEOUT:
-        return PageReading(group.chat_reading, group.chat_read_at, live=False)
+        return PageReading(group.sync.chat_reading, group.sync.chat_read_at, live=False)
     recorder = AuditRecorder(actor_id, group.owner.user_id, group)
     try:
         with page_read_client(recorder) as client:
             chat = client.get_contact_group(group.owner.user_id)
     except Exception as exc:  # any failure: the page shows the kept reading and says why it could not read
-        return PageReading(group.chat_reading, group.chat_read_at, live=False, error=exc)
+        return PageReading(group.sync.chat_reading, group.sync.chat_read_at, live=False, error=exc)
     read_at = timezone.now()
     reading = reading_of(chat, group)
     if not _leased(group):  # a running sync reads and adopts by itself; its half-done state is no drift
@@ -204,7 +206,7 @@ def read_for_page(group: ContactGroup, actor_id: int | None) -> PageReading:
 
 
 def _leased(group: ContactGroup) -> bool:
-    until = ContactGroup.objects.filter(pk=group.pk).values_list("sync_lock_until", flat=True).first()
+    until = GroupSync.objects.filter(group_id=group.pk).values_list("lock_until", flat=True).first()
     return until is not None and until > timezone.now()
 
 
@@ -214,7 +216,7 @@ def take_chat_version(group_pk: int, actor_id: int | None, shown: str | None = N
     ``shown`` is the fingerprint of the reading the page showed: if Chat now holds something else, ReadingChanged
     and nothing changes. SyncBusy while a sync holds the group; Chat's errors as they come, nothing changed.
     """
-    group = ContactGroup.objects.select_related("owner").get(pk=group_pk)
+    group = ContactGroup.objects.select_related("owner", "sync").get(pk=group_pk)
     seen = {}
 
     def expect(chat: ContactGroups) -> None:
@@ -225,8 +227,8 @@ def take_chat_version(group_pk: int, actor_id: int | None, shown: str | None = N
     report = pull_group(group_pk, actor_id, expect=expect)
     if not report.held_back:
         # The pull's own history entry says what changed; the group now matches what Chat held.
-        ContactGroup.objects.filter(pk=group_pk).update(chat_reading=seen["reading"], chat_read_at=timezone.now(),
-                                                        drift=None)
+        GroupSync.objects.filter(group_id=group_pk).update(chat_reading=seen["reading"], chat_read_at=timezone.now(),
+                                                           drift=None)
     return report
 
 
@@ -251,7 +253,7 @@ def keep_staff_version(group_pk: int, actor_id: int | None, shown: str | None = 
     a group whose own name another of the owner's groups has in Chat (``name_taken``); NameTaken, nothing changed,
     when another group has that one too.
     """
-    group = ContactGroup.objects.select_related("owner").get(pk=group_pk)
+    group = ContactGroup.objects.select_related("owner", "sync").get(pk=group_pk)
     lease = Lease.take(group.pk, wait_seconds=0)
     try:
         recorder = AuditRecorder(actor_id, group.owner.user_id, group)
@@ -260,7 +262,8 @@ def keep_staff_version(group_pk: int, actor_id: int | None, shown: str | None = 
         lease.keep()
         with transaction.atomic():
             ChatUser.objects.lock(group.owner)
-            group = ContactGroup.objects.select_for_update().select_related("owner").get(pk=group_pk)
+            group = (ContactGroup.objects.select_for_update(of=("self",)).select_related("owner", "sync")
+                     .get(pk=group_pk))
             reading = reading_of(chat, group)
             if shown is not None and fingerprint(reading) != shown:
                 raise ReadingChanged(reading)
@@ -269,7 +272,8 @@ def keep_staff_version(group_pk: int, actor_id: int | None, shown: str | None = 
             if drift is None:
                 record(group, reading, None, now, actor_id, BY_PAGE)
                 return None
-            fields = ["confirmed_name", "confirmed_conversations", "updated_at"]
+            fields, confirmed_fields = ["updated_at"], ["confirmed_name", "confirmed_conversations"]
+            confirmed = group.sync
             if drift.get("name_taken") and new_name in (None, group.name):
                 # Kept under this name, the sync would end in the same conflict.
                 raise NameTaken(group.name, drift["name_taken"]["group_id"])
@@ -282,19 +286,20 @@ def keep_staff_version(group_pk: int, actor_id: int | None, shown: str | None = 
                 group.name = new_name
                 fields.append("name")
             if drift.get("deleted") or reading.get("missing"):
-                group.confirmed_name, group.confirmed_conversations = "", []
+                confirmed.confirmed_name, confirmed.confirmed_conversations = "", []
             else:
-                group.confirmed_name = reading["name"]
-                group.confirmed_conversations = reading["conversations"]
+                confirmed.confirmed_name = reading["name"]
+                confirmed.confirmed_conversations = reading["conversations"]
             if drift.get("remade"):
                 # The group the user made again in the app under its name is this group now.
-                group.chat_group_id = reading["group_id"]
-                fields.append("chat_group_id")
+                confirmed.chat_group_id = reading["group_id"]
+                confirmed_fields.append("chat_group_id")
             before = confirmed_state(group)
             group.save(update_fields=fields)
+            confirmed.save(update_fields=confirmed_fields)
             if (version := GroupVersion.after_save(group, before, actor_id, now)) is not None:
                 version.save(force_insert=True)
-            ContactGroup.objects.filter(pk=group.pk).update(chat_reading=reading, chat_read_at=now, drift=None)
+            GroupSync.objects.filter(group_id=group.pk).update(chat_reading=reading, chat_read_at=now, drift=None)
             kept = DriftEntry(KEPT, owner=group.owner.user_id, facts=DriftFacts.from_json(drift))
             log_staff_action(actor_id, group, [{"drift": kept.to_json()}])
             return drift
@@ -328,8 +333,8 @@ def sweep_owner(owner_pk: int, actor_id: int | None, client) -> OwnerSweep:
     finally:
         client.on_call = previous
     now = timezone.now()
-    groups = list(ContactGroup.objects.live().filter(owner=owner, delete_requested=False).select_related("owner")
-                  .defer("chat_reading").order_by("pk"))
+    groups = list(ContactGroup.objects.live().filter(owner=owner, delete_requested=False)
+                  .select_related("owner", "sync").defer("sync__chat_reading").order_by("pk"))
     rows: dict[int, list[Conversation]] = {group.pk: [] for group in groups}
     for group_pk, kind, to_account, to_group_id in (ContactItem.objects.filter(group__in=groups).order_by("id")
                                                     .values_list("group_id", "type", "to_account", "to_group_id")):
@@ -338,7 +343,7 @@ def sweep_owner(owner_pk: int, actor_id: int | None, client) -> OwnerSweep:
     for group in groups:
         if never_sent(group):
             continue
-        if group.sync_lock_until is not None and group.sync_lock_until > now:
+        if group.sync.lock_until is not None and group.sync.lock_until > now:
             result.skipped += 1
             continue
         result.groups += 1
@@ -346,21 +351,22 @@ def sweep_owner(owner_pk: int, actor_id: int | None, client) -> OwnerSweep:
         drift = difference(group, rows[group.pk], reading)
         if drift is not None:
             result.drifted += 1
-        if drift != group.drift:
+        if drift != group.sync.drift:
             if drift is None:
                 result.cleared += 1
             else:
                 result.found += 1
             _log_change(group, drift, actor_id, BY_SWEEP)
-        group.chat_reading, group.chat_read_at, group.drift = reading, now, drift
-        changed.append(group)
-    ContactGroup.objects.bulk_update(changed, ["chat_reading", "chat_read_at", "drift"])
+        group.sync.chat_reading, group.sync.chat_read_at, group.sync.drift = reading, now, drift
+        changed.append(group.sync)
+    GroupSync.objects.bulk_update(changed, ["chat_reading", "chat_read_at", "drift"])
     return result
 
 
 def owners_to_sweep():
     """The Chat users with a live group that Chat may hold: the ones a sweep reads."""
-    sent = ContactGroup.objects.live().exclude(chat_group_id__isnull=True, create_intent="", confirmed_name="")
+    sent = ContactGroup.objects.live().filter(Q(sync__chat_group_id__isnull=False) | ~Q(sync__create_intent="")
+                                              | ~Q(sync__confirmed_name=""))
     return ChatUser.objects.filter(pk__in=sent.values("owner_id"))
 
 

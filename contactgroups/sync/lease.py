@@ -1,4 +1,4 @@
-"""A group's sync lease: a short claim in its row, so two syncs of one group never interleave their Chat calls.
+"""A group's sync lease: a short claim in its sync row, so two syncs of one group never interleave their Chat calls.
 
 No database transaction is held across HTTP: the lease is taken, renewed and released with single UPDATEs.
 """
@@ -10,7 +10,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from contactgroups.conf import app_settings
-from contactgroups.models import ContactGroup
+from contactgroups.models import ContactGroup, GroupSync
 
 # The lease lasts SYNC_LEASE_SECONDS unless renewed; a sync renews it between calls once this share of it
 # has passed, so a quick sync writes no renewal at all.
@@ -44,12 +44,11 @@ class Lease:
         deadline = time.monotonic() + wait_seconds
         while True:
             now = timezone.now()
-            claim = {"sync_lock_token": token,
-                     "sync_lock_until": now + timedelta(seconds=app_settings.SYNC_LEASE_SECONDS)}
-            row = ContactGroup.objects.filter(pk=group_pk)
-            if row.filter(sync_lock_until__isnull=True).update(**claim):
+            claim = {"lock_token": token, "lock_until": now + timedelta(seconds=app_settings.SYNC_LEASE_SECONDS)}
+            row = GroupSync.objects.filter(group_id=group_pk)
+            if row.filter(lock_until__isnull=True).update(**claim):
                 return cls(group_pk, token, interrupted=False)
-            if row.filter(sync_lock_until__lt=now).update(**claim):
+            if row.filter(lock_until__lt=now).update(**claim):
                 return cls(group_pk, token, interrupted=True)
             if not row.exists():
                 raise ContactGroup.DoesNotExist(f"No conversation group with id {group_pk}.")
@@ -59,7 +58,8 @@ class Lease:
 
     @classmethod
     def take_free(cls, rows) -> tuple[str, str]:
-        """Take, without waiting, the leases of the groups of ``rows`` (a queryset) no live sync holds: two UPDATEs.
+        """Take, without waiting, the leases of the groups of ``rows`` (a queryset of groups) no live sync holds: two
+        UPDATEs.
 
         Returns the two tokens written: the first on the groups that were free, the second on those taken over
         from a dead sync (``interrupted``). The caller reads which groups hold them (``held``).
@@ -67,8 +67,9 @@ class Lease:
         free, taken_over = secrets.token_hex(8), secrets.token_hex(8)
         now = timezone.now()
         until = now + timedelta(seconds=app_settings.SYNC_LEASE_SECONDS)
-        rows.filter(sync_lock_until__isnull=True).update(sync_lock_token=free, sync_lock_until=until)
-        rows.filter(sync_lock_until__lt=now).update(sync_lock_token=taken_over, sync_lock_until=until)
+        leases = GroupSync.objects.filter(group__in=rows.values("pk"))
+        leases.filter(lock_until__isnull=True).update(lock_token=free, lock_until=until)
+        leases.filter(lock_until__lt=now).update(lock_token=taken_over, lock_until=until)
         return free, taken_over
 
     @classmethod
@@ -80,9 +81,9 @@ class Lease:
     def keep_all(cls, leases: list["Lease"]) -> None:
         """Renew ``leases`` (a batch's, whose groups wait their turn) in one UPDATE."""
         if leases:
-            ContactGroup.objects.filter(pk__in=[lease.group_pk for lease in leases],
-                                        sync_lock_token__in={lease.token for lease in leases}).update(
-                sync_lock_until=timezone.now() + timedelta(seconds=app_settings.SYNC_LEASE_SECONDS))
+            GroupSync.objects.filter(group_id__in=[lease.group_pk for lease in leases],
+                                     lock_token__in={lease.token for lease in leases}).update(
+                lock_until=timezone.now() + timedelta(seconds=app_settings.SYNC_LEASE_SECONDS))
             now = time.monotonic()
             for lease in leases:
                 lease._renewed = now
@@ -94,11 +95,11 @@ class Lease:
     def keep(self) -> None:
         """Renew the lease if enough of it has passed; the sync calls this after each Chat call."""
         if self.due():
-            self._mine().update(sync_lock_until=timezone.now() + timedelta(seconds=app_settings.SYNC_LEASE_SECONDS))
+            self._mine().update(lock_until=timezone.now() + timedelta(seconds=app_settings.SYNC_LEASE_SECONDS))
             self._renewed = time.monotonic()
 
     def release(self) -> None:
-        self._mine().update(sync_lock_token="", sync_lock_until=None)
+        self._mine().update(lock_token="", lock_until=None)
 
     def _mine(self):
-        return ContactGroup.objects.filter(pk=self.group_pk, sync_lock_token=self.token)
+        return GroupSync.objects.filter(group_id=self.group_pk, lock_token=self.token)

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from contactgroups.chat import protocol
 from contactgroups.chat.types import ItemResult
-from contactgroups.models import ContactGroup, ContactItem
+from contactgroups.models import ContactItem, GroupSync
 from contactgroups.sync.plan import Plan
 
 
@@ -47,8 +47,7 @@ class LiveProgress:
         self._store()
 
     def _store(self) -> None:
-        ContactGroup.objects.filter(pk=self.group_pk).update(sync_calls_done=self.done,
-                                                             sync_calls_planned=self.planned)
+        GroupSync.objects.filter(group_id=self.group_pk).update(calls_done=self.done, calls_planned=self.planned)
 
     def _store_results(self, results) -> None:
         """Each conversation's answer on its row: one UPDATE for each distinct answer (usually one)."""

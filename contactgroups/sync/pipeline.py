@@ -1,9 +1,9 @@
 """The sync pipeline: claim, read Chat, plan, send, store, as named steps, for one group or a batch of them.
 
 - ``claim_one`` takes a group's lease (waiting for another sync of it) and marks it syncing; ``claim_many`` takes
-  the leases of a batch's free groups in two UPDATEs, reads their rows and conversations in two SELECTs, and marks
-  them syncing in one UPDATE that also writes, before any call, the create intent of each group whose first call
-  will be a create (``give_back`` returns claimed groups whose calls never started).
+  the leases of a batch's free groups in two UPDATEs, reads their rows and conversations in two SELECTs, marks
+  them syncing in one UPDATE, and writes in one more, before any call, the create intent of each group whose first
+  call will be a create (``give_back`` returns claimed groups whose calls never started).
 - ``read_chat`` reads the owner's groups in Chat unless the group was certainly never sent; ``plan_steps`` asks
   the planner (``plan.plan``) what to send; ``send`` sends it call by call, keeping what Chat confirmed in a
   ``Progress`` even when a later call fails. ``run`` does these three for one claimed group and never raises.
@@ -21,11 +21,13 @@ from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
+from django.db import transaction
+
 from contactgroups.chat import errors, protocol
 from contactgroups.chat.client import ChatClient
 from contactgroups.chat.types import Conversation
 from contactgroups.conf import chat_client
-from contactgroups.models import ContactGroup, ContactItem
+from contactgroups.models import ContactGroup, ContactItem, GroupSync
 from contactgroups.outcomes import SyncCode, SyncOutcome
 from contactgroups.sync import plan, store
 from contactgroups.sync.audit import AuditRecorder, BufferedAuditRecorder
@@ -68,11 +70,13 @@ def claim_one(group_pk: int) -> Claimed:
     and mark it syncing, unless it is to be deleted or is deleted already. The caller releases the lease."""
     lease = Lease.take(group_pk)
     try:
-        group = ContactGroup.objects.select_related("owner").get(pk=group_pk)
+        group = ContactGroup.objects.select_related("owner", "sync").get(pk=group_pk)
         if group.state != ContactGroup.State.DELETED and not group.delete_requested:
+            if group.sync.calls_done or group.sync.calls_planned:  # the progress a sync that stopped left
+                group.sync.calls_done = group.sync.calls_planned = 0
+                group.sync.save(update_fields=["calls_done", "calls_planned"])
             group.state = ContactGroup.State.SYNCING
-            group.sync_calls_done = group.sync_calls_planned = 0
-            group.save(update_fields=["state", "sync_calls_done", "sync_calls_planned"])
+            group.save(update_fields=["state"])
         return Claimed(group, tuple(group.items.order_by("id").conversations()), lease)
     except BaseException:
         lease.release()
@@ -80,15 +84,15 @@ def claim_one(group_pk: int) -> Claimed:
 
 
 def claim_many(group_pks: list[int]) -> tuple[list[Claimed], list[int]]:
-    """Take the leases of the free groups among ``group_pks`` and prepare their syncs (five statements).
+    """Take the leases of the free groups among ``group_pks`` and prepare their syncs (six statements).
 
     Returns the claimed groups, and the pks not claimed: held by another sync, deleted, or gone (the caller syncs
     those one by one, which waits for a lease and says what happened to the others).
     """
     rows = ContactGroup.objects.filter(pk__in=group_pks).exclude(state=ContactGroup.State.DELETED)
     tokens = Lease.take_free(rows)
-    groups = list(ContactGroup.objects.select_related("owner").filter(pk__in=group_pks, sync_lock_token__in=tokens)
-                  .order_by("pk"))
+    groups = list(ContactGroup.objects.select_related("owner", "sync")
+                  .filter(pk__in=group_pks, sync__lock_token__in=tokens).order_by("pk"))
     conversations: dict[int, list[Conversation]] = defaultdict(list)
     for group_id, kind, to_account, to_group_id in (
         ContactItem.objects.filter(group_id__in=[group.pk for group in groups])
@@ -97,19 +101,22 @@ def claim_many(group_pks: list[int]) -> tuple[list[Claimed], list[int]]:
         conversations[group_id].append(ContactItem.conversation_of(kind, to_account, to_group_id))
     claimed, intents = [], {}
     for group in groups:
-        lease = Lease.held(group.pk, group.sync_lock_token, tokens)
+        lease = Lease.held(group.pk, group.sync.lock_token, tokens)
         one = Claimed(group, tuple(conversations[group.pk]), lease, tokens, state=group.state)
-        if not group.delete_requested and not plan.must_read(group.chat_group_id, group.create_intent,
+        if not group.delete_requested and not plan.must_read(group.sync.chat_group_id, group.sync.create_intent,
                                                              lease.interrupted):
             # Never sent: the plan needs no read of Chat, so its create (if any) is known now.
             steps = plan.plan(plan.Base(), plan.Desired(group.name, one.conversations), plan.NOT_READ)
             if steps.create is not None:
                 one.intent = intents[group.pk] = steps.create.name
         claimed.append(one)
-    syncing = [one.group for one in claimed if not one.group.delete_requested]
+    syncing = [one.group.pk for one in claimed if not one.group.delete_requested]
     if syncing:
-        store.update_rows(ContactGroup, ("state", "create_intent"), [
-            (ContactGroup.State.SYNCING, intents.get(group.pk, group.create_intent), group.pk) for group in syncing])
+        # Both before any call (a process that dies between them leaves leases that expire, and the next sync,
+        # interrupted, reads Chat first).
+        ContactGroup.objects.filter(pk__in=syncing).update(state=ContactGroup.State.SYNCING)
+        if intents:
+            store.update_rows(GroupSync, ("create_intent",), [(intent, pk) for pk, intent in intents.items()])
     taken = {one.group.pk for one in claimed}
     return claimed, [pk for pk in group_pks if pk not in taken]
 
@@ -118,11 +125,13 @@ def give_back(claimed: list[Claimed]) -> None:
     """Give back claimed groups whose calls never started (a run stopped): their state, intent and lease."""
     by_before: dict[tuple[str, str], list[int]] = defaultdict(list)
     for one in claimed:
-        by_before[(one.state, one.group.create_intent)].append(one.group.pk)
+        by_before[(one.state, one.group.sync.create_intent)].append(one.group.pk)
     tokens = {token for one in claimed for token in one.tokens}
-    for (state, intent), pks in by_before.items():
-        ContactGroup.objects.filter(pk__in=pks, sync_lock_token__in=tokens).update(
-            state=state, create_intent=intent, sync_lock_token="", sync_lock_until=None)
+    with transaction.atomic():
+        for (state, intent), pks in by_before.items():
+            ContactGroup.objects.filter(pk__in=pks, sync__lock_token__in=tokens).update(state=state)
+            GroupSync.objects.filter(group_id__in=pks, lock_token__in=tokens).update(
+                create_intent=intent, lock_token="", lock_until=None)
 
 
 # Read Chat, plan, send -------------------------------------------------------------------------------------------
@@ -147,9 +156,9 @@ def run(claimed: Claimed, client: ChatClient | None, recorder: AuditRecorder) ->
     group = claimed.group
     progress = Progress(
         owner=group.owner.user_id,
-        base={Conversation(*pair) for pair in group.confirmed_conversations},
-        confirmed_name=group.confirmed_name,
-        group_id=group.chat_group_id,
+        base={Conversation(*pair) for pair in group.sync.confirmed_conversations},
+        confirmed_name=group.sync.confirmed_name,
+        group_id=group.sync.chat_group_id,
         interrupted=claimed.lease.interrupted,
     )
     live = LiveProgress(group.pk)
@@ -167,7 +176,7 @@ def read_chat(client: ChatClient, claimed: Claimed, live: LiveProgress):
     """The group as Chat holds it (``plan.Remote``, ``plan.MISSING``) and the names the owner's other groups
     have there, read unless the group was certainly never sent (then ``plan.NOT_READ`` and none)."""
     group = claimed.group
-    if not plan.must_read(group.chat_group_id, group.create_intent, claimed.lease.interrupted):
+    if not plan.must_read(group.sync.chat_group_id, group.sync.create_intent, claimed.lease.interrupted):
         return plan.NOT_READ, {}
     chat = client.get_contact_group(group.owner.user_id)
     claimed.lease.keep()
@@ -180,7 +189,7 @@ def plan_steps(claimed: Claimed, progress: Progress, remote, taken) -> plan.Plan
     """What to send to bring Chat to the group's desired state, from what it confirmed and what was read."""
     group = claimed.group
     desired = plan.Desired(group.name, claimed.conversations, group.delete_requested)
-    base = plan.Base(group.confirmed_name, frozenset(progress.base))
+    base = plan.Base(group.sync.confirmed_name, frozenset(progress.base))
     # What Chat confirmed (and still has) that no row can hold, a ToGroupId over its column, was never the staff's
     # to remove.
     unheld = {c for c in progress.base if ContactItem.storage_problem(c) is not None}
@@ -206,7 +215,7 @@ def send(client: ChatClient, claimed: Claimed, progress: Progress, steps: plan.P
     if steps.create is not None:
         # Written before the call: if its answer is lost, the next sync looks for the group by this name.
         if steps.create.name != claimed.intent:
-            ContactGroup.objects.filter(pk=claimed.group.pk).update(create_intent=steps.create.name)
+            GroupSync.objects.filter(group_id=claimed.group.pk).update(create_intent=steps.create.name)
         progress.create_sent = True
         try:
             answer = client.create_contact_group(owner, steps.create.name, list(steps.create.conversations))
@@ -284,12 +293,13 @@ def remote_for(chat, group: ContactGroup, deleting: bool):
     When its GroupId is gone from Chat, a group under the name Chat confirmed is the one the user made again in
     the app, unless another group of the mirror has its GroupId (one query, made only then).
     """
+    confirmed = group.sync
     claimed = frozenset()
-    if plan.needs_claimed(chat, group.chat_group_id) and group.confirmed_name and not group.create_intent:
-        claimed = frozenset(ContactGroup.objects.filter(owner_id=group.owner_id, chat_group_id__isnull=False)
-                            .exclude(pk=group.pk).values_list("chat_group_id", flat=True))
-    return plan.remote_of(chat, group.chat_group_id, group.create_intent, group.name, deleting,
-                          former_name=group.confirmed_name, claimed=claimed)
+    if plan.needs_claimed(chat, confirmed.chat_group_id) and confirmed.confirmed_name and not confirmed.create_intent:
+        claimed = frozenset(GroupSync.objects.filter(owner_id=group.owner_id, chat_group_id__isnull=False)
+                            .exclude(group_id=group.pk).values_list("chat_group_id", flat=True))
+    return plan.remote_of(chat, confirmed.chat_group_id, confirmed.create_intent, group.name, deleting,
+                          former_name=confirmed.confirmed_name, claimed=claimed)
 
 
 # The two strategies ----------------------------------------------------------------------------------------------
@@ -305,7 +315,7 @@ def sync_group(group_pk: int, actor_id: int | None, client: ChatClient | None = 
     try:
         group = claimed.group
         if group.state == ContactGroup.State.DELETED:
-            return SyncResult(group.pk, group.state, group.chat_group_id,
+            return SyncResult(group.pk, group.state, group.sync.chat_group_id,
                               SyncOutcome(SyncCode.ALREADY_DELETED).to_json())
         sent = run(claimed, client, AuditRecorder(actor_id, group.owner.user_id, group))
         result = store.store_one(group, sent.progress, sent.recorder.calls, sent.error, actor_id)

@@ -30,12 +30,12 @@ NOT_STORED = "not_stored"
 NAME_TAKEN = HeldBackReason.NAME_TAKEN  # a group the pull cannot change (busy, or not yet sent) has the name
 NAME_UNSTORABLE = HeldBackReason.NAME_UNSTORABLE  # the database cannot store the name as Chat gave it
 
-# What a pull writes on a group it matched: Chat's name as both the name wanted and the name confirmed, and the rest
-# of what Chat holds.
-PULLED_FIELDS = (
-    "name", "confirmed_name", "chat_group_id", "create_intent", "confirmed_conversations", "state", "last_synced_at",
-    "last_error_code", "last_error_info", "last_outcome", "conversation_count", "accepted_count", "refused_count",
-    "updated_at",
+# What a pull writes on a group it matched: Chat's name as both the name wanted (on the group) and the name confirmed
+# (on its sync row), and the rest of what Chat holds.
+PULLED_FIELDS = ("name", "state", "conversation_count", "accepted_count", "refused_count", "updated_at")
+PULLED_SYNC_FIELDS = (
+    "confirmed_name", "chat_group_id", "create_intent", "confirmed_conversations", "last_synced_at",
+    "last_error_code", "last_error_info", "last_outcome",
 )
 
 logger = logging.getLogger(__name__)
@@ -147,7 +147,8 @@ def pull_group(group_pk: int, actor_id: int | None, expect=None) -> PullReport:
 
 def _apply(owner: ChatUser, remote: ContactGroups, leased: set[int], report: PullReport,
            actor_id: int | None, adopt_new: bool = True) -> None:
-    live = list(ContactGroup.objects.live().filter(owner=owner).select_for_update().order_by("pk"))
+    live = list(ContactGroup.objects.live().filter(owner=owner).select_for_update(of=("self",))
+                .select_related("sync").order_by("pk"))
     mine = [group for group in live if group.pk in leased]
     # Busy groups, and any made after the leases were taken: the pull leaves them and what Chat has of them alone.
     others = [group for group in live if group.pk not in leased]
@@ -157,7 +158,7 @@ def _apply(owner: ChatUser, remote: ContactGroups, leased: set[int], report: Pul
         matches = [match for match in matches if match.group is not None]
     matched = {match.group.pk for match in matches if match.group is not None}
     vanished = [group for group in mine
-                if group.pk not in matched and (group.chat_group_id is not None or group.confirmed_name)]
+                if group.pk not in matched and (group.sync.chat_group_id is not None or group.sync.confirmed_name)]
     vanished_pks = {group.pk for group in vanished}
     kept = others + [group for group in mine if group.pk not in matched and group.pk not in vanished_pks]
     _hold_back(matches, kept)
@@ -165,10 +166,12 @@ def _apply(owner: ChatUser, remote: ContactGroups, leased: set[int], report: Pul
     # Marked deleted first, so their names are free (the unique name is among live groups only).
     for group in vanished:
         group.state = ContactGroup.State.DELETED
-        group.last_outcome = PullOutcome(GONE, owner=owner.user_id, name=group.name).to_json()
-        group.save(update_fields=["state", "last_outcome", "updated_at"])
-        report.deleted.append(group.last_outcome)
-        log_history(actor_id, group, [{"pull": group.last_outcome}])
+        group.sync.deleted = True  # its GroupId no longer counts against the owner's
+        group.sync.last_outcome = PullOutcome(GONE, owner=owner.user_id, name=group.name).to_json()
+        group.save(update_fields=["state", "updated_at"])
+        group.sync.save(update_fields=["deleted", "last_outcome"])
+        report.deleted.append(group.sync.last_outcome)
+        log_history(actor_id, group, [{"pull": group.sync.last_outcome}])
     # Renamed groups take a name no group has before any takes its new one, so a swap never collides midway.
     token = secrets.token_hex(6)
     renamed = [match.group.pk for match in matches
@@ -206,18 +209,18 @@ def _apply(owner: ChatUser, remote: ContactGroups, leased: set[int], report: Pul
 
 def _keep_version(group: ContactGroup, before: tuple, actor_id: int | None) -> None:
     """The version of Chat's state a pull saved on ``group``, when it differs from what Chat confirmed before."""
-    version = GroupVersion.after_save(group, before, actor_id, group.last_synced_at)
+    version = GroupVersion.after_save(group, before, actor_id, group.sync.last_synced_at)
     if version is not None:
         version.save(force_insert=True)
 
 
 def _match(remote: ContactGroups, mine: list[ContactGroup], others: list[ContactGroup]) -> list[_Match]:
     """Chat's groups with the mirror's: by GroupId, then a group never sent by its name or the name it sent."""
-    by_id = {group.chat_group_id: group for group in mine if group.chat_group_id is not None}
-    unsent = [group for group in mine if group.chat_group_id is None]
-    theirs_ids = {group.chat_group_id for group in others if group.chat_group_id is not None}
-    theirs_names = {name for group in others if group.chat_group_id is None
-                    for name in (group.name, group.create_intent) if name}
+    by_id = {group.sync.chat_group_id: group for group in mine if group.sync.chat_group_id is not None}
+    unsent = [group for group in mine if group.sync.chat_group_id is None]
+    theirs_ids = {group.sync.chat_group_id for group in others if group.sync.chat_group_id is not None}
+    theirs_names = {name for group in others if group.sync.chat_group_id is None
+                    for name in (group.name, group.sync.create_intent) if name}
     matches, left = [], []
     for info in remote.groups:
         if info.group_id in by_id:
@@ -226,7 +229,7 @@ def _match(remote: ContactGroups, mine: list[ContactGroup], others: list[Contact
             left.append(info)
     for info in left:
         group = next((group for group in unsent if group.name == info.name), None) or next(
-            (group for group in unsent if group.create_intent == info.name), None)
+            (group for group in unsent if group.sync.create_intent == info.name), None)
         if group is not None:
             unsent.remove(group)
             matches.append(_Match(info, group))
@@ -241,10 +244,12 @@ def _match_remade(matches: list[_Match], mine: list[ContactGroup]) -> None:
     deleted it in the app and made another under its name."""
     matched = {match.group.pk for match in matches if match.group is not None}
     for group in mine:
-        if group.pk in matched or group.chat_group_id is None or not group.confirmed_name or group.create_intent:
+        confirmed = group.sync
+        if group.pk in matched or confirmed.chat_group_id is None or not confirmed.confirmed_name \
+                or confirmed.create_intent:
             continue
-        match = next((match for match in matches if match.group is None and match.info.name == group.confirmed_name),
-                     None)
+        match = next((match for match in matches
+                      if match.group is None and match.info.name == confirmed.confirmed_name), None)
         if match is not None:
             match.group = group
 
@@ -300,11 +305,13 @@ def _adopt_group(owner: ChatUser, info: GroupInfo, members: set[Conversation], i
     now = timezone.now()
     data = PullOutcome(ADOPTED, owner=owner.user_id, name=info.name, group_id=info.group_id,
                        conversations=len(members), not_stored=_entries(not_stored)).to_json()
-    group = ContactGroup.objects.create(
-        owner=owner, name=info.name, confirmed_name=info.name, chat_group_id=info.group_id,
-        confirmed_conversations=[conversation_data(c) for c in sorted(in_chat)],
-        state=ContactGroup.State.SYNCED, last_synced_at=now, last_outcome=data,
-    )
+    group = ContactGroup.objects.create(owner=owner, name=info.name, state=ContactGroup.State.SYNCED)
+    confirmed = group.sync  # made with the group
+    confirmed.confirmed_name, confirmed.chat_group_id = info.name, info.group_id
+    confirmed.confirmed_conversations = [conversation_data(c) for c in sorted(in_chat)]
+    confirmed.last_synced_at, confirmed.last_outcome = now, data
+    confirmed.save(update_fields=["confirmed_name", "chat_group_id", "confirmed_conversations", "last_synced_at",
+                                  "last_outcome"])
     _new_items(group, members, now)
     group.refresh_counts()
     return group, data
@@ -325,21 +332,24 @@ def _pull_into(group: ContactGroup, info: GroupInfo, members: set[Conversation],
         PULLED, name=info.name, renamed_from=old_name if old_name != info.name else "",
         added=tuple((c.type, c.target) for c in sorted(added)),
         removed=tuple((c.type, c.target) for c in sorted(removed)),
-        group_id=info.group_id if group.chat_group_id != info.group_id else None, not_stored=_entries(not_stored))
+        group_id=info.group_id if group.sync.chat_group_id != info.group_id else None,
+        not_stored=_entries(not_stored))
     difference = pulled.to_json()
     ContactItem.objects.filter(pk__in=[local[c].pk for c in removed]).delete()
     _new_items(group, added, now)
     group.items.filter(pk__in=[item.pk for c, item in local.items() if c in members]).update(
         result_code=errors.OK, result_info="", result_at=now
     )
-    group.name = group.confirmed_name = info.name
-    group.chat_group_id = info.group_id
-    group.create_intent = ""
-    group.confirmed_conversations = [conversation_data(c) for c in sorted(in_chat)]
+    confirmed = group.sync
+    group.name = confirmed.confirmed_name = info.name
+    confirmed.chat_group_id = info.group_id
+    confirmed.create_intent = ""
+    confirmed.confirmed_conversations = [conversation_data(c) for c in sorted(in_chat)]
     group.state = ContactGroup.State.SYNCED
-    group.last_synced_at = now
-    group.last_error_code, group.last_error_info = None, ""
-    group.last_outcome = replace(pulled, owner=group.owner.user_id).to_json()
+    confirmed.last_synced_at = now
+    confirmed.last_error_code, confirmed.last_error_info = None, ""
+    confirmed.last_outcome = replace(pulled, owner=group.owner.user_id).to_json()
     group.refresh_counts(save=False)
     group.save(update_fields=PULLED_FIELDS)
+    confirmed.save(update_fields=PULLED_SYNC_FIELDS)
     return group, difference

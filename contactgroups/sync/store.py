@@ -1,10 +1,11 @@
 """The pipeline's last step, store: what Chat answered kept on the group, for one group or a batch at once.
 
-``store_one`` keeps one sync's end (the group read again under lock, its conversations' answers, its state,
-counts, the version Chat confirmed, its history entry). ``store_many`` keeps a batch's in one transaction: the
-groups and their conversations read again under lock (staff may have changed them meanwhile), one UPDATE per
-distinct answer of Chat for the conversations, one for the groups, one INSERT for the versions Chat confirmed, one
-for the audit rows, one for their refusal codes, one for the history entries, and one UPDATE releasing the leases.
+``store_one`` keeps one sync's end (the group read again under lock, its conversations' answers, its state and
+counts on the group, what Chat confirmed and the outcome on its sync row, the version Chat confirmed, its history
+entry). ``store_many`` keeps a batch's in one transaction: the groups and their conversations read again under lock
+(staff may have changed them meanwhile), one UPDATE per distinct answer of Chat for the conversations, one for the
+groups, one for their sync rows, one INSERT for the versions Chat confirmed, one for the audit rows, one for their
+refusal codes, one for the history entries, and one UPDATE releasing the leases.
 A group whose sync adopted changes made in the app is stored by ``store_one``, in the same transaction. Both give
 each group's ``SyncResult``, the one result of a sync.
 """
@@ -18,16 +19,17 @@ from django.utils import timezone
 
 from contactgroups.chat import errors
 from contactgroups.chat.types import Conversation
-from contactgroups.models import ContactGroup, ContactItem, GroupVersion
+from contactgroups.models import ContactGroup, ContactItem, GroupSync, GroupVersion
 from contactgroups.models.versions import confirmed_state
 from contactgroups.sync.audit import log_histories, log_history, save_attempts
 from contactgroups.sync.outcome import Progress
 
-# The columns settle() sets: what a sync's end writes on the group (a sync that adopts the name from the app adds it).
-SETTLED_FIELDS = (
-    "confirmed_conversations", "confirmed_name", "chat_group_id", "create_intent", "conflicts", "last_error_code",
-    "last_error_info", "last_synced_at", "last_outcome", "state", "conversation_count", "accepted_count",
-    "refused_count", "sync_calls_done", "sync_calls_planned", "updated_at",
+# The columns settle() sets: what a sync's end writes on the group (a sync that adopts the name from the app adds
+# it), and on its sync row. The group's ``updated_at`` moves with every end: a bulk run follows its groups by it.
+SETTLED_FIELDS = ("state", "conversation_count", "accepted_count", "refused_count", "updated_at")
+SETTLED_SYNC_FIELDS = (
+    "confirmed_conversations", "confirmed_name", "chat_group_id", "create_intent", "deleted", "conflicts",
+    "last_error_code", "last_error_info", "last_synced_at", "last_outcome", "calls_done", "calls_planned",
 )
 
 
@@ -64,7 +66,7 @@ def store_one(group: ContactGroup, progress: Progress, calls: int, error: BaseEx
               actor_id: int | None = None) -> SyncResult:
     """Keep one sync's end on ``group`` (as the sync read it) and in its history; its result."""
     read = group
-    group = ContactGroup.objects.select_for_update().select_related("owner").get(pk=group.pk)
+    group = ContactGroup.objects.select_for_update(of=("self",)).select_related("owner", "sync").get(pk=group.pk)
     before = confirmed_state(group)
     now = timezone.now()
     adopt(group, progress, now)
@@ -89,10 +91,11 @@ def store_one(group: ContactGroup, progress: Progress, calls: int, error: BaseEx
             group.save(update_fields=SETTLED_FIELDS)
     else:
         group.save(update_fields=SETTLED_FIELDS)
+    group.sync.save(update_fields=SETTLED_SYNC_FIELDS)
     version = GroupVersion.after_save(group, before, actor_id, now)
     if version is not None:
         version.save(force_insert=True)
-    result = SyncResult(group.pk, group.state, group.chat_group_id, group.last_outcome, calls, error)
+    result = SyncResult(group.pk, group.state, group.sync.chat_group_id, group.sync.last_outcome, calls, error)
     log_history(actor_id, group, [sync_entry(result.outcome, read)])
     return result
 
@@ -104,7 +107,7 @@ def store_many(done: list, actor_id: int | None) -> list[SyncResult]:
     now = timezone.now()
     pks = [item.claimed.group.pk for item in done]
     fresh = {group.pk: group for group in
-             ContactGroup.objects.select_for_update(of=("self",)).select_related("owner").filter(pk__in=pks)
+             ContactGroup.objects.select_for_update(of=("self",)).select_related("owner", "sync").filter(pk__in=pks)
              .order_by("pk")}
     rows: dict[int, dict[int, Conversation]] = defaultdict(dict)
     codes: dict[int, dict[int, int | None]] = defaultdict(dict)
@@ -133,24 +136,25 @@ def store_many(done: list, actor_id: int | None) -> list[SyncResult]:
             versions.append(version)
         group.updated_at = now
         settled.append(group)
-        result = SyncResult(group.pk, group.state, group.chat_group_id, group.last_outcome, item.recorder.calls,
-                            item.error)
+        result = SyncResult(group.pk, group.state, group.sync.chat_group_id, group.sync.last_outcome,
+                            item.recorder.calls, item.error)
         histories.append((group, [sync_entry(result.outcome, item.claimed.group)]))
         saved.append(result)
     for (code, info), answered_pks in answers.items():
         ContactItem.objects.filter(pk__in=answered_pks).update(result_code=code, result_info=info, result_at=now)
-    if settled:  # the fields ``settle`` sets, for the whole batch in one UPDATE
-        fields = SETTLED_FIELDS
-        update_rows(ContactGroup, fields, [
-            (*(getattr(group, ContactGroup._meta.get_field(name).attname) for name in fields), group.pk)
+    if settled:  # the fields ``settle`` sets, for the whole batch in one UPDATE of the groups and one of their syncs
+        update_rows(ContactGroup, SETTLED_FIELDS, [
+            (*(getattr(group, ContactGroup._meta.get_field(name).attname) for name in SETTLED_FIELDS), group.pk)
             for group in settled])
+        update_rows(GroupSync, SETTLED_SYNC_FIELDS, [
+            (*(getattr(group.sync, GroupSync._meta.get_field(name).attname) for name in SETTLED_SYNC_FIELDS),
+             group.pk) for group in settled])
     if versions:
         GroupVersion.objects.bulk_create(versions)
     save_attempts([attempt for item in done for attempt in item.recorder.attempts])
     log_histories(actor_id, histories)
     tokens = {token for item in done for token in item.claimed.tokens}
-    ContactGroup.objects.filter(pk__in=pks, sync_lock_token__in=tokens).update(sync_lock_token="",
-                                                                                 sync_lock_until=None)
+    GroupSync.objects.filter(group_id__in=pks, lock_token__in=tokens).update(lock_token="", lock_until=None)
     return saved
 
 
@@ -192,40 +196,42 @@ def answered(conversations: dict[int, Conversation], progress: Progress) -> dict
 
 def settle(group: ContactGroup, progress: Progress, conversations: dict[int, Conversation],
            codes: list[int | None], now, error: BaseException | None = None) -> None:
-    """Set on ``group`` (read again under lock, not saved here) what the sync leaves: Chat's confirmed state,
-    the GroupId, the outcome, the state and the counts.
+    """Set on ``group`` (read again under lock, with its sync row; neither saved here) what the sync leaves: on the
+    sync row Chat's confirmed state, the GroupId and the outcome; on the group the state and the counts.
 
     ``conversations`` are the group's rows as they are now, ``codes`` their ResultCodes after this sync's answers.
     """
-    group.sync_calls_done = group.sync_calls_planned = 0  # no sync runs once this is saved
-    group.confirmed_conversations = [[c.type, c.target] for c in sorted(progress.base)]
-    group.confirmed_name = progress.confirmed_name
+    confirmed = group.sync
+    confirmed.calls_done = confirmed.calls_planned = 0  # no sync runs once this is saved
+    confirmed.confirmed_conversations = [[c.type, c.target] for c in sorted(progress.base)]
+    confirmed.confirmed_name = progress.confirmed_name
     if progress.group_id is not None:
-        group.chat_group_id = progress.group_id
+        confirmed.chat_group_id = progress.group_id
         if progress.created or not progress.create_sent:
-            group.create_intent = ""
+            confirmed.create_intent = ""
     if progress.create_refused:
-        group.create_intent = ""  # Chat refused that create: the next sync must not look for the group by it
+        confirmed.create_intent = ""  # Chat refused that create: the next sync must not look for the group by it
     if progress.conflicts:
-        group.conflicts = [conflict.as_data() for conflict in progress.conflicts]
+        confirmed.conflicts = [conflict.as_data() for conflict in progress.conflicts]
 
     if error is not None:
-        group.last_error_code = getattr(error, "code", None)
-        group.last_error_info = getattr(error, "info", "") or ""
+        confirmed.last_error_code = getattr(error, "code", None)
+        confirmed.last_error_info = getattr(error, "info", "") or ""
         if not is_retryable(error):
             group.state = ContactGroup.State.FAILED
         elif group.delete_requested:
             group.state = ContactGroup.State.DELETING
         else:
             group.state = ContactGroup.State.QUEUED
-        group.last_outcome = progress.as_data(error, retrying=is_retryable(error))
+        confirmed.last_outcome = progress.as_data(error, retrying=is_retryable(error))
     else:
-        group.last_error_code = None
-        group.last_error_info = ""
-        group.last_synced_at = now
-        group.last_outcome = progress.as_data()
+        confirmed.last_error_code = None
+        confirmed.last_error_info = ""
+        confirmed.last_synced_at = now
+        confirmed.last_outcome = progress.as_data()
         if progress.deleted:
             group.state = ContactGroup.State.DELETED
+            confirmed.deleted = True  # its GroupId no longer counts against the owner's
         elif group.name == progress.confirmed_name and set(conversations.values()) == {
             c for c in progress.base if ContactItem.storage_problem(c) is None
         }:
@@ -237,14 +243,16 @@ def settle(group: ContactGroup, progress: Progress, conversations: dict[int, Con
 
 def mark_failed(group_pk: int, actor_id: int | None, data: dict, error: BaseException | None) -> None:
     """Mark the group failed with ``data`` (its outcome) and ``error``, and say so in its history."""
-    group = ContactGroup.objects.select_related("owner").filter(pk=group_pk).first()
+    group = ContactGroup.objects.select_related("owner", "sync").filter(pk=group_pk).first()
     if group is None:
         return
     group.state = ContactGroup.State.FAILED
-    group.last_error_code = getattr(error, "code", None)
-    group.last_error_info = getattr(error, "info", "") or ""
-    group.last_outcome = data
-    group.save(update_fields=["state", "last_error_code", "last_error_info", "last_outcome", "updated_at"])
+    group.sync.last_error_code = getattr(error, "code", None)
+    group.sync.last_error_info = getattr(error, "info", "") or ""
+    group.sync.last_outcome = data
+    with transaction.atomic():
+        group.save(update_fields=["state", "updated_at"])
+        group.sync.save(update_fields=["last_error_code", "last_error_info", "last_outcome"])
     log_history(actor_id, group, [sync_entry(data, group)])
 
 

@@ -252,7 +252,7 @@ SYNC_WORDS: dict[SyncCode, Callable[[SyncOutcome], str]] = {
 
 
 def outcome_text(data: dict) -> str:
-    """A group's stored outcome (``ContactGroup.last_outcome`` or a history entry's) in words; "" when none."""
+    """A group's stored outcome (``GroupSync.last_outcome`` or a history entry's) in words; "" when none."""
     outcome = group_outcome(data)
     if isinstance(outcome, SyncOutcome):
         return SYNC_WORDS[outcome.code](outcome)

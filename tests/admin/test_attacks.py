@@ -27,15 +27,15 @@ def stored_script(db, make_group, staff):
     owner = ChatUser.objects.create(user_id=IMAGE, nickname=BOTH, last_error_info=BOTH)
     group = make_group(owner, BOTH, [(C2C, SCRIPT)], confirmed_name=BOTH, last_error_info=BOTH,
                        state=ContactGroup.State.FAILED)
-    group.last_outcome = {
+    group.sync.last_outcome = {
         "code": "stopped", "owner": IMAGE, "group_id": 7, "renamed_from": BOTH, "name": BOTH,
         "refused": [[C2C, SCRIPT, 50001, BOTH]], "adopted": {"name": BOTH, "added": [[C2C, SCRIPT]]},
         "conflicts": [{"code": "renamed_in_app", "app_name": BOTH, "staff_name": BOTH}, {"code": "x", "text": BOTH}],
         "error": {"kind": "chat", "code": 90001, "info": BOTH, "http_status": 200}, "retrying": False,
         "partial": True, "created": False,
     }
-    group.conflicts = group.last_outcome["conflicts"]
-    group.save(update_fields=["last_outcome", "conflicts"])
+    group.sync.conflicts = group.sync.last_outcome["conflicts"]
+    group.sync.save(update_fields=["last_outcome", "conflicts"])
     group.items.update(result_code=50001, result_info=BOTH)
     attempt = SyncAttempt.objects.create(
         group=group, owner_user_id=IMAGE, group_name=BOTH, actor=staff, operation=SCRIPT,
@@ -45,7 +45,7 @@ def stored_script(db, make_group, staff):
     )
     sync.log_history(staff.pk, group, [{"added": {}}, {"import": {"source": BOTH, "rows": [2, 2],
                                                                    "conversations": 1}}], action_flag=ADDITION)
-    sync.log_history(staff.pk, group, [{"sync": group.last_outcome}])
+    sync.log_history(staff.pk, group, [{"sync": group.sync.last_outcome}])
     return {"chatuser": owner, "contactgroup": group, "contactitem": group.items.get(), "syncattempt": attempt,
             "user": staff}
 

@@ -257,7 +257,7 @@ def test_the_picker_reads_any_get_list_answer(alice, staff_client, get_list_answ
 @pytest.mark.django_db
 def test_a_progress_of_more_calls_made_than_planned_reads_as_not_known(staff_client, owner, make_group):
     group = make_group(owner, "running", [(C2C, "user_0002")], state=ContactGroup.State.SYNCING,
-                       sync_calls_done=9, sync_calls_planned=4)
+                       calls_done=9, calls_planned=4)
     data = staff_client.get(reverse("admin:contactgroups_contactgroup_status", args=[group.pk])).json()
     assert (data["text"], data["calls"]) == ("Syncing to Chat", {"done": 0, "planned": 0})
     page = staff_client.get(reverse("admin:contactgroups_contactgroup_change", args=[group.pk]))
@@ -314,14 +314,14 @@ def odd_groups():
         "last_outcome": OUTCOMES,
         "conflicts": CONFLICTS,
         "refused_count": COUNTS,
-        "sync_calls_done": st.integers(0, 32767),
-        "sync_calls_planned": st.integers(0, 32767),
+        "calls_done": st.integers(0, 32767),
+        "calls_planned": st.integers(0, 32767),
         "last_synced_at": st.one_of(st.none(), TIMES),
         "chat_read_at": st.one_of(st.none(), TIMES),
         "drift": st.one_of(st.none(), st.fixed_dictionaries({}, optional={
             "deleted": st.booleans(), "renamed_from": NAMES, "renamed_to": NAMES,
             "added": CONVERSATIONS, "removed": CONVERSATIONS})),
-        "sync_lock_until": st.one_of(st.none(), TIMES),
+        "lock_until": st.one_of(st.none(), TIMES),
     }), st.lists(st.tuples(st.one_of(st.none(), CODES), text(max_size=30), st.one_of(st.none(), TIMES)),
                  max_size=3), st.sampled_from(["UTC", "Asia/Shanghai", "Pacific/Kiritimati", "America/Adak"]))
 

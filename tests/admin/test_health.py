@@ -255,7 +255,7 @@ def test_the_page_lists_the_failing_groups_and_what_changed_in_the_app(admin_cli
     drift = section(html, "drift")
     assert "1 group was changed in the app since it was synced" in drift
     assert "?drift=yes&amp;state=all" in drift
-    assert words.drift_lines(history["drifted"].drift, "user_0001")[0] in drift.replace("&#x27;", "'")
+    assert words.drift_lines(history["drifted"].sync.drift, "user_0001")[0] in drift.replace("&#x27;", "'")
 
 
 @pytest.mark.django_db

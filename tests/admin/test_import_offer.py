@@ -147,13 +147,14 @@ def test_the_chat_user_page_offers_the_import_and_then_shows_it_worked(support, 
     assert ChatUser.objects.get(pk=ghost.pk).import_state == ChatUser.ImportState.IMPORTED
 
 
-def test_without_the_import_permission_there_is_no_button_and_no_import(client, django_user_model, chat_sandbox):
+def test_without_the_import_permission_there_is_no_button_and_no_import(client, django_user_model, chat_sandbox,
+                                                                        make_group):
     editor = django_user_model.objects.create_user("editor", password="x", is_staff=True)
     editor.user_permissions.set(Permission.objects.filter(codename__in=[
         "view_contactgroup", "change_contactgroup", "view_chatuser", "change_chatuser", "sync_contactgroup"]))
     client.force_login(editor)
     ghost = ChatUser.objects.create(user_id="ghost", import_state=ChatUser.ImportState.NOT_IMPORTED)
-    group = ContactGroup.objects.create(owner=ghost, name="work", state=ContactGroup.State.FAILED, last_outcome={
+    group = make_group(ghost, "work", state=ContactGroup.State.FAILED, last_outcome={
         "code": "stopped", "owner": "ghost", "group_id": None, "retrying": False, "partial": False,
         "created": False, "error": {"kind": "chat", "code": 50001, "info": "From_Account ghost is not imported"}})
     page = client.get(change_url(group)).content.decode()
@@ -164,12 +165,12 @@ def test_without_the_import_permission_there_is_no_button_and_no_import(client, 
     assert chat_sandbox.calls_to(protocol.MULTIACCOUNT_IMPORT) == []
 
 
-def test_a_user_the_mirror_lacks_needs_the_add_permission(client, django_user_model, owner, chat_sandbox):
+def test_a_user_the_mirror_lacks_needs_the_add_permission(client, django_user_model, owner, chat_sandbox, make_group):
     importer = django_user_model.objects.create_user("importer", password="x", is_staff=True)
     importer.user_permissions.set(Permission.objects.filter(codename__in=[
         "view_contactgroup", "change_contactgroup", "view_chatuser", "change_chatuser", "import_chatuser"]))
     client.force_login(importer)
-    group = ContactGroup.objects.create(owner=owner, name="work", state=ContactGroup.State.PARTIAL, last_outcome={
+    group = make_group(owner, "work", state=ContactGroup.State.PARTIAL, last_outcome={
         "code": "created", "owner": owner.user_id, "group_id": 1,
         "refused": [[C2C, "user_9", 50001, "To_Account user_9 is not imported"]]})
     page = client.get(change_url(group)).content.decode()

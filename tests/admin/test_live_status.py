@@ -65,7 +65,7 @@ class Watching(ChatClient):
     def _note(self, call):
         group = ContactGroup.objects.get(pk=self.group_pk)
         answered = sorted(group.items.exclude(result_code=None).values_list("to_group_id", "result_code"))
-        self.seen.append((call, group.state, group.sync_calls_done, group.sync_calls_planned, answered))
+        self.seen.append((call, group.state, group.sync.calls_done, group.sync.calls_planned, answered))
 
     def create_contact_group(self, *args, **kwargs):
         self._note("create")
@@ -97,17 +97,17 @@ def test_a_sync_of_several_calls_stores_its_progress_and_each_answer_as_the_call
     assert watching.seen[2][4] == [(target, errors.OK) for target in targets(1, 200)]
     group.refresh_from_db()
     assert result.state == group.state == ContactGroup.State.SYNCED
-    assert (group.sync_calls_done, group.sync_calls_planned) == (0, 0)
+    assert (group.sync.calls_done, group.sync.calls_planned) == (0, 0)
     assert group.items.filter(result_code=errors.OK).count() == 250
     # The plan's count, then one after each call but the last.
-    assert sum('SET "sync_calls_done"' in query["sql"] for query in queries.captured_queries) == 3
+    assert sum("SET \"calls_done\"" in query["sql"] for query in queries.captured_queries) == 3
 
 
 def test_a_sync_of_one_call_writes_no_progress(alice, make_group, staff):
     group = make_group(alice, "small", [(C2C, "user_0002"), (C2C, "user_9")])
     with CaptureQueriesContext(connection) as queries:
         sync.sync_group(group.pk, staff.pk)
-    assert not any('SET "sync_calls_done"' in query["sql"] for query in queries.captured_queries)
+    assert not any("SET \"calls_done\"" in query["sql"] for query in queries.captured_queries)
     group.refresh_from_db()
     assert group.state == ContactGroup.State.PARTIAL
     assert dict(group.items.values_list("to_account", "result_code")) == {
@@ -176,11 +176,11 @@ def test_one_group_status_gives_its_state_last_sync_and_each_conversation_in_wor
         "formaction": reverse("admin:contactgroups_contactgroup_sync_one", args=[group.pk])}}]
     assert [item.pop("offers", None) for item in data["conversations"]] == [None, [import_user_9], None]
     assert data["fields"] == {
-        "chat_group_id": {"text": str(group.chat_group_id), "refused": False},
+        "chat_group_id": {"text": str(group.sync.chat_group_id), "refused": False},
         "confirmed_name": {"text": "team", "refused": False},
-        "last_sync": {"text": words.outcome_text(group.last_outcome), "refused": False},
+        "last_sync": {"text": words.outcome_text(group.sync.last_outcome), "refused": False},
         "last_error": {"text": "—", "refused": False},
-        "last_synced_at": {"text": formats.localize(timezone.template_localtime(group.last_synced_at)),
+        "last_synced_at": {"text": formats.localize(timezone.template_localtime(group.sync.last_synced_at)),
                            "refused": False},
     }
     items = {item.to_account or item.to_group_id: item.pk for item in group.items.all()}
@@ -221,7 +221,7 @@ def test_a_queued_group_is_not_final_and_its_conversations_are_not_sent_yet(clie
 
 def test_a_sync_in_progress_reads_call_k_of_n(client, alice, make_group, staff):
     group = make_group(alice, "running", [(C2C, "user_0002")], state=ContactGroup.State.SYNCING,
-                       sync_calls_done=2, sync_calls_planned=4)
+                       calls_done=2, calls_planned=4)
     client.force_login(staff)
     data = client.get(status_url(group)).json()
     assert data["final"] is False
@@ -231,7 +231,7 @@ def test_a_sync_in_progress_reads_call_k_of_n(client, alice, make_group, staff):
 
 def test_status_words_are_in_the_readers_language(client, alice, make_group, staff):
     group = make_group(alice, "running", [(C2C, "user_0002")], state=ContactGroup.State.SYNCING,
-                       sync_calls_done=1, sync_calls_planned=3)
+                       calls_done=1, calls_planned=3)
     client.force_login(staff)
     data = client.get(status_url(group), headers={"accept-language": "zh-hans"}).json()
     assert data["text"] == zh("Syncing to Chat: call %(call)d of %(calls)d") % {"call": 2, "calls": 3}
@@ -243,7 +243,7 @@ def test_the_list_status_gives_each_named_group(client, alice, make_group, staff
     one = make_group(alice, "one", [(C2C, "user_0002"), (C2C, "user_9")])
     sync.sync_group(one.pk, staff.pk)
     one.refresh_from_db()
-    two = make_group(alice, "two", state=ContactGroup.State.SYNCING, sync_calls_done=0, sync_calls_planned=2)
+    two = make_group(alice, "two", state=ContactGroup.State.SYNCING, calls_done=0, calls_planned=2)
     client.force_login(staff)
     answer = client.get(STATUSES_URL, {"id": [one.pk, two.pk, 999_999]})
     assert answer.status_code == 200
@@ -254,9 +254,9 @@ def test_the_list_status_gives_each_named_group(client, alice, make_group, staff
     assert answer.json() == {"groups": [
         {"id": one.pk, "state": "partial", "final": True, "text": "Partly refused: 1 conversation refused",
          "calls": {"done": 0, "planned": 0},
-         "columns": {"chat_group_id": plain(str(one.chat_group_id)), "conversation_count": plain("2"),
+         "columns": {"chat_group_id": plain(str(one.sync.chat_group_id)), "conversation_count": plain("2"),
                      "accepted_count": plain("1"), "refused": {"text": "1", "refused": True},
-                     "last_synced_at": plain(formats.localize(timezone.template_localtime(one.last_synced_at)))}},
+                     "last_synced_at": plain(formats.localize(timezone.template_localtime(one.sync.last_synced_at)))}},
         {"id": two.pk, "state": "syncing", "final": False, "text": "Syncing to Chat: call 1 of 2",
          "calls": {"done": 0, "planned": 2},
          "columns": {"chat_group_id": plain("-"), "conversation_count": plain("0"), "accepted_count": plain("0"),

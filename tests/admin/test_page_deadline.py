@@ -266,6 +266,6 @@ def test_a_workers_sync_ends_by_its_call_deadline_and_says_chat_was_too_slow(ali
     attempts = len(chat_sandbox.calls)
     assert elapsed < 5 * BOUND < attempts * dripped_seconds(chat_sandbox, endpoint) / 3
     group.refresh_from_db()
-    assert words.outcome_text(group.last_outcome).startswith(
+    assert words.outcome_text(group.sync.last_outcome).startswith(
         "Sync to Chat stopped: Chat was too slow: its whole answer had not come within 0.4 s.")
     assert set(SyncAttempt.objects.filter(group=group).values_list("outcome", flat=True)) == {"too_slow"}

@@ -91,7 +91,7 @@ def edit(support, group, name, add=(), remove=()):
 
 def test_each_sync_that_changes_what_chat_holds_keeps_a_version_and_one_that_changes_nothing_keeps_none(
         support, work, staff, background_syncs):
-    group_id = ContactGroup.objects.get(pk=work.pk).chat_group_id
+    group_id = ContactGroup.objects.get(pk=work.pk).sync.chat_group_id
     assert versions(work) == [("work", [[C2C, "user_0002"], [C2C, "user_0003"]], group_id)]
     assert GroupVersion.objects.get(group=work).actor == staff
 
@@ -124,7 +124,7 @@ def test_a_bulk_batch_keeps_each_groups_version_in_one_statement(owner, make_gro
                if query["sql"].startswith('INSERT INTO "contactgroups_groupversion"')]
     assert len(inserts) == 1
     for group in ContactGroup.objects.filter(pk__in=[group.pk for group in groups]):
-        assert versions(group) == [(group.name, [[C2C, "user_0002"]], group.chat_group_id)]
+        assert versions(group) == [(group.name, [[C2C, "user_0002"]], group.sync.chat_group_id)]
 
 
 def test_a_pull_that_takes_chats_state_keeps_it_as_a_version(support, work, chat_sandbox):
@@ -197,7 +197,7 @@ def _clock(moment) -> str:
 
 
 def test_restoring_a_deleted_group_creates_it_in_chat_again(support, work, chat_sandbox, background_syncs):
-    old_id = ContactGroup.objects.get(pk=work.pk).chat_group_id
+    old_id = ContactGroup.objects.get(pk=work.pk).sync.chat_group_id
     support.post(reverse("admin:contactgroups_contactgroup_delete", args=[work.pk]), {"post": "yes"})
     background_syncs.wait()
     assert chat_groups(chat_sandbox, "user_0001") == {}
@@ -213,8 +213,8 @@ def test_restoring_a_deleted_group_creates_it_in_chat_again(support, work, chat_
     assert chat_groups(chat_sandbox, "user_0001") == {"work": [(C2C, "user_0002"), (C2C, "user_0003")]}
     group = ContactGroup.objects.get(pk=work.pk)
     assert group.state == ContactGroup.State.SYNCED and not group.delete_requested
-    assert group.chat_group_id not in (None, old_id)
-    assert f"Created in Chat as GroupId {group.chat_group_id}: 2 conversations added." in text(
+    assert group.sync.chat_group_id not in (None, old_id)
+    assert f"Created in Chat as GroupId {group.sync.chat_group_id}: 2 conversations added." in text(
         support.get(change_url(group)).content)
 
 
@@ -295,7 +295,7 @@ def test_only_staff_who_may_sync_and_change_restore(client, work, django_user_mo
 def test_the_history_shows_each_edit_with_what_chat_then_did_under_it(support, work, background_syncs):
     edit(support, work, "home", add=["user_0004"], remove=["user_0003"])
     background_syncs.wait()
-    group_id = ContactGroup.objects.get(pk=work.pk).chat_group_id
+    group_id = ContactGroup.objects.get(pk=work.pk).sync.chat_group_id
 
     rows = [text(row.encode()) for row in re.findall(r'<tr class="history-story">(.*?)</tr>',
                                                      support.get(history_url(work)).content.decode(), re.S)]
@@ -315,7 +315,7 @@ def test_a_sync_asked_for_again_is_its_own_story_not_part_of_the_last_edit(suppo
     background_syncs.wait()
     support.post(reverse("admin:contactgroups_contactgroup_sync_one", args=[work.pk]))
     background_syncs.wait()
-    group_id = ContactGroup.objects.get(pk=work.pk).chat_group_id
+    group_id = ContactGroup.objects.get(pk=work.pk).sync.chat_group_id
 
     rows = [text(row.encode()) for row in re.findall(r'<tr class="history-story">(.*?)</tr>',
                                                      support.get(history_url(work)).content.decode(), re.S)]
@@ -372,7 +372,7 @@ def test_a_delete_and_a_restore_each_read_as_one_story(support, work, background
     background_syncs.wait()
     restore(support, work, GroupVersion.objects.get(group=work))
     background_syncs.wait()
-    group_id = ContactGroup.objects.get(pk=work.pk).chat_group_id
+    group_id = ContactGroup.objects.get(pk=work.pk).sync.chat_group_id
 
     rows = [text(row.encode()) for row in re.findall(r'<tr class="history-story">(.*?)</tr>',
                                                      support.get(history_url(work)).content.decode(), re.S)]
@@ -429,7 +429,7 @@ def test_a_name_chat_holds_with_spaces_is_shown_marked_and_kept_when_staff_only_
     sent = [call["body"] for call in chat_sandbox.calls_to("recentcontact/update_contact_group")]
     assert [body["UpdateGroup"]["UpdateGroupType"] for body in sent] == [protocol.CHANGE_MEMBERS]
     group = ContactGroup.objects.get(pk=lead.pk)
-    assert (group.name, group.confirmed_name, group.state) == (LEAD, LEAD, ContactGroup.State.SYNCED)
+    assert (group.name, group.sync.confirmed_name, group.state) == (LEAD, LEAD, ContactGroup.State.SYNCED)
 
 
 @pytest.mark.parametrize(("name", "error"), [

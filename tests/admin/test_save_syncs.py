@@ -41,7 +41,7 @@ def test_saving_a_group_shows_its_group_id_and_each_code(support, owner, chat_sa
     group = ContactGroup.objects.get()
     page = support.get(change_url(group)).content.decode()
     assert "Partly refused" in page
-    assert f"Created in Chat as GroupId {group.chat_group_id}" in page
+    assert f"Created in Chat as GroupId {group.sync.chat_group_id}" in page
     assert '<strong class="refused">50001: The UserID has not been imported' in page
     assert page.count("0: Accepted by Chat.") == 2
 
@@ -84,7 +84,7 @@ def test_deleting_in_the_admin_deletes_in_chat_and_keeps_the_audit(support, owne
     group.refresh_from_db()
     assert group.state == ContactGroup.State.DELETED
     page = support.get(change_url(group)).content.decode()
-    assert f"Deleted from Chat (GroupId {group.chat_group_id})." in page
+    assert f"Deleted from Chat (GroupId {group.sync.chat_group_id})." in page
     assert len(chat_sandbox.calls_to("recentcontact/del_contact_group")) == 1
     assert SyncAttempt.objects.filter(group=group).count() == 3
     page = support.get(CHANGELIST, {"state": "deleted"}).content.decode()
@@ -132,7 +132,7 @@ def test_a_save_that_syncs_shows_what_chat_did_on_the_group_page(support, owner,
     background_syncs.wait()
     group = ContactGroup.objects.get()
     page = support.get(change_url(group)).content.decode()
-    assert f"Created in Chat as GroupId {group.chat_group_id}: 1 conversation added." in page
+    assert f"Created in Chat as GroupId {group.sync.chat_group_id}: 1 conversation added." in page
 
 
 def test_pull_action_adopts_what_the_user_made_in_the_app(support, owner, make_group, chat_sandbox,
@@ -149,7 +149,7 @@ def test_pull_action_adopts_what_the_user_made_in_the_app(support, owner, make_g
     page = support.get(CHANGELIST).content.decode()
     assert "from the app" in page
     adopted = ContactGroup.objects.get(name="from the app")
-    assert adopted.state == ContactGroup.State.SYNCED and adopted.chat_group_id == 1
+    assert adopted.state == ContactGroup.State.SYNCED and adopted.sync.chat_group_id == 1
     assert [(item.type, item.target) for item in adopted.items.all()] == [(C2C, "user_0003")]
 
 

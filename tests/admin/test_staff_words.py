@@ -127,7 +127,7 @@ def staff_pages(data) -> list[str]:
 
 
 def outcome_codes(data) -> set[str]:
-    return {ContactGroup.objects.get(pk=group.pk).last_outcome.get("code") for group in data["groups"]}
+    return {ContactGroup.objects.get(pk=group.pk).sync.last_outcome.get("code") for group in data["groups"]}
 
 
 @pytest.mark.parametrize("language", ["en", "zh-hans"])

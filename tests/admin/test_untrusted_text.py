@@ -93,11 +93,11 @@ def test_a_group_renamed_so_in_the_app_keeps_its_name_here_and_syncs(alice, chat
     result = sync.sync_group(group.pk, staff.pk)
     group.refresh_from_db()
     assert result.state == group.state == ContactGroup.State.SYNCED
-    assert (group.name, group.confirmed_name) == ("work", "work")
+    assert (group.name, group.sync.confirmed_name) == ("work", "work")
     assert chat_groups(chat_sandbox, OWNER) == {name: (1, {(C2C, "user_0002"), (C2C, "user_0003")})}
     said = (f"user_0001 renamed the group in the app to “{shown}”, with a character the database here cannot store "
             "(shown as its code); the group keeps its name here.")
-    assert said in words.outcome_text(group.last_outcome)
+    assert said in words.outcome_text(group.sync.last_outcome)
     entry = LogEntry.objects.filter(object_id=str(group.pk)).latest("pk")
     assert said in words.history_text(entry)
     # A pull leaves it as it is, and says why.

@@ -63,7 +63,7 @@ def test_a_group_is_created_in_chinese_and_the_language_chosen_again_in_english(
         expect(page.locator(".field-state_badge .readonly")).to_have_text(zh("Synced"))
         with translation.override("zh-hans"):
             group.refresh_from_db()
-            expected = words.outcome_text(group.last_outcome)
+            expected = words.outcome_text(group.sync.last_outcome)
         expect(page.locator(".field-last_sync .readonly")).to_have_text(expected)
         assert "GroupId" in expected and "Created" not in expected
         expect(page.locator("td.field-result").first).to_contain_text(zh("Accepted by Chat."))

@@ -131,13 +131,13 @@ def test_a_save_is_followed_live_call_by_call_to_its_end(page, staff, big_group,
     expect(refused.locator("strong.refused")).to_contain_text(
         f"{errors.ACCOUNT_NOT_IMPORTED}: {words.meaning(errors.ACCOUNT_NOT_IMPORTED)}")
     big_group.refresh_from_db()
-    expect(page.locator(".field-last_sync .readonly")).to_contain_text(words.outcome_text(big_group.last_outcome))
+    expect(page.locator(".field-last_sync .readonly")).to_contain_text(words.outcome_text(big_group.sync.last_outcome))
     expect(page.locator(".field-last_sync .readonly")).to_contain_text("user_7: Import this user into Chat")
-    expect(page.locator(".field-chat_group_id .readonly")).to_have_text(str(big_group.chat_group_id))
+    expect(page.locator(".field-chat_group_id .readonly")).to_have_text(str(big_group.sync.chat_group_id))
     expect(column(listing, row, "state")).to_have_text("Partly refused: 3 conversations refused")
     expect(column(listing, row, "refused").locator("strong.refused")).to_have_text("3")
     expect(column(listing, row, "accepted")).to_have_text("150")
-    expect(column(listing, row, "GroupId")).to_have_text(str(big_group.chat_group_id))
+    expect(column(listing, row, "GroupId")).to_have_text(str(big_group.sync.chat_group_id))
     assert still_marked(page) and listing.evaluate("window.liveSyncMark") == "not reloaded"
     screenshot(page, "group-synced-live")
 
@@ -168,7 +168,7 @@ def test_with_chat_down_the_page_ends_on_the_failure(page, staff, imported_owner
     expect(badge(page)).to_have_class(re.compile(r"\bstate-failed\b"))
     group.refresh_from_db()
     assert group.state == ContactGroup.State.FAILED
-    expect(page.locator(".field-last_sync .readonly")).to_have_text(words.outcome_text(group.last_outcome))
+    expect(page.locator(".field-last_sync .readonly")).to_have_text(words.outcome_text(group.sync.last_outcome))
     expect(page.locator(".field-last_sync .readonly")).to_contain_text("Gave up after")
     expect(result_of(page, "user_0002")).to_have_text("not sent yet")
     assert still_marked(page)

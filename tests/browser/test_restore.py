@@ -24,7 +24,7 @@ def test_a_deleted_group_is_restored_from_its_page_and_chat_holds_it_again(page,
     settle(page, background_syncs)
     page.locator("#result_list tbody tr").filter(has_text=CJK_NAME).get_by_role("link", name=CJK_NAME).click()
     expect(field(page, "state_badge")).to_have_text("Synced")
-    first_id = ContactGroup.objects.get(name=CJK_NAME).chat_group_id
+    first_id = ContactGroup.objects.get(name=CJK_NAME).sync.chat_group_id
 
     page.get_by_role("link", name="Delete", exact=True).click()
     page.get_by_role("button", name="Yes, delete it from Chat").click()
@@ -57,16 +57,16 @@ def test_a_deleted_group_is_restored_from_its_page_and_chat_holds_it_again(page,
     settle(page, background_syncs)
     group = ContactGroup.objects.get(name=CJK_NAME)
     expect(field(page, "state_badge")).to_have_text("Synced")
-    expect(field(page, "chat_group_id")).to_have_text(str(group.chat_group_id))
+    expect(field(page, "chat_group_id")).to_have_text(str(group.sync.chat_group_id))
     expect(field(page, "last_sync")).to_contain_text(
-        f"Created in Chat as GroupId {group.chat_group_id}: 2 conversations added.")
+        f"Created in Chat as GroupId {group.sync.chat_group_id}: 2 conversations added.")
     expect(page.locator("#restore-offer")).to_have_count(0)
-    assert group.chat_group_id != first_id
+    assert group.sync.chat_group_id != first_id
     assert chat_groups(chat_sandbox, "user_0001") == {CJK_NAME: [(C2C, "user_0002"), (GROUP, CHAT_GROUP_ID)]}
 
     page.get_by_role("link", name="History").click()
     stories = page.locator("tr.history-story")
     expect(stories.last).to_contain_text("Restored the deleted group as Chat confirmed it on")
     expect(stories.last.locator(".history-answers li")).to_contain_text(
-        [f"Created in Chat as GroupId {group.chat_group_id}: 2 conversations added."])
+        [f"Created in Chat as GroupId {group.sync.chat_group_id}: 2 conversations added."])
     screenshot(page, "group-history-restored")

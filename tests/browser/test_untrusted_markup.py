@@ -130,7 +130,7 @@ def untrusted(staff, chat_sandbox, make_group):
     rename_in_app(chat_sandbox, "team", IMAGE)
     sync.pull_owner(alice.pk, staff.pk)
     team.refresh_from_db()
-    assert team.name == IMAGE and team.last_outcome["code"] == "pulled"
+    assert team.name == IMAGE and team.sync.last_outcome["code"] == "pulled"
     rename_in_app(chat_sandbox, IMAGE, SCRIPT)
     offers = make_group(alice, "offers", [(C2C, IMAGE)])
     sync.sync_group(offers.pk, staff.pk)
@@ -151,7 +151,7 @@ def untrusted(staff, chat_sandbox, make_group):
     sync.sync_with_retries(refused.pk, staff.pk, sleep=lambda seconds: None)
     chat_sandbox.clear_faults()
     refused.refresh_from_db()
-    assert refused.last_error_code == UNDOCUMENTED and refused.last_error_info == BOTH
+    assert refused.sync.last_error_code == UNDOCUMENTED and refused.sync.last_error_info == BOTH
 
     chat_sandbox.seed_conversations("user_0001", [
         {"Type": C2C, "To_Account": IMAGE, "MsgTime": 1_764_670_000},

@@ -157,7 +157,7 @@ def test_a_sync_whose_write_is_answered_unreadably_fails_saying_so_and_the_next_
 
     work.refresh_from_db()
     assert work.state == ContactGroup.State.FAILED
-    assert UNREADABLE_ANSWER in words.outcome_text(work.last_outcome)
+    assert UNREADABLE_ANSWER in words.outcome_text(work.sync.last_outcome)
     call = last_call("update_contact_group")
     assert call.outcome == SyncAttempt.Outcome.UNREADABLE
     assert call.response["UpdateGroupResult"]["ContactResultItem"][0]["ResultCode"] == text
@@ -231,8 +231,8 @@ def test_a_sync_refused_with_such_a_code_fails_saying_so_on_either_database(work
 
     work.refresh_from_db()
     assert (caught.value.code, work.state) == (errors.CODE_UNREADABLE, ContactGroup.State.FAILED)
-    assert work.last_error_code == errors.CODE_UNREADABLE
-    assert words.sync_state_text(work.state, error_code=work.last_error_code).startswith(
+    assert work.sync.last_error_code == errors.CODE_UNREADABLE
+    assert words.sync_state_text(work.state, error_code=work.sync.last_error_code).startswith(
         f"Failed: {UNREADABLE_CODE}")
     assert last_call("update_contact_group").response["ErrorCode"] == code
     health = staff_client.get(HEALTH).content.decode()
@@ -253,7 +253,7 @@ def test_a_conversation_refused_with_such_a_code_is_said_refused_and_the_rest_is
     assert result.state == work.state == ContactGroup.State.PARTIAL
     item = work.items.get(to_account="user_0003")
     assert item.result_code == errors.CODE_UNREADABLE
-    assert f"user_0003, {UNREADABLE_CODE}" in words.outcome_text(work.last_outcome)
+    assert f"user_0003, {UNREADABLE_CODE}" in words.outcome_text(work.sync.last_outcome)
     call = last_call("update_contact_group")
     assert (call.outcome, call.refused_items) == (SyncAttempt.Outcome.PARTIAL, 1)
     assert call.response["UpdateGroupResult"]["ContactResultItem"][0]["ResultCode"] == code

@@ -21,7 +21,7 @@ from django.utils import translation
 
 from contactgroups import runs, spreadsheet, words
 from contactgroups.chat import errors, protocol
-from contactgroups.models import ChatUser, ContactGroup, SyncAttempt
+from contactgroups.models import ChatUser, ContactGroup, GroupSync, SyncAttempt
 from tests.services import ROOT, database_url
 
 C2C, GROUP = protocol.TYPE_C2C, protocol.TYPE_GROUP
@@ -362,11 +362,11 @@ def test_an_interrupted_run_keeps_what_chat_confirmed_and_leaves_the_rest_untouc
     assert 10 <= len(created) < 120
     time.sleep(0.5)
     for group in ContactGroup.objects.select_related("owner").filter(owner__in=owners):
-        assert (group.sync_lock_token, group.sync_lock_until) == ("", None)
+        assert (group.sync.lock_token, group.sync.lock_until) == ("", None)
         if (group.owner.user_id, group.name) in created:
-            assert group.state == ContactGroup.State.SYNCED and group.chat_group_id is not None
+            assert group.state == ContactGroup.State.SYNCED and group.sync.chat_group_id is not None
         else:
-            assert (group.state, group.create_intent) == (ContactGroup.State.DRAFT, "")
+            assert (group.state, group.sync.create_intent) == (ContactGroup.State.DRAFT, "")
     assert SyncAttempt.objects.count() == len(created)
 
 
@@ -509,7 +509,7 @@ def test_export_writes_one_row_per_conversation_as_the_database_holds_it(chat, o
         for item in items:
             expected.append({
                 "owner": group.owner.user_id, "group_name": group.name,
-                "group_id": str(group.chat_group_id) if group.chat_group_id is not None else "",
+                "group_id": str(group.sync.chat_group_id) if group.sync.chat_group_id is not None else "",
                 "state": group.state,
                 # A group id starts with @, so the cell carries the quote that keeps spreadsheets from running it.
                 "type": str(item.type) if item else "", "target": spreadsheet.neutralise(item.target if item else ""),
@@ -559,7 +559,9 @@ def test_export_of_many_groups_stays_in_order_across_chunks(owner, staff):
     from contactgroups import exports as export
 
     users = [ChatUser.objects.create(user_id=f"bulk_{n:02d}") for n in range(60)]
-    ContactGroup.objects.bulk_create(ContactGroup(owner=user, name=f"g{n}") for user in users for n in range(20))
+    groups = ContactGroup.objects.bulk_create(ContactGroup(owner=user, name=f"g{n}")
+                                              for user in users for n in range(20))
+    GroupSync.objects.bulk_create(GroupSync.for_groups(groups))
     buffer = io.StringIO()
     call_command("export_contact_groups", "--actor", staff.username, stdout=buffer, stderr=io.StringIO())
     rows = list(csv.DictReader(io.StringIO(exported(buffer))))

@@ -470,7 +470,7 @@ def test_no_secret_reaches_the_database_the_logs_or_an_error_page(
         client.post(changelist, {"action": "sync_to_chat", "_selected_action": [group.pk]})
         background_syncs.wait()
         group.refresh_from_db()
-        assert group.state == ContactGroup.State.FAILED and group.last_outcome["error"]["kind"] == "connect"
+        assert group.state == ContactGroup.State.FAILED and group.sync.last_outcome["error"]["kind"] == "connect"
         settings.CHAT_API_BASE_URL = sandbox_url
         client.post(changelist, {"action": "sync_to_chat", "_selected_action": [group.pk]})
         background_syncs.wait()

@@ -31,12 +31,12 @@ def test_admin_save_is_synced_by_the_worker(celery_worker, chat_sandbox, owner, 
 
     wait_until(synced)
     assert group.state == ContactGroup.State.PARTIAL
-    assert group.chat_group_id == 1
+    assert group.sync.chat_group_id == 1
     assert dict(group.items.values_list("to_account", "result_code")) == {"user_0002": 0, "user_9": 50001}
     attempt = SyncAttempt.objects.get(group=group)
     assert attempt.actor == staff and attempt.operation == "create_contact_group"
     page = client.get(reverse("admin:contactgroups_contactgroup_history", args=[group.pk])).content.decode()
-    assert f"Created in Chat as GroupId {group.chat_group_id}" in page
+    assert f"Created in Chat as GroupId {group.sync.chat_group_id}" in page
     assert "support" in page
 
 
@@ -131,7 +131,7 @@ def test_the_bulk_command_hands_groups_to_workers_and_one_killed_mid_task_loses_
         assert sorted(group["name"] for group in users[owner.user_id]["groups"]) == [
             f"group {number:02d}" for number in range(12)]
     for group in ContactGroup.objects.all():
-        assert group.state == ContactGroup.State.SYNCED and group.chat_group_id is not None
+        assert group.state == ContactGroup.State.SYNCED and group.sync.chat_group_id is not None
         assert set(group.items.values_list("result_code", flat=True)) == {0}
         last = LogEntry.objects.filter(object_id=str(group.pk)).latest("id")
         assert last.user == staff and words.history_text(last).startswith(("Created in Chat", "Synced to Chat"))
@@ -173,7 +173,7 @@ def test_pull_sweep_and_user_import_commands_hand_their_work_to_the_workers_and_
     assert "1 group differed (1 new from Chat, 0 changed, 0 gone from Chat)" in out
     assert failure == "The pull failed for 1 of 2 Chat users; see the lines above."
     adopted = ContactGroup.objects.get(name="from the app")
-    assert adopted.chat_group_id is not None
+    assert adopted.sync.chat_group_id is not None
 
     chat_sandbox.post(CREATE, {"From_Account": owner.user_id, "GroupContactItem": [
         {"GroupName": "also from the app", "ContactItem": [{"Type": protocol.TYPE_C2C, "To_Account": "user_0002"}]}]})

@@ -20,7 +20,7 @@ from django.utils import timezone
 from contactgroups import sync, tasks
 from contactgroups.chat import protocol
 from contactgroups.engine import LocalExecutor
-from contactgroups.models import ContactGroup, SyncAttempt
+from contactgroups.models import ContactGroup, GroupSync, SyncAttempt
 from tests.admin_forms import group_form_data, states_shown
 from tests.conftest import wait_until
 from tests.services import ROOT, database_url, free_port, stop, wait_for
@@ -105,7 +105,7 @@ def test_a_group_saved_again_during_its_sync_is_synced_again_and_never_twice_at_
     support.post(change_url(group), group_form_data(name="office 2", existing=[item]))
     background_syncs.wait()
     group.refresh_from_db()
-    assert group.state == ContactGroup.State.SYNCED and group.confirmed_name == "office 2"
+    assert group.state == ContactGroup.State.SYNCED and group.sync.confirmed_name == "office 2"
     renames = [call["body"]["UpdateGroup"]["NewGroupName"] for call in chat_sandbox.calls_to(UPDATE)]
     assert renames == ["office", "office 2"]
     # Every answer is held a second: had the second sync started before the first ended, two calls would have
@@ -117,8 +117,10 @@ def test_a_group_saved_again_during_its_sync_is_synced_again_and_never_twice_at_
 # Taken up again -------------------------------------------------------------------------------------------------
 
 
-def strand(group, **fields) -> None:
+def strand(group, lock_token: str = "", lock_until=None, **fields) -> None:
+    """Leave ``group`` as a sync that stopped would: its ``fields``, and the lease on its sync row."""
     ContactGroup.objects.filter(pk=group.pk).update(**fields)
+    GroupSync.objects.filter(group=group).update(lock_token=lock_token, lock_until=lock_until)
 
 
 def test_the_periodic_sweep_takes_up_only_groups_nothing_runs(owner, make_group, chat_sandbox, staff,
@@ -130,10 +132,10 @@ def test_the_periodic_sweep_takes_up_only_groups_nothing_runs(owner, make_group,
     leased = make_group(owner, "syncing elsewhere", [(C2C, "user_0002")])
     recent = make_group(owner, "queued just now", [(C2C, "user_0002")])
     strand(queued, state=ContactGroup.State.QUEUED, updated_at=long_ago)
-    strand(died, state=ContactGroup.State.SYNCING, updated_at=long_ago, sync_lock_token="dead",
-           sync_lock_until=timezone.now() - timedelta(seconds=1))
-    strand(leased, state=ContactGroup.State.SYNCING, updated_at=long_ago, sync_lock_token="alive",
-           sync_lock_until=timezone.now() + timedelta(minutes=5))
+    strand(died, state=ContactGroup.State.SYNCING, updated_at=long_ago, lock_token="dead",
+           lock_until=timezone.now() - timedelta(seconds=1))
+    strand(leased, state=ContactGroup.State.SYNCING, updated_at=long_ago, lock_token="alive",
+           lock_until=timezone.now() + timedelta(minutes=5))
     strand(recent, state=ContactGroup.State.QUEUED)
     sync.log_history(staff.pk, queued, [{"added": {}}])
 
@@ -200,8 +202,8 @@ def test_a_web_process_that_starts_takes_up_what_the_stopped_one_left(owner, mak
     syncing = make_group(owner, "left syncing", [(C2C, "user_0003")])
     # A restart a moment ago: one group still queued, one cut off mid-sync (its lease has just expired).
     strand(queued, state=ContactGroup.State.QUEUED)
-    strand(syncing, state=ContactGroup.State.SYNCING, sync_lock_token="gone",
-           sync_lock_until=timezone.now() - timedelta(seconds=1))
+    strand(syncing, state=ContactGroup.State.SYNCING, lock_token="gone",
+           lock_until=timezone.now() - timedelta(seconds=1))
     web_process()
 
     def both_synced():

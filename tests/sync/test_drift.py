@@ -18,7 +18,7 @@ from contactgroups import runs, sync, words
 from contactgroups.chat import errors, protocol
 from contactgroups.chat.client import ChatClient
 from contactgroups.conf import chat_config
-from contactgroups.models import ContactGroup, SyncAttempt
+from contactgroups.models import ContactGroup, GroupSync, SyncAttempt
 from contactgroups.sync import drift
 from tests.admin_forms import group_form_data
 from tests.conftest import wait_until
@@ -144,7 +144,7 @@ def test_the_page_read_is_audited_under_the_staff_user(work, staff_client, staff
 def test_chat_down_shows_the_sweeps_reading_with_its_age(work, chat_sandbox, staff_client, staff):
     app_renames(chat_sandbox, "work", "home")
     runs.sweep(staff.pk)
-    ContactGroup.objects.filter(pk=work.pk).update(chat_read_at=timezone.now() - timedelta(minutes=12))
+    GroupSync.objects.filter(group=work).update(chat_read_at=timezone.now() - timedelta(minutes=12))
     chat_sandbox.set_faults(http_error_rate=1.0)
     text = comparison(page(staff_client, work))
     assert "Chat could not be read now: Chat answered with HTTP 502." in text
@@ -201,7 +201,7 @@ def test_take_chats_version_adopts_the_apps_rename_and_conversations(work, chat_
     as_app(chat_sandbox, OWNER, change_members("home", protocol.OPERATION_ADD, C2C, "user_0004"))
     response = take(staff_client, work, shown(page(staff_client, work)))
     work.refresh_from_db()
-    assert (work.name, work.confirmed_name, work.state) == ("home", "home", ContactGroup.State.SYNCED)
+    assert (work.name, work.sync.confirmed_name, work.state) == ("home", "home", ContactGroup.State.SYNCED)
     assert {c.target for c in work.items.conversations()} == {"user_0002", "user_0003", "user_0004"}
     assert chat_groups(chat_sandbox, OWNER) == {"home": (1, {(C2C, "user_0002"), (C2C, "user_0003"),
                                                              (C2C, "user_0004")})}
@@ -209,7 +209,7 @@ def test_take_chats_version_adopts_the_apps_rename_and_conversations(work, chat_
                                           "user_0004.")]
     assert history(work)[-1] == "Pulled from Chat: renamed from “work” to “home”, added user_0004."
     assert comparison(response) == "Matches what Chat holds now. Refresh from Chat"
-    assert work.drift is None
+    assert work.sync.drift is None
 
 
 def test_take_chats_version_of_a_group_deleted_in_the_app_marks_it_deleted(work, chat_sandbox, staff_client):
@@ -240,7 +240,7 @@ def test_keep_my_edit_sends_the_staff_name_over_the_apps_rename(work, chat_sandb
     response = keep(staff_client, work, shown(page(staff_client, work)))
     work.refresh_from_db()
     assert chat_groups(chat_sandbox, OWNER) == {"work": (1, {(C2C, "user_0002"), (C2C, "user_0003")})}
-    assert (work.name, work.confirmed_name, work.state) == ("work", "work", ContactGroup.State.SYNCED)
+    assert (work.name, work.sync.confirmed_name, work.state) == ("work", "work", ContactGroup.State.SYNCED)
     assert said(response) == [("success", "Your version of “work” is kept over the change made in the app; syncing "
                                           "it to Chat. Its page shows how the sync ends.")]
     assert "Kept the staff's version over the change made in the app; the next sync sends it. In the app: " \
@@ -263,7 +263,7 @@ def test_keep_my_edit_undoes_the_apps_adds_and_removes(work, chat_sandbox, staff
     keep(staff_client, work, shown(page(staff_client, work)))
     assert chat_groups(chat_sandbox, OWNER) == {"work": (1, {(C2C, "user_0002"), (C2C, "user_0003")})}
     work.refresh_from_db()
-    assert work.state == ContactGroup.State.SYNCED and work.drift is None
+    assert work.state == ContactGroup.State.SYNCED and work.sync.drift is None
 
 
 def test_keep_my_edit_creates_again_a_group_deleted_in_the_app(work, chat_sandbox, staff_client):
@@ -271,7 +271,7 @@ def test_keep_my_edit_creates_again_a_group_deleted_in_the_app(work, chat_sandbo
     keep(staff_client, work, shown(page(staff_client, work)))
     assert chat_groups(chat_sandbox, OWNER) == {"work": (2, {(C2C, "user_0002"), (C2C, "user_0003")})}
     work.refresh_from_db()
-    assert (work.state, work.chat_group_id) == (ContactGroup.State.SYNCED, 2)
+    assert (work.state, work.sync.chat_group_id) == (ContactGroup.State.SYNCED, 2)
 
 
 def test_keep_my_edit_after_the_app_deleted_the_group_and_made_it_again_sends_it_to_the_new_one(work, chat_sandbox,
@@ -288,7 +288,7 @@ def test_keep_my_edit_after_the_app_deleted_the_group_and_made_it_again_sends_it
                                           "it to Chat. Its page shows how the sync ends.")]
     assert chat_groups(chat_sandbox, OWNER) == {"work": (2, {(C2C, "user_0002"), (C2C, "user_0003")})}
     work.refresh_from_db()
-    assert (work.state, work.chat_group_id, work.last_error_code) == (ContactGroup.State.SYNCED, 2, None)
+    assert (work.state, work.sync.chat_group_id, work.sync.last_error_code) == (ContactGroup.State.SYNCED, 2, None)
     assert any(line.startswith("Kept the staff's version over the change made in the app; the next sync sends it. "
                                "In the app: user_0001 deleted this group in the app and made another under its name "
                                "(GroupId 2); this group is that one now.") for line in history(work))
@@ -303,7 +303,7 @@ def test_take_chats_version_after_the_app_deleted_the_group_and_made_it_again_fo
     app_creates(chat_sandbox, "work", (C2C, "user_0004"))
     response = take(staff_client, work, shown(page(staff_client, work)))
     work.refresh_from_db()
-    assert (work.state, work.chat_group_id) == (ContactGroup.State.SYNCED, 2)
+    assert (work.state, work.sync.chat_group_id) == (ContactGroup.State.SYNCED, 2)
     assert {(c.type, c.target) for c in work.items.conversations()} == {(C2C, "user_0004")}
     assert [level for level, _text in said(response)] == ["success"]
     assert said(response)[0][1].startswith("Took Chat's version of “work”:")
@@ -352,13 +352,14 @@ def test_without_the_sync_permission_keep_leaves_a_draft(work, chat_sandbox, dja
 def test_with_chat_down_an_answer_is_an_error_and_changes_nothing(work, chat_sandbox, staff_client, answer):
     app_renames(chat_sandbox, "work", "home")
     fingerprint = shown(page(staff_client, work))
-    before = ContactGroup.objects.values().get(pk=work.pk)
+    before = ContactGroup.objects.values("name", "state", "sync__confirmed_name", "sync__confirmed_conversations").get(
+        pk=work.pk)
     chat_sandbox.set_faults(http_error_rate=1.0)
     response = answer(staff_client, work, fingerprint)
     assert said(response) == [("error", "Nothing was changed: Chat answered with HTTP 502.")]
-    after = ContactGroup.objects.values().get(pk=work.pk)
-    assert {key: after[key] for key in ("name", "confirmed_name", "confirmed_conversations", "state")} == {
-        key: before[key] for key in ("name", "confirmed_name", "confirmed_conversations", "state")}
+    after = ContactGroup.objects.values("name", "state", "sync__confirmed_name", "sync__confirmed_conversations").get(
+        pk=work.pk)
+    assert after == before
     chat_sandbox.clear_faults()
     assert chat_groups(chat_sandbox, OWNER) == {"home": (1, {(C2C, "user_0002"), (C2C, "user_0003")})}
 
@@ -372,7 +373,7 @@ def test_an_answer_to_what_chat_no_longer_holds_changes_nothing(work, chat_sandb
     assert said(response) == [("warning", "Chat changed again since the page was shown, so nothing was changed. The "
                                           "page now shows the new difference.")]
     work.refresh_from_db()
-    assert (work.name, work.confirmed_name) == ("work", "work")
+    assert (work.name, work.sync.confirmed_name) == ("work", "work")
     assert "renamed it in the app from “work” to “house”" in comparison(response)
 
 
@@ -399,7 +400,7 @@ def test_the_answers_need_post_and_csrf(work, chat_sandbox, staff):
         assert client.get(url).status_code == 405
         assert client.post(url, {"shown": "0" * 16}).status_code == 403
     work.refresh_from_db()
-    assert (work.name, work.confirmed_name) == ("work", "work")
+    assert (work.name, work.sync.confirmed_name) == ("work", "work")
 
 
 def test_an_answer_for_a_group_that_does_not_exist_is_not_found(staff_client):
@@ -416,8 +417,8 @@ def test_the_sweep_marks_a_group_changed_in_the_app_and_records_it(work, chat_sa
     summary = runs.sweep(staff.pk)
     work.refresh_from_db()
     assert (summary.owners, summary.groups, summary.drifted, summary.found) == (1, 1, 1, 1)
-    assert work.drift == {"renamed_from": "work", "renamed_to": "home"}
-    assert work.chat_reading == {"group_id": 1, "name": "home",
+    assert work.sync.drift == {"renamed_from": "work", "renamed_to": "home"}
+    assert work.sync.chat_reading == {"group_id": 1, "name": "home",
                                  "conversations": [[C2C, "user_0002"], [C2C, "user_0003"]]}
     assert history(work)[-1] == ("The regular reading of Chat found: user_0001 renamed it in the app from “work” to "
                                  "“home”.")
@@ -434,7 +435,7 @@ def test_a_sweep_that_finds_the_same_again_records_nothing_new_and_clears_when_i
     app_renames(chat_sandbox, "home", "work")
     cleared = runs.sweep(staff.pk)
     work.refresh_from_db()
-    assert (cleared.drifted, cleared.cleared, work.drift) == (0, 1, None)
+    assert (cleared.drifted, cleared.cleared, work.sync.drift) == (0, 1, None)
     assert history(work)[-1] == "The regular reading of Chat found the group as the mirror shows it again."
 
 
@@ -473,12 +474,12 @@ def test_a_failing_owner_is_counted_and_the_others_are_read(work, alice, make_gr
 
     bob = ChatUser.objects.create(user_id="user_0009")
     group = make_group(bob, "bob's", [(C2C, "user_0002")])
-    ContactGroup.objects.filter(pk=group.pk).update(chat_group_id=7, confirmed_name="bob's")  # bob is not in Chat
+    GroupSync.objects.filter(group=group).update(chat_group_id=7, confirmed_name="bob's")  # bob is not in Chat
     app_renames(chat_sandbox, "work", "home")
     summary = runs.sweep(staff.pk)
     assert summary.owners == 1 and [user for user, _exc in summary.failures] == ["user_0009"]
     work.refresh_from_db()
-    assert work.drift == {"renamed_from": "work", "renamed_to": "home"}
+    assert work.sync.drift == {"renamed_from": "work", "renamed_to": "home"}
 
 
 def test_the_command_reports_progress_and_a_summary(work, chat_sandbox, staff):
@@ -520,7 +521,7 @@ def test_the_beat_task_on_a_worker_marks_drift_under_the_sweep_account(work, cha
 
     app_renames(chat_sandbox, "work", "home")
     tasks.drift_sweep_task.delay()
-    wait_until(lambda: ContactGroup.objects.get(pk=work.pk).drift is not None)
+    wait_until(lambda: ContactGroup.objects.get(pk=work.pk).sync.drift is not None)
     entry = LogEntry.objects.filter(object_id=str(work.pk)).order_by("pk").last()
     assert entry.user.username == "chat-drift-sweep" and not entry.user.is_active and not entry.user.is_staff
     assert not entry.user.has_usable_password()
@@ -536,7 +537,7 @@ def test_a_beat_sweep_is_read_by_the_workers(work, celery_worker, chat_sandbox):
 
     def marked():
         """the worker marked the group changed in the app"""
-        return ContactGroup.objects.get(pk=work.pk).drift == {"renamed_from": "work", "renamed_to": "home"}
+        return ContactGroup.objects.get(pk=work.pk).sync.drift == {"renamed_from": "work", "renamed_to": "home"}
 
     wait_until(marked)
 
@@ -575,8 +576,8 @@ def test_the_sweep_under_chats_rate_limit_leaves_staff_calls_room(alice, chat_sa
     users = [f"sweep_{n:03d}" for n in range(48)]
     chat_sandbox.import_accounts(*users)
     for user_id in users:
-        ContactGroup.objects.create(owner=ChatUser.objects.create(user_id=user_id), name="g", chat_group_id=1,
-                                    confirmed_name="g")
+        group = ContactGroup.objects.create(owner=ChatUser.objects.create(user_id=user_id), name="g")
+        GroupSync.objects.filter(group=group).update(chat_group_id=1, confirmed_name="g")
     summary = {}
 
     def run_sweep():
@@ -659,11 +660,11 @@ def test_a_sync_of_a_group_whose_name_the_app_gave_another_ends_in_conflict_not_
         name_given_to_home, work, chat_sandbox, staff_client):
     result = name_given_to_home
     assert result.state == work.state == ContactGroup.State.PARTIAL
-    assert work.last_error_code is None
+    assert work.sync.last_error_code is None
     # Nothing was sent under the name another group has: no create Chat would refuse.
     assert chat_sandbox.calls_to(protocol.CREATE_CONTACT_GROUP) == []
     assert chat_groups(chat_sandbox, OWNER) == {"work": (2, {(C2C, "user_0004")})}
-    assert work.conflicts == [{"code": "name_taken", "name": "work", "group_id": 2, "create": True}]
+    assert work.sync.conflicts == [{"code": "name_taken", "name": "work", "group_id": 2, "create": True}]
     assert history(work)[-1].startswith("Not created in Chat: user_0001 has another group named “work” there "
                                         "(GroupId 2), made or renamed in the app")
     response = page(staff_client, work)
@@ -679,7 +680,7 @@ def test_keep_my_edit_under_another_name_creates_it_and_ends_synced(name_given_t
     response = keep_as(staff_client, work, shown(page(staff_client, work)), "work again")
     assert [level for level, _text in said(response)] == ["success"]
     work.refresh_from_db()
-    assert (work.name, work.state, work.chat_group_id) == ("work again", ContactGroup.State.SYNCED, 3)
+    assert (work.name, work.state, work.sync.chat_group_id) == ("work again", ContactGroup.State.SYNCED, 3)
     assert chat_groups(chat_sandbox, OWNER) == {"work": (2, {(C2C, "user_0004")}),
                                                 "work again": (3, STAFF | {(C2C, "user_0004")})}
     assert any(line.startswith("Kept the staff's version, under the new name “work again”, over the change made "
@@ -698,7 +699,7 @@ def test_take_chats_version_marks_it_deleted_as_the_app_did(name_given_to_home, 
     # The name is free here now: the other group's next sync takes the app's rename.
     assert sync.sync_group(home.pk, None).state == ContactGroup.State.SYNCED
     home.refresh_from_db()
-    assert (home.name, home.chat_group_id) == ("work", 2)
+    assert (home.name, home.sync.chat_group_id) == ("work", 2)
 
 
 def test_keep_my_edit_of_the_deletion_asks_for_another_name_before_anything_is_sent(work, home, chat_sandbox,
@@ -714,10 +715,10 @@ def test_keep_my_edit_of_the_deletion_asks_for_another_name_before_anything_is_s
     assert said(refused) == [("error", "Nothing was changed: user_0001 has another group named “work” in Chat "
                                        "(GroupId 2). Give this group a name no other group of theirs has.")]
     work.refresh_from_db()
-    assert (work.state, work.confirmed_name) == (ContactGroup.State.SYNCED, "work")
+    assert (work.state, work.sync.confirmed_name) == (ContactGroup.State.SYNCED, "work")
     keep_as(staff_client, work, shown(page(staff_client, work)), "work again")
     work.refresh_from_db()
-    assert (work.name, work.state, work.chat_group_id) == ("work again", ContactGroup.State.SYNCED, 3)
+    assert (work.name, work.state, work.sync.chat_group_id) == ("work again", ContactGroup.State.SYNCED, 3)
     assert chat_groups(chat_sandbox, OWNER)["work again"] == (3, STAFF)
 
 
@@ -745,7 +746,7 @@ def test_keep_my_edit_under_another_name_renames_it_in_chat(renamed_and_made_aga
                                                            staff_client):
     keep_as(staff_client, work, shown(page(staff_client, work)), "my work")
     work.refresh_from_db()
-    assert (work.name, work.state, work.chat_group_id) == ("my work", ContactGroup.State.SYNCED, 1)
+    assert (work.name, work.state, work.sync.chat_group_id) == ("my work", ContactGroup.State.SYNCED, 1)
     assert chat_groups(chat_sandbox, OWNER) == {"my work": (1, STAFF), "work": (2, {(C2C, "user_0004")})}
 
 
@@ -756,7 +757,7 @@ def test_keep_my_edit_under_a_name_chat_also_has_changes_nothing(renamed_and_mad
     assert said(response) == [("error", "Nothing was changed: user_0001 has another group named “my work” in "
                                         "Chat (GroupId 3). Give this group a name no other group of theirs has.")]
     work.refresh_from_db()
-    assert (work.name, work.confirmed_name, work.state) == ("work", "work", ContactGroup.State.SYNCED)
+    assert (work.name, work.sync.confirmed_name, work.state) == ("work", "work", ContactGroup.State.SYNCED)
     bad = keep_as(staff_client, work, shown(page(staff_client, work)), " padded ")
     assert [level for level, _text in said(bad)] == ["error"]
     assert ContactGroup.objects.get(pk=work.pk).name == "work"
@@ -765,7 +766,7 @@ def test_keep_my_edit_under_a_name_chat_also_has_changes_nothing(renamed_and_mad
 def test_take_chats_version_takes_the_apps_name(renamed_and_made_again, work, chat_sandbox, staff_client):
     take(staff_client, work, shown(page(staff_client, work)))
     work.refresh_from_db()
-    assert (work.name, work.state, work.chat_group_id) == ("office", ContactGroup.State.SYNCED, 1)
+    assert (work.name, work.state, work.sync.chat_group_id) == ("office", ContactGroup.State.SYNCED, 1)
     assert chat_groups(chat_sandbox, OWNER) == {"office": (1, STAFF), "work": (2, {(C2C, "user_0004")})}
 
 
@@ -785,13 +786,13 @@ def renamed_onto_the_apps_group(work, chat_sandbox, staff_client, background_syn
 
 def test_a_staff_rename_to_a_name_the_app_uses_sends_the_rest_and_ends_in_conflict(
         renamed_onto_the_apps_group, work, chat_sandbox, staff_client):
-    assert work.state == ContactGroup.State.PARTIAL and work.last_error_code is None
+    assert work.state == ContactGroup.State.PARTIAL and work.sync.last_error_code is None
     # The rename Chat would refuse is not sent (the sync's read showed the name taken); the added conversation
     # is, under the name Chat has.
     assert [call["error_code"] for call in chat_sandbox.calls_to(protocol.UPDATE_CONTACT_GROUP)] == [errors.OK]
     assert chat_groups(chat_sandbox, OWNER) == {"work": (1, STAFF | {(C2C, "user_0004")}),
                                                 "home": (2, {(C2C, "user_0002")})}
-    assert work.conflicts == [{"code": "name_taken", "name": "home", "group_id": 2, "create": False}]
+    assert work.sync.conflicts == [{"code": "name_taken", "name": "home", "group_id": 2, "create": False}]
     assert "Not renamed to “home” in Chat: user_0001 has another group of that name there (GroupId 2)" \
            in history(work)[-1]
     response = page(staff_client, work)
@@ -847,8 +848,8 @@ def test_a_rename_chat_refuses_as_taken_after_the_read_is_read_again_and_ends_in
     assert len(chat_sandbox.calls_to(protocol.GET_CONTACT_GROUP)) == 2  # ...so Chat was read again to tell
     assert chat_groups(chat_sandbox, OWNER) == {"work": (1, STAFF | {(C2C, "user_0004")}), "home": (2, set())}
     work.refresh_from_db()
-    assert work.conflicts == [{"code": "name_taken", "name": "home", "group_id": 2, "create": False}]
-    assert work.last_error_code is None
+    assert work.sync.conflicts == [{"code": "name_taken", "name": "home", "group_id": 2, "create": False}]
+    assert work.sync.last_error_code is None
 
 
 def test_a_new_group_chat_refuses_as_taken_ends_in_conflict_and_a_new_name_syncs_it(
@@ -858,18 +859,18 @@ def test_a_new_group_chat_refuses_as_taken_ends_in_conflict_and_a_new_name_syncs
     result = sync.sync_group(group.pk, staff.pk)
     group.refresh_from_db()
     assert result.state == group.state == ContactGroup.State.PARTIAL
-    assert group.conflicts == [{"code": "name_taken", "name": "home", "group_id": 1, "create": True, "new": True}]
+    assert group.sync.conflicts == [{"code": "name_taken", "name": "home", "group_id": 1, "create": True, "new": True}]
     assert history(group)[-1] == (
         "Not created in Chat: user_0001 has another group named “home” there (GroupId 1), made or renamed in the "
         "app, and Chat refuses a second group of that name. Nothing was sent. Rename the group here and sync it "
         "again.")
     # Chat refused the create, so the next sync does not take the app's group for one whose answer was lost.
-    assert group.create_intent == "" and group.chat_group_id is None
+    assert group.sync.create_intent == "" and group.sync.chat_group_id is None
     response = staff_client.post(reverse("admin:contactgroups_contactgroup_change", args=[group.pk]), group_form_data(
         name="home too", existing=list(group.items.all())), follow=True)
     assert response.status_code == 200
     background_syncs.wait()
     group.refresh_from_db()
-    assert (group.state, group.chat_group_id) == (ContactGroup.State.SYNCED, 2)
+    assert (group.state, group.sync.chat_group_id) == (ContactGroup.State.SYNCED, 2)
     assert chat_groups(chat_sandbox, OWNER) == {"home": (1, {(C2C, "user_0002")}),
                                                 "home too": (2, {(C2C, "user_0003")})}

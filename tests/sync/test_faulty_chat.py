@@ -164,14 +164,14 @@ def test_two_hundred_groups_all_end_synced_through_thirty_percent_faults(chat_sa
     duration = time.monotonic() - started
 
     unsynced = ContactGroup.objects.exclude(state=ContactGroup.State.SYNCED)
-    assert not unsynced.exists(), list(unsynced.values_list("name", "state", "last_outcome"))
+    assert not unsynced.exists(), list(unsynced.values_list("name", "state", "sync__last_outcome"))
     in_chat, next_group_id = chat_groups(chat_sandbox)
     for owner in owners:
         mine = {name: group for (who, name), group in groups.items() if who == owner}
         for group in mine.values():
             group.refresh_from_db()
         assert in_chat[owner] == {
-            name: (group.chat_group_id, set(plan[(owner, name)])) for name, group in mine.items()
+            name: (group.sync.chat_group_id, set(plan[(owner, name)])) for name, group in mine.items()
         }
         # GroupIds are never reused: Chat created exactly one group per mirror group, none twice.
         assert next_group_id[owner] == len(mine) + 1
@@ -210,9 +210,9 @@ def test_unimported_peer_leaves_each_group_partial_through_faults(chat_sandbox, 
         codes = {(item.type, item.target): item.result_code for item in group.items.all()}
         assert codes.pop(stranger) == errors.ACCOUNT_NOT_IMPORTED
         assert set(codes.values()) == {errors.OK}
-        assert in_chat[owner][name] == (group.chat_group_id, set(plan[(owner, name)]) - {stranger})
-        assert [1, "never_imported", 50001] == group.last_outcome["refused"][0][:3]
-        assert "1 refused: never_imported, 50001" in words.outcome_text(group.last_outcome)
+        assert in_chat[owner][name] == (group.sync.chat_group_id, set(plan[(owner, name)]) - {stranger})
+        assert [1, "never_imported", 50001] == group.sync.last_outcome["refused"][0][:3]
+        assert "1 refused: never_imported, 50001" in words.outcome_text(group.sync.last_outcome)
     assert next_group_id == {owner: 11 for owner in owners}
     calls = assert_audit_matches_chat_log(chat_sandbox)
     assert_faults_were_injected(chat_sandbox, calls)
@@ -245,7 +245,7 @@ def test_lost_create_answer_still_stores_every_result_code(chat_sandbox, make_gr
     assert codes.pop("never_imported") == errors.ACCOUNT_NOT_IMPORTED
     assert set(codes.values()) == {errors.OK}
     in_chat, next_group_id = chat_groups(chat_sandbox)
-    assert in_chat["lost_owner"] == {"lost": (group.chat_group_id, set(conversations[1:]))}
+    assert in_chat["lost_owner"] == {"lost": (group.sync.chat_group_id, set(conversations[1:]))}
     assert next_group_id["lost_owner"] == 2
     assert chat_sandbox.faults["faults_injected"] == 1
     assert_audit_matches_chat_log(chat_sandbox)
@@ -278,7 +278,7 @@ def test_worker_syncs_twenty_groups_through_thirty_percent_faults(celery_worker,
     in_chat, next_group_id = chat_groups(chat_sandbox)
     for (owner, name), group in groups.items():
         group.refresh_from_db()
-        assert in_chat[owner][name] == (group.chat_group_id, set(plan[(owner, name)]))
+        assert in_chat[owner][name] == (group.sync.chat_group_id, set(plan[(owner, name)]))
     assert next_group_id == {owner: 11 for owner in owners}
     assert set(ContactItem.objects.values_list("result_code", flat=True)) == {errors.OK}
 
@@ -314,11 +314,11 @@ def test_the_bulk_command_syncs_two_hundred_groups_through_faults_creating_none_
                  stdout=io.StringIO(), stderr=io.StringIO())
 
     unsynced = ContactGroup.objects.exclude(state=ContactGroup.State.SYNCED)
-    assert not unsynced.exists(), list(unsynced.values_list("name", "state", "last_outcome"))
+    assert not unsynced.exists(), list(unsynced.values_list("name", "state", "sync__last_outcome"))
     in_chat, next_group_id = chat_groups(chat_sandbox)
     for (owner, name), group in groups.items():
         group.refresh_from_db()
-        assert in_chat[owner][name] == (group.chat_group_id, set(plan[(owner, name)]))
+        assert in_chat[owner][name] == (group.sync.chat_group_id, set(plan[(owner, name)]))
     assert next_group_id == {owner: 11 for owner in owners}
     assert set(ContactItem.objects.values_list("result_code", flat=True)) == {errors.OK}
     calls = assert_audit_matches_chat_log(chat_sandbox)

@@ -176,7 +176,8 @@ def assert_chat_holds_the_plan(server, groups, plan):
         mine = {name: group for (who, name), group in groups.items() if who == owner}
         for group in mine.values():
             group.refresh_from_db()
-        assert in_chat[owner] == {name: (group.chat_group_id, set(plan[(owner, name)])) for name, group in mine.items()}
+        assert in_chat[owner] == {name: (group.sync.chat_group_id, set(plan[(owner, name)]))
+                                  for name, group in mine.items()}
         # Chat created one group per mirror group and none twice.
         assert next_group_id[owner] == len(mine) + 1
     assert set(ContactItem.objects.values_list("result_code", flat=True)) == {errors.OK}
@@ -245,7 +246,7 @@ def test_worker_killed_mid_sync_loses_nothing_and_doubles_nothing(one_task_at_a_
     lost_name = lost["body"]["GroupContactItem"][0]["GroupName"]
     lost_group = groups[(lost_owner, lost_name)]
     lost_group.refresh_from_db()
-    assert lost_group.state == ContactGroup.State.SYNCING and lost_group.chat_group_id is None
+    assert lost_group.state == ContactGroup.State.SYNCING and lost_group.sync.chat_group_id is None
 
     replacement = celery_worker("replacement")
     wait_settled(timeout=60)
@@ -259,8 +260,8 @@ def test_worker_killed_mid_sync_loses_nothing_and_doubles_nothing(one_task_at_a_
     assert killed_task in task_ids(replacement.log, "succeeded")
     lost_group.refresh_from_db()
     history = last_history(lost_group)
-    assert history.startswith(f"Synced to Chat as GroupId {lost_group.chat_group_id}: nothing to change")
-    assert lost_group.last_outcome["interrupted"] is True
+    assert history.startswith(f"Synced to Chat as GroupId {lost_group.sync.chat_group_id}: nothing to change")
+    assert lost_group.sync.last_outcome["interrupted"] is True
     assert "An earlier sync stopped before it could record Chat's answer, so Chat was read first." in history
     assert set(lost_group.items.values_list("result_code", flat=True)) == {errors.OK}
     # Every call is in the audit but the one whose answer died with the worker; the new sync read Chat once more.
@@ -408,7 +409,7 @@ def test_saving_while_redis_is_down_says_so_and_marks_the_group_failed(redis_ser
                                "marked failed. Use “Sync to Chat” once the task queue is back.")]
     group.refresh_from_db()
     assert group.name == "客户 VIP" and group.state == ContactGroup.State.FAILED
-    assert group.last_outcome["code"] == "not_queued" and group.last_error_info == ""
+    assert group.sync.last_outcome["code"] == "not_queued" and group.sync.last_error_info == ""
     assert last_history(group).startswith("Not synced: the task queue could not be reached")
     assert chat_sandbox.calls_to() == [] and chat_groups(chat_sandbox)[0] == {}
 
@@ -417,7 +418,7 @@ def test_saving_while_redis_is_down_says_so_and_marks_the_group_failed(redis_ser
     group.refresh_from_db()
     assert group.state == ContactGroup.State.SYNCED
     assert chat_groups(chat_sandbox)[0]["user_0001"] == {
-        "客户 VIP": (group.chat_group_id, {(C2C, "user_0002"), (C2C, "user_0003")})
+        "客户 VIP": (group.sync.chat_group_id, {(C2C, "user_0002"), (C2C, "user_0003")})
     }
 
 
@@ -468,7 +469,7 @@ def test_deleting_and_pulling_while_redis_is_down_say_so_as_errors(redis_server,
                  "changed.")]
     group.refresh_from_db()
     assert group.state == ContactGroup.State.FAILED and group.delete_requested
-    assert group.last_outcome["code"] == "not_queued"
+    assert group.sync.last_outcome["code"] == "not_queued"
     assert chat_sandbox.calls_to() == []
 
 
@@ -570,7 +571,7 @@ def test_two_staff_saving_one_group_at_once_last_save_wins_and_syncs_never_inter
         assert group.state == ContactGroup.State.SYNCED
         desired = {(item.type, item.target) for item in group.items.all()}
         assert len(desired) == 2 + 2 * (round_ + 1)
-        assert chat_groups(chat_sandbox)[0]["user_0001"] == {group.name: (group.chat_group_id, desired)}
+        assert chat_groups(chat_sandbox)[0]["user_0001"] == {group.name: (group.sync.chat_group_id, desired)}
 
     calls = [call for call in chat_sandbox.calls_to() if call["body"].get("From_Account") == "user_0001"]
     blocks = sync_blocks(calls[1:])

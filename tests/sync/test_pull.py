@@ -45,7 +45,7 @@ def app_deletes(server, name):
 
 def mirror(owner):
     """{name: (GroupId, {(type, target), ...})} of the owner's live groups in the mirror."""
-    return {group.name: (group.chat_group_id, {(c.type, c.target) for c in group.items.conversations()})
+    return {group.name: (group.sync.chat_group_id, {(c.type, c.target) for c in group.items.conversations()})
             for group in ContactGroup.objects.live().filter(owner=owner)}
 
 
@@ -72,7 +72,7 @@ def test_a_group_deleted_and_created_again_under_its_name_is_a_new_group(alice, 
     app_creates(chat_sandbox, "work", (C2C, "user_0003"))
     report = sync.pull_owner(alice.pk, staff.pk)
     old.refresh_from_db()
-    assert old.state == ContactGroup.State.DELETED and old.chat_group_id == 1
+    assert old.state == ContactGroup.State.DELETED and old.sync.chat_group_id == 1
     assert mirror(alice) == {"work": (2, {(C2C, "user_0003")})}
     assert [data["name"] for data in report.deleted] == ["work"]
     assert [(data["name"], data["group_id"]) for data in report.adopted] == [("work", 2)]
@@ -97,7 +97,7 @@ def test_a_name_from_the_app_that_cannot_be_sent_again_is_a_conflict_not_a_crash
     group.refresh_from_db()
     assert chat_groups(chat_sandbox, OWNER) == {}
     assert result.state == group.state == ContactGroup.State.PARTIAL
-    assert group.conflicts == [{"code": "name_not_sendable", "name": " padded "}]
+    assert group.sync.conflicts == [{"code": "name_not_sendable", "name": " padded "}]
     assert "Rename the group here" in history(group)[-1]
     ContactGroup.objects.filter(pk=group.pk).update(name="work")
     assert sync.sync_group(group.pk, staff.pk).state == ContactGroup.State.SYNCED
@@ -112,7 +112,7 @@ def test_a_togroupid_longer_than_the_column_is_reported_and_never_cut(alice, cha
     assert not ContactItem.objects.filter(type=GROUP).exists()  # not stored cut to 48 bytes either
     assert report.not_stored == [{"code": "not_stored", "owner": OWNER, "name": "work", "group_id": 1,
                                   "conversation": [GROUP, LONG_ID], "reason": "too_long", "bytes": 60, "max": 48}]
-    assert group.last_outcome["not_stored"] == [{"conversation": [GROUP, LONG_ID], "reason": "too_long",
+    assert group.sync.last_outcome["not_stored"] == [{"conversation": [GROUP, LONG_ID], "reason": "too_long",
                                                  "bytes": 60, "max": 48}]
     assert f"group {LONG_ID} (60 bytes; the mirror holds at most 48)" in history(group)[0]
     assert "not stored here" in words.pull_report_lines(report)[0]
@@ -192,7 +192,7 @@ def test_a_pull_that_fails_part_way_changes_nothing(alice, chat_sandbox, staff, 
     with pytest.raises(RuntimeError):
         sync.pull_owner(alice.pk, staff.pk)
     assert mirror(alice) == before
-    assert not ContactGroup.objects.filter(sync_lock_until__isnull=False).exists()
+    assert not ContactGroup.objects.filter(sync__lock_until__isnull=False).exists()
 
 
 def test_the_pull_report_keeps_its_shape(alice, chat_sandbox, staff):
@@ -316,13 +316,13 @@ class PullMachine(RuleBasedStateMachine):
             pass  # refused (a name the user took in the meantime): the edit stays in the mirror, failed
         group.refresh_from_db()
         chat = self.chat()
-        conflicts = {conflict["code"] for conflict in group.conflicts or []}
+        conflicts = {conflict["code"] for conflict in group.sync.conflicts or []}
         if group.state == ContactGroup.State.FAILED:
             assert "name" not in edit or group.name == edit["name"]  # kept here, shown as failed
             return
         if "name" in edit:
-            assert edit["name"] in chat or conflicts, (edit, chat, group.conflicts)
-        members = chat.get(group.confirmed_name, (None, set()))[1]
+            assert edit["name"] in chat or conflicts, (edit, chat, group.sync.conflicts)
+        members = chat.get(group.sync.confirmed_name, (None, set()))[1]
         for conversation, added in edit.get("members", {}).items():
             assert (conversation in members) == added or conflicts, (conversation, added, chat)
 
@@ -333,9 +333,9 @@ class PullMachine(RuleBasedStateMachine):
         An edit that puts back what Chat confirmed (a name or conversation removed and restored, a rename undone
         after a failed sync) changes nothing; what the user did in the app since is adopted, not a lost change.
         """
-        confirmed = {tuple(pair) for pair in group.confirmed_conversations}
+        confirmed = {tuple(pair) for pair in group.sync.confirmed_conversations}
         change = {}
-        if "name" in edit and (edit["name"] != group.confirmed_name or not group.confirmed_name):
+        if "name" in edit and (edit["name"] != group.sync.confirmed_name or not group.sync.confirmed_name):
             change["name"] = edit["name"]
         members = {conversation: added for conversation, added in edit.get("members", {}).items()
                    if added != (conversation in confirmed)}

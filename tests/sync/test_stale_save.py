@@ -34,10 +34,12 @@ def save_as_form(group, name):
 
 
 @pytest.mark.parametrize("save", [save_as_shell, save_as_form], ids=["shell", "form"])
-def test_a_stale_save_renames_the_one_group_in_chat(alice, make_group, chat_sandbox, staff, save):
+@pytest.mark.parametrize("related", [("owner",), ("owner", "sync")], ids=["group", "with its sync row"])
+def test_a_stale_save_renames_the_one_group_in_chat(alice, make_group, chat_sandbox, staff, save, related):
     conversations = {(C2C, "user_0002"), (C2C, "user_0003"), (GROUP, "@TGS#1B2AUI7RZ")}
     group = make_group(alice, "work", sorted(conversations), state=ContactGroup.State.QUEUED)
-    stale = ContactGroup.objects.select_related("owner").get(pk=group.pk)
+    # Loaded as a shell or a page loads it, what Chat confirmed (nothing yet) read with it or not.
+    stale = ContactGroup.objects.select_related(*related).get(pk=group.pk)
 
     sync.sync_group(group.pk, staff.pk)  # meanwhile another process (a worker, a bulk sync) creates it in Chat
     save(stale, "renamed")
@@ -45,13 +47,14 @@ def test_a_stale_save_renames_the_one_group_in_chat(alice, make_group, chat_sand
     sync.sync_group(group.pk, staff.pk)
 
     group.refresh_from_db()
-    assert chat_groups(chat_sandbox, alice.user_id) == {"renamed": (group.chat_group_id, conversations)}
+    assert chat_groups(chat_sandbox, alice.user_id) == {"renamed": (group.sync.chat_group_id, conversations)}
     # The last sync renames the group and sends nothing else: Chat's conversations are known to be there.
     [rename] = [call["body"] for call in chat_sandbox.calls_to()[sent_before:] if call["endpoint"] != GET]
     assert rename["UpdateGroup"]["UpdateGroupType"] == 1
     assert (rename["UpdateGroup"]["OldGroupName"], rename["UpdateGroup"]["NewGroupName"]) == ("work", "renamed")
     assert len(chat_sandbox.calls_to(CREATE)) == 1
-    assert (group.state, group.confirmed_name, group.create_intent) == (ContactGroup.State.SYNCED, "renamed", "")
+    assert (group.state, group.sync.confirmed_name, group.sync.create_intent) == (
+        ContactGroup.State.SYNCED, "renamed", "")
 
 
 def test_a_stale_conversation_save_keeps_chats_result_code(alice, make_group, chat_sandbox, staff):

@@ -66,10 +66,10 @@ def test_new_group_is_created_with_its_conversations(alice, make_group, chat_san
     group.refresh_from_db()
     assert group.state == ContactGroup.State.SYNCED
     assert chat_groups(chat_sandbox, "user_0001") == {
-        "会议": (group.chat_group_id, {(C2C, "user_0002"), (GROUP, "@TGS#1B2AUI7RZ")})
+        "会议": (group.sync.chat_group_id, {(C2C, "user_0002"), (GROUP, "@TGS#1B2AUI7RZ")})
     }
     assert [(item.result_code, item.result_info) for item in group.items.all()] == [(0, ""), (0, "")]
-    assert group.confirmed_name == "会议"
+    assert group.sync.confirmed_name == "会议"
     assert [call["endpoint"] for call in chat_sandbox.calls_to()] == [CREATE]
 
 
@@ -81,7 +81,7 @@ def test_every_call_is_audited_under_the_staff_user(alice, make_group, chat_sand
     assert attempt.group == group and attempt.actor == staff
     assert attempt.operation == "create_contact_group"
     assert attempt.request == chat_sandbox.calls_to()[0]["body"]
-    assert attempt.response["GroupResultItem"][0]["GroupItem"]["GroupId"] == group.chat_group_id
+    assert attempt.response["GroupResultItem"][0]["GroupItem"]["GroupId"] == group.sync.chat_group_id
     assert (attempt.http_status, attempt.action_status, attempt.error_code) == (200, "OK", 0)
     assert attempt.outcome == SyncAttempt.Outcome.OK
 
@@ -92,9 +92,10 @@ def test_history_entry_names_the_group_id_under_the_staff_user(alice, make_group
     group.refresh_from_db()
     entry = LogEntry.objects.get(object_id=str(group.pk))
     assert entry.user == staff
-    assert json.loads(entry.change_message) == [{"sync": group.last_outcome}]
-    assert group.last_outcome == {"code": "created", "owner": "user_0001", "group_id": group.chat_group_id, "added": 2}
-    assert words.history_text(entry) == f"Created in Chat as GroupId {group.chat_group_id}: 2 conversations added."
+    assert json.loads(entry.change_message) == [{"sync": group.sync.last_outcome}]
+    assert group.sync.last_outcome == {"code": "created", "owner": "user_0001", "group_id": group.sync.chat_group_id,
+                                       "added": 2}
+    assert words.history_text(entry) == f"Created in Chat as GroupId {group.sync.chat_group_id}: 2 conversations added."
 
 
 def test_150_conversations_take_two_calls(alice, make_group, chat_sandbox, staff):
@@ -143,7 +144,7 @@ def test_rename_addresses_the_group_by_its_old_name(alice, make_group, chat_sand
     assert (rename["UpdateGroupType"], rename["OldGroupName"], rename["NewGroupName"]) == (1, "work", "office")
     assert set(chat_groups(chat_sandbox, "user_0001")) == {"office"}
     group.refresh_from_db()
-    assert group.confirmed_name == "office" and group.state == ContactGroup.State.SYNCED
+    assert group.sync.confirmed_name == "office" and group.state == ContactGroup.State.SYNCED
 
 
 def test_removed_and_added_conversations_follow(alice, make_group, chat_sandbox, staff):
@@ -184,7 +185,7 @@ def test_conversation_the_user_removed_in_the_app_is_not_put_back(alice, make_gr
     ContactGroup.objects.filter(pk=group.pk).update(name="office")
     sync.sync_group(group.pk, staff.pk)
     group.refresh_from_db()
-    assert chat_groups(chat_sandbox, "user_0001") == {"office": (group.chat_group_id, {(C2C, "user_0002")})}
+    assert chat_groups(chat_sandbox, "user_0001") == {"office": (group.sync.chat_group_id, {(C2C, "user_0002")})}
     assert {(item.type, item.target) for item in group.items.all()} == {(C2C, "user_0002")}
     assert "removed user_0003" in history(group)[-1]
 
@@ -195,7 +196,7 @@ def test_rename_made_in_the_app_is_adopted(alice, make_group, chat_sandbox, staf
     as_app(chat_sandbox, "user_0001", {"UpdateGroupType": 1, "OldGroupName": "work", "NewGroupName": "job"})
     sync.sync_group(group.pk, staff.pk)
     group.refresh_from_db()
-    assert (group.name, group.confirmed_name) == ("job", "job")
+    assert (group.name, group.sync.confirmed_name) == ("job", "job")
     assert set(chat_groups(chat_sandbox, "user_0001")) == {"job"}
     assert "renamed the group to “job”" in history(group)[-1]
 
@@ -208,9 +209,9 @@ def test_when_both_renamed_the_staff_name_wins_and_the_conflict_is_shown(alice, 
     sync.sync_group(group.pk, staff.pk)
     group.refresh_from_db()
     assert set(chat_groups(chat_sandbox, "user_0001")) == {"office"}
-    assert group.conflicts == [{"code": "renamed_in_app", "app_name": "job", "staff_name": "office"}]
+    assert group.sync.conflicts == [{"code": "renamed_in_app", "app_name": "job", "staff_name": "office"}]
     assert "renamed the group to “job” in the app; the staff's name “office” wins" in words.conflicts_text(
-        group.conflicts, group.owner.user_id)
+        group.sync.conflicts, group.owner.user_id)
     assert "Conflict" in history(group)[-1]
 
 
@@ -234,7 +235,7 @@ def test_group_deleted_in_the_app_but_edited_by_staff_is_created_again(alice, ma
     group.refresh_from_db()
     assert group.state == ContactGroup.State.SYNCED
     assert chat_groups(chat_sandbox, "user_0001")["work"][1] == {(C2C, "user_0002"), (C2C, "user_0003")}
-    assert group.conflicts == [{"code": "deleted_in_app"}]
+    assert group.sync.conflicts == [{"code": "deleted_in_app"}]
 
 
 def test_deleting_removes_the_group_from_chat_and_keeps_the_audit(alice, make_group, chat_sandbox, staff):
@@ -258,8 +259,8 @@ def test_permanent_error_is_stored_and_shown(alice, make_group, chat_sandbox, st
     assert not sync.is_retryable(raised.value)
     group.refresh_from_db()
     assert group.state == ContactGroup.State.FAILED
-    assert group.last_error_code == 51010
-    assert "at most" in group.last_error_meaning or "most conversation groups" in group.last_error_meaning
+    assert group.sync.last_error_code == 51010
+    assert "at most" in group.sync.last_error_meaning or "most conversation groups" in group.sync.last_error_meaning
     assert "51010" in history(group)[-1]
 
 
@@ -273,7 +274,7 @@ def test_create_whose_answer_was_lost_is_not_sent_twice(alice, make_group, chat_
     assert len(chat_sandbox.calls_to(CREATE)) == 1
     group.refresh_from_db()
     assert group.state == ContactGroup.State.SYNCED
-    assert chat_groups(chat_sandbox, "user_0001") == {"work": (group.chat_group_id, {(C2C, "user_0002")})}
+    assert chat_groups(chat_sandbox, "user_0001") == {"work": (group.sync.chat_group_id, {(C2C, "user_0002")})}
     assert SyncAttempt.objects.filter(group=group, outcome=SyncAttempt.Outcome.NO_ANSWER).count() == 1
 
 
@@ -295,7 +296,7 @@ def test_gives_up_after_the_last_attempt_and_says_so(alice, make_group, chat_san
     sync.sync_with_retries(group.pk, staff.pk, sleep=lambda seconds: None)
     group.refresh_from_db()
     assert group.state == ContactGroup.State.FAILED
-    assert group.last_error_code == 50005
+    assert group.sync.last_error_code == 50005
     assert history(group)[-1].startswith("Gave up after 3 attempts")
 
 
@@ -307,8 +308,8 @@ def test_a_lost_create_is_found_by_the_name_it_sent_after_a_rename_here(alice, m
     with pytest.raises(errors.ChatTransportError):
         sync.sync_group(group.pk, staff.pk)
     group.refresh_from_db()
-    assert group.create_intent == "work" and group.chat_group_id is None
-    assert group.last_outcome["code"] == "stopped" and group.last_outcome["retrying"] is True
+    assert group.sync.create_intent == "work" and group.sync.chat_group_id is None
+    assert group.sync.last_outcome["code"] == "stopped" and group.sync.last_outcome["retrying"] is True
 
     ContactGroup.objects.filter(pk=group.pk).update(name="office")
     result = sync.sync_group(group.pk, staff.pk)
@@ -316,15 +317,16 @@ def test_a_lost_create_is_found_by_the_name_it_sent_after_a_rename_here(alice, m
     assert [call["endpoint"] for call in chat_sandbox.calls_to() if call["endpoint"] != GET] == [CREATE, UPDATE]
     assert chat_groups(chat_sandbox, "user_0001") == {"office": (result.group_id, {(C2C, "user_0002")})}
     group.refresh_from_db()
-    assert (group.state, group.create_intent, group.confirmed_name) == (ContactGroup.State.SYNCED, "", "office")
-    assert result.outcome == group.last_outcome and result.outcome["renamed_from"] == "work"
+    assert (group.state, group.sync.create_intent, group.sync.confirmed_name) == (
+        ContactGroup.State.SYNCED, "", "office")
+    assert result.outcome == group.sync.last_outcome and result.outcome["renamed_from"] == "work"
 
 
 def test_sync_group_returns_what_it_left_on_the_group(alice, make_group, chat_sandbox, staff):
     group = make_group(alice, "work", [(C2C, "user_0002"), (C2C, "user_9")])
     result = sync.sync_group(group.pk, staff.pk)
     group.refresh_from_db()
-    assert (result.group_pk, result.state, result.group_id) == (group.pk, "partial", group.chat_group_id)
+    assert (result.group_pk, result.state, result.group_id) == (group.pk, "partial", group.sync.chat_group_id)
     assert result.outcome["refused"] == [[C2C, "user_9", 50001, result.outcome["refused"][0][3]]]
     assert result.calls == 1 and not result.failed
 
@@ -335,7 +337,7 @@ def test_the_history_page_says_each_entry_in_words(alice, make_group, chat_sandb
     group.refresh_from_db()
     client.force_login(staff)
     page = client.get(f"/admin/contactgroups/contactgroup/{group.pk}/history/").content.decode()
-    assert f"Created in Chat as GroupId {group.chat_group_id}: 1 conversation added." in page
+    assert f"Created in Chat as GroupId {group.sync.chat_group_id}: 1 conversation added." in page
     assert '"sync"' not in page
 
 
@@ -352,7 +354,7 @@ def test_a_group_id_past_32_bits_is_kept_as_chat_gave_it(alice, make_group, chat
     group = make_group(alice, "work", [(C2C, "user_0002")])
     sync.sync_group(group.pk, staff.pk)
     group.refresh_from_db()
-    assert (group.state, group.chat_group_id) == (ContactGroup.State.SYNCED, 4_000_000_000)
+    assert (group.state, group.sync.chat_group_id) == (ContactGroup.State.SYNCED, 4_000_000_000)
     assert chat_groups(chat_sandbox, "user_0001")["work"] == (4_000_000_000, {(C2C, "user_0002")})
     assert group.versions.get().chat_group_id == 4_000_000_000
 
@@ -366,8 +368,8 @@ def test_a_group_id_no_column_can_hold_fails_the_sync_and_is_kept_in_the_audit(a
         sync.sync_group(group.pk, staff.pk)
     group.refresh_from_db()
     assert group.state == ContactGroup.State.FAILED
-    assert group.chat_group_id is None
+    assert group.sync.chat_group_id is None
     create = SyncAttempt.objects.get(operation="create_contact_group")
     assert create.response["GroupResultItem"][0]["GroupItem"]["GroupId"] == 2**63
-    assert words.outcome_text(group.last_outcome) == (
+    assert words.outcome_text(group.sync.last_outcome) == (
         "Sync to Chat stopped: Chat answered in a form this admin cannot read; its answer is kept with the Chat calls.")

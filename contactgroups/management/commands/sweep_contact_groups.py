@@ -70,7 +70,7 @@ class Command(ActorCommand):
         """One line for each group found changed in the app (the first LISTED_MAX)."""
         from contactgroups.models import ContactGroup
 
-        changed = (ContactGroup.objects.live().filter(owner__in=owner_pks, drift__isnull=False)
-                   .select_related("owner").order_by("owner__user_id", "name"))
+        changed = (ContactGroup.objects.live().drifted().filter(owner__in=owner_pks)
+                   .select_related("owner", "sync").order_by("owner__user_id", "name"))
         for group in changed[:LISTED_MAX]:
-            self.stdout.write(words.sweep_changed_line(group.owner.user_id, group.name, group.drift))
+            self.stdout.write(words.sweep_changed_line(group.owner.user_id, group.name, group.sync.drift))

@@ -105,7 +105,7 @@ class Command(ActorCommand):
             raise CommandError(words.not_fully_synced_text(failed, done), returncode=1)
 
     def dry_run(self, groups, total: int, selection: str) -> None:
-        fields = ("owner__user_id", "name", "state", "chat_group_id", "confirmed_name", "delete_requested")
+        fields = ("owner__user_id", "name", "state", "sync__chat_group_id", "sync__confirmed_name", "delete_requested")
         for pk, owner, name, state, chat_group_id, confirmed_name, delete_requested in rows.stream_rows(
             groups, fields
         ):

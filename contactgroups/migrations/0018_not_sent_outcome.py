@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('contactgroups', '0014_unreadable_outcome'),
+        ('contactgroups', '0017_group_sync_columns_moved'),
     ]
 
     operations = [
