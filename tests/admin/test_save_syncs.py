@@ -160,7 +160,8 @@ def test_import_action_queues_the_import_and_the_list_then_shows_it(support, cha
                             follow=True)
     assert "3 users queued for import into Chat; the list shows what Chat says." in response.content.decode()
     background_syncs.wait()
-    rows = re.findall(r'<td class="field-import_state">([^<]*)</td>', support.get(changelist).content.decode())
+    rows = re.findall(r'<td class="field-import_state_shown"><span class="account-state" data-user="\d+">'
+                      r'([^<]*)</span></td>', support.get(changelist).content.decode())
     assert rows == ["Imported"] * 3
     assert set(ChatUser.objects.filter(user_id__startswith="new_").values_list("import_state", flat=True)) == {
         ChatUser.ImportState.IMPORTED}

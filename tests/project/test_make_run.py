@@ -141,7 +141,8 @@ def test_make_run_starts_redis_a_worker_beat_the_sandbox_and_the_admin_and_ctrl_
 
     def imported_in_chat():
         """the user's row says Imported"""
-        return '<td class="field-import_state">Imported</td>' in session.get(users, timeout=10).text
+        return re.search(r'<span class="account-state" data-user="\d+">Imported</span>',
+                         session.get(users, timeout=10).text) is not None
 
     wait_until(imported_in_chat, timeout=60, interval=0.5)
     add = f"{base}/admin/contactgroups/contactgroup/add/"
