@@ -313,10 +313,12 @@ def test_chat_restarting_mid_run_is_retried_and_shows_in_the_audit(celery_worker
     assert SyncAttempt.objects.filter(outcome=SyncAttempt.Outcome.NOT_SENT).exists()
     assert all(stopped_at - timedelta(seconds=1) <= attempt.started_at <= restarted_at for attempt in no_answer)
     assert all(attempt.http_status is None and attempt.response is None for attempt in no_answer)
-    # Every call Chat received is in the audit with Chat's answer, but the one in flight as it stopped, if any.
+    # Every call Chat received is in the audit with Chat's answer, but those in flight as it stopped (one a worker
+    # thread at most), each of which is in the audit as a call that got no answer.
     answered = SyncAttempt.objects.exclude(outcome__in=unanswered)
     calls = chat_sandbox.calls_to()
-    assert len(calls) - answered.count() in (0, 1)
+    cut_off = SyncAttempt.objects.filter(outcome=SyncAttempt.Outcome.NO_ANSWER).count()
+    assert 0 <= len(calls) - answered.count() <= cut_off
     # The groups the outage caught say so in their history, then say what the retry did.
     stopped = {
         int(entry.object_id) for entry in LogEntry.objects.filter(change_message__contains='"code": "stopped"')
