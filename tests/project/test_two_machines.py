@@ -79,7 +79,7 @@ def test_two_machines_sync_in_bulk_at_the_cap_and_one_dying_mid_run_loses_and_do
     received_by_a = sync_tasks(a.log, "received")
     left_by_a = set(received_by_a) - set(sync_tasks(a.log, "succeeded"))
     a.kill_group()
-    runner.join(timeout=120)
+    runner.join(timeout=240)
 
     assert not runner.is_alive() and failures == [], out.getvalue()[-3000:]
     assert "Handing them to the Celery workers" in out.getvalue()
