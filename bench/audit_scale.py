@@ -220,11 +220,11 @@ def people() -> tuple[int, int, int]:
 
 def row_select(vendor: str, calls: int, sweep: int, first_staff: int, start_us: int) -> str:
     """The SELECT list making call ``n`` (0-based) of ``calls``, in the columns of ``AUDIT_COLUMNS``."""
-    span_us = int(SPAN.total_seconds() * 1_000_000)
+    step_us = SPAN.total_seconds() * 1_000_000 / calls  # a float: n times it stays far within 64 bits
     if vendor == "sqlite":
         def pad5(expr):
             return f"printf('%05d', {expr})"
-        t = f"({start_us} + n * {span_us} / {calls})"
+        t = f"({start_us} + CAST(n * {step_us!r} AS INTEGER))"
         started = f"printf('%s.%06d', strftime('%Y-%m-%d %H:%M:%S', {t} / 1000000, 'unixepoch'), {t} % 1000000)"
 
         def as_json(text):
@@ -232,7 +232,7 @@ def row_select(vendor: str, calls: int, sweep: int, first_staff: int, start_us: 
     else:
         def pad5(expr):
             return f"lpad(({expr})::text, 5, '0')"
-        started = f"to_timestamp(({start_us} + n * {span_us} / {calls})::numeric / 1000000)"
+        started = f"to_timestamp(({start_us} + (n * {step_us!r})::bigint)::numeric / 1000000)"
 
         def as_json(text):
             return f"({text})::jsonb"
