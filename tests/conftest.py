@@ -168,11 +168,12 @@ def redis_server(tmp_path_factory):
 
 
 @pytest.fixture
-def celery_worker(redis_server, chat_sandbox, settings, transactional_db, tmp_path):
-    """A real Celery worker process on the Redis broker, using the test database and the sandbox.
+def celery_workers(redis_server, chat_sandbox, settings, transactional_db, tmp_path):
+    """Real Celery worker processes on the Redis broker, using the test database and the sandbox; none started yet.
 
-    The admin (in this process) queues to the same broker. Yields a callable that starts
-    another worker, for tests that kill one; its ``workers`` lists every worker started so far.
+    The admin (in this process) queues to the same broker. Yields a callable that starts a worker (``start(name)``,
+    or ``start(name, cwd=..., hostname=...)`` for one of another "machine"); its ``workers`` lists every worker
+    started so far. All are stopped at the end.
     """
     from django.db import connection
 
@@ -192,18 +193,31 @@ def celery_worker(redis_server, chat_sandbox, settings, transactional_db, tmp_pa
     }
     workers = []
 
-    def start(name="worker"):
-        worker = CeleryWorker(tmp_path, env, name=f"{name}{len(workers)}")
+    def start(name="worker", cwd=None, hostname=None):
+        worker = CeleryWorker(tmp_path, env, name=f"{name}{len(workers)}", cwd=cwd, hostname=hostname)
         workers.append(worker)
         return worker
 
     start.workers = workers
-    start()
     yield start
     for worker in workers:
         worker.stop()
     app.conf.broker_url, app.conf.result_backend = previous
     forget_broker_pools(app)
+
+
+@pytest.fixture
+def celery_worker(celery_workers):
+    """One real Celery worker started (see ``celery_workers``); the callable starts another."""
+    celery_workers()
+    return celery_workers
+
+
+@pytest.fixture
+def short_lease(monkeypatch, settings):
+    """A lease a dead worker leaves expires in 3 s, here and in the workers the test starts."""
+    monkeypatch.setenv("SYNC_LEASE_SECONDS", "3")
+    settings.SYNC_LEASE_SECONDS = 3
 
 
 def forget_broker_pools(app):

@@ -90,21 +90,35 @@ class RedisServer:
 
 
 class CeleryWorker:
-    """`celery -A imadmin worker` in its own process, with the test database and Chat sandbox."""
+    """`celery -A imadmin worker` in its own process group, with the test database and Chat sandbox.
 
-    def __init__(self, directory: Path, env: dict[str, str], name: str = "worker"):
+    ``cwd`` and ``hostname`` make it another "machine": its own working directory (the project found through
+    PYTHONPATH, as an installed deployment finds it) and its own node name (``-n``).
+    """
+
+    def __init__(self, directory: Path, env: dict[str, str], name: str = "worker", cwd: Path | None = None,
+                 hostname: str | None = None):
         self.log = directory / f"celery-{name}-{time.monotonic_ns()}.log"
+        self.hostname = hostname or f"{name}@%h"
+        extra = {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))} if cwd else {}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "imadmin", "worker", "--without-gossip",
-             "--without-mingle", "--without-heartbeat", "--loglevel=INFO", f"--hostname={name}@%h",
+             "--without-mingle", "--without-heartbeat", "--loglevel=INFO", f"--hostname={self.hostname}",
              f"--logfile={self.log}"],
-            cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            cwd=cwd or ROOT, env={**os.environ, **env, **extra}, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         wait_for(lambda: self.log.exists() and " ready." in self.log.read_text(), 60, "The Celery worker",
                  self.process, self.log)
 
     def stop(self, sig=signal.SIGTERM):
         stop(self.process, sig)
+
+    def kill_group(self) -> None:
+        """SIGKILL the worker's whole process group at once, as a machine that dies."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(15)
 
 
 def database_url(settings_dict: dict) -> str:

@@ -72,13 +72,6 @@ def test_beat_queues_again_the_groups_a_stopped_worker_left_and_only_those(celer
     assert SyncAttempt.objects.get(group=lost).actor == staff
 
 
-@pytest.fixture
-def short_lease(monkeypatch, settings):
-    """A lease a dead worker leaves expires in 3 s, here and in the workers the test starts."""
-    monkeypatch.setenv("SYNC_LEASE_SECONDS", "3")
-    settings.SYNC_LEASE_SECONDS = 3
-
-
 def test_the_bulk_command_hands_groups_to_workers_and_one_killed_mid_task_loses_and_doubles_nothing(
         short_lease, celery_worker, chat_sandbox, make_group, staff):
     import io
