@@ -179,7 +179,7 @@ def seed_people(connection) -> None:
     from django.db import transaction
 
     from contactgroups.conf import app_settings
-    from contactgroups.models import ChatUser, ContactGroup
+    from contactgroups.models import ChatUser, ContactGroup, GroupSync
 
     User = get_user_model()
     now = datetime.now(UTC)
@@ -192,10 +192,11 @@ def seed_people(connection) -> None:
                                                           "updated_at": now}).write(
             (n + 1, owner_name(n)) for n in range(OWNERS))
         adapt = connection.ops.adapt_datetimefield_value
-        Writer(connection, ContactGroup, ["id", "owner_id", "name", "state", "created_at", "updated_at"],
-               {"last_outcome": {}}).write(
+        Writer(connection, ContactGroup, ["id", "owner_id", "name", "state", "created_at", "updated_at"]).write(
             (n + 1, n // GROUPS_PER_OWNER + 1, f"group {n}", "synced", adapt(now), adapt(now))
             for n in range(OWNERS * GROUPS_PER_OWNER))
+        Writer(connection, GroupSync, ["group_id", "owner_id"]).write(
+            (n + 1, n // GROUPS_PER_OWNER + 1) for n in range(OWNERS * GROUPS_PER_OWNER))
     from django.core.management.color import no_style
 
     with connection.cursor() as cursor:

@@ -248,7 +248,7 @@ def naive_figures(now) -> dict:
                         .values_list("code").annotate(Count("pk"))):
         refusals[code] = refusals.get(code, 0) + total
     slowest = list(day.order_by("-duration_ms").values_list("duration_ms", flat=True)[:health.LISTED])
-    drifted = ContactGroup.objects.filter(drift__isnull=False).count()
+    drifted = ContactGroup.objects.filter(sync__drift__isnull=False).count()
     return {"states": states, "calls": {op: (*values, busiest[op]) for op, values in calls.items()},
             "refusals": refusals, "slowest": slowest, "drifted": drifted}
 

@@ -103,7 +103,7 @@ def test_two_machines_sync_in_bulk_at_the_cap_and_one_dying_mid_run_loses_and_do
         held = {group["name"]: sorted(map(tuple, group["members"])) for group in in_chat["groups"]}
         assert len(held) == len(in_chat["groups"]) == GROUPS_PER_OWNER
         for group in ContactGroup.objects.filter(owner=owner):
-            assert group.state == ContactGroup.State.SYNCED and group.chat_group_id is not None
+            assert group.state == ContactGroup.State.SYNCED and group.sync.chat_group_id is not None
             assert held[group.name] == sorted((item.type, item.to_account) for item in group.items.all())
             assert set(group.items.values_list("result_code", flat=True)) == {0}
             last = LogEntry.objects.filter(object_id=str(group.pk)).latest("id")
