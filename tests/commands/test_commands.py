@@ -237,6 +237,29 @@ def test_a_runs_first_tasks_are_staggered_so_they_do_not_end_and_store_together(
     assert list(itertools.islice(runs.chunk_sizes(1, 3), 4)) == [1, 1, 1, 1]
 
 
+def test_a_runs_progress_reads_its_groups_by_ranges_and_yields_only_them(owner, make_group):
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    groups = [make_group(owner, f"group {number}").pk for number in range(8)]
+    run = {groups[0], groups[1], groups[2], groups[4], groups[5], groups[7]}
+    started = timezone.now()
+    # Every group ends, those between the run's included, and one of the run's is deleted meanwhile.
+    ContactGroup.objects.update(state=ContactGroup.State.SYNCED, updated_at=timezone.now())
+    ContactGroup.objects.filter(pk=groups[5]).delete()
+
+    with CaptureQueriesContext(connection) as queries:
+        ends = list(runs.follow(set(run), started, stall=5))
+
+    assert sorted(end.group_pk for end in ends if end.state == ContactGroup.State.SYNCED) == sorted(run - {groups[5]})
+    assert [end.group_pk for end in ends if end.state == ContactGroup.State.DELETED] == [groups[5]]
+    listed = [query["sql"] for query in queries.captured_queries
+              if re.search(r'"contactgroups_contactgroup"\."id" IN \(\d+, ', query["sql"])]
+    assert queries.captured_queries and not listed  # the ids of the run are read as a range, not one by one
+    exact = ContactGroup.objects.filter(runs.spans(sorted(run), gap=0)).values_list("pk", flat=True)
+    assert sorted(exact) == sorted(run - {groups[5]})
+
+
 def test_sync_keeps_going_past_a_failing_group_and_exits_non_zero(chat, owner, make_group, staff):
     stranger = ChatUser.objects.create(user_id="not_in_chat")
     make_group(owner, "first", [(C2C, "user_0002")])
