@@ -39,9 +39,9 @@ def settle_loaded_objects() -> None:
     Syncing in bulk makes and drops objects by the hundred thousand, so Python's collector runs full passes every
     few seconds; each walks every object of the process with all its threads stopped (0.1 to 0.2 s on a small
     machine), and no call to Chat leaves meanwhile. What start-up loaded lives as long as the process:
-    ``gc.freeze`` moves it where those passes no longer walk it.
+    ``gc.freeze`` moves it where those passes no longer walk it (without a collection first, which would itself
+    stop every thread for as long).
     """
-    gc.collect()
     gc.freeze()
 
 
