@@ -23,7 +23,7 @@ from contactgroups.conf import app_settings
 from contactgroups.engine import LOCAL, background, has_broker, send, thread_client, with_result
 from contactgroups.models import ContactGroup, SyncAttempt
 from contactgroups.models.audit import Retention
-from contactgroups.sync import drift
+from contactgroups.sync import drift, reach
 from contactgroups.sync.audit import last_actors
 from contactgroups.sync.outcome import reported_failure
 from contactgroups.sync.pull import attempt_pull
@@ -33,8 +33,8 @@ logger = logging.getLogger(__name__)
 
 @background()
 def sync_group_task(group_pk: int, actor_id: int | None, first_attempt: int = 0, *, attempt: int = 0):
-    """Sync one group (``first_attempt``: attempts already made elsewhere, by a chunk), with a Chat client of its
-    own."""
+    """Sync one group (``first_attempt``: attempts already made elsewhere, by a chunk, or before a retry was
+    brought forward), with a Chat client of its own. A retry the group no longer waits for does nothing."""
     return sync.attempt_sync(group_pk, actor_id, first_attempt + attempt)[1]
 
 
@@ -49,6 +49,7 @@ def sync_groups_task(group_pks: list[int], actor_id: int | None, rate: float | N
         # Nothing of the chunk was stored: each group is synced alone, once the leases it holds expire (its create
         # intent, kept, makes that sync look for what was created before it sends anything).
         logger.exception("A chunk of %d conversation groups failed; each is synced again alone", len(group_pks))
+        sync.schedule(group_pks, 1, app_settings.SYNC_LEASE_SECONDS)
         for pk in group_pks:
             send(sync_group_task, pk, actor_id, 1, key=("sync", pk), delay=app_settings.SYNC_LEASE_SECONDS)
         return None
@@ -71,8 +72,40 @@ def pull_owner_task(owner_pk: int, actor_id: int | None, *, attempt: int = 0):
 @background()
 def accounts_task(user_pks: list[int], actor_id: int | None, check_only: bool = False, *, attempt: int = 0):
     """Import Chat users into Chat, or only check them (``sync.accounts_job``). Chat's refusals and failures are
-    kept on each user; none is retried here, since staff see them on the user's page and act again."""
-    sync.accounts_job(user_pks, actor_id, check_only)
+    kept on each user; the users a failure that may pass left unanswered are tried again by the syncs' retry rule
+    (Chat's refusals are not: staff see them on the user's page and act again)."""
+    return sync.accounts_job(user_pks, actor_id, check_only, attempt)
+
+
+# Groups handed over again each round once Chat answers after it could not be reached, and the pause between
+# rounds: their syncs (a read and a change each) take a small share of each endpoint's rate, paced by the shared
+# limiter beside the staff's calls, rather than all at once.
+WAKE_GROUPS_A_ROUND = 20
+WAKE_ROUND_SECONDS = 1.0
+
+
+@background()
+def wake_waiting_task(*, attempt: int = 0):
+    """Chat answers again: hand over now the groups whose retry waits on Chat being unreachable
+    (``sync.due_again``), WAKE_GROUPS_A_ROUND a round, each acting for the staff user of its latest history entry."""
+    groups = sync.due_again(WAKE_GROUPS_A_ROUND)
+    actors = last_actors([pk for pk, _attempts in groups]) if groups else {}
+    for pk, attempts in groups:
+        send(sync_group_task, pk, actors.get(pk), attempts, key=("sync", pk))
+    if groups:
+        logger.info("Chat answers again: %d waiting conversation group(s) handed over now.", len(groups))
+    return WAKE_ROUND_SECONDS if len(groups) == WAKE_GROUPS_A_ROUND else None
+
+
+def wake_waiting() -> None:
+    """Hand ``wake_waiting_task`` over (``sync.reach`` calls it when Chat answers again)."""
+    try:
+        send(wake_waiting_task, key=("wake",))
+    except OperationalError as exc:
+        logger.warning("Could not queue the retries waiting for Chat: %s", exc)
+
+
+reach.when_answered_again(wake_waiting)
 
 
 def sweep_owners(owner_pks: list[int], actor_id: int | None, on_owner=None, *, attempt: int = 0):
@@ -205,6 +238,16 @@ def queue_group_syncs(group_pks: list[int], actor_id: int | None, on_not_queued=
     """
     groups = [(pk, actor_id) for pk in group_pks]
     transaction.on_commit(lambda: _send_each(groups, on_not_queued))
+
+
+def retry_group_now(group_pk: int, actor_id: int | None) -> bool:
+    """Bring the group's waiting retry forward: due now, handed over at once (``sync.retry_now``), the attempt
+    counted as the one it waited for. False when it waits for none. The broker's OperationalError is the caller's."""
+    attempts = sync.retry_now(group_pk)
+    if attempts is None:
+        return False
+    send(sync_group_task, group_pk, actor_id, attempts, key=("sync", group_pk))
+    return True
 
 
 def queue_owner_pulls(owner_pks: list[int], actor_id: int | None) -> int:

@@ -11,8 +11,9 @@ from django.utils import formats, timezone
 from django.utils.dateparse import parse_datetime
 
 from contactgroups import words
-from contactgroups.admin.live import json_response
+from contactgroups.admin.live import clock_text, json_response
 from contactgroups.admin.selection import readable_ids
+from contactgroups.conf import app_settings
 from contactgroups.models import ChatUser
 
 FOLLOWED = "imadmin-following-accounts"
@@ -44,6 +45,16 @@ def followed_on_page(request, shown_pks) -> list[int]:
     return sorted(waiting & set(shown_pks))
 
 
+def error_text(user: ChatUser) -> str:
+    """The user's last error as the list, its page and the status show it: Chat's code, or why a call failed;
+    then its next try, or that it gave up (sync.accounts)."""
+    next_try = clock_text(user.retry_at) if user.retry_at and user.import_state == ChatUser.ImportState.FAILED \
+        else ""
+    attempts = user.attempts if user.import_state == ChatUser.ImportState.FAILED else 0
+    return words.account_error_text(user.last_error_code, user.last_error_info, user.last_outcome, attempts,
+                                    app_settings.SYNC_MAX_ATTEMPTS, next_try)
+
+
 def status_view(model_admin, request):
     """The import state of each user of ``?id=`` (at most STATUS_IDS_MAX), in words; ``final`` once written after
     the action the list follows."""
@@ -59,7 +70,7 @@ def status_view(model_admin, request):
             "text": user.get_import_state_display(),
             "checked": formats.date_format(timezone.localtime(user.checked_at), "DATETIME_FORMAT")
             if user.checked_at else "-",
-            "error": words.code_with_meaning(user.last_error_code, user.last_error_info),
+            "error": error_text(user),
             "final": since is None or user.updated_at >= since,
         })
     return json_response({"users": users})

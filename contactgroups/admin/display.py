@@ -1,4 +1,5 @@
-"""How the admin shows Chat's codes (the code and what it means) and the buttons that act on a refusal."""
+"""How the admin shows Chat's codes (the code and what it means) and the buttons that act on a refusal or on a
+retry that waits."""
 
 from dataclasses import dataclass
 
@@ -22,9 +23,10 @@ class ChatActions:
     import_url: str = ""
     add_users: bool = False
     sync_url: str = ""
+    retry_url: str = ""  # when they may bring the group's waiting retry forward ("Retry now")
 
     def __bool__(self):
-        return bool(self.import_url or self.sync_url)
+        return bool(self.import_url or self.sync_url or self.retry_url)
 
     def may_import(self, user_id: str, known: bool) -> bool:
         return bool(self.import_url) and (known or self.add_users)
@@ -41,7 +43,7 @@ class Offer:
 
     user_id: str = ""
     words: str = ""
-    kind: str = ""  # the button's: "import" (sends the UserID as user_id) or "sync"
+    kind: str = ""  # the button's: "import" (sends the UserID as user_id), "sync" or "retry"
     label: str = ""
     formaction: str = ""
 
@@ -76,6 +78,10 @@ def import_offer(actions: ChatActions, user_id: str) -> Offer:
 
 def sync_offer(actions: ChatActions) -> Offer:
     return Offer(kind="sync", label=_("Sync this group again"), formaction=actions.sync_url)
+
+
+def retry_offer(actions: ChatActions) -> Offer:
+    return Offer(kind="retry", label=_("Retry now"), formaction=actions.retry_url)
 
 
 def not_imported_offers(actions: ChatActions | None, users: list[str], states: dict[str, str]) -> list[Offer]:

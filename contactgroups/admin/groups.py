@@ -31,7 +31,7 @@ from contactgroups.admin.inline import ContactItemInline, ContactItemInlineForm,
 from contactgroups.admin.live import last_error_text, state_badge_html
 from contactgroups.admin.offers import last_sync_offers, offer_on_page
 from contactgroups.admin.selection import check_selected_ids
-from contactgroups.admin.views import SyncOneView, pull_from_chat, sync_to_chat
+from contactgroups.admin.views import RetryNowView, SyncOneView, pull_from_chat, sync_to_chat
 from contactgroups.forms import ContactGroupForm, warnings_digest
 from contactgroups.models import ChatUser, ContactGroup, ContactItem, GroupSync
 from contactgroups.permissions import PULL_PERMISSION, SYNC_PERMISSION
@@ -118,6 +118,7 @@ class ContactGroupAdmin(admin.ModelAdmin):
             path("<path:object_id>/chat/take/", view(drift.TakeChatVersionView), name=f"{info}_take_chat"),
             path("<path:object_id>/chat/keep/", view(drift.KeepMyEditView), name=f"{info}_keep_mine"),
             path("<path:object_id>/sync/", view(SyncOneView), name=f"{info}_sync_one"),
+            path("<path:object_id>/retry/", view(RetryNowView), name=f"{info}_retry_now"),
             path("<path:object_id>/versions/<int:version_id>/restore/", view(restore.RestoreView),
                  name=f"{info}_restore"),
             path("export/<str:file_format>/", view(ExportView), name=f"{info}_export"),

@@ -1,6 +1,7 @@
 """The group's sync as it runs: its state in words, and the JSON the pages' script polls to follow it live.
 
-``<id>/status/`` gives one group with each conversation's answer; ``status/?id=1&id=2`` gives the state of the
+``<id>/status/`` gives one group with each conversation's answer (and, while it waits for a retry, the "Retry now"
+button as data); ``status/?id=1&id=2`` gives the state of the
 groups of a changelist page. Both are for staff who may view conversation groups; the words are made at that
 moment, in the reader's language (contactgroups.words), from what the sync stores as it goes
 (contactgroups.sync.live).
@@ -14,12 +15,13 @@ from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
-from contactgroups import words
-from contactgroups.admin.display import with_offer
-from contactgroups.admin.offers import offer_in_status
+from contactgroups import sync, words
+from contactgroups.admin.display import offers_html, with_offer
+from contactgroups.admin.offers import offer_in_status, retry_offers
 from contactgroups.admin.selection import readable_ids
 from contactgroups.admin.views import GroupAdminView
 from contactgroups.chat import errors
+from contactgroups.conf import app_settings
 from contactgroups.models import ContactGroup
 from contactgroups.outcomes import SyncOutcome
 
@@ -55,14 +57,22 @@ def progress(group: ContactGroup) -> tuple[int, int]:
     return done, planned
 
 
+def clock_text(value) -> str:
+    """A moment of the next minutes as staff read it: the time of day with its seconds, in the staff's zone."""
+    return formats.date_format(timezone.localtime(value), "H:i:s")
+
+
 def state_text(group: ContactGroup) -> str:
-    """The group's sync state in words, at this moment (words.sync_state_text)."""
+    """The group's sync state in words, at this moment (words.sync_state_text): with the attempt and the time of
+    the next try while a retry waits (sync.retries)."""
     confirmed = group.sync
     running = confirmed.lock_until is not None and confirmed.lock_until > timezone.now()
     done, planned = progress(group)
     return words.sync_state_text(
         group.state, running=running, calls_done=done, calls_planned=planned,
         refused=group.refused_count, error_code=confirmed.last_error_code, last_outcome=confirmed.last_outcome,
+        attempts=confirmed.attempts, most=app_settings.SYNC_MAX_ATTEMPTS,
+        next_try=clock_text(confirmed.retry_at) if sync.waits(group) else "",
     )
 
 
@@ -139,8 +149,13 @@ def state_badge_html(group: ContactGroup):
     bar = ""
     if planned:
         bar = format_html('<progress class="sync-progress" max="{}" value="{}"></progress>', planned, done)
-    return format_html('<span class="sync-state state-{}" data-group="{}" data-final="{}">{}</span>{}',
-                       group.state, group.pk, "true" if is_final(group) else "false", state_text(group), bar)
+    badge = format_html('<span class="sync-state state-{}" data-group="{}" data-final="{}">{}</span>{}',
+                        group.state, group.pk, "true" if is_final(group) else "false", state_text(group), bar)
+    if getattr(group, "chat_actions", None) is None:
+        return badge  # the list: no buttons
+    # The group's page: "Retry now" while a retry waits, kept current by the script (the status's ``offers``).
+    return format_html('{}<span class="sync-state-offers" data-group="{}">{}</span>', badge, group.pk,
+                       offers_html(retry_offers(group)))
 
 
 def result_html(item, offers=()):

@@ -1,4 +1,5 @@
-"""The buttons a group's page offers on Chat's refusals: import a user Chat refused as not imported, sync again.
+"""The buttons a group's page offers on Chat's refusals: import a user Chat refused as not imported, sync again;
+and beside its state, while it waits for a retry, "Retry now".
 
 The page (and the live status the page's script reads) finds what the staff may do once (``chat_actions``), and
 the import state of every user refused as not imported in one query, then gives them to the group and its rows.
@@ -6,7 +7,8 @@ the import state of every user refused as not imported in one query, then gives 
 
 from django.urls import reverse
 
-from contactgroups.admin.display import ChatActions, not_imported_offers, sync_offer
+from contactgroups import sync
+from contactgroups.admin.display import ChatActions, not_imported_offers, retry_offer, sync_offer
 from contactgroups.chat import errors, protocol
 from contactgroups.models import ChatUser, ContactGroup, ContactItem
 from contactgroups.outcomes import SyncOutcome
@@ -16,10 +18,22 @@ def chat_actions(model_admin, request, group) -> ChatActions:
     """What the staff may do on this group's page about Chat's refusals: import a user, sync the group again."""
     actions = model_admin.admin_site.get_model_admin(ChatUser).chat_actions(request)
     if model_admin.has_sync_permission(request) and model_admin.has_change_permission(request, group):
+        site = model_admin.admin_site.name
         actions = ChatActions(import_url=actions.import_url, add_users=actions.add_users,
                               sync_url=reverse("admin:contactgroups_contactgroup_sync_one", args=[group.pk],
-                                               current_app=model_admin.admin_site.name))
+                                               current_app=site),
+                              retry_url=reverse("admin:contactgroups_contactgroup_retry_now", args=[group.pk],
+                                                current_app=site))
     return actions
+
+
+def retry_offers(group) -> list:
+    """The "Retry now" button beside the state of a group that waits for a retry, when the page gives the group
+    its actions (attach_chat_actions) and they allow it."""
+    actions = getattr(group, "chat_actions", None)
+    if actions is None or not actions.retry_url or not sync.waits(group):
+        return []
+    return [retry_offer(actions)]
 
 
 def attach_chat_actions(model_admin, request, group, items) -> ChatActions:
@@ -52,6 +66,7 @@ def offer_in_status(model_admin, request, group, items, status) -> None:
     items = [item for item in items
              if item.type == protocol.TYPE_C2C and errors.is_account_not_imported(item.result_code)]
     attach_chat_actions(model_admin, request, group, items)
+    status["offers"] = [offer.as_data() for offer in retry_offers(group)]
     status["fields"]["last_sync"]["offers"] = [offer.as_data() for offer in last_sync_offers(group)]
     conversations = {conversation["id"]: conversation for conversation in status["conversations"]}
     for item in items:

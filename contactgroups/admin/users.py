@@ -114,7 +114,7 @@ class ChatUserAdmin(SelectedIdsChecked, admin.ModelAdmin):
 
     @admin.display(description=_("last error"))
     def last_error(self, user):
-        text = words.code_with_meaning(user.last_error_code, user.last_error_info)
+        text = accounts_live.error_text(user)
         if user.import_state == ChatUser.ImportState.IMPORTED or not (
                 user.import_state == ChatUser.ImportState.NOT_IMPORTED
                 or errors.is_account_not_imported(user.last_error_code)):

@@ -1,5 +1,5 @@
 """The base of the group admin's own pages and endpoints; its two actions, "Sync to Chat" and "Pull from Chat",
-and the group page's "Sync to Chat" button.
+and the group page's "Sync to Chat" and "Retry now" buttons.
 
 Each is a small view given the ``ContactGroupAdmin`` it serves (``View.as_view(model_admin=...)``, as Django's
 ``AutocompleteJsonView`` is given its site), wired in that admin's one ``get_urls`` behind
@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
+from kombu.exceptions import OperationalError
 
 from contactgroups import sync, tasks, words
 from contactgroups.models import ContactGroup
@@ -58,6 +59,31 @@ class SyncOneView(GroupAdminView):
         if not (model_admin.has_sync_permission(request) and model_admin.has_change_permission(request, group)):
             raise PermissionDenied
         sync_to_chat(model_admin, request, ContactGroup.objects.filter(pk=group.pk))
+        return self.back_to_page(group.pk)
+
+
+class RetryNowView(GroupAdminView):
+    """"Retry now" on a group waiting for a retry: its next try handed to the workers at once (the engine, whose
+    Chat calls the shared limiter paces), then back to the page, which shows how it ends. The sync permission and
+    the change permission on the group, as "Sync to Chat" needs."""
+
+    def dispatch(self, request, object_id):
+        if request.method != "POST":  # only the page's button retries; an address typed or followed shows the page
+            return HttpResponseRedirect(self.url("change", object_id))
+        group = self.group(request, object_id)
+        model_admin = self.model_admin
+        if not (model_admin.has_sync_permission(request) and model_admin.has_change_permission(request, group)):
+            raise PermissionDenied
+        name = words.name_text(group.name)
+        try:
+            handed = tasks.retry_group_now(group.pk, request.user.pk)
+        except OperationalError:
+            model_admin.say(request, words.retry_not_queued_text(name), messages.ERROR)
+        else:
+            if handed:
+                model_admin.say(request, words.retry_handed_over_text(name), messages.SUCCESS)
+            else:
+                model_admin.say(request, words.retry_not_waiting_text(name), messages.WARNING)
         return self.back_to_page(group.pk)
 
 

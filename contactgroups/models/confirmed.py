@@ -70,6 +70,11 @@ class GroupSync(models.Model):
     # The lease (sync.lease): the token of the sync that holds it and until when.
     lock_token = models.CharField(max_length=32, blank=True, editable=False)
     lock_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # The retries of a sync that failed in a way that may pass (sync.retries): the attempts that failed so far
+    # and when the next is due (null when none waits). Written when a retry is scheduled, cleared by the sync's
+    # end; a retry handed over for another attempt than the one the row waits for does nothing.
+    attempts = models.PositiveSmallIntegerField(_("attempts failed"), default=0, editable=False)
+    retry_at = models.DateTimeField(_("next try"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("group in Chat")
@@ -84,6 +89,8 @@ class GroupSync(models.Model):
         indexes = [
             # "Changed in the app": the few groups with drift, found without reading the rest.
             models.Index(fields=["group"], condition=Q(drift__isnull=False), name="groupsync_drift"),
+            # The few groups waiting for a retry, found without reading the rest (when Chat answers again).
+            models.Index(fields=["retry_at"], condition=Q(retry_at__isnull=False), name="groupsync_retry_waiting"),
         ]
 
     def __str__(self):

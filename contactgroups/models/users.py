@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from contactgroups import words
 from contactgroups.chat import protocol
 from contactgroups.indexes import TRIGRAM, USER_SEARCH_TABLE, PrefixSearchIndex, fts_phrase
+from contactgroups.models.fields import StorableJSONField
 from contactgroups.validators import validate_user_id
 
 
@@ -90,6 +91,12 @@ class ChatUser(models.Model):
     checked_at = models.DateTimeField(_("last checked"), null=True, blank=True)
     last_error_code = models.IntegerField(_("last error code"), null=True, blank=True)
     last_error_info = models.TextField(_("last error"), blank=True)
+    # What the last import or check said of the user, as data (outcomes.AccountOutcome; words.account_text says
+    # it), and its retries when it failed in a way that may pass (sync.accounts): the attempts that failed so far
+    # and when the next is due (null when none waits).
+    last_outcome = StorableJSONField(_("last answer"), default=dict, blank=True, editable=False)
+    attempts = models.PositiveSmallIntegerField(_("attempts failed"), default=0, editable=False)
+    retry_at = models.DateTimeField(_("next try"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

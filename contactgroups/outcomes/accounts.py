@@ -11,6 +11,8 @@ class AccountCode(StrEnum):
     IMPORTED = "imported"
     NOT_IMPORTED = "not_imported"  # Chat answered that it does not have the user (``problem``: why, if known)
     CHECK_FAILED = "check_failed"  # Chat could not say (``result_code``, ``info``; ``problem``: the call's failure)
+    # An import whose call failed, and the check after it could not say either (``problem``: the import's failure)
+    IMPORT_FAILED = "import_failed"
 
 
 class ImportReason(StrEnum):
@@ -73,7 +75,7 @@ class AccountOutcome:
         data: dict = {"code": str(self.code)}
         if self.code == AccountCode.NOT_IMPORTED and self.problem:
             data["import"] = self.problem.to_json()
-        elif self.code == AccountCode.CHECK_FAILED:
+        elif self.code in (AccountCode.CHECK_FAILED, AccountCode.IMPORT_FAILED):
             data.update(result_code=self.result_code, info=self.info)
             if self.problem:
                 data["error"] = self.problem.to_json()

@@ -17,6 +17,7 @@ from contactgroups.chat.protocol import escaped
 from contactgroups.chat.record import CallRecord
 from contactgroups.models import ContactGroup, SyncAttempt, SyncAttemptRefusal
 from contactgroups.models.health import count_calls
+from contactgroups.sync import reach
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ class AuditRecorder:
         if codes := record.refused_codes:
             SyncAttemptRefusal.objects.bulk_create(SyncAttemptRefusal(attempt=attempt, code=code) for code in codes)
         count_calls([(attempt, codes)])
+        reach.noted(attempt.outcome != SyncAttempt.Outcome.NOT_SENT)
 
 
 class BufferedAuditRecorder(AuditRecorder):
@@ -88,7 +90,9 @@ class BufferedAuditRecorder(AuditRecorder):
 
     def __call__(self, record: CallRecord) -> None:
         self.calls += 1
-        self.attempts.append((self.attempt_of(record), tuple(record.refused_codes)))
+        attempt = self.attempt_of(record)
+        self.attempts.append((attempt, tuple(record.refused_codes)))
+        reach.noted(attempt.outcome != SyncAttempt.Outcome.NOT_SENT)
 
 
 def save_attempts(attempts: list[tuple[SyncAttempt, tuple[int, ...]]]) -> None:

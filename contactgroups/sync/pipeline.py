@@ -65,16 +65,30 @@ class Sent:
 
 # Claim -----------------------------------------------------------------------------------------------------------
 
-def claim_one(group_pk: int) -> Claimed:
+def claim_one(group_pk: int, attempt: int = 0) -> Claimed | None:
     """Take the group's lease (waiting for another sync of it: SyncBusy past the wait; DoesNotExist when it is gone)
-    and mark it syncing, unless it is to be deleted or is deleted already. The caller releases the lease."""
+    and mark it syncing, unless it is to be deleted or is deleted already. The caller releases the lease.
+
+    ``attempt`` (0-based): a first attempt starts the group's retries afresh; a retry is claimed only while the
+    group's sync row waits for that attempt (``retries.schedule``), else None (it was brought forward, or the sync
+    ended or failed again since: that retry is not the group's to make)."""
     lease = Lease.take(group_pk)
     try:
         group = ContactGroup.objects.select_related("owner", "sync").get(pk=group_pk)
+        confirmed = group.sync
+        if attempt and confirmed.attempts != attempt:
+            lease.release()
+            return None
+        stale = []
+        if confirmed.calls_done or confirmed.calls_planned:  # the progress a sync that stopped left
+            confirmed.calls_done = confirmed.calls_planned = 0
+            stale += ["calls_done", "calls_planned"]
+        if not attempt and (confirmed.attempts or confirmed.retry_at):  # the retries of an earlier sync
+            confirmed.attempts, confirmed.retry_at = 0, None
+            stale += ["attempts", "retry_at"]
+        if stale:
+            confirmed.save(update_fields=stale)
         if group.state != ContactGroup.State.DELETED and not group.delete_requested:
-            if group.sync.calls_done or group.sync.calls_planned:  # the progress a sync that stopped left
-                group.sync.calls_done = group.sync.calls_planned = 0
-                group.sync.save(update_fields=["calls_done", "calls_planned"])
             group.state = ContactGroup.State.SYNCING
             group.save(update_fields=["state"])
         return Claimed(group, tuple(group.items.order_by("id").conversations()), lease)
@@ -304,14 +318,18 @@ def remote_for(chat, group: ContactGroup, deleting: bool):
 
 # The two strategies ----------------------------------------------------------------------------------------------
 
-def sync_group(group_pk: int, actor_id: int | None, client: ChatClient | None = None) -> SyncResult:
-    """Bring Chat to the group's desired state; return what the sync left on the group.
+def sync_group(group_pk: int, actor_id: int | None, client: ChatClient | None = None,
+               attempt: int = 0) -> SyncResult | None:
+    """Bring Chat to the group's desired state; return what the sync left on the group (None for a retry that is
+    not the group's to make: ``claim_one``).
 
     Raises the Chat error when a call fails (``store.is_retryable`` tells whether to try again); what Chat
     confirmed before the failure is kept all the same. ``client`` is a ChatClient to reuse (a worker thread's);
-    by default the sync makes its own from the settings.
+    by default the sync makes its own from the settings. ``attempt``: the attempt's number (0-based).
     """
-    claimed = claim_one(group_pk)
+    claimed = claim_one(group_pk, attempt)
+    if claimed is None:
+        return None
     try:
         group = claimed.group
         if group.state == ContactGroup.State.DELETED:

@@ -30,6 +30,7 @@ SETTLED_FIELDS = ("state", "conversation_count", "accepted_count", "refused_coun
 SETTLED_SYNC_FIELDS = (
     "confirmed_conversations", "confirmed_name", "chat_group_id", "create_intent", "deleted", "conflicts",
     "last_error_code", "last_error_info", "last_synced_at", "last_outcome", "calls_done", "calls_planned",
+    "attempts", "retry_at",
 )
 
 
@@ -219,6 +220,7 @@ def settle(group: ContactGroup, progress: Progress, conversations: dict[int, Con
         confirmed.last_error_info = getattr(error, "info", "") or ""
         if not is_retryable(error):
             group.state = ContactGroup.State.FAILED
+            confirmed.attempts, confirmed.retry_at = 0, None  # no retry follows
         elif group.delete_requested:
             group.state = ContactGroup.State.DELETING
         else:
@@ -227,6 +229,7 @@ def settle(group: ContactGroup, progress: Progress, conversations: dict[int, Con
     else:
         confirmed.last_error_code = None
         confirmed.last_error_info = ""
+        confirmed.attempts, confirmed.retry_at = 0, None
         confirmed.last_synced_at = now
         confirmed.last_outcome = progress.as_data()
         if progress.deleted:
@@ -250,9 +253,10 @@ def mark_failed(group_pk: int, actor_id: int | None, data: dict, error: BaseExce
     group.sync.last_error_code = getattr(error, "code", None)
     group.sync.last_error_info = getattr(error, "info", "") or ""
     group.sync.last_outcome = data
+    group.sync.attempts, group.sync.retry_at = 0, None
     with transaction.atomic():
         group.save(update_fields=["state", "updated_at"])
-        group.sync.save(update_fields=["last_error_code", "last_error_info", "last_outcome"])
+        group.sync.save(update_fields=["last_error_code", "last_error_info", "last_outcome", "attempts", "retry_at"])
     log_history(actor_id, group, [sync_entry(data, group)])
 
 

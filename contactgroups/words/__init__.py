@@ -10,6 +10,7 @@ call with their data; ``tests/project/test_words_only.py`` checks no module outs
 
 from contactgroups.outcomes import SyncCode
 from contactgroups.words.admin import (
+    account_error_text,
     accounts_queued_text,
     body_summary_text,
     call_result_text,
@@ -90,6 +91,9 @@ from contactgroups.words.handover import (
     HandOver,
     not_queued_text,
     queued_text,
+    retry_handed_over_text,
+    retry_not_queued_text,
+    retry_not_waiting_text,
 )
 from contactgroups.words.history import (
     ACCOUNT_WORDS,
@@ -187,6 +191,7 @@ from contactgroups.words.sync import (
     conflicts_text,
     kept_name_help,
     name_text,
+    next_try_text,
     outcome_text,
     sync_state_text,
 )
@@ -203,8 +208,8 @@ __all__ = [
     "ACCOUNT_WORDS", "BLANK_MARK", "CONFLICT_WORDS", "DRIFT_WORDS", "EDIT_WORDS", "FAILURE_WORDS", "HISTORY_WORDS",
     "HandOver", "IMPORT_PROBLEM_WORDS", "LEGACY", "NOT_QUEUED_WORDS", "OPERATION_WORDS", "PULL_WORDS", "QUEUED_WORDS",
     "READ_FAILURE_WORDS", "REFUSAL_TITLES", "REPORT_LINE_WORDS", "RowReason", "SYNC_WORDS", "WARNING_WORDS",
-    "account_text", "accounts_queued_text", "audit_pruned_text", "already_matches_text", "answer_refused_text",
-    "call_result_text",
+    "account_error_text", "account_text", "accounts_queued_text", "audit_pruned_text", "already_matches_text",
+    "answer_refused_text", "call_result_text",
     "body_summary_text", "call_title", "cannot_read_text", "cannot_write_text", "cell_count_text",
     "chat_read_failure_text",
     "chat_taken_text", "chat_unreadable_text", "clauses", "code_number", "code_text", "code_with_meaning",
@@ -216,14 +221,16 @@ __all__ = [
     "import_queued_text", "import_refused_text", "import_text", "imported_not_queued_text", "imported_text",
     "inactive_actor_text", "kept_as_draft_text", "kept_name_help", "lazy_format", "list_items", "listed",
     "listed_twice_text", "meaning", "missing_permissions_text", "moment_text", "name_taken_in_chat_text", "name_text",
-    "name_used_text", "nickname_too_long_text", "no_actor_text", "no_header_text", "no_user_matches_text",
+    "name_used_text", "next_try_text", "nickname_too_long_text", "no_actor_text", "no_header_text",
+    "no_user_matches_text",
     "not_a_user_here_text", "not_csv_text", "not_fully_synced_text", "not_imported_text", "not_queued_text",
     "not_saved_text", "not_staff_text", "not_stored_text", "not_utf8_text", "nothing_changed_text",
     "nul_address_text", "operation_label", "operation_text", "outcome_text", "owner_name_taken_text",
     "planned_group_text",
     "preview_summary_text", "problems_above_text", "progress_text", "pull_changes_text", "pull_dry_run_text",
     "pull_failed_text", "pull_not_queued_text", "pull_report_lines", "pull_summary_text", "pulling_text",
-    "pulls_failed_text", "queued_text", "rate_above_text", "rate_help_text", "reasons_text", "refusal_title",
+    "pulls_failed_text", "queued_text", "rate_above_text", "rate_help_text", "reasons_text",
+    "refusal_title", "retry_handed_over_text", "retry_not_queued_text", "retry_not_waiting_text",
     "refused_with_group_text", "repeated_row_text", "restore_title", "row_line", "row_span_text", "rows_count_text",
     "run_summary_text", "save_warning_text", "say", "starting_text", "state_counts_text", "stopped_waiting_text",
     "superuser_text", "sweep_changed_line", "sweep_failed_text", "sweep_read_failed_text", "sweep_summary_text",

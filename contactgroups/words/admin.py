@@ -6,6 +6,8 @@ from django.utils.translation import ngettext
 
 from contactgroups.chat import errors
 from contactgroups.words.chat import meaning, operation_text
+from contactgroups.words.history import account_failure_text
+from contactgroups.words.sync import next_try_text
 
 # -- Chat's codes as the admin's columns show them ---------------------------------------------------------------
 
@@ -16,6 +18,16 @@ def code_with_meaning(code, info: str = "") -> str:
         return "—"
     text = meaning(code) if code == errors.CODE_UNREADABLE else f"{code}: {meaning(code)}"
     return f"{text} ({info})" if info and not errors.is_documented(code) else text
+
+
+def account_error_text(code, info: str, outcome: dict, attempts: int, most: int, next_try: str) -> str:
+    """A Chat user's last error: Chat's code with its meaning, or, for a call that failed with none, why (its
+    stored outcome); then its retry that waits, or that it gave up (``next_try_text``)."""
+    text = code_with_meaning(code, info)
+    if code is None:
+        text = account_failure_text(outcome) or text
+    retry = next_try_text(attempts, most, next_try)
+    return f"{text} {retry}" if retry else text
 
 
 def call_title(operation: str, time: str, outcome: str) -> str:

@@ -70,3 +70,21 @@ def queued_text(what: HandOver, count: int, group="", when: str = "") -> str:
 
 def not_queued_text(what: HandOver, count: int, group="", error=None) -> str:
     return NOT_QUEUED_WORDS[what](count, str(group), error)
+
+
+def retry_handed_over_text(group) -> str:
+    """Retry now: the waiting retry was handed to the workers (not yet tried)."""
+    return _("The next try of “%(group)s” is handed to the workers now; its page shows how it ends.") % {
+        "group": group}
+
+
+def retry_not_waiting_text(group) -> str:
+    """Retry now, on a group that waits for no retry (it ended, or is being tried, since the page was shown)."""
+    return _("“%(group)s” is not waiting to try again now, so nothing was handed over; its page shows where it "
+             "is.") % {"group": group}
+
+
+def retry_not_queued_text(group) -> str:
+    """Retry now, when the task queue could not take it."""
+    return _("The next try of “%(group)s” could not be handed over: the task queue could not be reached. It is "
+             "still tried when it is due.") % {"group": group}

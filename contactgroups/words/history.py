@@ -49,12 +49,30 @@ def _check_failed(outcome: AccountOutcome) -> str:
     return _("Check in Chat failed: %(code)s") % {"code": code_text(outcome.result_code, outcome.info)}
 
 
+def _import_failed(outcome: AccountOutcome) -> str:
+    if outcome.problem:
+        return _("Not imported into Chat: %(error)s") % {
+            "error": IMPORT_PROBLEM_WORDS[outcome.problem.reason](outcome.problem)}
+    return _("Not imported into Chat: %(error)s") % {"error": code_text(outcome.result_code, outcome.info)}
+
+
 # What Chat said of a user in words, one reader a code.
 ACCOUNT_WORDS: dict[AccountCode, Callable[[AccountOutcome], str]] = {
     AccountCode.IMPORTED: lambda outcome: _("Checked in Chat: imported."),
     AccountCode.NOT_IMPORTED: _not_imported,
     AccountCode.CHECK_FAILED: _check_failed,
+    AccountCode.IMPORT_FAILED: _import_failed,
 }
+
+
+def account_failure_text(data: dict) -> str:
+    """Why a user's last import or check failed with no code of Chat's (a call that failed: Chat not reached, too
+    slow, ...), from its stored outcome; "" when it holds no such failure."""
+    outcome = AccountOutcome.from_json(data or {})
+    problem = outcome.problem if outcome else None
+    if problem is None or problem.reason != ImportReason.ERROR or problem.failure is None:
+        return ""
+    return failure_text(problem.failure)
 
 
 def account_text(data: dict) -> str:

@@ -21,24 +21,35 @@ from contactgroups.words.pull import PULL_WORDS
 
 
 def sync_state_text(state: str, *, running: bool = False, calls_done: int = 0, calls_planned: int = 0,
-                    refused: int = 0, error_code: int | None = None, last_outcome: dict | None = None) -> str:
+                    refused: int = 0, error_code: int | None = None, last_outcome: dict | None = None,
+                    attempts: int = 0, most: int = 0, next_try: str = "") -> str:
     """A group's sync state in words, as its page and the list show it at this moment.
 
     ``running``: a sync holds the group's lease; ``calls_done`` of ``calls_planned``: how far it is (both 0 until
     a sync of more than one call has planned); ``refused``: the conversations Chat refused; ``error_code`` and
-    ``last_outcome``: why it failed.
+    ``last_outcome``: why it failed; ``attempts`` of ``most``: the attempts that failed so far, and ``next_try``:
+    when the next is due (the time as the page shows it; "" when no retry waits).
     """
+    retry = {"attempt": attempts + 1, "most": most, "time": next_try}
     if state in ("syncing", "deleting"):
         deleting = state == "deleting"
         if deleting and not running:
+            if next_try:
+                return _("Waiting to try the deletion again: attempt %(attempt)d of %(most)d at %(time)s") % retry
             return _("Queued for deletion from Chat")
         if calls_planned > 1:
             params = {"call": min(calls_done + 1, calls_planned), "calls": calls_planned}
             if deleting:
                 return _("Deleting from Chat: call %(call)d of %(calls)d") % params
             return _("Syncing to Chat: call %(call)d of %(calls)d") % params
+        if attempts:
+            if deleting:
+                return _("Deleting from Chat: attempt %(attempt)d of %(most)d") % retry
+            return _("Syncing to Chat: attempt %(attempt)d of %(most)d") % retry
         return _("Deleting from Chat") if deleting else _("Syncing to Chat")
     if state == "queued":
+        if next_try:
+            return _("Waiting to try again: attempt %(attempt)d of %(most)d at %(time)s") % retry
         return _("Queued")
     if state == "draft":
         return _("Draft: not synced to Chat")
@@ -258,4 +269,16 @@ def outcome_text(data: dict) -> str:
         return SYNC_WORDS[outcome.code](outcome)
     if isinstance(outcome, PullOutcome):
         return PULL_WORDS[outcome.code](outcome)
+    return ""
+
+
+def next_try_text(attempts: int, most: int, next_try: str) -> str:
+    """A retry that waits, after ``attempts`` failed attempts (of ``most``), due at ``next_try``; or, with no next
+    try after them, that it gave up."""
+    if next_try:
+        return _("Next try: attempt %(attempt)d of %(most)d at %(time)s.") % {
+            "attempt": attempts + 1, "most": most, "time": next_try}
+    if attempts:
+        return ngettext("Gave up after %(count)d attempt.", "Gave up after %(count)d attempts.", attempts) % {
+            "count": attempts}
     return ""

@@ -109,6 +109,7 @@ ACCOUNTS = {
     AccountCode.IMPORTED: AccountOutcome(AccountCode.IMPORTED),
     AccountCode.NOT_IMPORTED: AccountOutcome(AccountCode.NOT_IMPORTED, problem=PROBLEMS[ImportReason.REFUSED]),
     AccountCode.CHECK_FAILED: AccountOutcome(AccountCode.CHECK_FAILED, result_code=errors.ACCOUNT_NOT_IMPORTED),
+    AccountCode.IMPORT_FAILED: AccountOutcome(AccountCode.IMPORT_FAILED, problem=PROBLEMS[ImportReason.ERROR]),
 }
 FACTS = DriftFacts(renamed_from="work", renamed_to="家", added=((C2C, "user_3"),), removed=((GROUP, "@TGS#2"),),
                    name_taken=NameTaken("家", 9, create=False))

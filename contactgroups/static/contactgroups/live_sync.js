@@ -1,5 +1,6 @@
 'use strict';
-// Follow a group's sync live, without a reload: its state (queued, syncing call k of n, then how it ended), its
+// Follow a group's sync live, without a reload: its state (queued, syncing call k of n, waiting to try again with
+// the attempt and the time of the next try, then how it ended) and its "Retry now" button, its
 // last sync, GroupId and last error, and each conversation's answer from Chat on the group's page; the state and
 // the counts on the list. The server makes every word, in the reader's language; this script only puts them in
 // place. It asks while some group shown is not final, less often while nothing changes, and not at all while the
@@ -65,6 +66,16 @@
       bar.value = status.calls.done;
     } else if (bar) {
       bar.remove();
+    }
+    // The group's page: "Retry now" beside the state while a retry waits (none once it is tried).
+    const offers = document.querySelector(`.sync-state-offers[data-group="${status.id}"]`);
+    if (offers && Array.isArray(status.offers)) {
+      const next = offers.cloneNode(false);
+      for (const offer of status.offers) next.append(offerElement(offer));
+      if (!offers.isEqualNode(next)) {
+        offers.replaceChildren(...next.childNodes);
+        changed = true;
+      }
     }
     return changed;
   }
