@@ -6,7 +6,7 @@ from django.urls import reverse
 from contactgroups.chat import protocol
 from contactgroups.models import ContactGroup, SyncAttempt
 from tests.admin_forms import group_form_data
-from tests.conftest import wait_until
+from tests.conftest import command_in_thread, wait_until
 
 CREATE = "recentcontact/create_contact_group"
 
@@ -74,12 +74,9 @@ def test_beat_queues_again_the_groups_a_stopped_worker_left_and_only_those(celer
 
 def test_the_bulk_command_hands_groups_to_workers_and_one_killed_mid_task_loses_and_doubles_nothing(
         short_lease, celery_worker, chat_sandbox, make_group, staff):
-    import io
     import signal
-    import threading
 
     from django.contrib.admin.models import LogEntry
-    from django.core.management import call_command
 
     from contactgroups import words
     from contactgroups.models import ChatUser
@@ -91,22 +88,14 @@ def test_the_bulk_command_hands_groups_to_workers_and_one_killed_mid_task_loses_
             make_group(owner, f"group {number:02d}", [(protocol.TYPE_C2C, "user_0002"),
                                                       (protocol.TYPE_C2C, "user_0003")])
     chat_sandbox.set_faults(latency_ms=1000)
-    out, err, failures = io.StringIO(), io.StringIO(), []
-
-    def command():
-        try:
-            call_command("sync_contact_groups", "--actor", staff.username, stdout=out, stderr=err)
-        except Exception as exc:
-            failures.append(exc)
-
-    runner = threading.Thread(target=command)
-    runner.start()
+    runner = command_in_thread("sync_contact_groups", "--actor", staff.username)
+    out, err = runner.out, runner.err
     wait_until(lambda: len(chat_sandbox.calls_to(CREATE)) >= 20, timeout=60)
     celery_worker.workers[0].stop(signal.SIGKILL)
     celery_worker()  # another worker takes the task again once the broker gives it back
     runner.join(timeout=240)
 
-    assert not runner.is_alive() and failures == [], out.getvalue()[-3000:]
+    assert not runner.is_alive() and runner.failures == [], out.getvalue()[-3000:]
     assert "Handing them to the Celery workers" in out.getvalue()
     assert "Synced 120 groups" in out.getvalue() and "120 synced" in out.getvalue()
     assert "sync_contact_groups: 120/120 groups (100%), 0 failed" in err.getvalue()
@@ -184,3 +173,4 @@ def test_pull_sweep_and_user_import_commands_hand_their_work_to_the_workers_and_
     log = celery_worker.workers[0].log.read_text()
     for task in ("pull_owners_report", "sweep_owners_report", "import_users_report"):
         assert f"contactgroups.tasks.{task}[" in log, task
+
