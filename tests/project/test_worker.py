@@ -174,3 +174,36 @@ def test_pull_sweep_and_user_import_commands_hand_their_work_to_the_workers_and_
     for task in ("pull_owners_report", "sweep_owners_report", "import_users_report"):
         assert f"contactgroups.tasks.{task}[" in log, task
 
+
+def test_with_a_broker_and_no_worker_each_command_stops_when_nothing_ends_for_the_stall_time_and_says_so(
+        celery_workers, chat_sandbox, owner, staff, make_group, settings, tmp_path):
+    """No worker runs: the tasks wait in the broker. Each command that waits for its tasks stops once none has ended
+    for SYNC_STALL_SECONDS, says how many groups or Chat users are left, and exits non-zero."""
+    import io
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from imadmin.celery import app
+
+    settings.SYNC_STALL_SECONDS = 1
+    make_group(owner, "in Chat", [(protocol.TYPE_C2C, "user_0002")], chat_group_id=1, state=ContactGroup.State.QUEUED)
+    users = tmp_path / "users.csv"
+    users.write_text("user_id\nalice\nbob\n")
+    waiting_users = "Chat users handed to the Celery workers have not reported in 1 s; is a worker running?"
+    expected = [
+        (["pull_contact_groups", "--all-owners"],
+         "1 Chat user handed to the Celery workers has not reported in 1 s; is a worker running?"),
+        (["sweep_contact_groups"],
+         "1 Chat user handed to the Celery workers has not reported in 1 s; is a worker running?"),
+        (["import_chat_users", str(users)], f"2 {waiting_users}"),
+        (["sync_contact_groups"],
+         "1 group handed to the Celery workers has not reported in 1 s; the admin shows where it is."),
+    ]
+    try:
+        for args, said in expected:
+            with pytest.raises(CommandError) as caught:
+                call_command(*args, "--actor", staff.username, stdout=io.StringIO(), stderr=io.StringIO())
+            assert (str(caught.value), caught.value.returncode) == (said, 1), args[0]
+    finally:
+        app.control.purge()  # the tasks no worker took: none is left for a later test's worker
