@@ -26,7 +26,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.parse
 from datetime import UTC, datetime, timedelta
@@ -76,22 +75,21 @@ def main() -> int:
     if args.child:
         return child(args.child, args.seed, args.runs, args.attempts)
 
-    try:
-        if args.database_url:
-            for url in args.database_url:
-                database_server.check(url)
-            return measure_each(args, args.database_url)
-        with database_server.server(lasting=args.keep or args.reuse) as server:
-            tmp = tempfile.mkdtemp(prefix="imadmin-bench-")
-            return measure_each(args, [f"sqlite:///{tmp}/admin_scale.sqlite3",
-                                       _with_database(server, BENCH_DATABASE)], tmp)
-    except database_server.Missing as missing:
-        print(f"bench/admin_scale.py: {missing}", file=sys.stderr)
-        return 2
+    return database_server.measure_databases("bench/admin_scale.py", args.database_url, BENCH_DATABASE,
+                                             "admin_scale.sqlite3", args.keep or args.reuse,
+                                             functools.partial(measure_each, args))
 
 
 def measure_each(args, urls: list[str], tmp: str | None = None) -> int:
     """Creates, seeds, measures and drops each database in turn (``tmp``: the folder of the SQLite file)."""
+    return measure_in_children(__file__, ["--runs", str(args.runs), "--attempts", str(args.attempts)], args, urls,
+                               tmp)
+
+
+def measure_in_children(script: str, child_args: list[str], args, urls: list[str], tmp: str | None) -> int:
+    """Each database of ``urls`` in turn: created (unless ``args.reuse`` finds it), measured by ``script --child URL
+    child_args`` (with ``--seed`` when it was created), dropped unless ``args.keep``; ``tmp`` (the folder of the
+    SQLite file) removed after. Non-zero if any failed."""
     failed = False
     for url in urls:
         existed = _exists(url)
@@ -102,8 +100,7 @@ def measure_each(args, urls: list[str], tmp: str | None = None) -> int:
         if not existed:
             _create(url)
         try:
-            command = [sys.executable, __file__, "--child", url, "--runs", str(args.runs),
-                       "--attempts", str(args.attempts)]
+            command = [sys.executable, script, "--child", url, *child_args]
             if not existed:
                 command.append("--seed")
             failed |= subprocess.call(command) != 0
@@ -117,9 +114,7 @@ def measure_each(args, urls: list[str], tmp: str | None = None) -> int:
     return 1 if failed else 0
 
 
-def _with_database(url: str, name: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    return urllib.parse.urlunsplit(parts._replace(path="/" + name))
+_with_database = database_server.with_database  # the name the other benchmarks import
 
 
 def _safe(url: str) -> str:
@@ -143,7 +138,7 @@ def _server(url: str):
     import psycopg
 
     name = urllib.parse.urlsplit(url).path.lstrip("/")
-    return psycopg.connect(_with_database(url, "postgres"), autocommit=True), name
+    return psycopg.connect(database_server.with_database(url, "postgres"), autocommit=True), name
 
 
 def _exists(url: str) -> bool:

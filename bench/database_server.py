@@ -4,7 +4,8 @@ Without ``IMADMIN_BENCH_POSTGRES`` a throwaway PostgreSQL 15 server is started a
 (``scripts/postgres.sh``, root and Debian's ``postgresql-15`` needed) on a free loopback port, in a temporary
 folder, and stopped and removed at the end. What is missing (the server named that does not answer, PostgreSQL not
 installed, not root) is raised as ``Missing`` with one line saying what to do, which the benchmark prints instead
-of a traceback.
+of a traceback. ``measure_databases`` picks a benchmark's databases so: the ones it was given, else a SQLite file
+and a database on that server.
 """
 
 import contextlib
@@ -12,9 +13,10 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +33,11 @@ def _without_password(url: str) -> str:
     if parts.password:
         parts = parts._replace(netloc=parts.netloc.replace(":" + parts.password + "@", ":***@"))
     return urllib.parse.urlunsplit(parts)
+
+
+def with_database(url: str, name: str) -> str:
+    """``url`` naming the database ``name`` on the same server."""
+    return urllib.parse.urlunsplit(urllib.parse.urlsplit(url)._replace(path="/" + name))
 
 
 def _free_port() -> int:
@@ -92,3 +99,22 @@ def server(lasting: bool = False) -> Iterator[str]:
         if started.returncode == 0:
             subprocess.run([str(ROOT / "scripts" / "postgres.sh"), "stop", f"{folder}/pg"], capture_output=True)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def measure_databases(program: str, urls: list[str] | None, database: str, sqlite_file: str, lasting: bool,
+                      measure: Callable[[list[str], str | None], int]) -> int:
+    """``measure(urls, folder)``'s exit status on a benchmark's databases: ``urls`` (its ``--database-url``, each
+    checked) with no folder, else a SQLite file ``sqlite_file`` in a new temporary folder and the database
+    ``database`` on ``server(lasting)``, with that folder. What is missing is printed in one line after
+    ``program``'s name, and the status is 2."""
+    try:
+        if urls:
+            for url in urls:
+                check(url)
+            return measure(urls, None)
+        with server(lasting=lasting) as maintenance:
+            folder = tempfile.mkdtemp(prefix="imadmin-bench-")
+            return measure([f"sqlite:///{folder}/{sqlite_file}", with_database(maintenance, database)], folder)
+    except Missing as missing:
+        print(f"{program}: {missing}", file=sys.stderr)
+        return 2

@@ -25,11 +25,8 @@ import argparse
 import functools
 import logging
 import os
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -43,14 +40,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 import database_server  # noqa: E402
 from admin_scale import (  # noqa: E402  (the same way of making, seeding and dropping a database)
     Writer,
-    _create,
-    _drop,
-    _exists,
     _p90,
     _rows,
-    _safe,
     _times,
-    _with_database,
+    measure_in_children,
 )
 
 BENCH_DATABASE = "imadmin_user_search"
@@ -92,45 +85,15 @@ def main() -> int:
     if args.child:
         return child(args.child, args.seed, args.users, args.runs, args.reference_runs)
 
-    try:
-        if args.database_url:
-            for url in args.database_url:
-                database_server.check(url)
-            return measure_each(args, args.database_url)
-        with database_server.server(lasting=args.keep or args.reuse) as server:
-            tmp = tempfile.mkdtemp(prefix="imadmin-bench-")
-            return measure_each(args, [f"sqlite:///{tmp}/user_search.sqlite3",
-                                       _with_database(server, BENCH_DATABASE)], tmp)
-    except database_server.Missing as missing:
-        print(f"bench/user_search.py: {missing}", file=sys.stderr)
-        return 2
+    return database_server.measure_databases("bench/user_search.py", args.database_url, BENCH_DATABASE,
+                                             "user_search.sqlite3", args.keep or args.reuse,
+                                             functools.partial(measure_each, args))
 
 
 def measure_each(args, urls: list[str], tmp: str | None = None) -> int:
     """Creates, seeds, measures and drops each database in turn (``tmp``: the folder of the SQLite file)."""
-    failed = False
-    for url in urls:
-        existed = _exists(url)
-        if existed and not args.reuse:
-            print(f"{_safe(url)} already exists: pass --reuse to measure it again, or drop it.", file=sys.stderr)
-            failed = True
-            continue
-        if not existed:
-            _create(url)
-        try:
-            command = [sys.executable, __file__, "--child", url, "--users", str(args.users), "--runs",
-                       str(args.runs), "--reference-runs", str(args.reference_runs)]
-            if not existed:
-                command.append("--seed")
-            failed |= subprocess.call(command) != 0
-        finally:
-            if not args.keep and not existed:
-                _drop(url)
-    if tmp and args.keep:
-        print(f"Kept: {', '.join(_safe(url) for url in urls)}")
-    elif tmp:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return 1 if failed else 0
+    return measure_in_children(__file__, ["--users", str(args.users), "--runs", str(args.runs),
+                                          "--reference-runs", str(args.reference_runs)], args, urls, tmp)
 
 
 # ----------------------------------------------------------------------------------------------------------------

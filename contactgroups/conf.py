@@ -71,6 +71,9 @@ class AppSettings:
     SYNC_RECOVER_SECONDS = Setting(60.0, "how often stranded groups are looked for and queued again")
     SYNC_STRANDED_SECONDS = Setting(stranded_after(SYNC_RETRY_CAP_SECONDS.default, SYNC_LEASE_SECONDS.default),
                                     "how long a stranded group must be unchanged before it is queued again")
+    SYNC_STALL_SECONDS = Setting(None, "how long a command (sync, pull, sweep, user import) waits with nothing it "
+                                       "handed to the workers ending before it stops; unset: twice the broker's "
+                                       "visibility timeout and the lease, at least 300 s")
     SYNC_RUNNER_THREADS = Setting(4, "threads of the in-process executor of a web process (no broker)")
     SYNC_TASK_GROUPS = Setting(25, "groups a bulk sync's task claims, syncs one after the other and stores together")
     SYNC_DRIFT_SWEEP_SECONDS = Setting(600.0, "the drift sweep's period (Celery beat)")

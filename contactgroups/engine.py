@@ -19,10 +19,12 @@ import gc
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from celery import shared_task
+from celery.exceptions import TimeoutError as ResultTimeout
 from celery.result import ResultSet
 from django.db import connections
 
@@ -79,27 +81,72 @@ def with_result(work):
 RESULT_POLL_SECONDS = 0.2
 
 
+class Stalled(Exception):
+    """Nothing a command handed over ended for ``stall_seconds()``; ``missing`` tasks (or groups) have not."""
+
+    def __init__(self, missing: int):
+        super().__init__(missing)
+        self.missing = missing
+
+
+def stall_seconds() -> float:
+    """How long a command waits for its run with nothing of it ending before it stops (``Stalled``): the
+    SYNC_STALL_SECONDS setting; unset, long enough for a redelivery after the broker's visibility timeout, then a
+    lease left by a dead worker, then a sync that waits for it."""
+    if app_settings.SYNC_STALL_SECONDS:
+        return float(app_settings.SYNC_STALL_SECONDS)
+    visibility = app_settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600)
+    return max(300.0, 2 * visibility + 2 * app_settings.SYNC_LEASE_SECONDS)
+
+
 def run_each(task, calls: Iterable[tuple], on_result: Callable[[tuple, object], None],
              threads: int | None = None) -> None:
     """Run ``task(*args)`` (a ``with_result`` task) for each ``args`` of ``calls`` and wait for every one: on the
     workers when there is a broker (their results read back from the result backend, the broker's Redis), else on
     ``threads`` threads of ``LOCAL``. ``on_result(args, value)`` is called in this thread as each ends: ``value``
-    is what the task returned, or the exception that ended it. If the caller stops waiting without a broker, the
-    tasks not started are dropped and those running end; with one, the workers go on."""
+    is what the task returned, or the exception that ended it. ``Stalled`` when none ends for ``stall_seconds()``
+    (a broker and no worker). If the caller stops waiting without a broker, the tasks not started are dropped and
+    those running end; with one, the workers go on."""
+    stall = stall_seconds()
     if has_broker():
-        sent: dict[str, tuple] = {}
+        pending: dict[str, tuple] = {}
+        results = []
         for args in calls:
-            sent[task.apply_async(args, retry=True).id] = args
-        ResultSet([task.AsyncResult(task_id) for task_id in sent]).join_native(
-            callback=lambda task_id, value: on_result(sent[task_id], value), propagate=False,
-            interval=RESULT_POLL_SECONDS)
+            results.append(task.apply_async(args, retry=True))
+            pending[results[-1].id] = args
+        last = time.monotonic()
+
+        def ended(task_id, value):
+            nonlocal last
+            last = time.monotonic()
+            on_result(pending.pop(task_id), value)
+
+        try:
+            while pending:
+                left = stall - (time.monotonic() - last)
+                if left <= 0:
+                    raise Stalled(len(pending))
+                try:
+                    ResultSet([result for result in results if result.id in pending]).join_native(
+                        callback=ended, propagate=False, interval=RESULT_POLL_SECONDS, timeout=left)
+                except (ResultTimeout, TimeoutError):
+                    pass  # nothing more ended in the time left: the loop says whether that is a stall
+        finally:
+            for result in results:
+                if result.id in pending:  # no longer waited for: its subscription ends now, the backend still up
+                    result.backend.remove_pending_result(result)
         return
     if threads:
         LOCAL.use_threads(threads)
     try:
         futures = {LOCAL.call(task.work, args): args for args in calls}
-        for future in as_completed(futures):
-            on_result(futures[future], future.exception() or future.result())
+        running = set(futures)
+        while running:
+            done, running = wait(running, timeout=stall, return_when=FIRST_COMPLETED)
+            if not done:
+                raise Stalled(len(running))
+            for future in done:
+                on_result(futures[future], future.exception() or future.result())
     except BaseException:
         LOCAL.drain(timeout=120)
         raise

@@ -21,6 +21,7 @@ from contactgroups.chat import protocol
 from contactgroups.chat.types import Conversation
 from contactgroups.models import ChatUser, ContactGroup, ContactItem, GroupSync
 from contactgroups.outcomes import SaveWarning, WarningCode
+from contactgroups.validators import validate_group_name
 
 
 class OwnerChoiceField(forms.ModelChoiceField):
@@ -37,30 +38,23 @@ class OwnerChoiceField(forms.ModelChoiceField):
         return data if fits else None
 
 
-def measured_in_bytes(field: forms.Field | None, most: int) -> None:
+def measured_in_bytes(field: forms.Field | None, most: int, check=None) -> None:
     """Let ``field`` take its text as typed, however long: no ``maxlength`` for the browser to cut it at, no count in
     characters. Chat counts bytes: the byte limit's own validator refuses what is too long, saying so in bytes, and
-    the page shows the size as staff type (``data-max-bytes``, byte_count.js)."""
+    the page shows the size as staff type (``data-max-bytes``, byte_count.js).
+
+    The byte limit must refuse in the form, not only on the model: a ModelForm leaves the fields it refused out of
+    the model's validation, so the model field's count in characters (its ``max_length``) never repeats the
+    refusal. ``check`` is that validator (the model field's own), run by the form field; a form whose ``clean()``
+    or ``clean_<name>()`` refuses the text itself passes none."""
     if field is None:
         return
     field.widget.attrs.pop("maxlength", None)
     field.widget.attrs["data-max-bytes"] = most
     field.max_length = None
     field.validators = [validator for validator in field.validators if not isinstance(validator, MaxLengthValidator)]
-
-
-class MeasuredInBytes:
-    """A model form whose fields ``measured_in_bytes`` show one refusal for a text too long: the byte limit's. The
-    model's own count in characters is left out, as Chat counts bytes (and a text over the characters is over the
-    bytes too)."""
-
-    def _post_clean(self):
-        super()._post_clean()
-        for name, field in self.fields.items():
-            if "data-max-bytes" in field.widget.attrs and name in self._errors:
-                kept = [error for error in self._errors[name].as_data() if error.code != "max_length"]
-                if kept:
-                    self._errors[name] = self.error_class(kept, renderer=self.renderer, field_id=self[name].auto_id)
+    if check is not None:
+        field.validators.append(check)
 
 
 # Users in these states are known to the mirror as not imported into Chat (checked, or the import failed).
@@ -106,7 +100,7 @@ def as_posted(text: str) -> str:
     return text.replace("\r", "").replace("\n", "")
 
 
-class ContactGroupForm(MeasuredInBytes, forms.ModelForm):
+class ContactGroupForm(forms.ModelForm):
     """The group's owner and name. The name is taken exactly as given, never trimmed: it is checked as Chat checks
     a name sent to it (ContactGroup.clean_fields), unless it is the name Chat holds for the group (``keeps_name``),
     which is never sent and so kept as it is, spaces at its ends included. ``brings_back``: the form restores a
@@ -135,6 +129,8 @@ class ContactGroupForm(MeasuredInBytes, forms.ModelForm):
         kept = self.instance.name if self.instance.pk else None
         if kept is not None and name != kept and name == as_posted(kept):
             return kept  # left unchanged: a name Chat holds with a line break comes back without it
+        if not self.instance.keeps_name(name):
+            validate_group_name(name)  # here, not only on the model: see measured_in_bytes
         return name
 
     def clean(self):
@@ -157,7 +153,7 @@ class ContactGroupForm(MeasuredInBytes, forms.ModelForm):
         return cleaned
 
 
-class ContactItemForm(MeasuredInBytes, forms.ModelForm):
+class ContactItemForm(forms.ModelForm):
     class Meta:
         model = ContactItem
         fields = ["type", "to_account", "to_group_id"]

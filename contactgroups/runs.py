@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from contactgroups import rows, tasks, words
 from contactgroups.conf import app_settings
-from contactgroups.engine import LOCAL, has_broker, run_each, send, settle_loaded_objects
+from contactgroups.engine import LOCAL, Stalled, has_broker, run_each, send, settle_loaded_objects, stall_seconds
 from contactgroups.models import ChatUser, ContactGroup
 from contactgroups.sync.drift import owners_to_sweep
 from contactgroups.sync.outcome import reported_failure
@@ -51,21 +51,6 @@ class GroupEnd:
     @property
     def failed(self) -> bool:
         return self.state not in rows.DONE_STATES
-
-
-class Stalled(Exception):
-    """No group of the run ended for a while; ``missing`` have not."""
-
-    def __init__(self, missing: int):
-        super().__init__(missing)
-        self.missing = missing
-
-
-def stall_seconds() -> float:
-    """How long a run waits without any group ending: a redelivery after the broker's visibility timeout, then a
-    lease left by a dead worker, then a sync that waits for it, all fit in it."""
-    visibility = app_settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600)
-    return max(300.0, 2 * visibility + 2 * app_settings.SYNC_LEASE_SECONDS)
 
 
 def sync_in_background(ids: Iterable[int], actor_id: int, threads: int, rate: float | None = None,

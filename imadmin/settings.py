@@ -320,6 +320,9 @@ SYNC_RECOVER_SECONDS = app_setting(env.float, "SYNC_RECOVER_SECONDS")
 # Unset: past the longest wait before a retry plus a lease (contactgroups.conf.stranded_after).
 SYNC_STRANDED_SECONDS = env.float("SYNC_STRANDED_SECONDS",
                                   default=stranded_after(SYNC_RETRY_CAP_SECONDS, SYNC_LEASE_SECONDS))
+# How long a command waits with nothing it handed over ending (no worker running, say) before it stops and says so;
+# unset: long enough for a dead worker's task to be delivered again and its lease to lapse (contactgroups.engine).
+SYNC_STALL_SECONDS = app_setting(env.float, "SYNC_STALL_SECONDS")
 # Threads of the in-process executor (no broker): background tasks running at once in a web process.
 SYNC_RUNNER_THREADS = app_setting(env.int, "SYNC_RUNNER_THREADS")
 # Groups one task of a bulk sync claims, syncs one after the other and stores together (contactgroups/runs.py).

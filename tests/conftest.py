@@ -232,6 +232,28 @@ def forget_broker_pools(app):
     app._local.__dict__.pop("backend", None)
 
 
+def command_in_thread(*args):
+    """``call_command(*args)`` started in a thread of its own (a bulk command whose workers a test kills meanwhile);
+    the thread's ``out`` and ``err`` hold what the command wrote, ``failures`` what it raised."""
+    import io
+    import threading
+
+    from django.core.management import call_command
+
+    out, err, failures = io.StringIO(), io.StringIO(), []
+
+    def command():
+        try:
+            call_command(*args, stdout=out, stderr=err)
+        except Exception as exc:
+            failures.append(exc)
+
+    runner = threading.Thread(target=command)
+    runner.out, runner.err, runner.failures = out, err, failures
+    runner.start()
+    return runner
+
+
 def wait_until(predicate, timeout=30.0, interval=0.1):
     """Poll ``predicate`` until it is true; fail the test with a clear message otherwise."""
     import time

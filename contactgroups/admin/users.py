@@ -23,17 +23,18 @@ from contactgroups.admin.display import ChatActions, not_imported_offers, with_o
 from contactgroups.admin.search import USER_SEARCH_HELP
 from contactgroups.admin.selection import SelectedIdsChecked
 from contactgroups.chat import errors, protocol
-from contactgroups.forms import MeasuredInBytes, measured_in_bytes
+from contactgroups.forms import measured_in_bytes
 from contactgroups.models import ChatUser
 from contactgroups.permissions import IMPORT_USERS_PERMISSION
+from contactgroups.validators import validate_user_id
 
 
-class ChatUserForm(MeasuredInBytes, forms.ModelForm):
+class ChatUserForm(forms.ModelForm):
     """A Chat user's UserID taken as typed, however long, and refused in bytes when too long (as Chat counts)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        measured_in_bytes(self.fields.get("user_id"), protocol.USER_ID_MAX_BYTES)
+        measured_in_bytes(self.fields.get("user_id"), protocol.USER_ID_MAX_BYTES, validate_user_id)
 
 
 @admin.register(ChatUser)

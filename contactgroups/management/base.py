@@ -6,7 +6,8 @@ they print is translated when it is written, into the language of LANGUAGE_CODE 
 """
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
@@ -16,6 +17,7 @@ from django.utils.translation import pgettext
 from tqdm import tqdm
 
 from contactgroups import words
+from contactgroups.engine import Stalled, stall_seconds
 from contactgroups.models import ChatUser, ContactGroup
 
 
@@ -114,6 +116,18 @@ class ActorCommand(TranslatedCommand):
         """Exit non-zero, naming each problem, when there are any (the details were printed above)."""
         if problems:
             raise CommandError(words.problems_above_text(problems), returncode=1)
+
+    @contextmanager
+    def stalls_reported(self, progress: "ProgressReporter") -> Iterator[None]:
+        """Stop the command, non-zero, when nothing it handed to the engine ends for ``stall_seconds()``
+        (``engine.Stalled``: a broker and no worker, say), saying how many groups (or Chat users) are left."""
+        try:
+            yield
+        except Stalled as stalled:
+            progress.close()
+            users = progress.unit == "user"
+            missing = progress.total - progress.done if users else stalled.missing
+            raise CommandError(words.workers_stalled_text(missing, stall_seconds(), users=users)) from None
 
     def progress(self, total: int | None, label: str, unit: str = "group") -> "ProgressReporter":
         """A progress bar on stderr when it is a terminal, plain progress lines there otherwise."""

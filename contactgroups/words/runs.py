@@ -34,8 +34,15 @@ def group_sync_line(pk: int, name: str, owner: str, state_label: str, why: str) 
     return _("Group %(pk)d “%(name)s” of %(owner)s: %(state)s") % params
 
 
-def workers_stalled_text(missing: int, seconds: float) -> str:
-    """A command's run whose groups the workers have not finished for ``seconds``."""
+def workers_stalled_text(missing: int, seconds: float, users: bool = False) -> str:
+    """A command's run whose groups (or, with ``users``, Chat users: a pull, a sweep, an import) the workers have
+    not finished for ``seconds``."""
+    if users:
+        return ngettext(
+            "%(missing)d Chat user handed to the Celery workers has not reported in %(seconds)d s; is a worker "
+            "running?",
+            "%(missing)d Chat users handed to the Celery workers have not reported in %(seconds)d s; is a worker "
+            "running?", missing) % {"missing": missing, "seconds": seconds}
     return ngettext(
         "%(missing)d group handed to the Celery workers has not reported in %(seconds)d s; the admin "
         "shows where it is.",

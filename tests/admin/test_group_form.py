@@ -182,3 +182,17 @@ def test_user_id_over_32_bytes_is_refused(admin_client):
     assert response.status_code == 200
     assert "36 bytes" in response.content.decode()
     assert ChatUser.objects.count() == 0
+
+
+def test_text_past_both_its_bytes_and_its_characters_is_refused_once_in_bytes(admin_client, owner):
+    """65 ASCII characters are over the name's 64 bytes and its column's 64 characters; 33 over a UserID's 32 of
+    each. Each field says only the byte limit, once: the model's count in characters is never added."""
+    response = post_group(admin_client, owner=owner, name="W" * 65, items=[(C2C, "u" * 33, "")])
+    assert sorted(form_errors(response)) == [
+        "This UserID is 33 bytes in UTF-8; a UserID may have at most 32.",
+        "This name is 65 bytes in UTF-8; a group name may have at most 64 bytes (65 characters here: CJK characters "
+        "take 3 bytes each, emoji 4).",
+    ]
+    response = admin_client.post(reverse("admin:contactgroups_chatuser_add"), {"user_id": "u" * 33, "nickname": ""})
+    assert form_errors(response) == ["This UserID is 33 bytes in UTF-8; a UserID may have at most 32."]
+    assert not ContactGroup.objects.exists() and not ChatUser.objects.filter(user_id="u" * 33).exists()

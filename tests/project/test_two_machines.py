@@ -5,15 +5,13 @@ directory and process group) on the test database and the test Redis, which is a
 calls (CHAT_RATE_LIMIT_STORAGE). The sandbox enforces Chat's 200 calls a second per endpoint over loopback HTTP.
 """
 
-import io
 import re
-import threading
 
 import pytest
 
 from contactgroups.chat import errors, protocol
 from contactgroups.models import ChatUser, ContactGroup, SyncAttempt
-from tests.conftest import wait_until
+from tests.conftest import command_in_thread, wait_until
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -33,7 +31,6 @@ def sync_tasks(log, event: str) -> list[str]:
 def test_two_machines_sync_in_bulk_at_the_cap_and_one_dying_mid_run_loses_and_doubles_nothing(
         short_lease, celery_workers, chat_sandbox, redis_server, make_group, staff, settings, monkeypatch, tmp_path):
     from django.contrib.admin.models import LogEntry
-    from django.core.management import call_command
 
     from contactgroups import words
 
@@ -56,16 +53,8 @@ def test_two_machines_sync_in_bulk_at_the_cap_and_one_dying_mid_run_loses_and_do
             make_group(owner, f"group {number:02d}",
                        [(protocol.TYPE_C2C, PEERS[(n + number + k) % len(PEERS)]) for k in range(1 + number % 3)])
     chat_sandbox.set_faults(latency_ms=20, rate_limit=200)
-    out, err, failures = io.StringIO(), io.StringIO(), []
-
-    def command():
-        try:
-            call_command("sync_contact_groups", "--actor", staff.username, stdout=out, stderr=err)
-        except Exception as exc:
-            failures.append(exc)
-
-    runner = threading.Thread(target=command)
-    runner.start()
+    runner = command_in_thread("sync_contact_groups", "--actor", staff.username)
+    out = runner.out
 
     a, b = machines["a"], machines["b"]
 
@@ -81,7 +70,7 @@ def test_two_machines_sync_in_bulk_at_the_cap_and_one_dying_mid_run_loses_and_do
     a.kill_group()
     runner.join(timeout=240)
 
-    assert not runner.is_alive() and failures == [], out.getvalue()[-3000:]
+    assert not runner.is_alive() and runner.failures == [], out.getvalue()[-3000:]
     assert "Handing them to the Celery workers" in out.getvalue()
     assert f"Synced {GROUPS} groups" in out.getvalue() and f"{GROUPS} synced" in out.getvalue()
 

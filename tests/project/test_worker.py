@@ -6,7 +6,7 @@ from django.urls import reverse
 from contactgroups.chat import protocol
 from contactgroups.models import ContactGroup, SyncAttempt
 from tests.admin_forms import group_form_data
-from tests.conftest import wait_until
+from tests.conftest import command_in_thread, wait_until
 
 CREATE = "recentcontact/create_contact_group"
 
@@ -74,12 +74,9 @@ def test_beat_queues_again_the_groups_a_stopped_worker_left_and_only_those(celer
 
 def test_the_bulk_command_hands_groups_to_workers_and_one_killed_mid_task_loses_and_doubles_nothing(
         short_lease, celery_worker, chat_sandbox, make_group, staff):
-    import io
     import signal
-    import threading
 
     from django.contrib.admin.models import LogEntry
-    from django.core.management import call_command
 
     from contactgroups import words
     from contactgroups.models import ChatUser
@@ -91,22 +88,14 @@ def test_the_bulk_command_hands_groups_to_workers_and_one_killed_mid_task_loses_
             make_group(owner, f"group {number:02d}", [(protocol.TYPE_C2C, "user_0002"),
                                                       (protocol.TYPE_C2C, "user_0003")])
     chat_sandbox.set_faults(latency_ms=1000)
-    out, err, failures = io.StringIO(), io.StringIO(), []
-
-    def command():
-        try:
-            call_command("sync_contact_groups", "--actor", staff.username, stdout=out, stderr=err)
-        except Exception as exc:
-            failures.append(exc)
-
-    runner = threading.Thread(target=command)
-    runner.start()
+    runner = command_in_thread("sync_contact_groups", "--actor", staff.username)
+    out, err = runner.out, runner.err
     wait_until(lambda: len(chat_sandbox.calls_to(CREATE)) >= 20, timeout=60)
     celery_worker.workers[0].stop(signal.SIGKILL)
     celery_worker()  # another worker takes the task again once the broker gives it back
     runner.join(timeout=240)
 
-    assert not runner.is_alive() and failures == [], out.getvalue()[-3000:]
+    assert not runner.is_alive() and runner.failures == [], out.getvalue()[-3000:]
     assert "Handing them to the Celery workers" in out.getvalue()
     assert "Synced 120 groups" in out.getvalue() and "120 synced" in out.getvalue()
     assert "sync_contact_groups: 120/120 groups (100%), 0 failed" in err.getvalue()
@@ -184,3 +173,37 @@ def test_pull_sweep_and_user_import_commands_hand_their_work_to_the_workers_and_
     log = celery_worker.workers[0].log.read_text()
     for task in ("pull_owners_report", "sweep_owners_report", "import_users_report"):
         assert f"contactgroups.tasks.{task}[" in log, task
+
+
+def test_with_a_broker_and_no_worker_each_command_stops_when_nothing_ends_for_the_stall_time_and_says_so(
+        celery_workers, chat_sandbox, owner, staff, make_group, settings, tmp_path):
+    """No worker runs: the tasks wait in the broker. Each command that waits for its tasks stops once none has ended
+    for SYNC_STALL_SECONDS, says how many groups or Chat users are left, and exits non-zero."""
+    import io
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from imadmin.celery import app
+
+    settings.SYNC_STALL_SECONDS = 1
+    make_group(owner, "in Chat", [(protocol.TYPE_C2C, "user_0002")], chat_group_id=1, state=ContactGroup.State.QUEUED)
+    users = tmp_path / "users.csv"
+    users.write_text("user_id\nalice\nbob\n")
+    waiting_users = "Chat users handed to the Celery workers have not reported in 1 s; is a worker running?"
+    expected = [
+        (["pull_contact_groups", "--all-owners"],
+         "1 Chat user handed to the Celery workers has not reported in 1 s; is a worker running?"),
+        (["sweep_contact_groups"],
+         "1 Chat user handed to the Celery workers has not reported in 1 s; is a worker running?"),
+        (["import_chat_users", str(users)], f"2 {waiting_users}"),
+        (["sync_contact_groups"],
+         "1 group handed to the Celery workers has not reported in 1 s; the admin shows where it is."),
+    ]
+    try:
+        for args, said in expected:
+            with pytest.raises(CommandError) as caught:
+                call_command(*args, "--actor", staff.username, stdout=io.StringIO(), stderr=io.StringIO())
+            assert (str(caught.value), caught.value.returncode) == (said, 1), args[0]
+    finally:
+        app.control.purge()  # the tasks no worker took: none is left for a later test's worker

@@ -174,6 +174,8 @@ class SandboxServer(Sandbox):
     ``base_url`` is where it listens, ``post()`` calls it as the end user's app would, ``set_faults()``,
     ``clear_faults()``, ``reset()``, ``calls`` and ``snapshot()`` do in-process what the control endpoints do.
     With a ``state_path`` the state is written there at most every FLUSH_INTERVAL_SECONDS and on ``stop()``.
+    ``stop_listening()`` and ``start_listening()`` take the port down and bring it back, all else kept (Chat out of
+    reach for a while).
     """
 
     def __init__(
@@ -209,48 +211,90 @@ class SandboxServer(Sandbox):
         self._stopping = threading.Event()
         self._connections: set[socket.socket] = set()
         self._httpd: _HTTPServer | None = None
+        self._serving: threading.Thread | None = None
         self._threads: list[threading.Thread] = []
+        self._life_lock = threading.RLock()
+        self._started = False
         self._admin_usersig = generate_usersig(self.sdkappid, secret_key, admin_identifier)
 
     # Life cycle
 
     def start(self) -> "SandboxServer":
         """Load the state file (if any), listen and serve in background threads."""
-        if self._httpd is not None:
-            raise RuntimeError("the sandbox is already started")
-        if self.state_path and self.state_path.exists():
-            self._state.load(json.loads(self.state_path.read_text(encoding="utf-8")))
-        self._stopping.clear()
-        self._httpd = _HTTPServer((self.host, self.port), self)
-        self.port = self._httpd.server_address[1]
-        serve = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
-                                 name="chat-sandbox", daemon=True)
-        self._threads = [serve]
-        if self.state_path:
-            self._threads.append(threading.Thread(target=self._flush_loop, name="chat-sandbox-flush", daemon=True))
-        for thread in self._threads:
-            thread.start()
+        with self._life_lock:
+            if self._started:
+                raise RuntimeError("the sandbox is already started")
+            if self.state_path and self.state_path.exists():
+                self._state.load(json.loads(self.state_path.read_text(encoding="utf-8")))
+            self._stopping.clear()
+            self._listen()
+            self._started = True
+            self._threads = []
+            if self.state_path:
+                self._threads.append(threading.Thread(target=self._flush_loop, name="chat-sandbox-flush",
+                                                      daemon=True))
+            for thread in self._threads:
+                thread.start()
         return self
 
     def stop(self) -> None:
         """Stop serving, close open connections and save the state. Safe to call twice."""
-        if self._httpd is None:
+        with self._life_lock:
+            if not self._started:
+                return
+            self._stopping.set()
+            self._unlisten()
+            for thread in self._threads:
+                thread.join()
+            self._started = False
+        self.save()
+
+    def stop_listening(self) -> bool:
+        """Close the listening socket and every open connection, as Chat out of reach: a connection is refused
+        until ``start_listening()``. The state, the faults and the call log stay. False if it was not listening."""
+        with self._life_lock:
+            if not self._started or self._httpd is None:
+                return False
+            self._unlisten()
+            return True
+
+    def start_listening(self) -> bool:
+        """Listen again on the same address and port after ``stop_listening()``; False if it was listening.
+        OSError if the port cannot be had (another process took it meanwhile)."""
+        with self._life_lock:
+            if not self._started:
+                raise RuntimeError("the sandbox is not started")
+            if self._httpd is not None:
+                return False
+            self._listen()
+            return True
+
+    @property
+    def listening(self) -> bool:
+        return self._httpd is not None
+
+    def _listen(self) -> None:
+        self._httpd = _HTTPServer((self.host, self.port), self)
+        self.port = self._httpd.server_address[1]
+        self._serving = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
+                                         name="chat-sandbox", daemon=True)
+        self._serving.start()
+
+    def _unlisten(self) -> None:
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
             return
-        self._stopping.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        httpd.shutdown()
+        httpd.server_close()
         for connection in list(self._connections):
             try:
                 connection.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-        for thread in self._threads:
-            thread.join()
-        self._httpd = None
-        self.save()
+        self._serving.join()
 
     def __enter__(self) -> "SandboxServer":
-        return self if self._httpd is not None else self.start()
+        return self if self._started else self.start()
 
     def __exit__(self, *exc_info) -> None:
         self.stop()

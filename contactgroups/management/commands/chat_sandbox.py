@@ -1,17 +1,20 @@
-"""Serve the local Chat sandbox (contactgroups.chat.sandbox) until SIGTERM or SIGINT."""
+"""Serve the local Chat sandbox (contactgroups.chat.sandbox) until SIGTERM or SIGINT; or take the running one's port
+down (``stop``), bring it back (``start``) or say which it is (``status``)."""
 
 import argparse
 import os
 import signal
 import threading
+import urllib.parse
 
 from django.core.management.base import BaseCommand, CommandError
 
-from contactgroups.chat.sandbox import DEFAULT_PAGE_SIZE, DEFAULT_TIMEOUT_SECONDS, SandboxServer
+from contactgroups.chat.sandbox import DEFAULT_PAGE_SIZE, DEFAULT_TIMEOUT_SECONDS, SandboxServer, switch
 from contactgroups.conf import app_settings
 
 # The control token can come from the environment, so it stays out of the process list.
 CONTROL_TOKEN_ENV = "CHAT_SANDBOX_CONTROL_TOKEN"
+DEFAULT_PORT = 8081
 
 
 def _codes(text: str) -> list[int]:
@@ -25,13 +28,22 @@ class Command(BaseCommand):
     help = (
         "Serve a local Tencent Cloud Chat REST API (conversation groups and accounts) for development, demos "
         "and tests, with the app's CHAT_SDKAPPID, CHAT_SECRET_KEY and CHAT_ADMIN_IDENTIFIER. "
-        "Faults can be injected here or at run time through POST /__sandbox__/faults."
+        "Faults can be injected here or at run time through POST /__sandbox__/faults. "
+        "`chat_sandbox stop` closes the running sandbox's port (calls to it are refused, as when Chat cannot be "
+        "reached) while its process, state and faults stay; `chat_sandbox start` listens again; "
+        "`chat_sandbox status` says which. They find the sandbox by --port (default: CHAT_API_BASE_URL's port)."
     )
     requires_system_checks = []
 
     def add_arguments(self, parser):
+        parser.add_argument("action", nargs="?", choices=switch.ACTIONS,
+                            help="Take the running sandbox's port down (stop), bring it back (start) or say which "
+                                 "it is (status); without it, serve.")
         parser.add_argument("--host", default="127.0.0.1", help="Address to listen on (default 127.0.0.1).")
-        parser.add_argument("--port", type=int, default=8081, help="Port to listen on (default 8081; 0 picks one).")
+        parser.add_argument("--port", type=int, default=None,
+                            help=f"Port to listen on (default {DEFAULT_PORT}; 0 picks one); with stop, start or "
+                                 f"status, the running sandbox's (default: CHAT_API_BASE_URL's port, else "
+                                 f"{DEFAULT_PORT}).")
         parser.add_argument(
             "--state", default=None,
             help="JSON file that keeps the state across restarts (default: the CHAT_SANDBOX_STATE setting).",
@@ -56,6 +68,8 @@ class Command(BaseCommand):
                             help="How long an injected timeout holds the request.")
 
     def handle(self, *args, **options):
+        if options["action"]:
+            return self.switch(options["action"], options["port"])
         if not app_settings.CHAT_SDKAPPID or not app_settings.CHAT_SECRET_KEY or not app_settings.CHAT_ADMIN_IDENTIFIER:
             raise CommandError("Set CHAT_SDKAPPID, CHAT_SECRET_KEY and CHAT_ADMIN_IDENTIFIER (see .env.example).")
         state_path = None if options["memory"] else (options["state"] or app_settings.CHAT_SANDBOX_STATE)
@@ -65,7 +79,7 @@ class Command(BaseCommand):
                 app_settings.CHAT_SECRET_KEY,
                 app_settings.CHAT_ADMIN_IDENTIFIER,
                 host=options["host"],
-                port=options["port"],
+                port=DEFAULT_PORT if options["port"] is None else options["port"],
                 state_path=state_path,
                 latency_ms=options["latency_ms"],
                 fail_rate=options["fail_rate"],
@@ -87,9 +101,42 @@ class Command(BaseCommand):
             f"Chat sandbox listening on {server.base_url} "
             f"(SDKAppID {server.sdkappid}, admin {server.admin_identifier}, {where})"
         )
+        try:
+            switched = switch.Switch(server)
+        except OSError as exc:
+            switched = None
+            self.stderr.write(f"`chat_sandbox stop` and `start` cannot reach this sandbox: {exc}")
+        else:
+            self.stdout.write(f"`manage.py chat_sandbox stop --port {server.port}` takes it down (connections "
+                              f"refused) and `start` brings it back, this process staying up.")
         self.stdout.flush()
         while not stop.wait(0.5):
             pass
+        if switched is not None:
+            switched.close()
         server.stop()
         self.stdout.write("Chat sandbox stopped" + (f"; state saved to {state_path}" if state_path else ""))
         self.stdout.flush()
+
+    def switch(self, action: str, port: int | None) -> None:
+        """Send ``action`` to the sandbox serving on ``port`` and say what it answered."""
+        if port is None:
+            port = urllib.parse.urlsplit(app_settings.CHAT_API_BASE_URL).port or DEFAULT_PORT
+        try:
+            answer = switch.ask(port, action)
+        except (ConnectionRefusedError, FileNotFoundError):
+            raise CommandError(f"No Chat sandbox process serves port {port} here (make run starts one; so does "
+                               f"`manage.py chat_sandbox --port {port}`).") from None
+        except (OSError, ValueError) as exc:
+            raise CommandError(f"The Chat sandbox on port {port} did not answer: {exc}") from None
+        if "base_url" not in answer:
+            raise CommandError(f"The Chat sandbox on port {port} refused: {answer.get('error')}")
+        where = answer["base_url"]
+        if answer.get("error"):
+            raise CommandError(f"The Chat sandbox on {where} is still down: {answer['error']}")
+        if answer["listening"]:
+            self.stdout.write(f"The Chat sandbox on {where} is listening: calls to it are answered.")
+        else:
+            self.stdout.write(f"The Chat sandbox on {where} is down: calls to it are refused (connection refused), "
+                              f"as when Chat cannot be reached. Its process, state and faults stay; "
+                              f"`manage.py chat_sandbox start` brings it back.")

@@ -107,9 +107,10 @@ class Command(ActorCommand):
             counts["failed"] += len(report.failed)
             progress.advance(len(batch), failed=len(report.not_imported) + len(report.failed))
 
-        run_each(tasks.import_users_report,
-                 [(batch, actor.pk) for batch in protocol.chunks(user_pks, protocol.ACCOUNTS_PER_IMPORT_MAX)],
-                 ended, threads=1)
+        with self.stalls_reported(progress):
+            run_each(tasks.import_users_report,
+                     [(batch, actor.pk) for batch in protocol.chunks(user_pks, protocol.ACCOUNTS_PER_IMPORT_MAX)],
+                     ended, threads=1)
         progress.close()
         self.stdout.write(words.users_imported_text(counts["imported"], len(user_pks), counts["not_imported"],
                                                     counts["failed"]))

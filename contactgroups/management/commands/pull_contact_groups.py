@@ -75,9 +75,10 @@ class Command(ActorCommand):
                 progress.advance()
 
         # On the workers when there is a broker, else one owner after the other in this process.
-        run_each(tasks.pull_owners_report,
-                 [(owner_pks[start:start + tasks.PULL_OWNERS_A_TASK], actor.pk)
-                  for start in range(0, len(owner_pks), tasks.PULL_OWNERS_A_TASK)], ended, threads=1)
+        with self.stalls_reported(progress):
+            run_each(tasks.pull_owners_report,
+                     [(owner_pks[start:start + tasks.PULL_OWNERS_A_TASK], actor.pk)
+                      for start in range(0, len(owner_pks), tasks.PULL_OWNERS_A_TASK)], ended, threads=1)
         progress.close()
         failed = counts.pop("failed")
         self.stdout.write(words.pull_summary_text(

@@ -55,7 +55,8 @@ class Command(ActorCommand):
                 user_id = ChatUser.objects.filter(pk=owner_pk).values_list("user_id", flat=True).first()
                 progress.note(words.sweep_read_failed_text(user_id, failure_text(result["failure"])), self.stdout)
 
-        summary = runs.sweep(actor.pk, owner_pks, options["concurrency"], on_owner=on_owner)
+        with self.stalls_reported(progress):
+            summary = runs.sweep(actor.pk, owner_pks, options["concurrency"], on_owner=on_owner)
         progress.close()
         self.list_changed(owner_pks)
         failed = len(summary.failures)

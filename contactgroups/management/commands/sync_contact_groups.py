@@ -79,20 +79,19 @@ class Command(ActorCommand):
         counts = {state: 0 for state in ContactGroup.State.values}
         failed = 0
         try:
-            for end in runs.sync_in_background(
-                    rows.stream_ids(groups), actor.pk,
-                    app_settings.CELERY_WORKER_CONCURRENCY if handed else concurrency, rate, total=total):
-                counts[end.state] += 1
-                if end.failed:
-                    failed += 1
-                    if failed <= FAILURES_LISTED_MAX:
-                        progress.note(end.line, self.stdout)
-                    elif failed == FAILURES_LISTED_MAX + 1:
-                        progress.note(_("More groups failed; the admin lists them (filter by state)."), self.stdout)
-                progress.advance(failed=int(end.failed))
-        except runs.Stalled as stalled:
-            progress.close()
-            raise CommandError(words.workers_stalled_text(stalled.missing, runs.stall_seconds())) from None
+            with self.stalls_reported(progress):
+                for end in runs.sync_in_background(
+                        rows.stream_ids(groups), actor.pk,
+                        app_settings.CELERY_WORKER_CONCURRENCY if handed else concurrency, rate, total=total):
+                    counts[end.state] += 1
+                    if end.failed:
+                        failed += 1
+                        if failed <= FAILURES_LISTED_MAX:
+                            progress.note(end.line, self.stdout)
+                        elif failed == FAILURES_LISTED_MAX + 1:
+                            progress.note(_("More groups failed; the admin lists them (filter by state)."),
+                                          self.stdout)
+                    progress.advance(failed=int(end.failed))
         except KeyboardInterrupt:
             progress.close()
             raise CommandError(words.stopped_waiting_text(progress.done, total, handed=handed)) from None
