@@ -274,6 +274,8 @@ def keep_staff_version(group_pk: int, actor_id: int | None, shown: str | None = 
                 return None
             fields, confirmed_fields = ["updated_at"], ["confirmed_name", "confirmed_conversations"]
             confirmed = group.sync
+            # What Chat had confirmed before: the state Chat holds now becomes a version of its own.
+            before = confirmed_state(group)
             if drift.get("name_taken") and new_name in (None, group.name):
                 # Kept under this name, the sync would end in the same conflict.
                 raise NameTaken(group.name, drift["name_taken"]["group_id"])
@@ -294,7 +296,6 @@ def keep_staff_version(group_pk: int, actor_id: int | None, shown: str | None = 
                 # The group the user made again in the app under its name is this group now.
                 confirmed.chat_group_id = reading["group_id"]
                 confirmed_fields.append("chat_group_id")
-            before = confirmed_state(group)
             group.save(update_fields=fields)
             confirmed.save(update_fields=confirmed_fields)
             if (version := GroupVersion.after_save(group, before, actor_id, now)) is not None:

@@ -18,7 +18,7 @@ from contactgroups import runs, sync, words
 from contactgroups.chat import errors, protocol
 from contactgroups.chat.client import ChatClient
 from contactgroups.conf import chat_config
-from contactgroups.models import ContactGroup, GroupSync, SyncAttempt
+from contactgroups.models import ContactGroup, GroupSync, GroupVersion, SyncAttempt
 from contactgroups.sync import drift
 from tests.admin_forms import group_form_data
 from tests.conftest import wait_until
@@ -248,6 +248,22 @@ def test_keep_my_edit_sends_the_staff_name_over_the_apps_rename(work, chat_sandb
     after = page(staff_client, work)
     assert "Synced to Chat as GroupId 1: renamed from “home” to “work”." in after.content.decode()
     assert comparison(after) == "Matches what Chat holds now. Refresh from Chat"
+
+
+def test_keep_my_edit_keeps_what_chat_held_as_a_version_in_the_history(work, chat_sandbox, staff_client):
+    """The state the app left is one Chat confirmed: the history offers it as a version, as staff saw it."""
+    app_renames(chat_sandbox, "work", "home")
+    as_app(chat_sandbox, OWNER, change_members("home", protocol.OPERATION_ADD, C2C, "user_0004"))
+    keep(staff_client, work, shown(page(staff_client, work)))
+    versions = [(v.name, v.conversations) for v in GroupVersion.objects.filter(group=work)
+                .order_by("confirmed_at", "id")]
+    assert versions == [
+        ("work", [[C2C, "user_0002"], [C2C, "user_0003"]]),
+        ("home", [[C2C, "user_0002"], [C2C, "user_0003"], [C2C, "user_0004"]]),
+        ("work", [[C2C, "user_0002"], [C2C, "user_0003"]]),
+    ]
+    history = staff_client.get(reverse("admin:contactgroups_contactgroup_history", args=[work.pk])).content.decode()
+    assert history.count("Restore this version") == 3 and "home" in history
 
 
 def test_keep_my_edit_with_a_staff_rename_of_its_own(work, chat_sandbox, staff_client):
