@@ -161,7 +161,8 @@ def test_the_audit_hides_the_pages_reads_unless_its_filter_shows_them(work, chat
     listed = staff_client.get(CALLS)
     assert {call.pk for call in listed.context["cl"].result_list} == sync_calls
     said = {"en": ("page reads", "Hidden", "Shown", "Only page reads", "are hidden: choose “Shown”"),
-            "zh-hans": ("页面读取", "隐藏", "显示", "只看页面读取", "已隐藏：在筛选“页面读取”中选择“显示”即可看到")}[language]
+            "zh-hans": ("页面读取", "隐藏", "显示", "只看页面读取",
+                        "已隐藏：在筛选“页面读取”中选择“显示”即可看到")}[language]
     text = words_of(listed.content.decode())
     assert all(part in text for part in said), text
     shown = staff_client.get(CALLS, {"page_reads": "shown"})
