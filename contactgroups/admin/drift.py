@@ -9,6 +9,7 @@ nothing when Chat cannot be read or holds other than the page showed.
 """
 
 import logging
+from datetime import timedelta
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -57,7 +58,9 @@ def chat_comparison(model_admin, request, group: ContactGroup) -> dict | None:
     if not page.known:
         return context
     if not page.live:
-        context["age"] = timesince(page.read_at, timezone.now())
+        # Under a minute, timesince says "0 minutes": the template says "less than a minute" instead.
+        now = timezone.now()
+        context["age"] = timesince(page.read_at, now) if now - page.read_at >= timedelta(minutes=1) else ""
     drift = current_difference(group, page.reading)
     context["lines"] = words.drift_lines(drift, group.owner.user_id) if drift else []
     if not drift:
@@ -72,6 +75,7 @@ def chat_comparison(model_admin, request, group: ContactGroup) -> dict | None:
             keep_url=reverse(f"admin:{info}_keep_mine", args=[group.pk], current_app=site),
         )
     return context
+
 
 class ComparisonView(GroupAdminView):
     """The comparison box alone, as the group page shows it now (its script asks for it once a sync ends)."""

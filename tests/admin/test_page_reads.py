@@ -99,13 +99,38 @@ def test_a_reading_just_kept_is_shown_without_reading_chat_again_until_refresh(w
     assert reads(chat_sandbox) == 1
     app_renames(chat_sandbox, "work", "home")
     # Within the minute: the kept reading, said as such with its age.
-    assert box(page(staff_client, work)) == ("Compared with the group as Chat held it 0 minutes ago. Matched what "
-                                             "Chat held then. Refresh from Chat")
+    assert box(page(staff_client, work)) == ("Compared with the group as Chat held it less than a minute ago. "
+                                             "Matched what Chat held then. Refresh from Chat")
     assert reads(chat_sandbox) == 1
     # "Refresh from Chat" reads: the rename shows; a reading that found a difference is never reused.
     assert "renamed it in the app from “work” to “home”" in box(page(staff_client, work, refresh="1"))
     assert "renamed it in the app from “work” to “home”" in box(page(staff_client, work))
     assert reads(chat_sandbox) == 3
+
+
+AGES = {
+    "en": ("Compared with the group as Chat held it less than a minute ago.",
+           "Compared with the group as Chat held it 2 minutes ago."),
+    "zh-hans": ("比较的是不到一分钟前 IM 中的此分组。", "比较的是 2 分钟前 IM 中的此分组。"),
+}
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_a_kept_reading_under_a_minute_old_is_said_to_be_less_than_a_minute_old(work, chat_sandbox, staff_client,
+                                                                               settings, language):
+    """Never "0 minutes ago": under a minute it is "less than a minute ago"; from a minute on, the minutes."""
+    settings.SYNC_PAGE_READING_REUSE_SECONDS = 300
+    staff_client.cookies["django_language"] = language
+    page(staff_client, work)  # reads Chat now and keeps the reading
+    kept = GroupSync.objects.filter(group=work)
+    read_at = kept.get().chat_read_at
+    under_a_minute, two_minutes = AGES[language]
+    kept.update(chat_read_at=timezone.now() - timezone.timedelta(seconds=59))
+    text = box(page(staff_client, work))
+    assert text.startswith(under_a_minute)
+    assert "0 " not in text
+    kept.update(chat_read_at=read_at - timezone.timedelta(seconds=125))
+    assert box(page(staff_client, work)).startswith(two_minutes)
 
 
 def test_with_no_reuse_every_opening_reads(work, chat_sandbox, staff_client, settings):
