@@ -82,6 +82,9 @@ class AppSettings:
     SYNC_DRIFT_SWEEP_USER = Setting("chat-drift-sweep", "the inactive account the sweep records its history under")
     SYNC_PAGE_READ_TIMEOUT = Setting(1.5, "seconds a page waits for a read of Chat, whole answer included; "
                                           "0: pages never read")
+    SYNC_PAGE_READING_REUSE_SECONDS = Setting(60, "seconds the group page shows a reading of Chat kept on the group "
+                                                  "(that found nothing changed) instead of reading Chat again; 0: it "
+                                                  "always reads")
     SYNC_CALL_DEADLINE = Setting(CALL_DEADLINE_SECONDS, "seconds any other call to Chat may take in all, whole "
                                                         "answer included")
     AUDIT_KEEP_DAYS = Setting(400, "days the audit keeps a Chat call a staff action or command caused")

@@ -339,6 +339,9 @@ SYNC_DRIFT_SWEEP_USER = app_setting(env.str, "SYNC_DRIFT_SWEEP_USER")
 # many seconds, every page and the whole answer included (no retry), before the group page shows the sweep's last
 # reading instead; 0 never reads.
 SYNC_PAGE_READ_TIMEOUT = app_setting(env.float, "SYNC_PAGE_READ_TIMEOUT")
+# The group page shows a reading of Chat this recent (one that found nothing changed in the app) instead of reading
+# every page of the owner's conversations again; "Refresh from Chat" reads anyway. 0: the page always reads.
+SYNC_PAGE_READING_REUSE_SECONDS = app_setting(env.float, "SYNC_PAGE_READING_REUSE_SECONDS")
 # Every other call to Chat (syncs, pulls, sweeps, imports) ends within this many seconds, whole answer included;
 # its retries each have their own. Unset: 30 s (contactgroups/chat/config.py, CALL_DEADLINE_SECONDS).
 SYNC_CALL_DEADLINE = app_setting(env.float, "SYNC_CALL_DEADLINE")

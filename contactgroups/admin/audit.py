@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from contactgroups import words
 from contactgroups.admin.django_internals import is_filtered
-from contactgroups.admin.filters import ErrorCodeFilter, OperationFilter, StartedFilter
+from contactgroups.admin.filters import ErrorCodeFilter, OperationFilter, PageReadFilter, StartedFilter
 from contactgroups.admin.selection import SelectedIdsChecked
 from contactgroups.models import SyncAttempt
 
@@ -20,8 +20,8 @@ class EstimatedCountPaginator(Paginator):
     """Pages whose count, for a whole large table on PostgreSQL, is the planner's estimate.
 
     Counting millions of audit rows exactly takes longer than everything else on the page, and grows with the
-    table; PostgreSQL keeps an estimate (pg_class.reltuples, refreshed by autovacuum). A filtered list, a small
-    table or another database is counted exactly.
+    table; PostgreSQL keeps an estimate (pg_class.reltuples, refreshed by autovacuum). A filtered list (beyond the
+    default hiding of page reads), a small table or another database is counted exactly.
     """
 
     EXACT_BELOW = 100_000
@@ -30,7 +30,7 @@ class EstimatedCountPaginator(Paginator):
     def count(self):
         queryset = self.object_list
         connection = connections[queryset.db]
-        if connection.vendor == "postgresql" and not is_filtered(queryset):
+        if connection.vendor == "postgresql" and not filtered_beyond_default(queryset):
             with connection.cursor() as cursor:
                 cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass",
                                [queryset.model._meta.db_table])
@@ -40,6 +40,11 @@ class EstimatedCountPaginator(Paginator):
         return super().count
 
 
+def filtered_beyond_default(queryset) -> bool:
+    """Whether ``queryset`` is filtered by more than the list's default (page reads hidden)."""
+    return is_filtered(queryset) and queryset.query.where != SyncAttempt.objects.filter(page_read=False).query.where
+
+
 @admin.register(SyncAttempt)
 class SyncAttemptAdmin(SelectedIdsChecked, admin.ModelAdmin):
     """Every call made to Chat, read-only for everyone."""
@@ -47,7 +52,7 @@ class SyncAttemptAdmin(SelectedIdsChecked, admin.ModelAdmin):
     paginator = EstimatedCountPaginator
 
     list_display = ["started_at", "operation_shown", "owner_user_id", "group_name", "actor", "result"]
-    list_filter = ["outcome", OperationFilter, ErrorCodeFilter, StartedFilter]
+    list_filter = [PageReadFilter, "outcome", OperationFilter, ErrorCodeFilter, StartedFilter]
     list_select_related = ["actor"]
     search_fields = ["owner_user_id"]
     search_help_text = _("Finds the calls made for the owner with exactly this UserID.")
@@ -62,6 +67,11 @@ class SyncAttemptAdmin(SelectedIdsChecked, admin.ModelAdmin):
 
     class Media:
         css = {"all": ["contactgroups/admin.css"]}
+
+    def changelist_view(self, request, extra_context=None):
+        # The list says that it hides the page reads, and how to show them.
+        return super().changelist_view(request, {"page_reads_hidden": PageReadFilter.hides(request),
+                                                 **(extra_context or {})})
 
     def get_search_results(self, request, queryset, search_term):
         # Exact, so the index answers it: a substring search would read every one of millions of rows.

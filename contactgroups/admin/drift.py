@@ -1,16 +1,20 @@
 """The group page's comparison with Chat: what the user changed in the app, and the staff's two answers to it.
 
-Opening a group page reads its owner in Chat (``sync.drift.read_for_page``: a short timeout, never held long), or
-shows the drift sweep's last reading with its age, and says plainly when neither is there. Any difference is shown
-above the form with "Take Chat's version" and "Keep my edit"; both POST, need the change permission and CSRF, and
-change nothing when Chat cannot be read or holds other than the page showed.
+Opening a group page reads its owner in Chat (``sync.page_reading.read_for_page``: a short timeout, never held
+long), or shows a reading kept on the group with its age, and says plainly when neither is there. While a sync of the
+group is queued or running it reads nothing and says the comparison comes after the sync; ``<id>/chat/`` gives the
+box again (``ComparisonView``), which the page's script fetches once the sync ends. Any difference is shown above
+the form with "Take Chat's version" and "Keep my edit"; both POST, need the change permission and CSRF, and change
+nothing when Chat cannot be read or holds other than the page showed.
 """
 
 import logging
+from datetime import timedelta
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseNotAllowed
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.timesince import timesince
@@ -22,8 +26,9 @@ from contactgroups.chat import errors
 from contactgroups.conf import app_settings
 from contactgroups.forms import ContactGroupForm
 from contactgroups.models import ContactGroup
-from contactgroups.sync.drift import NameTaken, ReadingChanged, current_difference, fingerprint, read_for_page
+from contactgroups.sync.drift import NameTaken, ReadingChanged, current_difference, fingerprint, unsent
 from contactgroups.sync.outcome import error_data
+from contactgroups.sync.page_reading import read_for_page
 
 logger = logging.getLogger(__name__)
 
@@ -32,27 +37,37 @@ def chat_comparison(model_admin, request, group: ContactGroup) -> dict | None:
     """What the page says of Chat's copy of the group: read now, or as last read, or that nothing is known."""
     if group.state == ContactGroup.State.DELETED or group.delete_requested:
         return None
-    page = read_for_page(group, request.user.pk)
+    page = read_for_page(group, request.user.pk, fresh="refresh" in request.GET)
     if page.error is not None and not isinstance(page.error, errors.ChatError):
         logger.warning("Reading Chat for group %s failed", group.pk, exc_info=page.error)
     if not page.sent:
         return None  # there is nothing in Chat to compare with
+    info = f"{model_admin.opts.app_label}_{model_admin.opts.model_name}"
+    site = model_admin.admin_site.name
+    change_url = reverse(f"admin:{info}_change", args=[group.pk], current_app=site)
+    if page.pending:
+        # Chat holds a half-done state while the sync runs: nothing is said of it until the sync ends.
+        return {"pending": True, "box_url": reverse(f"admin:{info}_chat", args=[group.pk], current_app=site)}
     context = {
         "live": page.live,
         "known": page.known,
         "failure": (words.chat_read_failure_text(error_data(page.error), app_settings.SYNC_PAGE_READ_TIMEOUT)
                     if page.error is not None else ""),
-        "refresh_url": request.path,
+        "refresh_url": change_url,
     }
     if not page.known:
         return context
     if not page.live:
-        context["age"] = timesince(page.read_at, timezone.now())
+        # Under a minute, timesince says "0 minutes": the template says "less than a minute" instead.
+        now = timezone.now()
+        context["age"] = timesince(page.read_at, now) if now - page.read_at >= timedelta(minutes=1) else ""
     drift = current_difference(group, page.reading)
     context["lines"] = words.drift_lines(drift, group.owner.user_id) if drift else []
+    if not drift:
+        # Nothing changed in the app; the page's version may still not be in Chat (a draft, a failed sync).
+        context["missing"] = bool(page.reading.get("missing"))
+        context["unsent"] = unsent(group, page.reading)
     if drift and model_admin.has_change_permission(request, group):
-        info = f"{model_admin.opts.app_label}_{model_admin.opts.model_name}"
-        site = model_admin.admin_site.name
         context.update(
             name_taken=drift.get("name_taken"),
             shown=fingerprint(page.reading),
@@ -60,6 +75,18 @@ def chat_comparison(model_admin, request, group: ContactGroup) -> dict | None:
             keep_url=reverse(f"admin:{info}_keep_mine", args=[group.pk], current_app=site),
         )
     return context
+
+
+class ComparisonView(GroupAdminView):
+    """The comparison box alone, as the group page shows it now (its script asks for it once a sync ends)."""
+
+    def get(self, request, object_id):
+        group = self.group(request, object_id)
+        if not self.model_admin.has_view_or_change_permission(request, group):
+            raise PermissionDenied
+        return TemplateResponse(request, "admin/contactgroups/contactgroup/chat_comparison.html",
+                                {"chat": chat_comparison(self.model_admin, request, group)})
+
 
 class AnswerView(GroupAdminView):
     """One of the two answers: for a user who may change the group, in a POST; else 403, 404 or 405, in that order."""

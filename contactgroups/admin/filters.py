@@ -5,6 +5,7 @@ from datetime import timedelta
 from django.contrib import admin
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from contactgroups import words
 from contactgroups.admin.django_internals import filter_params
@@ -168,3 +169,44 @@ class StartedFilter(admin.SimpleListFilter):
         if self.value() in self.PERIODS:
             return queryset.filter(started_at__gte=timezone.now() - self.PERIODS[self.value()][0])
         return queryset
+
+
+class PageReadFilter(admin.SimpleListFilter):
+    """The reads of Chat made while a staff page waited (the group page's comparison, the picker's list): hidden
+    unless asked for, so the list shows what syncs, pulls, imports and the sweep did.
+
+    The default, the calls that are not page reads, is one boolean column the list's own order (the start time's
+    index) walks past; "Only page reads" and "Shown" add nothing or that column.
+    """
+
+    title = _("page reads")
+    parameter_name = "page_reads"
+    HIDDEN = pgettext_lazy("page reads", "Hidden")
+
+    def lookups(self, request, model_admin):
+        return [("shown", pgettext_lazy("page reads", "Shown")), ("only", _("Only page reads"))]
+
+    def choices(self, changelist):
+        yield {
+            "selected": self.value() not in ("shown", "only"),
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": self.HIDDEN,
+        }
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request, queryset):
+        if self.value() == "shown":
+            return queryset
+        if self.value() == "only":
+            return queryset.filter(page_read=True)
+        return queryset.filter(page_read=False)
+
+    @staticmethod
+    def hides(request) -> bool:
+        """Whether the list ``request`` asks for hides the page reads (the default)."""
+        return request.GET.get(PageReadFilter.parameter_name) not in ("shown", "only")

@@ -115,6 +115,7 @@ class ContactGroupAdmin(admin.ModelAdmin):
         return [
             path("status/", view(live.StatusesView), name=f"{info}_statuses"),
             path("<path:object_id>/status/", view(live.StatusView), name=f"{info}_status"),
+            path("<path:object_id>/chat/", view(drift.ComparisonView), name=f"{info}_chat"),
             path("<path:object_id>/chat/take/", view(drift.TakeChatVersionView), name=f"{info}_take_chat"),
             path("<path:object_id>/chat/keep/", view(drift.KeepMyEditView), name=f"{info}_keep_mine"),
             path("<path:object_id>/sync/", view(SyncOneView), name=f"{info}_sync_one"),

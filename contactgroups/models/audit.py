@@ -125,6 +125,9 @@ class SyncAttempt(models.Model):
     outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices, db_index=True)
     started_at = models.DateTimeField(_("started"), db_index=True)
     duration_ms = models.PositiveIntegerField(_("duration (ms)"))
+    # A read of Chat made while a staff page waited (the group page's comparison, the picker's list): the list of
+    # calls hides these unless its filter asks for them.
+    page_read = models.BooleanField(_("page read"), default=False, editable=False)
 
     objects = SyncAttemptQuerySet.as_manager()
 

@@ -41,10 +41,12 @@ def _outcome(record: CallRecord) -> str:
 class AuditRecorder:
     """The client's ``on_call`` hook: one SyncAttempt row per HTTP attempt, saved at once."""
 
-    def __init__(self, actor_id: int | None, owner_user_id: str, group: ContactGroup | None = None):
+    def __init__(self, actor_id: int | None, owner_user_id: str, group: ContactGroup | None = None,
+                 page_read: bool = False):
         self.actor_id = actor_id
         self.owner_user_id = owner_user_id
         self.group = group
+        self.page_read = page_read  # a read made while a staff page waited: the audit hides those unless asked
         self.calls = 0
 
     def attempt_of(self, record: CallRecord) -> SyncAttempt:
@@ -65,6 +67,7 @@ class AuditRecorder:
             outcome=_outcome(record),
             started_at=record.started_at,
             duration_ms=round(record.duration * 1000),
+            page_read=self.page_read,
         )
 
     def __call__(self, record: CallRecord) -> None:

@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from contactgroups.chat import protocol
 from contactgroups.chat.types import ContactGroups, Conversation
-from contactgroups.conf import app_settings, chat_client, page_read_client
+from contactgroups.conf import app_settings, chat_client
 from contactgroups.models import ChatUser, ContactGroup, ContactItem, GroupSync, GroupVersion
 from contactgroups.models.versions import confirmed_state
 from contactgroups.outcomes import DriftCode, DriftEntry, DriftFacts, ReadBy
@@ -98,6 +98,28 @@ def _kept_base(reading: dict) -> plan.Base:
     return plan.Base(reading["name"], frozenset(Conversation(*pair) for pair in reading["conversations"]))
 
 
+def _planned(group: ContactGroup, conversations, reading: dict):
+    """The sync of the group (its rows ``conversations``) that the planner would make against ``reading``: what
+    Chat holds, what it confirmed, what the staff want, the names taken, and the plan."""
+    remote = _remote(reading)
+    base_conversations = frozenset(Conversation(*pair) for pair in group.sync.confirmed_conversations)
+    base = plan.Base(group.sync.confirmed_name, base_conversations)
+    wanted = tuple(conversations)
+    if isinstance(remote, plan.Remote):
+        # What Chat confirmed that no row can hold was never the staff's to remove (as in a sync).
+        unheld = {c for c in base_conversations & remote.conversations if ContactItem.storage_problem(c) is not None}
+        wanted += tuple(sorted(unheld - set(wanted)))
+    taken = reading.get("taken", {})
+    return remote, base, wanted, taken, plan.plan(base, plan.Desired(group.name, wanted), remote, taken)
+
+
+def unsent(group: ContactGroup, reading: dict) -> bool:
+    """Whether Chat, as ``reading`` found it, does not hold the group as its rows are now: a sync would send
+    something (or could not, a conflict). What the app changed is ``difference``'s to say."""
+    steps = _planned(group, group.items.order_by("id").conversations(), reading)[-1]
+    return steps.calls > 0 or bool(steps.conflicts)
+
+
 def difference(group: ContactGroup, conversations, reading: dict | None) -> dict | None:
     """What the user changed in the app that the mirror (``conversations``: the group's rows) does not show.
 
@@ -110,16 +132,7 @@ def difference(group: ContactGroup, conversations, reading: dict | None) -> dict
     """
     if reading is None or group.state == ContactGroup.State.DELETED or group.delete_requested:
         return None
-    remote = _remote(reading)
-    base_conversations = frozenset(Conversation(*pair) for pair in group.sync.confirmed_conversations)
-    base = plan.Base(group.sync.confirmed_name, base_conversations)
-    wanted = tuple(conversations)
-    if isinstance(remote, plan.Remote):
-        # What Chat confirmed that no row can hold was never the staff's to remove (as in a sync).
-        unheld = {c for c in base_conversations & remote.conversations if ContactItem.storage_problem(c) is not None}
-        wanted += tuple(sorted(unheld - set(wanted)))
-    taken = reading.get("taken", {})
-    steps = plan.plan(base, plan.Desired(group.name, wanted), remote, taken)
+    remote, base, wanted, taken, steps = _planned(group, conversations, reading)
     codes = {conflict.code: conflict.params for conflict in steps.conflicts}
     name_taken = {}
     if taken:
@@ -163,51 +176,6 @@ def _log_change(group: ContactGroup, drift: dict | None, actor_id: int | None, s
     else:
         entry = DriftEntry(FOUND, ReadBy(source), group.owner.user_id, DriftFacts.from_json(drift))
     log_history(actor_id, group, [{"drift": entry.to_json()}])
-
-
-@dataclass
-class PageReading:
-    """What the group page shows of Chat: a reading and its time, whether it was made now, and why not."""
-
-    reading: dict | None
-    read_at: object  # datetime or None
-    live: bool
-    error: BaseException | None = None
-    sent: bool = True  # False: the group was never sent, so Chat holds nothing to compare with
-
-    @property
-    def known(self) -> bool:
-        return self.read_at is not None
-
-
-def read_for_page(group: ContactGroup, actor_id: int | None) -> PageReading:
-    """Read the group's owner in Chat now, all of it within SYNC_PAGE_READ_TIMEOUT (``conf.page_read_client``:
-    every page and the whole of each answer, no retry), and keep the reading.
-
-    If Chat does not answer in time, answers too much or fails, the last reading kept on the group (the sweep's or
-    an earlier page's) with its time; ``read_at`` None when there is none. A timeout of 0 never reads (the kept
-    reading only).
-    """
-    if never_sent(group):
-        return PageReading(None, None, live=False, sent=False)
-    if not app_settings.SYNC_PAGE_READ_TIMEOUT:
-        return PageReading(group.sync.chat_reading, group.sync.chat_read_at, live=False)
-    recorder = AuditRecorder(actor_id, group.owner.user_id, group)
-    try:
-        with page_read_client(recorder) as client:
-            chat = client.get_contact_group(group.owner.user_id)
-    except Exception as exc:  # any failure: the page shows the kept reading and says why it could not read
-        return PageReading(group.sync.chat_reading, group.sync.chat_read_at, live=False, error=exc)
-    read_at = timezone.now()
-    reading = reading_of(chat, group)
-    if not _leased(group):  # a running sync reads and adopts by itself; its half-done state is no drift
-        record(group, reading, current_difference(group, reading), read_at, actor_id, BY_PAGE)
-    return PageReading(reading, read_at, live=True)
-
-
-def _leased(group: ContactGroup) -> bool:
-    until = GroupSync.objects.filter(group_id=group.pk).values_list("lock_until", flat=True).first()
-    return until is not None and until > timezone.now()
 
 
 def take_chat_version(group_pk: int, actor_id: int | None, shown: str | None = None) -> PullReport:
@@ -274,6 +242,8 @@ def keep_staff_version(group_pk: int, actor_id: int | None, shown: str | None = 
                 return None
             fields, confirmed_fields = ["updated_at"], ["confirmed_name", "confirmed_conversations"]
             confirmed = group.sync
+            # What Chat had confirmed before: the state Chat holds now becomes a version of its own.
+            before = confirmed_state(group)
             if drift.get("name_taken") and new_name in (None, group.name):
                 # Kept under this name, the sync would end in the same conflict.
                 raise NameTaken(group.name, drift["name_taken"]["group_id"])
@@ -294,7 +264,6 @@ def keep_staff_version(group_pk: int, actor_id: int | None, shown: str | None = 
                 # The group the user made again in the app under its name is this group now.
                 confirmed.chat_group_id = reading["group_id"]
                 confirmed_fields.append("chat_group_id")
-            before = confirmed_state(group)
             group.save(update_fields=fields)
             confirmed.save(update_fields=confirmed_fields)
             if (version := GroupVersion.after_save(group, before, actor_id, now)) is not None:

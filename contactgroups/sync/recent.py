@@ -1,6 +1,6 @@
 """A user's recent conversations in Chat, read one page at a time for a staff page that offers them to pick from.
 
-The read happens while the staff wait, as the group page's comparison does (``sync.drift.read_for_page``): within
+The read happens while the staff wait, as the group page's comparison does (``sync.page_reading.read_for_page``): within
 SYNC_PAGE_READ_TIMEOUT for the whole answer (``conf.page_read_client``), with no retry, each call audited as a
 SyncAttempt under the staff user.
 """
@@ -25,6 +25,6 @@ def read_recent_page(owner_user_id: str, cursor: ListCursor | None, actor_id: in
     """
     if not app_settings.SYNC_PAGE_READ_TIMEOUT:
         raise PageReadsOff()
-    recorder = AuditRecorder(actor_id, owner_user_id, group)
+    recorder = AuditRecorder(actor_id, owner_user_id, group, page_read=True)
     with page_read_client(recorder) as client:
         return client.get_list_page(owner_user_id, cursor)

@@ -18,7 +18,7 @@ from contactgroups import runs, sync, words
 from contactgroups.chat import errors, protocol
 from contactgroups.chat.client import ChatClient
 from contactgroups.conf import chat_config
-from contactgroups.models import ContactGroup, GroupSync, SyncAttempt
+from contactgroups.models import ContactGroup, GroupSync, GroupVersion, SyncAttempt
 from contactgroups.sync import drift
 from tests.admin_forms import group_form_data
 from tests.conftest import wait_until
@@ -27,6 +27,8 @@ from tests.sync.test_sync import UPDATE, as_app, change_members, chat_groups, ch
 
 C2C, GROUP = protocol.TYPE_C2C, protocol.TYPE_GROUP
 OWNER = "user_0001"
+# What the page says when it shows a reading kept less than a minute ago that found Chat as it confirmed.
+REUSED = "Compared with the group as Chat held it 0 minutes ago. Matched what Chat held then. Refresh from Chat"
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -47,8 +49,10 @@ def work(alice, make_group, staff):
 
 
 
-def page(client, group):
-    response = client.get(reverse("admin:contactgroups_contactgroup_change", args=[group.pk]))
+def page(client, group, refresh=False):
+    """The group's page; ``refresh``: as "Refresh from Chat" asks for it (Chat read again)."""
+    response = client.get(reverse("admin:contactgroups_contactgroup_change", args=[group.pk]),
+                          {"refresh": "1"} if refresh else {})
     assert response.status_code == 200
     return response
 
@@ -123,7 +127,9 @@ def test_a_group_as_chat_holds_it_says_it_matches(work, staff_client):
 def test_a_staff_edit_not_yet_sent_is_no_difference(work, staff_client):
     ContactGroup.objects.filter(pk=work.pk).update(name="office", state=ContactGroup.State.DRAFT)
     work.items.filter(to_account="user_0003").delete()
-    assert comparison(page(staff_client, work)) == "Matches what Chat holds now. Refresh from Chat"
+    assert comparison(page(staff_client, work)) == (
+        "The user has not changed this group in the app, but Chat does not hold this page's version yet: a sync "
+        "sends it. Refresh from Chat")
 
 
 def test_a_group_never_sent_shows_no_comparison_and_reads_nothing(alice, make_group, chat_sandbox, staff_client):
@@ -208,7 +214,8 @@ def test_take_chats_version_adopts_the_apps_rename_and_conversations(work, chat_
     assert said(response) == [("success", "Took Chat's version of “work”: renamed from “work” to “home”, added "
                                           "user_0004.")]
     assert history(work)[-1] == "Pulled from Chat: renamed from “work” to “home”, added user_0004."
-    assert comparison(response) == "Matches what Chat holds now. Refresh from Chat"
+    assert comparison(response) == REUSED  # the reading just taken, Chat not read again
+    assert comparison(page(staff_client, work, refresh=True)) == "Matches what Chat holds now. Refresh from Chat"
     assert work.sync.drift is None
 
 
@@ -248,6 +255,22 @@ def test_keep_my_edit_sends_the_staff_name_over_the_apps_rename(work, chat_sandb
     after = page(staff_client, work)
     assert "Synced to Chat as GroupId 1: renamed from “home” to “work”." in after.content.decode()
     assert comparison(after) == "Matches what Chat holds now. Refresh from Chat"
+
+
+def test_keep_my_edit_keeps_what_chat_held_as_a_version_in_the_history(work, chat_sandbox, staff_client):
+    """The state the app left is one Chat confirmed: the history offers it as a version, as staff saw it."""
+    app_renames(chat_sandbox, "work", "home")
+    as_app(chat_sandbox, OWNER, change_members("home", protocol.OPERATION_ADD, C2C, "user_0004"))
+    keep(staff_client, work, shown(page(staff_client, work)))
+    versions = [(v.name, v.conversations) for v in GroupVersion.objects.filter(group=work)
+                .order_by("confirmed_at", "id")]
+    assert versions == [
+        ("work", [[C2C, "user_0002"], [C2C, "user_0003"]]),
+        ("home", [[C2C, "user_0002"], [C2C, "user_0003"], [C2C, "user_0004"]]),
+        ("work", [[C2C, "user_0002"], [C2C, "user_0003"]]),
+    ]
+    history = staff_client.get(reverse("admin:contactgroups_contactgroup_history", args=[work.pk])).content.decode()
+    assert history.count("Restore this version") == 3 and "home" in history
 
 
 def test_keep_my_edit_with_a_staff_rename_of_its_own(work, chat_sandbox, staff_client):
@@ -308,7 +331,7 @@ def test_take_chats_version_after_the_app_deleted_the_group_and_made_it_again_fo
     assert [level for level, _text in said(response)] == ["success"]
     assert said(response)[0][1].startswith("Took Chat's version of “work”:")
     assert chat_groups(chat_sandbox, OWNER) == {"work": (2, {(C2C, "user_0004")})}
-    assert comparison(page(staff_client, work)) == "Matches what Chat holds now. Refresh from Chat"
+    assert comparison(page(staff_client, work, refresh=True)) == "Matches what Chat holds now. Refresh from Chat"
 
 
 def test_a_sync_after_the_app_deleted_the_group_and_made_it_again_applies_the_staff_change_to_the_new_one(
@@ -816,7 +839,7 @@ def test_a_staff_rename_in_conflict_taken_from_chat_ends_synced_under_chats_name
     work.refresh_from_db()
     assert (work.name, work.state) == ("work", ContactGroup.State.SYNCED)
     assert rows_of(work) == STAFF | {(C2C, "user_0004")}
-    assert comparison(page(staff_client, work)) == "Matches what Chat holds now. Refresh from Chat"
+    assert comparison(page(staff_client, work, refresh=True)) == "Matches what Chat holds now. Refresh from Chat"
 
 
 class AppActsAfterTheRead(ChatClient):
