@@ -49,15 +49,18 @@ class ContactGroupQuerySet(models.QuerySet):
             return self.none()
         vendor = connections[self.db].vendor
         short = len(text) < TRIGRAM
-        # The union of small subqueries, each answered by an index (but a short name's scan): no join to the
-        # conversations (which would need DISTINCT), and no OR across tables (which no index answers).
         name = Q(name__icontains=text) if short else GROUP_NAME_SEARCH.contains(vendor, text)
         group_id = Q(to_group_id=text) if short else GROUP_ID_SEARCH.contains(vendor, text)
-        named = ContactGroup.objects.filter(name).values("pk").order_by()
         owners = ChatUser.objects.matching(text).values("pk").order_by()
-        owned = ContactGroup.objects.filter(owner__in=owners).values("pk").order_by()
         by_user_id = ContactItem.objects.filter(to_account=text).values("group_id").order_by()
         by_group_id = ContactItem.objects.filter(group_id).values("group_id").order_by()
+        if short:
+            # Every group's name is read anyway: one pass over the groups, testing the other parts as it goes.
+            return self.filter(name | Q(owner__in=owners) | Q(pk__in=by_user_id.union(by_group_id)))
+        # The union of small subqueries, each answered by an index: no join to the conversations (which would need
+        # DISTINCT), and no OR across tables (which no index answers).
+        named = ContactGroup.objects.filter(name).values("pk").order_by()
+        owned = ContactGroup.objects.filter(owner__in=owners).values("pk").order_by()
         return self.filter(pk__in=named.union(owned, by_user_id, by_group_id))
 
     def drifted(self):
