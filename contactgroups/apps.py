@@ -1,4 +1,5 @@
-"""The app's configuration: its name in the admin, and the SQLite user search kept after every migrate."""
+"""The app's configuration: its name in the admin, and the SQLite searches by part of a name kept after every
+migrate."""
 
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
@@ -11,19 +12,21 @@ class ContactGroupsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        post_migrate.connect(keep_user_search, sender=self)
+        post_migrate.connect(keep_searches, sender=self)
 
 
-def keep_user_search(sender, using, **kwargs):
-    """After a migrate: the SQLite search of Chat users again, if a migration rebuilt their table after it was made."""
+def keep_searches(sender, using, **kwargs):
+    """After a migrate: each SQLite search by part of a name (contactgroups.indexes.SEARCHES) again, if a migration
+    rebuilt its table after the search was made."""
     from django.db import connections
     from django.db.migrations.recorder import MigrationRecorder
 
-    from contactgroups.indexes import ensure_sqlite_user_search
+    from contactgroups.indexes import SEARCHES
 
     connection = connections[using]
     if connection.vendor != "sqlite":
         return
     applied = MigrationRecorder(connection).applied_migrations()
-    if (sender.label, "0010_user_search") in applied:
-        ensure_sqlite_user_search(connection)
+    for search in SEARCHES:
+        if (sender.label, search.migration) in applied:
+            search.ensure_sqlite(connection)

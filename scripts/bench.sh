@@ -28,4 +28,5 @@ run $BIN/python bench/import_preview.py
 run $BIN/python bench/pick_page.py
 run $BIN/python bench/health_page.py
 run $BIN/python bench/user_search.py
+run $BIN/python bench/group_search.py
 exit $failed

@@ -1,8 +1,10 @@
 """Searching by part of a name: Chat users by any part of the UserID or the nickname (ChatUser.objects.matching),
-in the Chat users' search box, the owner autocomplete, the group list's search box and its owner filter.
+in the Chat users' search box, the owner autocomplete and the group list's owner filter; groups by any part of the
+name or of a group conversation's id, or by their owner (ContactGroup.objects.matching), in the group list's box.
 
-The group list says what its search left out: that no Chat user matches the owner filter, and how many deleted
-groups the search would also have found while the list leaves them out.
+The group list says what its search left out or did differently: that no Chat user matches the owner filter, how
+many deleted groups the search would also have found while the list leaves them out, and how a text too short for
+the trigram indexes was searched.
 """
 
 from django.contrib import messages
@@ -21,6 +23,13 @@ USER_SEARCH_HELP = _(
     "those whose UserID or nickname starts with it."
 )
 
+GROUP_SEARCH_HELP = _(
+    "Finds groups whose name contains the text, groups holding a group conversation whose id contains it or a "
+    "one-to-one conversation with exactly this UserID, and groups of owners whose UserID or nickname contains it; "
+    "in any case. A text of one or two characters is looked for in every group's name, which takes longer on a long "
+    "list, at the start of owners' UserIDs and nicknames, and as a whole group id."
+)
+
 
 def no_user_matches_text(text: str) -> str:
     """Staff's words for a search of Chat users that found none, saying what was searched and how."""
@@ -30,7 +39,8 @@ def no_user_matches_text(text: str) -> str:
 
 def note_what_the_search_left_out(model_admin, request, response) -> None:
     """On the group list's page (``response``), what its search and owner filter found: that no Chat user matches
-    the owner filter, and the deleted groups the search would also have found (``cl.deleted_note``)."""
+    the owner filter, the deleted groups the search would also have found (``cl.deleted_note``), and how a text
+    shorter than a trigram was searched (``cl.short_note``)."""
     cl = response.context_data.get("cl") if isinstance(response, TemplateResponse) else None
     if cl is None:
         return
@@ -38,6 +48,8 @@ def note_what_the_search_left_out(model_admin, request, response) -> None:
     if owner and owner.strip() and not cl.result_count and not ChatUser.objects.matches_any(owner):
         model_admin.say(request, no_user_matches_text(owner), messages.WARNING)
     cl.deleted_note = deleted_note(model_admin, request, cl)
+    text = cl.query.strip()
+    cl.short_note = words.short_group_search_text(text) if 0 < len(text) < TRIGRAM else ""
 
 
 def deleted_note(model_admin, request, cl) -> str:

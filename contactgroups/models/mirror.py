@@ -7,7 +7,7 @@ can tell the staff's change from the end user's. Models never call Chat; contact
 owners are ``users.ChatUser``.
 """
 
-from django.db import models, transaction
+from django.db import connections, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from contactgroups import words
 from contactgroups.chat import errors, protocol
 from contactgroups.chat.types import Conversation
-from contactgroups.indexes import PrefixSearchIndex
+from contactgroups.indexes import GROUP_ID_SEARCH, GROUP_NAME_SEARCH, TRIGRAM, PrefixSearchIndex
 from contactgroups.models.users import ChatUser
 from contactgroups.validators import validate_group_name
 
@@ -34,6 +34,34 @@ class ContactGroupQuerySet(models.QuerySet):
         if exclude_pk is not None:
             groups = groups.exclude(pk=exclude_pk)
         return groups.count()
+
+    def matching(self, text: str):
+        """The groups a search for ``text`` (stripped) finds: those whose name contains it, in any case; those
+        holding a group conversation whose id contains it, or a one-to-one conversation with exactly this UserID;
+        and those of owners ``ChatUser.objects.matching`` it. Nothing matches an empty text.
+
+        Three characters or more: each part through its index (trigrams, contactgroups.indexes). One or two, which
+        no trigram index answers: every group's name is read for it (slower on a long list: the group list says
+        so), and a group conversation's id is matched whole.
+        """
+        text = text.strip()
+        if not text or not protocol.storable(text):
+            return self.none()
+        vendor = connections[self.db].vendor
+        short = len(text) < TRIGRAM
+        name = Q(name__icontains=text) if short else GROUP_NAME_SEARCH.contains(vendor, text)
+        group_id = Q(to_group_id=text) if short else GROUP_ID_SEARCH.contains(vendor, text)
+        owners = ChatUser.objects.matching(text).values("pk").order_by()
+        by_user_id = ContactItem.objects.filter(to_account=text).values("group_id").order_by()
+        by_group_id = ContactItem.objects.filter(group_id).values("group_id").order_by()
+        if short:
+            # Every group's name is read anyway: one pass over the groups, testing the other parts as it goes.
+            return self.filter(name | Q(owner__in=owners) | Q(pk__in=by_user_id.union(by_group_id)))
+        # The union of small subqueries, each answered by an index: no join to the conversations (which would need
+        # DISTINCT), and no OR across tables (which no index answers).
+        named = ContactGroup.objects.filter(name).values("pk").order_by()
+        owned = ContactGroup.objects.filter(owner__in=owners).values("pk").order_by()
+        return self.filter(pk__in=named.union(owned, by_user_id, by_group_id))
 
     def drifted(self):
         """Groups whose last reading of Chat found the user changed them in the app: their pks read from the sync

@@ -6,13 +6,11 @@
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connections, models, router
-from django.db.models import Q
-from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext_lazy as _
 
 from contactgroups import words
 from contactgroups.chat import protocol
-from contactgroups.indexes import TRIGRAM, USER_SEARCH_TABLE, PrefixSearchIndex, fts_phrase
+from contactgroups.indexes import TRIGRAM, USER_SEARCH, PrefixSearchIndex
 from contactgroups.models.fields import StorableJSONField
 from contactgroups.validators import validate_user_id
 
@@ -42,11 +40,7 @@ class ChatUserQuerySet(models.QuerySet):
             by_user_id = ChatUser.objects.filter(user_id__istartswith=text).values("pk").order_by()
             by_nickname = ChatUser.objects.filter(nickname__istartswith=text).values("pk").order_by()
             return self.filter(pk__in=by_user_id.union(by_nickname))
-        if connections[self.db].vendor == "sqlite":
-            return self.filter(pk__in=RawSQL(
-                f"SELECT rowid FROM {USER_SEARCH_TABLE} WHERE {USER_SEARCH_TABLE} MATCH %s", [fts_phrase(text)]))
-        # PostgreSQL's trigram indexes are of UPPER(column), which is what icontains compares.
-        return self.filter(Q(user_id__icontains=text) | Q(nickname__icontains=text))
+        return self.filter(USER_SEARCH.contains(connections[self.db].vendor, text))
 
     def matches_any(self, text: str) -> bool:
         """Whether any user ``matching(text)``, as quickly for a text nobody matches as for a common one."""

@@ -29,6 +29,7 @@ from contactgroups.words.admin import (
     pull_not_queued_text,
     pulling_text,
     restore_title,
+    short_group_search_text,
     too_many_ids_text,
     xlsx_too_many_rows_text,
 )
@@ -232,7 +233,8 @@ __all__ = [
     "pulls_failed_text", "queued_text", "rate_above_text", "rate_help_text", "reasons_text",
     "refusal_title", "retry_handed_over_text", "retry_not_queued_text", "retry_not_waiting_text",
     "refused_with_group_text", "repeated_row_text", "restore_title", "row_line", "row_span_text", "rows_count_text",
-    "run_summary_text", "save_warning_text", "say", "starting_text", "state_counts_text", "stopped_waiting_text",
+    "run_summary_text", "save_warning_text", "say", "short_group_search_text", "starting_text", "state_counts_text",
+    "stopped_waiting_text",
     "superuser_text", "sweep_changed_line", "sweep_failed_text", "sweep_read_failed_text", "sweep_summary_text",
     "sync_state_text", "synced_states_text", "too_large_text", "too_many_ids_text", "too_many_rows_text",
     "too_slow_text", "unimported_dry_run_text", "unknown_actor_text", "unknown_owner_text", "unknown_owners_text",

@@ -120,6 +120,13 @@ def no_user_matches_text(text: str, *, at_start: bool) -> str:
     return _("No Chat user's UserID or nickname contains “%(text)s”, so no group is listed.") % {"text": text}
 
 
+def short_group_search_text(text: str) -> str:
+    """How the group list searched a text too short for its trigram indexes (one or two characters)."""
+    return _("“%(text)s” has fewer than three characters, so every group's name was read to find it (slower on a "
+             "long list); owners were found by the start of the UserID or nickname, group conversations only by "
+             "their whole id. Three characters or more are found anywhere, quickly.") % {"text": text}
+
+
 def deleted_also_match_text(count: int) -> str:
     return ngettext("%(count)d deleted group also matches;", "%(count)d deleted groups also match;", count) % {
         "count": count}

@@ -130,7 +130,7 @@ def test_the_group_page_refuses_an_answer_longer_than_the_limit_and_shows_the_ke
 
     assert text.startswith("Chat could not be read now: Chat answered too much: more than 64.0 KB, the most this "
                            "admin reads of one answer.")
-    assert "Compared with the group as Chat held it 0 minutes ago." in text
+    assert "Compared with the group as Chat held it less than a minute ago." in text
     assert last_call("get_contact_group").outcome == "too_large"
 
 

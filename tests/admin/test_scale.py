@@ -256,18 +256,26 @@ def test_search_by_owner_takes_any_part_of_the_userid_or_nickname(admin_client, 
     assert listed(get(admin_client, GROUPS, {"q": "王小明"})[0]) == ["ten (user_10)"]
 
 
-def test_search_by_name_takes_its_beginning_in_any_case(admin_client, owner, make_group):
+def test_search_by_name_takes_any_part_in_any_case(admin_client, owner, make_group):
     make_group(owner, "Family photos")
     make_group(owner, "my family")
-    assert listed(get(admin_client, GROUPS, {"q": "family"})[0]) == ["Family photos (user_0001)"]
+    make_group(owner, "friends")
+    assert listed(get(admin_client, GROUPS, {"q": "family"})[0]) == ["Family photos (user_0001)",
+                                                                     "my family (user_0001)"]
+    assert listed(get(admin_client, GROUPS, {"q": "MILY PH"})[0]) == ["Family photos (user_0001)"]
 
 
-def test_search_by_conversation_takes_the_exact_userid_or_group_id(admin_client, owner, make_group):
+def test_search_by_conversation_takes_the_exact_userid_or_any_part_of_a_group_id(admin_client, owner, make_group):
     make_group(owner, "a", [(C2C, "user_42")])
     make_group(owner, "b", [(C2C, "user_421")])
     make_group(owner, "c", [(GROUP, "@TGS#42")])
+    make_group(owner, "d", [(GROUP, "@TGS#1B2AUI7RZ")])
     assert listed(get(admin_client, GROUPS, {"q": "user_42"})[0]) == ["a (user_0001)"]
+    assert listed(get(admin_client, GROUPS, {"q": "ser_42"})[0]) == []  # a UserID is found whole
     assert listed(get(admin_client, GROUPS, {"q": "@TGS#42"})[0]) == ["c (user_0001)"]
+    assert listed(get(admin_client, GROUPS, {"q": "tgs#"})[0]) == ["c (user_0001)", "d (user_0001)"]
+    assert listed(get(admin_client, GROUPS, {"q": "2aui"})[0]) == ["d (user_0001)"]
+    assert listed(get(admin_client, GROUPS, {"q": "42"})[0]) == []  # two characters: a group id is found whole
 
 
 def test_search_lists_a_group_once_when_it_matches_in_several_ways(admin_client, make_group):
@@ -280,8 +288,9 @@ def test_search_lists_a_group_once_when_it_matches_in_several_ways(admin_client,
 
 def test_search_box_says_what_it_searches(admin_client):
     html = get(admin_client, GROUPS)[0].content.decode()
-    assert "name starts with the text (any case)" in html
-    assert "exactly this UserID or group id" in html
+    assert "groups whose name contains the text" in html
+    assert "a group conversation whose id contains it" in html
+    assert "A text of one or two characters is looked for in every group&#x27;s name, which takes longer" in html
 
 
 # ----------------------------------------------------------------------------------------------------------------

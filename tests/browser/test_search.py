@@ -7,6 +7,7 @@ from playwright.sync_api import expect
 
 from contactgroups.models import ChatUser, ContactGroup
 from tests.browser.conftest import column, log_in, screenshot
+from tests.browser.test_typed_lengths import choose_language
 
 pytestmark = pytest.mark.browser
 
@@ -76,3 +77,29 @@ def test_staff_find_a_user_by_part_of_a_nickname_and_then_the_groups_of_that_own
         "No Chat user's UserID or nickname starts with “王五” (a text of one or two characters is matched at the "
         "start), so no group is listed.")
     expect(rows).to_have_count(0)
+
+
+@pytest.mark.parametrize(("language", "typed", "short_note"), [
+    ("en", "TGS#B001", None),
+    ("zh-hans", "工作", "“工作”不足三个字符，因此逐一读取了每个会话分组的名称来查找"),
+])
+def test_staff_find_a_group_by_part_of_its_name_or_group_id(page, site, support, make_group, language, typed,
+                                                            short_note):
+    """Issue 23: `ork`, `工作` inside "Work 工作" and `TGS#B001` without its `@` found nothing."""
+    owner = ChatUser.objects.create(user_id="cs_wang_0004")
+    make_group(owner, "Work 工作", [(2, "@TGS#B001RZ2AUI7")])
+    make_group(owner, "Family 家人")
+    log_in(page, "searcher", "searcher-password")
+    choose_language(page, language)
+    page.goto("/admin/contactgroups/contactgroup/")
+    page.locator("#searchbar").press_sequentially(typed)
+    page.locator("#searchbar").press("Enter")
+    rows = page.locator("#result_list tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.locator("th, td").filter(has_text="Work 工作")).to_have_count(1)
+    note = page.locator(".search-short-note")
+    if short_note:
+        expect(note).to_contain_text(short_note)
+    else:
+        expect(note).to_have_count(0)
+    screenshot(page, f"search-groups-by-part-{language}")

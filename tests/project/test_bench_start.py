@@ -15,7 +15,7 @@ from bench import database_server
 from tests.make_run import clean_env, run
 from tests.services import free_port
 
-BENCHMARKS = ["bench/admin_scale.py", "bench/health_page.py", "bench/user_search.py"]
+BENCHMARKS = ["bench/admin_scale.py", "bench/health_page.py", "bench/user_search.py", "bench/group_search.py"]
 
 
 def one_line(result) -> str:

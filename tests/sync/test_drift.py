@@ -28,7 +28,8 @@ from tests.sync.test_sync import UPDATE, as_app, change_members, chat_groups, ch
 C2C, GROUP = protocol.TYPE_C2C, protocol.TYPE_GROUP
 OWNER = "user_0001"
 # What the page says when it shows a reading kept less than a minute ago that found Chat as it confirmed.
-REUSED = "Compared with the group as Chat held it 0 minutes ago. Matched what Chat held then. Refresh from Chat"
+REUSED = ("Compared with the group as Chat held it less than a minute ago. Matched what Chat held then. "
+          "Refresh from Chat")
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -194,7 +195,7 @@ def test_with_no_page_timeout_the_page_shows_the_kept_reading(work, chat_sandbox
     runs.sweep(staff.pk)
     chat_sandbox.clear_calls()
     text = comparison(page(staff_client, work))
-    assert "Compared with the group as Chat held it 0 minutes ago." in text
+    assert "Compared with the group as Chat held it less than a minute ago." in text
     assert "renamed it in the app from “work” to “home”" in text
     assert chat_sandbox.calls_to() == []
 
