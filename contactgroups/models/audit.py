@@ -132,7 +132,12 @@ class SyncAttempt(models.Model):
         verbose_name = _("Chat call")
         verbose_name_plural = _("Chat calls")
         ordering = ["-started_at", "-id"]
-        indexes = [models.Index(fields=["group", "-started_at"], name="syncattempt_group_started")]
+        indexes = [
+            models.Index(fields=["group", "-started_at"], name="syncattempt_group_started"),
+            # One actor's calls in time order: the staff member's filter, and the pruning of the sweep's reads, a
+            # batch the oldest in index order, never walking past the calls kept longer or sorting the rest.
+            models.Index(fields=["actor", "started_at", "id"], name="syncattempt_actor_started"),
+        ]
 
     def __str__(self):
         return words.call_title(self.operation, f"{self.started_at:%Y-%m-%d %H:%M:%S}", self.get_outcome_display())

@@ -120,3 +120,25 @@ def test_beat_prunes_the_audit_with_the_same_rules(audit, settings):
     assert entry["schedule"] == settings.AUDIT_PRUNE_SECONDS
     tasks.prune_audit_task()
     assert kept() == {audit[name].pk for name in ("sweep recent", "staff a year", "staff recent", "nobody a month")}
+
+
+@pytest.mark.django_db
+def test_a_batch_of_the_sweeps_reads_is_taken_in_index_order_not_sorted(staff):
+    """The oldest of the sweep's expired reads come from the (actor, started_at) index in order: a batch neither
+    walks past the calls kept longer nor sorts all the sweep's reads (at 20 million calls, the difference between
+    a batch in milliseconds and one in minutes)."""
+    from contactgroups.models.audit import Retention
+
+    now = timezone.now()
+    batch = (SyncAttempt.objects.past_sweep_retention(Retention(now, now, staff.pk))
+             .order_by("started_at", "pk").values_list("pk", flat=True)[:1000])
+    if connection.vendor == "sqlite":
+        plan = batch.explain()
+        assert "syncattempt_actor_started" in plan and "TEMP B-TREE" not in plan, plan
+    else:
+        # An empty table is read whole by PostgreSQL's planner whatever the indexes; asked not to, it must still
+        # find the batch in order without a sort.
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            plan = batch.explain()
+        assert "syncattempt_actor_started" in plan and "Sort" not in plan, plan
