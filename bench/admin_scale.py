@@ -117,9 +117,7 @@ def measure_each(args, urls: list[str], tmp: str | None = None) -> int:
     return 1 if failed else 0
 
 
-def _with_database(url: str, name: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    return urllib.parse.urlunsplit(parts._replace(path="/" + name))
+_with_database = database_server.with_database
 
 
 def _safe(url: str) -> str:

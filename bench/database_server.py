@@ -4,7 +4,8 @@ Without ``IMADMIN_BENCH_POSTGRES`` a throwaway PostgreSQL 15 server is started a
 (``scripts/postgres.sh``, root and Debian's ``postgresql-15`` needed) on a free loopback port, in a temporary
 folder, and stopped and removed at the end. What is missing (the server named that does not answer, PostgreSQL not
 installed, not root) is raised as ``Missing`` with one line saying what to do, which the benchmark prints instead
-of a traceback.
+of a traceback. ``databases`` picks what a benchmark runs on: the URLs it was given, or a SQLite file and a
+database on that server.
 """
 
 import contextlib
@@ -92,3 +93,27 @@ def server(lasting: bool = False) -> Iterator[str]:
         if started.returncode == 0:
             subprocess.run([str(ROOT / "scripts" / "postgres.sh"), "stop", f"{folder}/pg"], capture_output=True)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def with_database(url: str, name: str) -> str:
+    """``url`` naming the database ``name`` on the same server."""
+    return urllib.parse.urlunsplit(urllib.parse.urlsplit(url)._replace(path="/" + name))
+
+
+@contextlib.contextmanager
+def databases(given: list[str], sqlite_file: str, database: str, lasting: bool = False) -> Iterator[list[str]]:
+    """The URLs a benchmark runs on, for as long as the block runs: ``given`` (its ``--database-url``s, each
+    checked), or, none given, a SQLite file named ``sqlite_file`` in a temporary folder (removed at the end unless
+    ``lasting``) and the database ``database`` on the PostgreSQL server of ``server(lasting)``."""
+    if given:
+        for url in given:
+            check(url)
+        yield list(given)
+        return
+    with server(lasting=lasting) as maintenance:
+        folder = tempfile.mkdtemp(prefix="imadmin-bench-")
+        try:
+            yield [f"sqlite:///{folder}/{sqlite_file}", with_database(maintenance, database)]
+        finally:
+            if not lasting:
+                shutil.rmtree(folder, ignore_errors=True)
