@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.contrib import admin
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -91,9 +92,11 @@ def test_the_errorcode_filter_lists_the_newest_of_answered_and_refused_calls_pas
 # Each filter's page is the first rows of one index, in order
 
 
-def plan_of(response) -> str:
-    """The plan of the page's query; on PostgreSQL, asked not to read the (empty) table whole nor as a bitmap."""
-    page = response.context["cl"].queryset[:100]
+def plan_of(page) -> str:
+    """The plan of the query of ``page`` (a response: of its list's first page); on PostgreSQL, asked not to read
+    the (empty) table whole nor as a bitmap."""
+    if hasattr(page, "context"):
+        page = page.context["cl"].queryset[:100]
     if connection.vendor == "sqlite":
         return page.explain()
     with connection.cursor() as cursor:
@@ -132,3 +135,16 @@ def test_the_errorcode_filter_reads_the_newest_answered_calls_from_an_index_in_o
     else:
         assert "Backward using syncattempt_code_started" in plan, plan
     assert f"LIMIT {100 + filters.COUNTED_PAST + 1}" in str(response.context["cl"].queryset.query)
+
+
+def test_a_deep_page_finds_its_calls_by_the_index_alone_then_reads_them(admin_client, small_pages):
+    calls = add_calls(30)
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get(CALLS, {"p": "3"})
+    assert [call.pk for call in response.context["cl"].result_list] == [call.pk for call in calls[20:]]
+    keys = [query["sql"] for query in queries.captured_queries
+            if "OFFSET 20" in query["sql"] and "contactgroups_syncattempt" in query["sql"]]
+    assert len(keys) == 1 and '"request"' not in keys[0], keys  # the skipped calls' columns are not read
+    plan = plan_of(response.context["cl"].queryset.values_list("pk", flat=True)[20:30])
+    assert ("COVERING INDEX syncattempt_started" if connection.vendor == "sqlite"
+            else "Index Only Scan Backward using syncattempt_started") in plan, plan
