@@ -25,8 +25,9 @@ prints the database's size before and after, and after compacting (SQLite's VACU
 size the table settles at once the space pruning frees is reused by new rows.
 
 Without ``--database-url`` it runs on a fresh SQLite file in a temporary folder, then on PostgreSQL in a new
-database ``imadmin_audit_bench`` on the server of ``IMADMIN_BENCH_POSTGRES`` (default
-``postgres://postgres:cipass@127.0.0.1:5440/postgres``); each is dropped at the end unless ``--keep``. It exits
+database ``imadmin_audit_bench`` on the server of ``IMADMIN_BENCH_POSTGRES``, or, that unset, on a throwaway
+PostgreSQL 15 server it starts and stops (``bench/database_server.py``; what is missing for it is said in one
+line); each is dropped at the end unless ``--keep`` (which needs ``IMADMIN_BENCH_POSTGRES``). It exits
 non-zero when a page lists the wrong rows or answers other than 200; the times are printed, not held to a limit.
 """
 
@@ -45,6 +46,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench import database_server  # noqa: E402
 from bench.admin_scale import (  # noqa: E402
     Writer,
     _check,
@@ -53,13 +55,11 @@ from bench.admin_scale import (  # noqa: E402
     _exists,
     _p90,
     _safe,
-    _with_database,
 )
 from bench.sync_bench import Admin  # noqa: E402
 from tests.make_run import collected_static  # noqa: E402
 from tests.services import free_port  # noqa: E402
 
-DEFAULT_POSTGRES = "postgres://postgres:cipass@127.0.0.1:5440/postgres"
 BENCH_DATABASE = "imadmin_audit_bench"
 DEFAULT_CALLS = 20_000_000
 OWNERS = 4_000
@@ -104,10 +104,16 @@ def main() -> int:
     if args.child:
         return child(args)
 
-    tmp = tempfile.mkdtemp(prefix="imadmin-audit-bench-")
-    urls = args.database_url or [f"sqlite:///{tmp}/audit.sqlite3",
-                                 _with_database(os.environ.get("IMADMIN_BENCH_POSTGRES", DEFAULT_POSTGRES),
-                                                BENCH_DATABASE)]
+    try:
+        with database_server.databases(args.database_url, "audit.sqlite3", BENCH_DATABASE, args.keep) as urls:
+            return measure_each(args, urls)
+    except database_server.Missing as missing:
+        print(f"bench/audit_scale.py: {missing}", file=sys.stderr)
+        return 2
+
+
+def measure_each(args, urls: list[str]) -> int:
+    """Creates, fills, measures and drops each database in turn, each in a child process."""
     failed = False
     for url in urls:
         if _exists(url):
@@ -125,8 +131,6 @@ def main() -> int:
                 _drop(url)
     if args.keep:
         print(f"Kept: {', '.join(_safe(url) for url in urls)}")
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
     return 1 if failed else 0
 
 

@@ -4,8 +4,9 @@ Without ``IMADMIN_BENCH_POSTGRES`` a throwaway PostgreSQL 15 server is started a
 (``scripts/postgres.sh``, root and Debian's ``postgresql-15`` needed) on a free loopback port, in a temporary
 folder, and stopped and removed at the end. What is missing (the server named that does not answer, PostgreSQL not
 installed, not root) is raised as ``Missing`` with one line saying what to do, which the benchmark prints instead
-of a traceback. ``measure_databases`` picks a benchmark's databases so: the ones it was given, else a SQLite file
-and a database on that server.
+of a traceback. ``databases`` picks what a benchmark runs on: the URLs it was given, or a SQLite file and a
+database on that server. ``measure_databases`` runs a
+measurement on them and prints what is missing in one line.
 """
 
 import contextlib
@@ -101,20 +102,33 @@ def server(lasting: bool = False) -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def databases(given: list[str], sqlite_file: str, database: str, lasting: bool = False) -> Iterator[list[str]]:
+    """The URLs a benchmark runs on, for as long as the block runs: ``given`` (its ``--database-url``s, each
+    checked), or, none given, a SQLite file named ``sqlite_file`` in a temporary folder (removed at the end unless
+    ``lasting``) and the database ``database`` on the PostgreSQL server of ``server(lasting)``."""
+    if given:
+        for url in given:
+            check(url)
+        yield list(given)
+        return
+    with server(lasting=lasting) as maintenance:
+        folder = tempfile.mkdtemp(prefix="imadmin-bench-")
+        try:
+            yield [f"sqlite:///{folder}/{sqlite_file}", with_database(maintenance, database)]
+        finally:
+            if not lasting:
+                shutil.rmtree(folder, ignore_errors=True)
+
+
 def measure_databases(program: str, urls: list[str] | None, database: str, sqlite_file: str, lasting: bool,
                       measure: Callable[[list[str], str | None], int]) -> int:
-    """``measure(urls, folder)``'s exit status on a benchmark's databases: ``urls`` (its ``--database-url``, each
-    checked) with no folder, else a SQLite file ``sqlite_file`` in a new temporary folder and the database
-    ``database`` on ``server(lasting)``, with that folder. What is missing is printed in one line after
+    """``measure(urls, folder)``'s exit status on ``databases(urls, sqlite_file, database, lasting)``, with the
+    SQLite file's folder (None when ``urls`` were given). What is missing is printed in one line after
     ``program``'s name, and the status is 2."""
     try:
-        if urls:
-            for url in urls:
-                check(url)
-            return measure(urls, None)
-        with server(lasting=lasting) as maintenance:
-            folder = tempfile.mkdtemp(prefix="imadmin-bench-")
-            return measure([f"sqlite:///{folder}/{sqlite_file}", with_database(maintenance, database)], folder)
+        with databases(urls or [], sqlite_file, database, lasting) as picked:
+            return measure(picked, None if urls else os.path.dirname(picked[0].removeprefix("sqlite:///")))
     except Missing as missing:
         print(f"{program}: {missing}", file=sys.stderr)
         return 2

@@ -22,11 +22,9 @@ import json
 import logging
 import os
 import re
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,7 +33,7 @@ from types import SimpleNamespace
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench import database_server  # noqa: E402
-from bench.admin_scale import Writer, _create, _drop, _exists, _safe, _with_database  # noqa: E402
+from bench.admin_scale import Writer, _create, _drop, _exists, _safe  # noqa: E402
 from tests.make_run import collected_static  # noqa: E402
 
 BENCH_DATABASE = "imadmin_health_bench"
@@ -63,21 +61,15 @@ def main() -> int:
         return child(args.child, args.runs, args.attempts)
 
     try:
-        if args.database_url:
-            for url in args.database_url:
-                database_server.check(url)
-            return measure_each(args, args.database_url)
-        with database_server.server(lasting=args.keep) as server:
-            tmp = tempfile.mkdtemp(prefix="imadmin-health-bench-")
-            return measure_each(args, [f"sqlite:///{tmp}/health.sqlite3", _with_database(server, BENCH_DATABASE)],
-                                tmp)
+        with database_server.databases(args.database_url, "health.sqlite3", BENCH_DATABASE, args.keep) as urls:
+            return measure_each(args, urls)
     except database_server.Missing as missing:
         print(f"bench/health_page.py: {missing}", file=sys.stderr)
         return 2
 
 
-def measure_each(args, urls: list[str], tmp: str | None = None) -> int:
-    """Creates, seeds, measures and drops each database in turn (``tmp``: the folder of the SQLite file)."""
+def measure_each(args, urls: list[str]) -> int:
+    """Creates, seeds, measures and drops each database in turn."""
     failed = False
     for url in urls:
         if _exists(url):
@@ -93,8 +85,6 @@ def measure_each(args, urls: list[str], tmp: str | None = None) -> int:
                 _drop(url)
     if args.keep:
         print(f"Kept: {', '.join(_safe(url) for url in urls)}")
-    elif tmp:
-        shutil.rmtree(tmp, ignore_errors=True)
     return 1 if failed else 0
 
 

@@ -70,19 +70,31 @@ class SyncAttemptQuerySet(models.QuerySet):
 
     def delete_in_batches(self, batch: int) -> Iterator[int]:
         """Delete these calls, oldest first, ``batch`` a transaction, yielding how many each deleted: the table is
-        never locked for longer than one batch takes, and a run stopped half-way has deleted whole batches."""
+        never locked for longer than one batch takes, and a run stopped half-way has deleted whole batches.
+
+        Each batch is the next ``batch`` calls in (started_at, id) order after the last one deleted, read from an
+        index in that order (``Meta.indexes``): no batch walks again past what the batches before it deleted
+        (on PostgreSQL their index entries stay until VACUUM), so each takes as long as the first.
+        """
         calls, refusals = SyncAttempt._meta.db_table, SyncAttemptRefusal._meta.db_table
+        after = None
         while True:
             with transaction.atomic(using=self.db), connections[self.db].cursor() as cursor:
-                pks = list(self.order_by("started_at", "pk").values_list("pk", flat=True)[:batch])
-                if not pks:
+                rest = self
+                if after is not None:
+                    started, pk = after
+                    rest = rest.filter(models.Q(started_at__gt=started) | models.Q(pk__gt=pk), started_at__gte=started)
+                rows = list(rest.order_by("started_at", "pk").values_list("started_at", "pk")[:batch])
+                if not rows:
                     return
+                pks = [pk for _started, pk in rows]
                 # Two plain DELETEs by primary key: Django's delete() would first read every column of the calls
                 # (their request and answer bodies) to collect what cascades from them.
                 marks = ", ".join(["%s"] * len(pks))
                 cursor.execute(f"DELETE FROM {refusals} WHERE attempt_id IN ({marks})", pks)
                 cursor.execute(f"DELETE FROM {calls} WHERE id IN ({marks})", pks)
                 deleted = cursor.rowcount
+            after = rows[-1]
             yield deleted
 
 
@@ -106,24 +118,24 @@ class SyncAttempt(models.Model):
 
     group = models.ForeignKey(
         ContactGroup, on_delete=models.SET_NULL, null=True, blank=True, related_name="sync_attempts",
-        verbose_name=_("group"),
+        verbose_name=_("group"), db_index=False,  # syncattempt_group_started begins with it
     )
-    owner_user_id = models.CharField(_("owner"), max_length=protocol.USER_ID_MAX_BYTES, blank=True, db_index=True)
+    owner_user_id = models.CharField(_("owner"), max_length=protocol.USER_ID_MAX_BYTES, blank=True)
     group_name = models.CharField(_("group name"), max_length=protocol.GROUP_NAME_MAX_BYTES, blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
-        verbose_name=_("staff user"),
+        verbose_name=_("staff user"), db_index=False,  # syncattempt_actor_started begins with it
     )
-    operation = models.CharField(_("operation"), max_length=64, db_index=True)
+    operation = models.CharField(_("operation"), max_length=64)
     request = StorableJSONField(_("request body"))
     response = StorableJSONField(_("response body"), null=True, blank=True)
     http_status = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
     action_status = models.CharField(_("ActionStatus"), max_length=protocol.ACTION_STATUS_MAX_CHARS, blank=True)
-    error_code = models.IntegerField(_("ErrorCode"), null=True, blank=True, db_index=True)
+    error_code = models.IntegerField(_("ErrorCode"), null=True, blank=True)
     error_info = models.TextField(_("ErrorInfo"), blank=True)
     refused_items = models.PositiveIntegerField(_("refused conversations"), default=0)
-    outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices, db_index=True)
-    started_at = models.DateTimeField(_("started"), db_index=True)
+    outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices)
+    started_at = models.DateTimeField(_("started"))
     duration_ms = models.PositiveIntegerField(_("duration (ms)"))
     # A read of Chat made while a staff page waited (the group page's comparison, the picker's list): the list of
     # calls hides these unless its filter asks for them.
@@ -135,7 +147,19 @@ class SyncAttempt(models.Model):
         verbose_name = _("Chat call")
         verbose_name_plural = _("Chat calls")
         ordering = ["-started_at", "-id"]
-        indexes = [models.Index(fields=["group", "-started_at"], name="syncattempt_group_started")]
+        # Each column the list filters or searches by, followed by the list's order (started_at, id): a filtered
+        # page is the first rows of one index read in order, and its count stops at a cap (admin/audit.py), at
+        # any size. One actor's calls in time order also give the pruning of the sweep's reads: a batch the oldest
+        # in index order, never walking past the calls kept longer nor sorting the rest.
+        indexes = [
+            models.Index(fields=["started_at", "id"], name="syncattempt_started"),
+            models.Index(fields=["group", "-started_at"], name="syncattempt_group_started"),
+            models.Index(fields=["actor", "started_at", "id"], name="syncattempt_actor_started"),
+            models.Index(fields=["operation", "started_at", "id"], name="syncattempt_operation_started"),
+            models.Index(fields=["outcome", "started_at", "id"], name="syncattempt_outcome_started"),
+            models.Index(fields=["error_code", "started_at", "id"], name="syncattempt_code_started"),
+            models.Index(fields=["owner_user_id", "started_at", "id"], name="syncattempt_owner_started"),
+        ]
 
     def __str__(self):
         return words.call_title(self.operation, f"{self.started_at:%Y-%m-%d %H:%M:%S}", self.get_outcome_display())

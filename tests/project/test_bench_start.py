@@ -15,7 +15,8 @@ from bench import database_server
 from tests.make_run import clean_env, run
 from tests.services import free_port
 
-BENCHMARKS = ["bench/admin_scale.py", "bench/health_page.py", "bench/user_search.py", "bench/group_search.py"]
+BENCHMARKS = ["bench/admin_scale.py", "bench/audit_scale.py", "bench/health_page.py", "bench/user_search.py",
+              "bench/group_search.py"]
 
 
 def one_line(result) -> str:
@@ -61,3 +62,16 @@ def test_without_a_named_server_one_is_started_for_the_run_and_stopped_after(mon
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(url, connect_timeout=5)
 
+
+
+def test_the_databases_a_benchmark_runs_on_are_the_urls_given_or_sqlite_and_postgresql(monkeypatch, tmp_path):
+    given = [f"sqlite:///{tmp_path}/mine.sqlite3"]
+    with database_server.databases(given, "bench.sqlite3", "imadmin_x_bench") as urls:
+        assert urls == given
+    monkeypatch.setenv(database_server.ENVIRONMENT, "postgres://postgres:pw@127.0.0.1:5999/postgres")
+    monkeypatch.setattr(database_server, "check", lambda url: None)  # the server named, taken as answering
+    with database_server.databases([], "bench.sqlite3", "imadmin_x_bench") as urls:
+        folder = urls[0].removeprefix("sqlite:///").removesuffix("/bench.sqlite3")
+        assert urls == [f"sqlite:///{folder}/bench.sqlite3", "postgres://postgres:pw@127.0.0.1:5999/imadmin_x_bench"]
+        assert os.path.isdir(folder)
+    assert not os.path.exists(folder)
