@@ -153,6 +153,10 @@ class SyncAttempt(models.Model):
         # in index order, never walking past the calls kept longer nor sorting the rest.
         indexes = [
             models.Index(fields=["started_at", "id"], name="syncattempt_started"),
+            # The list as it opens (the page's reads hidden), its deep pages read from the index alone (the flag is
+            # in it too, so that SQLite needs no row to test it).
+            models.Index(fields=["started_at", "id", "page_read"], name="syncattempt_shown_started",
+                         condition=models.Q(page_read=False)),
             models.Index(fields=["group", "-started_at"], name="syncattempt_group_started"),
             models.Index(fields=["actor", "started_at", "id"], name="syncattempt_actor_started"),
             models.Index(fields=["operation", "started_at", "id"], name="syncattempt_operation_started"),
