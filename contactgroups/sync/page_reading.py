@@ -25,7 +25,8 @@ class PageReading:
 
     @property
     def known(self) -> bool:
-        return self.read_at is not None
+        """A reading and its time are there to show (a kept reading's time without its reading shows nothing)."""
+        return self.read_at is not None and isinstance(self.reading, dict)
 
 
 def sync_on_its_way(group: ContactGroup) -> bool:

@@ -30,7 +30,9 @@ def test_a_group_renamed_in_the_app_is_seen_and_chats_version_taken(page, staff,
     expect(page.locator(".messagelist .success")).to_have_text(
         f"Took Chat's version of “{CJK_NAME}”: renamed from “{CJK_NAME}” to “项目组 From the app”.")
     expect(page.get_by_label("Group name")).to_have_value("项目组 From the app")
-    expect(comparison).to_have_text("Matches what Chat holds now. Refresh from Chat", use_inner_text=True)
+    # The reading just taken is shown, with its age, rather than Chat read again at once.
+    expect(comparison).to_have_text("Compared with the group as Chat held it less than a minute ago.\n"
+                                    "Matched what Chat held then.\nRefresh from Chat", use_inner_text=True)
     assert ContactGroup.objects.get(pk=synced_group.pk).name == "项目组 From the app"
     assert chat_groups(chat_sandbox, "user_0001") == {
         "项目组 From the app": [(C2C, "user_0002"), (C2C, "user_0003"), (GROUP, CHAT_GROUP_ID)]}

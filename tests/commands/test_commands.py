@@ -372,7 +372,9 @@ def test_an_interrupted_run_keeps_what_chat_confirmed_and_leaves_the_rest_untouc
     command = subprocess.Popen(
         [sys.executable, "manage.py", "sync_contact_groups", "--actor", staff.username, "--concurrency", "2"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
-        start_new_session=True)
+        start_new_session=True,
+        # As from a terminal: a run started in the background by a shell without job control ignores Ctrl-C.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     wait_until(lambda: len(chat.calls_to(CREATE)) >= 10, timeout=60)
     os.killpg(command.pid, signal.SIGINT)  # as a terminal's Ctrl-C does
     _out, err = command.communicate(timeout=120)
