@@ -9,10 +9,13 @@ import html
 import random
 
 import pytest
+from django.contrib import admin
 from django.core.management import call_command
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from contactgroups.admin import paging
 from contactgroups.chat import protocol
 from contactgroups.indexes import GROUP_ID_SEARCH, GROUP_NAME_SEARCH
 from contactgroups.models import ChatUser, ContactGroup, ContactItem
@@ -214,3 +217,25 @@ def test_the_deleted_groups_a_search_leaves_out_are_counted_by_part_of_the_name(
     response = admin_client.get(GROUPS, {"q": "ork"})
     assert listed(response) == ["Work 工作"]
     assert "1 deleted group also matches;" in page_text(response)
+
+
+@pytest.mark.parametrize(("language", "said"), [("en", "More than 15 conversation groups"),
+                                                ("zh-hans", "超过 15 个会话分组")])
+def test_a_common_word_is_counted_up_to_a_cap_and_the_page_says_more_than(admin_client, make_group, monkeypatch,
+                                                                          language, said):
+    """Pages of 10, counted up to 5 past the page asked for: 30 groups named with "work" are never all counted."""
+    monkeypatch.setattr(admin.site._registry[ContactGroup], "list_per_page", 10)
+    monkeypatch.setattr(paging, "COUNTED_PAST", 5)
+    owner = ChatUser.objects.create(user_id="cs_zhang_0001")
+    for n in range(30):
+        make_group(owner, f"Work {n:02d}")
+    make_group(owner, "Family")
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get(GROUPS, {"q": "ork"}, HTTP_ACCEPT_LANGUAGE=language)
+    assert len(response.context["cl"].result_list) == 10
+    assert said in " ".join(page_text(response).split())
+    counts = [query["sql"] for query in queries if "COUNT(" in query["sql"].upper() and "LIMIT 16" in query["sql"]]
+    assert counts, "the search's count stops at the page and 5 more"
+    last = admin_client.get(GROUPS, {"q": "ork", "p": "3"}, HTTP_ACCEPT_LANGUAGE=language)
+    assert last.context["cl"].result_count == 30 and "More than" not in page_text(last)
+    assert "超过" not in page_text(last)
