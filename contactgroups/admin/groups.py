@@ -86,6 +86,9 @@ class ContactGroupAdmin(CappedCount, admin.ModelAdmin):
             return queryset, False
         return queryset.matching(search_term), False  # ContactGroup.objects.matching: the one rule
 
+    def get_changelist(self, request, **kwargs):
+        return search.GroupChangeList  # a common word's page read in the list's order
+
     def get_inline_formsets(self, request, formsets, inline_instances, obj=None):
         return count_inline_media_once(super().get_inline_formsets(request, formsets, inline_instances, obj))
 

@@ -5,9 +5,12 @@ name or of a group conversation's id, or by their owner (ContactGroup.objects.ma
 The group list says what its search left out or did differently: that no Chat user matches the owner filter, how
 many deleted groups the search would also have found while the list leaves them out, and how a text too short for
 the trigram indexes was searched.
+
+A search for a common word reads the page from the list's first groups in its order (``GroupChangeList``).
 """
 
 from django.contrib import messages
+from django.contrib.admin.views.main import ORDER_VAR, ChangeList
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -15,6 +18,7 @@ from django.utils.translation import ngettext
 
 from contactgroups import words
 from contactgroups.admin.filters import OwnerFilter, StateFilter
+from contactgroups.admin.paging import rows_needed
 from contactgroups.indexes import TRIGRAM
 from contactgroups.models import ChatUser, ContactGroup
 
@@ -29,6 +33,48 @@ GROUP_SEARCH_HELP = _(
     "in any case. A text of one or two characters is looked for in every group's name, which takes longer on a long "
     "list, at the start of owners' UserIDs and nicknames, and as a whole group id."
 )
+
+# How many groups the list reads in its order for each row its page and capped count need, testing each, before it
+# finds every match through the indexes instead: a word in one group of 40 or more is found among the first ones.
+READ_PER_ROW = 40
+
+
+class GroupChangeList(ChangeList):
+    """The group list. Its page of a search for a common word (``ORK``, in 1 group of 17) comes from the list's
+    first groups in its order, each tested against the rule as it is read (``ContactGroup.objects.matching(text,
+    each_row=True)``), up to the rows the page and its capped count need (``paging.rows_needed``): through the
+    trigram indexes the database would find all 50,000 matches, then sort them. When those first groups hold
+    fewer matches (a rare text), the page is read from the search's own queryset (the indexes). Only the page and
+    its count read it so: actions on every matching group and the export keep the whole search (``queryset``)."""
+
+    def get_results(self, request):
+        searched = self.queryset
+        newest = self.newest_matches(request)
+        if newest is not None:
+            self.queryset = searched.filter(pk__in=newest)
+        try:
+            super().get_results(request)
+        finally:
+            self.queryset = searched
+
+    def newest_matches(self, request) -> list[int] | None:
+        """The pks of the first matches in the list's order, as many as the page and its capped count need and
+        one more, when the list's first groups hold them; else None."""
+        text = self.query.strip()
+        if not text or self.show_all or ORDER_VAR in self.params:
+            return None
+        most = rows_needed(request, self.list_per_page)
+        query, specs = self.query, (self.filter_specs, self.has_filters, self.has_active_filters)
+        self.query = ""
+        try:
+            unsearched = self.get_queryset(request)  # filtered and ordered as the list is
+        finally:
+            self.query = query
+            self.filter_specs, self.has_filters, self.has_active_filters = specs
+        first = unsearched.values("pk")[:most * READ_PER_ROW]
+        newest = list(unsearched.filter(pk__in=first).matching(text, each_row=True)
+                      .values_list("pk", flat=True)[:most + 1])
+        return newest if len(newest) > most else None
 
 
 def no_user_matches_text(text: str) -> str:
