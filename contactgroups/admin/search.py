@@ -11,6 +11,7 @@ A search for a common word reads the page from the list's first groups in its or
 
 from django.contrib import messages
 from django.contrib.admin.views.main import ORDER_VAR, ChangeList
+from django.db.models import Q
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -35,8 +36,8 @@ GROUP_SEARCH_HELP = _(
 )
 
 # How many groups the list reads in its order for each row its page and capped count need, testing each, before it
-# finds every match through the indexes instead: a word in one group of 40 or more is found among the first ones.
-READ_PER_ROW = 40
+# finds every match through the indexes instead: a word in one group of 25 or more is found among the first ones.
+READ_PER_ROW = 25
 
 
 class GroupChangeList(ChangeList):
@@ -51,15 +52,16 @@ class GroupChangeList(ChangeList):
         searched = self.queryset
         newest = self.newest_matches(request)
         if newest is not None:
-            self.queryset = searched.filter(pk__in=newest)
+            self.queryset = newest
         try:
             super().get_results(request)
         finally:
             self.queryset = searched
 
-    def newest_matches(self, request) -> list[int] | None:
-        """The pks of the first matches in the list's order, as many as the page and its capped count need and
-        one more, when the list's first groups hold them; else None."""
+    def newest_matches(self, request):
+        """The groups matching the search, in the list's order (most recently changed first, as ``ordering``),
+        down to the one just past those the page and its capped count need, when the list's first groups hold
+        them; else None. Each query walks the list's (updated_at, id) index and stops there."""
         text = self.query.strip()
         if not text or self.show_all or ORDER_VAR in self.params:
             return None
@@ -71,10 +73,18 @@ class GroupChangeList(ChangeList):
         finally:
             self.query = query
             self.filter_specs, self.has_filters, self.has_active_filters = specs
-        first = unsearched.values("pk")[:most * READ_PER_ROW]
-        newest = list(unsearched.filter(pk__in=first).matching(text, each_row=True)
-                      .values_list("pk", flat=True)[:most + 1])
-        return newest if len(newest) > most else None
+        if list(dict.fromkeys(unsearched.query.order_by)) != ["-updated_at", "-id"]:
+            return None
+        tested = unsearched.matching(text, each_row=True)
+        cut = unsearched.values_list("updated_at", "pk")[most * READ_PER_ROW - 1:most * READ_PER_ROW]
+        read = tested.filter(at_or_before(*cut[0])) if cut else tested
+        last = read.values_list("updated_at", "pk")[most:most + 1]
+        return tested.filter(at_or_before(*last[0])) if last else None
+
+
+def at_or_before(updated_at, pk) -> Q:
+    """The groups at or before (``updated_at``, ``pk``) in the list's order, most recently changed first."""
+    return Q(updated_at__gt=updated_at) | Q(updated_at=updated_at, pk__gte=pk)
 
 
 def no_user_matches_text(text: str) -> str:

@@ -271,7 +271,7 @@ def test_a_common_word_s_pages_are_read_from_the_first_groups_in_the_list_s_orde
             response = admin_client.get(GROUPS, {"q": "ork", "p": str(page)})
         cl = response.context["cl"]
         assert [group.pk for group in cl.result_list] == whole[(page - 1) * 10:page * 10]
-        read_in_order = f"LIMIT {(page * 10 + 5) * search.READ_PER_ROW}"
+        read_in_order = f"LIMIT 1 OFFSET {(page * 10 + 5) * search.READ_PER_ROW - 1}"
         assert any(read_in_order in query["sql"] for query in queries), page
         assert cl.result_count == min(page * 10 + 5, 40) and cl.paginator.capped is (page < 4)
         assert cl.queryset.count() == 40  # actions and the export: every match
