@@ -83,8 +83,9 @@ class GroupChangeList(ChangeList):
 
 
 def at_or_before(updated_at, pk) -> Q:
-    """The groups at or before (``updated_at``, ``pk``) in the list's order, most recently changed first."""
-    return Q(updated_at__gt=updated_at) | Q(updated_at=updated_at, pk__gte=pk)
+    """The groups at or before (``updated_at``, ``pk``) in the list's order, most recently changed first; its
+    ``updated_at`` bound alone (an AND) is what bounds the index's range, the OR a filter within it."""
+    return Q(updated_at__gte=updated_at) & (Q(updated_at__gt=updated_at) | Q(pk__gte=pk))
 
 
 def no_user_matches_text(text: str) -> str:
