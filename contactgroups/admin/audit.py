@@ -3,7 +3,6 @@
 import json
 
 from django.contrib import admin
-from django.core.paginator import Paginator
 from django.db import connections
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
@@ -11,36 +10,22 @@ from django.utils.translation import gettext_lazy as _
 
 from contactgroups import words
 from contactgroups.admin.django_internals import is_filtered
-from contactgroups.admin.filters import (
-    COUNTED_PAST,
-    ErrorCodeFilter,
-    OperationFilter,
-    PageReadFilter,
-    StartedFilter,
-    rows_needed,
-)
+from contactgroups.admin.filters import ErrorCodeFilter, OperationFilter, PageReadFilter, StartedFilter
+from contactgroups.admin.paging import CappedCount, CappedCountPaginator
 from contactgroups.admin.selection import SelectedIdsChecked
 from contactgroups.models import SyncAttempt
 
 
-class EstimatedCountPaginator(Paginator):
+class EstimatedCountPaginator(CappedCountPaginator):
     """Pages of millions of audit rows whose count never reads them all.
 
     Counting millions of rows exactly takes longer than everything else on the page, and grows with the table. The
     whole table on PostgreSQL, filtered by nothing beyond the list's default (page reads hidden), is counted by the
     planner's estimate (pg_class.reltuples, refreshed by autovacuum; it includes the hidden page reads). Anything
-    else (a filtered list, SQLite) is counted up to ``most`` rows (filters.rows_needed: to the end of the page asked
-    for and ``COUNTED_PAST`` more): when there are more, ``capped`` is set and the pages say "more than" that many
-    (the count is then ``most``, and the page links reach that far; a later page is still reached from the last
-    one).
+    else (a filtered list, SQLite) is counted up to a cap (paging.CappedCountPaginator).
     """
 
     EXACT_BELOW = 100_000
-
-    def __init__(self, object_list, per_page, orphans=0, allow_empty_first_page=True, most=None):
-        super().__init__(object_list, per_page, orphans, allow_empty_first_page)
-        self.most = most if most is not None else per_page + COUNTED_PAST
-        self.capped = False
 
     @cached_property
     def count(self):
@@ -53,12 +38,7 @@ class EstimatedCountPaginator(Paginator):
                 row = cursor.fetchone()
             if row and row[0] >= self.EXACT_BELOW:
                 return int(row[0])
-        # SELECT COUNT(*) FROM (SELECT ... LIMIT most + 1): it stops at the cap, by whichever index is cheapest.
-        counted = queryset.order_by()[:self.most + 1].count()
-        if counted > self.most:
-            self.capped = True
-            return self.most
-        return counted
+        return self.capped_count(queryset)
 
     def page(self, number):
         """The page; past the first, its calls are found by their keys alone (an index read without its rows),
@@ -76,7 +56,7 @@ def filtered_beyond_default(queryset) -> bool:
 
 
 @admin.register(SyncAttempt)
-class SyncAttemptAdmin(SelectedIdsChecked, admin.ModelAdmin):
+class SyncAttemptAdmin(CappedCount, SelectedIdsChecked, admin.ModelAdmin):
     """Every call made to Chat, read-only for everyone."""
 
     paginator = EstimatedCountPaginator
@@ -86,7 +66,6 @@ class SyncAttemptAdmin(SelectedIdsChecked, admin.ModelAdmin):
     list_select_related = ["actor"]
     search_fields = ["owner_user_id"]
     search_help_text = _("Finds the calls made for the owner with exactly this UserID.")
-    show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
     fields = [
         "started_at", "duration_ms", "actor", "group", "owner_user_id", "group_name", "operation_shown", "outcome",
@@ -102,10 +81,6 @@ class SyncAttemptAdmin(SelectedIdsChecked, admin.ModelAdmin):
         # The list says that it hides the page reads, and how to show them.
         return super().changelist_view(request, {"page_reads_hidden": PageReadFilter.hides(request),
                                                  **(extra_context or {})})
-
-    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
-        return self.paginator(queryset, per_page, orphans, allow_empty_first_page,
-                              most=rows_needed(request, per_page))
 
     def get_search_results(self, request, queryset, search_term):
         # Exact, so the index answers it: a substring search would read every one of millions of rows.

@@ -3,29 +3,15 @@
 from datetime import timedelta
 
 from django.contrib import admin
-from django.contrib.admin.views.main import PAGE_VAR
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from contactgroups import words
 from contactgroups.admin.django_internals import filter_params
+from contactgroups.admin.paging import rows_needed
 from contactgroups.chat import errors, protocol
 from contactgroups.models import ChatUser, ContactGroup, SyncAttempt, SyncAttemptRefusal
-
-# A list counted up to a cap (admin/audit.py) counts at most this many rows past the end of the page asked for;
-# the ErrorCode filter's page sorts as many of the calls answered with the code (a few ms a thousand).
-COUNTED_PAST = 1_000
-
-
-def rows_needed(request, per_page: int) -> int:
-    """How many rows of a list, in its order, a page and its capped count need: those up to the end of the page
-    asked for (``?p=``), and ``COUNTED_PAST`` more."""
-    try:
-        page = max(1, int(request.GET.get(PAGE_VAR, 1)))
-    except ValueError:
-        page = 1
-    return page * per_page + COUNTED_PAST
 
 
 class StateFilter(admin.SimpleListFilter):

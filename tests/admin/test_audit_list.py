@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from contactgroups.admin import filters
+from contactgroups.admin import paging
 from contactgroups.models import SyncAttempt, SyncAttemptRefusal
 
 pytestmark = pytest.mark.django_db
@@ -36,7 +36,7 @@ def page_text(response) -> str:
 def small_pages(monkeypatch):
     """Pages of 10 calls, counted up to 5 calls past the page asked for."""
     monkeypatch.setattr(admin.site._registry[SyncAttempt], "list_per_page", 10)
-    monkeypatch.setattr(filters, "COUNTED_PAST", 5)
+    monkeypatch.setattr(paging, "COUNTED_PAST", 5)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -136,7 +136,7 @@ def test_the_errorcode_filter_reads_the_newest_answered_calls_from_an_index_in_o
         assert plan.count("TEMP B-TREE FOR ORDER BY") <= 1, plan
     else:
         assert "Backward using syncattempt_code_started" in plan, plan
-    assert f"LIMIT {100 + filters.COUNTED_PAST + 1}" in str(response.context["cl"].queryset.query)
+    assert f"LIMIT {100 + paging.COUNTED_PAST + 1}" in str(response.context["cl"].queryset.query)
 
 
 def test_a_deep_page_finds_its_calls_by_the_index_alone_then_reads_them(admin_client, small_pages):

@@ -9,10 +9,13 @@ import html
 import random
 
 import pytest
+from django.contrib import admin
 from django.core.management import call_command
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from contactgroups.admin import paging, search
 from contactgroups.chat import protocol
 from contactgroups.indexes import GROUP_ID_SEARCH, GROUP_NAME_SEARCH
 from contactgroups.models import ChatUser, ContactGroup, ContactItem
@@ -68,6 +71,17 @@ def groups(make_group):
         "owner nickname", "owner UserID", "UserID", "stripped", "miss"])
 def test_groups_whose_name_or_group_conversation_id_contains_the_text(groups, text, names):
     assert found(text) == names
+    # The same rule tested on each group read, as the list's page of a common word reads it.
+    assert sorted(ContactGroup.objects.matching(text, each_row=True).values_list("name", flat=True)) == names
+
+
+@pytest.mark.parametrize("text", ["éco", "ÉCO", "Éco", "cole", "ÉCOLE 工"])
+def test_the_rule_tested_on_each_row_folds_the_case_of_every_letter_as_the_index_does(make_group, text):
+    owner = ChatUser.objects.create(user_id="zz_owner")
+    for name in ["ÉCOLE 工作", "école", "Ecole"]:
+        make_group(owner, name)
+    assert (sorted(ContactGroup.objects.matching(text, each_row=True).values_list("name", flat=True))
+            == found(text))
 
 
 @pytest.mark.parametrize(("text", "names"), [
@@ -214,3 +228,53 @@ def test_the_deleted_groups_a_search_leaves_out_are_counted_by_part_of_the_name(
     response = admin_client.get(GROUPS, {"q": "ork"})
     assert listed(response) == ["Work 工作"]
     assert "1 deleted group also matches;" in page_text(response)
+
+
+@pytest.mark.parametrize(("language", "said"), [("en", "More than 15 conversation groups"),
+                                                ("zh-hans", "超过 15 个会话分组")])
+def test_a_common_word_is_counted_up_to_a_cap_and_the_page_says_more_than(admin_client, make_group, monkeypatch,
+                                                                          language, said):
+    """Pages of 10, counted up to 5 past the page asked for: 30 groups named with "work" are never all counted."""
+    monkeypatch.setattr(admin.site._registry[ContactGroup], "list_per_page", 10)
+    monkeypatch.setattr(paging, "COUNTED_PAST", 5)
+    owner = ChatUser.objects.create(user_id="cs_zhang_0001")
+    for n in range(30):
+        make_group(owner, f"Work {n:02d}")
+    make_group(owner, "Family")
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get(GROUPS, {"q": "ork"}, HTTP_ACCEPT_LANGUAGE=language)
+    assert len(response.context["cl"].result_list) == 10
+    assert said in " ".join(page_text(response).split())
+    counts = [query["sql"] for query in queries if "COUNT(" in query["sql"].upper() and "LIMIT 16" in query["sql"]]
+    assert counts, "the search's count stops at the page and 5 more"
+    last = admin_client.get(GROUPS, {"q": "ork", "p": "3"}, HTTP_ACCEPT_LANGUAGE=language)
+    assert last.context["cl"].result_count == 30 and "More than" not in page_text(last)
+    assert "超过" not in page_text(last)
+
+
+def test_a_common_word_s_pages_are_read_from_the_first_groups_in_the_list_s_order(admin_client, make_group,
+                                                                                  monkeypatch):
+    """Pages of 10, counted up to 5 past the page: the page reads the list's first 15 x READ_PER_ROW groups in its
+    order, testing each, and lists what the whole search would, page after page; a rare text and the export or
+    an action on every match still read the whole search."""
+    monkeypatch.setattr(admin.site._registry[ContactGroup], "list_per_page", 10)
+    monkeypatch.setattr(paging, "COUNTED_PAST", 5)
+    owner = ChatUser.objects.create(user_id="cs_zhang_0001")
+    for n in range(60):
+        make_group(owner, f"Work {n:02d}" if n % 3 else f"Family {n:02d}")
+    make_group(owner, "old work", state=ContactGroup.State.DELETED)
+    whole = list(ContactGroup.objects.exclude(state=ContactGroup.State.DELETED).matching("ork")
+                 .order_by("-updated_at", "-id").values_list("pk", flat=True))
+    assert len(whole) == 40
+    for page in [1, 2, 3, 4]:
+        with CaptureQueriesContext(connection) as queries:
+            response = admin_client.get(GROUPS, {"q": "ork", "p": str(page)})
+        cl = response.context["cl"]
+        assert [group.pk for group in cl.result_list] == whole[(page - 1) * 10:page * 10]
+        read_in_order = f"LIMIT 1 OFFSET {(page * 10 + 5) * search.READ_PER_ROW - 1}"
+        assert any(read_in_order in query["sql"] for query in queries), page
+        assert cl.result_count == min(page * 10 + 5, 40) and cl.paginator.capped is (page < 4)
+        assert cl.queryset.count() == 40  # actions and the export: every match
+    assert "1 deleted group also matches;" in page_text(response)
+    rare = admin_client.get(GROUPS, {"q": "rk 07"})
+    assert [group.name for group in rare.context["cl"].result_list] == ["Work 07"]
