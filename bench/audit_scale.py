@@ -2,14 +2,14 @@
 
 Fills a fresh database with ``--calls`` audit rows (20,000,000 by default) in the mix a deployment leaves: four in
 five are the drift sweep's reads (``get_contact_group`` under its account), the rest staff actions and commands of
-twelve staff users (creates, updates, deletes, reads before a write, conversation lists, searches, marks, account
-checks); one call in 100 refused with 50001, one in 1,000 throttled (60007), one in 1,000 refused with 50004, one
-in 1,000 without an answer (HTTP 502), one in 5,000 too slow, one in 50 creates and updates partly refused (with
-its refusal code); started evenly over the last 400 days, for 4,000 owners holding 20,000 groups; with the counts a
-minute the health page reads, made from the rows. It loads with each database's fastest path, the table's indexes
-dropped first and built again after: ``INSERT ... SELECT`` from ``generate_series`` on PostgreSQL (the foreign keys'
-triggers off for the load), ``INSERT ... SELECT`` from a recursive CTE on SQLite in one transaction, a million rows a
-statement, and prints the rows a second.
+twelve staff users (creates, updates, deletes, reads before a write, the reads group pages make while staff wait,
+conversation lists, searches, marks, account checks); one call in 100 refused with 50001, one in 1,000 throttled
+(60007), one in 1,000 refused with 50004, one in 1,000 without an answer (HTTP 502), one in 5,000 too slow, one in
+50 creates and updates partly refused (with its refusal code); started evenly over the last 400 days, for 4,000
+owners holding 20,000 groups; with the counts a minute the health page reads, made from the rows.
+It loads with each database's fastest path, the table's indexes dropped first and built again after: ``INSERT ...
+SELECT`` from ``generate_series`` on PostgreSQL (the foreign keys' triggers off for the load), ``INSERT ... SELECT``
+from a recursive CTE on SQLite in one transaction, a million rows a statement, and prints the rows a second.
 
 It then serves the admin with the project's settings (``manage.py runserver``, DEBUG off, plain HTTP on loopback,
 no second factor, as bench/sync_bench.py does), logs in as a superuser through the login page and times each page
@@ -78,6 +78,7 @@ MIX = [(800, "get_contact_group"), (860, "create_contact_group"), (940, "update_
        (998, "mark_contact"), (1000, "account_check")]
 SWEEP_BELOW = 800  # h below it: the drift sweep's reads
 GROUP_BELOW = 980  # h from SWEEP_BELOW to this: calls about one group (write or read before a write)
+PAGE_READS = (965, 980)  # h in this range: the reads a group page makes while staff wait (hidden from the list)
 PARTIAL_BELOW = 940  # creates and updates: the calls that can partly refuse conversations
 # By e = (n * 104729 + 17) % 10000: what Chat answered.
 ANSWERS = "e < 100: 50001; e < 110: 60007; e < 120: 50004; e < 130: HTTP 502; e < 132: too slow; e < 332: partial"
@@ -234,6 +235,7 @@ def row_select(vendor: str, calls: int, sweep: int, first_staff: int, start_us: 
 
         def as_json(text):
             return text
+        true, false = 1, 0
     else:
         def pad5(expr):
             return f"lpad(({expr})::text, 5, '0')"
@@ -241,6 +243,7 @@ def row_select(vendor: str, calls: int, sweep: int, first_staff: int, start_us: 
 
         def as_json(text):
             return f"({text})::jsonb"
+        true, false = "TRUE", "FALSE"
     h, e, o = "(n * 7919 % 1000)", "((n * 104729 + 17) % 10000)", "(n * 48271 % 4000)"
     operation = "CASE " + " ".join(f"WHEN {h} < {bound} THEN '{name}'" for bound, name in MIX[:-1]) + \
         f" ELSE '{MIX[-1][1]}' END"
@@ -281,12 +284,13 @@ def row_select(vendor: str, calls: int, sweep: int, first_staff: int, start_us: 
         outcome,
         started,
         "20 + n * 7919 % 480 + CASE WHEN n % 100003 = 0 THEN 4000 ELSE 0 END",
+        f"CASE WHEN {h} >= {PAGE_READS[0]} AND {h} < {PAGE_READS[1]} THEN {true} ELSE {false} END",
     ])
 
 
 AUDIT_COLUMNS = ["id", "group_id", "owner_user_id", "group_name", "actor_id", "operation", "request", "response",
                  "http_status", "action_status", "error_code", "error_info", "refused_items", "outcome", "started_at",
-                 "duration_ms"]
+                 "duration_ms", "page_read"]
 
 
 def fill_audit(connection, calls: int) -> None:
@@ -446,8 +450,8 @@ def prune(connection, timeout: float) -> None:
         ended, said = False, f"stopped after {timeout:.0f} s"
     pruned = time.monotonic() - began
     kept = SyncAttempt.objects.count()
-    print(f"prune_audit: {said}; {rows - kept:,} calls deleted in {pruned:.0f} s ({(rows - kept) / pruned:,.0f} a "
-          f"second), {kept:,} left", flush=True)
+    print(f"prune_audit said: {said}\n  {rows - kept:,} calls deleted in {pruned:.0f} s "
+          f"({(rows - kept) / pruned:,.0f} a second), {kept:,} left", flush=True)
     if not ended:
         retention = Retention.now()
         for expired in (SyncAttempt.objects.past_sweep_retention(retention),
@@ -515,6 +519,8 @@ def pages() -> list[tuple[str, str, str, str]]:
         (f"searched by owner ({owner})", f"{project}?q={owner}", f"{reference}?q={owner}",
          page_of(SyncAttempt.objects.filter(owner_user_id=owner).count())),
         ("page 2,000", f"{project}?p=2000", f"{reference}?p=2000", page_of(total, 2000)),
+        ("only the group pages' reads", f"{project}?page_reads=only", f"{reference}?page_read__exact=1",
+         "rows:100"),
     ]
 
 
