@@ -203,7 +203,12 @@ def stranded(unchanged_for: float) -> list[tuple[int, int | None]]:
 @shared_task
 def requeue_stranded(unchanged_for: float | None = None) -> int:
     """Hand over again every stranded group unchanged for ``unchanged_for`` seconds (SYNC_STRANDED_SECONDS by
-    default); how many. Each one's ``updated_at`` is touched, so the next run leaves it to the task it got."""
+    default); how many. Each one's ``updated_at`` is touched, so the next run leaves it to the task it got.
+
+    It also wakes the groups waiting on Chat being unreachable when a call has reached Chat since (the process that
+    saw Chat down may make no call to learn it is back)."""
+    if sync.answered_since_unreached():
+        wake_waiting()
     groups = stranded(app_settings.SYNC_STRANDED_SECONDS if unchanged_for is None else unchanged_for)
     if not groups:
         return 0

@@ -16,6 +16,7 @@ from contactgroups.sync.pipeline import sync_batch, sync_group
 from contactgroups.sync.pull import PullReport, pull_group, pull_owner
 from contactgroups.sync.retries import (
     after_failure,
+    answered_since_unreached,
     attempt_sync,
     due_again,
     give_up,
@@ -30,7 +31,8 @@ from contactgroups.sync.retries import (
 from contactgroups.sync.store import SyncResult, is_retryable
 
 __all__ = [
-    "AccountReport", "PullReport", "SyncBusy", "SyncResult", "accounts_job", "after_failure", "attempt_sync",
+    "AccountReport", "PullReport", "SyncBusy", "SyncResult", "accounts_job", "after_failure",
+    "answered_since_unreached", "attempt_sync",
     "check_users", "drift", "due_again", "give_up", "import_users", "is_retryable", "log_history", "log_staff_action",
     "log_staff_actions", "log_unexpected", "not_queued", "pull_group", "pull_owner", "record_staff_action",
     "retry_delay", "retry_now", "schedule", "sync_batch", "sync_group", "sync_with_retries", "waits",

@@ -1,7 +1,9 @@
 """Whether Chat answers: the audit notes each call, and Chat answering again after a call here could not reach it
 is told to whoever listens (``contactgroups.tasks`` hands the groups waiting on that failure over again).
 
-Process-wide and cheap: a flag under a lock, no query. A process that never saw Chat unreachable tells nobody.
+Process-wide and cheap: a flag under a lock, no query. A process that never saw Chat unreachable tells nobody; the
+recovery task (``tasks.requeue_stranded``, every SYNC_RECOVER_SECONDS) reads in the audit that a call of some process
+has reached Chat since the last that could not, and hands the waiting groups over then.
 """
 
 import logging

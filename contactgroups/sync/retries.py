@@ -9,7 +9,9 @@ A retry that waits is written on the group's sync row (``schedule``: the attempt
 due), so pages say it and staff can bring it forward (``retry_now``); a retry handed over for another attempt than
 the one the row waits for does nothing (``pipeline.claim_one``), so a retry brought forward, or one a worker's
 broker still holds after staff acted, runs once. When Chat answers again after it could not be reached
-(``sync.reach``), ``due_again`` makes the groups that wait on that failure due now, a few at a time.
+(``sync.reach``, in the process whose call could not reach it), ``due_again`` makes the groups that wait on that
+failure due now, a few at a time; ``answered_since_unreached`` tells the recovery task, in any process, that a call
+has reached Chat since the last that could not.
 """
 
 import logging
@@ -22,7 +24,7 @@ from django.utils import timezone
 from contactgroups.chat import errors
 from contactgroups.chat.client import ChatClient
 from contactgroups.conf import app_settings
-from contactgroups.models import ContactGroup, GroupSync
+from contactgroups.models import ContactGroup, GroupSync, SyncAttempt
 from contactgroups.outcomes import ErrorKind, SyncCode, SyncOutcome
 from contactgroups.sync.outcome import failure, queue_failure
 from contactgroups.sync.pipeline import sync_group
@@ -82,16 +84,33 @@ def retry_now(group_pk: int) -> int | None:
     return attempts
 
 
+def waiting_on_unreached():
+    """The sync rows of the groups whose retry waits on Chat being unreachable, and is not due soon anyway."""
+    return GroupSync.objects.filter(retry_at__gt=clock() + timedelta(seconds=DUE_SOON_SECONDS),
+                                    last_outcome__error__kind=str(ErrorKind.CONNECT))
+
+
+def answered_since_unreached() -> bool:
+    """Whether groups wait on Chat being unreachable while the audit shows a call (of any process, a page's read
+    included) that reached Chat after the last call that could not. The process that saw Chat down tells its own
+    listeners when its next call gets through (``sync.reach``); this is how the others learn it, from the rows
+    every process writes. False when the audit no longer holds the failure (pruned): the retries' own waits stand."""
+    if not waiting_on_unreached().exists():
+        return False
+    unreached = (SyncAttempt.objects.filter(outcome=SyncAttempt.Outcome.NOT_SENT).order_by("-started_at")
+                 .values_list("started_at", flat=True).first())
+    return unreached is not None and (SyncAttempt.objects.filter(started_at__gt=unreached)
+                                      .exclude(outcome=SyncAttempt.Outcome.NOT_SENT).exists())
+
+
 def due_again(limit: int) -> list[tuple[int, int]]:
     """Chat answered again: up to ``limit`` of the groups that wait for a retry after Chat could not be reached,
     next due first, made due now; each one's pk and attempt number to hand over. Those due within
     DUE_SOON_SECONDS, and those already made due, are left to come."""
-    now = clock()
-    waiting = GroupSync.objects.filter(retry_at__gt=now + timedelta(seconds=DUE_SOON_SECONDS),
-                                       last_outcome__error__kind=str(ErrorKind.CONNECT))
+    waiting = waiting_on_unreached()
     rows = list(waiting.order_by("retry_at").values_list("group_id", "attempts")[:limit])
     if rows:
-        waiting.filter(group_id__in=[pk for pk, _ in rows]).update(retry_at=now)
+        waiting.filter(group_id__in=[pk for pk, _ in rows]).update(retry_at=clock())
     return rows
 
 

@@ -15,10 +15,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 
-from contactgroups import tasks
+from contactgroups import sync, tasks
 from contactgroups.chat import protocol
 from contactgroups.models import ChatUser, ContactGroup, GroupSync, SyncAttempt
-from contactgroups.sync import retries
+from contactgroups.sync import reach, retries
 from tests.conftest import wait_until
 
 C2C = protocol.TYPE_C2C
@@ -193,3 +193,30 @@ def test_an_import_while_chat_is_down_says_why_and_is_tried_again_once_chat_is_b
     assert answer["ResultItem"][0]["AccountStatus"] == "Imported"
     page = support.get(changelist, headers=headers).content.decode()
     assert re.search(r'<td class="field-last_error">(.*?)</td>', page).group(1) == "—"
+
+
+def test_a_process_that_never_saw_chat_down_learns_it_is_back_from_the_audit_and_the_waiting_groups_go(
+        support, owner, make_group, staff, chat_sandbox, settings, monkeypatch):
+    settings.SYNC_RETRY_BASE_SECONDS = settings.SYNC_RETRY_CAP_SECONDS = 600  # no backoff ends within the test
+    monkeypatch.setattr(retries, "jitter", lambda low, high: high)
+    groups = [make_group(owner, f"team {n}", [(C2C, "user_0002")], state=ContactGroup.State.QUEUED)
+              for n in range(3)]
+    chat_sandbox.stop()
+    hand_over(*groups, actor=staff)
+    wait_until(lambda: GroupSync.objects.filter(attempts=1, retry_at__isnull=False).count() == 3)
+    assert not sync.answered_since_unreached()  # nothing has reached Chat since
+
+    chat_sandbox.start()
+    # The call that reaches Chat is made where Chat was never seen down (another worker, another machine).
+    monkeypatch.setattr(reach, "_unreached", False)
+    other = make_group(owner, "other", [(C2C, "user_0002")])
+    hand_over(other, actor=staff)
+    wait_until(lambda: ContactGroup.objects.get(pk=other.pk).state == ContactGroup.State.SYNCED)
+    assert ContactGroup.objects.filter(state=ContactGroup.State.QUEUED).count() == 3  # still waiting out 600 s
+    assert chat_group_names(chat_sandbox, owner.user_id) == {"other"}
+
+    tasks.requeue_stranded()  # the recovery task, as beat runs it every SYNC_RECOVER_SECONDS
+    wait_until(lambda: ContactGroup.objects.filter(state=ContactGroup.State.SYNCED).count() == 4, timeout=60)
+    assert chat_group_names(chat_sandbox, owner.user_id) == {"other", "team 0", "team 1", "team 2"}
+    assert not GroupSync.objects.filter(retry_at__isnull=False).exists()
+    assert not sync.answered_since_unreached()

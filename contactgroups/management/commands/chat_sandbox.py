@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from contactgroups.chat.sandbox import DEFAULT_PAGE_SIZE, DEFAULT_TIMEOUT_SECONDS, SandboxServer, switch
 from contactgroups.conf import app_settings
+from contactgroups.engine import settle_loaded_objects
 
 # The control token can come from the environment, so it stays out of the process list.
 CONTROL_TOKEN_ENV = "CHAT_SANDBOX_CONTROL_TOKEN"
@@ -93,6 +94,7 @@ class Command(BaseCommand):
         except (OSError, ValueError) as exc:
             raise CommandError(f"The Chat sandbox could not start: {exc}") from exc
 
+        settle_loaded_objects()  # Chat stamps a call when it arrives: no long pause of ours may bunch arrivals
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
