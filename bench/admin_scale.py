@@ -186,6 +186,7 @@ def child(url: str, seed_it: bool, runs: int, attempts: int) -> int:
         "DEBUG": "off",
         "ALLOWED_HOSTS": "testserver",
         "CELERY_BROKER_URL": "",
+        "STAFF_SECOND_FACTOR": "false",  # force_login's session reaches the pages, not the second factor's setup
     })
     import django
 

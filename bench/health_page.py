@@ -94,6 +94,7 @@ def child(url: str, runs: int, attempts: int) -> int:
         "STATIC_ROOT": collected_static(),  # DEBUG off serves the hashed names collectstatic writes
         "SECRET_KEY": "imadmin-bench-secret-key-not-for-production", "DEBUG": "off", "ALLOWED_HOSTS": "testserver",
         "CELERY_BROKER_URL": "",
+        "STAFF_SECOND_FACTOR": "false",  # force_login's session reaches the page, not the second factor's setup
     })
     import django
 

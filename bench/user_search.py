@@ -110,6 +110,7 @@ def child(url: str, seed_it: bool, users: int, runs: int, reference_runs: int) -
         "DEBUG": "off",
         "ALLOWED_HOSTS": "testserver",
         "CELERY_BROKER_URL": "",
+        "STAFF_SECOND_FACTOR": "false",  # force_login's session reaches the pages, not the second factor's setup
     })
     import django
 
