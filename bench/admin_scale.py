@@ -16,7 +16,6 @@ saves the seeding while tuning. Seeding writes rows in large batches (``executem
 PostgreSQL): 30 to 40 s a database on a quiet 2-core machine.
 """
 
-import argparse
 import functools
 import json
 import os
@@ -56,16 +55,9 @@ OPERATIONS = ["create_contact_group", "update_contact_group", "get_contact_group
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-url", action="append", default=[],
-                        help="a database to create, seed and measure (repeatable); default: SQLite and PostgreSQL")
+    parser = database_server.parser(__doc__.split("\n\n")[0], reuse=True)
     parser.add_argument("--runs", type=int, default=25, help="timed requests a page (default 25)")
     parser.add_argument("--attempts", type=int, default=DEFAULT_ATTEMPTS, help="audit rows to seed")
-    parser.add_argument("--keep", action="store_true", help="keep the databases after the run")
-    parser.add_argument("--reuse", action="store_true",
-                        help="measure databases kept by an earlier run (name them with --database-url)")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    parser.add_argument("--seed", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return child(args.child, args.seed, args.runs, args.attempts)

@@ -31,7 +31,6 @@ line); each is dropped at the end unless ``--keep`` (which needs ``IMADMIN_BENCH
 non-zero when a page lists the wrong rows or answers other than 200; the times are printed, not held to a limit.
 """
 
-import argparse
 import os
 import secrets
 import shutil
@@ -79,9 +78,7 @@ ANSWERS = "e < 100: 50001; e < 110: 60007; e < 120: 50004; e < 130: HTTP 502; e 
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-url", action="append", default=[],
-                        help="a database to create, fill and measure (repeatable); default: SQLite and PostgreSQL")
+    parser = database_server.parser(__doc__.split("\n\n")[0], fills="fill")
     parser.add_argument("--calls", type=int, default=DEFAULT_CALLS, help="audit rows to load (default 20,000,000)")
     parser.add_argument("--runs", type=int, default=9, help="timed requests a page (default 9)")
     parser.add_argument("--reference-runs", type=int, default=3,
@@ -89,8 +86,6 @@ def main() -> int:
     parser.add_argument("--skip-prune", action="store_true", help="leave out pruning and the sizes after it")
     parser.add_argument("--prune-timeout", type=float, default=1200,
                         help="seconds prune_audit is given before it is stopped and its rate printed (default 1200)")
-    parser.add_argument("--keep", action="store_true", help="keep the databases after the run")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return child(args)

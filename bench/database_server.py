@@ -5,10 +5,11 @@ Without ``IMADMIN_BENCH_POSTGRES`` a throwaway PostgreSQL 15 server is started a
 folder, and stopped and removed at the end. What is missing (the server named that does not answer, PostgreSQL not
 installed, not root) is raised as ``Missing`` with one line saying what to do, which the benchmark prints instead
 of a traceback. ``databases`` picks what a benchmark runs on: the URLs it was given, or a SQLite file and a
-database on that server. ``measure_databases`` creates each, runs the benchmark's child process on it and drops it,
-and prints what is missing in one line.
+database on that server; ``parser`` gives a benchmark its options for them. ``measure_databases`` creates each, runs
+the benchmark's child process on it and drops it, and prints what is missing in one line.
 """
 
+import argparse
 import contextlib
 import os
 import shutil
@@ -121,6 +122,21 @@ def databases(given: list[str], sqlite_file: str, database: str, keep: bool = Fa
         finally:
             if not keep:
                 shutil.rmtree(folder, ignore_errors=True)
+
+
+def parser(description: str, fills: str = "seed", reuse: bool = False) -> argparse.ArgumentParser:
+    """The options of a benchmark that ``measure_databases`` runs: ``--database-url`` (repeatable), ``--keep``,
+    with ``reuse`` ``--reuse``, and the child's own (hidden): ``--child URL`` and, with ``reuse``, ``--seed``.
+    ``fills``: what the benchmark does to a new database, in the help."""
+    options = argparse.ArgumentParser(description=description)
+    options.add_argument("--database-url", action="append", default=[],
+                         help=f"a database to create, {fills} and measure (repeatable); default: SQLite and PostgreSQL")
+    options.add_argument("--keep", action="store_true", help="keep the databases after the run")
+    if reuse:
+        options.add_argument("--reuse", action="store_true", help="measure databases kept by an earlier run")
+        options.add_argument("--seed", action="store_true", help=argparse.SUPPRESS)
+    options.add_argument("--child", help=argparse.SUPPRESS)
+    return options
 
 
 def measure_databases(program: str, args, database: str, sqlite_file: str, child_args: list[str]) -> int:

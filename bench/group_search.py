@@ -20,7 +20,6 @@ PostgreSQL 15 server it starts and stops (``bench/database_server.py``). Each da
 dropped at the end, unless ``--keep``; ``--reuse`` measures again a database kept by an earlier run.
 """
 
-import argparse
 import os
 import statistics
 import sys
@@ -64,16 +63,10 @@ def group_id(n: int) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-url", action="append", default=[],
-                        help="a database to create, seed and measure (repeatable); default: SQLite and PostgreSQL")
+    parser = database_server.parser(__doc__.split("\n\n")[0], reuse=True)
     parser.add_argument("--groups", type=int, default=DEFAULT_GROUPS, help="groups to seed (default 1,000,000)")
     parser.add_argument("--runs", type=int, default=15, help="timed runs of each search and page (default 15)")
     parser.add_argument("--reference-runs", type=int, default=3, help="timed runs of each naive scan (default 3)")
-    parser.add_argument("--keep", action="store_true", help="keep the databases after the run")
-    parser.add_argument("--reuse", action="store_true", help="measure databases kept by an earlier run")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    parser.add_argument("--seed", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return child(args.child, args.seed, args.groups, args.runs, args.reference_runs)

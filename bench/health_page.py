@@ -17,7 +17,6 @@ line). Each database is created for the run and dropped at the
 end, unless ``--keep``.
 """
 
-import argparse
 import json
 import os
 import re
@@ -46,13 +45,9 @@ REFUSED_ITEM_CODE = 51007
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-url", action="append", default=[],
-                        help="a database to create, seed and measure (repeatable); default: SQLite and PostgreSQL")
+    parser = database_server.parser(__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=15, help="timed requests (default 15)")
     parser.add_argument("--attempts", type=int, default=DEFAULT_ATTEMPTS, help="audit rows to seed")
-    parser.add_argument("--keep", action="store_true", help="keep the databases after the run")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return child(args.child, args.runs, args.attempts)

@@ -21,7 +21,6 @@ line). Each database is created for the run and dropped at the
 end, unless ``--keep``; ``--reuse`` measures again a database kept by an earlier run.
 """
 
-import argparse
 import functools
 import os
 import statistics
@@ -60,16 +59,10 @@ def user_id(n: int) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-url", action="append", default=[],
-                        help="a database to create, seed and measure (repeatable); default: SQLite and PostgreSQL")
+    parser = database_server.parser(__doc__.split("\n\n")[0], reuse=True)
     parser.add_argument("--users", type=int, default=DEFAULT_USERS, help="Chat users to seed (default 1,000,000)")
     parser.add_argument("--runs", type=int, default=25, help="timed runs of each search (default 25)")
     parser.add_argument("--reference-runs", type=int, default=5, help="timed runs of each naive scan (default 5)")
-    parser.add_argument("--keep", action="store_true", help="keep the databases after the run")
-    parser.add_argument("--reuse", action="store_true", help="measure databases kept by an earlier run")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    parser.add_argument("--seed", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return child(args.child, args.seed, args.users, args.runs, args.reference_runs)
