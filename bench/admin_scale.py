@@ -51,7 +51,8 @@ OPERATIONS = ["create_contact_group", "update_contact_group", "get_contact_group
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# The parent: create each database, run a child process on it, drop it
+# The parent: each database created, measured by a child process and dropped (bench/database_server.py);
+# the child: Django on one database
 
 
 def main() -> int:
@@ -64,10 +65,6 @@ def main() -> int:
 
     return database_server.measure_databases("bench/admin_scale.py", args, BENCH_DATABASE, "admin_scale.sqlite3",
                                              ["--runs", str(args.runs), "--attempts", str(args.attempts)])
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# The child: Django on one database
 
 
 def child(url: str, seed_it: bool, runs: int, attempts: int) -> int:

@@ -74,7 +74,8 @@ ANSWERS = "e < 100: 50001; e < 110: 60007; e < 120: 50004; e < 130: HTTP 502; e 
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# The parent: create each database, run a child process on it, drop it
+# The parent: each database created, measured by a child process and dropped (bench/database_server.py);
+# the child: Django on one database
 
 
 def main() -> int:

@@ -59,7 +59,8 @@ def group_id(n: int) -> str:
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# The parent: create each database, run a child process on it, drop it
+# The parent: each database created, measured by a child process and dropped (bench/database_server.py);
+# the child: Django on one database
 
 
 def main() -> int:
@@ -74,10 +75,6 @@ def main() -> int:
     return database_server.measure_databases("bench/group_search.py", args, BENCH_DATABASE, "group_search.sqlite3",
                                              ["--groups", str(args.groups), "--runs", str(args.runs),
                                               "--reference-runs", str(args.reference_runs)])
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# The child: Django on one database
 
 
 def child(url: str, seed_it: bool, groups: int, runs: int, reference_runs: int) -> int:

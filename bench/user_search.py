@@ -55,7 +55,8 @@ def user_id(n: int) -> str:
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# The parent: create each database, run a child process on it, drop it
+# The parent: each database created, measured by a child process and dropped (bench/database_server.py);
+# the child: Django on one database
 
 
 def main() -> int:
@@ -70,10 +71,6 @@ def main() -> int:
     return database_server.measure_databases("bench/user_search.py", args, BENCH_DATABASE, "user_search.sqlite3",
                                              ["--users", str(args.users), "--runs", str(args.runs),
                                               "--reference-runs", str(args.reference_runs)])
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# The child: Django on one database
 
 
 def child(url: str, seed_it: bool, users: int, runs: int, reference_runs: int) -> int:
