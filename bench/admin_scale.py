@@ -16,26 +16,20 @@ saves the seeding while tuning. Seeding writes rows in large batches (``executem
 PostgreSQL): 30 to 40 s a database on a quiet 2-core machine.
 """
 
-import argparse
 import functools
 import json
-import logging
 import os
 import re
-import shutil
 import statistics
-import subprocess
 import sys
 import time
-import urllib.parse
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import database_server  # noqa: E402
-from tests.make_run import collected_static  # noqa: E402
+from bench import database_server, django_child  # noqa: E402
 
 BENCH_DATABASE = "imadmin_bench"
 LIMIT_MS = 300.0
@@ -57,145 +51,26 @@ OPERATIONS = ["create_contact_group", "update_contact_group", "get_contact_group
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# The parent: create each database, run a child process on it, drop it
+# The parent: each database created, measured by a child process and dropped (bench/database_server.py);
+# the child: Django on one database
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-url", action="append", default=[],
-                        help="a database to create, seed and measure (repeatable); default: SQLite and PostgreSQL")
+    parser = database_server.parser(__doc__.split("\n\n")[0], reuse=True)
     parser.add_argument("--runs", type=int, default=25, help="timed requests a page (default 25)")
     parser.add_argument("--attempts", type=int, default=DEFAULT_ATTEMPTS, help="audit rows to seed")
-    parser.add_argument("--keep", action="store_true", help="keep the databases after the run")
-    parser.add_argument("--reuse", action="store_true",
-                        help="measure databases kept by an earlier run (name them with --database-url)")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    parser.add_argument("--seed", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return child(args.child, args.seed, args.runs, args.attempts)
 
-    return database_server.measure_databases("bench/admin_scale.py", args.database_url, BENCH_DATABASE,
-                                             "admin_scale.sqlite3", args.keep or args.reuse,
-                                             functools.partial(measure_each, args))
-
-
-def measure_each(args, urls: list[str], tmp: str | None = None) -> int:
-    """Creates, seeds, measures and drops each database in turn (``tmp``: the folder of the SQLite file)."""
-    return measure_in_children(__file__, ["--runs", str(args.runs), "--attempts", str(args.attempts)], args, urls,
-                               tmp)
-
-
-def measure_in_children(script: str, child_args: list[str], args, urls: list[str], tmp: str | None) -> int:
-    """Each database of ``urls`` in turn: created (unless ``args.reuse`` finds it), measured by ``script --child URL
-    child_args`` (with ``--seed`` when it was created), dropped unless ``args.keep``; ``tmp`` (the folder of the
-    SQLite file) removed after. Non-zero if any failed."""
-    failed = False
-    for url in urls:
-        existed = _exists(url)
-        if existed and not args.reuse:
-            print(f"{_safe(url)} already exists: pass --reuse to measure it again, or drop it.", file=sys.stderr)
-            failed = True
-            continue
-        if not existed:
-            _create(url)
-        try:
-            command = [sys.executable, script, "--child", url, *child_args]
-            if not existed:
-                command.append("--seed")
-            failed |= subprocess.call(command) != 0
-        finally:
-            if not args.keep and not existed:
-                _drop(url)
-    if tmp and args.keep:
-        print(f"Kept: {', '.join(_safe(url) for url in urls)}")
-    elif tmp:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return 1 if failed else 0
-
-
-_with_database = database_server.with_database  # the name the other benchmarks import
-
-
-def _safe(url: str) -> str:
-    """The URL without its password, for messages."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.password:
-        parts = parts._replace(netloc=parts.netloc.replace(":" + parts.password + "@", ":***@"))
-    return urllib.parse.urlunsplit(parts)
-
-
-def _is_sqlite(url: str) -> bool:
-    return url.startswith("sqlite:")
-
-
-def _sqlite_path(url: str) -> Path:
-    return Path(urllib.parse.urlsplit(url).path)
-
-
-def _server(url: str):
-    """An autocommit connection to the maintenance database of the URL's server, and the URL's database name."""
-    import psycopg
-
-    name = urllib.parse.urlsplit(url).path.lstrip("/")
-    return psycopg.connect(database_server.with_database(url, "postgres"), autocommit=True), name
-
-
-def _exists(url: str) -> bool:
-    if _is_sqlite(url):
-        return _sqlite_path(url).exists()
-    connection, name = _server(url)
-    with connection:
-        return connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is not None
-
-
-def _create(url: str) -> None:
-    if _is_sqlite(url):
-        return
-    from psycopg import sql
-
-    connection, name = _server(url)
-    with connection:
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
-def _drop(url: str) -> None:
-    if _is_sqlite(url):
-        path = _sqlite_path(url)
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            Path(str(path) + suffix).unlink(missing_ok=True)
-        return
-    from psycopg import sql
-
-    connection, name = _server(url)
-    with connection:
-        connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# The child: Django on one database
+    return database_server.measure_databases("bench/admin_scale.py", args, BENCH_DATABASE, "admin_scale.sqlite3",
+                                             ["--runs", str(args.runs), "--attempts", str(args.attempts)])
 
 
 def child(url: str, seed_it: bool, runs: int, attempts: int) -> int:
-    os.environ.update({
-        "DJANGO_SETTINGS_MODULE": "imadmin.settings",
-        "IMADMIN_ENV_FILE": "",
-        "DATABASE_URL": url,
-        "STATIC_ROOT": collected_static(),  # DEBUG off serves the hashed names collectstatic writes
-        "SECRET_KEY": "imadmin-bench-secret-key-not-for-production",
-        "DEBUG": "off",
-        "ALLOWED_HOSTS": "testserver",
-        "CELERY_BROKER_URL": "",
-    })
-    import django
-
-    logging.getLogger("axes").setLevel(logging.WARNING)  # it greets every process and every login
-    django.setup()
-    from django.core.management import call_command
+    vendor = django_child.set_up(django_child.environment(url))
     from django.db import connection
 
-    call_command("migrate", verbosity=0)
-    vendor = "SQLite" if connection.vendor == "sqlite" else f"PostgreSQL {connection.pg_version // 10000}"
     seconds = None
     if seed_it:
         started = time.monotonic()

@@ -31,8 +31,6 @@ line); each is dropped at the end unless ``--keep`` (which needs ``IMADMIN_BENCH
 non-zero when a page lists the wrong rows or answers other than 200; the times are printed, not held to a limit.
 """
 
-import argparse
-import logging
 import os
 import secrets
 import shutil
@@ -46,18 +44,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench import database_server  # noqa: E402
-from bench.admin_scale import (  # noqa: E402
-    Writer,
-    _check,
-    _create,
-    _drop,
-    _exists,
-    _p90,
-    _safe,
-)
+from bench import database_server, django_child  # noqa: E402
+from bench.admin_scale import Writer, _check, _p90  # noqa: E402
 from bench.sync_bench import Admin  # noqa: E402
-from tests.make_run import collected_static  # noqa: E402
 from tests.services import free_port  # noqa: E402
 
 BENCH_DATABASE = "imadmin_audit_bench"
@@ -85,13 +74,12 @@ ANSWERS = "e < 100: 50001; e < 110: 60007; e < 120: 50004; e < 130: HTTP 502; e 
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# The parent: create each database, run a child process on it, drop it
+# The parent: each database created, measured by a child process and dropped (bench/database_server.py);
+# the child: Django on one database
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-url", action="append", default=[],
-                        help="a database to create, fill and measure (repeatable); default: SQLite and PostgreSQL")
+    parser = database_server.parser(__doc__.split("\n\n")[0], fills="fill")
     parser.add_argument("--calls", type=int, default=DEFAULT_CALLS, help="audit rows to load (default 20,000,000)")
     parser.add_argument("--runs", type=int, default=9, help="timed requests a page (default 9)")
     parser.add_argument("--reference-runs", type=int, default=3,
@@ -99,67 +87,24 @@ def main() -> int:
     parser.add_argument("--skip-prune", action="store_true", help="leave out pruning and the sizes after it")
     parser.add_argument("--prune-timeout", type=float, default=1200,
                         help="seconds prune_audit is given before it is stopped and its rate printed (default 1200)")
-    parser.add_argument("--keep", action="store_true", help="keep the databases after the run")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return child(args)
 
-    try:
-        with database_server.databases(args.database_url, "audit.sqlite3", BENCH_DATABASE, args.keep) as urls:
-            return measure_each(args, urls)
-    except database_server.Missing as missing:
-        print(f"bench/audit_scale.py: {missing}", file=sys.stderr)
-        return 2
-
-
-def measure_each(args, urls: list[str]) -> int:
-    """Creates, fills, measures and drops each database in turn, each in a child process."""
-    failed = False
-    for url in urls:
-        if _exists(url):
-            print(f"{_safe(url)} already exists: drop it first.", file=sys.stderr)
-            failed = True
-            continue
-        _create(url)
-        try:
-            command = [sys.executable, __file__, "--child", url, "--calls", str(args.calls), "--runs",
-                       str(args.runs), "--reference-runs", str(args.reference_runs),
-                       "--prune-timeout", str(args.prune_timeout)]
-            failed |= subprocess.call(command + (["--skip-prune"] if args.skip_prune else [])) != 0
-        finally:
-            if not args.keep:
-                _drop(url)
-    if args.keep:
-        print(f"Kept: {', '.join(_safe(url) for url in urls)}")
-    return 1 if failed else 0
-
-
-def environment(url: str) -> dict[str, str]:
-    """The project's settings with DEBUG off over plain HTTP on loopback, as bench/sync_bench.py serves them, and
-    this benchmark's URL set (the reference admin beside the project's)."""
-    return {
-        "DJANGO_SETTINGS_MODULE": "bench.audit_scale_site", "IMADMIN_ENV_FILE": "", "DATABASE_URL": url,
-        "SECRET_KEY": "imadmin-bench-secret-key-not-for-production", "DEBUG": "false",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost", "SECURE_SSL_REDIRECT": "false", "SESSION_COOKIE_SECURE": "false",
-        "CSRF_COOKIE_SECURE": "false", "SECURE_HSTS_SECONDS": "0", "CELERY_BROKER_URL": "", "LOG_LEVEL": "WARNING",
-        "STAFF_SECOND_FACTOR": "false", "PYTHONPATH": str(ROOT),
-        "STATIC_ROOT": collected_static(),  # DEBUG off names the hashed files collectstatic writes
-    }
+    child_args = ["--calls", str(args.calls), "--runs", str(args.runs), "--reference-runs", str(args.reference_runs),
+                  "--prune-timeout", str(args.prune_timeout)]
+    return database_server.measure_databases("bench/audit_scale.py", args, BENCH_DATABASE, "audit.sqlite3",
+                                             child_args + (["--skip-prune"] if args.skip_prune else []))
 
 
 def child(args) -> int:
-    env = environment(args.child)
-    os.environ.update(env)
-    import django
-
-    logging.getLogger("axes").setLevel(logging.WARNING)
-    django.setup()
-    from django.core.management import call_command
+    # Served over plain HTTP on loopback, as bench/sync_bench.py serves the admin, with this benchmark's URL set
+    # (the reference admin beside the project's).
+    env = django_child.environment(args.child, settings_module="bench.audit_scale_site",
+                                   allowed_hosts="127.0.0.1,localhost", plain_http=True)
+    vendor = django_child.set_up(env)
     from django.db import connection
 
-    call_command("migrate", verbosity=0)
-    vendor = "SQLite" if connection.vendor == "sqlite" else f"PostgreSQL {connection.pg_version // 10000}"
     print(f"\n{vendor}: {args.calls:,} Chat calls ({os.cpu_count()} CPUs, load average "
           f"{os.getloadavg()[0]:.2f})", flush=True)
     started = time.monotonic()

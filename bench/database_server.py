@@ -5,10 +5,11 @@ Without ``IMADMIN_BENCH_POSTGRES`` a throwaway PostgreSQL 15 server is started a
 folder, and stopped and removed at the end. What is missing (the server named that does not answer, PostgreSQL not
 installed, not root) is raised as ``Missing`` with one line saying what to do, which the benchmark prints instead
 of a traceback. ``databases`` picks what a benchmark runs on: the URLs it was given, or a SQLite file and a
-database on that server. ``measure_databases`` runs a
-measurement on them and prints what is missing in one line.
+database on that server; ``parser`` gives a benchmark its options for them. ``measure_databases`` creates each, runs
+the benchmark's child process on it and drops it, and prints what is missing in one line.
 """
 
+import argparse
 import contextlib
 import os
 import shutil
@@ -17,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,10 +31,11 @@ class Missing(Exception):
 
 
 def _without_password(url: str) -> str:
+    """``url`` for messages: its password, if any, as ``***`` (a SQLite URL as it was)."""
     parts = urllib.parse.urlsplit(url)
-    if parts.password:
-        parts = parts._replace(netloc=parts.netloc.replace(":" + parts.password + "@", ":***@"))
-    return urllib.parse.urlunsplit(parts)
+    if not parts.password:
+        return url
+    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.replace(":" + parts.password + "@", ":***@")))
 
 
 def with_database(url: str, name: str) -> str:
@@ -103,32 +105,124 @@ def server(lasting: bool = False) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def databases(given: list[str], sqlite_file: str, database: str, lasting: bool = False) -> Iterator[list[str]]:
+def databases(given: list[str], sqlite_file: str, database: str, keep: bool = False,
+              reuse: bool = False) -> Iterator[list[str]]:
     """The URLs a benchmark runs on, for as long as the block runs: ``given`` (its ``--database-url``s, each
     checked), or, none given, a SQLite file named ``sqlite_file`` in a temporary folder (removed at the end unless
-    ``lasting``) and the database ``database`` on the PostgreSQL server of ``server(lasting)``."""
+    ``keep``) and the database ``database`` on the PostgreSQL server of ``server(lasting=keep or reuse)``."""
     if given:
         for url in given:
             check(url)
         yield list(given)
         return
-    with server(lasting=lasting) as maintenance:
+    with server(lasting=keep or reuse) as maintenance:
         folder = tempfile.mkdtemp(prefix="imadmin-bench-")
         try:
             yield [f"sqlite:///{folder}/{sqlite_file}", with_database(maintenance, database)]
         finally:
-            if not lasting:
+            if not keep:
                 shutil.rmtree(folder, ignore_errors=True)
 
 
-def measure_databases(program: str, urls: list[str] | None, database: str, sqlite_file: str, lasting: bool,
-                      measure: Callable[[list[str], str | None], int]) -> int:
-    """``measure(urls, folder)``'s exit status on ``databases(urls, sqlite_file, database, lasting)``, with the
-    SQLite file's folder (None when ``urls`` were given). What is missing is printed in one line after
-    ``program``'s name, and the status is 2."""
+def parser(description: str, fills: str = "seed", reuse: bool = False) -> argparse.ArgumentParser:
+    """The options of a benchmark that ``measure_databases`` runs: ``--database-url`` (repeatable), ``--keep``,
+    with ``reuse`` ``--reuse``, and the child's own (hidden): ``--child URL`` and, with ``reuse``, ``--seed``.
+    ``fills``: what the benchmark does to a new database, in the help."""
+    options = argparse.ArgumentParser(description=description)
+    options.add_argument("--database-url", action="append", default=[],
+                         help=f"a database to create, {fills} and measure (repeatable); default: SQLite and PostgreSQL")
+    options.add_argument("--keep", action="store_true", help="keep the databases after the run")
+    if reuse:
+        options.add_argument("--reuse", action="store_true", help="measure databases kept by an earlier run")
+        options.add_argument("--seed", action="store_true", help=argparse.SUPPRESS)
+    options.add_argument("--child", help=argparse.SUPPRESS)
+    return options
+
+
+def measure_databases(program: str, args, database: str, sqlite_file: str, child_args: list[str]) -> int:
+    """Runs the benchmark ``program`` (its path in the project) on each database of ``databases`` in turn, in a
+    child process ``program --child URL child_args``; non-zero if any failed, 2 when something is missing (said in
+    one line after ``program``'s name).
+
+    ``args`` are the benchmark's options: ``database_url`` (the URLs given), ``keep``, and ``reuse`` where the
+    benchmark has it. Each database is created, measured and dropped at the end unless ``keep``. One that exists
+    already is measured again with ``reuse`` (and not dropped), else left alone and the run fails. A benchmark with
+    ``reuse`` is told ``--seed`` when its database was created for the run; one without it always seeds.
+    """
+    reuse = getattr(args, "reuse", None)
     try:
-        with databases(urls or [], sqlite_file, database, lasting) as picked:
-            return measure(picked, None if urls else os.path.dirname(picked[0].removeprefix("sqlite:///")))
+        with databases(args.database_url, sqlite_file, database, keep=args.keep, reuse=bool(reuse)) as urls:
+            failed = False
+            for url in urls:
+                existed = exists(url)
+                if existed and not reuse:
+                    again = "drop it first." if reuse is None else "pass --reuse to measure it again, or drop it."
+                    print(f"{_without_password(url)} already exists: {again}", file=sys.stderr)
+                    failed = True
+                    continue
+                if not existed:
+                    create(url)
+                try:
+                    command = [sys.executable, str(ROOT / program), "--child", url, *child_args]
+                    if reuse is not None and not existed:
+                        command.append("--seed")
+                    failed |= subprocess.call(command) != 0
+                finally:
+                    if not args.keep and not existed:
+                        drop(url)
+            if args.keep:
+                print(f"Kept: {', '.join(_without_password(url) for url in urls)}")
+            return 1 if failed else 0
     except Missing as missing:
         print(f"{program}: {missing}", file=sys.stderr)
         return 2
+
+
+def _is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite:")
+
+
+def _sqlite_path(url: str) -> Path:
+    return Path(urllib.parse.urlsplit(url).path)
+
+
+def _maintenance(url: str):
+    """An autocommit connection to the maintenance database of the URL's server, and the URL's database name."""
+    import psycopg
+
+    name = urllib.parse.urlsplit(url).path.lstrip("/")
+    return psycopg.connect(with_database(url, "postgres"), autocommit=True), name
+
+
+def exists(url: str) -> bool:
+    """Whether the database of ``url`` exists (a SQLite file, a database on a PostgreSQL server)."""
+    if _is_sqlite(url):
+        return _sqlite_path(url).exists()
+    connection, name = _maintenance(url)
+    with connection:
+        return connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is not None
+
+
+def create(url: str) -> None:
+    """Creates the PostgreSQL database of ``url`` (a SQLite file is made by its first connection)."""
+    if _is_sqlite(url):
+        return
+    from psycopg import sql
+
+    connection, name = _maintenance(url)
+    with connection:
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def drop(url: str) -> None:
+    """Drops the database of ``url``: a SQLite file with its journals, a PostgreSQL database with its sessions."""
+    if _is_sqlite(url):
+        path = _sqlite_path(url)
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+        return
+    from psycopg import sql
+
+    connection, name = _maintenance(url)
+    with connection:
+        connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

@@ -20,14 +20,9 @@ PostgreSQL 15 server it starts and stops (``bench/database_server.py``). Each da
 dropped at the end, unless ``--keep``; ``--reuse`` measures again a database kept by an earlier run.
 """
 
-import argparse
-import logging
 import os
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.parse
@@ -36,13 +31,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tests.make_run import collected_static  # noqa: E402
-
-sys.path.insert(0, str(ROOT / "bench"))
-
-import database_server  # noqa: E402
-from admin_scale import Writer, _create, _drop, _exists, _p90, _rows, _safe, _times, _with_database  # noqa: E402
-from user_search import timed, user_id  # noqa: E402
+from bench import database_server, django_child  # noqa: E402
+from bench.admin_scale import Writer, _p90, _rows, _times  # noqa: E402
+from bench.user_search import timed, user_id  # noqa: E402
 
 BENCH_DATABASE = "imadmin_group_search"
 DEFAULT_GROUPS = 1_000_000
@@ -68,97 +59,32 @@ def group_id(n: int) -> str:
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# The parent: create each database, run a child process on it, drop it
+# The parent: each database created, measured by a child process and dropped (bench/database_server.py);
+# the child: Django on one database
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-url", action="append", default=[],
-                        help="a database to create, seed and measure (repeatable); default: SQLite and PostgreSQL")
+    parser = database_server.parser(__doc__.split("\n\n")[0], reuse=True)
     parser.add_argument("--groups", type=int, default=DEFAULT_GROUPS, help="groups to seed (default 1,000,000)")
     parser.add_argument("--runs", type=int, default=15, help="timed runs of each search and page (default 15)")
     parser.add_argument("--reference-runs", type=int, default=3, help="timed runs of each naive scan (default 3)")
-    parser.add_argument("--keep", action="store_true", help="keep the databases after the run")
-    parser.add_argument("--reuse", action="store_true", help="measure databases kept by an earlier run")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    parser.add_argument("--seed", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return child(args.child, args.seed, args.groups, args.runs, args.reference_runs)
 
-    try:
-        if args.database_url:
-            for url in args.database_url:
-                database_server.check(url)
-            return measure_each(args, args.database_url)
-        with database_server.server(lasting=args.keep or args.reuse) as server:
-            tmp = tempfile.mkdtemp(prefix="imadmin-bench-")
-            return measure_each(args, [f"sqlite:///{tmp}/group_search.sqlite3",
-                                       _with_database(server, BENCH_DATABASE)], tmp)
-    except database_server.Missing as missing:
-        print(f"bench/group_search.py: {missing}", file=sys.stderr)
-        return 2
-
-
-def measure_each(args, urls: list[str], tmp: str | None = None) -> int:
-    """Creates, seeds, measures and drops each database in turn (``tmp``: the folder of the SQLite file)."""
-    failed = False
-    for url in urls:
-        existed = _exists(url)
-        if existed and not args.reuse:
-            print(f"{_safe(url)} already exists: pass --reuse to measure it again, or drop it.", file=sys.stderr)
-            failed = True
-            continue
-        if not existed:
-            _create(url)
-        try:
-            command = [sys.executable, __file__, "--child", url, "--groups", str(args.groups), "--runs",
-                       str(args.runs), "--reference-runs", str(args.reference_runs)]
-            if not existed:
-                command.append("--seed")
-            failed |= subprocess.call(command) != 0
-        finally:
-            if not args.keep and not existed:
-                _drop(url)
-    if tmp and args.keep:
-        print(f"Kept: {', '.join(_safe(url) for url in urls)}")
-    elif tmp:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return 1 if failed else 0
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# The child: Django on one database
+    return database_server.measure_databases("bench/group_search.py", args, BENCH_DATABASE, "group_search.sqlite3",
+                                             ["--groups", str(args.groups), "--runs", str(args.runs),
+                                              "--reference-runs", str(args.reference_runs)])
 
 
 def child(url: str, seed_it: bool, groups: int, runs: int, reference_runs: int) -> int:
-    os.environ.update({
-        "DJANGO_SETTINGS_MODULE": "imadmin.settings",
-        "IMADMIN_ENV_FILE": "",
-        "DATABASE_URL": url,
-        "STATIC_ROOT": collected_static(),  # DEBUG off serves the hashed names collectstatic writes
-        "SECRET_KEY": "imadmin-bench-secret-key-not-for-production",
-        "DEBUG": "off",
-        "SECURE_SSL_REDIRECT": "off",  # plain HTTP on the loopback
-        "STAFF_SECOND_FACTOR": "false",  # the superuser's session opens the list without an authenticator code
-        "ALLOWED_HOSTS": "127.0.0.1,testserver",
-        "CELERY_BROKER_URL": "",
-    })
-    import django
-
-    logging.getLogger("axes").setLevel(logging.WARNING)
-    django.setup()
-    from django.core.management import call_command
+    # Served over plain HTTP on loopback (``serving``); the test client's host for its login.
+    vendor = django_child.set_up(django_child.environment(url, allowed_hosts="127.0.0.1,testserver", plain_http=True),
+                                 sqlite_version=True)
     from django.db import connection
 
     from contactgroups.models import ContactGroup, ContactItem
 
-    call_command("migrate", verbosity=0)
-    vendor = "SQLite" if connection.vendor == "sqlite" else f"PostgreSQL {connection.pg_version // 10000}"
-    if connection.vendor == "sqlite":
-        import sqlite3
-
-        vendor += f" {sqlite3.sqlite_version}"
     seconds = None
     if seed_it:
         started = time.monotonic()

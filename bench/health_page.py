@@ -17,13 +17,10 @@ line). Each database is created for the run and dropped at the
 end, unless ``--keep``.
 """
 
-import argparse
 import json
-import logging
 import os
 import re
 import statistics
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -32,9 +29,8 @@ from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench import database_server  # noqa: E402
-from bench.admin_scale import Writer, _create, _drop, _exists, _safe  # noqa: E402
-from tests.make_run import collected_static  # noqa: E402
+from bench import database_server, django_child  # noqa: E402
+from bench.admin_scale import Writer, _p90  # noqa: E402
 
 BENCH_DATABASE = "imadmin_health_bench"
 LIMIT_MS = 300.0
@@ -49,61 +45,21 @@ REFUSED_ITEM_CODE = 51007
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-url", action="append", default=[],
-                        help="a database to create, seed and measure (repeatable); default: SQLite and PostgreSQL")
+    parser = database_server.parser(__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=15, help="timed requests (default 15)")
     parser.add_argument("--attempts", type=int, default=DEFAULT_ATTEMPTS, help="audit rows to seed")
-    parser.add_argument("--keep", action="store_true", help="keep the databases after the run")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return child(args.child, args.runs, args.attempts)
 
-    try:
-        with database_server.databases(args.database_url, "health.sqlite3", BENCH_DATABASE, args.keep) as urls:
-            return measure_each(args, urls)
-    except database_server.Missing as missing:
-        print(f"bench/health_page.py: {missing}", file=sys.stderr)
-        return 2
-
-
-def measure_each(args, urls: list[str]) -> int:
-    """Creates, seeds, measures and drops each database in turn."""
-    failed = False
-    for url in urls:
-        if _exists(url):
-            print(f"{_safe(url)} already exists: drop it first.", file=sys.stderr)
-            failed = True
-            continue
-        _create(url)
-        try:
-            failed |= subprocess.call([sys.executable, __file__, "--child", url, "--runs", str(args.runs),
-                                       "--attempts", str(args.attempts)]) != 0
-        finally:
-            if not args.keep:
-                _drop(url)
-    if args.keep:
-        print(f"Kept: {', '.join(_safe(url) for url in urls)}")
-    return 1 if failed else 0
+    return database_server.measure_databases("bench/health_page.py", args, BENCH_DATABASE, "health.sqlite3",
+                                             ["--runs", str(args.runs), "--attempts", str(args.attempts)])
 
 
 def child(url: str, runs: int, attempts: int) -> int:
-    os.environ.update({
-        "DJANGO_SETTINGS_MODULE": "imadmin.settings", "IMADMIN_ENV_FILE": "", "DATABASE_URL": url,
-        "STATIC_ROOT": collected_static(),  # DEBUG off serves the hashed names collectstatic writes
-        "SECRET_KEY": "imadmin-bench-secret-key-not-for-production", "DEBUG": "off", "ALLOWED_HOSTS": "testserver",
-        "CELERY_BROKER_URL": "",
-    })
-    import django
-
-    logging.getLogger("axes").setLevel(logging.WARNING)
-    django.setup()
-    from django.core.management import call_command
+    vendor = django_child.set_up(django_child.environment(url))
     from django.db import connection
 
-    call_command("migrate", verbosity=0)
-    vendor = "SQLite" if connection.vendor == "sqlite" else f"PostgreSQL {connection.pg_version // 10000}"
     started = time.monotonic()
     minutes = seed(connection, attempts)
     print(f"\n{vendor}: {GROUPS:,} groups, {attempts:,} Chat calls in {minutes:,} counts a minute "
@@ -252,10 +208,6 @@ def page_figures(context) -> dict:
         "slowest": [row["attempt"].duration_ms for row in context["slowest"]],
         "drifted": context["drift"]["count"],
     }
-
-
-def _p90(times):
-    return statistics.quantiles(times, n=10, method="inclusive")[-1] if len(times) > 1 else times[0]
 
 
 def measure(runs: int) -> tuple[dict, dict]:

@@ -21,9 +21,7 @@ line). Each database is created for the run and dropped at the
 end, unless ``--keep``; ``--reuse`` measures again a database kept by an earlier run.
 """
 
-import argparse
 import functools
-import logging
 import os
 import statistics
 import sys
@@ -33,18 +31,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tests.make_run import collected_static  # noqa: E402
-
-sys.path.insert(0, str(ROOT / "bench"))
-
-import database_server  # noqa: E402
-from admin_scale import (  # noqa: E402  (the same way of making, seeding and dropping a database)
-    Writer,
-    _p90,
-    _rows,
-    _times,
-    measure_in_children,
-)
+from bench import database_server, django_child  # noqa: E402
+from bench.admin_scale import Writer, _p90, _rows, _times  # noqa: E402  (the same way of seeding)
 
 BENCH_DATABASE = "imadmin_user_search"
 LIMIT_MS = 300.0
@@ -67,65 +55,30 @@ def user_id(n: int) -> str:
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# The parent: create each database, run a child process on it, drop it
+# The parent: each database created, measured by a child process and dropped (bench/database_server.py);
+# the child: Django on one database
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-url", action="append", default=[],
-                        help="a database to create, seed and measure (repeatable); default: SQLite and PostgreSQL")
+    parser = database_server.parser(__doc__.split("\n\n")[0], reuse=True)
     parser.add_argument("--users", type=int, default=DEFAULT_USERS, help="Chat users to seed (default 1,000,000)")
     parser.add_argument("--runs", type=int, default=25, help="timed runs of each search (default 25)")
     parser.add_argument("--reference-runs", type=int, default=5, help="timed runs of each naive scan (default 5)")
-    parser.add_argument("--keep", action="store_true", help="keep the databases after the run")
-    parser.add_argument("--reuse", action="store_true", help="measure databases kept by an earlier run")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    parser.add_argument("--seed", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return child(args.child, args.seed, args.users, args.runs, args.reference_runs)
 
-    return database_server.measure_databases("bench/user_search.py", args.database_url, BENCH_DATABASE,
-                                             "user_search.sqlite3", args.keep or args.reuse,
-                                             functools.partial(measure_each, args))
-
-
-def measure_each(args, urls: list[str], tmp: str | None = None) -> int:
-    """Creates, seeds, measures and drops each database in turn (``tmp``: the folder of the SQLite file)."""
-    return measure_in_children(__file__, ["--users", str(args.users), "--runs", str(args.runs),
-                                          "--reference-runs", str(args.reference_runs)], args, urls, tmp)
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# The child: Django on one database
+    return database_server.measure_databases("bench/user_search.py", args, BENCH_DATABASE, "user_search.sqlite3",
+                                             ["--users", str(args.users), "--runs", str(args.runs),
+                                              "--reference-runs", str(args.reference_runs)])
 
 
 def child(url: str, seed_it: bool, users: int, runs: int, reference_runs: int) -> int:
-    os.environ.update({
-        "DJANGO_SETTINGS_MODULE": "imadmin.settings",
-        "IMADMIN_ENV_FILE": "",
-        "DATABASE_URL": url,
-        "STATIC_ROOT": collected_static(),  # DEBUG off serves the hashed names collectstatic writes
-        "SECRET_KEY": "imadmin-bench-secret-key-not-for-production",
-        "DEBUG": "off",
-        "ALLOWED_HOSTS": "testserver",
-        "CELERY_BROKER_URL": "",
-    })
-    import django
-
-    logging.getLogger("axes").setLevel(logging.WARNING)
-    django.setup()
-    from django.core.management import call_command
+    vendor = django_child.set_up(django_child.environment(url), sqlite_version=True)
     from django.db import connection
 
     from contactgroups.models import ChatUser, ContactGroup
 
-    call_command("migrate", verbosity=0)
-    vendor = "SQLite" if connection.vendor == "sqlite" else f"PostgreSQL {connection.pg_version // 10000}"
-    if connection.vendor == "sqlite":
-        import sqlite3
-
-        vendor += f" {sqlite3.sqlite_version}"
     seconds = None
     if seed_it:
         started = time.monotonic()
