@@ -3,7 +3,8 @@
 Seeds 20,000 Chat users with 5 conversation groups of 10 conversations each (100,000 groups, 1,000,000
 conversations), one more group with 150 conversations, and 1,000,000 audit rows of Chat calls (about one in 53
 partly refused, with the code it refused a conversation with), then drives the real admin
-(``django.test.Client`` logged in as a superuser: every middleware, view and template) and prints,
+(``django.test.Client`` logged in as a superuser: every middleware, view and template; the group page shows the
+kept reading of Chat, ``SYNC_PAGE_READ_TIMEOUT=0``, so it is the admin's own work that is timed) and prints,
 for each page, the number of queries and the median and 90th percentile of the time to answer. It exits non-zero
 when any page's median is 300 ms or more, or when a page lists the wrong rows.
 
@@ -68,7 +69,7 @@ def main() -> int:
 
 
 def child(url: str, seed_it: bool, runs: int, attempts: int) -> int:
-    vendor = django_child.set_up(django_child.environment(url))
+    vendor = django_child.set_up({**django_child.environment(url), "SYNC_PAGE_READ_TIMEOUT": "0"})
     from django.db import connection
 
     seconds = None
