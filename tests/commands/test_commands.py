@@ -237,18 +237,6 @@ def test_a_runs_first_tasks_are_staggered_so_they_do_not_end_and_store_together(
     assert list(itertools.islice(runs.chunk_sizes(1, 3), 4)) == [1, 1, 1, 1]
 
 
-def test_a_runs_last_tasks_shrink_so_its_threads_run_out_of_work_together():
-    sizes, handed = [], 0
-    for size in runs.chunk_sizes(25, 4, total=100):
-        if handed == 100:
-            break
-        sizes.append(size)
-        handed += size
-    # Staggered first, then never more than an even share of what is left among the four threads.
-    assert sizes == [12, 15, 18, 14, 11, 8, 6, 4, 3, 3, 2, 1, 1, 1, 1]
-    assert list(itertools.islice(runs.chunk_sizes(25, 24, total=37), 3)) == [2, 2, 2]
-
-
 def test_a_runs_progress_reads_its_groups_by_ranges_and_yields_only_them(owner, make_group):
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
