@@ -1,8 +1,10 @@
 """How to reach one Chat app: its credentials, address, timeouts, rate and retry settings."""
 
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from contactgroups.chat import protocol
+from contactgroups.chat.ratelimit import STORE_SCHEMES
 
 # Chat's regional API domains (the seed page's seven).
 REGION_DOMAINS = {
@@ -38,8 +40,8 @@ class ChatConfig:
     ``max_answer_bytes`` its answer's length. ``ChatClient.within`` puts one deadline on several calls.
     ``rate_limit`` is calls a second per endpoint; no endpoint goes past its own documented rate
     (``protocol.CALLS_PER_SECOND``: 100 for multiaccount_import and account_check).
-    ``rate_limit_storage`` is a ``limits`` storage URI: ``memory://`` counts in this process,
-    ``redis://host:port/db`` across processes. The secret key (and the storage URI, which may hold a password)
+    ``rate_limit_storage`` says where calls are counted (``ratelimit``): ``memory://`` in this process,
+    ``redis://host:port/db`` (or ``rediss://``, ``unix://``) across processes. The secret key (and the storage URI, which may hold a password)
     never appear in the repr.
     """
 
@@ -84,6 +86,8 @@ class ChatConfig:
             problems.append(f"max_answer_bytes must be a positive whole number, not {self.max_answer_bytes!r}.")
         if not self.rate_limit > 0:
             problems.append("rate_limit must be a positive number of calls a second.")
+        if urlsplit(self.rate_limit_storage or "").scheme not in STORE_SCHEMES:
+            problems.append("rate_limit_storage must be memory:// or a Redis URL (redis://, rediss://, unix://).")
         if not 0 < self.rate_share <= 1:
             problems.append("rate_share must be above 0 and at most 1.")
         if self.max_retries < 0 or self.backoff_base < 0:

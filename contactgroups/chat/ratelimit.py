@@ -17,12 +17,15 @@ fill the window to the rate, and a Chat that counts them after its own stall see
 therefore also held to ``WINDOW_SHARE`` of the rate in any second (``window_item``: 195 of Chat's 200), which
 costs nothing in steady use (the spacing keeps them at 95%) and leaves Chat's count five calls of room.
 
-The window and the spacing live in a ``limits`` storage named by URI. ``memory://`` counts within this process
-(every client of the process built with that URI shares one count); ``redis://host:port/db`` shares the count
-across processes and machines, which is what several Celery workers calling one app need (the spacing goes by
-Redis's clock). If the storage cannot be reached the limiter lets the call through and logs a warning: Chat's own
-throttling answers, which the client retries after a longer backoff, still keep the pace, and an unreachable
-Redis does not stop every call to Chat.
+**One step a call.** A call takes its moment in one atomic step: the later of now, the endpoint's next free moment
+and the moment the oldest of the window's last calls leaves it; that moment goes into the window and the next free
+moment moves one interval past it; the caller sleeps until then. The counts live in a store named by URI:
+``memory://`` counts within this process (every client of the process built with that URI shares one count, by
+the monotonic clock); ``redis://``, ``rediss://`` or ``unix://`` share them across processes and machines, which is
+what several Celery workers calling one app need. There the step is one Lua script, one round trip to Redis a call,
+on Redis's clock so workers on several machines agree. If Redis cannot be reached the limiter lets the call
+through and logs a warning: Chat's own throttling answers, which the client retries after a longer backoff, still
+keep the pace, and an unreachable Redis does not stop every call to Chat.
 
 **Background calls leave room for staff.** A limiter built with ``share`` below 1 (the drift sweep's) takes a
 call only while the endpoint's window, which counts every caller's calls (staff syncs and page reads included),
@@ -38,13 +41,12 @@ import math
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from limits import RateLimitItem, RateLimitItemPerSecond
-from limits.errors import StorageError
-from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
+import redis
 
 logger = logging.getLogger(__name__)
 
@@ -53,22 +55,27 @@ NAMESPACE = "imadmin-chat"
 # Calls are spaced evenly at this share of the rate (see the module docstring).
 PACING_SHARE = 0.95
 
-_storages: dict[str, object] = {}
-_storages_lock = threading.Lock()
+# Paced calls are held to this share of the rate in any one-second window (see the module docstring).
+WINDOW_SHARE = 0.975
+
+# The URI schemes of a store: this process's memory, or a Redis.
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+STORE_SCHEMES = ("memory", *REDIS_SCHEMES)
+
+# A Redis that stops answering holds a call this long at most before it goes through uncounted.
+REDIS_TIMEOUT = 2.0
 
 
-def shared_storage(uri: str):
-    """The one ``limits`` storage of this process for ``uri``, created on first use."""
-    with _storages_lock:
-        storage = _storages.get(uri)
-        if storage is None:
-            storage = storage_from_string(uri, wrap_exceptions=True)
-            _storages[uri] = storage
-        return storage
+@dataclass(frozen=True)
+class Window:
+    """At most ``amount`` calls in any ``expiry`` seconds."""
+
+    amount: int
+    expiry: int
 
 
-def rate_item(calls_per_second: float) -> RateLimitItem:
-    """A ``limits`` item allowing ``calls_per_second`` (a whole number of calls in a whole number of seconds).
+def rate_item(calls_per_second: float) -> Window:
+    """The window allowing ``calls_per_second`` (a whole number of calls in a whole number of seconds).
 
     A rate of at least one is rounded down to whole calls a second; a slower rate becomes one call every
     ``ceil(1 / rate)`` seconds, so the limiter never allows more than asked.
@@ -76,160 +83,155 @@ def rate_item(calls_per_second: float) -> RateLimitItem:
     if not calls_per_second > 0:
         raise ValueError(f"A rate limit must be a positive number of calls a second, not {calls_per_second!r}.")
     if calls_per_second >= 1:
-        return RateLimitItemPerSecond(int(calls_per_second), 1, namespace=NAMESPACE)
-    return RateLimitItemPerSecond(1, math.ceil(1 / calls_per_second), namespace=NAMESPACE)
+        return Window(int(calls_per_second), 1)
+    return Window(1, math.ceil(1 / calls_per_second))
 
 
-# Paced calls are held to this share of the rate in any one-second window (see the module docstring).
-WINDOW_SHARE = 0.975
-
-
-def window_item(calls_per_second: float, paced: bool = True) -> RateLimitItem:
+def window_item(calls_per_second: float, paced: bool = True) -> Window:
     """The window a limiter keeps for ``calls_per_second``: ``rate_item``'s, held to ``WINDOW_SHARE`` of it
     (rounded up, so a slow rate keeps every call) when the calls are also paced."""
-    item = rate_item(calls_per_second)
+    window = rate_item(calls_per_second)
     if paced and calls_per_second >= 1:
-        return RateLimitItemPerSecond(math.ceil(item.amount * WINDOW_SHARE), 1, namespace=NAMESPACE)
-    return item
+        return Window(math.ceil(window.amount * WINDOW_SHARE), 1)
+    return window
 
 
-class _MemoryPacer:
-    """The next free moment of each endpoint, in this process."""
+@dataclass(frozen=True)
+class _Step:
+    """What one call asks of a store: its keys, its window, its spacing (0: none) and, for a background call, the
+    places it may take in the window (0: a staff call, which takes any)."""
+
+    pace_key: str
+    window_key: str
+    background_key: str
+    window: Window
+    interval: float
+    room: int
+
+
+class StoreUnreachable(Exception):
+    """The store of the counts did not answer."""
+
+
+class _MemoryStore:
+    """The counts in this process: each key's next free moment and the moments of its window's last calls."""
 
     def __init__(self):
-        self._next: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._next: dict[str, float] = {}
+        self._calls: dict[str, deque] = {}
 
-    def reserve(self, key: str, interval: float) -> float:
-        """Take the next free moment of ``key``; seconds to wait for it."""
+    def take(self, step: _Step) -> float | None:
+        """Take the call's moment; seconds until it, or None when a background call finds no room."""
         with self._lock:
             now = time.monotonic()
-            moment = max(self._next.get(key, 0.0), now)
-            self._next[key] = moment + interval
+            since = now - step.window.expiry
+            calls = self._window(step.window_key, step.window.amount)
+            if step.room:
+                own = self._window(step.background_key, step.room)
+                if _holds(calls, step.room, since) or _holds(own, step.room, since):
+                    return None
+            moment = now
+            if step.interval:
+                moment = max(moment, self._next.get(step.pace_key, 0.0))
+            if len(calls) == step.window.amount:
+                moment = max(moment, calls[0] + step.window.expiry)
+            if step.interval:
+                self._next[step.pace_key] = moment + step.interval
+            calls.append(moment)
+            if step.room:
+                own.append(moment)
             return moment - now
 
+    def _window(self, key: str, amount: int) -> deque:
+        calls = self._calls.get(key)
+        if calls is None or calls.maxlen != amount:
+            calls = self._calls[key] = deque(maxlen=amount)
+        return calls
 
-# Takes the next free moment of KEYS[1] by Redis's own clock, so workers on several machines agree.
-_RESERVE_SCRIPT = """
+
+def _holds(calls: deque, count: int, since: float) -> bool:
+    """Whether ``calls`` (oldest first) has ``count`` calls after ``since``."""
+    return len(calls) >= count and calls[-count] > since
+
+
+# _MemoryStore.take's step on Redis's clock; the windows are lists of moments, the newest first.
+_TAKE_SCRIPT = """
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
-local moment = tonumber(redis.call('GET', KEYS[1]) or '0')
-if moment < now then moment = now end
-local after = moment + tonumber(ARGV[1])
-redis.call('SET', KEYS[1], string.format('%.6f', after), 'PX', math.ceil((after - now) * 1000) + 1000)
+local interval, amount = tonumber(ARGV[1]), tonumber(ARGV[2])
+local expiry, room = tonumber(ARGV[3]), tonumber(ARGV[4])
+local function holds(key, count)
+    local nth = tonumber(redis.call('LINDEX', key, count - 1))
+    return nth ~= nil and nth > now - expiry
+end
+if room > 0 and (holds(KEYS[2], room) or holds(KEYS[3], room)) then
+    return '-1'
+end
+local moment = now
+if interval > 0 then
+    local free = tonumber(redis.call('GET', KEYS[1]) or '0')
+    if free > moment then moment = free end
+end
+local oldest = tonumber(redis.call('LINDEX', KEYS[2], amount - 1))
+if oldest ~= nil and oldest + expiry > moment then moment = oldest + expiry end
+local stamp = string.format('%.6f', moment)
+local keep = math.ceil((moment - now + expiry + interval) * 1000) + 1000
+if interval > 0 then
+    redis.call('SET', KEYS[1], string.format('%.6f', moment + interval), 'PX', keep)
+end
+local function push(key, count)
+    redis.call('LPUSH', key, stamp)
+    redis.call('LTRIM', key, 0, count - 1)
+    redis.call('PEXPIRE', key, keep)
+end
+push(KEYS[2], amount)
+if room > 0 then push(KEYS[3], room) end
 return string.format('%.6f', moment - now)
 """
 
 
-class _RedisPacer:
-    """The next free moment of each endpoint, in Redis, shared by every process that uses it."""
+class _RedisStore:
+    """The counts in Redis, shared by every process that uses it: one script call a call to Chat."""
 
-    def __init__(self, storage):
-        self._script = storage.get_connection().register_script(_RESERVE_SCRIPT)
+    def __init__(self, uri: str):
+        client = redis.Redis.from_url(uri, socket_connect_timeout=REDIS_TIMEOUT, socket_timeout=REDIS_TIMEOUT)
+        self._script = client.register_script(_TAKE_SCRIPT)
 
-    def reserve(self, key: str, interval: float) -> float:
+    def take(self, step: _Step) -> float | None:
+        args = [f"{step.interval:.6f}", step.window.amount, step.window.expiry, step.room]
         try:
-            return float(self._script(keys=[key], args=[f"{interval:.6f}"]))
-        except Exception as exc:  # redis raises its own errors; any of them means the storage is unreachable
-            raise StorageError(exc) from exc
+            delay = float(self._script(keys=[step.pace_key, step.window_key, step.background_key], args=args))
+        except redis.RedisError as exc:
+            raise StoreUnreachable(exc) from exc
+        return None if delay < 0 else delay
 
 
-_pacers: dict[str, object] = {}
+_stores: dict[str, _MemoryStore | _RedisStore] = {}
+_stores_lock = threading.Lock()
 
 
-def shared_pacer(uri: str):
-    """The one pacer of this process for ``uri``: in memory, or in the Redis the URI names."""
-    with _storages_lock:
-        pacer = _pacers.get(uri)
-    if pacer is None:
-        storage = shared_storage(uri)
-        pacer = _RedisPacer(storage) if urlsplit(uri).scheme.startswith("redis") else _MemoryPacer()
-        with _storages_lock:
-            pacer = _pacers.setdefault(uri, pacer)
-    return pacer
-
-
-class _ForkShared:
-    """The spacing and the moving window of each endpoint of one app, in memory this process shares with the
-    processes it forks afterwards: together they call Chat as one process would.
-
-    Each endpoint has its next free moment and a ring of the moments of its last ``amount`` calls (a call fits
-    when the oldest of them left the window); the system's monotonic clock is the same in every process.
-    """
-
-    def __init__(self, sdkappid: int, rates: dict[str, float]):
-        import multiprocessing
-
-        context = multiprocessing.get_context("fork")
-        self.sdkappid = int(sdkappid)
-        self._endpoints: dict[str, tuple[int, int, int, float, float]] = {}
-        offset = 0
-        for slot, (endpoint, rate) in enumerate(sorted(rates.items())):
-            item = window_item(rate)
-            self._endpoints[endpoint] = (slot, offset, item.amount, item.get_expiry(), 1 / (rate * PACING_SHARE))
-            offset += item.amount
-        self._lock = context.Lock()
-        self._next = context.Array("d", max(len(rates), 1), lock=False)
-        self._cursor = context.Array("i", max(len(rates), 1), lock=False)
-        # 0.0: a call long ago (monotonic time starts at boot).
-        self._ring = context.Array("d", max(offset, 1), lock=False)
-
-    def covers(self, sdkappid: int, endpoint: str, item: RateLimitItem, interval: float) -> bool:
-        known = self._endpoints.get(endpoint)
-        return (int(sdkappid) == self.sdkappid and known is not None
-                and known[2:] == (item.amount, item.get_expiry(), interval))
-
-    def wait(self, endpoint: str, sleep: Callable[[float], None], pace: bool) -> float:
-        """Take the endpoint's next free moment (if pacing) and a place in its window, sleeping for both."""
-        slot, offset, amount, expiry, interval = self._endpoints[endpoint]
-        slept = 0.0
-        if pace:
-            with self._lock:
-                now = time.monotonic()
-                moment = max(self._next[slot], now)
-                self._next[slot] = moment + interval
-            if moment > now:
-                sleep(moment - now)
-                slept += moment - now
-        while True:
-            with self._lock:
-                now = time.monotonic()
-                cursor = self._cursor[slot]
-                oldest = self._ring[offset + cursor]
-                if oldest <= now - expiry:
-                    self._ring[offset + cursor] = now
-                    self._cursor[slot] = (cursor + 1) % amount
-                    return slept
-            delay = max(oldest + expiry - now, 0.001)
-            sleep(delay)
-            slept += delay
-
-
-_fork_shared: dict[str, _ForkShared] = {}
-
-
-def share_with_forks(uri: str, sdkappid: int, rates: dict[str, float]) -> None:
-    """Count and space the calls to app ``sdkappid`` of this process and of those it forks from now on as one
-    process's, for a ``memory://`` URI; ``rates`` are each endpoint's calls a second. A Redis URI is shared
-    already and is left alone.
-    """
-    if urlsplit(uri).scheme.startswith("redis"):
-        return
-    with _storages_lock:
-        _fork_shared[uri] = _ForkShared(sdkappid, rates)
+def shared_store(uri: str) -> _MemoryStore | _RedisStore:
+    """The one store of this process for ``uri``, made on first use."""
+    with _stores_lock:
+        store = _stores.get(uri)
+        if store is None:
+            scheme = urlsplit(uri).scheme
+            if scheme == "memory":
+                store = _MemoryStore()
+            elif scheme in REDIS_SCHEMES:
+                store = _RedisStore(uri)
+            else:
+                raise ValueError(f"A rate limit store is memory:// or a Redis URL, not a {scheme or 'bare'} URI.")
+            _stores[uri] = store
+        return store
 
 
 def _forget_after_fork() -> None:
-    """A forked process makes its own storages and pacers: the parent's locks, timers and connections are not its
-    own (what ``share_with_forks`` made is meant to be shared, and kept)."""
-    global _storages_lock
-    _storages.clear()
-    _pacers.clear()
-    _storages_lock = threading.Lock()
-
-
-def _pace_key(sdkappid: int, endpoint: str) -> str:
-    return f"{NAMESPACE}/pace/{sdkappid}/{endpoint}"
+    """A forked process counts on its own: the parent's lock and connections are not its own."""
+    global _stores_lock
+    _stores.clear()
+    _stores_lock = threading.Lock()
 
 
 os.register_at_fork(after_in_child=_forget_after_fork)
@@ -257,58 +259,49 @@ class EndpointRateLimiter:
             raise ValueError(f"A limiter's share of the rate must be above 0 and at most 1, not {share!r}.")
         self.sdkappid = int(sdkappid)
         self.storage_uri = storage_uri
-        self._default_item = window_item(default_rate, pace)
-        self._items = {endpoint: window_item(rate, pace) for endpoint, rate in (rates or {}).items()}
-        self._default_interval = 1 / (default_rate * PACING_SHARE)
-        self._intervals = {endpoint: 1 / (rate * PACING_SHARE) for endpoint, rate in (rates or {}).items()}
-        self._limiter = MovingWindowRateLimiter(shared_storage(storage_uri))
-        self._pacer = shared_pacer(storage_uri) if pace else None
-        self._sleep = sleep
         self.share = share
+        self._default_rate = default_rate
+        self._rates = dict(rates or {})
+        self._pace = pace
+        self._store = shared_store(storage_uri)
+        self._sleep = sleep
+        self._steps: dict[str, _Step] = {}
 
-    def item_for(self, endpoint: str) -> RateLimitItem:
-        return self._items.get(endpoint, self._default_item)
+    def item_for(self, endpoint: str) -> Window:
+        return window_item(self._rates.get(endpoint, self._default_rate), self._pace)
 
     def wait(self, endpoint: str) -> float:
         """Take one call's place in ``endpoint``'s window, sleeping until there is one. Returns seconds slept."""
-        item = self.item_for(endpoint)
-        key = (str(self.sdkappid), endpoint)
-        interval = self._intervals.get(endpoint, self._default_interval)
-        shared = _fork_shared.get(self.storage_uri)
-        if shared is not None and shared.covers(self.sdkappid, endpoint, item, interval):
-            return shared.wait(endpoint, self._sleep, self._pacer is not None)
+        step = self._steps.get(endpoint) or self._steps.setdefault(endpoint, self._step(endpoint))
+        poll = 1 / (self._rates.get(endpoint, self._default_rate) * PACING_SHARE)
         slept = 0.0
         try:
-            if self._pacer is not None:
-                delay = self._pacer.reserve(_pace_key(self.sdkappid, endpoint), interval)
-                if delay > 0:
-                    self._sleep(delay)
-                    slept += delay
-            if self.share < 1:
-                slept += self._wait_for_room(endpoint, item, key)
-            while not self._limiter.hit(item, *key):
-                stats = self._limiter.get_window_stats(item, *key)
-                # The oldest call in the window leaves it at reset_time; a small floor keeps the loop from spinning.
-                delay = min(max(stats.reset_time - time.time(), 0.001), item.get_expiry())
-                self._sleep(delay)
-                slept += delay
-        except StorageError as exc:
+            while (delay := self._store.take(step)) is None:
+                self._sleep(poll)
+                slept += poll
+        except StoreUnreachable as exc:
             logger.warning("Rate limit storage unreachable (%s); calling %s without waiting.", exc, endpoint)
+            return slept
+        if delay > 0:
+            self._sleep(delay)
+            slept += delay
         return slept
 
-    def _wait_for_room(self, endpoint: str, item: RateLimitItem, key: tuple[str, str]) -> float:
-        """A background call's wait: until the window (every caller's calls) holds fewer than ``share`` of the rate,
-        and the background's own window (``share`` of the rate, counted atomically, so background callers racing
-        each other never pass it together) has a place."""
-        room = max(1, math.floor(item.amount * self.share))
-        own = RateLimitItemPerSecond(room, item.multiples, namespace=NAMESPACE)
-        poll = self._intervals.get(endpoint, self._default_interval)
-        slept = 0.0
-        while (item.amount - self._limiter.get_window_stats(item, *key).remaining >= room
-               or not self._limiter.hit(own, *key, "background")):
-            self._sleep(poll)
-            slept += poll
-        return slept
+    def _step(self, endpoint: str) -> _Step:
+        window = self.item_for(endpoint)
+        interval = 1 / (self._rates.get(endpoint, self._default_rate) * PACING_SHARE)
+        room = max(1, math.floor(window.amount * self.share)) if self.share < 1 else 0
+        # One hash tag for an endpoint's keys, so a Redis cluster keeps them on one node for the script.
+        prefix = f"{NAMESPACE}/{{{self.sdkappid}/{endpoint}}}"
+        window_key = f"{prefix}/window/{window.amount}/{window.expiry}"
+        return _Step(
+            pace_key=f"{prefix}/pace",
+            window_key=window_key,
+            background_key=f"{window_key}/background/{room}",
+            window=window,
+            interval=interval if self._pace else 0.0,
+            room=room,
+        )
 
     def __repr__(self) -> str:
-        return f"EndpointRateLimiter(sdkappid={self.sdkappid}, default={self._default_item})"
+        return f"EndpointRateLimiter(sdkappid={self.sdkappid}, default={self.item_for('')})"

@@ -1,5 +1,6 @@
 """The per-endpoint rate limiter: blocks until a call fits Chat's documented frequency."""
 
+import dataclasses
 import itertools
 import random
 import socket
@@ -90,11 +91,11 @@ def test_paced_calls_never_put_more_than_the_rate_in_any_second_even_with_arriva
     lateness = iter(random.Random(7).uniform(0, 0.03) for _ in range(1000))
     clock = LateClock(lateness)
     monkeypatch.setattr(ratelimit, "time", clock)
-    pacer = ratelimit._MemoryPacer()
+    limiter = EndpointRateLimiter(next(_app_ids), "memory://", default_rate=20, sleep=clock.sleep)
     interval = 1 / (20 * PACING_SHARE)
     sent = []
     for _ in range(45):
-        clock.sleep(max(pacer.reserve("get_list", interval), 0))
+        limiter.wait(GET_LIST)
         sent.append(clock.now)
 
     # Chat counts arrivals: give the calls of the first second 20 ms of extra delay, the others none.
@@ -159,8 +160,8 @@ def test_a_lower_configured_rate_also_holds_for_account_check():
 
 
 def test_a_fractional_rate_is_never_rounded_up():
-    assert (rate_item(2.5).amount, rate_item(2.5).get_expiry()) == (2, 1)
-    assert (rate_item(0.25).amount, rate_item(0.25).get_expiry()) == (1, 4)
+    assert (rate_item(2.5).amount, rate_item(2.5).expiry) == (2, 1)
+    assert (rate_item(0.25).amount, rate_item(0.25).expiry) == (1, 4)
 
 
 def test_a_rate_must_be_positive():
@@ -213,12 +214,12 @@ def test_paced_calls_keep_a_margin_under_the_rate_in_any_window_and_unpaced_ones
     assert ratelimit.window_item(200).amount == 195
     assert ratelimit.window_item(200, paced=False).amount == 200
     # A slow rate keeps every call: the margin is rounded up.
-    assert ratelimit.window_item(2).amount == 2 and ratelimit.window_item(0.5).get_expiry() == 2
-    limiter = EndpointRateLimiter(next(_app_ids), "memory://", default_rate=40, sleep=refuse_to_sleep)
-    limiter._pacer = None  # the window alone: a burst of a second's calls
-    assert [limiter.wait(GET_LIST) for _ in range(39)] == [0.0] * 39
-    with pytest.raises(Waited):
-        limiter.wait(GET_LIST)
+    assert ratelimit.window_item(2).amount == 2 and ratelimit.window_item(0.5).expiry == 2
+    # The window alone, without the spacing: a burst of a second's calls.
+    step = EndpointRateLimiter(next(_app_ids), "memory://", default_rate=40)._step(GET_LIST)
+    store, burst = ratelimit._MemoryStore(), dataclasses.replace(step, interval=0.0)
+    assert [store.take(burst) for _ in range(39)] == [0.0] * 39
+    assert 0 < store.take(burst) <= 1
 
 
 def _calls_in_a_forked_process(app_id: int, calls: int, moments) -> None:
@@ -226,26 +227,6 @@ def _calls_in_a_forked_process(app_id: int, calls: int, moments) -> None:
     for _ in range(calls):
         limiter.wait(GET_LIST)
         moments.put(time.monotonic())
-
-
-def test_processes_forked_after_share_with_forks_call_as_one_process():
-    import multiprocessing
-
-    app_id = next(_app_ids)
-    ratelimit.share_with_forks("memory://", app_id, {GET_LIST: 5})
-    context = multiprocessing.get_context("fork")
-    moments = context.Queue()
-    workers = [context.Process(target=_calls_in_a_forked_process, args=(app_id, 6, moments)) for _ in range(2)]
-    for worker in workers:
-        worker.start()
-    taken = [moments.get(timeout=30) for _ in range(12)]
-    for worker in workers:
-        worker.join(timeout=30)
-
-    assert most_in_any_second(taken) <= 5
-    # Spaced as one process's calls: twelve calls span eleven intervals (a busy machine may wake one late, never
-    # early).
-    assert max(taken) - min(taken) >= 11 / (5 * PACING_SHARE) - 0.05
 
 
 def test_processes_forked_without_sharing_count_their_calls_each():
@@ -336,3 +317,13 @@ def test_the_client_of_a_background_config_has_a_background_limiter():
     with pytest.raises(ValueError, match="rate_share"):
         ChatConfig(sdkappid=1, secret_key="k", admin_identifier="administrator", base_url="http://127.0.0.1:9",
                    rate_share=0)
+
+
+def test_a_store_that_is_neither_memory_nor_redis_is_refused_without_showing_its_address():
+    with pytest.raises(ValueError) as refused:
+        ChatConfig(1, "key", "administrator", base_url="http://127.0.0.1:1",
+                   rate_limit_storage="memcached://counter:s3cret@127.0.0.1:11211")
+    assert "rate_limit_storage must be memory:// or a Redis URL" in str(refused.value)
+    assert "s3cret" not in str(refused.value)
+    with pytest.raises(ValueError, match="memory:// or a Redis URL"):
+        EndpointRateLimiter(next(_app_ids), "memcached://127.0.0.1:11211", default_rate=1)
