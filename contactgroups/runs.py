@@ -15,6 +15,7 @@ whose create was sent but whose answer was not stored is found in Chat by its cr
 the dead worker still holds is synced alone once the lease expires.
 """
 
+import itertools
 import operator
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -68,10 +69,7 @@ def sync_in_background(ids: Iterable[int], actor_id: int, threads: int, rate: fl
         LOCAL.use_threads(threads)
     pending: set[int] = set()
     chunk: list[int] = []
-    size = max(1, app_settings.SYNC_TASK_GROUPS)
-    if total is not None:
-        size = max(1, min(size, -(-total // threads)))
-    sizes = chunk_sizes(size, threads)
+    sizes = chunk_sizes(max(1, app_settings.SYNC_TASK_GROUPS), threads, total)
     wanted = next(sizes)
     for pk in ids:
         chunk.append(pk)
@@ -91,17 +89,26 @@ def sync_in_background(ids: Iterable[int], actor_id: int, threads: int, rate: fl
         raise
 
 
-def chunk_sizes(size: int, threads: int) -> Iterator[int]:
-    """The sizes of a run's tasks: ``size`` groups each, but the first ``threads`` of them from half that up.
+def chunk_sizes(size: int, threads: int, total: int | None = None) -> Iterator[int]:
+    """The sizes of a run's tasks: ``size`` groups each, but the first ``threads`` of them from half that up, and,
+    when the run's ``total`` is known, none more than an even share of the groups not yet handed out
+    (``ceil(left / threads)``) nor less than an eighth of ``size`` (or a thread's share of a small run).
 
     A task stores its groups together when it has sent them all; tasks of one size, taken together, would end
-    together, and their stores, which a database takes one at a time, would leave Chat's rate unused while they
-    queue. Tasks of staggered sizes end one after the other, and so do those that follow them.
+    together, and their stores would hold the database and the interpreter at once while Chat's rate went unused.
+    Tasks of staggered sizes end one after the other, and so do those that follow them. At the end of a run, a
+    thread that took a full task last would still be sending alone, one call at a time, after the others ran out
+    of work: the last tasks shrink with the groups left (guided self-scheduling), so the threads run out of work
+    together. The floor keeps the tasks few: each claims and stores its groups in statements of its own.
     """
-    for number in range(threads):
-        yield max(1, size * (threads + number) // (2 * threads))
-    while True:
-        yield size
+    left = total
+    least = max(1, min(size // 8, -(-total // threads))) if total else 1
+    for number in itertools.count():
+        wanted = max(1, size * (threads + number) // (2 * threads)) if number < threads else size
+        if left is not None:
+            wanted = max(least, min(wanted, -(-left // threads)))
+            left -= wanted
+        yield wanted
 
 
 def follow(pending: set[int], started, stall: float) -> Iterator[GroupEnd]:

@@ -13,9 +13,11 @@ calls span 1.05 s, so Chat's count stays under its limit unless arrival times ji
 gives up 5% of the allowed rate; a lone call never waits.
 
 A busy machine wakes a caller late: calls reserved on time but sent together after a stall of more than 50 ms
-fill the window to the rate, and a Chat that counts them after its own stall sees one too many. Paced calls are
-therefore also held to ``WINDOW_SHARE`` of the rate in any second (``window_item``: 195 of Chat's 200), which
-costs nothing in steady use (the spacing keeps them at 95%) and leaves Chat's count five calls of room.
+fill the window to the rate, and a Chat that counts them after its own stall sees one too many. A caller woken
+more than ``LATE_SECONDS`` after its moment therefore takes a new one (its first stays counted) instead of going
+out with the calls after it, so a stall leaves a gap, not a burst. Paced calls are also held to ``WINDOW_SHARE``
+of the rate in any second (``window_item``: 195 of Chat's 200), which costs nothing in steady use (the spacing
+keeps them at 95%) and leaves Chat's count five calls of room.
 
 **One step a call.** A call takes its moment in one atomic step: the later of now, the endpoint's next free moment
 and the moment the oldest of the window's last calls leaves it; that moment goes into the window and the next free
@@ -64,6 +66,10 @@ STORE_SCHEMES = ("memory", *REDIS_SCHEMES)
 
 # A Redis that stops answering holds a call this long at most before it goes through uncounted.
 REDIS_TIMEOUT = 2.0
+
+# A caller woken this much after its moment takes a new one (see the module docstring), at most RETAKES times.
+LATE_SECONDS = 0.025
+RETAKES = 3
 
 
 @dataclass(frozen=True)
@@ -275,16 +281,21 @@ class EndpointRateLimiter:
         step = self._steps.get(endpoint) or self._steps.setdefault(endpoint, self._step(endpoint))
         poll = 1 / (self._rates.get(endpoint, self._default_rate) * PACING_SHARE)
         slept = 0.0
-        try:
-            while (delay := self._store.take(step)) is None:
-                self._sleep(poll)
-                slept += poll
-        except StoreUnreachable as exc:
-            logger.warning("Rate limit storage unreachable (%s); calling %s without waiting.", exc, endpoint)
-            return slept
-        if delay > 0:
+        for _ in range(1 + RETAKES):
+            try:
+                while (delay := self._store.take(step)) is None:
+                    self._sleep(poll)
+                    slept += poll
+            except StoreUnreachable as exc:
+                logger.warning("Rate limit storage unreachable (%s); calling %s without waiting.", exc, endpoint)
+                return slept
+            if delay <= 0:
+                break
+            moment = time.monotonic() + delay
             self._sleep(delay)
             slept += delay
+            if time.monotonic() - moment <= LATE_SECONDS:
+                break
         return slept
 
     def _step(self, endpoint: str) -> _Step:

@@ -104,6 +104,21 @@ def test_paced_calls_never_put_more_than_the_rate_in_any_second_even_with_arriva
     assert len(sent) == 45 and sent[-1] - sent[0] < 45 * (interval + 0.03)
 
 
+def test_a_call_woken_late_takes_a_new_moment_so_the_call_after_it_is_still_spaced_from_it(monkeypatch):
+    """A stall wakes the second call 100 ms after its moment, past the third's: sent then with its old moment, the
+    third would go out with it."""
+    clock = LateClock(iter([0.1, 0.0, 0.0]))
+    monkeypatch.setattr(ratelimit, "time", clock)
+    limiter = EndpointRateLimiter(next(_app_ids), "memory://", default_rate=20, sleep=clock.sleep)
+    sent = []
+    for _ in range(3):
+        limiter.wait(GET_LIST)
+        sent.append(clock.now)
+
+    assert sent[1] - sent[0] == pytest.approx(1 / (20 * PACING_SHARE) + 0.1)
+    assert sent[2] - sent[1] == pytest.approx(1 / (20 * PACING_SHARE))
+
+
 def test_a_lone_call_does_not_wait():
     limiter = EndpointRateLimiter(next(_app_ids), "memory://", default_rate=1, sleep=refuse_to_sleep)
 

@@ -237,6 +237,18 @@ def test_a_runs_first_tasks_are_staggered_so_they_do_not_end_and_store_together(
     assert list(itertools.islice(runs.chunk_sizes(1, 3), 4)) == [1, 1, 1, 1]
 
 
+def test_a_runs_last_tasks_shrink_with_the_groups_left_so_its_threads_run_out_of_work_together():
+    sizes, handed = [], 0
+    for size in runs.chunk_sizes(25, 4, total=200):
+        if handed >= 200:
+            break
+        sizes.append(size)
+        handed += size
+    assert sizes == [12, 15, 18, 21, 25, 25, 21, 16, 12, 9, 7, 5, 4, 3, 3, 3, 3]
+    # A small run: a task for each of its groups while there are fewer than threads.
+    assert list(itertools.islice(runs.chunk_sizes(25, 24, total=10), 10)) == [1] * 10
+
+
 def test_a_runs_progress_reads_its_groups_by_ranges_and_yields_only_them(owner, make_group):
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
