@@ -41,8 +41,8 @@ class ChatConfig:
     ``rate_limit`` is calls a second per endpoint; no endpoint goes past its own documented rate
     (``protocol.CALLS_PER_SECOND``: 100 for multiaccount_import and account_check).
     ``rate_limit_storage`` says where calls are counted (``ratelimit``): ``memory://`` in this process,
-    ``redis://host:port/db`` (or ``rediss://``, ``unix://``) across processes. The secret key (and the storage URI, which may hold a password)
-    never appear in the repr.
+    ``redis://host:port/db`` (or ``rediss://``, ``unix://``) across processes. The secret key (and the storage
+    URI, which may hold a password) never appear in the repr.
     """
 
     sdkappid: int
