@@ -398,12 +398,13 @@ def throughput(server_url: str | None, directory: Path, groups: int, serial_grou
               f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f})", flush=True)
 
         serial_owners = owners[: serial_groups // groups_per_owner]
-        run = run_command(env, ["--pending", "--concurrency", "1", "--owner", *serial_owners])
-        if verbose:
-            print(run["output"])
-        print(f"this checkout, --concurrency 1: {serial_groups:5d} groups, "
-              f"{command_rate(run['output']):6.1f} groups/s, {1000 * run['cpu'] / serial_groups:.1f} ms CPU and "
-              f"{run['statements'] / serial_groups:.2f} statements a group, exit {run['status']}", flush=True)
+        if serial_owners:  # --serial-groups 0 leaves the part out
+            run = run_command(env, ["--pending", "--concurrency", "1", "--owner", *serial_owners])
+            if verbose:
+                print(run["output"])
+            print(f"this checkout, --concurrency 1: {serial_groups:5d} groups, "
+                  f"{command_rate(run['output']):6.1f} groups/s, {1000 * run['cpu'] / serial_groups:.1f} ms CPU and "
+                  f"{run['statements'] / serial_groups:.2f} statements a group, exit {run['status']}", flush=True)
 
         def default_run(label: str, run_owners: list[str], code_root: Path) -> tuple[dict, float]:
             sandbox_before = cpu_seconds(sandbox.pid)
@@ -531,7 +532,8 @@ def main() -> int:
                              "default: temporary SQLite files.")
     parser.add_argument("--groups", type=int, default=3000,
                         help="Groups of the default run (and of the reference's, and of the naive peer).")
-    parser.add_argument("--serial-groups", type=int, default=200, help="Groups synced with --concurrency 1 first.")
+    parser.add_argument("--serial-groups", type=int, default=200,
+                        help="Groups synced with --concurrency 1 first (a multiple of 10; 0 leaves that part out).")
     parser.add_argument("--reference", type=Path, default=None,
                         help="Another checkout whose default command is measured in the same run (same schema).")
     parser.add_argument("--peer-threads", type=int, default=16, help="Threads of the naive peer (default 16).")
