@@ -67,9 +67,11 @@ STORE_SCHEMES = ("memory", *REDIS_SCHEMES)
 # A Redis that stops answering holds a call this long at most before it goes through uncounted.
 REDIS_TIMEOUT = 2.0
 
-# A caller woken this much after its moment takes a new one (see the module docstring), at most RETAKES times.
+# A caller woken this much after its moment takes a new one (see the module docstring), at most RETAKES times: a
+# retaken moment stays counted, so a call costs its endpoint at most RETAKES + 1 places on a machine that wakes
+# every caller late.
 LATE_SECONDS = 0.025
-RETAKES = 3
+RETAKES = 1
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,8 @@ def window_item(calls_per_second: float, paced: bool = True) -> Window:
 @dataclass(frozen=True)
 class _Step:
     """What one call asks of a store: its keys, its window, its spacing (0: none) and, for a background call, the
-    places it may take in the window (0: a staff call, which takes any)."""
+    places it may take in the window (0: a staff call, which takes any); ``poll`` is how long a background call
+    waits for room before it asks again (the endpoint's pacing interval)."""
 
     pace_key: str
     window_key: str
@@ -113,6 +116,7 @@ class _Step:
     window: Window
     interval: float
     room: int
+    poll: float
 
 
 class StoreUnreachable(Exception):
@@ -150,8 +154,8 @@ class _MemoryStore:
             return moment - now
 
     def _window(self, key: str, amount: int) -> deque:
-        calls = self._calls.get(key)
-        if calls is None or calls.maxlen != amount:
+        calls = self._calls.get(key)  # a key names its window's amount: one key, one length
+        if calls is None:
             calls = self._calls[key] = deque(maxlen=amount)
         return calls
 
@@ -279,13 +283,12 @@ class EndpointRateLimiter:
     def wait(self, endpoint: str) -> float:
         """Take one call's place in ``endpoint``'s window, sleeping until there is one. Returns seconds slept."""
         step = self._steps.get(endpoint) or self._steps.setdefault(endpoint, self._step(endpoint))
-        poll = 1 / (self._rates.get(endpoint, self._default_rate) * PACING_SHARE)
         slept = 0.0
         for _ in range(1 + RETAKES):
             try:
                 while (delay := self._store.take(step)) is None:
-                    self._sleep(poll)
-                    slept += poll
+                    self._sleep(step.poll)
+                    slept += step.poll
             except StoreUnreachable as exc:
                 logger.warning("Rate limit storage unreachable (%s); calling %s without waiting.", exc, endpoint)
                 return slept
@@ -312,6 +315,7 @@ class EndpointRateLimiter:
             window=window,
             interval=interval if self._pace else 0.0,
             room=room,
+            poll=interval,
         )
 
     def __repr__(self) -> str:
