@@ -472,16 +472,19 @@ def celery_throughput(server_url: str | None, directory: Path, groups: int, work
         owners = in_child(env, "seed", "celery_owner", str(groups // groups_per_owner), str(groups_per_owner))["owners"]
         started = [CeleryWorker(directory, env, name=f"bench{number}") for number in range(workers)]
         before = sum(cpu_seconds(worker.process.pid) for worker in started)
+        sandbox_before = cpu_seconds(sandbox.pid)
         run = run_command(env, ["--pending", "--owner", *owners])
         worker_cpu = sum(cpu_seconds(worker.process.pid) for worker in started) - before
+        sandbox_cpu = cpu_seconds(sandbox.pid) - sandbox_before
         if verbose:
             print(run["output"])
         rate = command_rate(run["output"])
         report = in_child(env, "report")
         print(f"this checkout, default options with a broker, {workers} Celery workers: {groups:5d} groups, "
               f"{rate:6.1f} groups/s, {1000 * (worker_cpu + run['cpu']) / groups:.1f} ms CPU a group (the workers' "
-              f"and the command's), 60007 answers: {report['throttled']}, groups not synced: {report['unsynced']}, "
-              f"exit {run['status']}", flush=True)
+              f"{1000 * worker_cpu / groups:.1f} and the command's {1000 * run['cpu'] / groups:.1f}; the sandbox's "
+              f"{1000 * sandbox_cpu / groups:.1f}), 60007 answers: {report['throttled']}, "
+              f"groups not synced: {report['unsynced']}, exit {run['status']}", flush=True)
         passed = (rate >= TARGET_GROUPS_PER_SECOND and not report["throttled"] and not report["unsynced"]
                   and run["status"] == 0)
         print(f"throughput with {workers} workers: {'ok' if passed else 'FAIL'} (target "
