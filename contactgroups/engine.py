@@ -300,8 +300,6 @@ _clients = threading.local()
 def thread_client(**overrides):
     """This thread's ChatClient for the settings and ``overrides`` (``rate_limit``), made on first use and kept for
     the thread's next tasks (a client of other settings is closed then).
-
-    Its session takes the proxies and CA bundle from the environment once, as requests would for each call.
     """
     config = chat_config(**overrides)
     kept = getattr(_clients, "kept", None)
@@ -309,10 +307,6 @@ def thread_client(**overrides):
         return kept[1]
     if kept is not None:
         kept[1].close()
-    session = chat_session()
-    environment = session.merge_environment_settings(config.api_base, {}, None, None, None)
-    session.proxies, session.verify = environment["proxies"], environment["verify"]
-    session.trust_env = False
-    client = chat_client(session=session, **overrides)
+    client = chat_client(session=chat_session(config.api_base), **overrides)
     _clients.kept = (config, client)
     return client

@@ -86,7 +86,7 @@ class Transport:
     ):
         self.config = config
         self.on_call = on_call
-        self._session = session or chat_session()
+        self._session = session or chat_session(config.api_base)
         self._owns_session = session is None
         self._clock = clock
         self._sleep = sleep
