@@ -27,7 +27,8 @@ naive script doing the same creates:
 
 5. ``make run``'s shape (``--workers``, 1 by default): Redis, and that many ``celery -A imadmin worker`` with no
    pool or concurrency flags (the project's Celery settings size them), the same default command handing the
-   same number of new groups to them, their Chat calls counted together through Redis.
+   same number of new groups to them, their Chat calls counted together through Redis. It prints the groups a
+   second and the CPU a group of the workers, of the command and of the sandbox.
 
 It exits non-zero if the run with the broker (without one, when ``--workers 0``) is under 180 groups a second
 (90% of the limit), if Chat answered 60007 to the command at all, if any group did not end synced, or if the peak
