@@ -1,8 +1,10 @@
-"""A Chat client reaches Chat through the proxy the environment names when the client is made (``HTTP_PROXY``,
-``HTTPS_PROXY``, ``NO_PROXY``), as requests would on each call, without reading the environment on each call.
+"""How a Chat client's requests travel: through the proxy the environment names when the client is made
+(``HTTP_PROXY``, ``HTTPS_PROXY``, ``NO_PROXY``), as requests would on each call, without reading the environment on
+each call; and never on to where a redirect points.
 
 The proxy is a small HTTP server on loopback that records each request line and answers for Chat itself; Chat's
-host here (``chat.invalid``) does not resolve, so a call that does not go through the proxy cannot succeed.
+host here (``chat.invalid``) does not resolve, so a call that does not go through the proxy cannot succeed. Asked
+with ``redirect`` set, it answers every request with that redirect instead.
 """
 
 import json
@@ -25,9 +27,23 @@ def proxy():
     seen = []
 
     class Handler(BaseHTTPRequestHandler):
+        redirect = None
+
+        def do_GET(self):
+            seen.append(self.requestline)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
         def do_POST(self):
             self.rfile.read(int(self.headers["Content-Length"]))
             seen.append(self.requestline)
+            if Handler.redirect:
+                self.send_response(Handler.redirect[0])
+                self.send_header("Location", Handler.redirect[1])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             body = json.dumps(ANSWER).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -42,7 +58,10 @@ def proxy():
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+        def redirect_with(status, location):
+            Handler.redirect = (status, location)
+
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen, redirect_with
     finally:
         server.shutdown()
         server.server_close()
@@ -59,7 +78,7 @@ def read_groups(chat: Transport) -> dict:
 
 
 def test_calls_go_through_the_proxy_the_environment_named_when_the_client_was_made(proxy, monkeypatch):
-    url, seen = proxy
+    url, seen, _redirect_with = proxy
     monkeypatch.setenv("HTTP_PROXY", url)
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
@@ -76,7 +95,7 @@ def test_calls_go_through_the_proxy_the_environment_named_when_the_client_was_ma
 
 
 def test_a_host_no_proxy_names_is_called_directly(proxy, monkeypatch):
-    url, seen = proxy
+    url, seen, _redirect_with = proxy
     monkeypatch.setenv("HTTP_PROXY", url)
     monkeypatch.setenv("NO_PROXY", "chat.invalid")
     chat = transport()
@@ -84,4 +103,21 @@ def test_a_host_no_proxy_names_is_called_directly(proxy, monkeypatch):
     with pytest.raises(errors.ChatConnectError):
         read_groups(chat)
     assert seen == []
+    chat.close()
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_is_a_failed_call_and_is_not_followed(proxy, monkeypatch, status):
+    url, seen, redirect_with = proxy
+    monkeypatch.setenv("HTTP_PROXY", url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    redirect_with(status, "http://elsewhere.invalid/v4/recentcontact/get_contact_group")
+    chat = transport()
+
+    with pytest.raises(errors.ChatAnswerError) as raised:
+        read_groups(chat)
+
+    assert str(raised.value) == f"Chat answered {protocol.GET_CONTACT_GROUP} with HTTP {status} and no JSON."
+    assert len(seen) == 1 and seen[0].startswith(f"POST {CHAT}/v4/")  # nothing sent where the redirect pointed
     chat.close()
