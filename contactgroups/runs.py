@@ -92,17 +92,19 @@ def sync_in_background(ids: Iterable[int], actor_id: int, threads: int, rate: fl
 def chunk_sizes(size: int, threads: int, total: int | None = None) -> Iterator[int]:
     """The sizes of a run's tasks: ``size`` groups each, but the first ``threads`` of them from half that up, and,
     when the run's ``total`` is known, none more than an even share of the groups not yet handed out
-    (``ceil(left / threads)``) nor less than an eighth of ``size`` (or a thread's share of a small run).
+    (``ceil(left / threads)``) nor less than half of ``size`` (or a thread's share of a small run).
 
     A task stores its groups together when it has sent them all; tasks of one size, taken together, would end
     together, and their stores would hold the database and the interpreter at once while Chat's rate went unused.
     Tasks of staggered sizes end one after the other, and so do those that follow them. At the end of a run, a
     thread that took a full task last would still be sending alone, one call at a time, after the others ran out
     of work: the last tasks shrink with the groups left (guided self-scheduling), so the threads run out of work
-    together. The floor keeps the tasks few: each claims and stores its groups in statements of its own.
+    together. The floor keeps the tasks few and long enough: each claims and stores its groups in statements of its
+    own, and while many threads claim or store at once, that takes a task hundreds of milliseconds, so a task of a
+    few groups spends most of its time away from Chat (docs/operations.md, *Bulk sync throughput*).
     """
     left = total
-    least = max(1, min(size // 8, -(-total // threads))) if total else 1
+    least = max(1, min(size // 2, -(-total // threads))) if total else 1
     for number in itertools.count():
         wanted = max(1, size * (threads + number) // (2 * threads)) if number < threads else size
         if left is not None:

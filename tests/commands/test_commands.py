@@ -244,7 +244,7 @@ def test_a_runs_last_tasks_shrink_with_the_groups_left_so_its_threads_run_out_of
             break
         sizes.append(size)
         handed += size
-    assert sizes == [12, 15, 18, 21, 25, 25, 21, 16, 12, 9, 7, 5, 4, 3, 3, 3, 3]
+    assert sizes == [12, 15, 18, 21, 25, 25, 21, 16, 12, 12, 12, 12]
     # A small run: a task for each of its groups while there are fewer than threads.
     assert list(itertools.islice(runs.chunk_sizes(25, 24, total=10), 10)) == [1] * 10
 
