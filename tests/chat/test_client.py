@@ -2,7 +2,6 @@
 
 import json
 import logging
-import socket
 import time
 from urllib.parse import parse_qsl, urlsplit
 
@@ -28,6 +27,7 @@ from contactgroups.chat.protocol import (
 from contactgroups.chat.transport import THROTTLE_BACKOFF_FACTOR, backoff_delay
 from contactgroups.chat.types import Conversation
 from contactgroups.chat.usersig import decode_usersig
+from tests.services import free_port
 
 OWNER = "user_0001"
 FRIEND = "user_0002"
@@ -79,12 +79,6 @@ def client(sandbox, records):
     import_accounts(sandbox, OWNER, FRIEND)
     with ChatClient(sandbox_config(sandbox), on_call=records.append) as chat:
         yield chat
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def closed_port_client(records=None, **fields) -> ChatClient:

@@ -3,7 +3,6 @@
 import dataclasses
 import itertools
 import random
-import socket
 import time
 
 import pytest
@@ -13,6 +12,7 @@ from contactgroups.chat.config import ChatConfig
 from contactgroups.chat.protocol import ACCOUNT_CHECK, GET_LIST
 from contactgroups.chat.ratelimit import PACING_SHARE, EndpointRateLimiter, rate_item
 from contactgroups.chat.transport import Transport
+from tests.services import free_port
 
 # Each test uses its own SDKAppID, so the process-wide memory storage never carries counts between tests.
 _app_ids = itertools.count(1500000000)
@@ -205,10 +205,7 @@ def test_a_redis_storage_shares_the_spacing_between_limiters(redis_server):
 
 
 def test_an_unreachable_storage_lets_the_call_through_with_a_warning(caplog):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    limiter = EndpointRateLimiter(next(_app_ids), f"redis://127.0.0.1:{port}/0", default_rate=1)
+    limiter = EndpointRateLimiter(next(_app_ids), f"redis://127.0.0.1:{free_port()}/0", default_rate=1)
 
     assert limiter.wait(GET_LIST) == 0.0
     assert "Rate limit storage unreachable" in caplog.text

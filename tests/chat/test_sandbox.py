@@ -5,7 +5,6 @@ import json
 import os
 import select
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -20,6 +19,7 @@ from django.conf import settings
 
 from contactgroups.chat import errors, protocol
 from contactgroups.chat.usersig import generate_usersig
+from tests.services import free_port as _free_port
 
 CREATE = "recentcontact/create_contact_group"
 UPDATE = "recentcontact/update_contact_group"
@@ -912,12 +912,6 @@ def test_a_stopped_sandbox_refuses_connections(make_sandbox):
 
     with pytest.raises(requests.ConnectionError):
         call(sandbox, CHECK, {"CheckItem": []})
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_management_command_serves_over_http_and_saves_state_on_sigterm(tmp_path):

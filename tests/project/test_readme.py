@@ -20,6 +20,7 @@ import time
 import pytest
 
 from tests.make_run import ROOT, make_run_env, run
+from tests.services import free_port
 
 COMMAND = ".venv/bin/python manage.py"
 ADMIN = "http://127.0.0.1:8000"
@@ -37,12 +38,6 @@ def command_examples() -> list[str]:
     return [block for block in blocks
             if any(line.startswith(COMMAND) or line.startswith("curl ") and ADMIN in line
                    for line in block.splitlines())]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import json
 import logging
 import re
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -36,6 +35,7 @@ from contactgroups.models import ChatUser, ContactGroup, SyncAttempt
 from tests.admin_forms import group_form_data
 from tests.admin_routes import ADMIN_ROUTES, APP_MODEL_ROUTES, concrete, counts, redirects_to_login
 from tests.make_run import ROOT, clean_env, collected_static, make_run_env, run
+from tests.services import free_port
 
 C2C, GROUP = protocol.TYPE_C2C, protocol.TYPE_GROUP
 LOGIN_URL = "/admin/login/"
@@ -320,12 +320,6 @@ def test_make_run_settings_pass_the_system_check(tmp_path):
     result = run([sys.executable, "manage.py", "check"], make_run_env(tmp_path))
     assert result.returncode == 0, result.stderr
     assert "System check identified no issues" in result.stdout
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_make_run_serves_the_admin_and_logs_in_over_plain_http(tmp_path):
