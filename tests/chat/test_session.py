@@ -67,10 +67,10 @@ def proxy():
         server.server_close()
 
 
-def transport() -> Transport:
+def transport(on_call=None) -> Transport:
     config = ChatConfig(1400000000, "proxy-test-secret-key", "administrator", base_url=CHAT, connect_timeout=2,
                         read_timeout=2, deadline=5, max_retries=0)
-    return Transport(config)
+    return Transport(config, on_call=on_call)
 
 
 def read_groups(chat: Transport) -> dict:
@@ -113,11 +113,14 @@ def test_a_redirect_is_a_failed_call_and_is_not_followed(proxy, monkeypatch, sta
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
     redirect_with(status, "http://elsewhere.invalid/v4/recentcontact/get_contact_group")
-    chat = transport()
+    records = []
+    chat = transport(on_call=records.append)
 
     with pytest.raises(errors.ChatAnswerError) as raised:
         read_groups(chat)
 
     assert str(raised.value) == f"Chat answered {protocol.GET_CONTACT_GROUP} with HTTP {status} and no JSON."
+    [record] = records  # what the audit keeps of the attempt: its HTTP status, and no answer
+    assert (record.http_status, record.response) == (status, None)
     assert len(seen) == 1 and seen[0].startswith(f"POST {CHAT}/v4/")  # nothing sent where the redirect pointed
     chat.close()
